@@ -1,0 +1,111 @@
+import type { CheckOutcome } from './checks.js';
+import { formatBytes, formatPercent } from './units.js';
+
+/** A measured or limit figure in its unit, for tables and XML. */
+export function formatFigure(value: number | string, unit: CheckOutcome['unit']): string {
+  if (typeof value === 'string') return value;
+  if (unit === 'bytes') return formatBytes(value);
+  if (unit === 'fraction') return formatPercent(value);
+  return String(value);
+}
+
+function escapeXml(text: string): string {
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    // XML 1.0 cannot carry most control characters even escaped; firmware output may contain them.
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+}
+
+export interface RunTiming {
+  target: string;
+  board: string;
+  seconds: number;
+  output?: string;
+}
+
+/**
+ * JUnit XML, one testsuite per run (target × board) and one testcase per check, the shape that GitHub, GitLab
+ * and Jenkins test reporters read.
+ */
+export function toJUnit(outcomes: CheckOutcome[], runs: RunTiming[] = []): string {
+  const groups = new Map<string, CheckOutcome[]>();
+  for (const outcome of outcomes) {
+    const key = `${outcome.target}\u0000${outcome.board}`;
+    const group = groups.get(key) ?? [];
+    group.push(outcome);
+    groups.set(key, group);
+  }
+  const failures = outcomes.filter((outcome) => !outcome.pass).length;
+  const totalSeconds = runs.reduce((sum, run) => sum + run.seconds, 0);
+  const lines = [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="tlsf-sim check" tests="${outcomes.length}" failures="${failures}" errors="0" time="${totalSeconds.toFixed(3)}">`,
+  ];
+  for (const group of groups.values()) {
+    const { target, board } = group[0]!;
+    const run = runs.find((candidate) => candidate.target === target && candidate.board === board);
+    const suiteFailures = group.filter((outcome) => !outcome.pass).length;
+    const suiteName = escapeXml(`${target} on ${board}`);
+    lines.push(`  <testsuite name="${suiteName}" tests="${group.length}" failures="${suiteFailures}" errors="0" time="${(run?.seconds ?? 0).toFixed(3)}">`);
+    for (const outcome of group) {
+      const attributes = `classname="tlsf-sim.${escapeXml(target)}.${escapeXml(board)}" name="${outcome.check}"`;
+      if (outcome.pass) {
+        lines.push(`    <testcase ${attributes} time="0"/>`);
+      } else {
+        lines.push(`    <testcase ${attributes} time="0">`);
+        lines.push(`      <failure type="${outcome.check}" message="${escapeXml(outcome.summary)}">measured: ${escapeXml(formatFigure(outcome.measured, outcome.unit))}; limit: ${escapeXml(formatFigure(outcome.limit, outcome.unit))}</failure>`);
+        lines.push('    </testcase>');
+      }
+    }
+    if (run?.output) lines.push(`    <system-out>${escapeXml(run.output)}</system-out>`);
+    lines.push('  </testsuite>');
+  }
+  lines.push('</testsuites>');
+  return `${lines.join('\n')}\n`;
+}
+
+function escapeMarkdownCell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+/** A summary table for a pull-request comment or $GITHUB_STEP_SUMMARY. */
+export function toMarkdown(outcomes: CheckOutcome[]): string {
+  const passed = outcomes.filter((outcome) => outcome.pass).length;
+  const verdict = passed === outcomes.length ? 'all checks pass' : `${outcomes.length - passed} of ${outcomes.length} checks failed`;
+  const lines = [
+    `### tlsf-sim heap budget: ${verdict}`,
+    '',
+    '| | Target | Board | Check | Measured | Limit |',
+    '|---|---|---|---|---:|---:|',
+  ];
+  for (const outcome of outcomes) {
+    lines.push(
+      `| ${outcome.pass ? '✅' : '❌'} | ${escapeMarkdownCell(outcome.target)} | ${escapeMarkdownCell(outcome.board)} | ${outcome.check} | ` +
+        `${escapeMarkdownCell(formatFigure(outcome.measured, outcome.unit))} | ${escapeMarkdownCell(formatFigure(outcome.limit, outcome.unit))} |`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** GitHub workflow-command escaping: data and property values have different rules. */
+function escapeAnnotationData(text: string): string {
+  return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+}
+function escapeAnnotationProperty(text: string): string {
+  return escapeAnnotationData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
+}
+
+/** `::error` lines for failed checks, shown by GitHub Actions on the run page (and on the budget file if given). */
+export function toGithubAnnotations(outcomes: CheckOutcome[], budgetFile?: string): string[] {
+  return outcomes
+    .filter((outcome) => !outcome.pass)
+    .map((outcome) => {
+      const properties = [`title=${escapeAnnotationProperty(`tlsf-sim ${outcome.check}`)}`];
+      if (budgetFile) properties.unshift(`file=${escapeAnnotationProperty(budgetFile)}`);
+      return `::error ${properties.join(',')}::${escapeAnnotationData(`${outcome.target} on ${outcome.board}: ${outcome.summary}`)}`;
+    });
+}
