@@ -1,0 +1,157 @@
+#!/usr/bin/env node
+// Writes firmware-sim/ld/<board>.ld (MEMORY + stack default, then INCLUDE common.ld) and
+// firmware-sim/ld/boards.mk (board list and per-board CPU flags) from the board profiles in
+// src/board/boards/*.json, so flash, RAM, stack and heap bounds come from one place.
+// With --check it writes nothing and exits 1 when a committed file differs from what it would write.
+// Until the board profiles exist it uses the fallback table below (same data, same schema).
+import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const firmwareDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const boardsDir = resolve(firmwareDir, '../src/board/boards');
+const ldDir = join(firmwareDir, 'ld');
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+// Used only when src/board/boards/ has no JSON files; mirrors design.md's BoardProfile.
+const fallbackBoards = [
+  { name: 'stm32f103c8', cpu: 'cortex-m3', flash: { base: 0x08000000, size: 64 * KiB },
+    ram: [{ name: 'SRAM', base: 0x20000000, size: 20 * KiB, heap: true }] },
+  { name: 'stm32f411re', cpu: 'cortex-m4f', flash: { base: 0x08000000, size: 512 * KiB },
+    ram: [{ name: 'SRAM', base: 0x20000000, size: 128 * KiB, heap: true }] },
+  { name: 'stm32f407vg', cpu: 'cortex-m4f', flash: { base: 0x08000000, size: 1 * MiB },
+    ram: [{ name: 'SRAM1', base: 0x20000000, size: 112 * KiB, heap: true },
+          { name: 'SRAM2', base: 0x2001c000, size: 16 * KiB, heap: true },
+          { name: 'CCM', base: 0x10000000, size: 64 * KiB, heap: false }] },
+  { name: 'nrf52840', cpu: 'cortex-m4f', flash: { base: 0x00000000, size: 1 * MiB },
+    ram: [{ name: 'RAM', base: 0x20000000, size: 256 * KiB, heap: true }] },
+  { name: 'rp2040', cpu: 'cortex-m0+', flash: { base: 0x10000000, size: 2 * MiB },
+    ram: [{ name: 'SRAM', base: 0x20000000, size: 264 * KiB, heap: true }] },
+  { name: 'stm32h743', cpu: 'cortex-m7', flash: { base: 0x08000000, size: 2 * MiB },
+    ram: [{ name: 'DTCM', base: 0x20000000, size: 128 * KiB, heap: true },
+          { name: 'AXI_SRAM', base: 0x24000000, size: 512 * KiB, heap: true },
+          { name: 'SRAM1', base: 0x30000000, size: 128 * KiB, heap: true },
+          { name: 'SRAM2', base: 0x30020000, size: 128 * KiB, heap: true },
+          { name: 'SRAM3', base: 0x30040000, size: 32 * KiB, heap: true },
+          { name: 'SRAM4', base: 0x38000000, size: 64 * KiB, heap: true }] },
+  { name: 'tiny', cpu: 'cortex-m0', flash: { base: 0x08000000, size: 32 * KiB },
+    ram: [{ name: 'SRAM', base: 0x20000000, size: 8 * KiB, heap: true }] },
+];
+
+// Soft-float everywhere: no scenario uses floating point, and it needs no FPU enable in startup.
+const cpuFlags = {
+  'cortex-m0': '-mcpu=cortex-m0 -mthumb -mfloat-abi=soft',
+  'cortex-m0+': '-mcpu=cortex-m0plus -mthumb -mfloat-abi=soft',
+  'cortex-m3': '-mcpu=cortex-m3 -mthumb -mfloat-abi=soft',
+  'cortex-m4': '-mcpu=cortex-m4 -mthumb -mfloat-abi=soft',
+  'cortex-m4f': '-mcpu=cortex-m4 -mthumb -mfloat-abi=soft',
+  'cortex-m7': '-mcpu=cortex-m7 -mthumb -mfloat-abi=soft',
+  'cortex-m33': '-mcpu=cortex-m33 -mthumb -mfloat-abi=soft',
+};
+
+function toNumber(value, what) {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
+  if (typeof value === 'string' && /^(0x[0-9a-f]+|[0-9]+)$/i.test(value.trim())) return Number(value.trim());
+  throw new Error(`${what}: expected a non-negative integer or hex string, got ${JSON.stringify(value)}`);
+}
+
+function normaliseBoard(raw, source) {
+  if (typeof raw?.name !== 'string' || raw.name === '') throw new Error(`${source}: field "name" is missing`);
+  if (!(raw.cpu in cpuFlags)) throw new Error(`${source}: field "cpu" is ${JSON.stringify(raw.cpu)}, expected one of ${Object.keys(cpuFlags).join(', ')}`);
+  if (!Array.isArray(raw.ram) || raw.ram.length === 0) throw new Error(`${source}: field "ram" must be a non-empty array`);
+  return {
+    name: raw.name,
+    id: raw.name.toLowerCase(),
+    cpu: raw.cpu,
+    flash: { base: toNumber(raw.flash?.base, `${source}: flash.base`), size: toNumber(raw.flash?.size, `${source}: flash.size`) },
+    ram: raw.ram.map((bank, index) => ({
+      name: String(bank.name ?? `bank${index}`),
+      base: toNumber(bank.base, `${source}: ram[${index}].base`),
+      size: toNumber(bank.size, `${source}: ram[${index}].size`),
+      heap: bank.heap !== false,
+    })),
+    source,
+  };
+}
+
+export function loadBoards() {
+  const files = existsSync(boardsDir) ? readdirSync(boardsDir).filter((f) => f.endsWith('.json')).sort() : [];
+  if (files.length === 0) return fallbackBoards.map((b) => normaliseBoard(b, 'fallback table in tools/gen-ld.mjs'));
+  return files.map((file) => normaliseBoard(JSON.parse(readFileSync(join(boardsDir, file), 'utf8')), `src/board/boards/${file}`));
+}
+
+// The image's RAM region: the largest run of contiguous heap-capable banks (lowest base on a tie).
+// This is where .data, .bss, the default heap and the stack go; other banks can join the heap at
+// run time through the board's extraBanks option.
+export function imageRamRegion(board) {
+  const banks = board.ram.filter((b) => b.heap).sort((a, b) => a.base - b.base);
+  if (banks.length === 0) throw new Error(`${board.source}: no RAM bank has heap: true`);
+  const runs = [];
+  for (const bank of banks) {
+    const last = runs[runs.length - 1];
+    if (last && last.base + last.size === bank.base) {
+      last.size += bank.size;
+      last.names.push(bank.name);
+    } else runs.push({ base: bank.base, size: bank.size, names: [bank.name] });
+  }
+  return runs.reduce((best, run) => (run.size > best.size ? run : best));
+}
+
+// Small boards get a 2 KiB stack so the default heap is not squeezed to nothing.
+export function defaultStackSize(ramSize) {
+  return ramSize <= 16 * KiB ? 2 * KiB : 4 * KiB;
+}
+
+const hex = (n) => `0x${n.toString(16).padStart(8, '0')}`;
+
+export function linkerScript(board) {
+  const ram = imageRamRegion(board);
+  return `/* Generated by tools/gen-ld.mjs from ${board.source}: do not edit, run \`make -C firmware-sim ld\`. */
+/* ${board.name} (${board.cpu}): image RAM = ${ram.names.join(' + ')} */
+MEMORY
+{
+  FLASH (rx)  : ORIGIN = ${hex(board.flash.base)}, LENGTH = ${hex(board.flash.size)}
+  RAM   (rwx) : ORIGIN = ${hex(ram.base)}, LENGTH = ${hex(ram.size)}
+}
+
+__tlsf_sim_default_stack_size = ${defaultStackSize(ram.size)};
+
+INCLUDE common.ld
+`;
+}
+
+export function boardsMakefile(boards) {
+  const lines = ['# Generated by tools/gen-ld.mjs: do not edit, run `make -C firmware-sim ld`.', `BOARDS := ${boards.map((b) => b.id).join(' ')}`];
+  for (const board of boards) lines.push(`CPUFLAGS_${board.id} := ${cpuFlags[board.cpu]}`);
+  return lines.join('\n') + '\n';
+}
+
+export function expectedFiles() {
+  const boards = loadBoards();
+  const files = new Map();
+  for (const board of boards) files.set(`${board.id}.ld`, linkerScript(board));
+  files.set('boards.mk', boardsMakefile(boards));
+  return files;
+}
+
+function main() {
+  const check = process.argv.includes('--check');
+  let stale = 0;
+  for (const [name, text] of expectedFiles()) {
+    const path = join(ldDir, name);
+    const current = existsSync(path) ? readFileSync(path, 'utf8') : null;
+    if (current === text) continue;
+    if (check) {
+      console.error(`ld/${name} does not match the board profiles; run: make -C firmware-sim ld`);
+      stale++;
+    } else {
+      writeFileSync(path, text);
+      console.log(`wrote ld/${name}`);
+    }
+  }
+  process.exit(stale ? 1 : 0);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();
