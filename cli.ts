@@ -1,13 +1,8 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { main } from './src/cli/program.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
-const program = new Command();
-program
-  .name('tlsf-sim')
-  .description('A TLSF heap over the SRAM of an emulated Cortex-M microcontroller')
-  .version(packageJson.version);
-
-program.parse();
+// process.exitCode rather than process.exit(): stdout may still be draining into a pipe.
+process.exitCode = await main(process.argv, undefined, packageJson.version);

@@ -1,0 +1,212 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_BOARD, loadBoard, runFirmware, type BoardProfile, type RunOptions, type RunReport } from '../board/index.js';
+import type { BudgetJob, RunTarget } from './budget.js';
+import { targetLabel } from './budget.js';
+import { InputError } from './errors.js';
+import type { RunSettings } from './report.js';
+import { ProgressBar } from './terminal.js';
+import { readTraceFile, type Trace } from './trace.js';
+import { encodeTrace, TRACE_PLAYER_SCENARIO } from './trace-encoding.js';
+
+export const DEFAULT_SCENARIO = 'packet-pool';
+export const DEFAULT_ALIGN = 8;
+export const DEFAULT_SL_LOG2 = 5;
+
+export interface ScenarioParam { name: string; default: number; help: string }
+export interface Scenario {
+  name: string;
+  elf: string;
+  description: string;
+  models?: string;
+  basis?: string;
+  params: ScenarioParam[];
+  minRam?: number | string;
+}
+
+/** The package root: found by walking up, because the CLI runs both from dist/src/cli and (under vitest) src/cli. */
+export function packageRoot(): string {
+  let directory = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(directory, 'package.json');
+    if (existsSync(candidate)) {
+      try {
+        if ((JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string }).name === 'tlsf-sim') return directory;
+      } catch {
+        // an unrelated or broken package.json on the way up: keep looking
+      }
+    }
+    const parent = dirname(directory);
+    if (parent === directory) throw new Error('cannot find the tlsf-sim package root (package.json) above the CLI');
+    directory = parent;
+  }
+}
+
+export function firmwareDirectory(): string {
+  return join(packageRoot(), 'firmware-sim');
+}
+
+let scenarioCache: Scenario[] | undefined;
+
+export function listScenarios(): Scenario[] {
+  if (scenarioCache) return scenarioCache;
+  const path = join(firmwareDirectory(), 'scenarios.json');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new InputError(`cannot read the scenario list ${path}: ${(error as Error).message}`);
+  }
+  if (!Array.isArray(parsed)) throw new InputError(`${path} must be a list of scenarios`);
+  scenarioCache = parsed as Scenario[];
+  return scenarioCache;
+}
+
+export function findScenario(name: string): Scenario {
+  const scenarios = listScenarios();
+  const wanted = name.toLowerCase();
+  const scenario = scenarios.find((candidate) => candidate.name.toLowerCase() === wanted);
+  if (!scenario) {
+    throw new InputError(`unknown scenario "${name}"; scenarios: ${scenarios.map((s) => s.name).join(', ')} (or give a .elf firmware or a .rep trace)`);
+  }
+  return scenario;
+}
+
+export function resolveBoard(name: string | undefined): BoardProfile {
+  try {
+    return loadBoard(name ?? DEFAULT_BOARD);
+  } catch (error) {
+    throw new InputError((error as Error).message);
+  }
+}
+
+function readElf(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code ?? String(error);
+    throw new InputError(`cannot read firmware ${path}: ${why}`);
+  }
+}
+
+/** A run, fully resolved: the ELF bytes, the board, and the options the board's runFirmware takes. */
+export interface PreparedRun {
+  label: string;
+  target: RunTarget;
+  board: BoardProfile;
+  options: RunOptions;
+  settings: RunSettings;
+  /** Present when the target is a trace: its own figures (largest request) feed min-heap's bound. */
+  trace?: Trace;
+}
+
+export interface RunRequest {
+  target: RunTarget;
+  board?: string;
+  heapSize?: number;
+  align?: 4 | 8 | 16;
+  slLog2?: number;
+  params?: Record<string, number>;
+  maxInstructions?: number;
+  guard?: boolean;
+  extraBanks?: string[];
+  recordEvents?: boolean;
+}
+
+export function prepareRun(request: RunRequest): PreparedRun {
+  const board = resolveBoard(request.board);
+  const params = { ...(request.params ?? {}) };
+  let elf: Uint8Array;
+  let elfName: string;
+  let trace: Trace | undefined;
+  let flashPatches: RunOptions['flashPatches'];
+  const target = request.target;
+  if (target.kind === 'scenario') {
+    const scenario = findScenario(target.name);
+    const known = scenario.params.map((param) => param.name);
+    for (const name of Object.keys(params)) {
+      if (!known.includes(name)) {
+        throw new InputError(`--param ${name}: scenario ${scenario.name} has no parameter "${name}"; its parameters: ${known.join(', ') || '(none)'}`);
+      }
+    }
+    elfName = scenario.elf;
+    elf = readElf(join(firmwareDirectory(), scenario.elf));
+  } else if (target.kind === 'elf') {
+    elfName = target.path;
+    elf = readElf(target.path);
+  } else {
+    trace = readTraceFile(target.path);
+    const player = findScenario(TRACE_PLAYER_SCENARIO);
+    elfName = player.elf;
+    elf = readElf(join(firmwareDirectory(), player.elf));
+    const encoded = encodeTrace(trace);
+    Object.assign(params, encoded.params);
+    flashPatches = encoded.flashPatches;
+  }
+  const align = request.align ?? DEFAULT_ALIGN;
+  const slLog2 = request.slLog2 ?? DEFAULT_SL_LOG2;
+  const options: RunOptions = {
+    elf,
+    elfName,
+    board,
+    heapSize: request.heapSize,
+    align,
+    slLog2,
+    params,
+    maxInstructions: request.maxInstructions,
+    guard: request.guard ?? false,
+    extraBanks: request.extraBanks,
+    recordEvents: request.recordEvents,
+  };
+  if (flashPatches) options.flashPatches = flashPatches;
+  const settings: RunSettings = {
+    target: targetLabel(target),
+    targetKind: target.kind,
+    boardName: board.name,
+    cpu: board.cpu,
+    clockHz: board.clockHz,
+    heapSize: request.heapSize,
+    align,
+    slLog2,
+    params: request.params ?? {},
+    maxInstructions: request.maxInstructions,
+    guard: request.guard ?? false,
+  };
+  return { label: targetLabel(target), target, board, options, settings, trace };
+}
+
+export function jobToRequest(job: BudgetJob): RunRequest {
+  return {
+    target: job.target,
+    board: job.board,
+    heapSize: job.heapSize,
+    align: job.align,
+    slLog2: job.slLog2,
+    params: job.params,
+    maxInstructions: job.maxInstructions,
+  };
+}
+
+/**
+ * Runs a prepared run with an optional progress bar. Errors the board throws before the firmware starts
+ * (heap does not fit the bank, unknown parameter, malformed ELF) are the user's input: exit 2.
+ */
+export function execute(prepared: PreparedRun, showProgress = true): RunReport {
+  const bar = showProgress ? ProgressBar.forStderr(`${prepared.label} on ${prepared.board.name}`) : undefined;
+  const maxInstructions = prepared.options.maxInstructions ?? 2e9;
+  try {
+    return runFirmware({
+      ...prepared.options,
+      onProgress: bar ? (value: number) => bar.update(value, maxInstructions) : undefined,
+    });
+  } catch (error) {
+    if (error instanceof InputError) throw error;
+    throw new InputError(`${prepared.label} on ${prepared.board.name}: ${(error as Error).message}`);
+  } finally {
+    bar?.finish();
+  }
+}
+
+export { DEFAULT_BOARD, resolve as resolvePath };

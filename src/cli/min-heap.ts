@@ -1,0 +1,124 @@
+import type { RunReport } from '../board/index.js';
+import { execute, prepareRun, type PreparedRun, type RunRequest } from './engine.js';
+import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from './errors.js';
+import type { CliIo } from './program.js';
+import { REPORT_SCHEMA_VERSION } from './report.js';
+import { worstCaseBounds, type WorstCaseBounds } from './robson.js';
+import type { Palette } from './terminal.js';
+import { formatBytes, formatKiB, formatPercent } from './units.js';
+
+interface Attempt { heapSize: number; result: string; report?: RunReport; error?: string }
+
+/** The largest single request of a run: from the trace itself, or from the board's report when it has it. */
+function largestRequestOf(prepared: PreparedRun, report: RunReport): number | undefined {
+  if (prepared.trace) return prepared.trace.largestRequest;
+  const figure = (report as unknown as { largestRequest?: unknown }).largestRequest;
+  return typeof figure === 'number' ? figure : undefined;
+}
+
+function attempt(request: RunRequest, heapSize: number): Attempt {
+  try {
+    const report = execute(prepareRun({ ...request, heapSize }), false);
+    return { heapSize, result: report.result, report };
+  } catch (error) {
+    // Below some size the board refuses the heap outright (no room for the control structure): that size fails.
+    if (error instanceof InputError) return { heapSize, result: 'rejected', error: error.message };
+    throw error;
+  }
+}
+
+/**
+ * Bisection over real runs. It assumes a larger heap never makes the workload fail, which holds for what
+ * matters here (a run that completes at the upper bound) but not strictly for TLSF: a different heap size moves
+ * block boundaries. The answer is therefore verified both ways: it completes at the size found, and fails one
+ * alignment step below it.
+ */
+export function minHeapCommand(request: RunRequest, options: { json: boolean }, io: CliIo, colours: Palette): number {
+  const first = prepareRun(request);
+  const align = first.settings.align;
+  const full = execute(first);
+  const label = `${first.label} on ${full.board}`;
+  if (full.result !== 'ok') {
+    io.stderr.write(`tlsf-sim: ${label} does not complete even on the whole default heap (${formatBytes(full.heapSize)}): ${full.result}${full.message ? ` (${full.message})` : ''}\n`);
+    return EXIT_CHECK_FAILED;
+  }
+  const attempts: Attempt[] = [{ heapSize: full.heapSize, result: full.result, report: full }];
+  let passingUnits = Math.floor(full.heapSize / align);
+  let passing: RunReport = full;
+  let failingUnits = 0;
+  let failing: Attempt | undefined;
+  const startedAt = Date.now();
+  while (passingUnits - failingUnits > 1) {
+    const middleUnits = Math.floor((passingUnits + failingUnits) / 2);
+    const outcome = attempt(request, middleUnits * align);
+    attempts.push(outcome);
+    if (outcome.result === 'ok') {
+      passingUnits = middleUnits;
+      passing = outcome.report!;
+    } else {
+      failingUnits = middleUnits;
+      failing = outcome;
+    }
+    if (io.stderr.isTTY && Date.now() - startedAt > 1000) {
+      io.stderr.write(`\rmin-heap ${label}: between ${formatBytes(failingUnits * align)} and ${formatBytes(passingUnits * align)}\u001b[K`);
+    }
+  }
+  if (io.stderr.isTTY && Date.now() - startedAt > 1000) io.stderr.write('\r\u001b[K');
+
+  const minimum = passingUnits * align;
+  const largestRequest = largestRequestOf(first, passing);
+  const bounds: WorstCaseBounds | undefined = largestRequest === undefined
+    ? undefined
+    : worstCaseBounds(passing.peakRequested, largestRequest, align);
+
+  if (options.json) {
+    io.stdout.write(`${JSON.stringify({
+      schemaVersion: REPORT_SCHEMA_VERSION,
+      command: 'min-heap',
+      target: first.label,
+      board: passing.board,
+      align,
+      slLog2: first.settings.slLog2,
+      params: first.settings.params,
+      minHeap: minimum,
+      defaultHeap: full.heapSize,
+      belowMinimum: failing ? { heapSize: failing.heapSize, result: failing.result, message: failing.report?.message ?? failing.error ?? null } : null,
+      runs: attempts.length,
+      atMinimum: {
+        result: passing.result,
+        peakUsed: passing.peakUsed,
+        peakRequested: passing.peakRequested,
+        peakSpan: passing.peakSpan,
+        largestFreeAtPeak: passing.largestFreeAtPeak,
+        largestFree: passing.largestFree,
+        fragmentation: passing.fragmentation,
+        controlBytes: passing.controlBytes,
+        instructions: passing.instructions,
+      },
+      worstCase: bounds ?? null,
+    }, null, 2)}\n`);
+    return EXIT_OK;
+  }
+
+  const out = (line = ''): void => void io.stdout.write(`${line}\n`);
+  out(`${colours.bold(label)}: smallest heap ${colours.bold(formatBytes(minimum))} (${formatKiB(minimum)}), align ${align}, found in ${attempts.length} runs`);
+  if (failing) {
+    const why = failing.report?.message ?? failing.error ?? failing.result;
+    out(`  at ${formatBytes(failing.heapSize)}: ${failing.result}${why && why !== failing.result ? ` (${why})` : ''}`);
+  }
+  out(`  at the minimum:`);
+  out(`    peak used       ${formatBytes(passing.peakUsed)}  (used blocks, headers included)`);
+  out(`    peak requested  ${formatBytes(passing.peakRequested)}  (M: live bytes the workload asked for)`);
+  out(`    peak span       ${formatBytes(passing.peakSpan)}  (heap start to highest used byte)`);
+  out(`    control bytes   ${formatBytes(passing.controlBytes)}`);
+  out(`    fragmentation   ${formatPercent(passing.fragmentation)} at the end; largest free block at peak ${formatBytes(passing.largestFreeAtPeak)}`);
+  if (bounds) {
+    out(`  worst case for any request order with M = ${formatBytes(bounds.maxLiveBytes)} and largest block n = ${formatBytes(bounds.largestRequest)} (${bounds.largestRequestUnits} units of ${bounds.unitBytes} B):`);
+    out(`    Robson bound    M·(1+⌈log2 n⌉) = ${formatBytes(bounds.robsonBytes)} (${formatKiB(bounds.robsonBytes)}): enough for first fit under any order; no non-moving allocator is guaranteed much less`);
+    out(`    best fit / TLSF M·(n−2)        = ${formatBytes(bounds.bestFitBytes)} (${formatKiB(bounds.bestFitBytes)}): the guarantee o1heap quotes for best fit, which TLSF approximates`);
+    out(`  this run needed ${formatPercent(minimum / bounds.robsonBytes)} of the Robson bound.`);
+  } else {
+    out('  worst-case bound: not shown (the board did not report the largest single request)');
+  }
+  return EXIT_OK;
+}

@@ -1,0 +1,136 @@
+import type { Palette } from './terminal.js';
+import { formatBytes, formatHex, formatKiB, formatPercent } from './units.js';
+
+/**
+ * The board's RunReport as the CLI reads it (docs/design.md section 2). Declared here structurally so that the
+ * formatting can be tested with plain objects; the board's own type is assignable to it.
+ */
+export interface RunReportFigures {
+  result: string;
+  exitCode: number;
+  output: string;
+  board: string;
+  firmware: string;
+  ops: { malloc: number; free: number; realloc: number; calloc: number; memalign: number; failed: number };
+  peakUsed: number;
+  peakRequested: number;
+  peakSpan: number;
+  largestFreeAtPeak: number;
+  largestFree: number;
+  fragmentation: number;
+  controlBytes: number;
+  heapBase: number;
+  heapSize: number;
+  instructions: number;
+  cycles: number;
+  seconds: number;
+  hostMs: number;
+  message?: string;
+  fault?: { kind: string; address: number; size: number; pc: number; symbol?: string; nearestBlock?: string };
+  assertion?: { file: string; line: number; expression: string };
+}
+
+/** How the run was configured: what the user asked for, echoed into reports so a JSON file is self-describing. */
+export interface RunSettings {
+  target: string;
+  targetKind: 'scenario' | 'elf' | 'trace';
+  boardName: string;
+  cpu?: string;
+  clockHz?: number;
+  heapSize?: number;
+  align: number;
+  slLog2: number;
+  params: Record<string, number>;
+  maxInstructions?: number;
+  guard: boolean;
+}
+
+/** Bumped only when a field is removed or changes meaning; adding fields keeps the version. */
+export const REPORT_SCHEMA_VERSION = 1;
+
+/**
+ * The `run --json` document. Fields are listed explicitly (not spread from the board's report) so that the
+ * documented schema (docs/report.schema.json) stays stable whatever the board adds internally.
+ */
+export function runReportJson(report: RunReportFigures, settings: RunSettings): Record<string, unknown> {
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    command: 'run',
+    target: settings.target,
+    targetKind: settings.targetKind,
+    board: report.board,
+    firmware: report.firmware,
+    result: report.result,
+    exitCode: report.exitCode,
+    message: report.message ?? null,
+    ops: { ...report.ops },
+    peakUsed: report.peakUsed,
+    peakRequested: report.peakRequested,
+    peakSpan: report.peakSpan,
+    largestFreeAtPeak: report.largestFreeAtPeak,
+    largestFree: report.largestFree,
+    fragmentation: report.fragmentation,
+    controlBytes: report.controlBytes,
+    heapBase: report.heapBase,
+    heapSize: report.heapSize,
+    align: settings.align,
+    slLog2: settings.slLog2,
+    params: settings.params,
+    instructions: report.instructions,
+    cycles: report.cycles,
+    seconds: report.seconds,
+    hostMs: report.hostMs,
+    fault: report.fault ?? null,
+    assertion: report.assertion ?? null,
+    output: report.output,
+  };
+}
+
+function formatClock(hz: number): string {
+  return hz >= 1e6 ? `${Number((hz / 1e6).toFixed(2))} MHz` : `${Number((hz / 1e3).toFixed(2))} kHz`;
+}
+
+function formatSeconds(seconds: number): string {
+  if (seconds >= 1) return `${seconds.toFixed(2)} s`;
+  if (seconds >= 1e-3) return `${(seconds * 1e3).toFixed(2)} ms`;
+  return `${(seconds * 1e6).toFixed(1)} µs`;
+}
+
+const count = (value: number): string => value.toLocaleString('en-US');
+
+/** The human report of one run: a headline with the result, then one figure a line, then the firmware's output. */
+export function formatRunReport(report: RunReportFigures, settings: RunSettings, colours: Palette): string {
+  const ok = report.result === 'ok';
+  const resultText = ok ? colours.green(report.result) : colours.red(report.result);
+  const boardFacts = [settings.cpu, settings.clockHz ? formatClock(settings.clockHz) : undefined].filter(Boolean).join(', ');
+  const lines: string[] = [];
+  lines.push(`${colours.bold(settings.target)} on ${report.board}${boardFacts ? ` (${boardFacts})` : ''}: ${resultText}`);
+  if (!ok && report.message) lines.push(`  ${colours.red('stopped')}         ${report.message}`);
+  if (report.fault) {
+    const fault = report.fault;
+    lines.push(`  fault           ${fault.kind}, ${fault.size} bytes at ${formatHex(fault.address)}, pc ${formatHex(fault.pc)}${fault.symbol ? ` in ${fault.symbol}` : ''}`);
+    if (fault.nearestBlock) lines.push(`                  ${fault.nearestBlock}`);
+  }
+  if (report.assertion) {
+    lines.push(`  assertion       ${report.assertion.file}:${report.assertion.line}: ${report.assertion.expression}`);
+  }
+  const paramText = Object.entries(settings.params).map(([name, value]) => `${name}=${value}`).join(' ');
+  lines.push(`  heap            ${formatHex(report.heapBase)}, ${formatKiB(report.heapSize)} (${formatBytes(report.heapSize)}), align ${settings.align}, SL 2^${settings.slLog2}`);
+  if (paramText) lines.push(`  parameters      ${paramText}`);
+  const ops = report.ops;
+  lines.push(`  operations      malloc ${count(ops.malloc)}, free ${count(ops.free)}, realloc ${count(ops.realloc)}, calloc ${count(ops.calloc)}, memalign ${count(ops.memalign)}, failed ${ops.failed ? colours.yellow(count(ops.failed)) : '0'}`);
+  lines.push(`  peak used       ${formatBytes(report.peakUsed).padEnd(12)} used blocks, headers included`);
+  lines.push(`  peak requested  ${formatBytes(report.peakRequested).padEnd(12)} live bytes the firmware asked for`);
+  lines.push(`  peak span       ${formatBytes(report.peakSpan).padEnd(12)} heap start to the highest used byte`);
+  lines.push(`  largest free    ${formatBytes(report.largestFreeAtPeak).padEnd(12)} at peak, ${formatBytes(report.largestFree)} at the end`);
+  lines.push(`  fragmentation   ${formatPercent(report.fragmentation).padEnd(12)} 1 - largest free / free bytes`);
+  lines.push(`  control bytes   ${formatBytes(report.controlBytes).padEnd(12)} TLSF bitmaps and free-list heads`);
+  const clock = settings.clockHz ? ` at ${formatClock(settings.clockHz)}` : '';
+  lines.push(`  instructions    ${count(report.instructions)}, ~${count(report.cycles)} cycles, ~${formatSeconds(report.seconds)}${clock} (host ${report.hostMs.toFixed(0)} ms)`);
+  const output = report.output.replace(/\s+$/, '');
+  if (output) {
+    lines.push('  firmware output:');
+    for (const line of output.split(/\r?\n/)) lines.push(`    ${colours.dim('|')} ${line}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
