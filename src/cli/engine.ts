@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_BOARD, loadBoard, runFirmware, type BoardProfile, type RunOptions, type RunReport } from '../board/index.js';
 import type { BudgetJob, RunTarget } from './budget.js';
@@ -81,6 +81,23 @@ export function resolveBoard(name: string | undefined): BoardProfile {
   }
 }
 
+/**
+ * Scenario firmware is linked per board (each board's memory map is in its linker script), so the ELF is
+ * firmware-sim/elf/<board>/<scenario>.elf; a `{board}` placeholder in scenarios.json's `elf` is honoured too.
+ */
+export function scenarioElfPath(scenario: Scenario, board: BoardProfile): string {
+  const boardDirectory = board.name.toLowerCase();
+  const candidates = [
+    scenario.elf ? join(firmwareDirectory(), scenario.elf.replace(/\{board\}/g, boardDirectory)) : undefined,
+    join(firmwareDirectory(), 'elf', boardDirectory, `${scenario.name}.elf`),
+  ].filter((candidate): candidate is string => candidate !== undefined && !candidate.includes('{'));
+  const found = candidates.find((candidate) => existsSync(candidate) && statSync(candidate).isFile());
+  if (!found) {
+    throw new InputError(`scenario ${scenario.name} is not built for board ${board.name} (looked for ${candidates.join(', ')}); built-in scenarios are linked per built-in board`);
+  }
+  return found;
+}
+
 function readElf(path: string): Uint8Array {
   try {
     return readFileSync(path);
@@ -131,16 +148,18 @@ export function prepareRun(request: RunRequest): PreparedRun {
         throw new InputError(`--param ${name}: scenario ${scenario.name} has no parameter "${name}"; its parameters: ${known.join(', ') || '(none)'}`);
       }
     }
-    elfName = scenario.elf;
-    elf = readElf(join(firmwareDirectory(), scenario.elf));
+    const path = scenarioElfPath(scenario, board);
+    elfName = relative(packageRoot(), path);
+    elf = readElf(path);
   } else if (target.kind === 'elf') {
     elfName = target.path;
     elf = readElf(target.path);
   } else {
     trace = readTraceFile(target.path);
     const player = findScenario(TRACE_PLAYER_SCENARIO);
-    elfName = player.elf;
-    elf = readElf(join(firmwareDirectory(), player.elf));
+    const path = scenarioElfPath(player, board);
+    elfName = relative(packageRoot(), path);
+    elf = readElf(path);
     const encoded = encodeTrace(trace);
     Object.assign(params, encoded.params);
     flashPatches = encoded.flashPatches;
