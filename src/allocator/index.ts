@@ -1,0 +1,23 @@
+/**
+ * tlsf-sim allocator: a constant-time Two-Level Segregated Fit heap over an ArrayBuffer or
+ * SharedArrayBuffer whose bytes stand for target memory at `base`. See tlsf.ts for the layout
+ * and constants.ts for the class table.
+ */
+import { Tlsf, type TlsfMemory, type TlsfOptions } from './tlsf.js';
+
+export { Tlsf } from './tlsf.js';
+export type {
+  BlockInfo, CheckResult, MetadataRange, PoolInfo, PoolOptions, TlsfMemory, TlsfOptions, TlsfStats,
+} from './tlsf.js';
+export { TlsfError, hex } from './errors.js';
+export type { TlsfErrorCode } from './errors.js';
+export {
+  BLOCK_HEADER_SIZE, MIN_BLOCK_SIZE, FREE_BIT, PREV_FREE_BIT, MAX_POOL_BYTES, TLSF_DEFAULTS,
+  blockSizeFor, classRange, mapBlockSize, mapRequest, searchSizeFor, tlsfGeometry, tlsfLayout,
+} from './constants.js';
+export type { RequestMapping, TlsfGeometry, TlsfLayout } from './constants.js';
+
+/** A TLSF heap managing `memory[offset .. offset + length)`, whose byte 0 is target address `base`. */
+export function createTlsf(memory: TlsfMemory, options: TlsfOptions = {}): Tlsf {
+  return new Tlsf(memory, options);
+}

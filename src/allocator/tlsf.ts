@@ -1,0 +1,1018 @@
+/**
+ * Two-Level Segregated Fit heap over memory it does not own.
+ *
+ * WHY THIS SHAPE
+ * The heap must behave like a C TLSF on a Cortex-M: everything it knows lives in the managed
+ * memory itself (the emulated firmware can read it, corrupt it, and `check()` can find that),
+ * and every stored pointer is a 32-bit little-endian target address. JavaScript keeps only the
+ * pool table (which never changes after addPool) and statistics counters.
+ *
+ * MEMORY PICTURE (one pool; addresses grow to the right; every box is 4-byte words)
+ *
+ *   pool start
+ *   | control structure (first pool only)                          | pad | blocks ...        | sentinel |
+ *   | flBitmap | slBitmap[flCount] | heads[flCount][slCount]       |     |                   | size 0   |
+ *
+ *   used block                          free block
+ *   +------------------------+          +------------------------+
+ *   | size | F=0 | P          |  header  | size | F=1 | P=0        |  header  (P=0: two free blocks never touch)
+ *   +------------------------+ <- ptr   +------------------------+
+ *   | payload ...            |          | next free (address/0)  |
+ *   |                        |          | prev free (address/0)  |
+ *   |                        |          | ... unused ...         |
+ *   |                        |          | start of this block    |  last word: read by the next block
+ *   +------------------------+          +------------------------+  when its P flag says we are free
+ *
+ *   size  = whole block in bytes, header included, multiple of `align` (so the two low bits are flags)
+ *   F     = bit 0, this block is free
+ *   P     = bit 1, the physically previous block is free, and so its last word holds its start
+ *   ptr   = header + 4, aligned to `align`; so every header sits at an address = align - 4 (mod align)
+ *
+ *   A used block costs one word. The back link lives in the *previous* block's last word only while
+ *   that block is free, when its payload is not anybody's, as in the classic design.
+ *   Each pool ends in a zero-size block that is never free, so coalescing stops there without a
+ *   bounds check, and the last real block's P flag has somewhere to live.
+ *
+ * FREE LISTS
+ *   heads[fl][sl] holds the header address of the first free block of class (fl, sl), or 0.
+ *   The lists are doubly linked through the free blocks, so any block can leave its list in O(1)
+ *   when a neighbour is freed. See constants.ts for the class table.
+ *
+ * COST BOUND
+ *   malloc: map (one clz), at most two masked bitmap reads and two bit scans, unlink a list head,
+ *           maybe split (file the remainder: one map, three link writes, two bitmap writes).
+ *   free:   validate (bounds, alignment, flags), unlink up to two neighbours, file one block.
+ *   No loop anywhere on these paths: the worst case is a fixed number of memory words, whatever
+ *   the heap's contents. The price is the good-fit rule: a request is rounded up to the next class
+ *   boundary before the search, so up to 1/2^slLog2 of a block can be left unused inside it
+ *   (the split returns the rest), and a free block that would fit but sits in the request's own
+ *   class is seen only when it heads that list (the fallback, tried only before failing).
+ */
+import {
+  BLOCK_HEADER_SIZE, FREE_BIT, MAX_POOL_BYTES, MIN_BLOCK_SIZE, PREV_FREE_BIT, TLSF_DEFAULTS,
+  isPowerOfTwo, tlsfLayout, type TlsfLayout,
+} from './constants.js';
+import { TlsfError, hex } from './errors.js';
+
+const SIZE_MASK = ~3;
+
+export type TlsfMemory = ArrayBuffer | SharedArrayBuffer;
+
+export interface TlsfOptions {
+  /** Target address of memory[0]; must be a multiple of 4. Default 0. */
+  base?: number;
+  /** First byte of `memory` to manage. Default 0. */
+  offset?: number;
+  /** Bytes to manage. Default: the rest of `memory`. */
+  length?: number;
+  align?: 4 | 8 | 16;
+  slLog2?: number;
+  /** Validate every pointer against a walk of the heap (O(n); for debugging). */
+  strict?: boolean;
+}
+
+export interface PoolOptions {
+  base: number;
+  offset?: number;
+  length?: number;
+}
+
+export interface BlockInfo {
+  /** Payload address (what malloc returned, for a used block). */
+  addr: number;
+  /** Payload bytes (usable size). */
+  size: number;
+  used: boolean;
+  /** Header word address. */
+  header: number;
+  /** Whole block bytes, header included. */
+  blockSize: number;
+}
+
+export interface PoolInfo {
+  /** First managed address. */
+  start: number;
+  /** One past the last managed address. */
+  end: number;
+  /** Header address of the first block. */
+  firstBlock: number;
+  /** Header address of the end-of-pool sentinel. */
+  sentinel: number;
+}
+
+export interface TlsfStats {
+  /** Bytes in used blocks, headers included. */
+  usedBytes: number;
+  /** Bytes in free blocks, headers included. */
+  freeBytes: number;
+  usedBlocks: number;
+  freeBlocks: number;
+  /** Bytes of the largest free block, header included (largest malloc that can fit: this - 4). */
+  largestFree: number;
+  /** Highest usedBytes seen since creation. */
+  peakUsed: number;
+  controlBytes: number;
+  /** Bytes handed to the heap (all pools). */
+  poolBytes: number;
+  /** Bytes neither free nor payload: control structure, used headers, sentinels, edge padding. */
+  overheadBytes: number;
+  /** 1 - largestFree / freeBytes (0 when nothing is free). */
+  fragmentation: number;
+  pools: PoolInfo[];
+}
+
+export interface CheckResult {
+  ok: boolean;
+  errors: string[];
+}
+
+export interface MetadataRange {
+  start: number;
+  /** One past the last byte. */
+  end: number;
+  what: 'control' | 'header' | 'free-links' | 'back-link' | 'sentinel';
+}
+
+interface Pool extends PoolInfo {
+  memoryBase: number;
+  words: Uint32Array;
+  bytes: Uint8Array;
+}
+
+function checkInteger(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new TlsfError('bad-option', `${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+}
+
+export class Tlsf {
+  readonly align: number;
+  readonly slLog2: number;
+  readonly strict: boolean;
+  readonly layout: TlsfLayout;
+  /** Target address of the control structure. */
+  readonly controlAddress: number;
+
+  // Hot-path copies of layout numbers (plain fields keep the object shape fixed and reads cheap).
+  private readonly alignMask: number;
+  private readonly alignLog2: number;
+  private readonly slCount: number;
+  private readonly flCount: number;
+  private readonly flIndexShift: number;
+  private readonly smallBlockSize: number;
+  private readonly maxRequest: number;
+
+  // The first pool is read and written directly; other pools go through the pool table.
+  private readonly fastWords: Uint32Array;
+  private readonly fastBase: number;
+  private readonly fastStart: number;
+  private readonly fastLength: number;
+  private readonly fastFirstBlock: number;
+  private readonly fastBlockSpan: number;
+  /** Word indices (into fastWords) of flBitmap, slBitmap[0] and heads[0][0]. */
+  private readonly flWord: number;
+  private readonly slWord: number;
+  private readonly headWord: number;
+
+  private readonly pools: Pool[] = [];
+  private usedBytesNow = 0;
+  private peakUsedBytes = 0;
+
+  constructor(memory: TlsfMemory, options: TlsfOptions = {}) {
+    const align = options.align ?? TLSF_DEFAULTS.align;
+    const slLog2 = options.slLog2 ?? TLSF_DEFAULTS.slLog2;
+    if (align !== 4 && align !== 8 && align !== 16) {
+      throw new TlsfError('bad-option', `align must be 4, 8 or 16, got ${String(align)}`);
+    }
+    if (!Number.isInteger(slLog2) || slLog2 < 1 || slLog2 > 5) {
+      throw new TlsfError('bad-option', `slLog2 must be an integer from 1 to 5, got ${String(slLog2)}`);
+    }
+    const region = resolveRegion(memory, options.base ?? TLSF_DEFAULTS.base, options.offset, options.length);
+    this.align = align;
+    this.slLog2 = slLog2;
+    this.strict = options.strict ?? false;
+    this.layout = tlsfLayout({ align, slLog2 }, region.length);
+    this.alignMask = align - 1;
+    this.alignLog2 = this.layout.alignLog2;
+    this.slCount = this.layout.slCount;
+    this.flCount = this.layout.flCount;
+    this.flIndexShift = this.layout.flIndexShift;
+    this.smallBlockSize = this.layout.smallBlockSize;
+    this.maxRequest = this.layout.maxBlockSize - BLOCK_HEADER_SIZE;
+
+    const start = region.base + region.offset;
+    const end = start + region.length;
+    this.controlAddress = Math.ceil(start / 4) * 4;
+    const controlEnd = this.controlAddress + this.layout.controlBytes;
+    const words = new Uint32Array(memory, 0, memory.byteLength >>> 2);
+    this.fastWords = words;
+    this.fastBase = region.base;
+    this.fastStart = start;
+    this.fastLength = region.length;
+    this.flWord = (this.controlAddress - region.base) >>> 2;
+    this.slWord = this.flWord + 1;
+    this.headWord = this.slWord + this.flCount;
+
+    const pieces = this.carve(controlEnd, end);
+    if (pieces.length === 0) {
+      throw new TlsfError('bad-option',
+        `${region.length} bytes at ${hex(start)} cannot hold the ${this.layout.controlBytes}-byte control structure and one block`);
+    }
+    for (let i = 0; i < this.layout.controlBytes / 4; i++) words[this.flWord + i] = 0;
+    const first = pieces[0]!;
+    this.fastFirstBlock = first.firstBlock;
+    this.fastBlockSpan = first.sentinel - first.firstBlock;
+    for (const piece of pieces) this.installPool(memory, region.base, words, piece.firstBlock, piece.sentinel, start, end);
+  }
+
+  // ---------------------------------------------------------------- memory access
+
+  private load(addr: number): number {
+    if ((addr - this.fastStart) >>> 0 < this.fastLength) return this.fastWords[(addr - this.fastBase) >>> 2]!;
+    return this.loadOther(addr);
+  }
+
+  private store(addr: number, value: number): void {
+    if ((addr - this.fastStart) >>> 0 < this.fastLength) this.fastWords[(addr - this.fastBase) >>> 2] = value;
+    else this.storeOther(addr, value);
+  }
+
+  private loadOther(addr: number): number {
+    const pool = this.poolAt(addr);
+    if (pool === undefined) throw new TlsfError('corrupt', `heap metadata leads to ${hex(addr)}, outside every pool`, addr);
+    return pool.words[(addr - pool.memoryBase) >>> 2]!;
+  }
+
+  private storeOther(addr: number, value: number): void {
+    const pool = this.poolAt(addr);
+    if (pool === undefined) throw new TlsfError('corrupt', `heap metadata leads to ${hex(addr)}, outside every pool`, addr);
+    pool.words[(addr - pool.memoryBase) >>> 2] = value;
+  }
+
+  /** The pool whose managed bytes contain addr. Pools are few; this loop is over pools, not blocks. */
+  private poolAt(addr: number): Pool | undefined {
+    const pools = this.pools;
+    for (let i = 0; i < pools.length; i++) {
+      const pool = pools[i]!;
+      if (addr >= pool.start && addr < pool.end) return pool;
+    }
+    return undefined;
+  }
+
+  /** The pool whose block area (first block .. sentinel) contains header address `header`. */
+  private poolOfHeader(header: number): Pool | undefined {
+    const pools = this.pools;
+    for (let i = 0; i < pools.length; i++) {
+      const pool = pools[i]!;
+      if (header >= pool.firstBlock && header < pool.sentinel) return pool;
+    }
+    return undefined;
+  }
+
+  /** A word that may be anywhere (check/walk on possibly corrupt memory): -1 when not readable. */
+  private peek(addr: number): number {
+    if (!Number.isFinite(addr) || (addr & 3) !== 0) return -1;
+    const pool = this.poolAt(addr);
+    if (pool === undefined || addr + 4 > pool.end) return -1;
+    return pool.words[(addr - pool.memoryBase) >>> 2]!;
+  }
+
+  // ---------------------------------------------------------------- pools
+
+  /**
+   * Block areas for [from, to): first header at an address = align - 4 (mod align), sentinel as high
+   * as it fits. Areas larger than the largest class are cut into pieces, each with its own sentinel,
+   * so that no block can ever grow past what the index can file.
+   */
+  private carve(from: number, to: number): { firstBlock: number; sentinel: number }[] {
+    const align = this.align;
+    const pieces: { firstBlock: number; sentinel: number }[] = [];
+    let firstBlock = Math.ceil((from + BLOCK_HEADER_SIZE) / align) * align - BLOCK_HEADER_SIZE;
+    if (firstBlock === 0) firstBlock += align; // 0 means "no block" in links and heads
+    const lastSentinel = Math.floor(to / align) * align - BLOCK_HEADER_SIZE;
+    while (lastSentinel - firstBlock >= MIN_BLOCK_SIZE) {
+      const span = Math.min(lastSentinel - firstBlock, this.layout.maxBlockSize);
+      const sentinel = firstBlock + span;
+      pieces.push({ firstBlock, sentinel });
+      firstBlock = sentinel + align;
+    }
+    return pieces;
+  }
+
+  private installPool(memory: TlsfMemory, memoryBase: number, words: Uint32Array, firstBlock: number, sentinel: number, start: number, end: number): void {
+    const pool: Pool = {
+      start, end, firstBlock, sentinel, memoryBase, words,
+      bytes: new Uint8Array(memory, 0, memory.byteLength),
+    };
+    this.pools.push(pool);
+    const size = sentinel - firstBlock;
+    this.store(firstBlock, size | FREE_BIT);
+    this.store(sentinel - 4, firstBlock);
+    this.store(sentinel, PREV_FREE_BIT);
+    this.insertFree(firstBlock, size);
+  }
+
+  /** Adds a separate region (another RAM bank, possibly another buffer) to the heap. */
+  addPool(memory: TlsfMemory, options: PoolOptions): PoolInfo[] {
+    if (options === undefined || options.base === undefined) {
+      throw new TlsfError('bad-option', 'addPool needs { base }: the target address of memory[0]');
+    }
+    const region = resolveRegion(memory, options.base, options.offset, options.length);
+    const start = region.base + region.offset;
+    const end = start + region.length;
+    for (const pool of this.pools) {
+      if (start < pool.end && pool.start < end) {
+        throw new TlsfError('overlap', `pool ${hex(start)}..${hex(end)} overlaps the pool at ${hex(pool.start)}..${hex(pool.end)}`, start);
+      }
+    }
+    const pieces = this.carve(start, end);
+    if (pieces.length === 0) {
+      throw new TlsfError('bad-option', `pool at ${hex(start)} of ${region.length} bytes is too small for one block`, start);
+    }
+    const words = memory === this.fastWords.buffer ? this.fastWords : new Uint32Array(memory, 0, memory.byteLength >>> 2);
+    const added: PoolInfo[] = [];
+    for (const piece of pieces) {
+      this.installPool(memory, region.base, words, piece.firstBlock, piece.sentinel, start, end);
+      added.push({ start, end, firstBlock: piece.firstBlock, sentinel: piece.sentinel });
+    }
+    return added;
+  }
+
+  // ---------------------------------------------------------------- free lists
+
+  private insertFree(block: number, size: number): void {
+    let fl: number;
+    let sl: number;
+    if (size < this.smallBlockSize) {
+      fl = 0;
+      sl = size >>> this.alignLog2;
+    } else {
+      const power = 31 - Math.clz32(size);
+      sl = (size >>> (power - this.slLog2)) ^ this.slCount;
+      fl = power - this.flIndexShift + 1;
+    }
+    const words = this.fastWords;
+    const headIndex = this.headWord + (fl << this.slLog2) + sl;
+    const head = words[headIndex]!;
+    this.store(block + 4, head);
+    this.store(block + 8, 0);
+    if (head !== 0) this.store(head + 8, block);
+    words[headIndex] = block;
+    words[this.slWord + fl] |= 1 << sl;
+    words[this.flWord] |= 1 << fl;
+  }
+
+  private removeFree(block: number, size: number): void {
+    const next = this.load(block + 4);
+    const prev = this.load(block + 8);
+    if (next !== 0) this.store(next + 8, prev);
+    if (prev !== 0) {
+      this.store(prev + 4, next);
+      return;
+    }
+    let fl: number;
+    let sl: number;
+    if (size < this.smallBlockSize) {
+      fl = 0;
+      sl = size >>> this.alignLog2;
+    } else {
+      const power = 31 - Math.clz32(size);
+      sl = (size >>> (power - this.slLog2)) ^ this.slCount;
+      fl = power - this.flIndexShift + 1;
+    }
+    const words = this.fastWords;
+    words[this.headWord + (fl << this.slLog2) + sl] = next;
+    if (next === 0) {
+      const rowBits = words[this.slWord + fl]! & ~(1 << sl);
+      words[this.slWord + fl] = rowBits;
+      if (rowBits === 0) words[this.flWord] &= ~(1 << fl);
+    }
+  }
+
+  /**
+   * Takes a free block of at least `blockSize` bytes off its list and returns its header address,
+   * or 0. Good fit: search from the next class boundary up, so whatever list is found, its head fits.
+   */
+  private takeFree(blockSize: number): number {
+    let fl: number;
+    let sl: number;
+    if (blockSize < this.smallBlockSize) {
+      fl = 0;
+      sl = blockSize >>> this.alignLog2;
+    } else {
+      const rounded = blockSize + (1 << (31 - Math.clz32(blockSize) - this.slLog2)) - 1;
+      const power = 31 - Math.clz32(rounded);
+      sl = (rounded >>> (power - this.slLog2)) ^ this.slCount;
+      fl = power - this.flIndexShift + 1;
+      if (fl >= this.flCount) return this.takeFromOwnClass(blockSize);
+    }
+    const words = this.fastWords;
+    let rowBits = words[this.slWord + fl]! & (-1 << sl);
+    if (rowBits === 0) {
+      const levelBits = words[this.flWord]! & (-2 << fl);
+      if (levelBits === 0) return this.takeFromOwnClass(blockSize);
+      fl = 31 - Math.clz32(levelBits & -levelBits);
+      rowBits = words[this.slWord + fl]!;
+    }
+    sl = 31 - Math.clz32(rowBits & -rowBits);
+    return this.unlinkHead(fl, sl);
+  }
+
+  /** Last resort before failing: the head of the request's own class, when it happens to be big enough. */
+  private takeFromOwnClass(blockSize: number): number {
+    let fl: number;
+    let sl: number;
+    if (blockSize < this.smallBlockSize) {
+      fl = 0;
+      sl = blockSize >>> this.alignLog2;
+    } else {
+      const power = 31 - Math.clz32(blockSize);
+      sl = (blockSize >>> (power - this.slLog2)) ^ this.slCount;
+      fl = power - this.flIndexShift + 1;
+      if (fl >= this.flCount) return 0;
+    }
+    const head = this.fastWords[this.headWord + (fl << this.slLog2) + sl]!;
+    if (head === 0 || (this.load(head) & SIZE_MASK) < blockSize) return 0;
+    return this.unlinkHead(fl, sl);
+  }
+
+  private unlinkHead(fl: number, sl: number): number {
+    const words = this.fastWords;
+    const headIndex = this.headWord + (fl << this.slLog2) + sl;
+    const block = words[headIndex]!;
+    const next = this.load(block + 4);
+    words[headIndex] = next;
+    if (next !== 0) {
+      this.store(next + 8, 0);
+    } else {
+      const rowBits = words[this.slWord + fl]! & ~(1 << sl);
+      words[this.slWord + fl] = rowBits;
+      if (rowBits === 0) words[this.flWord] &= ~(1 << fl);
+    }
+    return block;
+  }
+
+  /** Marks a block just taken off a free list as used, returning any remainder of a useful size to the lists. */
+  private useBlock(block: number, blockSize: number): void {
+    const header = this.load(block);
+    const size = header & SIZE_MASK;
+    const rest = size - blockSize;
+    if (rest >= MIN_BLOCK_SIZE) {
+      const remainder = block + blockSize;
+      this.store(remainder, rest | FREE_BIT);
+      this.store(remainder + rest - 4, remainder);
+      this.insertFree(remainder, rest);
+      // The block after the remainder keeps its P flag: its neighbour is still free.
+      this.store(block, blockSize | (header & PREV_FREE_BIT));
+      this.usedBytesNow += blockSize;
+    } else {
+      this.store(block, size | (header & PREV_FREE_BIT));
+      const next = block + size;
+      this.store(next, this.load(next) & ~PREV_FREE_BIT);
+      this.usedBytesNow += size;
+    }
+    if (this.usedBytesNow > this.peakUsedBytes) this.peakUsedBytes = this.usedBytesNow;
+  }
+
+  // ---------------------------------------------------------------- pointer validation
+
+  /**
+   * The header address of the live block at `ptr`, or a TlsfError. Cheap checks only: the pointer's
+   * type, alignment and pool, the header's flags and size, and the next block's P flag (which must
+   * say "previous is used" for a live block). Strict mode adds a walk of the pool.
+   */
+  private liveBlock(ptr: number, operation: string): number {
+    const header = ptr - BLOCK_HEADER_SIZE;
+    let areaEnd: number;
+    if (ptr === ptr >>> 0 && (ptr & this.alignMask) === 0 && (header - this.fastFirstBlock) >>> 0 < this.fastBlockSpan && !this.strict) {
+      areaEnd = this.fastFirstBlock + this.fastBlockSpan;
+    } else {
+      if (typeof ptr !== 'number' || !Number.isInteger(ptr) || ptr < 0 || ptr > 0xffff_ffff) {
+        throw new TlsfError('out-of-pool', `${operation}(${String(ptr)}): not a 32-bit address`, ptr);
+      }
+      if ((ptr & this.alignMask) !== 0) {
+        throw new TlsfError('misaligned', `${operation}(${hex(ptr)}): address is not a multiple of ${this.align}, so it was never returned by this heap`, ptr);
+      }
+      const pool = this.poolOfHeader(header);
+      if (pool === undefined) {
+        throw new TlsfError('out-of-pool', `${operation}(${hex(ptr)}): address is outside every heap pool`, ptr);
+      }
+      areaEnd = pool.sentinel;
+      if (this.strict) this.strictCheck(pool, header, ptr, operation);
+    }
+    const word = this.load(header);
+    if ((word & FREE_BIT) !== 0) {
+      throw new TlsfError('double-free', `${operation}(${hex(ptr)}): block is already free (double free?)`, ptr);
+    }
+    const size = word & SIZE_MASK;
+    if (size < MIN_BLOCK_SIZE || (size & this.alignMask) !== 0 || header + size > areaEnd
+        || (this.load(header + size) & PREV_FREE_BIT) !== 0) {
+      throw new TlsfError('not-a-block', `${operation}(${hex(ptr)}): the word before it (${hex(word)}) is not a live block header`, ptr);
+    }
+    return header;
+  }
+
+  private strictCheck(pool: Pool, header: number, ptr: number, operation: string): void {
+    let block = pool.firstBlock;
+    let steps = ((pool.sentinel - pool.firstBlock) / MIN_BLOCK_SIZE) + 1;
+    while (block < header && steps-- > 0) {
+      const size = this.peek(block) & SIZE_MASK;
+      if (size <= 0) break;
+      block += size;
+    }
+    if (block !== header) {
+      throw new TlsfError('not-a-block', `${operation}(${hex(ptr)}): no block starts there (strict walk)`, ptr);
+    }
+    if ((this.peek(block) & FREE_BIT) !== 0) {
+      throw new TlsfError('double-free', `${operation}(${hex(ptr)}): block is already free (double free?)`, ptr);
+    }
+  }
+
+  // ---------------------------------------------------------------- public operations
+
+  /** Returns the payload address of a block of at least `size` bytes, or 0 when nothing fits. */
+  malloc(size: number): number {
+    if (!(size <= this.maxRequest && size >= 0) || size % 1 !== 0) return this.badRequest(size, 'malloc');
+    let blockSize = (size + BLOCK_HEADER_SIZE + this.alignMask) & ~this.alignMask;
+    if (blockSize < MIN_BLOCK_SIZE) blockSize = MIN_BLOCK_SIZE;
+    const block = this.takeFree(blockSize);
+    if (block === 0) return 0;
+    this.useBlock(block, blockSize);
+    return block + BLOCK_HEADER_SIZE;
+  }
+
+  /** Too large is a failure (0); not a size at all is misuse. */
+  private badRequest(size: number, operation: string): number {
+    if (typeof size === 'number' && Number.isInteger(size) && size >= 0) return 0;
+    throw new TlsfError('bad-size', `${operation}: size must be a non-negative integer, got ${String(size)}`);
+  }
+
+  free(ptr: number): void {
+    if (ptr === 0) return;
+    let block = this.liveBlock(ptr, 'free');
+    const header = this.load(block);
+    let size = header & SIZE_MASK;
+    this.usedBytesNow -= size;
+    // Leave F set in this header even if it is swallowed below, so a second free of ptr is caught.
+    this.store(block, header | FREE_BIT);
+    if ((header & PREV_FREE_BIT) !== 0) {
+      const prev = this.load(block - 4);
+      const prevSize = this.load(prev) & SIZE_MASK;
+      this.removeFree(prev, prevSize);
+      block = prev;
+      size += prevSize;
+    }
+    let next = block + size;
+    const nextHeader = this.load(next);
+    if ((nextHeader & FREE_BIT) !== 0) {
+      const nextSize = nextHeader & SIZE_MASK;
+      this.removeFree(next, nextSize);
+      size += nextSize;
+      next += nextSize;
+      // The block after a free one already carries P.
+    } else {
+      this.store(next, nextHeader | PREV_FREE_BIT);
+    }
+    this.store(block, size | FREE_BIT);
+    this.store(next - 4, block);
+    this.insertFree(block, size);
+  }
+
+  /** Payload bytes of the live block at ptr (at least what was asked for). */
+  usableSize(ptr: number): number {
+    const block = this.liveBlock(ptr, 'usableSize');
+    return (this.load(block) & SIZE_MASK) - BLOCK_HEADER_SIZE;
+  }
+
+  /**
+   * Resizes in place when it can (shrink, or grow into a free next block), else moves.
+   * realloc(0, n) is malloc(n); realloc(p, 0) frees p and returns 0. On failure returns 0 and
+   * leaves the old block untouched.
+   */
+  realloc(ptr: number, size: number): number {
+    if (ptr === 0) return this.malloc(size);
+    const block = this.liveBlock(ptr, 'realloc');
+    if (size === 0) {
+      this.free(ptr);
+      return 0;
+    }
+    if (!(size <= this.maxRequest && size >= 0) || size % 1 !== 0) return this.badRequest(size, 'realloc');
+    let blockSize = (size + BLOCK_HEADER_SIZE + this.alignMask) & ~this.alignMask;
+    if (blockSize < MIN_BLOCK_SIZE) blockSize = MIN_BLOCK_SIZE;
+    const header = this.load(block);
+    const current = header & SIZE_MASK;
+    if (blockSize <= current) {
+      this.shrinkUsed(block, header, blockSize);
+      return ptr;
+    }
+    const next = block + current;
+    const nextHeader = this.load(next);
+    if ((nextHeader & FREE_BIT) !== 0) {
+      const combined = current + (nextHeader & SIZE_MASK);
+      if (combined >= blockSize) {
+        this.removeFree(next, nextHeader & SIZE_MASK);
+        const rest = combined - blockSize;
+        if (rest >= MIN_BLOCK_SIZE) {
+          const remainder = block + blockSize;
+          this.store(remainder, rest | FREE_BIT);
+          this.store(remainder + rest - 4, remainder);
+          this.insertFree(remainder, rest);
+          this.store(block, blockSize | (header & PREV_FREE_BIT));
+          this.usedBytesNow += blockSize - current;
+        } else {
+          this.store(block, combined | (header & PREV_FREE_BIT));
+          const after = block + combined;
+          this.store(after, this.load(after) & ~PREV_FREE_BIT);
+          this.usedBytesNow += combined - current;
+        }
+        if (this.usedBytesNow > this.peakUsedBytes) this.peakUsedBytes = this.usedBytesNow;
+        return ptr;
+      }
+    }
+    const moved = this.malloc(size);
+    if (moved === 0) return 0;
+    this.copy(ptr, moved, current - BLOCK_HEADER_SIZE);
+    this.free(ptr);
+    return moved;
+  }
+
+  /** Gives the tail of a used block beyond `blockSize` back, merged with a free next block. */
+  private shrinkUsed(block: number, header: number, blockSize: number): void {
+    const current = header & SIZE_MASK;
+    let rest = current - blockSize;
+    if (rest < MIN_BLOCK_SIZE) return;
+    this.store(block, blockSize | (header & PREV_FREE_BIT));
+    this.usedBytesNow -= rest;
+    const remainder = block + blockSize;
+    const next = block + current;
+    const nextHeader = this.load(next);
+    if ((nextHeader & FREE_BIT) !== 0) {
+      this.removeFree(next, nextHeader & SIZE_MASK);
+      rest += nextHeader & SIZE_MASK;
+    } else {
+      this.store(next, nextHeader | PREV_FREE_BIT);
+    }
+    this.store(remainder, rest | FREE_BIT);
+    this.store(remainder + rest - 4, remainder);
+    this.insertFree(remainder, rest);
+  }
+
+  /** malloc(count * size) zeroed; 0 when the product overflows 32 bits or nothing fits. */
+  calloc(count: number, size: number): number {
+    if (!Number.isInteger(count) || count < 0) {
+      throw new TlsfError('bad-size', `calloc: count must be a non-negative integer, got ${String(count)}`);
+    }
+    if (!Number.isInteger(size) || size < 0) {
+      throw new TlsfError('bad-size', `calloc: size must be a non-negative integer, got ${String(size)}`);
+    }
+    const total = count * size;
+    if (total > 0xffff_ffff) return 0; // size_t overflow on the target
+    const ptr = this.malloc(total);
+    if (ptr !== 0) this.fill(ptr, 0, total);
+    return ptr;
+  }
+
+  /**
+   * A block whose payload address is a multiple of `alignment` (a power of two). Over-allocates by
+   * the alignment plus one minimum block, then returns the leading gap to the free lists as its own
+   * block (a gap smaller than a block is pushed one alignment step further), and trims the tail.
+   * A non-power-of-two alignment returns 0, as C's memalign fails with EINVAL.
+   */
+  memalign(alignment: number, size: number): number {
+    if (!isPowerOfTwo(alignment)) return 0;
+    if (alignment <= this.align) return this.malloc(size);
+    if (!(size <= this.maxRequest && size >= 0) || size % 1 !== 0) return this.badRequest(size, 'memalign');
+    let blockSize = (size + BLOCK_HEADER_SIZE + this.alignMask) & ~this.alignMask;
+    if (blockSize < MIN_BLOCK_SIZE) blockSize = MIN_BLOCK_SIZE;
+    const withGap = blockSize + alignment - this.align + MIN_BLOCK_SIZE;
+    if (withGap > this.layout.maxBlockSize) return 0;
+    const block = this.takeFree(withGap);
+    if (block === 0) return 0;
+    const header = this.load(block);
+    const size0 = header & SIZE_MASK;
+    const ptr = block + BLOCK_HEADER_SIZE;
+    let aligned = alignUp(ptr, alignment);
+    if (aligned !== ptr && aligned - ptr < MIN_BLOCK_SIZE) aligned = alignUp(ptr + MIN_BLOCK_SIZE, alignment);
+    const gap = aligned - ptr;
+    let target = block;
+    if (gap > 0) {
+      // The block was free, so its previous neighbour is used: the gap becomes a free block with P = 0.
+      target = block + gap;
+      this.store(block, gap | FREE_BIT | (header & PREV_FREE_BIT));
+      this.store(target - 4, block);
+      this.insertFree(block, gap);
+      this.store(target, (size0 - gap) | FREE_BIT | PREV_FREE_BIT);
+    }
+    this.useBlock(target, blockSize);
+    return target + BLOCK_HEADER_SIZE;
+  }
+
+  // ---------------------------------------------------------------- byte helpers
+
+  private bytesAt(addr: number, length: number, operation: string): { bytes: Uint8Array; index: number } {
+    const pool = this.poolAt(addr);
+    if (pool === undefined || addr + length > pool.end) {
+      throw new TlsfError('corrupt', `${operation}: ${length} bytes at ${hex(addr)} leave the pool`, addr);
+    }
+    return { bytes: pool.bytes, index: addr - pool.memoryBase };
+  }
+
+  private copy(from: number, to: number, length: number): void {
+    const source = this.bytesAt(from, length, 'copy');
+    const target = this.bytesAt(to, length, 'copy');
+    if (source.bytes.buffer === target.bytes.buffer) {
+      target.bytes.copyWithin(target.index, source.index, source.index + length);
+    } else {
+      target.bytes.set(source.bytes.subarray(source.index, source.index + length), target.index);
+    }
+  }
+
+  private fill(addr: number, value: number, length: number): void {
+    const target = this.bytesAt(addr, length, 'fill');
+    target.bytes.fill(value, target.index, target.index + length);
+  }
+
+  // ---------------------------------------------------------------- inspection (walks; off hot paths)
+
+  /** Visits every block of every pool in address order. Throws TlsfError('corrupt') at a broken header. */
+  walk(visit: (block: BlockInfo) => void): void {
+    for (const pool of this.pools) {
+      let block = pool.firstBlock;
+      let steps = Math.floor((pool.sentinel - pool.firstBlock) / MIN_BLOCK_SIZE) + 1;
+      while (block !== pool.sentinel) {
+        const word = this.peek(block);
+        const size = word & SIZE_MASK;
+        if (word < 0 || size < MIN_BLOCK_SIZE || block + size > pool.sentinel || steps-- <= 0) {
+          throw new TlsfError('corrupt', `walk: broken block header ${hex(word)} at ${hex(block)}`, block);
+        }
+        visit({ addr: block + BLOCK_HEADER_SIZE, size: size - BLOCK_HEADER_SIZE, used: (word & FREE_BIT) === 0, header: block, blockSize: size });
+        block += size;
+      }
+    }
+  }
+
+  /**
+   * The block containing `addr`, else the nearest one in the same pool (for fault reports).
+   * Tolerates corrupt memory: stops at the first broken header.
+   */
+  findBlock(addr: number): (BlockInfo & { contains: boolean; distance: number }) | undefined {
+    let best: (BlockInfo & { contains: boolean; distance: number }) | undefined;
+    for (const pool of this.pools) {
+      if (addr < pool.start - 0x1000 || addr >= pool.end + 0x1000) continue;
+      let block = pool.firstBlock;
+      let steps = Math.floor((pool.sentinel - pool.firstBlock) / MIN_BLOCK_SIZE) + 1;
+      while (block !== pool.sentinel && steps-- > 0) {
+        const word = this.peek(block);
+        const size = word & SIZE_MASK;
+        if (word < 0 || size < MIN_BLOCK_SIZE || block + size > pool.sentinel) break;
+        const contains = addr >= block && addr < block + size;
+        const distance = contains ? 0 : addr < block ? block - addr : addr - (block + size) + 1;
+        if (best === undefined || distance < best.distance) {
+          best = { addr: block + 4, size: size - 4, used: (word & FREE_BIT) === 0, header: block, blockSize: size, contains, distance };
+        }
+        if (contains) return best;
+        block += size;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * Every byte range that is allocator metadata right now: the control structure, every header,
+   * free blocks' links and back links, sentinels. For a guard that traps firmware writes into them.
+   */
+  metadataRanges(): MetadataRange[] {
+    const ranges: MetadataRange[] = [
+      { start: this.controlAddress, end: this.controlAddress + this.layout.controlBytes, what: 'control' },
+    ];
+    for (const pool of this.pools) {
+      let block = pool.firstBlock;
+      let steps = Math.floor((pool.sentinel - pool.firstBlock) / MIN_BLOCK_SIZE) + 1;
+      while (block !== pool.sentinel && steps-- > 0) {
+        const word = this.peek(block);
+        const size = word & SIZE_MASK;
+        if (word < 0 || size < MIN_BLOCK_SIZE || block + size > pool.sentinel) break;
+        ranges.push({ start: block, end: block + 4, what: 'header' });
+        if ((word & FREE_BIT) !== 0) {
+          ranges.push({ start: block + 4, end: block + 12, what: 'free-links' });
+          ranges.push({ start: block + size - 4, end: block + size, what: 'back-link' });
+        }
+        block += size;
+      }
+      ranges.push({ start: pool.sentinel, end: pool.sentinel + 4, what: 'sentinel' });
+    }
+    return ranges;
+  }
+
+  /** Whether a write to [addr, addr + length) would touch allocator metadata (walks the heap). */
+  isMetadata(addr: number, length = 1): boolean {
+    const end = addr + length;
+    for (const range of this.metadataRanges()) {
+      if (addr < range.end && range.start < end) return true;
+    }
+    return false;
+  }
+
+  poolList(): PoolInfo[] {
+    return this.pools.map((pool) => ({ start: pool.start, end: pool.end, firstBlock: pool.firstBlock, sentinel: pool.sentinel }));
+  }
+
+  stats(): TlsfStats {
+    let usedBytes = 0;
+    let freeBytes = 0;
+    let usedBlocks = 0;
+    let freeBlocks = 0;
+    let largestFree = 0;
+    let poolBytes = 0;
+    let lastPoolStart = Number.NaN;
+    for (const pool of this.pools) {
+      if (pool.start !== lastPoolStart) poolBytes += pool.end - pool.start; // pieces of one region share start
+      lastPoolStart = pool.start;
+      let block = pool.firstBlock;
+      let steps = Math.floor((pool.sentinel - pool.firstBlock) / MIN_BLOCK_SIZE) + 1;
+      while (block !== pool.sentinel && steps-- > 0) {
+        const word = this.peek(block);
+        const size = word & SIZE_MASK;
+        if (word < 0 || size < MIN_BLOCK_SIZE || block + size > pool.sentinel) break;
+        if ((word & FREE_BIT) !== 0) {
+          freeBytes += size;
+          freeBlocks++;
+          if (size > largestFree) largestFree = size;
+        } else {
+          usedBytes += size;
+          usedBlocks++;
+        }
+        block += size;
+      }
+    }
+    return {
+      usedBytes, freeBytes, usedBlocks, freeBlocks, largestFree,
+      peakUsed: this.peakUsedBytes,
+      controlBytes: this.layout.controlBytes,
+      poolBytes,
+      overheadBytes: poolBytes - freeBytes - (usedBytes - usedBlocks * BLOCK_HEADER_SIZE),
+      fragmentation: freeBytes === 0 ? 0 : 1 - largestFree / freeBytes,
+      pools: this.poolList(),
+    };
+  }
+
+  /** Bytes in used blocks right now (headers included), from the counter; O(1). */
+  get usedBytes(): number {
+    return this.usedBytesNow;
+  }
+
+  /** Highest usedBytes so far; O(1). */
+  get peakUsed(): number {
+    return this.peakUsedBytes;
+  }
+
+  /** Forget the peak (e.g. between benchmark phases). */
+  resetPeak(): void {
+    this.peakUsedBytes = this.usedBytesNow;
+  }
+
+  /**
+   * Walks every pool and every free list and reports each broken invariant, naming addresses.
+   * Never throws and never loops forever: every loop is bounded by the pool size or block count.
+   */
+  check(): CheckResult {
+    const errors: string[] = [];
+    const report = (message: string): void => {
+      if (errors.length < 1000) errors.push(message);
+    };
+    const freeInWalk = new Map<number, number>();
+    const words = this.fastWords;
+    for (const pool of this.pools) {
+      const where = `pool ${hex(pool.start)}`;
+      let block = pool.firstBlock;
+      let previousFree = false;
+      let previousBlock = 0;
+      let steps = Math.floor((pool.sentinel - pool.firstBlock) / MIN_BLOCK_SIZE) + 1;
+      let broken = false;
+      while (block !== pool.sentinel) {
+        if (steps-- <= 0) {
+          report(`${where}: more blocks than fit in the pool (cycle?) at ${hex(block)}`);
+          broken = true;
+          break;
+        }
+        const word = this.peek(block);
+        if (word < 0) {
+          report(`${where}: block at ${hex(block)} is misaligned or outside the pool`);
+          broken = true;
+          break;
+        }
+        const size = word & SIZE_MASK;
+        const free = (word & FREE_BIT) !== 0;
+        const prevFreeFlag = (word & PREV_FREE_BIT) !== 0;
+        if (((block + BLOCK_HEADER_SIZE) & this.alignMask) !== 0) {
+          report(`${where}: block at ${hex(block)} has a payload not aligned to ${this.align}`);
+        }
+        if (size < MIN_BLOCK_SIZE || (size & this.alignMask) !== 0 || block + size > pool.sentinel) {
+          report(`${where}: block at ${hex(block)} has impossible size ${size} (header ${hex(word)})`);
+          broken = true;
+          break;
+        }
+        if (prevFreeFlag !== previousFree) {
+          report(`${where}: block at ${hex(block)} has P=${prevFreeFlag ? 1 : 0} but the previous block${previousBlock ? ' ' + hex(previousBlock) : ''} is ${previousFree ? 'free' : 'used'}`);
+        }
+        if (free) {
+          if (previousFree) report(`${where}: adjacent free blocks at ${hex(previousBlock)} and ${hex(block)} (not coalesced)`);
+          const backLink = this.peek(block + size - 4);
+          if (backLink !== block) report(`${where}: free block at ${hex(block)} has back link ${hex(backLink)} in its last word, expected itself`);
+          freeInWalk.set(block, size);
+        }
+        previousFree = free;
+        previousBlock = block;
+        block += size;
+      }
+      if (!broken) {
+        const sentinelWord = this.peek(pool.sentinel);
+        if (sentinelWord < 0 || (sentinelWord & SIZE_MASK) !== 0 || (sentinelWord & FREE_BIT) !== 0) {
+          report(`${where}: sentinel at ${hex(pool.sentinel)} is ${hex(sentinelWord)}, expected a used zero-size block`);
+        } else if (((sentinelWord & PREV_FREE_BIT) !== 0) !== previousFree) {
+          report(`${where}: sentinel at ${hex(pool.sentinel)} has P=${(sentinelWord & PREV_FREE_BIT) ? 1 : 0} but the last block ${hex(previousBlock)} is ${previousFree ? 'free' : 'used'}`);
+        }
+      }
+    }
+
+    // Free lists against bitmaps and against the walk.
+    const seen = new Set<number>();
+    const flBitmap = words[this.flWord]!;
+    if (this.flCount < 32 && flBitmap >>> this.flCount !== 0) report(`control: flBitmap ${hex(flBitmap)} has bits above row ${this.flCount - 1}`);
+    for (let fl = 0; fl < this.flCount; fl++) {
+      const rowBits = words[this.slWord + fl]!;
+      if (((flBitmap >>> fl) & 1) !== (rowBits !== 0 ? 1 : 0)) {
+        report(`control: flBitmap bit ${fl} is ${(flBitmap >>> fl) & 1} but slBitmap[${fl}] is ${hex(rowBits)}`);
+      }
+      if (this.slCount < 32 && rowBits >>> this.slCount !== 0) report(`control: slBitmap[${fl}] ${hex(rowBits)} has bits above class ${this.slCount - 1}`);
+      for (let sl = 0; sl < this.slCount; sl++) {
+        const head = words[this.headWord + (fl << this.slLog2) + sl]!;
+        const bit = (rowBits >>> sl) & 1;
+        if (bit !== (head !== 0 ? 1 : 0)) {
+          report(`control: list (${fl},${sl}) head is ${hex(head)} but its slBitmap bit is ${bit}`);
+        }
+        let node = head;
+        let prev = 0;
+        let budget = freeInWalk.size + 1;
+        while (node !== 0) {
+          if (budget-- <= 0) {
+            report(`list (${fl},${sl}): longer than the number of free blocks (cycle?) at ${hex(node)}`);
+            break;
+          }
+          const size = freeInWalk.get(node);
+          if (size === undefined) {
+            report(`list (${fl},${sl}): ${hex(node)} is not a free block of any pool`);
+            break;
+          }
+          if (seen.has(node)) {
+            report(`list (${fl},${sl}): ${hex(node)} is on a free list twice`);
+            break;
+          }
+          seen.add(node);
+          const range = this.classOf(size);
+          if (range.fl !== fl || range.sl !== sl) {
+            report(`list (${fl},${sl}): free block ${hex(node)} of ${size} bytes belongs in list (${range.fl},${range.sl})`);
+          }
+          const backLink = this.peek(node + 8);
+          if (backLink !== prev) report(`list (${fl},${sl}): ${hex(node)} has prev link ${hex(backLink)}, expected ${hex(prev)}`);
+          prev = node;
+          node = this.peek(node + 4);
+          if (node < 0) {
+            report(`list (${fl},${sl}): next link of ${hex(prev)} is unreadable`);
+            break;
+          }
+        }
+      }
+    }
+    for (const block of freeInWalk.keys()) {
+      if (!seen.has(block)) report(`free block ${hex(block)} of ${freeInWalk.get(block)} bytes is on no free list`);
+    }
+    return { ok: errors.length === 0, errors };
+  }
+
+  private classOf(size: number): { fl: number; sl: number } {
+    if (size < this.smallBlockSize) return { fl: 0, sl: size >>> this.alignLog2 };
+    const power = 31 - Math.clz32(size);
+    return { fl: power - this.flIndexShift + 1, sl: (size >>> (power - this.slLog2)) ^ this.slCount };
+  }
+}
+
+function alignUp(value: number, alignment: number): number {
+  return Math.ceil(value / alignment) * alignment;
+}
+
+function resolveRegion(memory: TlsfMemory, base: number, offset = 0, length?: number): { base: number; offset: number; length: number } {
+  const isBuffer = memory instanceof ArrayBuffer
+    || (typeof SharedArrayBuffer !== 'undefined' && memory instanceof SharedArrayBuffer)
+    || Object.prototype.toString.call(memory).endsWith('ArrayBuffer]');
+  if (!isBuffer) throw new TlsfError('bad-option', 'memory must be an ArrayBuffer or SharedArrayBuffer');
+  checkInteger('base', base, 0, 0xffff_fffc);
+  if (base % 4 !== 0) throw new TlsfError('bad-option', `base must be a multiple of 4, got ${hex(base)}`, base);
+  checkInteger('offset', offset, 0, memory.byteLength);
+  const resolvedLength = length ?? memory.byteLength - offset;
+  checkInteger('length', resolvedLength, 1, Math.min(memory.byteLength - offset, MAX_POOL_BYTES));
+  if (base + offset + resolvedLength > 2 ** 32) {
+    throw new TlsfError('bad-option', `region ${hex(base + offset)} + ${resolvedLength} bytes passes the 32-bit address space`, base);
+  }
+  return { base, offset, length: resolvedLength };
+}
