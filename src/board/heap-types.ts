@@ -1,0 +1,31 @@
+// The part of the allocator contract (docs/design.md section 1) the board relies on. Declared here so the
+// board can be driven by any allocator with this shape (the TLSF one in production, a stand-in in tests).
+
+export interface HeapBlockVisit { addr: number; size: number; used: boolean }
+
+export interface HeapStatsLike {
+  usedBytes: number;
+  freeBytes: number;
+  largestFree: number;
+  peakUsed: number;
+  controlBytes: number;
+  fragmentation: number;
+  [key: string]: unknown;
+}
+
+export interface HeapAllocator {
+  malloc(size: number): number;
+  free(addr: number): void;
+  realloc(addr: number, size: number): number;
+  calloc(count: number, size: number): number;
+  memalign(align: number, size: number): number;
+  usableSize(addr: number): number;
+  addPool(memory: ArrayBuffer, options: { base: number; offset?: number; length?: number }): unknown;
+  check(): { ok: boolean; errors: string[] };
+  walk(visit: (block: HeapBlockVisit) => void): void;
+  stats(): HeapStatsLike;
+}
+
+export interface HeapFactoryOptions { base: number; offset: number; length: number; align: 4 | 8 | 16; slLog2?: number }
+
+export type HeapFactory = (memory: ArrayBuffer, options: HeapFactoryOptions) => HeapAllocator;

@@ -1,0 +1,29 @@
+// The emulated Cortex-M board (docs/design.md section 2): board profiles, the ELF loader, and runFirmware,
+// which runs firmware whose malloc/free are served by the TLSF allocator over the board's own SRAM.
+import { createTlsf } from '../allocator/index.js';
+import { Machine, type RunOptions, type RunReport } from './machine.js';
+import type { HeapAllocator, HeapFactory } from './heap-types.js';
+
+export { loadBoard, listBoards, validateBoard, parseSize, DEFAULT_BOARD, CPI, CPU_NAMES, BoardError, isArmv6m } from './profiles.js';
+export type { BoardProfile, RamBank, CpuName } from './profiles.js';
+export { parseElf, symbolize, ElfError } from './elf.js';
+export type { ElfImage, ElfSegment, ElfSection, ElfSymbol } from './elf.js';
+export {
+  Machine, FirmwareError, readParams, cpuModel, SERVICE_PAGE, SERVICE_PAGE_SIZE, SLOT, DEFAULT_MAX_INSTRUCTIONS,
+} from './machine.js';
+export type { RunOptions, RunReport, RunResult, FaultInfo, HeapEvent, ParamInfo } from './machine.js';
+export type { HeapAllocator, HeapFactory, HeapFactoryOptions, HeapBlockVisit } from './heap-types.js';
+export { unicorn, unicornVersion, installHint, UnicornError, Engine } from './unicorn.js';
+
+/** The TLSF allocator from src/allocator, as the board's heap. */
+export const tlsfHeap: HeapFactory = (memory, options) => createTlsf(memory, options) as unknown as HeapAllocator;
+
+/** Loads the firmware on the board and runs it to its exit, a fault, or the instruction budget. Synchronous. */
+export function runFirmware(options: RunOptions, createHeap: HeapFactory = tlsfHeap): RunReport {
+  const machine = new Machine(options, createHeap);
+  try {
+    return machine.run();
+  } finally {
+    machine.close();
+  }
+}

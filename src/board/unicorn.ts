@@ -1,0 +1,397 @@
+// A thin, typed binding to the Unicorn 2 C library through koffi.
+// Only the calls the board uses are bound. Every non-zero uc_err becomes an Error that says what was
+// being done, e.g. `mapping SRAM1 at 0x20000000: UC_ERR_MAP (Invalid memory mapping (UC_ERR_MAP))`.
+import koffi from 'koffi';
+import type * as KoffiTypes from 'koffi';
+
+export const UC_ARCH_ARM = 1;
+export const UC_MODE_THUMB = 16;
+export const UC_MODE_MCLASS = 32;
+
+export const UC_PROT_READ = 1;
+export const UC_PROT_WRITE = 2;
+export const UC_PROT_EXEC = 4;
+
+// enum uc_cpu_arm in unicorn/arm.h (Unicorn 2.0.x).
+export const UC_CPU_ARM_CORTEX_M0 = 7;
+export const UC_CPU_ARM_CORTEX_M3 = 8;
+export const UC_CPU_ARM_CORTEX_M4 = 9;
+export const UC_CPU_ARM_CORTEX_M7 = 10;
+export const UC_CPU_ARM_CORTEX_M33 = 11;
+
+// uc_arm_reg
+export const REG_LR = 10;
+export const REG_PC = 11;
+export const REG_SP = 12;
+export const REG_R0 = 66;
+
+export const UC_HOOK_INTR = 1 << 0;
+export const UC_HOOK_CODE = 1 << 2;
+export const UC_HOOK_BLOCK = 1 << 3;
+export const UC_HOOK_MEM_READ_UNMAPPED = 1 << 4;
+export const UC_HOOK_MEM_WRITE_UNMAPPED = 1 << 5;
+export const UC_HOOK_MEM_FETCH_UNMAPPED = 1 << 6;
+export const UC_HOOK_MEM_READ_PROT = 1 << 7;
+export const UC_HOOK_MEM_WRITE_PROT = 1 << 8;
+export const UC_HOOK_MEM_FETCH_PROT = 1 << 9;
+export const UC_HOOK_MEM_READ = 1 << 10;
+export const UC_HOOK_MEM_WRITE = 1 << 11;
+export const UC_HOOK_MEM_INVALID = (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 9);
+
+// uc_mem_type, as passed to memory hooks.
+export const UC_MEM_READ = 16;
+export const UC_MEM_WRITE = 17;
+export const UC_MEM_FETCH = 18;
+export const UC_MEM_READ_UNMAPPED = 19;
+export const UC_MEM_WRITE_UNMAPPED = 20;
+export const UC_MEM_FETCH_UNMAPPED = 21;
+export const UC_MEM_WRITE_PROT = 22;
+export const UC_MEM_READ_PROT = 23;
+export const UC_MEM_FETCH_PROT = 24;
+
+// uc_control_type values and the UC_CTL(type, nr, rw) encoding from unicorn.h:
+// type | (argument count << 26) | (io direction << 30), with UC_CTL_IO_WRITE = 1.
+const UC_CTL_CPU_MODEL = 7;
+const UC_CTL_IO_WRITE = 1;
+const ctlWrite = (type: number, argumentCount: number): number => (type | (argumentCount << 26) | (UC_CTL_IO_WRITE << 30)) | 0;
+
+const ERROR_NAMES = [
+  'UC_ERR_OK', 'UC_ERR_NOMEM', 'UC_ERR_ARCH', 'UC_ERR_HANDLE', 'UC_ERR_MODE', 'UC_ERR_VERSION',
+  'UC_ERR_READ_UNMAPPED', 'UC_ERR_WRITE_UNMAPPED', 'UC_ERR_FETCH_UNMAPPED', 'UC_ERR_HOOK', 'UC_ERR_INSN_INVALID',
+  'UC_ERR_MAP', 'UC_ERR_WRITE_PROT', 'UC_ERR_READ_PROT', 'UC_ERR_FETCH_PROT', 'UC_ERR_ARG', 'UC_ERR_READ_UNALIGNED',
+  'UC_ERR_WRITE_UNALIGNED', 'UC_ERR_FETCH_UNALIGNED', 'UC_ERR_HOOK_EXIST', 'UC_ERR_RESOURCE', 'UC_ERR_EXCEPTION',
+];
+
+export const UC_ERR_OK = 0;
+
+export function ucErrorName(code: number): string {
+  return ERROR_NAMES[code] ?? `uc_err ${code}`;
+}
+
+export class UnicornError extends Error {
+  constructor(readonly code: number, readonly doing: string, detail: string) {
+    super(`${doing}: ${ucErrorName(code)} (${detail})`);
+    this.name = 'UnicornError';
+  }
+}
+
+type Pointer = unknown;
+type RegisteredCallback = bigint;
+
+interface Library {
+  uc_open(arch: number, mode: number, out: Pointer[]): number;
+  uc_close(uc: Pointer): number;
+  uc_version(major: number[] | null, minor: number[] | null): number;
+  uc_strerror(code: number): string;
+  uc_ctl_int(uc: Pointer, control: number, value: number): number;
+  uc_mem_map(uc: Pointer, address: number, size: number, perms: number): number;
+  uc_mem_map_ptr(uc: Pointer, address: number, size: number, perms: number, memory: ArrayBuffer): number;
+  uc_mem_write(uc: Pointer, address: number, bytes: Uint8Array, size: number): number;
+  uc_mem_read(uc: Pointer, address: number, bytes: Uint8Array, size: number): number;
+  uc_reg_read(uc: Pointer, regid: number, value: Pointer): number;
+  uc_reg_write(uc: Pointer, regid: number, value: Pointer): number;
+  uc_reg_read_batch(uc: Pointer, regs: Pointer, values: Pointer, count: number): number;
+  uc_reg_write_batch(uc: Pointer, regs: Pointer, values: Pointer, count: number): number;
+  uc_hook_add(uc: Pointer, out: number[], type: number, callback: Pointer, user: null, begin: number, end: number): number;
+  uc_hook_del(uc: Pointer, hook: number): number;
+  uc_emu_start(uc: Pointer, begin: number, until: number, timeout: number, count: number): number;
+  uc_emu_stop(uc: Pointer): number;
+  codeProto: KoffiTypes.TypeObject;
+  memProto: KoffiTypes.TypeObject;
+  intrProto: KoffiTypes.TypeObject;
+  path: string;
+}
+
+let library: Library | undefined;
+
+function candidatePaths(): string[] {
+  const list: string[] = [];
+  const fromEnv = process.env.UNICORN_LIB;
+  if (fromEnv) list.push(fromEnv);
+  list.push('libunicorn.so.2', 'libunicorn.so', 'libunicorn.2.dylib', 'libunicorn.dylib',
+    '/opt/homebrew/lib/libunicorn.2.dylib', '/usr/local/lib/libunicorn.2.dylib',
+    '/usr/local/lib/libunicorn.so.2', '/usr/lib/x86_64-linux-gnu/libunicorn.so.2', '/usr/lib/aarch64-linux-gnu/libunicorn.so.2');
+  return list;
+}
+
+export function installHint(): string {
+  return process.platform === 'darwin' ? 'brew install unicorn' : 'sudo apt-get install -y libunicorn2';
+}
+
+/** Loads Unicorn once per process. Throws one line naming the install command when it is missing. */
+export function unicorn(): Library {
+  if (library) return library;
+  let loaded: KoffiTypes.LibraryHandle | undefined;
+  let loadedPath = '';
+  const tried: string[] = [];
+  for (const path of candidatePaths()) {
+    try {
+      loaded = koffi.load(path);
+      loadedPath = path;
+      break;
+    } catch {
+      tried.push(path);
+    }
+  }
+  if (!loaded) {
+    const envNote = process.env.UNICORN_LIB ? ` (UNICORN_LIB=${process.env.UNICORN_LIB} did not load)` : '';
+    throw new Error(`Unicorn 2 emulator library not found${envNote}; install it with: ${installHint()} (or set UNICORN_LIB to libunicorn's path)`);
+  }
+  const lib = loaded;
+  // Distinct type names per process: koffi types are global, and a second load must not redeclare them.
+  koffi.opaque('tlsf_uc_engine');
+  const codeProto = koffi.proto('void TlsfUcCodeCb(tlsf_uc_engine *uc, uint64_t address, uint32_t size, void *user)');
+  const memProto = koffi.proto('bool TlsfUcMemCb(tlsf_uc_engine *uc, int type, uint64_t address, int size, int64_t value, void *user)');
+  const intrProto = koffi.proto('void TlsfUcIntrCb(tlsf_uc_engine *uc, uint32_t intno, void *user)');
+  const bound = {
+    uc_open: lib.func('int uc_open(int arch, int mode, _Out_ tlsf_uc_engine **uc)'),
+    uc_close: lib.func('int uc_close(tlsf_uc_engine *uc)'),
+    uc_version: lib.func('unsigned int uc_version(_Out_ unsigned int *major, _Out_ unsigned int *minor)'),
+    uc_strerror: lib.func('const char *uc_strerror(int code)'),
+    uc_ctl: lib.func('int uc_ctl(tlsf_uc_engine *uc, int control, ...)'),
+    uc_mem_map: lib.func('int uc_mem_map(tlsf_uc_engine *uc, uint64_t address, size_t size, uint32_t perms)'),
+    uc_mem_map_ptr: lib.func('int uc_mem_map_ptr(tlsf_uc_engine *uc, uint64_t address, size_t size, uint32_t perms, void *ptr)'),
+    uc_mem_write: lib.func('int uc_mem_write(tlsf_uc_engine *uc, uint64_t address, const void *bytes, size_t size)'),
+    uc_mem_read: lib.func('int uc_mem_read(tlsf_uc_engine *uc, uint64_t address, void *bytes, size_t size)'),
+    uc_reg_read: lib.func('int uc_reg_read(tlsf_uc_engine *uc, int regid, void *value)'),
+    uc_reg_write: lib.func('int uc_reg_write(tlsf_uc_engine *uc, int regid, const void *value)'),
+    uc_reg_read_batch: lib.func('int uc_reg_read_batch(tlsf_uc_engine *uc, void *regs, void *vals, int count)'),
+    uc_reg_write_batch: lib.func('int uc_reg_write_batch(tlsf_uc_engine *uc, void *regs, void *vals, int count)'),
+    uc_hook_add: lib.func('int uc_hook_add(tlsf_uc_engine *uc, _Out_ size_t *hh, int type, void *callback, void *user, uint64_t begin, uint64_t end)'),
+    uc_hook_del: lib.func('int uc_hook_del(tlsf_uc_engine *uc, size_t hh)'),
+    uc_emu_start: lib.func('int uc_emu_start(tlsf_uc_engine *uc, uint64_t begin, uint64_t until, uint64_t timeout, size_t count)'),
+    uc_emu_stop: lib.func('int uc_emu_stop(tlsf_uc_engine *uc)'),
+  };
+  library = {
+    ...bound,
+    uc_ctl_int: (uc, control, value) => bound.uc_ctl(uc, control, 'int', value) as number,
+    codeProto, memProto, intrProto, path: loadedPath,
+  } as Library;
+  return library;
+}
+
+export function unicornVersion(): string {
+  const lib = unicorn();
+  const major = [0];
+  const minor = [0];
+  lib.uc_version(major, minor);
+  return `${major[0]}.${minor[0]}`;
+}
+
+function check(code: number, doing: () => string): void {
+  if (code !== UC_ERR_OK) throw new UnicornError(code, doing(), unicorn().uc_strerror(code));
+}
+
+export const hex = (value: number): string => '0x' + (value >>> 0).toString(16).padStart(8, '0');
+
+export type CodeHook = (address: number, size: number) => void;
+export type MemHook = (type: number, address: number, size: number, value: number) => boolean;
+export type IntrHook = (intno: number) => void;
+
+// Unicorn keeps uc_emu_start's instruction counter (uc->emu_counter) in its engine struct and has no API to
+// read it (upstream declined one). Its offset is found once per process by running a known count twice and
+// looking for the (counter, limit) pair; a view over that word then gives the exact count inside any hook
+// for the price of a typed-array read. If the pair is not found the board falls back to chunked counting.
+let counterOffsetProbe: number | null | undefined;
+
+/** One emulated Cortex-M core. */
+export class Engine {
+  readonly lib: Library;
+  readonly handle: Pointer;
+  private closed = false;
+  private readonly callbacks: RegisteredCallback[] = [];
+  private readonly mappedHostMemory: ArrayBuffer[] = [];
+  private readonly regValue: Pointer;
+  private readonly regValueView: Uint32Array;
+  private readonly batchRegs: Pointer;
+  private readonly batchRegsView: Int32Array;
+  private readonly batchValues: Pointer;
+  private readonly batchValueView: Uint32Array;
+  private readonly batchPointers: Pointer;
+  private counterView: BigUint64Array | null = null;
+
+  constructor(cpuModel: number, doing = 'opening the Arm Cortex-M engine') {
+    this.lib = unicorn();
+    const out: Pointer[] = [null];
+    check(this.lib.uc_open(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS, out), () => doing);
+    this.handle = out[0];
+    check(this.lib.uc_ctl_int(this.handle, ctlWrite(UC_CTL_CPU_MODEL, 1), cpuModel), () => `selecting CPU model ${cpuModel}`);
+    // Preallocated native buffers so that hooks read and write registers without allocating.
+    this.regValue = koffi.alloc('uint64_t', 1);
+    this.regValueView = new Uint32Array(koffi.view(this.regValue, 8));
+    this.batchRegs = koffi.alloc('int', 8);
+    this.batchRegsView = new Int32Array(koffi.view(this.batchRegs, 32));
+    this.batchValues = koffi.alloc('uint64_t', 8);
+    this.batchValueView = new Uint32Array(koffi.view(this.batchValues, 64));
+    this.batchPointers = koffi.alloc('void *', 8);
+    const valuesAddress = koffi.address(this.batchValues);
+    if (koffi.sizeof('void *') === 8) {
+      const pointerView = new BigUint64Array(koffi.view(this.batchPointers, 64));
+      for (let i = 0; i < 8; i++) pointerView[i] = valuesAddress + BigInt(8 * i);
+    } else {
+      const pointerView = new Uint32Array(koffi.view(this.batchPointers, 32));
+      for (let i = 0; i < 8; i++) pointerView[i] = Number(valuesAddress) + 8 * i;
+    }
+  }
+
+  mapHost(name: string, base: number, memory: ArrayBuffer, perms = UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC): void {
+    check(this.lib.uc_mem_map_ptr(this.handle, base, memory.byteLength, perms, memory),
+      () => `mapping ${name} at ${hex(base)} (${memory.byteLength} bytes, host-backed)`);
+    this.mappedHostMemory.push(memory);
+  }
+
+  map(name: string, base: number, size: number, perms: number): void {
+    check(this.lib.uc_mem_map(this.handle, base, size, perms), () => `mapping ${name} at ${hex(base)} (${size} bytes)`);
+  }
+
+  write(address: number, bytes: Uint8Array, what = 'writing memory'): void {
+    check(this.lib.uc_mem_write(this.handle, address, bytes, bytes.length), () => `${what} at ${hex(address)} (${bytes.length} bytes)`);
+  }
+
+  read(address: number, length: number, what = 'reading memory'): Uint8Array {
+    const bytes = new Uint8Array(length);
+    check(this.lib.uc_mem_read(this.handle, address, bytes, length), () => `${what} at ${hex(address)} (${length} bytes)`);
+    return bytes;
+  }
+
+  /** Reads memory, returning null instead of throwing (for fault reports that probe around an address). */
+  tryRead(address: number, length: number): Uint8Array | null {
+    const bytes = new Uint8Array(length);
+    return this.lib.uc_mem_read(this.handle, address, bytes, length) === UC_ERR_OK ? bytes : null;
+  }
+
+  readReg(regid: number): number {
+    const code = this.lib.uc_reg_read(this.handle, regid, this.regValue);
+    if (code !== UC_ERR_OK) check(code, () => `reading register ${regid}`);
+    return this.regValueView[0]!;
+  }
+
+  writeReg(regid: number, value: number): void {
+    this.regValueView[0] = value >>> 0;
+    this.regValueView[1] = 0;
+    const code = this.lib.uc_reg_write(this.handle, regid, this.regValue);
+    if (code !== UC_ERR_OK) check(code, () => `writing register ${regid}`);
+  }
+
+  /** Sets which registers readBatch() reads (at most 8); done once, outside hot paths. */
+  setBatch(regids: number[]): void {
+    if (regids.length > 8) throw new Error(`register batch of ${regids.length} registers; at most 8`);
+    regids.forEach((regid, i) => { this.batchRegsView[i] = regid; });
+    this.batchCount = regids.length;
+  }
+
+  private batchCount = 0;
+
+  /** Reads the batch registers in one call; value i is at batchValue(i). Allocation-free. */
+  readBatch(): void {
+    const code = this.lib.uc_reg_read_batch(this.handle, this.batchRegs, this.batchPointers, this.batchCount);
+    if (code !== UC_ERR_OK) check(code, () => 'reading registers');
+  }
+
+  batchValue(index: number): number {
+    return this.batchValueView[index * 2]!;
+  }
+
+  addCodeHook(callback: CodeHook, begin: number, end: number): number {
+    const registered = koffi.register((_uc: Pointer, address: number | bigint, size: number) => callback(Number(address), size),
+      koffi.pointer(this.lib.codeProto));
+    return this.addHook(UC_HOOK_CODE, registered, begin, end, 'adding a code hook');
+  }
+
+  addBlockHook(callback: CodeHook, begin: number, end: number): number {
+    const registered = koffi.register((_uc: Pointer, address: number | bigint, size: number) => callback(Number(address), size),
+      koffi.pointer(this.lib.codeProto));
+    return this.addHook(UC_HOOK_BLOCK, registered, begin, end, 'adding a block hook');
+  }
+
+  addMemHook(type: number, callback: MemHook, begin: number, end: number): number {
+    const registered = koffi.register(
+      (_uc: Pointer, accessType: number, address: number | bigint, size: number, value: number | bigint) =>
+        callback(accessType, Number(address), size, Number(value)),
+      koffi.pointer(this.lib.memProto));
+    return this.addHook(type, registered, begin, end, 'adding a memory hook');
+  }
+
+  addIntrHook(callback: IntrHook): number {
+    const registered = koffi.register((_uc: Pointer, intno: number) => callback(intno), koffi.pointer(this.lib.intrProto));
+    return this.addHook(UC_HOOK_INTR, registered, 1, 0, 'adding an interrupt hook');
+  }
+
+  private addHook(type: number, registered: RegisteredCallback, begin: number, end: number, doing: string): number {
+    this.callbacks.push(registered);
+    const out = [0];
+    check(this.lib.uc_hook_add(this.handle, out, type, registered, null, begin, end), () => `${doing} on ${hex(begin)}..${hex(end)}`);
+    return out[0]!;
+  }
+
+  deleteHook(hook: number): void {
+    check(this.lib.uc_hook_del(this.handle, hook), () => `removing hook ${hook}`);
+  }
+
+  /** Runs from `begin` (Thumb bit added) until `until`, a stop, an error, or `count` instructions (0 = no limit). Returns the uc_err. */
+  start(begin: number, until: number, count: number): number {
+    return this.lib.uc_emu_start(this.handle, (begin | 1) >>> 0, until, 0, count);
+  }
+
+  stop(): void {
+    this.lib.uc_emu_stop(this.handle);
+  }
+
+  errorText(code: number): string {
+    return `${ucErrorName(code)} (${this.lib.uc_strerror(code)})`;
+  }
+
+  /**
+   * Instructions executed since the last start() with a count, counting the one now being hooked; exact.
+   * null when the counter could not be located in this Unicorn build.
+   */
+  instructionCounter(): BigUint64Array | null {
+    if (this.counterView) return this.counterView;
+    const offset = locateCounterOffset();
+    if (offset === null) return null;
+    this.counterView = new BigUint64Array(koffi.view(this.handle, offset + 16), offset, 2);
+    return this.counterView;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.lib.uc_close(this.handle);
+    for (const registered of this.callbacks) koffi.unregister(registered);
+    this.callbacks.length = 0;
+    koffi.free(this.regValue);
+    koffi.free(this.batchRegs);
+    koffi.free(this.batchValues);
+    koffi.free(this.batchPointers);
+    this.mappedHostMemory.length = 0;
+  }
+}
+
+const PROBE_SCAN_BYTES = 4096;
+
+function locateCounterOffset(): number | null {
+  if (counterOffsetProbe !== undefined) return counterOffsetProbe;
+  counterOffsetProbe = null;
+  const engine = new Engine(UC_CPU_ARM_CORTEX_M3, 'opening an engine to locate the instruction counter');
+  try {
+    engine.map('probe code', 0x08000000, 0x1000, UC_PROT_READ | UC_PROT_EXEC);
+    // movs r0, #0; loop: adds r0, #1; b loop
+    engine.write(0x08000000, new Uint8Array([0x00, 0x20, 0x01, 0x30, 0xfd, 0xe7]));
+    const candidates = (count: number): Set<number> => {
+      engine.start(0x08000000, 0xffffffff, count);
+      const words = new BigUint64Array(koffi.view(engine.handle, PROBE_SCAN_BYTES));
+      const found = new Set<number>();
+      for (let i = 0; i + 1 < words.length; i++) {
+        if (words[i + 1] === BigInt(count) && words[i] === BigInt(count + 1)) found.add(i * 8);
+      }
+      return found;
+    };
+    const first = candidates(1000);
+    const second = candidates(77_777);
+    const both = [...first].filter((offset) => second.has(offset));
+    if (both.length === 1) counterOffsetProbe = both[0]!;
+  } finally {
+    engine.close();
+  }
+  return counterOffsetProbe;
+}
