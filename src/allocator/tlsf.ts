@@ -135,7 +135,7 @@ export interface MetadataRange {
 
 interface Pool extends PoolInfo {
   memoryBase: number;
-  words: Uint32Array;
+  words: Int32Array;
   bytes: Uint8Array;
 }
 
@@ -163,18 +163,18 @@ export class Tlsf {
   private readonly maxRequest: number;
 
   // The first pool is read and written directly; other pools go through the pool table.
-  private readonly fastWords: Uint32Array;
-  private readonly fastBase: number;
-  private readonly fastStart: number;
-  private readonly fastLength: number;
-  private readonly fastFirstBlock: number;
-  private readonly fastBlockSpan: number;
+  protected readonly fastWords: Int32Array;
+  protected readonly fastBase: number;
+  protected readonly fastStart: number;
+  protected readonly fastLength: number;
+  protected readonly fastFirstBlock: number;
+  protected readonly fastBlockSpan: number;
   /** Word indices (into fastWords) of flBitmap, slBitmap[0] and heads[0][0]. */
   private readonly flWord: number;
   private readonly slWord: number;
   private readonly headWord: number;
 
-  private readonly pools: Pool[] = [];
+  protected readonly pools: Pool[] = [];
   private usedBytesNow = 0;
   private peakUsedBytes = 0;
 
@@ -204,7 +204,7 @@ export class Tlsf {
     const end = start + region.length;
     this.controlAddress = Math.ceil(start / 4) * 4;
     const controlEnd = this.controlAddress + this.layout.controlBytes;
-    const words = new Uint32Array(memory, 0, memory.byteLength >>> 2);
+    const words = new Int32Array(memory, 0, memory.byteLength >>> 2);
     this.fastWords = words;
     this.fastBase = region.base;
     this.fastStart = start;
@@ -221,36 +221,39 @@ export class Tlsf {
     for (let i = 0; i < this.layout.controlBytes / 4; i++) words[this.flWord + i] = 0;
     const first = pieces[0]!;
     this.fastFirstBlock = first.firstBlock;
-    this.fastBlockSpan = first.sentinel - first.firstBlock;
+    this.fastBlockSpan = this.strict ? 0 : first.sentinel - first.firstBlock;
     for (const piece of pieces) this.installPool(memory, region.base, words, piece.firstBlock, piece.sentinel, start, end);
   }
 
   // ---------------------------------------------------------------- memory access
 
-  private load(addr: number): number {
-    if ((addr - this.fastStart) >>> 0 < this.fastLength) return this.fastWords[(addr - this.fastBase) >>> 2]!;
-    return this.loadOther(addr);
+  // Word access. Addresses may arrive signed (read back from the Int32Array) or unsigned (from the
+  // API); `>> 2` of the difference reduces it mod 2^32 first, so both index the same word.
+  // A single-memory heap (the common case) indexes its one Int32Array directly; once addPool brings
+  // a second memory or base, the object switches to MultiMemoryTlsf, whose versions pick the pool.
+  protected load(addr: number): number {
+    return this.fastWords[(addr - this.fastBase) >> 2]!;
   }
 
-  private store(addr: number, value: number): void {
-    if ((addr - this.fastStart) >>> 0 < this.fastLength) this.fastWords[(addr - this.fastBase) >>> 2] = value;
-    else this.storeOther(addr, value);
+  protected store(addr: number, value: number): void {
+    this.fastWords[(addr - this.fastBase) >> 2] = value;
   }
 
-  private loadOther(addr: number): number {
+  protected loadOther(addr: number): number {
     const pool = this.poolAt(addr);
     if (pool === undefined) throw new TlsfError('corrupt', `heap metadata leads to ${hex(addr)}, outside every pool`, addr);
-    return pool.words[(addr - pool.memoryBase) >>> 2]!;
+    return pool.words[(addr - pool.memoryBase) >> 2]!;
   }
 
-  private storeOther(addr: number, value: number): void {
+  protected storeOther(addr: number, value: number): void {
     const pool = this.poolAt(addr);
     if (pool === undefined) throw new TlsfError('corrupt', `heap metadata leads to ${hex(addr)}, outside every pool`, addr);
-    pool.words[(addr - pool.memoryBase) >>> 2] = value;
+    pool.words[(addr - pool.memoryBase) >> 2] = value;
   }
 
   /** The pool whose managed bytes contain addr. Pools are few; this loop is over pools, not blocks. */
-  private poolAt(addr: number): Pool | undefined {
+  protected poolAt(address: number): Pool | undefined {
+    const addr = address >>> 0;
     const pools = this.pools;
     for (let i = 0; i < pools.length; i++) {
       const pool = pools[i]!;
@@ -260,7 +263,8 @@ export class Tlsf {
   }
 
   /** The pool whose block area (first block .. sentinel) contains header address `header`. */
-  private poolOfHeader(header: number): Pool | undefined {
+  private poolOfHeader(address: number): Pool | undefined {
+    const header = address >>> 0;
     const pools = this.pools;
     for (let i = 0; i < pools.length; i++) {
       const pool = pools[i]!;
@@ -273,8 +277,8 @@ export class Tlsf {
   private peek(addr: number): number {
     if (!Number.isFinite(addr) || (addr & 3) !== 0) return -1;
     const pool = this.poolAt(addr);
-    if (pool === undefined || addr + 4 > pool.end) return -1;
-    return pool.words[(addr - pool.memoryBase) >>> 2]!;
+    if (pool === undefined || (addr >>> 0) + 4 > pool.end) return -1;
+    return pool.words[(addr - pool.memoryBase) >> 2]! >>> 0;
   }
 
   // ---------------------------------------------------------------- pools
@@ -299,7 +303,7 @@ export class Tlsf {
     return pieces;
   }
 
-  private installPool(memory: TlsfMemory, memoryBase: number, words: Uint32Array, firstBlock: number, sentinel: number, start: number, end: number): void {
+  private installPool(memory: TlsfMemory, memoryBase: number, words: Int32Array, firstBlock: number, sentinel: number, start: number, end: number): void {
     const pool: Pool = {
       start, end, firstBlock, sentinel, memoryBase, words,
       bytes: new Uint8Array(memory, 0, memory.byteLength),
@@ -329,7 +333,10 @@ export class Tlsf {
     if (pieces.length === 0) {
       throw new TlsfError('bad-option', `pool at ${hex(start)} of ${region.length} bytes is too small for one block`, start);
     }
-    const words = memory === this.fastWords.buffer ? this.fastWords : new Uint32Array(memory, 0, memory.byteLength >>> 2);
+    const sameMemory = memory === this.fastWords.buffer && region.base === this.fastBase;
+    const words = memory === this.fastWords.buffer ? this.fastWords : new Int32Array(memory, 0, memory.byteLength >>> 2);
+    // One-way switch to checked word access; a single-memory heap never pays for it.
+    if (!sameMemory && !(this instanceof MultiMemoryTlsf)) Object.setPrototypeOf(this, MultiMemoryTlsf.prototype);
     const added: PoolInfo[] = [];
     for (const piece of pieces) {
       this.installPool(memory, region.base, words, piece.firstBlock, piece.sentinel, start, end);
@@ -483,33 +490,47 @@ export class Tlsf {
    */
   private liveBlock(ptr: number, operation: string): number {
     const header = ptr - BLOCK_HEADER_SIZE;
-    let areaEnd: number;
-    if (ptr === ptr >>> 0 && (ptr & this.alignMask) === 0 && (header - this.fastFirstBlock) >>> 0 < this.fastBlockSpan && !this.strict) {
-      areaEnd = this.fastFirstBlock + this.fastBlockSpan;
-    } else {
-      if (typeof ptr !== 'number' || !Number.isInteger(ptr) || ptr < 0 || ptr > 0xffff_ffff) {
-        throw new TlsfError('out-of-pool', `${operation}(${String(ptr)}): not a 32-bit address`, ptr);
-      }
-      if ((ptr & this.alignMask) !== 0) {
-        throw new TlsfError('misaligned', `${operation}(${hex(ptr)}): address is not a multiple of ${this.align}, so it was never returned by this heap`, ptr);
-      }
-      const pool = this.poolOfHeader(header);
-      if (pool === undefined) {
-        throw new TlsfError('out-of-pool', `${operation}(${hex(ptr)}): address is outside every heap pool`, ptr);
-      }
-      areaEnd = pool.sentinel;
-      if (this.strict) this.strictCheck(pool, header, ptr, operation);
+    // fastBlockSpan is 0 in strict mode, so strict heaps always take the slow path.
+    if ((header - this.fastFirstBlock) >>> 0 >= this.fastBlockSpan || (ptr & this.alignMask) !== 0 || ptr !== ptr >>> 0) {
+      return this.liveBlockSlow(ptr, operation);
     }
     const word = this.load(header);
+    const size = word & SIZE_MASK;
+    if ((word & FREE_BIT) !== 0 || size < MIN_BLOCK_SIZE || (size & this.alignMask) !== 0
+        || size > this.fastFirstBlock + this.fastBlockSpan - header || (this.load(header + size) & PREV_FREE_BIT) !== 0) {
+      this.rejectHeader(ptr, word, operation);
+    }
+    return header;
+  }
+
+  /** Pointers outside the first pool's block area, misaligned or non-integer ones, and strict mode. */
+  private liveBlockSlow(ptr: number, operation: string): number {
+    const header = ptr - BLOCK_HEADER_SIZE;
+    if (typeof ptr !== 'number' || !Number.isInteger(ptr) || ptr < 0 || ptr > 0xffff_ffff) {
+      throw new TlsfError('out-of-pool', `${operation}(${String(ptr)}): not a 32-bit address`, ptr);
+    }
+    if ((ptr & this.alignMask) !== 0) {
+      throw new TlsfError('misaligned', `${operation}(${hex(ptr)}): address is not a multiple of ${this.align}, so it was never returned by this heap`, ptr);
+    }
+    const pool = this.poolOfHeader(header);
+    if (pool === undefined) {
+      throw new TlsfError('out-of-pool', `${operation}(${hex(ptr)}): address is outside every heap pool`, ptr);
+    }
+    if (this.strict) this.strictCheck(pool, header, ptr, operation);
+    const word = this.load(header);
+    const size = word & SIZE_MASK;
+    if ((word & FREE_BIT) !== 0 || size < MIN_BLOCK_SIZE || (size & this.alignMask) !== 0
+        || size > pool.sentinel - header || (this.load(header + size) & PREV_FREE_BIT) !== 0) {
+      this.rejectHeader(ptr, word, operation);
+    }
+    return header;
+  }
+
+  private rejectHeader(ptr: number, word: number, operation: string): never {
     if ((word & FREE_BIT) !== 0) {
       throw new TlsfError('double-free', `${operation}(${hex(ptr)}): block is already free (double free?)`, ptr);
     }
-    const size = word & SIZE_MASK;
-    if (size < MIN_BLOCK_SIZE || (size & this.alignMask) !== 0 || header + size > areaEnd
-        || (this.load(header + size) & PREV_FREE_BIT) !== 0) {
-      throw new TlsfError('not-a-block', `${operation}(${hex(ptr)}): the word before it (${hex(word)}) is not a live block header`, ptr);
-    }
-    return header;
+    throw new TlsfError('not-a-block', `${operation}(${hex(ptr)}): the word before it (${hex(word)}) is not a live block header`, ptr);
   }
 
   private strictCheck(pool: Pool, header: number, ptr: number, operation: string): void {
@@ -538,7 +559,7 @@ export class Tlsf {
     const block = this.takeFree(blockSize);
     if (block === 0) return 0;
     this.useBlock(block, blockSize);
-    return block + BLOCK_HEADER_SIZE;
+    return (block + BLOCK_HEADER_SIZE) >>> 0;
   }
 
   /** Too large is a failure (0); not a size at all is misuse. */
@@ -549,7 +570,12 @@ export class Tlsf {
 
   free(ptr: number): void {
     if (ptr === 0) return;
-    let block = this.liveBlock(ptr, 'free');
+    this.release(this.liveBlock(ptr, 'free'));
+  }
+
+  /** Returns a validated used block to the lists, merged with whichever neighbours are free. */
+  private release(freed: number): void {
+    let block = freed;
     const header = this.load(block);
     let size = header & SIZE_MASK;
     this.usedBytesNow -= size;
@@ -686,8 +712,9 @@ export class Tlsf {
     if (blockSize < MIN_BLOCK_SIZE) blockSize = MIN_BLOCK_SIZE;
     const withGap = blockSize + alignment - this.align + MIN_BLOCK_SIZE;
     if (withGap > this.layout.maxBlockSize) return 0;
-    const block = this.takeFree(withGap);
-    if (block === 0) return 0;
+    const taken = this.takeFree(withGap);
+    if (taken === 0) return 0;
+    const block = taken >>> 0; // alignment arithmetic below wants the unsigned address
     const header = this.load(block);
     const size0 = header & SIZE_MASK;
     const ptr = block + BLOCK_HEADER_SIZE;
@@ -704,7 +731,7 @@ export class Tlsf {
       this.store(target, (size0 - gap) | FREE_BIT | PREV_FREE_BIT);
     }
     this.useBlock(target, blockSize);
-    return target + BLOCK_HEADER_SIZE;
+    return (target + BLOCK_HEADER_SIZE) >>> 0;
   }
 
   // ---------------------------------------------------------------- byte helpers
@@ -994,6 +1021,23 @@ export class Tlsf {
     if (size < this.smallBlockSize) return { fl: 0, sl: size >>> this.alignLog2 };
     const power = 31 - Math.clz32(size);
     return { fl: power - this.flIndexShift + 1, sl: (size >>> (power - this.slLog2)) ^ this.slCount };
+  }
+}
+
+/**
+ * A heap whose pools live in more than one memory (or at more than one base): every word access
+ * first checks the first pool's range and otherwise looks the address up in the pool table.
+ * Objects become this class in addPool; it is never constructed directly.
+ */
+class MultiMemoryTlsf extends Tlsf {
+  protected override load(addr: number): number {
+    if ((addr - this.fastStart) >>> 0 < this.fastLength) return this.fastWords[(addr - this.fastBase) >> 2]!;
+    return this.loadOther(addr);
+  }
+
+  protected override store(addr: number, value: number): void {
+    if ((addr - this.fastStart) >>> 0 < this.fastLength) this.fastWords[(addr - this.fastBase) >> 2] = value;
+    else this.storeOther(addr, value);
   }
 }
 
