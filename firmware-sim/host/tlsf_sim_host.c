@@ -2,9 +2,11 @@
  * Native stand-in for the tlsf-sim services, for `make host-check`: the scenario logic runs on
  * the development machine against the C library's malloc (wrapped to count live and peak bytes),
  * with the parameter defaults compiled in. TLSF_SIM_HOST_HEAP=<bytes> in the environment makes
- * allocations fail once the live requested bytes would exceed it, to try out-of-memory paths.
+ * allocations fail once the live requested bytes would exceed it (default 1 MiB), to try
+ * out-of-memory paths.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -19,12 +21,13 @@ static unsigned long call_count;
 /* Only blocks allocated once main is about to run are counted (not the sanitizer's or libc's). */
 static int tracking;
 
-/* Each block carries its requested size in a 16-byte prefix so free() can account for it. */
+/* Each block carries a 16-byte prefix: its requested size, and (offset from the libc block to
+   ours) << 1 | tracked, so free() can account for it and find the libc block. */
 #define PREFIX 16
 
 extern void *__libc_malloc(size_t);
 extern void __libc_free(void *);
-extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
 
 static void account(size_t added, size_t removed) {
   if (!tracking) return;
@@ -32,30 +35,42 @@ static void account(size_t added, size_t removed) {
   if (live_bytes > peak_bytes) peak_bytes = live_bytes;
 }
 
-static int over_limit(size_t extra) {
-  return heap_limit != 0 && live_bytes + extra > heap_limit;
+static int over_limit(size_t extra) { return heap_limit != 0 && live_bytes + extra > heap_limit; }
+
+static void *wrap(char *raw, size_t offset, size_t size) {
+  char *block = raw + offset;
+  ((size_t *)(block - PREFIX))[0] = size;
+  ((size_t *)(block - PREFIX))[1] = (offset << 1) | (size_t)tracking;
+  account(size, 0);
+  return block;
+}
+
+static void *aligned_block(size_t align, size_t size) {
+  call_count++;
+  if (align < PREFIX) align = PREFIX;
+  if (over_limit(size)) return NULL;
+  char *raw = align == PREFIX ? __libc_malloc(size + PREFIX) : __libc_memalign(align, size + align);
+  return raw ? wrap(raw, align, size) : NULL;
 }
 
 void *malloc(size_t size) {
-  call_count++;
-  if (over_limit(size)) return NULL;
-  char *raw = __libc_malloc(size + PREFIX);
-  if (!raw) return NULL;
-  ((size_t *)raw)[0] = size;
-  ((size_t *)raw)[1] = (size_t)tracking;
-  account(size, 0);
-  return raw + PREFIX;
+  void *block = aligned_block(PREFIX, size);
+  if (!block) errno = ENOMEM;
+  return block;
 }
 
 void free(void *ptr) {
   if (!ptr) return;
-  char *raw = (char *)ptr - PREFIX;
-  if (((size_t *)raw)[1]) account(0, ((size_t *)raw)[0]);
-  __libc_free(raw);
+  size_t *prefix = (size_t *)((char *)ptr - PREFIX);
+  if (prefix[1] & 1u) account(0, prefix[0]);
+  __libc_free((char *)ptr - (prefix[1] >> 1));
 }
 
 void *calloc(size_t count, size_t size) {
-  if (size != 0 && count > SIZE_MAX / size) return NULL;
+  if (size != 0 && count > SIZE_MAX / size) {
+    errno = ENOMEM;
+    return NULL;
+  }
   void *block = malloc(count * size);
   if (block) memset(block, 0, count * size);
   return block;
@@ -67,20 +82,35 @@ void *realloc(void *ptr, size_t size) {
     free(ptr);
     return NULL;
   }
-  call_count++;
-  char *raw = (char *)ptr - PREFIX;
-  size_t old = ((size_t *)raw)[0];
-  size_t was_tracked = ((size_t *)raw)[1];
-  if (size > old && over_limit(size - old)) return NULL;
-  char *moved = __libc_realloc(raw, size + PREFIX);
-  if (!moved) return NULL;
-  ((size_t *)moved)[0] = size;
-  ((size_t *)moved)[1] = was_tracked;
-  if (was_tracked) account(size, old);
-  return moved + PREFIX;
+  size_t old = ((size_t *)((char *)ptr - PREFIX))[0];
+  void *block = malloc(size);
+  if (!block) return NULL;
+  memcpy(block, ptr, old < size ? old : size);
+  free(ptr);
+  return block;
 }
 
-size_t malloc_usable_size(void *ptr) { return ptr ? *(size_t *)((char *)ptr - PREFIX) : 0; }
+void *memalign(size_t align, size_t size) {
+  if (align == 0 || (align & (align - 1)) != 0) {
+    errno = EINVAL;
+    return NULL;
+  }
+  void *block = aligned_block(align, size);
+  if (!block) errno = ENOMEM;
+  return block;
+}
+
+void *aligned_alloc(size_t align, size_t size) { return memalign(align, size); }
+
+int posix_memalign(void **out, size_t align, size_t size) {
+  if (align == 0 || (align & (align - 1)) != 0 || align % sizeof(void *) != 0) return EINVAL;
+  void *block = aligned_block(align, size);
+  if (!block) return ENOMEM;
+  *out = block;
+  return 0;
+}
+
+size_t malloc_usable_size(void *ptr) { return ptr ? ((size_t *)((char *)ptr - PREFIX))[0] : 0; }
 
 static void summary(void) {
   fprintf(stdout, "host: peak requested %zu bytes, %lu allocation calls\n", peak_bytes, call_count);
@@ -89,7 +119,8 @@ static void summary(void) {
 
 __attribute__((constructor)) static void read_limit(void) {
   const char *limit = getenv("TLSF_SIM_HOST_HEAP");
-  if (limit) heap_limit = strtoul(limit, NULL, 0);
+  /* A bound like a board's, so scenarios that test exhaustion see it (default 1 MiB). */
+  heap_limit = limit ? strtoul(limit, NULL, 0) : 1024u * 1024u;
   atexit(summary);
   /* The device's tlsf_sim_printf never allocates; keep the host's stdout from doing so either. */
   setvbuf(stdout, NULL, _IONBF, 0);
