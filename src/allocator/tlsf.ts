@@ -553,7 +553,99 @@ export class Tlsf {
 
   /** Returns the payload address of a block of at least `size` bytes, or 0 when nothing fits. */
   malloc(size: number): number {
-    if (!(size <= this.maxRequest && size >= 0) || size % 1 !== 0) return this.badRequest(size, 'malloc');
+    // The hot path, written out flat over word indices of the one memory (no helper calls, no
+    // allocation): map, two bit scans, unlink the list head, split, file the remainder.
+    // Same steps as mallocGeneric (takeFree + useBlock), which multi-memory heaps use instead.
+    if (size >>> 0 !== size || size > this.maxRequest) return this.badRequest(size, 'malloc');
+    const words = this.fastWords;
+    const memoryBase = this.fastBase;
+    const slLog2 = this.slLog2;
+    const alignMask = this.alignMask;
+    let blockSize = (size + BLOCK_HEADER_SIZE + alignMask) & ~alignMask;
+    if (blockSize < MIN_BLOCK_SIZE) blockSize = MIN_BLOCK_SIZE;
+
+    let fl: number;
+    let sl: number;
+    if (blockSize < this.smallBlockSize) {
+      fl = 0;
+      sl = blockSize >>> this.alignLog2;
+    } else {
+      const rounded = blockSize + (1 << (31 - Math.clz32(blockSize) - slLog2)) - 1;
+      const power = 31 - Math.clz32(rounded);
+      sl = (rounded >>> (power - slLog2)) ^ this.slCount;
+      fl = power - this.flIndexShift + 1;
+      if (fl >= this.flCount) return this.mallocFromOwnClass(blockSize);
+    }
+    const slWord = this.slWord;
+    const flWord = this.flWord;
+    let rowBits = words[slWord + fl]! & (-1 << sl);
+    if (rowBits === 0) {
+      const levelBits = words[flWord]! & (-2 << fl);
+      if (levelBits === 0) return this.mallocFromOwnClass(blockSize);
+      fl = 31 - Math.clz32(levelBits & -levelBits);
+      rowBits = words[slWord + fl]!;
+    }
+    sl = 31 - Math.clz32(rowBits & -rowBits);
+
+    const headIndex = this.headWord + (fl << slLog2) + sl;
+    const block = words[headIndex]!;
+    const index = (block - memoryBase) >> 2;
+    const nextFree = words[index + 1]!;
+    words[headIndex] = nextFree;
+    if (nextFree !== 0) {
+      words[((nextFree - memoryBase) >> 2) + 2] = 0;
+    } else {
+      const remaining = words[slWord + fl]! & ~(1 << sl);
+      words[slWord + fl] = remaining;
+      if (remaining === 0) words[flWord] &= ~(1 << fl);
+    }
+
+    const header = words[index]!;
+    const total = header & SIZE_MASK;
+    const rest = total - blockSize;
+    if (rest >= MIN_BLOCK_SIZE) {
+      const restIndex = index + (blockSize >> 2);
+      const remainder = block + blockSize;
+      words[restIndex] = rest | FREE_BIT;
+      words[restIndex + (rest >> 2) - 1] = remainder;
+      if (rest < this.smallBlockSize) {
+        fl = 0;
+        sl = rest >>> this.alignLog2;
+      } else {
+        const power = 31 - Math.clz32(rest);
+        sl = (rest >>> (power - slLog2)) ^ this.slCount;
+        fl = power - this.flIndexShift + 1;
+      }
+      const restHead = this.headWord + (fl << slLog2) + sl;
+      const oldHead = words[restHead]!;
+      words[restIndex + 1] = oldHead;
+      words[restIndex + 2] = 0;
+      if (oldHead !== 0) words[((oldHead - memoryBase) >> 2) + 2] = remainder;
+      words[restHead] = remainder;
+      words[slWord + fl] |= 1 << sl;
+      words[flWord] |= 1 << fl;
+      words[index] = blockSize | (header & PREV_FREE_BIT);
+      this.usedBytesNow += blockSize;
+    } else {
+      words[index] = total | (header & PREV_FREE_BIT);
+      words[index + (total >> 2)] &= ~PREV_FREE_BIT;
+      this.usedBytesNow += total;
+    }
+    if (this.usedBytesNow > this.peakUsedBytes) this.peakUsedBytes = this.usedBytesNow;
+    return (block + BLOCK_HEADER_SIZE) >>> 0;
+  }
+
+  /** The path the flat malloc above takes when the search finds nothing: try the own class's head. */
+  private mallocFromOwnClass(blockSize: number): number {
+    const block = this.takeFromOwnClass(blockSize);
+    if (block === 0) return 0;
+    this.useBlock(block, blockSize);
+    return (block + BLOCK_HEADER_SIZE) >>> 0;
+  }
+
+  /** malloc through the word accessors (and so through the pool table on multi-memory heaps). */
+  protected mallocGeneric(size: number): number {
+    if (size >>> 0 !== size || size > this.maxRequest) return this.badRequest(size, 'malloc');
     let blockSize = (size + BLOCK_HEADER_SIZE + this.alignMask) & ~this.alignMask;
     if (blockSize < MIN_BLOCK_SIZE) blockSize = MIN_BLOCK_SIZE;
     const block = this.takeFree(blockSize);
@@ -569,6 +661,116 @@ export class Tlsf {
   }
 
   free(ptr: number): void {
+    // The hot path, flat like malloc: validate, merge with free neighbours, file the result.
+    // Same steps as liveBlock + release, which multi-memory heaps and odd pointers use instead.
+    if (ptr === 0) return;
+    const firstBlock = this.fastFirstBlock;
+    let block = ptr - BLOCK_HEADER_SIZE;
+    if ((block - firstBlock) >>> 0 >= this.fastBlockSpan || (ptr & this.alignMask) !== 0 || ptr !== ptr >>> 0) {
+      this.release(this.liveBlockSlow(ptr, 'free'));
+      return;
+    }
+    const words = this.fastWords;
+    const memoryBase = this.fastBase;
+    const slLog2 = this.slLog2;
+    let index = (block - memoryBase) >> 2;
+    const header = words[index]!;
+    let size = header & SIZE_MASK;
+    if ((header & FREE_BIT) !== 0 || size < MIN_BLOCK_SIZE || (size & this.alignMask) !== 0
+        || size > firstBlock + this.fastBlockSpan - block) {
+      this.rejectHeader(ptr, header, 'free');
+    }
+    let nextIndex = index + (size >> 2);
+    const nextHeader = words[nextIndex]!;
+    if ((nextHeader & PREV_FREE_BIT) !== 0) this.rejectHeader(ptr, header, 'free');
+    this.usedBytesNow -= size;
+
+    const slWord = this.slWord;
+    const flWord = this.flWord;
+    let fl: number;
+    let sl: number;
+    if ((header & PREV_FREE_BIT) !== 0) {
+      // Leave F set in the swallowed header so that a second free of ptr is still caught.
+      words[index] = header | FREE_BIT;
+      const prev = words[index - 1]!;
+      const prevIndex = (prev - memoryBase) >> 2;
+      const prevSize = words[prevIndex]! & SIZE_MASK;
+      const after = words[prevIndex + 1]!;
+      const before = words[prevIndex + 2]!;
+      if (after !== 0) words[((after - memoryBase) >> 2) + 2] = before;
+      if (before !== 0) {
+        words[((before - memoryBase) >> 2) + 1] = after;
+      } else {
+        if (prevSize < this.smallBlockSize) {
+          fl = 0;
+          sl = prevSize >>> this.alignLog2;
+        } else {
+          const power = 31 - Math.clz32(prevSize);
+          sl = (prevSize >>> (power - slLog2)) ^ this.slCount;
+          fl = power - this.flIndexShift + 1;
+        }
+        words[this.headWord + (fl << slLog2) + sl] = after;
+        if (after === 0) {
+          const remaining = words[slWord + fl]! & ~(1 << sl);
+          words[slWord + fl] = remaining;
+          if (remaining === 0) words[flWord] &= ~(1 << fl);
+        }
+      }
+      block = prev;
+      index = prevIndex;
+      size += prevSize;
+    }
+    if ((nextHeader & FREE_BIT) !== 0) {
+      const nextSize = nextHeader & SIZE_MASK;
+      const after = words[nextIndex + 1]!;
+      const before = words[nextIndex + 2]!;
+      if (after !== 0) words[((after - memoryBase) >> 2) + 2] = before;
+      if (before !== 0) {
+        words[((before - memoryBase) >> 2) + 1] = after;
+      } else {
+        if (nextSize < this.smallBlockSize) {
+          fl = 0;
+          sl = nextSize >>> this.alignLog2;
+        } else {
+          const power = 31 - Math.clz32(nextSize);
+          sl = (nextSize >>> (power - slLog2)) ^ this.slCount;
+          fl = power - this.flIndexShift + 1;
+        }
+        words[this.headWord + (fl << slLog2) + sl] = after;
+        if (after === 0) {
+          const remaining = words[slWord + fl]! & ~(1 << sl);
+          words[slWord + fl] = remaining;
+          if (remaining === 0) words[flWord] &= ~(1 << fl);
+        }
+      }
+      size += nextSize;
+      nextIndex += nextSize >> 2; // the block after a free one already carries P
+    } else {
+      words[nextIndex] = nextHeader | PREV_FREE_BIT;
+    }
+    words[index] = size | FREE_BIT;
+    words[nextIndex - 1] = block;
+
+    if (size < this.smallBlockSize) {
+      fl = 0;
+      sl = size >>> this.alignLog2;
+    } else {
+      const power = 31 - Math.clz32(size);
+      sl = (size >>> (power - slLog2)) ^ this.slCount;
+      fl = power - this.flIndexShift + 1;
+    }
+    const headIndex = this.headWord + (fl << slLog2) + sl;
+    const oldHead = words[headIndex]!;
+    words[index + 1] = oldHead;
+    words[index + 2] = 0;
+    if (oldHead !== 0) words[((oldHead - memoryBase) >> 2) + 2] = block;
+    words[headIndex] = block;
+    words[slWord + fl] |= 1 << sl;
+    words[flWord] |= 1 << fl;
+  }
+
+  /** free through the word accessors (multi-memory heaps). */
+  protected freeGeneric(ptr: number): void {
     if (ptr === 0) return;
     this.release(this.liveBlock(ptr, 'free'));
   }
@@ -622,7 +824,7 @@ export class Tlsf {
       this.free(ptr);
       return 0;
     }
-    if (!(size <= this.maxRequest && size >= 0) || size % 1 !== 0) return this.badRequest(size, 'realloc');
+    if (size >>> 0 !== size || size > this.maxRequest) return this.badRequest(size, 'realloc');
     let blockSize = (size + BLOCK_HEADER_SIZE + this.alignMask) & ~this.alignMask;
     if (blockSize < MIN_BLOCK_SIZE) blockSize = MIN_BLOCK_SIZE;
     const header = this.load(block);
@@ -707,7 +909,7 @@ export class Tlsf {
   memalign(alignment: number, size: number): number {
     if (!isPowerOfTwo(alignment)) return 0;
     if (alignment <= this.align) return this.malloc(size);
-    if (!(size <= this.maxRequest && size >= 0) || size % 1 !== 0) return this.badRequest(size, 'memalign');
+    if (size >>> 0 !== size || size > this.maxRequest) return this.badRequest(size, 'memalign');
     let blockSize = (size + BLOCK_HEADER_SIZE + this.alignMask) & ~this.alignMask;
     if (blockSize < MIN_BLOCK_SIZE) blockSize = MIN_BLOCK_SIZE;
     const withGap = blockSize + alignment - this.align + MIN_BLOCK_SIZE;
@@ -1030,6 +1232,14 @@ export class Tlsf {
  * Objects become this class in addPool; it is never constructed directly.
  */
 class MultiMemoryTlsf extends Tlsf {
+  override malloc(size: number): number {
+    return this.mallocGeneric(size);
+  }
+
+  override free(ptr: number): void {
+    this.freeGeneric(ptr);
+  }
+
   protected override load(addr: number): number {
     if ((addr - this.fastStart) >>> 0 < this.fastLength) return this.fastWords[(addr - this.fastBase) >> 2]!;
     return this.loadOther(addr);
