@@ -11,7 +11,7 @@ export type { ElfImage, ElfSegment, ElfSection, ElfSymbol } from './elf.js';
 export {
   Machine, FirmwareError, readParams, cpuModel, SERVICE_PAGE, SERVICE_PAGE_SIZE, SLOT, DEFAULT_MAX_INSTRUCTIONS,
 } from './machine.js';
-export type { RunOptions, RunReport, RunResult, FaultInfo, HeapEvent, ParamInfo } from './machine.js';
+export type { RunOptions, RunReport, RunResult, FaultInfo, HeapEvent, ParamInfo, FlashPatch } from './machine.js';
 export type { HeapAllocator, HeapFactory, HeapFactoryOptions, HeapBlockVisit } from './heap-types.js';
 export { unicorn, unicornVersion, installHint, UnicornError, Engine } from './unicorn.js';
 

@@ -9,6 +9,7 @@ import {
 import { parseElf, symbolize, type ElfImage } from './elf.js';
 import { CPI, isArmv6m, type BoardProfile, type CpuName, type RamBank } from './profiles.js';
 import type { HeapAllocator, HeapFactory } from './heap-types.js';
+import { BlockTable } from './block-table.js';
 
 export const SERVICE_PAGE = 0x9fff_f000;
 export const SERVICE_PAGE_SIZE = 0x1000;
@@ -54,8 +55,11 @@ export interface RunOptions {
    * access (see docs/board.md). Default false.
    */
   alignmentCheck?: boolean;
-  /** Extension: bytes placed in flash or RAM before the run, at an address or at a symbol (e.g. a trace for trace-player). */
-  load?: { at: number | string; bytes: Uint8Array; limitSymbol?: string }[];
+  /**
+   * Extension: bytes placed in the loaded image (flash or RAM) before the run, at a symbol or an address, and
+   * not past `endSymbol` when given; e.g. the encoded trace for trace-player at __tlsf_trace_start.
+   */
+  flashPatches?: FlashPatch[];
 }
 
 export interface RunReport {
@@ -74,6 +78,8 @@ export interface RunReport {
   /** Extension: true when this Unicorn build's instruction counter could not be located and counts are per 1M-instruction slice. */
   instructionsApproximate?: boolean;
 }
+
+export interface FlashPatch { symbol?: string; address?: number; endSymbol?: string; bytes: Uint8Array }
 
 export const DEFAULT_MAX_INSTRUCTIONS = 2e9;
 
@@ -94,10 +100,13 @@ export class FirmwareError extends Error {
   }
 }
 
-interface Bank extends RamBank { memory: ArrayBuffer; bytes: Uint8Array; view: DataView }
+/** Adjacent RAM banks share one host buffer (one uc_mem_map_ptr), so a heap or an image may span them. */
+interface BankGroup { name: string; base: number; size: number; memory: ArrayBuffer }
+
+interface Bank extends RamBank { group: BankGroup; bytes: Uint8Array }
 
 /** One region of the heap: the main pool or an extra bank. `writable` marks live payload granules for --guard. */
-interface HeapRegion { base: number; size: number; bank: Bank; writable: Uint8Array | null }
+interface HeapRegion { base: number; size: number; group: BankGroup; writable: Uint8Array | null }
 
 const PARAM_RECORD = 32;
 const PARAM_NAME = 28;
@@ -136,6 +145,21 @@ function byteFromSegments(image: ElfImage, address: number): number {
   return 0;
 }
 
+const bytes = (count: number): string => `${count} byte${count === 1 ? '' : 's'}`;
+
+function groupBanks(banks: RamBank[]): { base: number; size: number; banks: RamBank[] }[] {
+  const sorted = [...banks].sort((a, b) => a.base - b.base);
+  const groups: { base: number; size: number; banks: RamBank[] }[] = [];
+  for (const bank of sorted) {
+    const last = groups[groups.length - 1];
+    if (last && last.base + last.size === bank.base) {
+      last.size += bank.size;
+      last.banks.push(bank);
+    } else groups.push({ base: bank.base, size: bank.size, banks: [bank] });
+  }
+  return groups;
+}
+
 function decodeCString(bytes: Uint8Array): string {
   const end = bytes.indexOf(0);
   return new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end));
@@ -148,6 +172,7 @@ export class Machine {
   readonly image: ElfImage;
   readonly firmwareName: string;
   readonly banks: Bank[] = [];
+  readonly groups: BankGroup[] = [];
   readonly flashImage: Uint8Array;
   readonly heap: HeapAllocator;
   readonly heapStart: number;
@@ -158,6 +183,7 @@ export class Machine {
   readonly maxInstructions: number;
 
   private readonly options: RunOptions;
+  private readonly guarding: boolean;
   private readonly armv6m: boolean;
   private readonly counterLow: Uint32Array | null;
   private instructionBase = 0;
@@ -170,17 +196,14 @@ export class Machine {
   private readonly events: HeapEvent[] | null;
   private readonly ops = { malloc: 0, free: 0, realloc: 0, calloc: 0, memalign: 0, failed: 0 };
   private callNumber = 0;
-  /** Live blocks: address → requested size, and address → allocation call number. */
-  private readonly requested = new Map<number, number>();
-  private readonly allocatedBy = new Map<number, number>();
-  private readonly freedBy = new Map<number, number>();
+  /** Live and freed blocks: requested size, usable size, allocating and freeing call numbers. */
+  private readonly blocks = new BlockTable();
   private liveRequested = 0;
   private peakRequested = 0;
   private peakSpanEnd = 0;
   private peakUsedSeen = 0;
   private largestFreeAtPeak = 0;
   private usedEstimate = 0;
-  private hostCall: string | null = null;
 
   constructor(options: RunOptions, createHeap: HeapFactory) {
     this.options = options;
@@ -192,6 +215,7 @@ export class Machine {
       throw new FirmwareError(`maxInstructions must be a positive integer, got ${this.maxInstructions}`);
     }
     this.events = options.recordEvents ? [] : null;
+    this.guarding = options.guard ?? false;
     this.image = parseElf(options.elf, this.firmwareName);
     const align = options.align ?? 8;
     if (align !== 4 && align !== 8 && align !== 16) throw new FirmwareError(`align must be 4, 8 or 16, got ${String(align)}`);
@@ -199,12 +223,16 @@ export class Machine {
     this.engine = new Engine(cpuModel(this.board.cpu), `opening a ${this.board.cpu} engine for board ${this.board.name}`);
     try {
       this.flashImage = new Uint8Array(this.board.flash.size);
-      for (const bank of this.board.ram) {
-        const memory = new ArrayBuffer(bank.size);
-        this.banks.push({ ...bank, memory, bytes: new Uint8Array(memory), view: new DataView(memory) });
+      for (const group of groupBanks(this.board.ram)) {
+        const memory = new ArrayBuffer(group.size);
+        const bankGroup: BankGroup = { name: group.banks.map((bank) => bank.name).join('+'), base: group.base, size: group.size, memory };
+        this.groups.push(bankGroup);
+        for (const bank of group.banks) {
+          this.banks.push({ ...bank, group: bankGroup, bytes: new Uint8Array(memory, bank.base - group.base, bank.size) });
+        }
       }
       this.placeSegments();
-      for (const item of options.load ?? []) this.placeExtra(item);
+      for (const patch of options.flashPatches ?? []) this.placePatch(patch);
       this.patchParams(options.params ?? {});
       const vectors = this.findVectorTable();
       this.initialSp = this.flashWord(vectors);
@@ -214,13 +242,14 @@ export class Machine {
       const bounds = this.heapBounds(options.heapSize);
       this.heapStart = bounds.start;
       this.heapLength = bounds.length;
-      const heapBank = bounds.bank;
-      this.heap = createHeap(heapBank.memory, {
-        base: heapBank.base, offset: bounds.start - heapBank.base, length: bounds.length, align,
+      const heapGroup = bounds.group;
+      this.heap = createHeap(heapGroup.memory, {
+        base: heapGroup.base, offset: bounds.start - heapGroup.base, length: bounds.length, align,
         ...(options.slLog2 !== undefined ? { slLog2: options.slLog2 } : {}),
       });
-      this.regions.push({ base: bounds.start, size: bounds.length, bank: heapBank, writable: null });
-      for (const bankName of options.extraBanks ?? []) this.addExtraBank(bankName, heapBank);
+      this.regions.push({ base: bounds.start, size: bounds.length, group: heapGroup, writable: null });
+      for (const bankName of options.extraBanks ?? []) this.addExtraBank(bankName);
+      for (const region of this.regions) this.blocks.addRegion(region.base, region.size);
       if (options.guard) {
         for (const region of this.regions) region.writable = new Uint8Array(Math.ceil(region.size / 4));
       }
@@ -272,15 +301,19 @@ export class Machine {
     return symbol.value;
   }
 
-  private placeExtra(item: { at: number | string; bytes: Uint8Array; limitSymbol?: string }): void {
-    const address = typeof item.at === 'number' ? item.at : this.symbolValue(item.at);
-    if (item.limitSymbol) {
-      const limit = this.symbolValue(item.limitSymbol);
-      if (address + item.bytes.length > limit) {
-        throw new FirmwareError(`${this.firmwareName}: ${item.bytes.length} bytes at ${hex(address)} do not fit below ${item.limitSymbol} (${limit - address} bytes available)`);
+  private placePatch(patch: FlashPatch): void {
+    let address: number;
+    if (patch.symbol !== undefined) address = this.symbolValue(patch.symbol);
+    else if (patch.address !== undefined) address = patch.address;
+    else throw new FirmwareError('a flash patch needs a symbol or an address');
+    const label = patch.symbol ?? hex(address);
+    if (patch.endSymbol !== undefined) {
+      const limit = this.symbolValue(patch.endSymbol);
+      if (address + patch.bytes.length > limit) {
+        throw new FirmwareError(`${this.firmwareName}: ${patch.bytes.length} bytes at ${label} (${hex(address)}) do not fit below ${patch.endSymbol} (${Math.max(0, limit - address)} bytes available)`);
       }
     }
-    this.placeBytes(address, item.bytes, `data for ${typeof item.at === 'string' ? item.at : hex(address)}`);
+    this.placeBytes(address, patch.bytes, `data for ${label}`);
   }
 
   private byteAt(address: number): number {
@@ -340,7 +373,7 @@ export class Machine {
   }
 
   /** Heap bounds per design.md section 4. */
-  private heapBounds(heapSize: number | undefined): { start: number; length: number; bank: Bank } {
+  private heapBounds(heapSize: number | undefined): { start: number; length: number; group: BankGroup } {
     const symbol = (name: string) => this.image.symbolByName.get(name)?.value;
     let start = symbol('__heap_start');
     let end = symbol('__heap_end');
@@ -358,34 +391,40 @@ export class Machine {
     }
     const bank = this.bankContaining(start);
     if (!bank) throw new FirmwareError(`${this.firmwareName}: heap start ${hex(start)} (${rule}) is not in a RAM bank of board ${this.board.name} (${this.describeMap()})`);
-    if (!bank.heap) throw new FirmwareError(`${this.firmwareName}: heap start ${hex(start)} is in bank ${bank.name}, which board ${this.board.name} marks as not for the heap`);
-    const bankEnd = bank.base + bank.size;
+    const group = bank.group;
+    const groupEnd = group.base + group.size;
     let length: number;
     if (heapSize !== undefined) {
       if (!Number.isInteger(heapSize) || heapSize <= 0) throw new FirmwareError(`heap size must be a positive integer, got ${heapSize}`);
-      if (start + heapSize > bankEnd) {
-        throw new FirmwareError(`heap of ${heapSize} bytes from __heap_start ${hex(start)} does not fit bank ${bank.name} (${bankEnd - start} bytes to its end at ${hex(bankEnd)})`);
+      if (start + heapSize > groupEnd) {
+        throw new FirmwareError(`heap of ${heapSize} bytes from __heap_start ${hex(start)} does not fit ${group.name} (${groupEnd - start} bytes to its end at ${hex(groupEnd)})`);
       }
       length = heapSize;
     } else {
       if (end === undefined) throw new FirmwareError(`${this.firmwareName}: __heap_start without __heap_end`);
-      if (end > bankEnd || end <= start) throw new FirmwareError(`${this.firmwareName}: heap ${hex(start)}..${hex(end)} (${rule}) is empty or leaves bank ${bank.name}`);
+      if (end > groupEnd || end <= start) throw new FirmwareError(`${this.firmwareName}: heap ${hex(start)}..${hex(end)} (${rule}) is empty or leaves ${group.name} (${hex(group.base)}..${hex(groupEnd)})`);
       length = end - start;
     }
-    return { start, length, bank };
+    for (const touched of this.banks) {
+      if (touched.base < start + length && start < touched.base + touched.size && !touched.heap) {
+        throw new FirmwareError(`${this.firmwareName}: the heap ${hex(start)}..${hex(start + length)} reaches bank ${touched.name}, which board ${this.board.name} marks as not for the heap`);
+      }
+    }
+    return { start, length, group };
   }
 
-  private addExtraBank(bankName: string, heapBank: Bank): void {
+  private addExtraBank(bankName: string): void {
     const bank = this.banks.find((candidate) => candidate.name.toLowerCase() === bankName.toLowerCase());
     if (!bank) throw new FirmwareError(`board ${this.board.name} has no RAM bank "${bankName}"; banks: ${this.banks.map((candidate) => candidate.name).join(', ')}`);
     if (!bank.heap) throw new FirmwareError(`bank ${bank.name} of board ${this.board.name} is marked as not for the heap`);
-    if (bank === heapBank) throw new FirmwareError(`bank ${bank.name} already holds the main heap`);
-    if (this.regions.some((region) => region.bank === bank)) throw new FirmwareError(`bank ${bank.name} given twice`);
-    const used = this.image.segments.some((segment) => (segment.vaddr < bank.base + bank.size && segment.vaddr + segment.memSize > bank.base)
-      || (segment.paddr < bank.base + bank.size && segment.paddr + segment.memSize > bank.base));
-    if (used) throw new FirmwareError(`bank ${bank.name} holds part of the firmware image and cannot be added to the heap whole`);
-    this.heap.addPool(bank.memory, { base: bank.base });
-    this.regions.push({ base: bank.base, size: bank.size, bank, writable: null });
+    const overlaps = (base: number, size: number) => base < bank.base + bank.size && bank.base < base + size;
+    if (this.regions.some((region) => overlaps(region.base, region.size))) throw new FirmwareError(`bank ${bank.name} already holds (part of) the heap`);
+    const used = this.image.segments.some((segment) => overlaps(segment.vaddr, segment.memSize) || overlaps(segment.paddr, segment.memSize));
+    if (used || (this.initialSp > bank.base && this.initialSp <= bank.base + bank.size)) {
+      throw new FirmwareError(`bank ${bank.name} holds part of the firmware image or its stack and cannot be added to the heap whole`);
+    }
+    this.heap.addPool(bank.group.memory, { base: bank.group.base, offset: bank.base - bank.group.base, length: bank.size });
+    this.regions.push({ base: bank.base, size: bank.size, group: bank.group, writable: null });
   }
 
   private mapMemory(): void {
@@ -394,7 +433,7 @@ export class Machine {
     let used = this.flashImage.length;
     while (used > 0 && this.flashImage[used - 1] === 0) used--;
     if (used > 0) engine.write(this.board.flash.base, this.flashImage.subarray(0, used), 'loading the flash image');
-    for (const bank of this.banks) engine.mapHost(bank.name, bank.base, bank.memory);
+    for (const group of this.groups) engine.mapHost(group.name, group.base, group.memory);
     engine.map('the heap service page', SERVICE_PAGE, SERVICE_PAGE_SIZE, UC_PROT_READ | UC_PROT_EXEC);
     const slots = new Uint8Array(SERVICE_PAGE_SIZE);
     for (let at = 0; at < SERVICE_PAGE_SIZE; at += 4) {
@@ -418,7 +457,10 @@ export class Machine {
   private installHooks(): void {
     const engine = this.engine;
     engine.setBatch([REG_R0, REG_R0 + 1, REG_R0 + 2, REG_R0 + 3, REG_LR]);
-    engine.addCodeHook((address) => this.onService(address), SERVICE_PAGE, SERVICE_PAGE + SERVICE_PAGE_SIZE - 1);
+    // A block hook, not a code hook: a call through a slot always starts a translation block at the slot, and
+    // a ranged block hook costs nothing elsewhere, while a second code hook next to Unicorn's counting hook
+    // halves the speed of all code (measured: 277 vs 136 MIPS; docs/board.md).
+    engine.addBlockHook((address) => this.onService(address), SERVICE_PAGE, SERVICE_PAGE + SERVICE_PAGE_SIZE - 1);
     engine.addIntrHook((intno) => this.onInterrupt(intno));
     engine.addMemHook(UC_HOOK_MEM_INVALID, (type, address, size) => this.onBadAccess(type, address, size), 1, 0);
     const checkAlignment = this.options.alignmentCheck ?? false;
@@ -457,16 +499,16 @@ export class Machine {
   }
 
   private track(address: number, requestedSize: number): void {
-    this.requested.set(address, requestedSize);
-    this.allocatedBy.set(address, this.callNumber);
-    this.freedBy.delete(address);
+    const usable = this.heap.usableSize(address);
+    if (!this.blocks.add(address, requestedSize, usable, this.callNumber)) {
+      throw new Error(`the allocator returned ${hex(address)}, outside the heap`);
+    }
     this.liveRequested += requestedSize;
     if (this.liveRequested > this.peakRequested) this.peakRequested = this.liveRequested;
-    const usable = this.heap.usableSize(address);
     this.usedEstimate += usable;
-    const region = this.regions[0]!;
-    if (address >= region.base && address < region.base + region.size) {
-      const end = address + usable - region.base;
+    const main = this.regions[0]!;
+    if (address >= main.base && address < main.base + main.size) {
+      const end = address + usable - main.base;
       if (end > this.peakSpanEnd) this.peakSpanEnd = end;
     }
     if (this.usedEstimate > this.peakUsedSeen) {
@@ -474,35 +516,33 @@ export class Machine {
       this.peakUsedSeen = this.usedEstimate;
       this.largestFreeAtPeak = this.heap.stats().largestFree;
     }
-    for (const heapRegion of this.regions) {
-      if (heapRegion.writable && address >= heapRegion.base && address < heapRegion.base + heapRegion.size) {
-        heapRegion.writable.fill(1, (address - heapRegion.base) >> GRANULE_SHIFT, (address + usable - heapRegion.base + 3) >> GRANULE_SHIFT);
-      }
-    }
+    if (this.guarding) this.markWritable(address, usable, 1);
   }
 
   private untrack(address: number): void {
-    const requestedSize = this.requested.get(address) ?? 0;
-    this.liveRequested -= requestedSize;
-    const usable = this.heap.usableSize(address);
+    this.liveRequested -= this.blocks.requested(address);
+    const usable = this.blocks.usable(address);
     this.usedEstimate -= usable;
-    this.requested.delete(address);
-    this.allocatedBy.delete(address);
-    this.freedBy.set(address, this.callNumber);
-    for (const heapRegion of this.regions) {
-      if (heapRegion.writable && address >= heapRegion.base && address < heapRegion.base + heapRegion.size) {
-        heapRegion.writable.fill(0, (address - heapRegion.base) >> GRANULE_SHIFT, (address + usable - heapRegion.base + 3) >> GRANULE_SHIFT);
+    this.blocks.remove(address, this.callNumber);
+    if (this.guarding) this.markWritable(address, usable, 0);
+  }
+
+  private markWritable(address: number, usable: number, value: 0 | 1): void {
+    for (const region of this.regions) {
+      if (region.writable && address >= region.base && address < region.base + region.size) {
+        region.writable.fill(value, (address - region.base) >> GRANULE_SHIFT, (address + usable - region.base + 3) >> GRANULE_SHIFT);
       }
     }
   }
 
   /** Validates a pointer given to free/realloc/usable_size; stops the run with a fault when it is not a live block. */
-  private checkLive(address: number, service: string, caller: number): boolean {
-    if (this.requested.has(address)) return true;
-    const freedAt = this.freedBy.get(address);
+  private checkLive(address: number, service: string): boolean {
+    if (this.blocks.allocatedBy(address) !== 0) return true;
+    const caller = this.caller();
+    const freedAt = this.blocks.freedBy(address);
     let kind: string;
     let detail: string;
-    if (freedAt !== undefined) {
+    if (freedAt !== 0) {
       kind = service === 'free' ? 'double-free' : 'use-after-free';
       detail = `block ${hex(address)} was already freed by call #${freedAt}`;
     } else {
@@ -519,15 +559,19 @@ export class Machine {
     return false;
   }
 
+  private caller(): number {
+    return this.engine.readReg(REG_LR);
+  }
+
   private onService(address: number): void {
     const offset = address - SERVICE_PAGE;
     if ((offset & 3) !== 0) return; // the nop after a slot's bx lr
     const slot = offset >> 2;
     const engine = this.engine;
-    engine.readBatch();
-    const r0 = engine.batchValue(0);
-    const r1 = engine.batchValue(1);
-    const caller = engine.batchValue(4);
+    // Registers are read one at a time and only when the service needs them: inside a hook every FFI call
+    // costs about 0.1 µs, and malloc/free need only r0 (lr is read for events and error reports).
+    const r0 = engine.readReg(REG_R0);
+    const r1 = slot === SLOT.malloc || slot === SLOT.free ? 0 : engine.readReg(REG_R0 + 1);
     const heap = this.heap;
     try {
       switch (slot) {
@@ -537,7 +581,7 @@ export class Machine {
           const result = heap.malloc(r0);
           if (result === 0) this.ops.failed++;
           else this.track(result, r0);
-          if (this.events) this.record('malloc', [r0], result, caller);
+          if (this.events) this.record('malloc', [r0], result, this.caller());
           engine.writeReg(REG_R0, result);
           return;
         }
@@ -545,13 +589,11 @@ export class Machine {
           this.callNumber++;
           this.ops.free++;
           if (r0 !== 0) {
-            if (!this.checkLive(r0, 'free', caller)) return;
+            if (!this.checkLive(r0, 'free')) return;
             this.untrack(r0);
-            this.hostCall = 'free';
-            heap.free(r0);
-            this.hostCall = null;
+                        heap.free(r0);
           }
-          if (this.events) this.record('free', [r0], 0, caller);
+          if (this.events) this.record('free', [r0], 0, this.caller());
           return;
         }
         case SLOT.realloc: {
@@ -562,8 +604,8 @@ export class Machine {
             result = heap.realloc(0, r1);
             if (result !== 0) this.track(result, r1);
           } else {
-            if (!this.checkLive(r0, 'realloc', caller)) return;
-            const oldRequested = this.requested.get(r0)!;
+            if (!this.checkLive(r0, 'realloc')) return;
+            const oldRequested = this.blocks.requested(r0);
             // Untrack first: the allocator may move or resize the block and reuse its bytes.
             this.untrack(r0);
             result = heap.realloc(r0, r1);
@@ -571,7 +613,7 @@ export class Machine {
             else if (r1 !== 0) this.track(r0, oldRequested); // failed grow: the old block stays live
           }
           if (result === 0 && r1 !== 0) this.ops.failed++;
-          if (this.events) this.record('realloc', [r0, r1], result, caller);
+          if (this.events) this.record('realloc', [r0, r1], result, this.caller());
           engine.writeReg(REG_R0, result);
           return;
         }
@@ -581,7 +623,7 @@ export class Machine {
           const result = heap.calloc(r0, r1);
           if (result === 0) this.ops.failed++;
           else this.track(result, r0 * r1);
-          if (this.events) this.record('calloc', [r0, r1], result, caller);
+          if (this.events) this.record('calloc', [r0, r1], result, this.caller());
           engine.writeReg(REG_R0, result);
           return;
         }
@@ -598,13 +640,13 @@ export class Machine {
           }
           if (result === 0) this.ops.failed++;
           else this.track(result, r1);
-          if (this.events) this.record('memalign', [r0, r1], result, caller);
+          if (this.events) this.record('memalign', [r0, r1], result, this.caller());
           engine.writeReg(REG_R0, result);
           return;
         }
         case SLOT.usableSize: {
           if (r0 === 0) { engine.writeReg(REG_R0, 0); return; }
-          if (!this.checkLive(r0, 'malloc_usable_size', caller)) return;
+          if (!this.checkLive(r0, 'malloc_usable_size')) return;
           engine.writeReg(REG_R0, heap.usableSize(r0));
           return;
         }
@@ -622,14 +664,14 @@ export class Machine {
         case SLOT.assertFail: {
           const file = this.readCString(r0);
           const line = r1 | 0;
-          const expression = this.readCString(engine.batchValue(2));
+          const expression = this.readCString(engine.readReg(REG_R0 + 2));
           this.assertion = { file, line, expression };
           this.stopWith('assertion', `assertion failed at ${file}:${line}: ${expression}`, 1);
           return;
         }
         case SLOT.outOfMemory: {
           const stats = heap.stats();
-          this.stopWith('out-of-memory', `the firmware could not continue: allocating ${r0} bytes failed (called from ${this.where(caller)}; ${stats.freeBytes} bytes free, largest free block ${stats.largestFree})`, 1);
+          this.stopWith('out-of-memory', `the firmware could not continue: allocating ${r0} bytes failed (called from ${this.where(this.caller())}; ${stats.freeBytes} bytes free, largest free block ${stats.largestFree})`, 1);
           return;
         }
         case SLOT.heapInfo: {
@@ -640,23 +682,28 @@ export class Machine {
           return;
         }
         case SLOT.mark:
-          if (this.events) this.record('mark', [r0], 0, caller, this.readCString(r0));
+          if (this.events) this.record('mark', [r0], 0, this.caller(), this.readCString(r0));
           return;
         default:
-          this.fault = { kind: 'bad-service', address, size: 0, pc: caller & ~1 };
-          this.stopWith('fault', `call to service slot ${slot} (${hex(address)}) from ${this.where(caller)}: no such service (slots 0..${SLOT_NAMES.length - 1})`);
+          this.fault = { kind: 'bad-service', address, size: 0, pc: this.caller() & ~1 };
+          this.stopWith('fault', `call to service slot ${slot} (${hex(address)}) from ${this.where(this.caller())}: no such service (slots 0..${SLOT_NAMES.length - 1})`);
       }
     } catch (error) {
-      // A misuse the allocator itself detected (TlsfError), or a bad pointer passed to write/assert.
+      // The allocator refused a call the board had already validated: a pointer to a live block whose
+      // header or neighbours the firmware has overwritten (heap corruption), or a bad buffer given to a
+      // console/assert service.
       const service = SLOT_NAMES[slot] ?? `slot ${slot}`;
       const text = (error as Error).message;
-      const kind = service === 'free' ? 'invalid-free' : `${service}-error`;
+      const caller = this.caller();
+      const heapCall = slot <= SLOT.usableSize;
+      const kind = heapCall ? 'corrupted-heap' : `${service}-error`;
       this.fault = { kind, address: r0, size: 0, pc: caller & ~1 };
       const symbol = this.symbolFor(caller);
       if (symbol) this.fault.symbol = symbol;
-      this.stopWith(service === 'free' || service === 'realloc' || service === 'malloc_usable_size' ? 'fault' : 'fault',
-        `${service}(${hex(r0)}) called from ${this.where(caller)}: ${text}`);
-      this.hostCall = null;
+      const nearest = heapCall ? this.nearestBlock(r0) : undefined;
+      if (nearest) this.fault.nearestBlock = nearest;
+      this.stopWith(heapCall ? 'heap-corruption' : 'fault',
+        `${heapCall ? 'heap corrupted: ' : ''}${service}(${hex(r0)}) called from ${this.where(caller)} failed: ${text}${nearest ? ` (${nearest})` : ''}`);
     }
   }
 
@@ -779,7 +826,7 @@ export class Machine {
     };
     const [kind, verb] = kinds[type] ?? [`memory-error-${type}`, 'accessed'];
     const pc = type === UC_MEM_FETCH_UNMAPPED || type === UC_MEM_FETCH_PROT ? address : this.engine.readReg(REG_PC);
-    let what = `${verb} ${size} bytes at ${hex(address)}`;
+    let what = `${verb} ${bytes(size)} at ${hex(address)}`;
     if (type === UC_MEM_WRITE_PROT && this.regionOf(address, 1)?.kind === 'flash') what += ' (flash is read-only)';
     else if (type === UC_MEM_WRITE_PROT || type === UC_MEM_READ_PROT) what += address >= SERVICE_PAGE && address < SERVICE_PAGE + SERVICE_PAGE_SIZE ? ' (the heap service page)' : '';
     else what += ' (outside the memory map)';
@@ -816,7 +863,7 @@ export class Machine {
         if (region.writable[granule] !== 1) {
           const pc = this.engine.readReg(REG_PC);
           this.reportFault('metadata-write', address, size, pc,
-            `wrote ${size} bytes at ${hex(address)} into ${this.describeMetadata(address)}`, 'heap-corruption');
+            `wrote ${bytes(size)} at ${hex(address)} into ${this.describeMetadata(address)}`, 'heap-corruption');
           return true;
         }
       }
@@ -852,7 +899,7 @@ export class Machine {
     if (found) return found;
     const nearest = this.nearestLive(address);
     if (nearest && address < nearest.next && nearest.nextAddress !== undefined && address >= nearest.next - 8) {
-      return `the header of block ${hex(nearest.nextAddress)} (allocated by call #${this.allocatedBy.get(nearest.nextAddress)})`;
+      return `the header of block ${hex(nearest.nextAddress)} (allocated by call #${this.blocks.allocatedBy(nearest.nextAddress)})`;
     }
     return 'allocator metadata (a block header or a free block)';
   }
@@ -869,7 +916,7 @@ export class Machine {
   private nearestLive(address: number): { below?: number; next: number; nextAddress?: number } | null {
     let below: number | undefined;
     let above: number | undefined;
-    for (const blockAddress of this.requested.keys()) {
+    for (const { address: blockAddress } of this.blocks.live()) {
       if (blockAddress <= address && (below === undefined || blockAddress > below)) below = blockAddress;
       if (blockAddress > address && (above === undefined || blockAddress < above)) above = blockAddress;
     }
@@ -887,13 +934,13 @@ export class Machine {
     const around = this.nearestLive(address);
     if (!around) return undefined;
     const describe = (blockAddress: number) =>
-      `block ${hex(blockAddress)} (${this.requested.get(blockAddress)} bytes) allocated by call #${this.allocatedBy.get(blockAddress)}`;
+      `block ${hex(blockAddress)} (${this.blocks.requested(blockAddress)} bytes) allocated by call #${this.blocks.allocatedBy(blockAddress)}`;
     if (around.below !== undefined) {
-      const end = around.below + this.requested.get(around.below)!;
+      const end = around.below + this.blocks.requested(around.below);
       if (address < end) return `${address - around.below} bytes into ${describe(around.below)}`;
       const past = address - end;
       const before = around.nextAddress !== undefined ? around.nextAddress - (address + size) : Infinity;
-      if (past <= before) return `${past} past the end of ${describe(around.below)}`;
+      if (past <= before) return past === 0 ? `right after the end of ${describe(around.below)}` : `${past} past the end of ${describe(around.below)}`;
     }
     if (around.nextAddress !== undefined) return `${around.nextAddress - address} before the start of ${describe(around.nextAddress)}`;
     return undefined;
@@ -920,11 +967,12 @@ export class Machine {
       if (this.result !== null) break;
       if (error !== UC_ERR_OK) {
         const faultPc = engine.readReg(REG_PC);
-        this.fault = { kind: ucErrorName(error).replace(/^UC_ERR_/, '').toLowerCase().replace(/_/g, '-'), address: faultPc, size: 0, pc: faultPc };
+        const kind = error === 10 ? 'undefined-instruction' : ucErrorName(error).replace(/^UC_ERR_/, '').toLowerCase().replace(/_/g, '-');
+        this.fault = { kind, address: faultPc, size: 0, pc: faultPc };
         const symbol = this.symbolFor(faultPc);
         if (symbol) this.fault.symbol = symbol;
         this.result = 'fault';
-        this.message = `emulation stopped: ${engine.errorText(error)} at pc ${this.where(faultPc)}`;
+        this.message = `${error === 10 ? 'HardFault: undefined instruction' : 'emulation stopped'}: ${engine.errorText(error)} at pc ${this.where(faultPc)}`;
         break;
       }
       // A slice ran to its instruction count: carry on from where it stopped.

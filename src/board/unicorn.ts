@@ -140,9 +140,9 @@ export function unicorn(): Library {
   const lib = loaded;
   // Distinct type names per process: koffi types are global, and a second load must not redeclare them.
   koffi.opaque('tlsf_uc_engine');
-  const codeProto = koffi.proto('void TlsfUcCodeCb(tlsf_uc_engine *uc, uint64_t address, uint32_t size, void *user)');
-  const memProto = koffi.proto('bool TlsfUcMemCb(tlsf_uc_engine *uc, int type, uint64_t address, int size, int64_t value, void *user)');
-  const intrProto = koffi.proto('void TlsfUcIntrCb(tlsf_uc_engine *uc, uint32_t intno, void *user)');
+  const codeProto = koffi.proto('void TlsfUcCodeCb(uintptr_t uc, uint64_t address, uint32_t size, uintptr_t user)');
+  const memProto = koffi.proto('bool TlsfUcMemCb(uintptr_t uc, int type, uint64_t address, int size, int64_t value, uintptr_t user)');
+  const intrProto = koffi.proto('void TlsfUcIntrCb(uintptr_t uc, uint32_t intno, uintptr_t user)');
   const bound = {
     uc_open: lib.func('int uc_open(int arch, int mode, _Out_ tlsf_uc_engine **uc)'),
     uc_close: lib.func('int uc_close(tlsf_uc_engine *uc)'),

@@ -1,0 +1,93 @@
+// Per-block bookkeeping for the heap service, in typed arrays indexed by the block's address: what the
+// firmware requested, the usable size, the call that allocated it, and the call that last freed it.
+// Flat arrays instead of Maps keep the service hook free of allocation and hashing (docs/board.md).
+
+const FIELDS = 4;
+const REQUESTED = 0;
+const USABLE = 1;
+const ALLOCATED_BY = 2; // 0: not live
+const FREED_BY = 3;     // 0: never freed at this address
+const GRANULE_SHIFT = 2; // every block address is at least 4-aligned
+
+interface TableRegion { base: number; end: number; data: Uint32Array }
+
+export interface LiveBlock { address: number; requested: number; usable: number; allocatedBy: number }
+
+export class BlockTable {
+  private readonly regions: TableRegion[] = [];
+  private data: Uint32Array = new Uint32Array(0);
+  private index = 0;
+
+  addRegion(base: number, size: number): void {
+    this.regions.push({ base, end: base + size, data: new Uint32Array((size >>> GRANULE_SHIFT) * FIELDS) });
+  }
+
+  /** Points at the record for `address`; false when the address is outside every region or misaligned. */
+  private locate(address: number): boolean {
+    if ((address & 3) !== 0) return false;
+    const regions = this.regions;
+    for (let i = 0; i < regions.length; i++) {
+      const region = regions[i]!;
+      if (address >= region.base && address < region.end) {
+        this.data = region.data;
+        this.index = ((address - region.base) >>> GRANULE_SHIFT) * FIELDS;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Allocation call number of the live block at `address`, 0 when none is live there. */
+  allocatedBy(address: number): number {
+    return this.locate(address) ? this.data[this.index + ALLOCATED_BY]! : 0;
+  }
+
+  freedBy(address: number): number {
+    return this.locate(address) ? this.data[this.index + FREED_BY]! : 0;
+  }
+
+  requested(address: number): number {
+    return this.locate(address) ? this.data[this.index + REQUESTED]! : 0;
+  }
+
+  usable(address: number): number {
+    return this.locate(address) ? this.data[this.index + USABLE]! : 0;
+  }
+
+  /** Records a new live block; returns false when the address is outside the heap (an allocator bug). */
+  add(address: number, requested: number, usable: number, call: number): boolean {
+    if (!this.locate(address)) return false;
+    const data = this.data;
+    const at = this.index;
+    data[at + REQUESTED] = requested;
+    data[at + USABLE] = usable;
+    data[at + ALLOCATED_BY] = call;
+    data[at + FREED_BY] = 0;
+    return true;
+  }
+
+  remove(address: number, call: number): void {
+    if (!this.locate(address)) return;
+    const data = this.data;
+    const at = this.index;
+    data[at + ALLOCATED_BY] = 0;
+    data[at + FREED_BY] = call;
+  }
+
+  /** Every live block, by address (slow: for fault reports only). */
+  live(): LiveBlock[] {
+    const blocks: LiveBlock[] = [];
+    for (const region of this.regions) {
+      const data = region.data;
+      for (let at = 0; at < data.length; at += FIELDS) {
+        if (data[at + ALLOCATED_BY] !== 0) {
+          blocks.push({
+            address: region.base + ((at / FIELDS) << GRANULE_SHIFT),
+            requested: data[at + REQUESTED]!, usable: data[at + USABLE]!, allocatedBy: data[at + ALLOCATED_BY]!,
+          });
+        }
+      }
+    }
+    return blocks.sort((a, b) => a.address - b.address);
+  }
+}
