@@ -49,8 +49,16 @@ export function explainCommand(size: number, align: 4 | 8 | 16, slLog2: number, 
   out();
   out(`2. Its size class: first level ${mapping.firstLevelIndex}, second level ${mapping.secondLevelIndex}`);
   out(`   Class (${mapping.firstLevelIndex}, ${mapping.secondLevelIndex}) holds free blocks of ${formatBytes(mapping.classMin)} to ${formatBytes(mapping.classMax)} (${classWidth} bytes wide).`);
-  out(`   The first level picks the power of two the size falls in; the second level splits that range`);
-  out(`   into ${slCount} equal slices. That is where a freed block of exactly this size would be filed.`);
+  const smallBlockSize = align * slCount;
+  if (mapping.firstLevelIndex === 0) {
+    out(`   Blocks below ${formatBytes(smallBlockSize)} (align × ${slCount}) all share first-level row 0, cut into ${slCount}`);
+    out(`   classes exactly ${align} bytes wide: a power-of-two row that small would have slices narrower than the alignment.`);
+  } else {
+    const power = Math.floor(Math.log2(mapping.classMin));
+    out(`   The first level picks the power of two the size falls in: [${2 ** power}, ${2 ** (power + 1)}) is row ${mapping.firstLevelIndex}`);
+    out(`   (row 0 holds everything below ${smallBlockSize}). The second level cuts that range into ${slCount} slices of ${classWidth} bytes.`);
+  }
+  out(`   A freed block of exactly this size is filed in this class's free list.`);
   out();
   out(`3. Search size: ${formatBytes(mapping.searchSize)} -> class (${mapping.searchFirstLevel}, ${mapping.searchSecondLevel})`);
   if (mapping.searchSize === mapping.adjustedSize) {
