@@ -1,0 +1,267 @@
+// The built-in firmware (firmware-sim/): every scenario on every board, the parameter block against
+// scenarios.json, trace replay from flash, the scenarios' own data checks, the linker scripts against the
+// board profiles, and the committed ELFs against a fresh build.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import {
+  listBoards, loadBoard, parseElf, readParams, runFirmware, tlsfHeap,
+  type BoardProfile, type HeapAllocator, type HeapFactory, type RunOptions, type RunReport,
+} from '../src/board/index.js';
+// The reference trace encoder (same format as the CLI's src/cli/trace-encoding.ts).
+// @ts-expect-error: a plain ES module without type declarations
+import { encodeTrace, parseRep } from '../firmware-sim/tools/rep2c.mjs';
+
+const firmwareDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'firmware-sim');
+
+interface ScenarioEntry {
+  name: string;
+  elf: string;
+  description: string;
+  models: string;
+  basis: string;
+  params: { name: string; default: number; help: string }[];
+  minHeap: number;
+  minRam: number;
+}
+
+const scenarios = JSON.parse(readFileSync(join(firmwareDir, 'scenarios.json'), 'utf8')) as ScenarioEntry[];
+const boards = listBoards();
+
+function elfPath(scenario: ScenarioEntry, board: BoardProfile): string {
+  return join(firmwareDir, scenario.elf.replace('{board}', board.name.toLowerCase()));
+}
+
+function run(scenario: ScenarioEntry, board: BoardProfile, extra: Partial<RunOptions> = {}, heap?: HeapFactory): RunReport {
+  const elf = readFileSync(elfPath(scenario, board));
+  return runFirmware({ elf, elfName: `${scenario.name}.elf`, board, maxInstructions: 200_000_000, ...extra }, heap);
+}
+
+function scenario(name: string): ScenarioEntry {
+  const found = scenarios.find((s) => s.name === name);
+  if (!found) throw new Error(`scenario ${name} missing from scenarios.json`);
+  return found;
+}
+
+describe('scenarios.json', () => {
+  it('lists the nine built-in scenarios with their documentation', () => {
+    expect(scenarios.map((s) => s.name)).toEqual([
+      'packet-pool', 'rtos-queues', 'json-doc', 'tls-handshake', 'sensor-logger', 'fragmenter', 'realloc-grow',
+      'trace-player', 'third-party',
+    ]);
+    for (const entry of scenarios) {
+      expect(entry.elf).toBe(`elf/{board}/${entry.name}.elf`);
+      for (const field of ['description', 'models', 'basis'] as const) expect(entry[field].length).toBeGreaterThan(40);
+      expect(entry.minHeap).toBeGreaterThan(0);
+      expect(entry.minRam).toBeGreaterThan(entry.minHeap);
+      for (const param of entry.params) expect(param.help.length).toBeGreaterThan(3);
+    }
+  });
+
+  it("matches every ELF's parameter block: names and defaults", () => {
+    for (const entry of scenarios) {
+      for (const board of boards) {
+        const image = parseElf(readFileSync(elfPath(entry, board)), entry.name);
+        // The linker orders the records as the compiler emitted them, not as the source lists them.
+        const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
+        const params = readParams(image).map(({ name, value }) => ({ name, value })).sort(byName);
+        expect(params, `${entry.name} on ${board.name}`).toEqual(entry.params.map((p) => ({ name: p.name, value: p.default })).sort(byName));
+      }
+    }
+  });
+
+  it("links no part of newlib's allocator into any ELF (the shim replaces it)", () => {
+    const newlibAllocatorSymbols = ['__malloc_free_list', '__malloc_sbrk_start', '__malloc_av_', '__malloc_current_mallinfo', '__malloc_top_pad'];
+    for (const entry of scenarios) {
+      for (const board of boards) {
+        const image = parseElf(readFileSync(elfPath(entry, board)), entry.name);
+        for (const symbol of newlibAllocatorSymbols) expect(image.symbolByName.has(symbol), `${symbol} in ${entry.name}/${board.name}`).toBe(false);
+        for (const symbol of ['__heap_start', '__heap_end', '_estack', '__tlsf_params_start', 'Reset_Handler']) {
+          expect(image.symbolByName.has(symbol), `${symbol} in ${entry.name}/${board.name}`).toBe(true);
+        }
+        // Scenarios that print through newlib's stdio reach the heap through the shim's _malloc_r.
+        if (entry.name === 'json-doc' || entry.name === 'third-party') expect(image.symbolByName.has('_malloc_r')).toBe(true);
+      }
+    }
+  });
+});
+
+describe('every scenario on every board', () => {
+  for (const entry of scenarios) {
+    it(`${entry.name}: completes where the heap is large enough, runs out of memory cleanly where it is not`, () => {
+      const outcomes: string[] = [];
+      for (const board of boards) {
+        const report = run(entry, board);
+        outcomes.push(`${board.name}: ${report.result} (heap ${report.heapSize})`);
+        const where = `${entry.name} on ${board.name}: ${report.result} ${report.message ?? ''}\n${report.output}`;
+        expect(['ok', 'out-of-memory'], where).toContain(report.result);
+        expect(report.output, where).toContain(`${entry.name}:`);
+        expect(report.peakUsed, where).toBeLessThanOrEqual(report.heapSize);
+        if (report.heapSize >= entry.minHeap) {
+          expect(report.result, where).toBe('ok');
+        } else if (report.heapSize < entry.minHeap * 0.9) {
+          expect(report.result, where).toBe('out-of-memory');
+        }
+        if (report.result === 'ok') {
+          expect(report.exitCode, where).toBe(0);
+          expect(report.ops.malloc + report.ops.calloc + report.ops.realloc, where).toBeGreaterThan(10);
+          expect(report.ops.free, where).toBeGreaterThan(0);
+        } else {
+          expect(report.message, where).toMatch(/\d+ bytes/);
+          expect(report.ops.failed, where).toBeGreaterThan(0);
+        }
+      }
+      // The default board runs every scenario.
+      expect(outcomes.find((line) => line.startsWith('stm32f411re:'))).toMatch(/: ok /);
+    });
+  }
+
+  it('the teaching board is too small for the big workloads', () => {
+    const tiny = loadBoard('tiny');
+    const failing = scenarios.filter((entry) => run(entry, tiny).result === 'out-of-memory').map((entry) => entry.name);
+    expect(failing).toEqual(expect.arrayContaining(['tls-handshake', 'packet-pool', 'json-doc']));
+    expect(run(scenario('third-party'), tiny).result).toBe('ok');
+  });
+});
+
+describe('scenario behaviour', () => {
+  const board = loadBoard('stm32f411re');
+
+  it('parameters from the block change the workload', () => {
+    const short = run(scenario('packet-pool'), board, { params: { bursts: 20, seed: 5 } });
+    const long = run(scenario('packet-pool'), board, { params: { bursts: 200, seed: 5 } });
+    expect(short.result).toBe('ok');
+    expect(short.output).toContain('20 bursts');
+    expect(long.ops.malloc).toBeGreaterThan(short.ops.malloc * 5);
+    const fullRecords = run(scenario('tls-handshake'), board);
+    const smallRecords = run(scenario('tls-handshake'), board, { params: { record_len: 4096 } });
+    expect(smallRecords.result).toBe('ok');
+    // Two record buffers, each 12 KiB smaller.
+    expect(fullRecords.peakUsed - smallRecords.peakUsed).toBeGreaterThanOrEqual(2 * 12288);
+  });
+
+  it('the third-party scenario exercises the whole shim through newlib and plain C', () => {
+    const report = run(scenario('third-party'), board);
+    expect(report.result).toBe('ok');
+    expect(report.output).toContain('distinct words; most frequent:');
+    expect(report.output).toContain('allocation contracts all check out');
+    expect(report.ops.memalign).toBeGreaterThanOrEqual(3);
+    // The three requests that must fail (2 GiB malloc and posix_memalign, overflowing calloc).
+    expect(report.ops.failed).toBeGreaterThanOrEqual(2);
+  });
+
+  it('trace-player replays a .rep trace written into the flash trace area', () => {
+    const rep = ['4096', '3', '6', '1', 'a 0 100', 'a 1 2000', 'r 0 3000', 'a 2 17', 'f 1', 'r 2 5'].join('\n');
+    const bytes = encodeTrace(parseRep(rep, 'inline.rep')) as Uint8Array;
+    const patch = { symbol: '__tlsf_trace_start', endSymbol: '__tlsf_trace_end', bytes };
+    const report = run(scenario('trace-player'), board, { flashPatches: [patch] });
+    expect(report.result, report.output).toBe('ok');
+    expect(report.output).toContain('flash trace, 6 operations on 3 ids');
+    expect(report.ops.realloc).toBe(2);
+    expect(report.ops.malloc).toBe(3);
+    expect(report.peakRequested).toBeGreaterThanOrEqual(3000 + 2000 + 17);
+
+    const huge = ['0', '1', '1', '1', 'a 0 200000'].join('\n');
+    const oom = run(scenario('trace-player'), board, {
+      flashPatches: [{ ...patch, bytes: encodeTrace(parseRep(huge, 'huge.rep')) as Uint8Array }],
+    });
+    expect(oom.result).toBe('out-of-memory');
+    expect(oom.message).toContain('200000');
+  });
+
+  it('without a flash trace, trace-player replays its built-in trace', () => {
+    const report = run(scenario('trace-player'), board);
+    const rep = parseRep(readFileSync(join(firmwareDir, 'traces/default.rep'), 'utf8'), 'default.rep') as { ops: { op: string }[] };
+    expect(report.output).toContain(`built-in trace, ${rep.ops.length} operations`);
+    expect(report.ops.malloc).toBe(rep.ops.filter((o) => o.op === 'a').length);
+    expect(report.ops.realloc).toBe(rep.ops.filter((o) => o.op === 'r').length);
+  });
+
+  // A heap that damages one byte of a live block: every scenario must notice through its own checks.
+  function corruptingHeap(afterCalls: number): HeapFactory {
+    return (memory, options) => {
+      const real = tlsfHeap(memory, options) as HeapAllocator;
+      const bytes = new Uint8Array(memory);
+      const live = new Map<number, number>();
+      let calls = 0;
+      let done = false;
+      const track = (addr: number, size: number): number => {
+        calls++;
+        if (!done && calls > afterCalls && live.size > 0) {
+          // The most recently allocated block that is still live.
+          const [victim, victimSize] = [...live.entries()].at(-1)!;
+          if (victimSize >= 8) {
+            bytes[victim - options.base + Math.floor(victimSize / 2)] ^= 0x5a;
+            done = true;
+          }
+        }
+        if (addr) live.set(addr, size);
+        return addr;
+      };
+      return {
+        ...real,
+        malloc: (size) => track(real.malloc(size), size),
+        calloc: (count, size) => track(real.calloc(count, size), count * size),
+        memalign: (align, size) => track(real.memalign(align, size), size),
+        realloc: (addr, size) => {
+          live.delete(addr);
+          return track(real.realloc(addr, size), size);
+        },
+        free: (addr) => {
+          live.delete(addr);
+          real.free(addr);
+        },
+        usableSize: (addr) => real.usableSize(addr),
+        addPool: (m, o) => real.addPool(m, o),
+        check: () => real.check(),
+        walk: (visit) => real.walk(visit),
+        stats: () => real.stats(),
+      };
+    };
+  }
+
+  for (const name of ['packet-pool', 'rtos-queues', 'json-doc', 'tls-handshake', 'sensor-logger', 'fragmenter', 'realloc-grow', 'trace-player']) {
+    it(`${name} detects a damaged block with its own data check`, () => {
+      const report = run(scenario(name), board, {}, corruptingHeap(40));
+      expect(report.result, `${report.message}\n${report.output}`).toBe('assertion');
+      expect(report.assertion?.file).toMatch(/^scenarios\//);
+    });
+  }
+});
+
+describe('build inputs', () => {
+  it('the committed linker scripts match the board profiles', () => {
+    const result = spawnSync(process.execPath, [join(firmwareDir, 'tools/gen-ld.mjs'), '--check'], { encoding: 'utf8' });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  });
+
+  it('every board has an ELF of every scenario whose heap bounds lie in the board RAM', () => {
+    for (const board of boards) {
+      for (const entry of scenarios) {
+        const image = parseElf(readFileSync(elfPath(entry, board)), entry.name);
+        const start = image.symbolByName.get('__heap_start')!.value;
+        const end = image.symbolByName.get('__heap_end')!.value;
+        const stackTop = image.symbolByName.get('_estack')!.value;
+        expect(start % 8).toBe(0);
+        expect(end).toBeGreaterThan(start);
+        const bank = board.ram.find((b) => start >= b.base && start < b.base + b.size);
+        expect(bank, `${entry.name}/${board.name} heap at ${start.toString(16)}`).toBeDefined();
+        expect(stackTop).toBeLessThanOrEqual(board.ram.filter((b) => b.heap).reduce((max, b) => Math.max(max, b.base + b.size), 0));
+      }
+    }
+  });
+
+  const haveCross = spawnSync('arm-none-eabi-gcc', ['--version']).status === 0;
+  const haveMake = spawnSync('make', ['--version']).status === 0;
+  it.skipIf(!haveCross || !haveMake)(
+    `the committed ELFs are byte-identical to a fresh build${haveCross ? '' : ' (skipped: arm-none-eabi-gcc is not installed; apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)'}`,
+    () => {
+      const output = execFileSync('make', ['-s', '-j2', '-C', firmwareDir, 'check-uptodate'], { encoding: 'utf8', timeout: 170_000 });
+      expect(output).toMatch(/all \d+ ELFs match a fresh build/);
+    },
+    180_000,
+  );
+});
