@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, extname, resolve } from 'node:path';
+import { dirname, extname, isAbsolute, relative, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Limits } from './checks.js';
 import { InputError } from './errors.js';
@@ -35,8 +35,11 @@ export function findDefaultBudgetFile(directory: string): string | undefined {
   return undefined;
 }
 
+/** Scenario name, or the file path relative to the working directory when it lies below it. */
 export function targetLabel(target: RunTarget): string {
-  return target.kind === 'scenario' ? target.name : target.path;
+  if (target.kind === 'scenario') return target.name;
+  const shown = relative(process.cwd(), target.path);
+  return shown === '' || shown.startsWith('..') || isAbsolute(shown) ? target.path : shown;
 }
 
 /** Decides what a command-line argument names: `.elf`/`.axf` files, `.rep` traces, otherwise a scenario. */

@@ -9,11 +9,23 @@ import { formatBytes, formatKiB, formatPercent } from './units.js';
 
 interface Attempt { heapSize: number; result: string; report?: RunReport; error?: string }
 
-/** The largest single request of a run: from the trace itself, or from the board's report when it has it. */
-function largestRequestOf(prepared: PreparedRun, report: RunReport): number | undefined {
+/**
+ * The largest single request of a run (n in the bounds): from the trace itself, or from the board's per-call
+ * event log of the first run.
+ */
+export function largestRequestOf(prepared: PreparedRun, report: RunReport): number | undefined {
   if (prepared.trace) return prepared.trace.largestRequest;
-  const figure = (report as unknown as { largestRequest?: unknown }).largestRequest;
-  return typeof figure === 'number' ? figure : undefined;
+  if (!report.events) return undefined;
+  let largest = 0;
+  for (const event of report.events) {
+    const [first = 0, second = 0] = event.args;
+    const size = event.op === 'malloc' ? first
+      : event.op === 'realloc' || event.op === 'memalign' ? second
+      : event.op === 'calloc' ? first * second
+      : 0;
+    if (size > largest) largest = size;
+  }
+  return largest;
 }
 
 function attempt(request: RunRequest, heapSize: number): Attempt {
@@ -34,7 +46,8 @@ function attempt(request: RunRequest, heapSize: number): Attempt {
  * alignment step below it.
  */
 export function minHeapCommand(request: RunRequest, options: { json: boolean }, io: CliIo, colours: Palette): number {
-  const first = prepareRun(request);
+  // The first run, on the whole default heap, also records every call so the largest request is known.
+  const first = prepareRun({ ...request, recordEvents: true });
   const align = first.settings.align;
   const full = execute(first);
   const label = `${first.label} on ${full.board}`;
@@ -66,7 +79,7 @@ export function minHeapCommand(request: RunRequest, options: { json: boolean }, 
   if (io.stderr.isTTY && Date.now() - startedAt > 1000) io.stderr.write('\r\u001b[K');
 
   const minimum = passingUnits * align;
-  const largestRequest = largestRequestOf(first, passing);
+  const largestRequest = largestRequestOf(first, full);
   const bounds: WorstCaseBounds | undefined = largestRequest === undefined
     ? undefined
     : worstCaseBounds(passing.peakRequested, largestRequest, align);
@@ -114,7 +127,8 @@ export function minHeapCommand(request: RunRequest, options: { json: boolean }, 
   out(`    fragmentation   ${formatPercent(passing.fragmentation)} at the end; largest free block at peak ${formatBytes(passing.largestFreeAtPeak)}`);
   if (bounds) {
     out(`  worst case for any request order with M = ${formatBytes(bounds.maxLiveBytes)} and largest block n = ${formatBytes(bounds.largestRequest)} (${bounds.largestRequestUnits} units of ${bounds.unitBytes} B):`);
-    out(`    Robson bound    M·(1+⌈log2 n⌉) = ${formatBytes(bounds.robsonBytes)} (${formatKiB(bounds.robsonBytes)}): enough for first fit under any order; no non-moving allocator is guaranteed much less`);
+    out(`    Robson bound    M·(1+⌈log2 n⌉) = ${formatBytes(bounds.robsonBytes)} (${formatKiB(bounds.robsonBytes)}): first fit never needs more, whatever the order;
+                                     some order forces about half of it on any allocator that cannot move blocks`);
     out(`    best fit / TLSF M·(n−2)        = ${formatBytes(bounds.bestFitBytes)} (${formatKiB(bounds.bestFitBytes)}): the guarantee o1heap quotes for best fit, which TLSF approximates`);
     out(`  this run needed ${formatPercent(minimum / bounds.robsonBytes)} of the Robson bound.`);
   } else {

@@ -140,6 +140,7 @@ function checkCommand(argument: string | undefined, flags: CheckFlags, io: CliIo
   const runs: Record<string, unknown>[] = [];
   const timings: RunTiming[] = [];
   const colours = coloursFor(io, flags);
+  const labelWidth = Math.max(...prepared.map((run) => `${targetLabel(run.target)} on ${run.board.name}`.length));
   prepared.forEach((run, index) => {
     const report = execute(run);
     const runOutcomes = evaluateChecks(targetLabel(run.target), report.board, report, jobs[index]!.limits);
@@ -149,7 +150,7 @@ function checkCommand(argument: string | undefined, flags: CheckFlags, io: CliIo
     if (!flags.json) {
       for (const outcome of runOutcomes) {
         const mark = outcome.pass ? colours.green('PASS') : colours.red('FAIL');
-        io.stdout.write(`${mark}  ${outcome.target} on ${outcome.board}  ${outcome.check.padEnd(17)} ${outcome.summary}\n`);
+        io.stdout.write(`${mark}  ${`${outcome.target} on ${outcome.board}`.padEnd(labelWidth)}  ${outcome.check.padEnd(17)} ${outcome.summary}\n`);
       }
     }
   });

@@ -128,7 +128,12 @@ export function parseParamValue(raw: string | number, what: string): number {
     return raw;
   }
   const negative = raw.startsWith('-');
-  const magnitude = parseSize(negative ? raw.slice(1) : raw, what);
+  let magnitude: number;
+  try {
+    magnitude = parseSize(negative ? raw.slice(1) : raw, what);
+  } catch {
+    throw new InputError(`${what}: "${raw}" is not an integer (write e.g. 200, -3, 0x10 or 4K)`);
+  }
   const value = negative ? -magnitude : magnitude;
   if (value < -0x8000_0000 || value > 0x7fff_ffff) {
     throw new InputError(`${what}: "${raw}" does not fit a 32-bit signed parameter`);
