@@ -152,7 +152,19 @@ export function expectedFiles() {
   return files;
 }
 
+// `gen-ld.mjs --board my-board.json [--out my-board.ld]`: a linker script for a board of your own.
+function customBoard(args) {
+  const file = args[args.indexOf('--board') + 1];
+  if (!file) throw new Error('--board needs a board JSON file');
+  const board = normaliseBoard(JSON.parse(readFileSync(file, 'utf8')), file);
+  const outIndex = args.indexOf('--out');
+  const out = outIndex >= 0 ? args[outIndex + 1] : `${board.id}.ld`;
+  writeFileSync(out, linkerScript(board));
+  console.log(`wrote ${out} (link with -L ${ldDir} -T ${out}; compile with ${cpuFlags[board.cpu]})`);
+}
+
 function main() {
+  if (process.argv.includes('--board')) return customBoard(process.argv);
   const check = process.argv.includes('--check');
   let stale = 0;
   for (const [name, text] of expectedFiles()) {
