@@ -186,6 +186,8 @@ export class Machine {
   private readonly guarding: boolean;
   private readonly armv6m: boolean;
   private readonly counterLow: Uint32Array | null;
+  /** r0..r15 inside Unicorn's CPU state when located (Engine.registerFile), else null: use FFI calls. */
+  private readonly registers: Uint32Array | null;
   private instructionBase = 0;
   private output = '';
   private result: RunResult | null = null;
@@ -256,6 +258,7 @@ export class Machine {
       this.mapMemory();
       const counter = this.engine.instructionCounter();
       this.counterLow = counter ? new Uint32Array(counter.buffer, counter.byteOffset, 4) : null;
+      this.registers = this.engine.registerFile();
       this.installHooks();
     } catch (error) {
       this.engine.close();
@@ -559,6 +562,12 @@ export class Machine {
     return false;
   }
 
+  /** The service's return value, in r0. */
+  private setResult(value: number): void {
+    if (this.registers) this.registers[0] = value >>> 0;
+    else this.engine.writeReg(REG_R0, value);
+  }
+
   private caller(): number {
     return this.engine.readReg(REG_LR);
   }
@@ -570,8 +579,9 @@ export class Machine {
     const engine = this.engine;
     // Registers are read one at a time and only when the service needs them: inside a hook every FFI call
     // costs about 0.1 µs, and malloc/free need only r0 (lr is read for events and error reports).
-    const r0 = engine.readReg(REG_R0);
-    const r1 = slot === SLOT.malloc || slot === SLOT.free ? 0 : engine.readReg(REG_R0 + 1);
+    const registers = this.registers;
+    const r0 = registers ? registers[0]! : engine.readReg(REG_R0);
+    const r1 = slot === SLOT.malloc || slot === SLOT.free ? 0 : registers ? registers[1]! : engine.readReg(REG_R0 + 1);
     const heap = this.heap;
     try {
       switch (slot) {
@@ -582,7 +592,7 @@ export class Machine {
           if (result === 0) this.ops.failed++;
           else this.track(result, r0);
           if (this.events) this.record('malloc', [r0], result, this.caller());
-          engine.writeReg(REG_R0, result);
+          this.setResult(result);
           return;
         }
         case SLOT.free: {
@@ -614,7 +624,7 @@ export class Machine {
           }
           if (result === 0 && r1 !== 0) this.ops.failed++;
           if (this.events) this.record('realloc', [r0, r1], result, this.caller());
-          engine.writeReg(REG_R0, result);
+          this.setResult(result);
           return;
         }
         case SLOT.calloc: {
@@ -624,7 +634,7 @@ export class Machine {
           if (result === 0) this.ops.failed++;
           else this.track(result, r0 * r1);
           if (this.events) this.record('calloc', [r0, r1], result, this.caller());
-          engine.writeReg(REG_R0, result);
+          this.setResult(result);
           return;
         }
         case SLOT.memalign: {
@@ -641,13 +651,13 @@ export class Machine {
           if (result === 0) this.ops.failed++;
           else this.track(result, r1);
           if (this.events) this.record('memalign', [r0, r1], result, this.caller());
-          engine.writeReg(REG_R0, result);
+          this.setResult(result);
           return;
         }
         case SLOT.usableSize: {
-          if (r0 === 0) { engine.writeReg(REG_R0, 0); return; }
+          if (r0 === 0) { this.setResult(0); return; }
           if (!this.checkLive(r0, 'malloc_usable_size')) return;
-          engine.writeReg(REG_R0, heap.usableSize(r0));
+          this.setResult(heap.usableSize(r0));
           return;
         }
         case SLOT.write:
@@ -659,7 +669,7 @@ export class Machine {
           else this.stopWith('exit-failure', `firmware exited with status ${this.exitCode}`, this.exitCode);
           return;
         case SLOT.ticks:
-          engine.writeReg(REG_R0, this.instructions() >>> 0);
+          this.setResult(this.instructions());
           return;
         case SLOT.assertFail: {
           const file = this.readCString(r0);
@@ -810,7 +820,7 @@ export class Machine {
         result = 0xffffffff;
         this.output += '';
     }
-    engine.writeReg(REG_R0, result);
+    this.setResult(result);
   }
 
   // ---- faults ---------------------------------------------------------------------------------
