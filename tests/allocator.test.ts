@@ -257,6 +257,26 @@ describe('operations', () => {
     expectClean(heap);
   });
 
+  test('realloc grows backwards into a free previous block, moving the bytes down', () => {
+    const memory = new ArrayBuffer(16 * 1024);
+    const bytes = new Uint8Array(memory);
+    const heap = createTlsf(memory, { base: SRAM });
+    const a = heap.malloc(300);
+    const b = heap.malloc(100);
+    const c = heap.malloc(100);
+    for (let i = 0; i < 100; i++) bytes[b - SRAM + i] = 200 - i;
+    heap.free(a);
+    const grown = heap.realloc(b, 250); // c blocks the way forward; a's space is behind
+    expect(grown).toBe(a);
+    for (let i = 0; i < 100; i++) expect(bytes[grown - SRAM + i]).toBe(200 - i);
+    expectClean(heap);
+    expectTlsfError(() => heap.free(b), 'not-a-block'); // b is now inside the grown block's payload
+    heap.free(c);
+    heap.free(grown);
+    expect(heap.stats().freeBlocks).toBe(1);
+    expectClean(heap);
+  });
+
   test('calloc zeroes and checks overflow', () => {
     const memory = new ArrayBuffer(16 * 1024);
     new Uint8Array(memory).fill(0xff);
@@ -425,11 +445,11 @@ describe('check() finds corruption and never throws', () => {
     expect(errors).toContain(hexOf(a - 4));
     words[at(a - 4)] = saved;
 
-    const link = words[at(b + 4)]!;
-    words[at(b + 4)] = 0x1234_5678; // next-free link into nowhere
+    const link = words[at(b)]!;
+    words[at(b)] = 0x1234_5678; // next-free link (first payload word) into nowhere
     errors = heap.check().errors.join('\n');
-    expect(errors).toContain('0x12345678');
-    words[at(b + 4)] = link;
+    expect(errors).toContain('0x12345678 is not a free block');
+    words[at(b)] = link;
 
     const flBitmap = words[at(SRAM)]!;
     words[at(SRAM)] = flBitmap ^ 0x40;

@@ -164,6 +164,7 @@ export class Tlsf {
 
   // The first pool is read and written directly; other pools go through the pool table.
   protected readonly fastWords: Int32Array;
+  protected readonly fastBytes: Uint8Array;
   protected readonly fastBase: number;
   protected readonly fastStart: number;
   protected readonly fastLength: number;
@@ -206,6 +207,7 @@ export class Tlsf {
     const controlEnd = this.controlAddress + this.layout.controlBytes;
     const words = new Int32Array(memory, 0, memory.byteLength >>> 2);
     this.fastWords = words;
+    this.fastBytes = new Uint8Array(memory, 0, memory.byteLength);
     this.fastBase = region.base;
     this.fastStart = start;
     this.fastLength = region.length;
@@ -371,12 +373,6 @@ export class Tlsf {
 
   private removeFree(block: number, size: number): void {
     const next = this.load(block + 4);
-    const prev = this.load(block + 8);
-    if (next !== 0) this.store(next + 8, prev);
-    if (prev !== 0) {
-      this.store(prev + 4, next);
-      return;
-    }
     let fl: number;
     let sl: number;
     if (size < this.smallBlockSize) {
@@ -388,7 +384,14 @@ export class Tlsf {
       fl = power - this.flIndexShift + 1;
     }
     const words = this.fastWords;
-    words[this.headWord + (fl << this.slLog2) + sl] = next;
+    const headIndex = this.headWord + (fl << this.slLog2) + sl;
+    if (words[headIndex] !== (block | 0)) {
+      const prev = this.load(block + 8);
+      this.store(prev + 4, next);
+      if (next !== 0) this.store(next + 8, prev);
+      return;
+    }
+    words[headIndex] = next;
     if (next === 0) {
       const rowBits = words[this.slWord + fl]! & ~(1 << sl);
       words[this.slWord + fl] = rowBits;
@@ -449,9 +452,7 @@ export class Tlsf {
     const block = words[headIndex]!;
     const next = this.load(block + 4);
     words[headIndex] = next;
-    if (next !== 0) {
-      this.store(next + 8, 0);
-    } else {
+    if (next === 0) {
       const rowBits = words[this.slWord + fl]! & ~(1 << sl);
       words[this.slWord + fl] = rowBits;
       if (rowBits === 0) words[this.flWord] &= ~(1 << fl);
@@ -592,9 +593,7 @@ export class Tlsf {
     const index = (block - memoryBase) >> 2;
     const nextFree = words[index + 1]!;
     words[headIndex] = nextFree;
-    if (nextFree !== 0) {
-      words[((nextFree - memoryBase) >> 2) + 2] = 0;
-    } else {
+    if (nextFree === 0) {
       const remaining = words[slWord + fl]! & ~(1 << sl);
       words[slWord + fl] = remaining;
       if (remaining === 0) words[flWord] &= ~(1 << fl);
@@ -697,19 +696,20 @@ export class Tlsf {
       const prevSize = words[prevIndex]! & SIZE_MASK;
       const after = words[prevIndex + 1]!;
       const before = words[prevIndex + 2]!;
-      if (after !== 0) words[((after - memoryBase) >> 2) + 2] = before;
-      if (before !== 0) {
-        words[((before - memoryBase) >> 2) + 1] = after;
+      if (prevSize < this.smallBlockSize) {
+        fl = 0;
+        sl = prevSize >>> this.alignLog2;
       } else {
-        if (prevSize < this.smallBlockSize) {
-          fl = 0;
-          sl = prevSize >>> this.alignLog2;
-        } else {
-          const power = 31 - Math.clz32(prevSize);
-          sl = (prevSize >>> (power - slLog2)) ^ this.slCount;
-          fl = power - this.flIndexShift + 1;
-        }
-        words[this.headWord + (fl << slLog2) + sl] = after;
+        const power = 31 - Math.clz32(prevSize);
+        sl = (prevSize >>> (power - slLog2)) ^ this.slCount;
+        fl = power - this.flIndexShift + 1;
+      }
+      const listHead = this.headWord + (fl << slLog2) + sl;
+      if (words[listHead] !== prev) {
+        words[((before - memoryBase) >> 2) + 1] = after;
+        if (after !== 0) words[((after - memoryBase) >> 2) + 2] = before;
+      } else {
+        words[listHead] = after;
         if (after === 0) {
           const remaining = words[slWord + fl]! & ~(1 << sl);
           words[slWord + fl] = remaining;
@@ -724,19 +724,20 @@ export class Tlsf {
       const nextSize = nextHeader & SIZE_MASK;
       const after = words[nextIndex + 1]!;
       const before = words[nextIndex + 2]!;
-      if (after !== 0) words[((after - memoryBase) >> 2) + 2] = before;
-      if (before !== 0) {
-        words[((before - memoryBase) >> 2) + 1] = after;
+      if (nextSize < this.smallBlockSize) {
+        fl = 0;
+        sl = nextSize >>> this.alignLog2;
       } else {
-        if (nextSize < this.smallBlockSize) {
-          fl = 0;
-          sl = nextSize >>> this.alignLog2;
-        } else {
-          const power = 31 - Math.clz32(nextSize);
-          sl = (nextSize >>> (power - slLog2)) ^ this.slCount;
-          fl = power - this.flIndexShift + 1;
-        }
-        words[this.headWord + (fl << slLog2) + sl] = after;
+        const power = 31 - Math.clz32(nextSize);
+        sl = (nextSize >>> (power - slLog2)) ^ this.slCount;
+        fl = power - this.flIndexShift + 1;
+      }
+      const listHead = this.headWord + (fl << slLog2) + sl;
+      if (words[listHead] !== ((block + size) | 0)) {
+        words[((before - memoryBase) >> 2) + 1] = after;
+        if (after !== 0) words[((after - memoryBase) >> 2) + 2] = before;
+      } else {
+        words[listHead] = after;
         if (after === 0) {
           const remaining = words[slWord + fl]! & ~(1 << sl);
           words[slWord + fl] = remaining;
@@ -857,6 +858,37 @@ export class Tlsf {
         return ptr;
       }
     }
+    if ((header & PREV_FREE_BIT) !== 0) {
+      // Grow backwards: the free block before (and a free one after) together may be enough.
+      // Keeping the data low in memory this way beats moving it to wherever malloc finds room.
+      const prev = this.load(block - 4);
+      const prevSize = this.load(prev) & SIZE_MASK;
+      const nextSize = (nextHeader & FREE_BIT) !== 0 ? nextHeader & SIZE_MASK : 0;
+      const combined = prevSize + current + nextSize;
+      if (combined >= blockSize) {
+        // Unlink first: the copy below overwrites prev's links.
+        this.removeFree(prev, prevSize);
+        if (nextSize !== 0) this.removeFree(next, nextSize);
+        this.copy(ptr, prev + BLOCK_HEADER_SIZE, current - BLOCK_HEADER_SIZE);
+        const rest = combined - blockSize;
+        const after = prev + combined;
+        if (rest >= MIN_BLOCK_SIZE) {
+          const remainder = prev + blockSize;
+          this.store(prev, blockSize); // prev was free, so the block before it is used: P = 0
+          this.store(remainder, rest | FREE_BIT);
+          this.store(after - 4, remainder);
+          this.store(after, this.load(after) | PREV_FREE_BIT);
+          this.insertFree(remainder, rest);
+          this.usedBytesNow += blockSize - current;
+        } else {
+          this.store(prev, combined);
+          this.store(after, this.load(after) & ~PREV_FREE_BIT);
+          this.usedBytesNow += combined - current;
+        }
+        if (this.usedBytesNow > this.peakUsedBytes) this.peakUsedBytes = this.usedBytesNow;
+        return (prev + BLOCK_HEADER_SIZE) >>> 0;
+      }
+    }
     const moved = this.malloc(size);
     if (moved === 0) return 0;
     this.copy(ptr, moved, current - BLOCK_HEADER_SIZE);
@@ -947,6 +979,14 @@ export class Tlsf {
   }
 
   private copy(from: number, to: number, length: number): void {
+    const fastStart = this.fastStart;
+    const fastLength = this.fastLength;
+    if ((from - fastStart) >>> 0 < fastLength && (to - fastStart) >>> 0 < fastLength
+        && ((from - fastStart) >>> 0) + length <= fastLength && ((to - fastStart) >>> 0) + length <= fastLength) {
+      const source = (from - this.fastBase) | 0;
+      this.fastBytes.copyWithin((to - this.fastBase) | 0, source, source + length);
+      return;
+    }
     const source = this.bytesAt(from, length, 'copy');
     const target = this.bytesAt(to, length, 'copy');
     if (source.bytes.buffer === target.bytes.buffer) {
@@ -1203,7 +1243,7 @@ export class Tlsf {
             report(`list (${fl},${sl}): free block ${hex(node)} of ${size} bytes belongs in list (${range.fl},${range.sl})`);
           }
           const backLink = this.peek(node + 8);
-          if (backLink !== prev) report(`list (${fl},${sl}): ${hex(node)} has prev link ${hex(backLink)}, expected ${hex(prev)}`);
+          if (prev !== 0 && backLink !== prev) report(`list (${fl},${sl}): ${hex(node)} has prev link ${hex(backLink)}, expected ${hex(prev)}`);
           prev = node;
           node = this.peek(node + 4);
           if (node < 0) {
