@@ -1,0 +1,259 @@
+// The CLI as a user runs it: the built program in a child process, real exit codes, stdout parsed.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const cliPath = join(root, 'dist', 'cli.js');
+const work = mkdtempSync(join(tmpdir(), 'tlsf-cli-'));
+// Short scenario runs keep the whole file to a few seconds of emulation.
+const SHORT = ['--param', 'bursts=20'];
+
+interface Result { code: number | null; stdout: string; stderr: string }
+
+function cli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Result {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
+  delete env.GITHUB_ACTIONS;
+  if (options.env?.GITHUB_ACTIONS) env.GITHUB_ACTIONS = options.env.GITHUB_ACTIONS;
+  const child = spawnSync(process.execPath, [cliPath, ...args], { cwd: options.cwd ?? work, env, encoding: 'utf8', timeout: 60_000 });
+  return { code: child.status, stdout: child.stdout, stderr: child.stderr };
+}
+
+function json(result: Result): Record<string, any> {
+  return JSON.parse(result.stdout) as Record<string, any>;
+}
+
+beforeAll(() => {
+  const build = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { encoding: 'utf8' });
+  // Type errors are the typecheck's business (npm run typecheck); tsc still emits, and these tests need the
+  // emitted program. Only a build that emitted nothing is fatal here.
+  if (build.status !== 0 && !existsSync(cliPath)) throw new Error(`tsc failed:\n${build.stdout}${build.stderr}`);
+}, 120_000);
+
+describe('tlsf-sim (built program)', () => {
+  it('prints its version and help with exit 0', () => {
+    const version = cli(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toBe((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version);
+    const help = cli(['--help']);
+    expect(help.code).toBe(0);
+    for (const command of ['run', 'check', 'min-heap', 'explain', 'boards', 'scenarios', 'bench']) expect(help.stdout).toContain(command);
+  });
+
+  it('run with no argument runs packet-pool on the default board and prints a plain report', () => {
+    const result = cli(['run', ...SHORT]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^packet-pool on stm32f411re \(cortex-m4f, 100 MHz\): ok/);
+    for (const label of ['peak used', 'peak requested', 'peak span', 'largest free', 'fragmentation', 'control bytes', 'instructions', 'firmware output']) {
+      expect(result.stdout).toContain(label);
+    }
+    // Not a terminal: no colour codes and no progress bar.
+    expect(result.stdout).not.toContain('\u001b[');
+    expect(result.stderr).toBe('');
+  });
+
+  it('run --json prints one document with the stable field names and consistent figures', () => {
+    const report = json(cli(['run', 'packet-pool', '--board', 'nrf52840', '--align', '16', '--sl', '4', ...SHORT, '--json']));
+    for (const field of ['result', 'peakUsed', 'peakRequested', 'peakSpan', 'largestFree', 'fragmentation', 'controlBytes', 'ops', 'instructions']) {
+      expect(report).toHaveProperty(field);
+    }
+    expect(report.command).toBe('run');
+    expect(report.result).toBe('ok');
+    expect(report.board).toMatch(/nrf52840/i);
+    expect(report.align).toBe(16);
+    expect(report.slLog2).toBe(4);
+    expect(report.params).toEqual({ bursts: 20 });
+    expect(report.ops.malloc).toBeGreaterThan(20);
+    expect(report.peakUsed).toBeGreaterThanOrEqual(report.peakRequested);
+    expect(report.peakSpan).toBeGreaterThanOrEqual(report.peakUsed);
+    expect(report.heapSize).toBeGreaterThan(report.peakSpan);
+    expect(report.instructions).toBeGreaterThan(0);
+  });
+
+  it('run --heap sets the heap size', () => {
+    const report = json(cli(['run', ...SHORT, '--heap', '24K', '--json']));
+    expect(report.heapSize).toBe(24 * 1024);
+  });
+
+  it('runs a malloc-lab trace through the trace-player firmware', () => {
+    const tracePath = join(work, 'small.rep');
+    writeFileSync(tracePath, ['3000', '3', '7', '1', 'a 0 100', 'a 1 2000', 'r 0 300', 'f 1', 'a 2 50', 'f 0', 'f 2', ''].join('\n'));
+    const report = json(cli(['run', tracePath, '--json']));
+    expect(report.result).toBe('ok');
+    expect(report.targetKind).toBe('trace');
+    expect(report.output).toContain('flash trace, 7 operations on 3 ids');
+    expect(report.ops.realloc).toBe(1);
+    // The live requests peak at 100 + 2000 bytes, then 300 + 2000 after the realloc; the player's own table adds a little.
+    expect(report.peakRequested).toBeGreaterThanOrEqual(2300);
+    expect(report.peakRequested).toBeLessThan(2300 + 100);
+  });
+
+  it('runs a firmware ELF by path', () => {
+    const report = json(cli(['run', join(root, 'firmware-sim', 'elf', 'stm32f103c8', 'json-doc.elf'), '--board', 'stm32f103c8', '--param', 'docs=2', '--json']));
+    expect(report.result).toBe('ok');
+    expect(report.targetKind).toBe('elf');
+    expect(report.ops.malloc).toBeGreaterThan(0);
+  });
+
+  it('exits 1 when the run does not complete, and says why', () => {
+    const result = cli(['run', 'fragmenter', '--board', 'tiny']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('fragmenter on tiny');
+    expect(result.stdout).toMatch(/: out-of-memory\n\s+stopped\s+.*allocating \d+ bytes failed/);
+    const timeout = json(cli(['run', '--max-instructions', '20000', '--json']));
+    expect(timeout.result).toBe('timeout');
+  });
+
+  describe('check', () => {
+    const passing = join(work, 'pass');
+    const failing = join(work, 'fail');
+    beforeAll(() => {
+      for (const directory of [passing, failing]) spawnSync('mkdir', ['-p', directory]);
+      writeFileSync(join(passing, 'tlsf-budget.yaml'), [
+        'defaults:',
+        '  limits: { no-oom: true }',
+        'checks:',
+        '  - scenario: packet-pool',
+        '    boards: [stm32f411re, rp2040]',
+        '    params: { bursts: 20 }',
+        '    limits: { max-peak: 16K, min-free: 2K, max-fragmentation: 50% }',
+        '',
+      ].join('\n'));
+      writeFileSync(join(failing, 'tlsf-budget.json'), JSON.stringify({
+        checks: [
+          { scenario: 'packet-pool', params: { bursts: 20 }, limits: { maxPeak: '4K', noOom: true } },
+          { scenario: 'fragmenter', board: 'tiny', limits: { noOom: true } },
+        ],
+      }));
+    });
+
+    it('passes a budget that holds: exit 0, one line per check with the measured figure', () => {
+      const result = cli(['check'], { cwd: passing });
+      expect(result.code).toBe(0);
+      const lines = result.stdout.trim().split('\n');
+      expect(lines.filter((line) => line.startsWith('PASS'))).toHaveLength(10);
+      expect(result.stdout).toMatch(/PASS\s+packet-pool on rp2040\s+max-peak\s+peak used [\d,]+ B <= max 16,384 B/);
+      expect(lines.at(-1)).toMatch(/^10 checks passed \(2 runs, .*tlsf-budget\.yaml\)$/);
+    });
+
+    it('fails a budget that is broken: exit 1, JUnit, markdown and GitHub annotations', () => {
+      const junitPath = join(failing, 'junit.xml');
+      const markdownPath = join(failing, 'summary.md');
+      const result = cli(['check', '--junit', junitPath, '--markdown', markdownPath], { cwd: failing, env: { GITHUB_ACTIONS: 'true' } });
+      expect(result.code).toBe(1);
+      expect(result.stdout).toMatch(/FAIL\s+packet-pool on stm32f411re\s+max-peak\s+peak used [\d,]+ B > max 4,096 B/);
+      expect(result.stdout).toMatch(/FAIL\s+fragmenter on tiny\s+completes\s+run completes: out-of-memory/);
+      expect(result.stdout).toMatch(/^::error file=.*tlsf-budget\.json,title=tlsf-sim max-peak::packet-pool on stm32f411re: peak used/m);
+      const junit = readFileSync(junitPath, 'utf8');
+      expect(junit.match(/<testcase /g)).toHaveLength(5);
+      expect(junit.match(/<failure /g)).toHaveLength(3);
+      expect(junit).toContain('<testsuite name="fragmenter on tiny"');
+      const markdown = readFileSync(markdownPath, 'utf8');
+      expect(markdown).toContain('3 of 5 checks failed');
+      expect(markdown).toMatch(/\| ❌ \| packet-pool \| stm32f411re \| max-peak \| [\d,]+ B \| 4,096 B \|/);
+    });
+
+    it('takes limits from flags and prints JSON', () => {
+      const result = cli(['check', 'packet-pool', ...SHORT, '--board', 'stm32f411re,stm32f407vg', '--max-peak', '64K', '--no-oom', '--json']);
+      expect(result.code).toBe(0);
+      const document = json(result);
+      expect(document.result).toBe('pass');
+      expect(document.checks).toHaveLength(6);
+      expect(document.runs).toHaveLength(2);
+      expect(document.checks[1]).toMatchObject({ check: 'max-peak', limit: 65536, unit: 'bytes', pass: true });
+      expect(document.checks[1].measured).toBe(document.runs[0].peakUsed);
+      const tight = cli(['check', 'packet-pool', ...SHORT, '--max-peak', String(document.runs[0].peakUsed - 1)]);
+      expect(tight.code).toBe(1);
+    });
+
+    it('is bad input (exit 2) with nothing to check or a broken budget file', () => {
+      const empty = mkdtempSync(join(tmpdir(), 'tlsf-cli-empty-'));
+      const none = cli(['check'], { cwd: empty });
+      expect(none.code).toBe(2);
+      expect(none.stderr).toContain('tlsf-budget.json');
+      writeFileSync(join(empty, 'tlsf-budget.yaml'), 'checks:\n  - scenario: packet-pool\n    limits: { max-peak: lots }\n');
+      const broken = cli(['check'], { cwd: empty });
+      expect(broken.code).toBe(2);
+      expect(broken.stderr).toMatch(/tlsf-budget\.yaml: checks\[0\]\.limits\.maxPeak: "lots"/);
+    });
+  });
+
+  it('min-heap finds a heap on which the run completes and one alignment step below which it does not', () => {
+    const result = cli(['min-heap', 'packet-pool', ...SHORT, '--json']);
+    expect(result.code).toBe(0);
+    const document = json(result);
+    expect(document.minHeap % 8).toBe(0);
+    expect(document.atMinimum.result).toBe('ok');
+    expect(document.minHeap).toBeGreaterThanOrEqual(document.atMinimum.peakSpan);
+    expect(document.worstCase.maxLiveBytes).toBe(document.atMinimum.peakRequested);
+    expect(document.worstCase.largestRequest).toBeGreaterThanOrEqual(64);
+    expect(document.worstCase.robsonBytes).toBeGreaterThan(document.worstCase.maxLiveBytes);
+    // Independent confirmation with ordinary runs.
+    expect(json(cli(['run', ...SHORT, '--heap', String(document.minHeap), '--json'])).result).toBe('ok');
+    expect(json(cli(['run', ...SHORT, '--heap', String(document.minHeap - 8), '--json'])).result).not.toBe('ok');
+    const human = cli(['min-heap', 'json-doc', '--board', 'stm32f103c8', '--param', 'docs=2']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/json-doc on stm32f103c8: smallest heap [\d,]+ B/);
+    expect(human.stdout).toContain('Robson bound');
+  });
+
+  it('explain shows the classes and the bitmap search', () => {
+    const document = json(cli(['explain', '1500', '--json']));
+    expect(document).toMatchObject({ request: 1500, adjustedSize: 1504, align: 8, slLog2: 5 });
+    expect(document.classMin).toBeLessThanOrEqual(document.adjustedSize);
+    expect(document.classMax).toBeGreaterThanOrEqual(document.adjustedSize);
+    const human = cli(['explain', '0x100', '--sl', '3', '--align', '4']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain('malloc(256)');
+    expect(human.stdout).toContain('Bitmap search');
+    expect(human.stdout).toContain('first level');
+  });
+
+  it('lists boards and scenarios', () => {
+    const boards = json(cli(['boards', '--json']));
+    expect(boards.defaultBoard).toBe('stm32f411re');
+    expect(boards.boards.map((board: { name: string }) => board.name)).toContain('tiny');
+    expect(cli(['boards']).stdout).toMatch(/stm32f407vg: cortex-m4f, 168 MHz[\s\S]*CCM\s+0x10000000/);
+    const scenarios = json(cli(['scenarios', '--json']));
+    const packetPool = scenarios.scenarios.find((scenario: { name: string }) => scenario.name === 'packet-pool');
+    expect(packetPool.params.map((param: { name: string }) => param.name)).toContain('bursts');
+    expect(cli(['scenarios']).stdout).toContain('--param bursts=300');
+  });
+
+  describe('bad input exits 2 and names the problem', () => {
+    const cases: [string, string[], RegExp][] = [
+      ['unknown board', ['run', '--board', 'esp32'], /unknown board "esp32"/],
+      ['unreadable ELF', ['run', 'missing-firmware.elf'], /cannot read firmware .*missing-firmware\.elf: no such file/],
+      ['impossible heap size', ['run', '--heap', '4M'], /heap of 4194304 bytes .* does not fit/],
+      ['malformed size', ['run', '--heap', '12Q'], /--heap: "12Q"/],
+      ['unknown option', ['run', '--frobnicate'], /unknown option '--frobnicate'/],
+      ['unknown command', ['frobnicate'], /unknown command 'frobnicate'/],
+      ['unknown parameter', ['run', '--param', 'packets=3'], /no parameter "packets".*bursts/],
+      ['unknown scenario', ['run', 'tetris'], /unknown scenario "tetris"/],
+    ];
+    it.each(cases)('%s', (_name, args, message) => {
+      const result = cli(args);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(message);
+      expect(result.stdout).toBe('');
+    });
+
+    it('malformed trace line, with its line number', () => {
+      const tracePath = join(work, 'broken.rep');
+      writeFileSync(tracePath, 'a 0 16\na 1 32\nf 0\nx 1\n');
+      const result = cli(['run', tracePath]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/broken\.rep:4: unknown operation "x"/);
+    });
+
+    it('a file that is not an ELF', () => {
+      const fake = join(work, 'fake.elf');
+      writeFileSync(fake, 'not an elf at all');
+      const result = cli(['run', fake]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/fake\.elf.*not a loadable ELF32/);
+    });
+  });
+});
