@@ -126,6 +126,10 @@ void tlsf_sim_hardfault_report(const uint32_t *frame, uint32_t exc_return) {
   tlsf_sim_exit(TLSF_SIM_EXIT_FAULT);
 }
 
+/* crti/crtn are not linked (-nostartfiles); newlib's __libc_init_array / __libc_fini_array call these. */
+void _init(void) {}
+void _fini(void) {}
+
 void Default_Handler(void) {
   static const char message[] = "unexpected exception: no handler installed\n";
   tlsf_sim_write(message, sizeof message - 1);
