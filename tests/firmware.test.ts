@@ -2,7 +2,8 @@
 // scenarios.json, trace replay from flash, the scenarios' own data checks, the linker scripts against the
 // board profiles, and the committed ELFs against a fresh build.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -256,6 +257,41 @@ describe('build inputs', () => {
 
   const haveCross = spawnSync('arm-none-eabi-gcc', ['--version']).status === 0;
   const haveMake = spawnSync('make', ['--version']).status === 0;
+
+  // The worked example of docs/firmware.md, compiled with exactly the documented command.
+  it.skipIf(!haveCross)(
+    `the documented worked example builds and runs (nano and full newlib, M4 and M0)${haveCross ? '' : ' (skipped: arm-none-eabi-gcc is not installed)'}`,
+    () => {
+      const out = mkdtempSync(join(tmpdir(), 'tlsf-sim-example-'));
+      try {
+        const runtime = ['startup.c', 'heap.c', 'syscalls.c', 'tlsf_sim.c'].map((file) => join(firmwareDir, 'runtime', file));
+        const variants = [
+          { board: 'stm32f411re', cpu: 'cortex-m4', specs: ['--specs=nano.specs'] },
+          { board: 'tiny', cpu: 'cortex-m0', specs: ['--specs=nano.specs'] },
+          { board: 'stm32f411re', cpu: 'cortex-m4', specs: [] },
+        ];
+        for (const [index, variant] of variants.entries()) {
+          const elf = join(out, `my-${index}.elf`);
+          const map = join(out, `my-${index}.map`);
+          execFileSync('arm-none-eabi-gcc', [
+            `-mcpu=${variant.cpu}`, '-mthumb', '-mfloat-abi=soft', '-Os', '-ffunction-sections', '-fdata-sections',
+            `-I${join(firmwareDir, 'include')}`, join(firmwareDir, 'examples/my.c'), ...runtime,
+            ...variant.specs, '-nostartfiles', '-Wl,--gc-sections', `-L${join(firmwareDir, 'ld')}`, '-T', `${variant.board}.ld`,
+            `-Wl,-Map=${map}`, '-o', elf,
+          ]);
+          expect(readFileSync(map, 'utf8')).not.toMatch(/lib_a-(nano-)?(mallocr|freer|reallocr|callocr)\.o/);
+          const report = runFirmware({ elf: readFileSync(elf), board: loadBoard(variant.board), params: { items: 120 } });
+          expect(report.result, report.output).toBe('ok');
+          expect(report.output).toContain('built and freed 120 items');
+          expect(report.ops.malloc).toBeGreaterThanOrEqual(120);
+          expect(report.ops.free).toBeGreaterThanOrEqual(120);
+        }
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
   it.skipIf(!haveCross || !haveMake)(
     `the committed ELFs are byte-identical to a fresh build${haveCross ? '' : ' (skipped: arm-none-eabi-gcc is not installed; apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)'}`,
     () => {
