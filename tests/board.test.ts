@@ -258,6 +258,40 @@ describe('faults', () => {
   });
 });
 
+describe('floating point and fallbacks', () => {
+  it('hard-float firmware runs on an M4F board after the CMSIS-style FPU enable', () => {
+    const report = runFirmware({ elf: readFileSync(join(fixtureDir, 'fixture-stm32f411re-hardfp.elf')), board: loadBoard('stm32f411re'), params: { test: 22 } });
+    expect(report.result).toBe('exit-failure');
+    expect(report.exitCode).toBe(487);
+  });
+
+  it('without the direct register view (FFI register access) the service gives the same results', () => {
+    process.env.TLSF_SIM_SAFE_REGISTERS = '1';
+    try {
+      const report = run('stm32f103c8', TEST.roundTrip);
+      expect(report.result, report.message).toBe('ok');
+      expect(report.ops).toEqual({ malloc: 9, free: 11, realloc: 1, calloc: 1, memalign: 2, failed: 1 });
+      expect(run('stm32f103c8', TEST.exit, {}, { status: 5 }).exitCode).toBe(5);
+    } finally {
+      delete process.env.TLSF_SIM_SAFE_REGISTERS;
+    }
+  });
+
+  it('without the located instruction counter, counts are per slice and the budget still holds', () => {
+    process.env.TLSF_SIM_SAFE_COUNTER = '1';
+    try {
+      const engineCount = run('tiny', TEST.roundTrip);
+      expect(engineCount.result, engineCount.message).toBe('ok');
+      expect(engineCount.instructionsApproximate).toBe(true);
+      const runaway = run('tiny', TEST.runaway, { maxInstructions: 2_500_000 });
+      expect(runaway.result).toBe('timeout');
+      expect(runaway.instructions).toBe(2_500_000);
+    } finally {
+      delete process.env.TLSF_SIM_SAFE_COUNTER;
+    }
+  });
+});
+
 describe('loader errors', () => {
   it('rejects malformed ELF files clearly', () => {
     const truncated = readFileSync(join(fixtureDir, 'malformed-truncated.elf'));

@@ -3,7 +3,7 @@
 import {
   Engine, hex, REG_LR, REG_PC, REG_R0, REG_SP, UC_ERR_OK, UC_HOOK_MEM_INVALID, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE,
   UC_MEM_FETCH_PROT, UC_MEM_FETCH_UNMAPPED, UC_MEM_READ_PROT, UC_MEM_READ_UNMAPPED, UC_MEM_WRITE, UC_MEM_WRITE_PROT,
-  UC_MEM_WRITE_UNMAPPED, UC_PROT_EXEC, UC_PROT_READ, UC_CPU_ARM_CORTEX_M0, UC_CPU_ARM_CORTEX_M3, UC_CPU_ARM_CORTEX_M4,
+  UC_MEM_WRITE_UNMAPPED, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE, UC_CPU_ARM_CORTEX_M0, UC_CPU_ARM_CORTEX_M3, UC_CPU_ARM_CORTEX_M4,
   UC_CPU_ARM_CORTEX_M7, UC_CPU_ARM_CORTEX_M33, ucErrorName,
 } from './unicorn.js';
 import { parseElf, symbolize, type ElfImage } from './elf.js';
@@ -13,6 +13,8 @@ import { BlockTable } from './block-table.js';
 
 export const SERVICE_PAGE = 0x9fff_f000;
 export const SERVICE_PAGE_SIZE = 0x1000;
+const SCS_BASE = 0xe000_e000;
+const SCS_SIZE = 0x1000;
 
 export const SLOT = {
   malloc: 0, free: 1, realloc: 2, calloc: 3, memalign: 4, usableSize: 5, write: 6, exit: 7, ticks: 8,
@@ -437,6 +439,9 @@ export class Machine {
     while (used > 0 && this.flashImage[used - 1] === 0) used--;
     if (used > 0) engine.write(this.board.flash.base, this.flashImage.subarray(0, used), 'loading the flash image');
     for (const group of this.groups) engine.mapHost(group.name, group.base, group.memory);
+    // The System Control Space as plain memory: CMSIS SystemInit writes CPACR (FPU enable; Unicorn's FPU is
+    // always on) and VTOR, which must not fault. NVIC, SysTick and the other SCS registers are not emulated.
+    engine.map('the System Control Space', SCS_BASE, SCS_SIZE, UC_PROT_READ | UC_PROT_WRITE);
     engine.map('the heap service page', SERVICE_PAGE, SERVICE_PAGE_SIZE, UC_PROT_READ | UC_PROT_EXEC);
     const slots = new Uint8Array(SERVICE_PAGE_SIZE);
     for (let at = 0; at < SERVICE_PAGE_SIZE; at += 4) {

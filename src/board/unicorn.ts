@@ -348,6 +348,7 @@ export class Engine {
    */
   instructionCounter(): BigUint64Array | null {
     if (this.counterView) return this.counterView;
+    if (process.env.TLSF_SIM_SAFE_COUNTER === '1') return null;
     const offset = locateCounterOffset();
     if (offset === null) return null;
     this.counterView = new BigUint64Array(koffi.view(this.handle, offset + 16), offset, 2);
