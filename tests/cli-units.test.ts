@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectParam, parseChoice, parseCount, parseFraction, parseParam, parseSize } from '../src/cli/units.js';
@@ -9,6 +9,8 @@ import { classifyTarget, findDefaultBudgetFile, loadBudgetFile, parseBudget } fr
 import { parseTrace } from '../src/cli/trace.js';
 import { toGithubAnnotations, toJUnit, toMarkdown } from '../src/cli/ci.js';
 import { colourEnabled, palette, ProgressBar } from '../src/cli/terminal.js';
+import { worstCaseBounds } from '../src/cli/robson.js';
+import { formatRunReport, runReportJson } from '../src/cli/report.js';
 
 describe('parseSize', () => {
   it.each([
@@ -263,5 +265,63 @@ describe('terminal', () => {
     clock = 5000;
     silent.update(0.9);
     expect(written.join('')).not.toContain('90%');
+  });
+});
+
+describe('progress against the instruction budget', () => {
+  it('shows instructions and the share of the budget', () => {
+    let clock = 0;
+    const written: string[] = [];
+    const bar = new ProgressBar({ isTTY: true, write: (text: string) => written.push(text) }, 'x on y', true, () => clock);
+    clock = 2000;
+    bar.update(500e6, 2e9);
+    expect(written[0]).toContain('x on y: 500M instructions');
+    expect(written[0]).toContain('25% of the 2000M-instruction budget');
+  });
+});
+
+describe('worst-case bounds', () => {
+  it('computes Robson and best-fit bounds in alignment units', () => {
+    const bounds = worstCaseBounds(10_000, 1536, 8);
+    expect(bounds.largestRequestUnits).toBe(192);
+    expect(bounds.robsonBytes).toBe(10_000 * (1 + 8)); // ceil(log2 192) = 8
+    expect(bounds.bestFitBytes).toBe(10_000 * 190);
+    expect(worstCaseBounds(100, 8, 8).robsonBytes).toBe(100); // one unit: log2 1 = 0
+    expect(worstCaseBounds(100, 1024, 8).robsonBytes).toBe(100 * 8); // 128 units: exactly 2^7
+  });
+});
+
+describe('run report', () => {
+  const report = {
+    result: 'fault', exitCode: 0, output: 'hello\nworld\n', board: 'tiny', firmware: 'fw.elf',
+    ops: { malloc: 1234, free: 1200, realloc: 3, calloc: 1, memalign: 0, failed: 2 },
+    peakUsed: 5000, peakRequested: 4500, peakSpan: 5200, largestFreeAtPeak: 300, largestFree: 2000,
+    fragmentation: 0.125, controlBytes: 400, heapBase: 0x20000100, heapSize: 6144,
+    instructions: 1_000_000, cycles: 1_400_000, seconds: 0.0875, hostMs: 12.4,
+    message: 'wrote 4 bytes past block', fault: { kind: 'write-unmapped', address: 0x30000000, size: 4, pc: 0x08000123, symbol: 'main+0x10' },
+  };
+  const settings = { target: 'fw.elf', targetKind: 'elf' as const, boardName: 'tiny', cpu: 'cortex-m0', clockHz: 16e6, align: 8, slLog2: 5, params: { n: 3 }, guard: false };
+
+  it('prints every figure a line, the stop reason and the firmware output', () => {
+    const text = formatRunReport(report, settings, palette(false));
+    expect(text.split('\n')[0]).toBe('fw.elf on tiny (cortex-m0, 16 MHz): fault');
+    expect(text).toContain('stopped         wrote 4 bytes past block');
+    expect(text).toContain('fault           write-unmapped, 4 bytes at 0x30000000, pc 0x08000123 in main+0x10');
+    expect(text).toContain('heap            0x20000100, 6 KiB (6,144 B), align 8, SL 2^5');
+    expect(text).toContain('parameters      n=3');
+    expect(text).toContain('malloc 1,234, free 1,200, realloc 3, calloc 1, memalign 0, failed 2');
+    expect(text).toContain('fragmentation   12.5%');
+    expect(text).toContain('1,000,000, ~1,400,000 cycles, ~87.50 ms at 16 MHz');
+    expect(text).toContain('    | world');
+  });
+
+  it('keeps the documented JSON field names', () => {
+    const document = runReportJson(report, settings);
+    for (const field of ['result', 'peakUsed', 'peakRequested', 'peakSpan', 'largestFree', 'fragmentation', 'controlBytes', 'ops', 'instructions']) {
+      expect(document).toHaveProperty(field);
+    }
+    const schema = JSON.parse(readFileSync(new URL('../docs/report.schema.json', import.meta.url), 'utf8')) as { $defs: { runReport: { required: string[]; properties: Record<string, unknown> } } };
+    for (const field of schema.$defs.runReport.required) expect(document).toHaveProperty(field);
+    for (const field of Object.keys(document)) expect(schema.$defs.runReport.properties).toHaveProperty(field);
   });
 });

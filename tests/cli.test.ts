@@ -222,6 +222,14 @@ describe('tlsf-sim (built program)', () => {
     expect(cli(['scenarios']).stdout).toContain('--param bursts=300');
   });
 
+  it('bench runs the allocator benchmark (quick)', () => {
+    const result = cli(['bench', '--only', 'allocator', '--quick']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('tlsf-sim bench: allocator');
+    expect(result.stdout).toContain('tlsf-sim (align 8)');
+    expect(cli(['bench', '--only', 'everything']).code).toBe(2);
+  });
+
   describe('bad input exits 2 and names the problem', () => {
     const cases: [string, string[], RegExp][] = [
       ['unknown board', ['run', '--board', 'esp32'], /unknown board "esp32"/],

@@ -14,7 +14,10 @@ const BENCH_AREAS = [
   { area: 'board', exportName: 'runBoardBench' },
 ] as const;
 
-export async function benchCommand(only: 'allocator' | 'board' | undefined, io: CliIo): Promise<number> {
+export interface BenchFlags { only?: 'allocator' | 'board'; quick?: boolean; board?: string }
+
+export async function benchCommand(flags: BenchFlags, io: CliIo): Promise<number> {
+  const only = flags.only;
   const root = packageRoot();
   const selected = BENCH_AREAS.filter((entry) => only === undefined || entry.area === only);
   for (const { area, exportName } of selected) {
@@ -26,7 +29,9 @@ export async function benchCommand(only: 'allocator' | 'board' | undefined, io: 
     const run = module[exportName];
     if (typeof run !== 'function') throw new InputError(`bench: ${compiled} does not export ${exportName}()`);
     io.stderr.write(`tlsf-sim bench: ${area}\n`);
-    await (run as () => Promise<void> | void)();
+    // Each area takes its own options: the allocator a scale for a quick look, the board a board name.
+    const argument = area === 'allocator' ? (flags.quick ? { scale: 0.1, runs: 3 } : {}) : flags.board;
+    await (run as (argument: unknown) => unknown)(argument);
   }
   return 0;
 }

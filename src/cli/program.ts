@@ -3,7 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { classifyTarget, findDefaultBudgetFile, loadBudgetFile, targetLabel, type BudgetJob, type RunTarget } from './budget.js';
 import { evaluateChecks, type CheckOutcome, type Limits } from './checks.js';
 import { toGithubAnnotations, toJUnit, toMarkdown, type RunTiming } from './ci.js';
-import { DEFAULT_SCENARIO, execute, jobToRequest, prepareRun, type RunRequest } from './engine.js';
+import { DEFAULT_SCENARIO, execute, jobToRequest, prepareRun, resolveBoard, type RunRequest } from './engine.js';
 import { EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, InputError } from './errors.js';
 import { formatRunReport, runReportJson, REPORT_SCHEMA_VERSION } from './report.js';
 import { colourEnabled, palette, type Palette } from './terminal.js';
@@ -11,7 +11,7 @@ import { collectParam, parseChoice, parseCount, parseFraction, parsePositiveSize
 import { explainCommand } from './explain.js';
 import { minHeapCommand } from './min-heap.js';
 import { boardsCommand, scenariosCommand } from './lists.js';
-import { benchCommand } from './bench.js';
+import { benchCommand, type BenchFlags } from './bench.js';
 
 /** Where a command writes; tests substitute strings, the real CLI passes process streams. */
 export interface CliIo {
@@ -279,8 +279,11 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
     .command('bench')
     .description("run the project's benchmarks (allocator and board)")
     .addOption(new Option('--only <area>', 'run one area').choices(['allocator', 'board']))
-    .action(async (flags: { only?: 'allocator' | 'board' }) => {
-      result.exitCode = await benchCommand(flags.only, io);
+    .option('--quick', 'allocator traces scaled to 10% and 3 runs, for a quick look')
+    .option('-b, --board <name>', 'board for the board benchmark (default: stm32f411re)')
+    .action(async (flags: BenchFlags) => {
+      if (flags.board !== undefined) resolveBoard(flags.board);
+      result.exitCode = await benchCommand(flags, io);
     });
 
   return program;

@@ -54,21 +54,28 @@ export class ProgressBar {
     return new ProgressBar(process.stderr, label, process.stderr.isTTY === true);
   }
 
-  /** `fraction` in [0,1] when the total is known; otherwise a count of instructions so far. */
+  /**
+   * `fraction` in [0,1] for work of known size; otherwise a count of instructions so far, drawn against the
+   * instruction budget `total` (the run's own length is unknown until it exits; the budget is what a timeout hits).
+   */
   update(fractionOrCount: number, total?: number): void {
     if (!this.enabled) return;
     const time = this.now();
     if (time - this.startedAt < this.delayMs || time - this.lastDrawAt < 100) return;
     this.lastDrawAt = time;
-    const fraction = fractionOrCount <= 1 ? fractionOrCount : total ? Math.min(1, fractionOrCount / total) : undefined;
-    const width = 24;
+    const width = 20;
     const seconds = ((time - this.startedAt) / 1000).toFixed(1);
+    const bar = (fraction: number): string => {
+      const filled = Math.round(Math.min(1, fraction) * width);
+      return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+    };
     let line: string;
-    if (fraction !== undefined) {
-      const filled = Math.round(fraction * width);
-      line = `${this.label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${seconds}s`;
+    if (fractionOrCount <= 1) {
+      line = `${this.label} ${bar(fractionOrCount)} ${(fractionOrCount * 100).toFixed(0).padStart(3)}%  ${seconds}s`;
     } else {
-      line = `${this.label} ${(fractionOrCount / 1e6).toFixed(1)}M instructions  ${seconds}s`;
+      const millions = (fractionOrCount / 1e6).toFixed(0);
+      const budget = total ? `  ${bar(fractionOrCount / total)} ${((fractionOrCount / total) * 100).toFixed(0)}% of the ${(total / 1e6).toFixed(0)}M-instruction budget` : '';
+      line = `${this.label}: ${millions}M instructions${budget}  ${seconds}s`;
     }
     this.stream.write(`\r${line}\u001b[K`);
     this.drawn = true;
