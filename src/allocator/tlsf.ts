@@ -146,38 +146,40 @@ function checkInteger(name: string, value: number, min: number, max: number): vo
 }
 
 export class Tlsf {
-  readonly align: number;
-  readonly slLog2: number;
-  readonly strict: boolean;
-  readonly layout: TlsfLayout;
+  declare readonly align: number;
+  declare readonly slLog2: number;
+  declare readonly strict: boolean;
+  declare readonly layout: TlsfLayout;
   /** Target address of the control structure. */
-  readonly controlAddress: number;
+  declare readonly controlAddress: number;
 
-  // Hot-path copies of layout numbers (plain fields keep the object shape fixed and reads cheap).
-  private readonly alignMask: number;
-  private readonly alignLog2: number;
-  private readonly slCount: number;
-  private readonly flCount: number;
-  private readonly flIndexShift: number;
-  private readonly smallBlockSize: number;
-  private readonly maxRequest: number;
+  // Fields are `declare`d and assigned only in the constructor: a class field initialised to
+  // undefined first would make V8 store every number as a generic tagged value and check it on
+  // each read. Hot-path copies of layout numbers keep reads to one load each.
+  declare private readonly alignMask: number;
+  declare private readonly alignLog2: number;
+  declare private readonly slCount: number;
+  declare private readonly flCount: number;
+  declare private readonly flIndexShift: number;
+  declare private readonly smallBlockSize: number;
+  declare private readonly maxRequest: number;
 
   // The first pool is read and written directly; other pools go through the pool table.
-  protected readonly fastWords: Int32Array;
-  protected readonly fastBytes: Uint8Array;
-  protected readonly fastBase: number;
-  protected readonly fastStart: number;
-  protected readonly fastLength: number;
-  protected readonly fastFirstBlock: number;
-  protected readonly fastBlockSpan: number;
+  declare protected readonly fastWords: Int32Array;
+  declare protected readonly fastBytes: Uint8Array;
+  declare protected readonly fastBase: number;
+  declare protected readonly fastStart: number;
+  declare protected readonly fastLength: number;
+  declare protected readonly fastFirstBlock: number;
+  declare protected readonly fastBlockSpan: number;
   /** Word indices (into fastWords) of flBitmap, slBitmap[0] and heads[0][0]. */
-  private readonly flWord: number;
-  private readonly slWord: number;
-  private readonly headWord: number;
+  declare private readonly flWord: number;
+  declare private readonly slWord: number;
+  declare private readonly headWord: number;
 
-  protected readonly pools: Pool[] = [];
-  private usedBytesNow = 0;
-  private peakUsedBytes = 0;
+  declare protected readonly pools: Pool[];
+  declare private usedBytesNow: number;
+  declare private peakUsedBytes: number;
 
   constructor(memory: TlsfMemory, options: TlsfOptions = {}) {
     const align = options.align ?? TLSF_DEFAULTS.align;
@@ -189,6 +191,9 @@ export class Tlsf {
       throw new TlsfError('bad-option', `slLog2 must be an integer from 1 to 5, got ${String(slLog2)}`);
     }
     const region = resolveRegion(memory, options.base ?? TLSF_DEFAULTS.base, options.offset, options.length);
+    this.pools = [];
+    this.usedBytesNow = 0;
+    this.peakUsedBytes = 0;
     this.align = align;
     this.slLog2 = slLog2;
     this.strict = options.strict ?? false;
@@ -571,63 +576,63 @@ export class Tlsf {
       fl = 0;
       sl = blockSize >>> this.alignLog2;
     } else {
-      const rounded = blockSize + (1 << (31 - Math.clz32(blockSize) - slLog2)) - 1;
-      const power = 31 - Math.clz32(rounded);
+      const rounded = (blockSize + (1 << (31 - Math.clz32(blockSize) - slLog2)) - 1) | 0;
+      const power = (31 - Math.clz32(rounded)) | 0;
       sl = (rounded >>> (power - slLog2)) ^ this.slCount;
-      fl = power - this.flIndexShift + 1;
+      fl = (power - this.flIndexShift + 1) | 0;
       if (fl >= this.flCount) return this.mallocFromOwnClass(blockSize);
     }
     const slWord = this.slWord;
     const flWord = this.flWord;
-    let rowBits = words[slWord + fl]! & (-1 << sl);
+    let rowBits = words[(slWord + fl) | 0]! & (-1 << sl);
     if (rowBits === 0) {
       const levelBits = words[flWord]! & (-2 << fl);
       if (levelBits === 0) return this.mallocFromOwnClass(blockSize);
-      fl = 31 - Math.clz32(levelBits & -levelBits);
-      rowBits = words[slWord + fl]!;
+      fl = (31 - Math.clz32(levelBits & -levelBits)) | 0;
+      rowBits = words[(slWord + fl) | 0]!;
     }
-    sl = 31 - Math.clz32(rowBits & -rowBits);
+    sl = (31 - Math.clz32(rowBits & -rowBits)) | 0;
 
-    const headIndex = this.headWord + (fl << slLog2) + sl;
+    const headIndex = (this.headWord + (fl << slLog2) + sl) | 0;
     const block = words[headIndex]!;
     const index = (block - memoryBase) >> 2;
-    const nextFree = words[index + 1]!;
+    const nextFree = words[(index + 1) | 0]!;
     words[headIndex] = nextFree;
     if (nextFree === 0) {
-      const remaining = words[slWord + fl]! & ~(1 << sl);
-      words[slWord + fl] = remaining;
+      const remaining = words[(slWord + fl) | 0]! & ~(1 << sl);
+      words[(slWord + fl) | 0] = remaining;
       if (remaining === 0) words[flWord] &= ~(1 << fl);
     }
 
     const header = words[index]!;
     const total = header & SIZE_MASK;
-    const rest = total - blockSize;
+    const rest = (total - blockSize) | 0;
     if (rest >= MIN_BLOCK_SIZE) {
-      const restIndex = index + (blockSize >> 2);
-      const remainder = block + blockSize;
+      const restIndex = (index + (blockSize >> 2)) | 0;
+      const remainder = (block + blockSize) | 0;
       words[restIndex] = rest | FREE_BIT;
-      words[restIndex + (rest >> 2) - 1] = remainder;
+      words[(restIndex + (rest >> 2) - 1) | 0] = remainder;
       if (rest < this.smallBlockSize) {
         fl = 0;
         sl = rest >>> this.alignLog2;
       } else {
-        const power = 31 - Math.clz32(rest);
+        const power = (31 - Math.clz32(rest)) | 0;
         sl = (rest >>> (power - slLog2)) ^ this.slCount;
-        fl = power - this.flIndexShift + 1;
+        fl = (power - this.flIndexShift + 1) | 0;
       }
-      const restHead = this.headWord + (fl << slLog2) + sl;
+      const restHead = (this.headWord + (fl << slLog2) + sl) | 0;
       const oldHead = words[restHead]!;
-      words[restIndex + 1] = oldHead;
-      words[restIndex + 2] = 0;
-      if (oldHead !== 0) words[((oldHead - memoryBase) >> 2) + 2] = remainder;
+      words[(restIndex + 1) | 0] = oldHead;
+      words[(restIndex + 2) | 0] = 0;
+      if (oldHead !== 0) words[(((oldHead - memoryBase) >> 2) + 2) | 0] = remainder;
       words[restHead] = remainder;
-      words[slWord + fl] |= 1 << sl;
+      words[(slWord + fl) | 0] |= 1 << sl;
       words[flWord] |= 1 << fl;
       words[index] = blockSize | (header & PREV_FREE_BIT);
       this.usedBytesNow += blockSize;
     } else {
       words[index] = total | (header & PREV_FREE_BIT);
-      words[index + (total >> 2)] &= ~PREV_FREE_BIT;
+      words[(index + (total >> 2)) | 0] &= ~PREV_FREE_BIT;
       this.usedBytesNow += total;
     }
     if (this.usedBytesNow > this.peakUsedBytes) this.peakUsedBytes = this.usedBytesNow;
@@ -679,7 +684,7 @@ export class Tlsf {
         || size > firstBlock + this.fastBlockSpan - block) {
       this.rejectHeader(ptr, header, 'free');
     }
-    let nextIndex = index + (size >> 2);
+    let nextIndex = (index + (size >> 2)) | 0;
     const nextHeader = words[nextIndex]!;
     if ((nextHeader & PREV_FREE_BIT) !== 0) this.rejectHeader(ptr, header, 'free');
     this.usedBytesNow -= size;
@@ -691,82 +696,82 @@ export class Tlsf {
     if ((header & PREV_FREE_BIT) !== 0) {
       // Leave F set in the swallowed header so that a second free of ptr is still caught.
       words[index] = header | FREE_BIT;
-      const prev = words[index - 1]!;
+      const prev = words[(index - 1) | 0]!;
       const prevIndex = (prev - memoryBase) >> 2;
       const prevSize = words[prevIndex]! & SIZE_MASK;
-      const after = words[prevIndex + 1]!;
-      const before = words[prevIndex + 2]!;
+      const after = words[(prevIndex + 1) | 0]!;
+      const before = words[(prevIndex + 2) | 0]!;
       if (prevSize < this.smallBlockSize) {
         fl = 0;
         sl = prevSize >>> this.alignLog2;
       } else {
-        const power = 31 - Math.clz32(prevSize);
+        const power = (31 - Math.clz32(prevSize)) | 0;
         sl = (prevSize >>> (power - slLog2)) ^ this.slCount;
-        fl = power - this.flIndexShift + 1;
+        fl = (power - this.flIndexShift + 1) | 0;
       }
-      const listHead = this.headWord + (fl << slLog2) + sl;
+      const listHead = (this.headWord + (fl << slLog2) + sl) | 0;
       if (words[listHead] !== prev) {
-        words[((before - memoryBase) >> 2) + 1] = after;
-        if (after !== 0) words[((after - memoryBase) >> 2) + 2] = before;
+        words[(((before - memoryBase) >> 2) + 1) | 0] = after;
+        if (after !== 0) words[(((after - memoryBase) >> 2) + 2) | 0] = before;
       } else {
         words[listHead] = after;
         if (after === 0) {
-          const remaining = words[slWord + fl]! & ~(1 << sl);
-          words[slWord + fl] = remaining;
+          const remaining = words[(slWord + fl) | 0]! & ~(1 << sl);
+          words[(slWord + fl) | 0] = remaining;
           if (remaining === 0) words[flWord] &= ~(1 << fl);
         }
       }
       block = prev;
       index = prevIndex;
-      size += prevSize;
+      size = (size + prevSize) | 0;
     }
     if ((nextHeader & FREE_BIT) !== 0) {
       const nextSize = nextHeader & SIZE_MASK;
-      const after = words[nextIndex + 1]!;
-      const before = words[nextIndex + 2]!;
+      const after = words[(nextIndex + 1) | 0]!;
+      const before = words[(nextIndex + 2) | 0]!;
       if (nextSize < this.smallBlockSize) {
         fl = 0;
         sl = nextSize >>> this.alignLog2;
       } else {
-        const power = 31 - Math.clz32(nextSize);
+        const power = (31 - Math.clz32(nextSize)) | 0;
         sl = (nextSize >>> (power - slLog2)) ^ this.slCount;
-        fl = power - this.flIndexShift + 1;
+        fl = (power - this.flIndexShift + 1) | 0;
       }
-      const listHead = this.headWord + (fl << slLog2) + sl;
+      const listHead = (this.headWord + (fl << slLog2) + sl) | 0;
       if (words[listHead] !== ((block + size) | 0)) {
-        words[((before - memoryBase) >> 2) + 1] = after;
-        if (after !== 0) words[((after - memoryBase) >> 2) + 2] = before;
+        words[(((before - memoryBase) >> 2) + 1) | 0] = after;
+        if (after !== 0) words[(((after - memoryBase) >> 2) + 2) | 0] = before;
       } else {
         words[listHead] = after;
         if (after === 0) {
-          const remaining = words[slWord + fl]! & ~(1 << sl);
-          words[slWord + fl] = remaining;
+          const remaining = words[(slWord + fl) | 0]! & ~(1 << sl);
+          words[(slWord + fl) | 0] = remaining;
           if (remaining === 0) words[flWord] &= ~(1 << fl);
         }
       }
-      size += nextSize;
-      nextIndex += nextSize >> 2; // the block after a free one already carries P
+      size = (size + nextSize) | 0;
+      nextIndex = (nextIndex + (nextSize >> 2)) | 0; // the block after a free one already carries P
     } else {
       words[nextIndex] = nextHeader | PREV_FREE_BIT;
     }
     words[index] = size | FREE_BIT;
-    words[nextIndex - 1] = block;
+    words[(nextIndex - 1) | 0] = block;
 
     if (size < this.smallBlockSize) {
       fl = 0;
       sl = size >>> this.alignLog2;
     } else {
-      const power = 31 - Math.clz32(size);
+      const power = (31 - Math.clz32(size)) | 0;
       sl = (size >>> (power - slLog2)) ^ this.slCount;
-      fl = power - this.flIndexShift + 1;
+      fl = (power - this.flIndexShift + 1) | 0;
     }
-    const headIndex = this.headWord + (fl << slLog2) + sl;
+    const headIndex = (this.headWord + (fl << slLog2) + sl) | 0;
     const oldHead = words[headIndex]!;
-    words[index + 1] = oldHead;
-    words[index + 2] = 0;
-    if (oldHead !== 0) words[((oldHead - memoryBase) >> 2) + 2] = block;
+    words[(index + 1) | 0] = oldHead;
+    words[(index + 2) | 0] = 0;
+    if (oldHead !== 0) words[(((oldHead - memoryBase) >> 2) + 2) | 0] = block;
     words[headIndex] = block;
-    words[slWord + fl] |= 1 << sl;
+    words[(slWord + fl) | 0] |= 1 << sl;
     words[flWord] |= 1 << fl;
   }
 
