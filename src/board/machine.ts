@@ -605,8 +605,8 @@ export class Machine {
           this.ops.free++;
           if (r0 !== 0) {
             if (!this.checkLive(r0, 'free')) return;
+            heap.free(r0);
             this.untrack(r0);
-                        heap.free(r0);
           }
           if (this.events) this.record('free', [r0], 0, this.caller());
           return;
@@ -620,12 +620,12 @@ export class Machine {
             if (result !== 0) this.track(result, r1);
           } else {
             if (!this.checkLive(r0, 'realloc')) return;
-            const oldRequested = this.blocks.requested(r0);
-            // Untrack first: the allocator may move or resize the block and reuse its bytes.
-            this.untrack(r0);
             result = heap.realloc(r0, r1);
-            if (result !== 0) this.track(result, r1);
-            else if (r1 !== 0) this.track(r0, oldRequested); // failed grow: the old block stays live
+            // The bookkeeping follows the allocator: on failure (0 for a non-zero size) the old block stays.
+            if (result !== 0 || r1 === 0) {
+              this.untrack(r0);
+              if (result !== 0) this.track(result, r1);
+            }
           }
           if (result === 0 && r1 !== 0) this.ops.failed++;
           if (this.events) this.record('realloc', [r0, r1], result, this.caller());
@@ -952,7 +952,7 @@ export class Machine {
       `block ${hex(blockAddress)} (${this.blocks.requested(blockAddress)} bytes) allocated by call #${this.blocks.allocatedBy(blockAddress)}`;
     if (around.below !== undefined) {
       const end = around.below + this.blocks.requested(around.below);
-      if (address < end) return `${address - around.below} bytes into ${describe(around.below)}`;
+      if (address < end) return address === around.below ? `at the start of ${describe(around.below)}` : `${bytes(address - around.below)} into ${describe(around.below)}`;
       const past = address - end;
       const before = around.nextAddress !== undefined ? around.nextAddress - (address + size) : Infinity;
       if (past <= before) return past === 0 ? `right after the end of ${describe(around.below)}` : `${past} past the end of ${describe(around.below)}`;
