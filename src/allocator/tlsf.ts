@@ -49,12 +49,23 @@
  *   class is seen only when it heads that list (the fallback, tried only before failing).
  */
 import {
-  BLOCK_HEADER_SIZE, FREE_BIT, MAX_POOL_BYTES, MIN_BLOCK_SIZE, PREV_FREE_BIT, TLSF_DEFAULTS,
+  BLOCK_HEADER_SIZE as HEADER_SIZE_CONSTANT, FREE_BIT as FREE_BIT_CONSTANT, MAX_POOL_BYTES,
+  MIN_BLOCK_SIZE as MIN_BLOCK_SIZE_CONSTANT, PREV_FREE_BIT as PREV_FREE_BIT_CONSTANT, TLSF_DEFAULTS,
   isPowerOfTwo, tlsfLayout, type TlsfLayout,
 } from './constants.js';
 import { TlsfError, hex } from './errors.js';
 
+// Imported bindings are live module cells that V8 re-reads and hole-checks on every use; the hot
+// paths use these literal copies instead, checked against constants.ts once at load.
+const BLOCK_HEADER_SIZE = 4;
+const MIN_BLOCK_SIZE = 16;
+const FREE_BIT = 1;
+const PREV_FREE_BIT = 2;
 const SIZE_MASK = ~3;
+if (BLOCK_HEADER_SIZE !== HEADER_SIZE_CONSTANT || MIN_BLOCK_SIZE !== MIN_BLOCK_SIZE_CONSTANT
+    || FREE_BIT !== FREE_BIT_CONSTANT || PREV_FREE_BIT !== PREV_FREE_BIT_CONSTANT) {
+  throw new Error('tlsf.ts block constants disagree with constants.ts');
+}
 
 export type TlsfMemory = ArrayBuffer | SharedArrayBuffer;
 
