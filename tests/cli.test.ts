@@ -1,7 +1,7 @@
 // The CLI as a user runs it: the built program in a child process, real exit codes, stdout parsed.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -13,12 +13,21 @@ const SHORT = ['--param', 'bursts=20'];
 
 interface Result { code: number | null; stdout: string; stderr: string }
 
-function cli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Result {
+/** Runs the CLI in a child process; asynchronous so that independent tests overlap their runs. */
+function cli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Result> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
   delete env.GITHUB_ACTIONS;
+  delete env.NO_COLOR;
   if (options.env?.GITHUB_ACTIONS) env.GITHUB_ACTIONS = options.env.GITHUB_ACTIONS;
-  const child = spawnSync(process.execPath, [cliPath, ...args], { cwd: options.cwd ?? work, env, encoding: 'utf8', timeout: 60_000 });
-  return { code: child.status, stdout: child.stdout, stderr: child.stderr };
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { cwd: options.cwd ?? work, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+  });
 }
 
 function json(result: Result): Record<string, any> {
@@ -32,18 +41,18 @@ beforeAll(() => {
   if (build.status !== 0 && !existsSync(cliPath)) throw new Error(`tsc failed:\n${build.stdout}${build.stderr}`);
 }, 120_000);
 
-describe('tlsf-sim (built program)', () => {
-  it('prints its version and help with exit 0', () => {
-    const version = cli(['--version']);
+describe.concurrent('tlsf-sim (built program)', () => {
+  it('prints its version and help with exit 0', async () => {
+    const version = await cli(['--version']);
     expect(version.code).toBe(0);
     expect(version.stdout.trim()).toBe((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version);
-    const help = cli(['--help']);
+    const help = await cli(['--help']);
     expect(help.code).toBe(0);
     for (const command of ['run', 'check', 'min-heap', 'explain', 'boards', 'scenarios', 'bench']) expect(help.stdout).toContain(command);
   });
 
-  it('run with no argument runs packet-pool on the default board and prints a plain report', () => {
-    const result = cli(['run', ...SHORT]);
+  it('run with no argument runs packet-pool on the default board and prints a plain report', async () => {
+    const result = await cli(['run', ...SHORT]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^packet-pool on stm32f411re \(cortex-m4f, 100 MHz\): ok/);
     for (const label of ['peak used', 'peak requested', 'peak span', 'largest free', 'fragmentation', 'control bytes', 'instructions', 'firmware output']) {
@@ -54,8 +63,8 @@ describe('tlsf-sim (built program)', () => {
     expect(result.stderr).toBe('');
   });
 
-  it('run --json prints one document with the stable field names and consistent figures', () => {
-    const report = json(cli(['run', 'packet-pool', '--board', 'nrf52840', '--align', '16', '--sl', '4', ...SHORT, '--json']));
+  it('run --json prints one document with the stable field names and consistent figures', async () => {
+    const report = json(await cli(['run', 'packet-pool', '--board', 'nrf52840', '--align', '16', '--sl', '4', ...SHORT, '--json']));
     for (const field of ['result', 'peakUsed', 'peakRequested', 'peakSpan', 'largestFree', 'fragmentation', 'controlBytes', 'ops', 'instructions']) {
       expect(report).toHaveProperty(field);
     }
@@ -72,15 +81,15 @@ describe('tlsf-sim (built program)', () => {
     expect(report.instructions).toBeGreaterThan(0);
   });
 
-  it('run --heap sets the heap size', () => {
-    const report = json(cli(['run', ...SHORT, '--heap', '24K', '--json']));
+  it('run --heap sets the heap size', async () => {
+    const report = json(await cli(['run', ...SHORT, '--heap', '24K', '--json']));
     expect(report.heapSize).toBe(24 * 1024);
   });
 
-  it('runs a malloc-lab trace through the trace-player firmware', () => {
+  it('runs a malloc-lab trace through the trace-player firmware', async () => {
     const tracePath = join(work, 'small.rep');
     writeFileSync(tracePath, ['3000', '3', '7', '1', 'a 0 100', 'a 1 2000', 'r 0 300', 'f 1', 'a 2 50', 'f 0', 'f 2', ''].join('\n'));
-    const report = json(cli(['run', tracePath, '--json']));
+    const report = json(await cli(['run', tracePath, '--json']));
     expect(report.result).toBe('ok');
     expect(report.targetKind).toBe('trace');
     expect(report.output).toContain('flash trace, 7 operations on 3 ids');
@@ -90,19 +99,19 @@ describe('tlsf-sim (built program)', () => {
     expect(report.peakRequested).toBeLessThan(2300 + 100);
   });
 
-  it('runs a firmware ELF by path', () => {
-    const report = json(cli(['run', join(root, 'firmware-sim', 'elf', 'stm32f103c8', 'json-doc.elf'), '--board', 'stm32f103c8', '--param', 'docs=2', '--json']));
+  it('runs a firmware ELF by path', async () => {
+    const report = json(await cli(['run', join(root, 'firmware-sim', 'elf', 'stm32f103c8', 'json-doc.elf'), '--board', 'stm32f103c8', '--param', 'docs=2', '--json']));
     expect(report.result).toBe('ok');
     expect(report.targetKind).toBe('elf');
     expect(report.ops.malloc).toBeGreaterThan(0);
   });
 
-  it('exits 1 when the run does not complete, and says why', () => {
-    const result = cli(['run', 'fragmenter', '--board', 'tiny']);
+  it('exits 1 when the run does not complete, and says why', async () => {
+    const result = await cli(['run', 'fragmenter', '--board', 'tiny']);
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('fragmenter on tiny');
     expect(result.stdout).toMatch(/: out-of-memory\n\s+stopped\s+.*allocating \d+ bytes failed/);
-    const timeout = json(cli(['run', '--max-instructions', '20000', '--json']));
+    const timeout = json(await cli(['run', '--max-instructions', '20000', '--json']));
     expect(timeout.result).toBe('timeout');
   });
 
@@ -110,7 +119,7 @@ describe('tlsf-sim (built program)', () => {
     const passing = join(work, 'pass');
     const failing = join(work, 'fail');
     beforeAll(() => {
-      for (const directory of [passing, failing]) spawnSync('mkdir', ['-p', directory]);
+      for (const directory of [passing, failing]) mkdirSync(directory, { recursive: true });
       writeFileSync(join(passing, 'tlsf-budget.yaml'), [
         'defaults:',
         '  limits: { no-oom: true }',
@@ -129,8 +138,8 @@ describe('tlsf-sim (built program)', () => {
       }));
     });
 
-    it('passes a budget that holds: exit 0, one line per check with the measured figure', () => {
-      const result = cli(['check'], { cwd: passing });
+    it('passes a budget that holds: exit 0, one line per check with the measured figure', async () => {
+      const result = await cli(['check'], { cwd: passing });
       expect(result.code).toBe(0);
       const lines = result.stdout.trim().split('\n');
       expect(lines.filter((line) => line.startsWith('PASS'))).toHaveLength(10);
@@ -138,10 +147,10 @@ describe('tlsf-sim (built program)', () => {
       expect(lines.at(-1)).toMatch(/^10 checks passed \(2 runs, .*tlsf-budget\.yaml\)$/);
     });
 
-    it('fails a budget that is broken: exit 1, JUnit, markdown and GitHub annotations', () => {
+    it('fails a budget that is broken: exit 1, JUnit, markdown and GitHub annotations', async () => {
       const junitPath = join(failing, 'junit.xml');
       const markdownPath = join(failing, 'summary.md');
-      const result = cli(['check', '--junit', junitPath, '--markdown', markdownPath], { cwd: failing, env: { GITHUB_ACTIONS: 'true' } });
+      const result = await cli(['check', '--junit', junitPath, '--markdown', markdownPath], { cwd: failing, env: { GITHUB_ACTIONS: 'true' } });
       expect(result.code).toBe(1);
       expect(result.stdout).toMatch(/FAIL\s+packet-pool on stm32f411re\s+max-peak\s+peak used [\d,]+ B > max 4,096 B/);
       expect(result.stdout).toMatch(/FAIL\s+fragmenter on tiny\s+completes\s+run completes: out-of-memory/);
@@ -155,8 +164,8 @@ describe('tlsf-sim (built program)', () => {
       expect(markdown).toMatch(/\| ❌ \| packet-pool \| stm32f411re \| max-peak \| [\d,]+ B \| 4,096 B \|/);
     });
 
-    it('takes limits from flags and prints JSON', () => {
-      const result = cli(['check', 'packet-pool', ...SHORT, '--board', 'stm32f411re,stm32f407vg', '--max-peak', '64K', '--no-oom', '--json']);
+    it('takes limits from flags and prints JSON', async () => {
+      const result = await cli(['check', 'packet-pool', ...SHORT, '--board', 'stm32f411re,stm32f407vg', '--max-peak', '64K', '--no-oom', '--json']);
       expect(result.code).toBe(0);
       const document = json(result);
       expect(document.result).toBe('pass');
@@ -164,24 +173,24 @@ describe('tlsf-sim (built program)', () => {
       expect(document.runs).toHaveLength(2);
       expect(document.checks[1]).toMatchObject({ check: 'max-peak', limit: 65536, unit: 'bytes', pass: true });
       expect(document.checks[1].measured).toBe(document.runs[0].peakUsed);
-      const tight = cli(['check', 'packet-pool', ...SHORT, '--max-peak', String(document.runs[0].peakUsed - 1)]);
+      const tight = await cli(['check', 'packet-pool', ...SHORT, '--max-peak', String(document.runs[0].peakUsed - 1)]);
       expect(tight.code).toBe(1);
     });
 
-    it('is bad input (exit 2) with nothing to check or a broken budget file', () => {
+    it('is bad input (exit 2) with nothing to check or a broken budget file', async () => {
       const empty = mkdtempSync(join(tmpdir(), 'tlsf-cli-empty-'));
-      const none = cli(['check'], { cwd: empty });
+      const none = await cli(['check'], { cwd: empty });
       expect(none.code).toBe(2);
       expect(none.stderr).toContain('tlsf-budget.json');
       writeFileSync(join(empty, 'tlsf-budget.yaml'), 'checks:\n  - scenario: packet-pool\n    limits: { max-peak: lots }\n');
-      const broken = cli(['check'], { cwd: empty });
+      const broken = await cli(['check'], { cwd: empty });
       expect(broken.code).toBe(2);
       expect(broken.stderr).toMatch(/tlsf-budget\.yaml: checks\[0\]\.limits\.maxPeak: "lots"/);
     });
   });
 
-  it('min-heap finds a heap on which the run completes and one alignment step below which it does not', () => {
-    const result = cli(['min-heap', 'packet-pool', ...SHORT, '--json']);
+  it('min-heap finds a heap on which the run completes and one alignment step below which it does not', async () => {
+    const result = await cli(['min-heap', 'packet-pool', ...SHORT, '--json']);
     expect(result.code).toBe(0);
     const document = json(result);
     expect(document.minHeap % 8).toBe(0);
@@ -191,43 +200,43 @@ describe('tlsf-sim (built program)', () => {
     expect(document.worstCase.largestRequest).toBeGreaterThanOrEqual(64);
     expect(document.worstCase.robsonBytes).toBeGreaterThan(document.worstCase.maxLiveBytes);
     // Independent confirmation with ordinary runs.
-    expect(json(cli(['run', ...SHORT, '--heap', String(document.minHeap), '--json'])).result).toBe('ok');
-    expect(json(cli(['run', ...SHORT, '--heap', String(document.minHeap - 8), '--json'])).result).not.toBe('ok');
-    const human = cli(['min-heap', 'json-doc', '--board', 'stm32f103c8', '--param', 'docs=2']);
+    expect(json(await cli(['run', ...SHORT, '--heap', String(document.minHeap), '--json'])).result).toBe('ok');
+    expect(json(await cli(['run', ...SHORT, '--heap', String(document.minHeap - 8), '--json'])).result).not.toBe('ok');
+    const human = await cli(['min-heap', 'json-doc', '--board', 'stm32f103c8', '--param', 'docs=2']);
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/json-doc on stm32f103c8: smallest heap [\d,]+ B/);
     expect(human.stdout).toContain('Robson bound');
   });
 
-  it('explain shows the classes and the bitmap search', () => {
-    const document = json(cli(['explain', '1500', '--json']));
+  it('explain shows the classes and the bitmap search', async () => {
+    const document = json(await cli(['explain', '1500', '--json']));
     expect(document).toMatchObject({ request: 1500, adjustedSize: 1504, align: 8, slLog2: 5 });
     expect(document.classMin).toBeLessThanOrEqual(document.adjustedSize);
     expect(document.classMax).toBeGreaterThanOrEqual(document.adjustedSize);
-    const human = cli(['explain', '0x100', '--sl', '3', '--align', '4']);
+    const human = await cli(['explain', '0x100', '--sl', '3', '--align', '4']);
     expect(human.code).toBe(0);
     expect(human.stdout).toContain('malloc(256)');
     expect(human.stdout).toContain('Bitmap search');
     expect(human.stdout).toContain('first level');
   });
 
-  it('lists boards and scenarios', () => {
-    const boards = json(cli(['boards', '--json']));
+  it('lists boards and scenarios', async () => {
+    const boards = json(await cli(['boards', '--json']));
     expect(boards.defaultBoard).toBe('stm32f411re');
     expect(boards.boards.map((board: { name: string }) => board.name)).toContain('tiny');
-    expect(cli(['boards']).stdout).toMatch(/stm32f407vg: cortex-m4f, 168 MHz[\s\S]*CCM\s+0x10000000/);
-    const scenarios = json(cli(['scenarios', '--json']));
+    expect((await cli(['boards'])).stdout).toMatch(/stm32f407vg: cortex-m4f, 168 MHz[\s\S]*CCM\s+0x10000000/);
+    const scenarios = json(await cli(['scenarios', '--json']));
     const packetPool = scenarios.scenarios.find((scenario: { name: string }) => scenario.name === 'packet-pool');
     expect(packetPool.params.map((param: { name: string }) => param.name)).toContain('bursts');
-    expect(cli(['scenarios']).stdout).toContain('--param bursts=300');
+    expect((await cli(['scenarios'])).stdout).toContain('--param bursts=300');
   });
 
-  it('bench runs the allocator benchmark (quick)', () => {
-    const result = cli(['bench', '--only', 'allocator', '--quick']);
+  it('bench runs the allocator benchmark (quick)', async () => {
+    const result = await cli(['bench', '--only', 'allocator', '--quick']);
     expect(result.code).toBe(0);
     expect(result.stderr).toContain('tlsf-sim bench: allocator');
     expect(result.stdout).toContain('tlsf-sim (align 8)');
-    expect(cli(['bench', '--only', 'everything']).code).toBe(2);
+    expect((await cli(['bench', '--only', 'everything'])).code).toBe(2);
   });
 
   describe('bad input exits 2 and names the problem', () => {
@@ -241,25 +250,25 @@ describe('tlsf-sim (built program)', () => {
       ['unknown parameter', ['run', '--param', 'packets=3'], /no parameter "packets".*bursts/],
       ['unknown scenario', ['run', 'tetris'], /unknown scenario "tetris"/],
     ];
-    it.each(cases)('%s', (_name, args, message) => {
-      const result = cli(args);
+    it.each(cases)('%s', async (_name, args, message) => {
+      const result = await cli(args);
       expect(result.code).toBe(2);
       expect(result.stderr).toMatch(message);
       expect(result.stdout).toBe('');
     });
 
-    it('malformed trace line, with its line number', () => {
+    it('malformed trace line, with its line number', async () => {
       const tracePath = join(work, 'broken.rep');
       writeFileSync(tracePath, 'a 0 16\na 1 32\nf 0\nx 1\n');
-      const result = cli(['run', tracePath]);
+      const result = await cli(['run', tracePath]);
       expect(result.code).toBe(2);
       expect(result.stderr).toMatch(/broken\.rep:4: unknown operation "x"/);
     });
 
-    it('a file that is not an ELF', () => {
+    it('a file that is not an ELF', async () => {
       const fake = join(work, 'fake.elf');
       writeFileSync(fake, 'not an elf at all');
-      const result = cli(['run', fake]);
+      const result = await cli(['run', fake]);
       expect(result.code).toBe(2);
       expect(result.stderr).toMatch(/fake\.elf.*not a loadable ELF32/);
     });
