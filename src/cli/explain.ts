@@ -64,9 +64,10 @@ export function explainCommand(size: number, align: 4 | 8 | 16, slLog2: number, 
   if (mapping.searchSize === mapping.adjustedSize) {
     out(`   The size already starts its class, so every block in that class is big enough: no rounding needed.`);
   } else {
-    out(`   A block in class (${mapping.firstLevelIndex}, ${mapping.secondLevelIndex}) may be smaller than ${formatBytes(mapping.adjustedSize)}, so the search`);
-    out(`   starts at the next class, where every block is big enough. That costs up to ${formatBytes(mapping.searchSize - mapping.adjustedSize)}`);
-    out(`   of slack but needs no list walk: it is what makes malloc O(1) ("good fit", not best fit).`);
+    out(`   A block in class (${mapping.firstLevelIndex}, ${mapping.secondLevelIndex}) may be smaller than ${formatBytes(mapping.adjustedSize)}, so the search starts at`);
+    out(`   the next class, where every block is big enough. The price: a free block of ${formatBytes(mapping.adjustedSize)} to`);
+    out(`   ${formatBytes(mapping.classMax)} in class (${mapping.firstLevelIndex}, ${mapping.secondLevelIndex}) would fit but is not looked at. Not walking that list is`);
+    out(`   what makes malloc O(1): TLSF is a "good fit", not a best fit.`);
   }
   out();
   out(`4. Bitmap search (two bit scans, whatever the heap holds):`);

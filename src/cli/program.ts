@@ -174,7 +174,7 @@ function checkCommand(argument: string | undefined, flags: CheckFlags, io: CliIo
     });
   } else {
     const verdict = failed === 0
-      ? colours.green(`${outcomes.length} checks passed`)
+      ? colours.green(`${outcomes.length} check${outcomes.length === 1 ? '' : 's'} passed`)
       : colours.red(`${failed} of ${outcomes.length} checks failed`);
     io.stdout.write(`${verdict} (${prepared.length} run${prepared.length === 1 ? '' : 's'}${budgetFile ? `, ${budgetFile}` : ''})\n`);
   }
