@@ -179,6 +179,30 @@ describe('semihosting and exits', () => {
     }
   });
 
+  it('resuming between instruction slices loses and repeats nothing', () => {
+    const iterations = 1_000_003;
+    let expected = 1;
+    for (let i = iterations; i > 0; i--) expected = (Math.imul(expected, 1664525) + 1013904223) >>> 0;
+    const counts: number[] = [];
+    for (const sliceInstructions of [undefined, 999_983, 77_777]) {
+      const progress: number[] = [];
+      const machine = new Machine({
+        elf: fixture('rp2040'), board: loadBoard('rp2040'), params: { test: TEST.compute, count: iterations },
+        ...(sliceInstructions ? { sliceInstructions } : {}), onProgress: (done) => progress.push(done),
+      }, tlsfHeap);
+      try {
+        const report = machine.run();
+        expect(report.result).toBe('ok');
+        expect(ramWord(machine, machine.image.symbolByName.get('sink')!.value)).toBe(expected);
+        counts.push(report.instructions);
+        if (sliceInstructions) expect(progress.length).toBe(Math.floor(report.instructions / sliceInstructions));
+      } finally {
+        machine.close();
+      }
+    }
+    expect(new Set(counts).size).toBe(1);
+  });
+
   it('stops a runaway loop at the instruction budget with a clear message', () => {
     const report = run('stm32f411re', TEST.runaway, { maxInstructions: 3_000_000 });
     expect(report.result).toBe('timeout');

@@ -62,6 +62,8 @@ export interface RunOptions {
    * not past `endSymbol` when given; e.g. the encoded trace for trace-player at __tlsf_trace_start.
    */
   flashPatches?: FlashPatch[];
+  /** Extension: instructions per uc_emu_start slice, i.e. the onProgress granularity; default 100 M. */
+  sliceInstructions?: number;
 }
 
 export interface RunReport {
@@ -823,7 +825,6 @@ export class Machine {
       }
       default:
         result = 0xffffffff;
-        this.output += '';
     }
     this.setResult(result);
   }
@@ -969,7 +970,7 @@ export class Machine {
     engine.writeReg(REG_SP, this.initialSp);
     let pc = this.resetHandler;
     const exact = this.counterLow !== null;
-    const slice = exact ? SLICE_EXACT : SLICE_APPROXIMATE;
+    const slice = exact ? Math.max(1, Math.floor(this.options.sliceInstructions ?? SLICE_EXACT)) : SLICE_APPROXIMATE;
     while (this.result === null) {
       const remaining = this.maxInstructions - this.instructionBase;
       if (remaining <= 0) {
