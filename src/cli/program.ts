@@ -44,7 +44,7 @@ function addRunOptions(command: Command, boardHelp = 'board name or board JSON f
     .option('--heap <size>', 'heap size from __heap_start (32768, 32K, 32KiB, 0x8000); default: what the linker script leaves')
     .option('--align <n>', 'allocator alignment: 4, 8 or 16 (default 8)')
     .option('--sl <n>', 'second-level index bits, 1..5 (default 5: 32 classes per power of two)')
-    .option('-p, --param <name=value>', 'set a firmware parameter (repeatable)', collectParam, {})
+    .option('-p, --param <name=value>', 'set a firmware parameter (repeatable)', collectParam)
     .option('--max-instructions <n>', 'instruction budget before the run stops as a timeout (default 2e9)')
     .option('--guard', 'trap firmware writes into allocator metadata (slower)')
     .option('--bank <name>', 'add a whole RAM bank (e.g. CCM) to the heap as a second pool (repeatable)', (value: string, previous: string[] = []) => [...previous, value]);

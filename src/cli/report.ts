@@ -79,7 +79,7 @@ export function runReportJson(report: RunReportFigures, settings: RunSettings): 
     instructions: report.instructions,
     cycles: report.cycles,
     seconds: report.seconds,
-    hostMs: report.hostMs,
+    hostMs: Math.round(report.hostMs * 1000) / 1000,
     fault: report.fault ?? null,
     assertion: report.assertion ?? null,
     output: report.output,
@@ -123,7 +123,7 @@ export function formatRunReport(report: RunReportFigures, settings: RunSettings,
   lines.push(`  peak requested  ${formatBytes(report.peakRequested).padEnd(12)} live bytes the firmware asked for`);
   lines.push(`  peak span       ${formatBytes(report.peakSpan).padEnd(12)} heap start to the highest used byte`);
   lines.push(`  largest free    ${formatBytes(report.largestFreeAtPeak).padEnd(12)} at peak, ${formatBytes(report.largestFree)} at the end`);
-  lines.push(`  fragmentation   ${formatPercent(report.fragmentation).padEnd(12)} 1 - largest free / free bytes`);
+  lines.push(`  fragmentation   ${formatPercent(report.fragmentation).padEnd(12)} at the end: 1 - largest free / free bytes`);
   lines.push(`  control bytes   ${formatBytes(report.controlBytes).padEnd(12)} TLSF bitmaps and free-list heads`);
   const clock = settings.clockHz ? ` at ${formatClock(settings.clockHz)}` : '';
   lines.push(`  instructions    ${count(report.instructions)}, ~${count(report.cycles)} cycles, ~${formatSeconds(report.seconds)}${clock} (host ${report.hostMs.toFixed(0)} ms)`);
