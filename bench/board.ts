@@ -123,16 +123,26 @@ export function runBoardBench(boardName = DEFAULT_BOARD): BoardBenchResult {
   const scenarioPath = resolve(root, 'firmware-sim/elf', boardName, 'packet-pool.elf');
   let alignmentCheckSlowdown = NaN;
   let guardSlowdown = NaN;
+  let alignmentNsPerAccess = NaN;
+  let guardNsPerWrite = NaN;
+  let checkedAccesses = 0;
+  let checkedWrites = 0;
   if (existsSync(scenarioPath)) {
     const scenarioElf = readFileSync(scenarioPath);
     const scenario = (extra: Partial<RunOptions>) => best(3, () => {
       const started = process.cpuUsage();
-      runFirmware({ elf: scenarioElf, elfName: 'packet-pool', board: loadBoard(boardName), ...extra });
-      return cpuMs(started);
-    }, (ms) => ms);
+      const report = runFirmware({ elf: scenarioElf, elfName: 'packet-pool', board: loadBoard(boardName), ...extra });
+      return { ms: cpuMs(started), accesses: report.checkedAccesses ?? 0 };
+    }, (r) => r.ms);
     const plain = scenario({});
-    alignmentCheckSlowdown = scenario({ alignmentCheck: true }) / plain;
-    guardSlowdown = scenario({ guard: true }) / plain;
+    const aligned = scenario({ alignmentCheck: true });
+    const guarded = scenario({ guard: true });
+    alignmentCheckSlowdown = aligned.ms / plain.ms;
+    guardSlowdown = guarded.ms / plain.ms;
+    alignmentNsPerAccess = (aligned.ms - plain.ms) * 1e6 / aligned.accesses;
+    guardNsPerWrite = (guarded.ms - plain.ms) * 1e6 / guarded.accesses;
+    checkedAccesses = aligned.accesses;
+    checkedWrites = guarded.accesses;
   }
 
   const result: BoardBenchResult = {
@@ -152,8 +162,8 @@ export function runBoardBench(boardName = DEFAULT_BOARD): BoardBenchResult {
   console.log(`  emulated MIPS, full board (count + hooks):  ${fixed(result.mipsBoard, 0)}`);
   console.log(`  firmware malloc+free pair:                  ${fixed(result.pairMicroseconds, 3)} µs  (${pairs} pairs: ${fixed(withCalls.cpuMs, 0)} ms - ${fixed(baseline.cpuMs, 0)} ms for the loop calling local stand-ins; CPU time)`);
   console.log(`  host-only malloc+free pair:                 ${fixed(result.hostPairMicroseconds, 3)} µs  (ratio ${fixed(result.pairMicroseconds / result.hostPairMicroseconds, 1)}x)`);
-  console.log(`  packet-pool slowdown, alignmentCheck:       ${fixed(result.alignmentCheckSlowdown, 2)}x`);
-  console.log(`  packet-pool slowdown, guard:                ${fixed(result.guardSlowdown, 2)}x`);
+  console.log(`  packet-pool slowdown, alignmentCheck:       ${fixed(result.alignmentCheckSlowdown, 2)}x  (${checkedAccesses} heap accesses, ${fixed(alignmentNsPerAccess, 0)} ns each)`);
+  console.log(`  packet-pool slowdown, guard:                ${fixed(result.guardSlowdown, 2)}x  (${checkedWrites} heap writes, ${fixed(guardNsPerWrite, 0)} ns each)`);
   return result;
 }
 

@@ -79,6 +79,8 @@ export interface RunReport {
   assertion?: { file: string; line: number; expression: string };
   /** Extension: the per-call log when recordEvents was set. */
   events?: HeapEvent[];
+  /** Extension: firmware accesses to the heap seen by the alignment/guard hook (when either is on). */
+  checkedAccesses?: number;
   /** Extension: true when this Unicorn build's instruction counter could not be located and counts are per 1M-instruction slice. */
   instructionsApproximate?: boolean;
 }
@@ -205,6 +207,7 @@ export class Machine {
   /** Live and freed blocks: requested size, usable size, allocating and freeing call numbers. */
   private readonly blocks = new BlockTable();
   private liveRequested = 0;
+  private checkedAccesses = 0;
   private peakRequested = 0;
   private peakSpanEnd = 0;
   private peakUsedSeen = 0;
@@ -862,6 +865,7 @@ export class Machine {
 
   /** Checks one firmware access inside a heap region: alignment model and --guard. */
   private onHeapAccess(region: HeapRegion, type: number, address: number, size: number, checkAlignment: boolean, guard: boolean): boolean {
+    this.checkedAccesses++;
     if (this.result !== null) return true;
     if (checkAlignment && size > 1 && (address & (size - 1)) !== 0) {
       const pc = this.engine.readReg(REG_PC);
@@ -1046,6 +1050,7 @@ export class Machine {
     if (this.assertion) report.assertion = this.assertion;
     if (this.events) report.events = this.events;
     if (!this.counterLow) report.instructionsApproximate = true;
+    if (this.options.alignmentCheck || this.options.guard) report.checkedAccesses = this.checkedAccesses;
     return report;
   }
 

@@ -142,7 +142,10 @@ export function unicorn(): Library {
   // Distinct type names per process: koffi types are global, and a second load must not redeclare them.
   koffi.opaque('tlsf_uc_engine');
   const codeProto = koffi.proto('void TlsfUcCodeCb(uintptr_t uc, uint64_t address, uint32_t size, uintptr_t user)');
-  const memProto = koffi.proto('bool TlsfUcMemCb(uintptr_t uc, int type, uint64_t address, int size, int64_t value, uintptr_t user)');
+  // Unicorn passes (uc, type, address, size, value, user); the trailing value and user are left undeclared so
+  // koffi does not convert them on every access. A callee may ignore trailing arguments in the C calling
+  // conventions of every 64-bit platform Unicorn runs on (the caller owns the argument area).
+  const memProto = koffi.proto('bool TlsfUcMemCb(uintptr_t uc, int type, uint64_t address, int size)');
   const intrProto = koffi.proto('void TlsfUcIntrCb(uintptr_t uc, uint32_t intno, uintptr_t user)');
   const bound = {
     uc_open: lib.func('int uc_open(int arch, int mode, _Out_ tlsf_uc_engine **uc)'),
@@ -186,7 +189,7 @@ function check(code: number, doing: () => string): void {
 export const hex = (value: number): string => '0x' + (value >>> 0).toString(16).padStart(8, '0');
 
 export type CodeHook = (address: number, size: number) => void;
-export type MemHook = (type: number, address: number, size: number, value: number) => boolean;
+export type MemHook = (type: number, address: number, size: number) => boolean;
 export type IntrHook = (intno: number) => void;
 
 // Unicorn keeps uc_emu_start's instruction counter (uc->emu_counter) in its engine struct and has no API to
@@ -307,8 +310,8 @@ export class Engine {
 
   addMemHook(type: number, callback: MemHook, begin: number, end: number): number {
     const registered = koffi.register(
-      (_uc: Pointer, accessType: number, address: number | bigint, size: number, value: number | bigint) =>
-        callback(accessType, Number(address), size, Number(value)),
+      (_uc: Pointer, accessType: number, address: number | bigint, size: number) =>
+        callback(accessType, Number(address), size),
       koffi.pointer(this.lib.memProto));
     return this.addHook(type, registered, begin, end, 'adding a memory hook');
   }
