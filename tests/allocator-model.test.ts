@@ -185,7 +185,7 @@ describe('model-based: random operation sequences', () => {
         fc.constantFrom(4 as const, 8 as const, 16 as const),
         fc.integer({ min: 1, max: 5 }),
         fc.integer({ min: 12, max: 40 }),
-        fc.constantFrom(0, 0x2000_0000, 0x2001_0000),
+        fc.constantFrom(0, 0x2000_0000, 0x2001_0000, 0x7fff_0000, 0xc000_0000),
         fc.array(commandArbitrary, { minLength: 1, maxLength: 80 }),
         (align, slLog2, kib, base, commands) => {
           const memory = new ArrayBuffer(kib * 1024 + 64);
@@ -197,20 +197,21 @@ describe('model-based: random operation sequences', () => {
     );
   });
 
-  test('two pools in separate buffers (CCM + SRAM), shared memory', () => {
+  test('two pools in separate buffers (SRAM + CCM or SDRAM), shared memory', () => {
     fc.assert(
       fc.property(
         fc.constantFrom(4 as const, 8 as const),
         fc.integer({ min: 1, max: 5 }),
+        fc.constantFrom(0x1000_0000, 0xd000_0000), // CCM, or external SDRAM above 2^31
         fc.array(commandArbitrary, { minLength: 1, maxLength: 80 }),
-        (align, slLog2, commands) => {
+        (align, slLog2, secondBase, commands) => {
           const sram = new SharedArrayBuffer(24 * 1024);
           const ccm = new ArrayBuffer(8 * 1024);
           const heap = createTlsf(sram, { base: 0x2000_0000, align, slLog2 });
-          heap.addPool(ccm, { base: 0x1000_0000 });
+          heap.addPool(ccm, { base: secondBase });
           runModel(heap, [
             { base: 0x2000_0000, bytes: new Uint8Array(sram) },
-            { base: 0x1000_0000, bytes: new Uint8Array(ccm) },
+            { base: secondBase, bytes: new Uint8Array(ccm) },
           ], commands);
         },
       ),

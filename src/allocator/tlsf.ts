@@ -370,10 +370,10 @@ export class Tlsf {
     let sl: number;
     if (size < this.smallBlockSize) {
       fl = 0;
-      sl = size >>> this.alignLog2;
+      sl = size >> this.alignLog2;
     } else {
       const power = 31 - Math.clz32(size);
-      sl = (size >>> (power - this.slLog2)) ^ this.slCount;
+      sl = (size >> (power - this.slLog2)) ^ this.slCount;
       fl = power - this.flIndexShift + 1;
     }
     const words = this.fastWords;
@@ -393,10 +393,10 @@ export class Tlsf {
     let sl: number;
     if (size < this.smallBlockSize) {
       fl = 0;
-      sl = size >>> this.alignLog2;
+      sl = size >> this.alignLog2;
     } else {
       const power = 31 - Math.clz32(size);
-      sl = (size >>> (power - this.slLog2)) ^ this.slCount;
+      sl = (size >> (power - this.slLog2)) ^ this.slCount;
       fl = power - this.flIndexShift + 1;
     }
     const words = this.fastWords;
@@ -424,11 +424,11 @@ export class Tlsf {
     let sl: number;
     if (blockSize < this.smallBlockSize) {
       fl = 0;
-      sl = blockSize >>> this.alignLog2;
+      sl = blockSize >> this.alignLog2;
     } else {
       const rounded = blockSize + (1 << (31 - Math.clz32(blockSize) - this.slLog2)) - 1;
       const power = 31 - Math.clz32(rounded);
-      sl = (rounded >>> (power - this.slLog2)) ^ this.slCount;
+      sl = (rounded >> (power - this.slLog2)) ^ this.slCount;
       fl = power - this.flIndexShift + 1;
       if (fl >= this.flCount) return this.takeFromOwnClass(blockSize);
     }
@@ -450,10 +450,10 @@ export class Tlsf {
     let sl: number;
     if (blockSize < this.smallBlockSize) {
       fl = 0;
-      sl = blockSize >>> this.alignLog2;
+      sl = blockSize >> this.alignLog2;
     } else {
       const power = 31 - Math.clz32(blockSize);
-      sl = (blockSize >>> (power - this.slLog2)) ^ this.slCount;
+      sl = (blockSize >> (power - this.slLog2)) ^ this.slCount;
       fl = power - this.flIndexShift + 1;
       if (fl >= this.flCount) return 0;
     }
@@ -508,7 +508,9 @@ export class Tlsf {
   private liveBlock(ptr: number, operation: string): number {
     const header = ptr - BLOCK_HEADER_SIZE;
     // fastBlockSpan is 0 in strict mode, so strict heaps always take the slow path.
-    if ((header - this.fastFirstBlock) >>> 0 >= this.fastBlockSpan || (ptr & this.alignMask) !== 0 || ptr !== ptr >>> 0) {
+    // Addresses of 2^31 and above are correct but take the slow path (`ptr | 0` differs).
+    const offset = header - this.fastFirstBlock;
+    if (offset < 0 || offset >= this.fastBlockSpan || (ptr & this.alignMask) !== 0 || (ptr | 0) !== ptr) {
       return this.liveBlockSlow(ptr, operation);
     }
     const word = this.load(header);
@@ -573,7 +575,7 @@ export class Tlsf {
     // The hot path, written out flat over word indices of the one memory (no helper calls, no
     // allocation): map, two bit scans, unlink the list head, split, file the remainder.
     // Same steps as mallocGeneric (takeFree + useBlock), which multi-memory heaps use instead.
-    if (size >>> 0 !== size || size > this.maxRequest) return this.badRequest(size, 'malloc');
+    if ((size | 0) !== size || size < 0 || size > this.maxRequest) return this.badRequest(size, 'malloc');
     const words = this.fastWords;
     const memoryBase = this.fastBase;
     const slLog2 = this.slLog2;
@@ -585,11 +587,11 @@ export class Tlsf {
     let sl: number;
     if (blockSize < this.smallBlockSize) {
       fl = 0;
-      sl = blockSize >>> this.alignLog2;
+      sl = blockSize >> this.alignLog2;
     } else {
       const rounded = (blockSize + (1 << (31 - Math.clz32(blockSize) - slLog2)) - 1) | 0;
       const power = (31 - Math.clz32(rounded)) | 0;
-      sl = (rounded >>> (power - slLog2)) ^ this.slCount;
+      sl = (rounded >> (power - slLog2)) ^ this.slCount;
       fl = (power - this.flIndexShift + 1) | 0;
       if (fl >= this.flCount) return this.mallocFromOwnClass(blockSize);
     }
@@ -625,10 +627,10 @@ export class Tlsf {
       words[(restIndex + (rest >> 2) - 1) | 0] = remainder;
       if (rest < this.smallBlockSize) {
         fl = 0;
-        sl = rest >>> this.alignLog2;
+        sl = rest >> this.alignLog2;
       } else {
         const power = (31 - Math.clz32(rest)) | 0;
-        sl = (rest >>> (power - slLog2)) ^ this.slCount;
+        sl = (rest >> (power - slLog2)) ^ this.slCount;
         fl = (power - this.flIndexShift + 1) | 0;
       }
       const restHead = (this.headWord + (fl << slLog2) + sl) | 0;
@@ -681,7 +683,8 @@ export class Tlsf {
     if (ptr === 0) return;
     const firstBlock = this.fastFirstBlock;
     let block = ptr - BLOCK_HEADER_SIZE;
-    if ((block - firstBlock) >>> 0 >= this.fastBlockSpan || (ptr & this.alignMask) !== 0 || ptr !== ptr >>> 0) {
+    const offset = block - firstBlock;
+    if (offset < 0 || offset >= this.fastBlockSpan || (ptr & this.alignMask) !== 0 || (ptr | 0) !== ptr) {
       this.release(this.liveBlockSlow(ptr, 'free'));
       return;
     }
@@ -714,10 +717,10 @@ export class Tlsf {
       const before = words[(prevIndex + 2) | 0]!;
       if (prevSize < this.smallBlockSize) {
         fl = 0;
-        sl = prevSize >>> this.alignLog2;
+        sl = prevSize >> this.alignLog2;
       } else {
         const power = (31 - Math.clz32(prevSize)) | 0;
-        sl = (prevSize >>> (power - slLog2)) ^ this.slCount;
+        sl = (prevSize >> (power - slLog2)) ^ this.slCount;
         fl = (power - this.flIndexShift + 1) | 0;
       }
       const listHead = (this.headWord + (fl << slLog2) + sl) | 0;
@@ -742,10 +745,10 @@ export class Tlsf {
       const before = words[(nextIndex + 2) | 0]!;
       if (nextSize < this.smallBlockSize) {
         fl = 0;
-        sl = nextSize >>> this.alignLog2;
+        sl = nextSize >> this.alignLog2;
       } else {
         const power = (31 - Math.clz32(nextSize)) | 0;
-        sl = (nextSize >>> (power - slLog2)) ^ this.slCount;
+        sl = (nextSize >> (power - slLog2)) ^ this.slCount;
         fl = (power - this.flIndexShift + 1) | 0;
       }
       const listHead = (this.headWord + (fl << slLog2) + sl) | 0;
@@ -770,10 +773,10 @@ export class Tlsf {
 
     if (size < this.smallBlockSize) {
       fl = 0;
-      sl = size >>> this.alignLog2;
+      sl = size >> this.alignLog2;
     } else {
       const power = (31 - Math.clz32(size)) | 0;
-      sl = (size >>> (power - slLog2)) ^ this.slCount;
+      sl = (size >> (power - slLog2)) ^ this.slCount;
       fl = (power - this.flIndexShift + 1) | 0;
     }
     const headIndex = (this.headWord + (fl << slLog2) + sl) | 0;
@@ -1231,7 +1234,7 @@ export class Tlsf {
       }
       if (this.slCount < 32 && rowBits >>> this.slCount !== 0) report(`control: slBitmap[${fl}] ${hex(rowBits)} has bits above class ${this.slCount - 1}`);
       for (let sl = 0; sl < this.slCount; sl++) {
-        const head = words[this.headWord + (fl << this.slLog2) + sl]!;
+        const head = words[this.headWord + (fl << this.slLog2) + sl]! >>> 0;
         const bit = (rowBits >>> sl) & 1;
         if (bit !== (head !== 0 ? 1 : 0)) {
           report(`control: list (${fl},${sl}) head is ${hex(head)} but its slBitmap bit is ${bit}`);
@@ -1276,9 +1279,9 @@ export class Tlsf {
   }
 
   private classOf(size: number): { fl: number; sl: number } {
-    if (size < this.smallBlockSize) return { fl: 0, sl: size >>> this.alignLog2 };
+    if (size < this.smallBlockSize) return { fl: 0, sl: size >> this.alignLog2 };
     const power = 31 - Math.clz32(size);
-    return { fl: power - this.flIndexShift + 1, sl: (size >>> (power - this.slLog2)) ^ this.slCount };
+    return { fl: power - this.flIndexShift + 1, sl: (size >> (power - this.slLog2)) ^ this.slCount };
   }
 }
 
