@@ -9,12 +9,13 @@ import { loadBoard, parseElf, runFirmware, cpuModel, SERVICE_PAGE, DEFAULT_BOARD
 import type { RunOptions, RunReport } from '../src/board/index.js';
 import { createTlsf } from '../src/allocator/index.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+// The repository root: two levels up from dist/bench/board.js, one from bench/board.ts.
+const here = dirname(fileURLToPath(import.meta.url));
+const root = [resolve(here, '..'), resolve(here, '..', '..')].find((candidate) => existsSync(resolve(candidate, 'tests/fixtures/elf'))) ?? resolve(here, '..', '..');
 const fixturePath = (board: string) => {
-  const candidates = [resolve(root, 'tests/fixtures/elf', `fixture-${board}.elf`), resolve(root, '..', 'tests/fixtures/elf', `fixture-${board}.elf`)];
-  const found = candidates.find((path) => existsSync(path));
-  if (!found) throw new Error(`bench: fixture ELF for ${board} not found (looked in ${candidates.join(', ')})`);
-  return found;
+  const path = resolve(root, 'tests/fixtures/elf', `fixture-${board}.elf`);
+  if (!existsSync(path)) throw new Error(`bench: fixture ELF for board ${board} not found at ${path}`);
+  return path;
 };
 
 const COMPUTE_TEST = 14;

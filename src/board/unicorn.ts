@@ -219,7 +219,11 @@ export class Engine {
     const out: Pointer[] = [null];
     check(this.lib.uc_open(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS, out), () => doing);
     this.handle = out[0];
-    check(this.lib.uc_ctl_int(this.handle, ctlWrite(UC_CTL_CPU_MODEL, 1), cpuModel), () => `selecting CPU model ${cpuModel}`);
+    const modelError = this.lib.uc_ctl_int(this.handle, ctlWrite(UC_CTL_CPU_MODEL, 1), cpuModel);
+    if (modelError !== UC_ERR_OK) {
+      this.lib.uc_close(this.handle);
+      check(modelError, () => `selecting CPU model ${cpuModel} (unicorn/arm.h uc_cpu_arm)`);
+    }
     // Preallocated native buffers so that hooks read and write registers without allocating.
     this.regValue = koffi.alloc('uint64_t', 1);
     this.regValueView = new Uint32Array(koffi.view(this.regValue, 8));
