@@ -275,11 +275,12 @@ export class Machine {
 
   // ---- loading -------------------------------------------------------------------------------
 
-  private regionOf(address: number, length: number): { kind: 'flash' } | { kind: 'ram'; bank: Bank } | null {
+  /** Flash, or the RAM bank group (adjacent banks together) holding address..address+length. */
+  private regionOf(address: number, length: number): { kind: 'flash' } | { kind: 'ram'; base: number; bytes: Uint8Array } | null {
     const flash = this.board.flash;
     if (address >= flash.base && address + length <= flash.base + flash.size) return { kind: 'flash' };
-    for (const bank of this.banks) {
-      if (address >= bank.base && address + length <= bank.base + bank.size) return { kind: 'ram', bank };
+    for (const group of this.groups) {
+      if (address >= group.base && address + length <= group.base + group.size) return { kind: 'ram', base: group.base, bytes: new Uint8Array(group.memory) };
     }
     return null;
   }
@@ -296,7 +297,7 @@ export class Machine {
       throw new FirmwareError(`${this.firmwareName}: ${what} (${data.length} bytes at ${hex(address)}) does not fit the memory of board ${this.board.name} (${this.describeMap()})`);
     }
     if (region.kind === 'flash') this.flashImage.set(data, address - this.board.flash.base);
-    else region.bank.bytes.set(data, address - region.bank.base);
+    else region.bytes.set(data, address - region.base);
   }
 
   private placeSegments(): void {
@@ -329,7 +330,7 @@ export class Machine {
   private byteAt(address: number): number {
     const region = this.regionOf(address, 1);
     if (!region) return 0;
-    return region.kind === 'flash' ? this.flashImage[address - this.board.flash.base]! : region.bank.bytes[address - region.bank.base]!;
+    return region.kind === 'flash' ? this.flashImage[address - this.board.flash.base]! : region.bytes[address - region.base]!;
   }
 
   private flashWord(address: number): number {
