@@ -195,6 +195,8 @@ export class Machine {
   /** r0..r15 inside Unicorn's CPU state when located (Engine.registerFile), else null: use FFI calls. */
   private readonly registers: Uint32Array | null;
   private instructionBase = 0;
+  /** Bytes of the flash image up to the last one loaded (only these are written into the engine). */
+  private flashUsed = 0;
   private output = '';
   private result: RunResult | null = null;
   private exitCode = 0;
@@ -296,7 +298,10 @@ export class Machine {
     if (!region) {
       throw new FirmwareError(`${this.firmwareName}: ${what} (${data.length} bytes at ${hex(address)}) does not fit the memory of board ${this.board.name} (${this.describeMap()})`);
     }
-    if (region.kind === 'flash') this.flashImage.set(data, address - this.board.flash.base);
+    if (region.kind === 'flash') {
+      this.flashImage.set(data, address - this.board.flash.base);
+      this.flashUsed = Math.max(this.flashUsed, address + data.length - this.board.flash.base);
+    }
     else region.bytes.set(data, address - region.base);
   }
 
@@ -441,9 +446,7 @@ export class Machine {
   private mapMemory(): void {
     const engine = this.engine;
     engine.map(`flash of ${this.board.name}`, this.board.flash.base, this.board.flash.size, UC_PROT_READ | UC_PROT_EXEC);
-    let used = this.flashImage.length;
-    while (used > 0 && this.flashImage[used - 1] === 0) used--;
-    if (used > 0) engine.write(this.board.flash.base, this.flashImage.subarray(0, used), 'loading the flash image');
+    if (this.flashUsed > 0) engine.write(this.board.flash.base, this.flashImage.subarray(0, this.flashUsed), 'loading the flash image');
     for (const group of this.groups) engine.mapHost(group.name, group.base, group.memory);
     // The System Control Space as plain memory: CMSIS SystemInit writes CPACR (FPU enable; Unicorn's FPU is
     // always on) and VTOR, which must not fault. NVIC, SysTick and the other SCS registers are not emulated.
