@@ -119,7 +119,8 @@ describe.concurrent('tlsf-sim (built program)', () => {
     const passing = join(work, 'pass');
     const failing = join(work, 'fail');
     beforeAll(() => {
-      for (const directory of [passing, failing]) mkdirSync(directory, { recursive: true });
+      for (const directory of [passing, failing, join(passing, 'traces')]) mkdirSync(directory, { recursive: true });
+      writeFileSync(join(passing, 'traces', 'session.rep'), 'a 0 512\na 1 256\nr 0 1024\nf 1\nf 0\n');
       writeFileSync(join(passing, 'tlsf-budget.yaml'), [
         'defaults:',
         '  limits: { no-oom: true }',
@@ -128,6 +129,9 @@ describe.concurrent('tlsf-sim (built program)', () => {
         '    boards: [stm32f411re, rp2040]',
         '    params: { bursts: 20 }',
         '    limits: { max-peak: 16K, min-free: 2K, max-fragmentation: 50% }',
+        '  - trace: traces/session.rep',
+        '    board: tiny',
+        '    limits: { max-span: 4K }',
         '',
       ].join('\n'));
       writeFileSync(join(failing, 'tlsf-budget.json'), JSON.stringify({
@@ -142,9 +146,11 @@ describe.concurrent('tlsf-sim (built program)', () => {
       const result = await cli(['check'], { cwd: passing });
       expect(result.code).toBe(0);
       const lines = result.stdout.trim().split('\n');
-      expect(lines.filter((line) => line.startsWith('PASS'))).toHaveLength(10);
+      expect(lines.filter((line) => line.startsWith('PASS'))).toHaveLength(13);
       expect(result.stdout).toMatch(/PASS\s+packet-pool on rp2040\s+max-peak\s+peak used [\d,]+ B <= max 16,384 B/);
-      expect(lines.at(-1)).toMatch(/^10 checks passed \(2 runs, .*tlsf-budget\.yaml\)$/);
+      // The trace path is relative to the budget file and shown relative to the working directory.
+      expect(result.stdout).toMatch(/PASS\s+traces\/session\.rep on tiny\s+max-span\s+peak span [\d,]+ B <= max 4,096 B/);
+      expect(lines.at(-1)).toMatch(/^13 checks passed \(3 runs, .*tlsf-budget\.yaml\)$/);
     });
 
     it('fails a budget that is broken: exit 1, JUnit, markdown and GitHub annotations', async () => {

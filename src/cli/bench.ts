@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { packageRoot } from './engine.js';
 import { InputError } from './errors.js';
-import type { CliIo } from './program.js';
+import type { CliIo } from './options.js';
 
 /**
  * The benchmarks live in bench/<area>.ts, outside src/, and are loaded at run time: the CLI must still start

@@ -10,7 +10,7 @@ import { ProgressBar } from './terminal.js';
 import { readTraceFile, type Trace } from './trace.js';
 import { encodeTrace, TRACE_PLAYER_SCENARIO } from './trace-encoding.js';
 
-export const DEFAULT_SCENARIO = 'packet-pool';
+export { DEFAULT_SCENARIO } from './budget.js';
 export const DEFAULT_ALIGN = 8;
 export const DEFAULT_SL_LOG2 = 5;
 

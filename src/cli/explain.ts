@@ -1,6 +1,6 @@
 import { mapRequest } from '../allocator/index.js';
 import { InputError } from './errors.js';
-import type { CliIo } from './program.js';
+import type { CliIo } from './options.js';
 import { REPORT_SCHEMA_VERSION } from './report.js';
 import { formatBytes } from './units.js';
 

@@ -1,6 +1,6 @@
 import { listBoards } from '../board/index.js';
 import { DEFAULT_BOARD, listScenarios } from './engine.js';
-import type { CliIo } from './program.js';
+import type { CliIo } from './options.js';
 import { formatHex, formatKiB } from './units.js';
 
 function formatClock(hz: number): string {

@@ -1,7 +1,7 @@
 import type { RunReport } from '../board/index.js';
 import { execute, prepareRun, type PreparedRun, type RunRequest } from './engine.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from './errors.js';
-import type { CliIo } from './program.js';
+import type { CliIo } from './options.js';
 import { REPORT_SCHEMA_VERSION } from './report.js';
 import { worstCaseBounds, type WorstCaseBounds } from './robson.js';
 import type { Palette } from './terminal.js';

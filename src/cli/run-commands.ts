@@ -1,0 +1,96 @@
+import { writeFileSync } from 'node:fs';
+import { findDefaultBudgetFile, loadBudgetFile, targetLabel, type BudgetJob, type RunTarget } from './budget.js';
+import { evaluateChecks, type CheckOutcome } from './checks.js';
+import { toGithubAnnotations, toJUnit, toMarkdown, type RunTiming } from './ci.js';
+import { execute, jobToRequest, prepareRun } from './engine.js';
+import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from './errors.js';
+import { formatRunReport, runReportJson, REPORT_SCHEMA_VERSION } from './report.js';
+import { coloursFor, limitsFromFlags, runRequestFrom, targetFrom, writeJson, type CheckFlags, type CliIo, type RunFlags } from './options.js';
+
+// The commands that run firmware, loaded by program.ts only when one of them is invoked, so that
+// --help, --version and explain start without loading the emulator binding.
+
+export function runCommand(argument: string | undefined, flags: RunFlags, io: CliIo): number {
+  const prepared = prepareRun(runRequestFrom(targetFrom(argument, io), flags));
+  const report = execute(prepared);
+  if (flags.json) writeJson(io, runReportJson(report, prepared.settings));
+  else io.stdout.write(formatRunReport(report, prepared.settings, coloursFor(io, flags)));
+  return report.result === 'ok' ? EXIT_OK : EXIT_CHECK_FAILED;
+}
+
+function writeOutputFile(path: string, text: string, what: string): void {
+  try {
+    writeFileSync(path, text);
+  } catch (error) {
+    throw new InputError(`cannot write ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+}
+
+export function checkCommand(argument: string | undefined, flags: CheckFlags, io: CliIo): number {
+  const flagLimits = limitsFromFlags(flags);
+  let jobs: BudgetJob[];
+  let budgetFile: string | undefined;
+  if (argument !== undefined) {
+    if (flags.budget) throw new InputError('check: give a scenario/ELF/trace or --budget FILE, not both');
+    const request = runRequestFrom(targetFrom(argument, io), flags);
+    const boards = flags.board ? flags.board.split(',').map((name) => name.trim()).filter(Boolean) : [undefined];
+    jobs = boards.map((board) => ({
+      target: request.target, board, heapSize: request.heapSize, align: request.align, slLog2: request.slLog2,
+      params: request.params ?? {}, maxInstructions: request.maxInstructions, limits: flagLimits,
+    }));
+  } else {
+    budgetFile = flags.budget ?? findDefaultBudgetFile(io.cwd);
+    if (!budgetFile) {
+      throw new InputError('check: nothing to check: give a scenario, ELF or trace with limit flags, or --budget FILE, or put tlsf-budget.json / tlsf-budget.yaml in the current directory');
+    }
+    // Limits given on the command line tighten every entry of the file (handy for a one-off experiment).
+    jobs = loadBudgetFile(budgetFile).map((job) => ({ ...job, limits: { ...job.limits, ...flagLimits } }));
+  }
+
+  // Resolve every job before running any, so a typo in the last entry fails fast with exit 2.
+  const prepared = jobs.map((job) => prepareRun({ ...jobToRequest(job), guard: flags.guard, extraBanks: flags.bank }));
+  const outcomes: CheckOutcome[] = [];
+  const runs: Record<string, unknown>[] = [];
+  const timings: RunTiming[] = [];
+  const colours = coloursFor(io, flags);
+  const labelWidth = Math.max(...prepared.map((run) => `${targetLabel(run.target)} on ${run.board.name}`.length));
+  prepared.forEach((run, index) => {
+    const report = execute(run);
+    const runOutcomes = evaluateChecks(targetLabel(run.target), report.board, report, jobs[index]!.limits);
+    outcomes.push(...runOutcomes);
+    runs.push(runReportJson(report, run.settings));
+    timings.push({ target: targetLabel(run.target), board: report.board, seconds: report.hostMs / 1000, output: report.output });
+    if (!flags.json) {
+      for (const outcome of runOutcomes) {
+        const mark = outcome.pass ? colours.green('PASS') : colours.red('FAIL');
+        io.stdout.write(`${mark}  ${`${outcome.target} on ${outcome.board}`.padEnd(labelWidth)}  ${outcome.check.padEnd(17)} ${outcome.summary}\n`);
+      }
+    }
+  });
+  const failed = outcomes.filter((outcome) => !outcome.pass).length;
+  if (flags.junit) writeOutputFile(flags.junit, toJUnit(outcomes, timings), 'JUnit report');
+  if (flags.markdown) writeOutputFile(flags.markdown, toMarkdown(outcomes), 'markdown summary');
+  if (io.env.GITHUB_ACTIONS === 'true') {
+    const annotationStream = flags.json ? io.stderr : io.stdout;
+    for (const line of toGithubAnnotations(outcomes, budgetFile)) annotationStream.write(`${line}\n`);
+  }
+  if (flags.json) {
+    writeJson(io, {
+      schemaVersion: REPORT_SCHEMA_VERSION,
+      command: 'check',
+      result: failed === 0 ? 'pass' : 'fail',
+      budgetFile: budgetFile ?? null,
+      passed: outcomes.length - failed,
+      failed,
+      checks: outcomes,
+      runs,
+    });
+  } else {
+    const verdict = failed === 0
+      ? colours.green(`${outcomes.length} check${outcomes.length === 1 ? '' : 's'} passed`)
+      : colours.red(`${failed} of ${outcomes.length} checks failed`);
+    io.stdout.write(`${verdict} (${prepared.length} run${prepared.length === 1 ? '' : 's'}${budgetFile ? `, ${budgetFile}` : ''})\n`);
+  }
+  return failed === 0 ? EXIT_OK : EXIT_CHECK_FAILED;
+}
+
