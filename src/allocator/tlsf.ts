@@ -911,7 +911,7 @@ export class Tlsf {
     const moved = this.malloc(size);
     if (moved === 0) return 0;
     this.copy(ptr, moved, current - BLOCK_HEADER_SIZE);
-    this.free(ptr);
+    this.release(block); // already validated above
     return moved;
   }
 
