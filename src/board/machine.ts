@@ -197,6 +197,7 @@ export class Machine {
   private instructionBase = 0;
   /** Bytes of the flash image up to the last one loaded (only these are written into the engine). */
   private flashUsed = 0;
+  private ran = false;
   private output = '';
   private result: RunResult | null = null;
   private exitCode = 0;
@@ -973,6 +974,8 @@ export class Machine {
   // ---- running --------------------------------------------------------------------------------
 
   run(): RunReport {
+    if (this.ran) throw new FirmwareError('a Machine runs its firmware once; create a new one to run again');
+    this.ran = true;
     const started = performance.now();
     const engine = this.engine;
     engine.writeReg(REG_SP, this.initialSp);
