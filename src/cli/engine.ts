@@ -22,7 +22,10 @@ export interface Scenario {
   models?: string;
   basis?: string;
   params: ScenarioParam[];
-  minRam?: number | string;
+  /** Smallest heap (bytes) on which it completes with default parameters on the default board, rounded up to 256. */
+  minHeap?: number;
+  /** minHeap plus the image's .data/.bss and the default stack. */
+  minRam?: number;
 }
 
 /** The package root: found by walking up, because the CLI runs both from dist/src/cli and (under vitest) src/cli. */

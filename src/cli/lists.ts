@@ -34,7 +34,11 @@ export function scenariosCommand(json: boolean, io: CliIo): number {
     return 0;
   }
   for (const scenario of scenarios) {
-    io.stdout.write(`${scenario.name}${scenario.minRam !== undefined ? `  (needs ${typeof scenario.minRam === 'number' ? formatKiB(scenario.minRam) : scenario.minRam} RAM)` : ''}\n`);
+    const needs = [
+      scenario.minHeap !== undefined ? `heap ${formatKiB(scenario.minHeap)}` : undefined,
+      scenario.minRam !== undefined ? `RAM ${formatKiB(scenario.minRam)}` : undefined,
+    ].filter(Boolean).join(', ');
+    io.stdout.write(`${scenario.name}${needs ? `  (needs ${needs} with default parameters)` : ''}\n`);
     io.stdout.write(`  ${scenario.description}\n`);
     if (scenario.models) io.stdout.write(`  models: ${scenario.models}\n`);
     if (scenario.basis) io.stdout.write(`  basis:  ${scenario.basis}\n`);
