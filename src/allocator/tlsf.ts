@@ -637,10 +637,14 @@ export class Tlsf {
       const oldHead = words[restHead]!;
       words[(restIndex + 1) | 0] = oldHead;
       words[(restIndex + 2) | 0] = 0;
-      if (oldHead !== 0) words[(((oldHead - memoryBase) >> 2) + 2) | 0] = remainder;
       words[restHead] = remainder;
-      words[(slWord + fl) | 0] |= 1 << sl;
-      words[flWord] |= 1 << fl;
+      if (oldHead !== 0) {
+        words[(((oldHead - memoryBase) >> 2) + 2) | 0] = remainder;
+      } else {
+        // A non-empty list already has its bits set.
+        words[(slWord + fl) | 0] |= 1 << sl;
+        words[flWord] |= 1 << fl;
+      }
       words[index] = blockSize | (header & PREV_FREE_BIT);
       this.usedBytesNow += blockSize;
     } else {
@@ -783,10 +787,13 @@ export class Tlsf {
     const oldHead = words[headIndex]!;
     words[(index + 1) | 0] = oldHead;
     words[(index + 2) | 0] = 0;
-    if (oldHead !== 0) words[(((oldHead - memoryBase) >> 2) + 2) | 0] = block;
     words[headIndex] = block;
-    words[(slWord + fl) | 0] |= 1 << sl;
-    words[flWord] |= 1 << fl;
+    if (oldHead !== 0) {
+      words[(((oldHead - memoryBase) >> 2) + 2) | 0] = block;
+    } else {
+      words[(slWord + fl) | 0] |= 1 << sl;
+      words[flWord] |= 1 << fl;
+    }
   }
 
   /** free through the word accessors (multi-memory heaps). */
