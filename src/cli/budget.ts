@@ -79,7 +79,8 @@ export function loadBudgetFile(path: string): BudgetJob[] {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new InputError(`cannot read budget file ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InputError(`cannot read budget file ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? String(error)}`);
   }
   let document: unknown;
   try {

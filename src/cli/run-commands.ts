@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { findDefaultBudgetFile, loadBudgetFile, targetLabel, type BudgetJob, type RunTarget } from './budget.js';
 import { evaluateChecks, type CheckOutcome } from './checks.js';
 import { toGithubAnnotations, toJUnit, toMarkdown, type RunTiming } from './ci.js';
@@ -9,6 +10,11 @@ import { coloursFor, limitsFromFlags, runRequestFrom, targetFrom, writeJson, typ
 
 // The commands that run firmware, loaded by program.ts only when one of them is invoked, so that
 // --help, --version and explain start without loading the emulator binding.
+
+function displayPath(path: string, cwd: string): string {
+  const shown = relative(cwd, path);
+  return shown === '' || shown.startsWith('..') || isAbsolute(shown) ? path : shown;
+}
 
 export function runCommand(argument: string | undefined, flags: RunFlags, io: CliIo): number {
   const prepared = prepareRun(runRequestFrom(targetFrom(argument, io), flags));
@@ -39,12 +45,14 @@ export function checkCommand(argument: string | undefined, flags: CheckFlags, io
       params: request.params ?? {}, maxInstructions: request.maxInstructions, limits: flagLimits,
     }));
   } else {
-    budgetFile = flags.budget ?? findDefaultBudgetFile(io.cwd);
+    const found = flags.budget === undefined ? findDefaultBudgetFile(io.cwd) : resolve(io.cwd, flags.budget);
+    // Shown relative to the working directory: GitHub annotations want a path relative to the checkout.
+    budgetFile = found === undefined ? undefined : displayPath(found, io.cwd);
     if (!budgetFile) {
       throw new InputError('check: nothing to check: give a scenario, ELF or trace with limit flags, or --budget FILE, or put tlsf-budget.json / tlsf-budget.yaml in the current directory');
     }
     // Limits given on the command line tighten every entry of the file (handy for a one-off experiment).
-    jobs = loadBudgetFile(budgetFile).map((job) => ({ ...job, limits: { ...job.limits, ...flagLimits } }));
+    jobs = loadBudgetFile(found!).map((job) => ({ ...job, limits: { ...job.limits, ...flagLimits } }));
   }
 
   // Resolve every job before running any, so a typo in the last entry fails fast with exit 2.
