@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { listBoards, loadBoard, runFirmware } from '../src/board/index.js';
+import { Machine, listBoards, loadBoard, runFirmware, tlsfHeap } from '../src/board/index.js';
+import { createTlsf } from '../src/allocator/index.js';
 
 const firmwareDir = join(import.meta.dirname, '..', 'firmware-sim');
 const scenariosPath = join(firmwareDir, 'scenarios.json');
@@ -32,6 +33,48 @@ describe.skipIf(scenarios.length === 0)('firmware-sim scenarios on every board',
       }
     });
   }
+
+  it('the peak figures match a replay of the run\'s own call log on a fresh allocator', () => {
+    const scenario = scenarios.find((candidate) => candidate.name === 'rtos-queues') ?? scenarios[0]!;
+    const machine = new Machine({ elf: readFileSync(elfPath(scenario, 'stm32f411re')), board: loadBoard('stm32f411re'), recordEvents: true }, tlsfHeap);
+    try {
+      const report = machine.run();
+      expect(report.result, report.message).toBe('ok');
+      const group = machine.groups[0]!;
+      const replay = createTlsf(new ArrayBuffer(group.size), { base: group.base, offset: machine.heapStart - group.base, length: machine.heapLength });
+      let peakUsed = 0;
+      let largestFreeAtPeak = replay.stats().largestFree;
+      let live = 0;
+      let peakRequested = 0;
+      const requested = new Map<number, number>();
+      for (const event of report.events!) {
+        let result = 0;
+        if (event.op === 'malloc') result = replay.malloc(event.args[0]!);
+        else if (event.op === 'calloc') result = replay.calloc(event.args[0]!, event.args[1]!);
+        else if (event.op === 'memalign') result = replay.memalign(event.args[0]!, event.args[1]!);
+        else if (event.op === 'realloc') result = replay.realloc(event.args[0]!, event.args[1]!);
+        else if (event.op === 'free' && event.args[0] !== 0) replay.free(event.args[0]!);
+        if (event.op !== 'mark') expect(result).toBe(event.result);
+        if (event.op === 'free' || event.op === 'realloc') { live -= requested.get(event.args[0]!) ?? 0; requested.delete(event.args[0]!); }
+        if (result !== 0) {
+          const size = event.op === 'malloc' ? event.args[0]! : event.op === 'calloc' ? event.args[0]! * event.args[1]! : event.args[1]!;
+          requested.set(result, size);
+          live += size;
+          peakRequested = Math.max(peakRequested, live);
+        }
+        if (replay.usedBytes > peakUsed) {
+          peakUsed = replay.usedBytes;
+          largestFreeAtPeak = replay.stats().largestFree;
+        }
+      }
+      expect(report.peakUsed).toBe(peakUsed);
+      expect(report.largestFreeAtPeak).toBe(largestFreeAtPeak);
+      expect(report.peakRequested).toBe(peakRequested);
+      expect(report.largestFree).toBe(replay.stats().largestFree);
+    } finally {
+      machine.close();
+    }
+  });
 
   it('no false alarms: every scenario passes with --guard and the alignment check (Armv6-M and Armv7-M)', () => {
     for (const boardName of ['rp2040', 'stm32f411re']) {

@@ -24,6 +24,8 @@ export interface HeapAllocator {
   check(): { ok: boolean; errors: string[] };
   walk(visit: (block: HeapBlockVisit) => void): void;
   stats(): HeapStatsLike;
+  /** Bytes in used blocks, headers included, in O(1) (the TLSF allocator has it); else the board estimates. */
+  readonly usedBytes?: number;
 }
 
 export interface HeapFactoryOptions { base: number; offset: number; length: number; align: 4 | 8 | 16; slLog2?: number }

@@ -216,6 +216,12 @@ export class Machine {
   private peakUsedSeen = 0;
   private largestFreeAtPeak = 0;
   private usedEstimate = 0;
+  /**
+   * A new peak was reached and its largest free block is not yet known. stats() walks the heap, so it is
+   * asked once per peak, just before the next call that can lower the use (free, realloc) or at the end:
+   * allocations in between only raise the peak, so the heap then is still the peak's heap.
+   */
+  private peakPending = false;
 
   constructor(options: RunOptions, createHeap: HeapFactory) {
     this.options = options;
@@ -524,17 +530,23 @@ export class Machine {
     this.liveRequested += requestedSize;
     if (this.liveRequested > this.peakRequested) this.peakRequested = this.liveRequested;
     this.usedEstimate += usable;
+    const used = this.heap.usedBytes ?? this.usedEstimate;
     const main = this.regions[0]!;
     if (address >= main.base && address < main.base + main.size) {
       const end = address + usable - main.base;
       if (end > this.peakSpanEnd) this.peakSpanEnd = end;
     }
-    if (this.usedEstimate > this.peakUsedSeen) {
-      // Largest free block at the peak: asked only when a new peak is reached.
-      this.peakUsedSeen = this.usedEstimate;
-      this.largestFreeAtPeak = this.heap.stats().largestFree;
+    if (used > this.peakUsedSeen) {
+      this.peakUsedSeen = used;
+      this.peakPending = true;
     }
     if (this.guarding) this.markWritable(address, usable, 1);
+  }
+
+  private capturePeak(): void {
+    this.peakPending = false;
+    const stats = this.safeStats();
+    if (stats) this.largestFreeAtPeak = stats.largestFree;
   }
 
   private untrack(address: number): void {
@@ -615,6 +627,7 @@ export class Machine {
           this.ops.free++;
           if (r0 !== 0) {
             if (!this.checkLive(r0, 'free')) return;
+            if (this.peakPending) this.capturePeak();
             heap.free(r0);
             this.untrack(r0);
           }
@@ -630,6 +643,7 @@ export class Machine {
             if (result !== 0) this.track(result, r1);
           } else {
             if (!this.checkLive(r0, 'realloc')) return;
+            if (this.peakPending) this.capturePeak();
             result = heap.realloc(r0, r1);
             // The bookkeeping follows the allocator: on failure (0 for a non-zero size) the old block stays.
             if (result !== 0 || r1 === 0) {
@@ -1015,6 +1029,7 @@ export class Machine {
   private report(hostMs: number): RunReport {
     let result = this.result ?? 'fault';
     let message = this.message;
+    if (this.peakPending) this.capturePeak();
     const stats = this.safeStats();
     if (result === 'ok' || result === 'exit-failure') {
       let check: { ok: boolean; errors: string[] };
