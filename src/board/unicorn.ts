@@ -399,7 +399,9 @@ export class Engine {
   }
 }
 
-const PROBE_SCAN_BYTES = 4096;
+// The engine struct is only read this far: in Unicorn 2.0.1 the counter is at byte 1272 and the CPU pointer
+// at byte 384, and the struct is larger than this.
+const PROBE_SCAN_BYTES = 2048;
 
 function locateCounterOffset(): number | null {
   if (counterOffsetProbe !== undefined) return counterOffsetProbe;
