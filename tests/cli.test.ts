@@ -30,8 +30,25 @@ function cli(args: string[], options: { cwd?: string; env?: Record<string, strin
   });
 }
 
+const schema = JSON.parse(readFileSync(join(root, 'docs', 'report.schema.json'), 'utf8')) as {
+  $defs: Record<string, { required?: string[]; properties?: Record<string, { const?: unknown }> }>;
+};
+const SCHEMA_FOR_COMMAND: Record<string, string> = {
+  run: 'runReport', check: 'checkReport', 'min-heap': 'minHeapReport', explain: 'explainReport', boards: 'boardsReport', scenarios: 'scenariosReport',
+};
+
+/** Parses stdout as the one JSON document and checks it carries every field its schema definition requires. */
 function json(result: Result): Record<string, any> {
-  return JSON.parse(result.stdout) as Record<string, any>;
+  const document = JSON.parse(result.stdout) as Record<string, any>;
+  const definition = schema.$defs[SCHEMA_FOR_COMMAND[document.command as string] ?? ''];
+  expect(definition, `schema definition for command ${String(document.command)}`).toBeDefined();
+  for (const field of definition!.required ?? []) expect(document, `${String(document.command)} --json`).toHaveProperty(field);
+  if (document.command === 'check') {
+    for (const run of document.runs as Record<string, unknown>[]) {
+      for (const field of schema.$defs.runReport!.required ?? []) expect(run).toHaveProperty(field);
+    }
+  }
+  return document;
 }
 
 beforeAll(() => {
@@ -166,6 +183,11 @@ describe.concurrent('tlsf-sim (built program)', () => {
       expect(junit.match(/<failure /g)).toHaveLength(3);
       expect(junit).toContain('<testsuite name="fragmenter on tiny"');
       const markdown = readFileSync(markdownPath, 'utf8');
+      // The GitHub job summary is appended to, not replaced.
+      const summaryPath = join(failing, 'step-summary.md');
+      writeFileSync(summaryPath, '# earlier step\n');
+      await cli(['check', '--markdown', summaryPath], { cwd: failing, env: { GITHUB_STEP_SUMMARY: summaryPath } });
+      expect(readFileSync(summaryPath, 'utf8')).toMatch(/^# earlier step\n### tlsf-sim heap budget: 3 of 5 checks failed/);
       expect(markdown).toContain('3 of 5 checks failed');
       expect(markdown).toMatch(/\| ❌ \| packet-pool \| stm32f411re \| max-peak \| [\d,]+ B \| 4,096 B \|/);
     });

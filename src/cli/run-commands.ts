@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { findDefaultBudgetFile, loadBudgetFile, targetLabel, type BudgetJob, type RunTarget } from './budget.js';
 import { evaluateChecks, type CheckOutcome } from './checks.js';
@@ -24,9 +24,10 @@ export function runCommand(argument: string | undefined, flags: RunFlags, io: Cl
   return report.result === 'ok' ? EXIT_OK : EXIT_CHECK_FAILED;
 }
 
-function writeOutputFile(path: string, text: string, what: string): void {
+function writeOutputFile(path: string, text: string, what: string, append = false): void {
   try {
-    writeFileSync(path, text);
+    if (append) appendFileSync(path, text);
+    else writeFileSync(path, text);
   } catch (error) {
     throw new InputError(`cannot write ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
@@ -77,7 +78,11 @@ export function checkCommand(argument: string | undefined, flags: CheckFlags, io
   });
   const failed = outcomes.filter((outcome) => !outcome.pass).length;
   if (flags.junit) writeOutputFile(flags.junit, toJUnit(outcomes, timings), 'JUnit report');
-  if (flags.markdown) writeOutputFile(flags.markdown, toMarkdown(outcomes), 'markdown summary');
+  if (flags.markdown) {
+    // The job summary file collects every step's output, so it is appended to; any other file is replaced.
+    const isStepSummary = io.env.GITHUB_STEP_SUMMARY !== undefined && resolve(io.cwd, flags.markdown) === resolve(io.cwd, io.env.GITHUB_STEP_SUMMARY);
+    writeOutputFile(flags.markdown, toMarkdown(outcomes), 'markdown summary', isStepSummary);
+  }
   if (io.env.GITHUB_ACTIONS === 'true') {
     const annotationStream = flags.json ? io.stderr : io.stdout;
     for (const line of toGithubAnnotations(outcomes, budgetFile)) annotationStream.write(`${line}\n`);
