@@ -400,7 +400,7 @@ export class Engine {
 }
 
 // The engine struct is only read this far: in Unicorn 2.0.1 the counter is at byte 1272 and the CPU pointer
-// at byte 384, and the struct is larger than this.
+// at byte 384, and the struct is about 14 KiB (malloc_usable_size of the handle), so the read stays inside it.
 const PROBE_SCAN_BYTES = 2048;
 
 function locateCounterOffset(): number | null {
