@@ -840,11 +840,163 @@ export class Tlsf {
   }
 
   /**
-   * Resizes in place when it can (shrink, or grow into a free next block), else moves.
+   * Resizes in place when it can (shrink; grow into a free next block; grow backwards into a free
+   * previous block, moving the bytes down), else moves (malloc, copy, free).
    * realloc(0, n) is malloc(n); realloc(p, 0) frees p and returns 0. On failure returns 0 and
    * leaves the old block untouched.
+   * Flat over word indices like malloc/free; reallocGeneric is the same through the accessors.
    */
   realloc(ptr: number, size: number): number {
+    if (ptr === 0) return this.malloc(size);
+    const block = this.liveBlock(ptr, 'realloc');
+    if (size === 0) {
+      this.free(ptr);
+      return 0;
+    }
+    if ((size | 0) !== size || size < 0 || size > this.maxRequest) return this.badRequest(size, 'realloc');
+    const alignMask = this.alignMask;
+    let blockSize = (size + BLOCK_HEADER_SIZE + alignMask) & ~alignMask;
+    if (blockSize < MIN_BLOCK_SIZE) blockSize = MIN_BLOCK_SIZE;
+    const words = this.fastWords;
+    const memoryBase = this.fastBase;
+    const index = (block - memoryBase) >> 2;
+    const header = words[index]!;
+    const current = header & SIZE_MASK;
+    let nextIndex = (index + (current >> 2)) | 0;
+    const nextHeader = words[nextIndex]!;
+    const nextSize = (nextHeader & FREE_BIT) !== 0 ? nextHeader & SIZE_MASK : 0;
+
+    if (blockSize <= current) {
+      // Shrink: the tail, merged with a free next block, goes back on the lists.
+      let rest = (current - blockSize) | 0;
+      if (rest < MIN_BLOCK_SIZE) return ptr;
+      words[index] = blockSize | (header & PREV_FREE_BIT);
+      this.usedBytesNow -= rest;
+      if (nextSize !== 0) {
+        this.unlinkAt(nextIndex, nextSize);
+        rest = (rest + nextSize) | 0;
+        nextIndex = (nextIndex + (nextSize >> 2)) | 0;
+      } else {
+        words[nextIndex] = nextHeader | PREV_FREE_BIT;
+      }
+      const restIndex = (index + (blockSize >> 2)) | 0;
+      const remainder = (block + blockSize) | 0;
+      words[restIndex] = rest | FREE_BIT;
+      words[(nextIndex - 1) | 0] = remainder;
+      this.fileAt(restIndex, remainder, rest);
+      return ptr;
+    }
+
+    let start = block;
+    let startIndex = index;
+    let combined = (current + nextSize) | 0;
+    let startHeader = header;
+    if (combined < blockSize && (header & PREV_FREE_BIT) !== 0) {
+      // Not enough forwards; the free block before may make up the difference.
+      const prev = words[(index - 1) | 0]!;
+      const prevIndex = (prev - memoryBase) >> 2;
+      const prevSize = words[prevIndex]! & SIZE_MASK;
+      if (combined + prevSize >= blockSize) {
+        this.unlinkAt(prevIndex, prevSize);
+        start = prev;
+        startIndex = prevIndex;
+        startHeader = 0; // prev was free, so the block before it is used: P = 0
+        combined = (combined + prevSize) | 0;
+      }
+    }
+    if (combined < blockSize) {
+      const moved = this.malloc(size);
+      if (moved === 0) return 0;
+      this.copy(ptr, moved, current - BLOCK_HEADER_SIZE);
+      this.free(ptr);
+      return moved;
+    }
+    if (nextSize !== 0) {
+      this.unlinkAt(nextIndex, nextSize);
+      nextIndex = (nextIndex + (nextSize >> 2)) | 0;
+    }
+    // Unlinked before the copy: a backwards copy overwrites the previous block's links.
+    if (start !== block) this.copy(ptr, start + BLOCK_HEADER_SIZE, current - BLOCK_HEADER_SIZE);
+    const rest = (combined - blockSize) | 0;
+    if (rest >= MIN_BLOCK_SIZE) {
+      const restIndex = (startIndex + (blockSize >> 2)) | 0;
+      const remainder = (start + blockSize) | 0;
+      words[startIndex] = blockSize | (startHeader & PREV_FREE_BIT);
+      words[restIndex] = rest | FREE_BIT;
+      words[(nextIndex - 1) | 0] = remainder;
+      words[nextIndex] |= PREV_FREE_BIT;
+      this.fileAt(restIndex, remainder, rest);
+      this.usedBytesNow += blockSize - current;
+    } else {
+      words[startIndex] = combined | (startHeader & PREV_FREE_BIT);
+      words[nextIndex] &= ~PREV_FREE_BIT;
+      this.usedBytesNow += combined - current;
+    }
+    if (this.usedBytesNow > this.peakUsedBytes) this.peakUsedBytes = this.usedBytesNow;
+    return (start + BLOCK_HEADER_SIZE) >>> 0;
+  }
+
+  /** Takes the free block at word `index` (of `size` bytes) off its list (single-memory heaps). */
+  private unlinkAt(index: number, size: number): void {
+    const words = this.fastWords;
+    const memoryBase = this.fastBase;
+    const slLog2 = this.slLog2;
+    let fl: number;
+    let sl: number;
+    if (size < this.smallBlockSize) {
+      fl = 0;
+      sl = size >> this.alignLog2;
+    } else {
+      const power = (31 - Math.clz32(size)) | 0;
+      sl = (size >> (power - slLog2)) ^ this.slCount;
+      fl = (power - this.flIndexShift + 1) | 0;
+    }
+    const after = words[(index + 1) | 0]!;
+    const listHead = (this.headWord + (fl << slLog2) + sl) | 0;
+    if (words[listHead] !== ((memoryBase + (index << 2)) | 0)) {
+      const before = words[(index + 2) | 0]!;
+      words[(((before - memoryBase) >> 2) + 1) | 0] = after;
+      if (after !== 0) words[(((after - memoryBase) >> 2) + 2) | 0] = before;
+      return;
+    }
+    words[listHead] = after;
+    if (after === 0) {
+      const slWord = (this.slWord + fl) | 0;
+      const remaining = words[slWord]! & ~(1 << sl);
+      words[slWord] = remaining;
+      if (remaining === 0) words[this.flWord] &= ~(1 << fl);
+    }
+  }
+
+  /** Files the free block `block` at word `index` (of `size` bytes) at the head of its list. */
+  private fileAt(index: number, block: number, size: number): void {
+    const words = this.fastWords;
+    const slLog2 = this.slLog2;
+    let fl: number;
+    let sl: number;
+    if (size < this.smallBlockSize) {
+      fl = 0;
+      sl = size >> this.alignLog2;
+    } else {
+      const power = (31 - Math.clz32(size)) | 0;
+      sl = (size >> (power - slLog2)) ^ this.slCount;
+      fl = (power - this.flIndexShift + 1) | 0;
+    }
+    const headIndex = (this.headWord + (fl << slLog2) + sl) | 0;
+    const oldHead = words[headIndex]!;
+    words[(index + 1) | 0] = oldHead;
+    words[(index + 2) | 0] = 0;
+    words[headIndex] = block;
+    if (oldHead !== 0) {
+      words[(((oldHead - this.fastBase) >> 2) + 2) | 0] = block;
+    } else {
+      words[(this.slWord + fl) | 0] |= 1 << sl;
+      words[this.flWord] |= 1 << fl;
+    }
+  }
+
+  /** realloc through the word accessors (multi-memory heaps). */
+  protected reallocGeneric(ptr: number, size: number): number {
     if (ptr === 0) return this.malloc(size);
     const block = this.liveBlock(ptr, 'realloc');
     if (size === 0) {
@@ -1304,6 +1456,10 @@ class MultiMemoryTlsf extends Tlsf {
 
   override free(ptr: number): void {
     this.freeGeneric(ptr);
+  }
+
+  override realloc(ptr: number, size: number): number {
+    return this.reallocGeneric(ptr, size);
   }
 
   protected override load(addr: number): number {
