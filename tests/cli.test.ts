@@ -130,6 +130,10 @@ describe.concurrent('tlsf-sim (built program)', () => {
     expect(result.stdout).toMatch(/: out-of-memory\n\s+stopped\s+.*allocating \d+ bytes failed/);
     const timeout = json(await cli(['run', '--max-instructions', '20000', '--json']));
     expect(timeout.result).toBe('timeout');
+    const noHeap = await cli(['min-heap', 'fragmenter', '--board', 'tiny', '--json']);
+    expect(noHeap.code).toBe(1);
+    expect(json(noHeap)).toMatchObject({ minHeap: null, belowMinimum: { result: 'out-of-memory' } });
+    expect(noHeap.stderr).toContain('does not complete even on the whole default heap');
   });
 
   describe('check', () => {

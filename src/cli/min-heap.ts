@@ -52,6 +52,14 @@ export function minHeapCommand(request: RunRequest, options: { json: boolean }, 
   const full = execute(first);
   const label = `${first.label} on ${full.board}`;
   if (full.result !== 'ok') {
+    if (options.json) {
+      io.stdout.write(`${JSON.stringify({
+        schemaVersion: REPORT_SCHEMA_VERSION, command: 'min-heap', target: first.label, board: full.board, align,
+        slLog2: first.settings.slLog2, params: first.settings.params, minHeap: null, defaultHeap: full.heapSize,
+        belowMinimum: { heapSize: full.heapSize, result: full.result, message: full.message ?? null },
+        runs: 1, atMinimum: null, worstCase: null,
+      }, null, 2)}\n`);
+    }
     io.stderr.write(`tlsf-sim: ${label} does not complete even on the whole default heap (${formatBytes(full.heapSize)}): ${full.result}${full.message ? ` (${full.message})` : ''}\n`);
     return EXIT_CHECK_FAILED;
   }
