@@ -10,6 +10,13 @@ function bitRange(first: number, last: number): string {
   return first === last ? `bit ${first}` : `bits ${first}..${last}`;
 }
 
+/** The bitmap drawn most significant bit first: `^` for bits the search masks in, `.` for bits it masks out. */
+function bitPicture(bitCount: number, firstScanned: number): string {
+  let picture = '';
+  for (let bit = bitCount - 1; bit >= 0; bit--) picture += bit >= firstScanned ? '^' : '.';
+  return picture;
+}
+
 /**
  * Walks a learner through how TLSF files one request: the size it really needs, which size class that is,
  * why the search starts one class higher (unless the size is already a class boundary), and which bits of
@@ -71,7 +78,8 @@ export function explainCommand(size: number, align: 4 | 8 | 16, slLog2: number, 
   }
   out();
   out(`4. Bitmap search (two bit scans, whatever the heap holds):`);
-  out(`   a. second-level bitmap of row ${mapping.searchFirstLevel}: ${bitRange(slScanFirst, slCount - 1)} (classes ${mapping.searchSecondLevel}..${slCount - 1});`);
+  out(`   a. second-level bitmap of row ${mapping.searchFirstLevel}: ${bitRange(slScanFirst, slCount - 1)} (${mapping.searchSecondLevel === slCount - 1 ? `class ${mapping.searchSecondLevel}` : `classes ${mapping.searchSecondLevel}..${slCount - 1}`});`);
+  out(`        bit ${String(slCount - 1).padStart(2)} ${bitPicture(slCount, slScanFirst)} bit 0   (^ looked at, . ignored)`);
   out(`      the lowest set bit is the smallest non-empty class that fits.`);
   out(`   b. if none is set: first-level bitmap, bits ${mapping.searchFirstLevel + 1} and up (every larger power of two);`);
   out(`      the lowest set bit names a row, and the lowest set bit of that row's second-level bitmap the class.`);
