@@ -1,4 +1,4 @@
-import { mapRequest } from '../allocator/index.js';
+import { mapRequest, tlsfGeometry } from '../allocator/index.js';
 import { InputError } from './errors.js';
 import type { CliIo } from './options.js';
 import { REPORT_SCHEMA_VERSION } from './report.js';
@@ -84,6 +84,8 @@ export function explainCommand(size: number, align: 4 | 8 | 16, slLog2: number, 
   out(`   b. if none is set: first-level bitmap, bits ${mapping.searchFirstLevel + 1} and up (every larger power of two);`);
   out(`      the lowest set bit names a row, and the lowest set bit of that row's second-level bitmap the class.`);
   out(`   c. if none is set there either, malloc returns NULL: no free block is large enough.`);
-  out(`   The first block of the class found is taken; any excess beyond ${formatBytes(mapping.adjustedSize)} is split off and filed as a free block.`);
+  const minBlockSize = tlsfGeometry({ align, slLog2 }).minBlockSize;
+  out(`   The first block of the class found is taken. If it has at least ${minBlockSize} B (a minimum block) beyond`);
+  out(`   ${formatBytes(mapping.adjustedSize)}, the rest is split off and filed as a free block of its own.`);
   return 0;
 }
