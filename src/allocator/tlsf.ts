@@ -907,7 +907,7 @@ export class Tlsf {
     if (combined < blockSize) {
       const moved = this.malloc(size);
       if (moved === 0) return 0;
-      this.copy(ptr, moved, current - BLOCK_HEADER_SIZE);
+      this.copyWords(ptr, moved, current - BLOCK_HEADER_SIZE);
       this.free(ptr);
       return moved;
     }
@@ -916,7 +916,7 @@ export class Tlsf {
       nextIndex = (nextIndex + (nextSize >> 2)) | 0;
     }
     // Unlinked before the copy: a backwards copy overwrites the previous block's links.
-    if (start !== block) this.copy(ptr, start + BLOCK_HEADER_SIZE, current - BLOCK_HEADER_SIZE);
+    if (start !== block) this.copyWords(ptr, start + BLOCK_HEADER_SIZE, current - BLOCK_HEADER_SIZE);
     const rest = (combined - blockSize) | 0;
     if (rest >= MIN_BLOCK_SIZE) {
       const restIndex = (startIndex + (blockSize >> 2)) | 0;
@@ -934,6 +934,31 @@ export class Tlsf {
     }
     if (this.usedBytesNow > this.peakUsedBytes) this.peakUsedBytes = this.usedBytesNow;
     return (start + BLOCK_HEADER_SIZE) >>> 0;
+  }
+
+  /**
+   * Copies a payload (a whole number of words) within a single-memory heap, where every block is in
+   * the one buffer. Short payloads are copied word by word: cheaper than the call into copyWithin.
+   * Safe for the overlap of a backwards move (destination below source).
+   */
+  private copyWords(from: number, to: number, length: number): void {
+    const memoryBase = this.fastBase;
+    if (length <= 128) {
+      const words = this.fastWords;
+      let source = (from - memoryBase) >> 2;
+      let target = (to - memoryBase) >> 2;
+      const end = (source + (length >> 2)) | 0;
+      if (target <= source) {
+        while (source < end) {
+          words[target] = words[source]!;
+          source = (source + 1) | 0;
+          target = (target + 1) | 0;
+        }
+        return;
+      }
+    }
+    const source = (from - memoryBase) | 0;
+    this.fastBytes.copyWithin((to - memoryBase) | 0, source, (source + length) | 0);
   }
 
   /** Takes the free block at word `index` (of `size` bytes) off its list (single-memory heaps). */
@@ -1148,7 +1173,8 @@ export class Tlsf {
 
   // ---------------------------------------------------------------- byte helpers
 
-  private bytesAt(addr: number, length: number, operation: string): { bytes: Uint8Array; index: number } {
+  private bytesAt(address: number, length: number, operation: string): { bytes: Uint8Array; index: number } {
+    const addr = address >>> 0; // may arrive signed, read back from the Int32Array
     const pool = this.poolAt(addr);
     if (pool === undefined || addr + length > pool.end) {
       throw new TlsfError('corrupt', `${operation}: ${length} bytes at ${hex(addr)} leave the pool`, addr);
