@@ -7,6 +7,7 @@ import { InputError } from '../src/cli/errors.js';
 import { evaluateChecks, hasAnyLimit, type RunFigures } from '../src/cli/checks.js';
 import { classifyTarget, findDefaultBudgetFile, loadBudgetFile, parseBudget } from '../src/cli/budget.js';
 import { parseTrace } from '../src/cli/trace.js';
+import { encodeTrace } from '../src/cli/trace-encoding.js';
 import { toGithubAnnotations, toJUnit, toMarkdown } from '../src/cli/ci.js';
 import { colourEnabled, palette, ProgressBar } from '../src/cli/terminal.js';
 import { worstCaseBounds } from '../src/cli/robson.js';
@@ -205,6 +206,22 @@ describe('parseTrace', () => {
     ['', /no operations/],
   ])('reports %j with its line number', (text, message) => {
     expect(() => parseTrace(text, 't.rep')).toThrow(message);
+  });
+});
+
+describe('encodeTrace', () => {
+  it('writes the TRC1 header and two words per operation, little-endian', () => {
+    const encoded = encodeTrace(parseTrace('a 0 100\nr 0 300\na 5 8\nf 0\n'));
+    const view = new DataView(encoded.bytes.buffer, encoded.bytes.byteOffset, encoded.bytes.byteLength);
+    const word = (index: number) => view.getUint32(index * 4, true);
+    expect(encoded.bytes.byteLength).toBe((4 + 4 * 2) * 4);
+    expect(String.fromCharCode(...encoded.bytes.subarray(0, 4))).toBe('TRC1');
+    expect([word(1), word(2), word(3)]).toEqual([4, 6, 0]);
+    expect([word(4), word(5)]).toEqual([0x0000_0000, 100]);
+    expect([word(6), word(7)]).toEqual([0x2000_0000, 300]);
+    expect([word(8), word(9)]).toEqual([0x0000_0005, 8]);
+    expect([word(10), word(11)]).toEqual([0x1000_0000, 0]);
+    expect(encoded.flashPatches).toEqual([{ symbol: '__tlsf_trace_start', endSymbol: '__tlsf_trace_end', bytes: encoded.bytes }]);
   });
 });
 

@@ -163,9 +163,7 @@ export function prepareRun(request: RunRequest): PreparedRun {
     const path = scenarioElfPath(player, board);
     elfName = relative(packageRoot(), path);
     elf = readElf(path);
-    const encoded = encodeTrace(trace);
-    Object.assign(params, encoded.params);
-    flashPatches = encoded.flashPatches;
+    flashPatches = encodeTrace(trace).flashPatches;
   }
   const align = request.align ?? DEFAULT_ALIGN;
   const slLog2 = request.slLog2 ?? DEFAULT_SL_LOG2;

@@ -1,3 +1,4 @@
+import type { FlashPatch } from '../board/index.js';
 import { InputError } from './errors.js';
 import type { Trace } from './trace.js';
 
@@ -8,11 +9,8 @@ export const TRACE_PLAYER_SCENARIO = 'trace-player';
 export const TRACE_AREA_START_SYMBOL = '__tlsf_trace_start';
 export const TRACE_AREA_END_SYMBOL = '__tlsf_trace_end';
 
-export interface FlashPatch { symbol: string; endSymbol?: string; bytes: Uint8Array }
-
 export interface EncodedTrace {
   bytes: Uint8Array;
-  params: Record<string, number>;
   flashPatches: FlashPatch[];
 }
 
@@ -24,21 +22,27 @@ const HEADER_WORDS = 4;
 const OP_WORDS = 2;
 
 /**
- * Encodes a parsed trace for the trace-player firmware: a header (magic, operation count, id count, reserved)
+ * Encodes a parsed trace for the trace-player firmware (docs/design.md section 6): a header (magic, operation count, id count, reserved)
  * then two little-endian words per operation: (kind << 28 | id) and size.
  */
 export function encodeTrace(trace: Trace): EncodedTrace {
-  const words = new Uint32Array(HEADER_WORDS + trace.ops.length * OP_WORDS);
-  words[0] = TRACE_MAGIC;
-  words[1] = trace.ops.length;
-  words[2] = trace.idCount;
-  let index = HEADER_WORDS;
+  const bytes = new Uint8Array((HEADER_WORDS + trace.ops.length * OP_WORDS) * 4);
+  // DataView with explicit little-endian writes: the target is little-endian whatever the host is.
+  const view = new DataView(bytes.buffer);
+  let offset = 0;
+  const put = (word: number): void => {
+    view.setUint32(offset, word >>> 0, true);
+    offset += 4;
+  };
+  put(TRACE_MAGIC);
+  put(trace.ops.length);
+  put(trace.idCount);
+  put(0);
   for (const op of trace.ops) {
     if (op.id >= 1 << 28) throw new InputError(`trace line ${op.line}: id ${op.id} is too large for the trace player`);
     const kind = op.kind === 'alloc' ? OP_ALLOC : op.kind === 'free' ? OP_FREE : OP_REALLOC;
-    words[index++] = ((kind << 28) | op.id) >>> 0;
-    words[index++] = op.kind === 'free' ? 0 : op.size;
+    put((kind << 28) | op.id);
+    put(op.kind === 'free' ? 0 : op.size);
   }
-  const bytes = new Uint8Array(words.buffer);
-  return { bytes, params: {}, flashPatches: [{ symbol: TRACE_AREA_START_SYMBOL, endSymbol: TRACE_AREA_END_SYMBOL, bytes }] };
+  return { bytes, flashPatches: [{ symbol: TRACE_AREA_START_SYMBOL, endSymbol: TRACE_AREA_END_SYMBOL, bytes }] };
 }
