@@ -261,7 +261,7 @@ export interface AllocatorBenchOptions {
 
 export function runAllocatorBench(options: AllocatorBenchOptions = {}): void {
   const scale = options.scale ?? 1;
-  const runs = options.runs ?? 7;
+  const runs = options.runs ?? 11;
   const asModule = assemblyScriptModule();
   console.log(`Allocator benchmark: node ${process.version}, CPU time, best of ${runs} replays for the TLSF heaps, 2 for MemPool; heap ${HEAP_BYTES / 1024} KiB`);
   console.log('MemPool realloc is emulated as malloc + copy + free (its own realloc leaks the old block when moving).');
