@@ -163,6 +163,9 @@ describe('heap in target memory', () => {
     heap.free(0);
     expect(heap.stats()).toMatchObject({ usedBlocks: 0, freeBlocks: 1, freeBytes: initial.freeBytes, usedBytes: 0 });
     expect(heap.stats().peakUsed).toBe(16 + 16 + 1008);
+    expect(heap.peakUsed).toBe(16 + 16 + 1008);
+    heap.resetPeak();
+    expect(heap.peakUsed).toBe(0);
     expectClean(heap);
   });
 
@@ -410,6 +413,25 @@ describe('pools', () => {
     expect(heap.stats().freeBlocks).toBe(2);
     expectClean(heap);
     expect(() => heap.addPool(new ArrayBuffer(4096), { base: SRAM + 8192 })).toThrow(/overlaps/);
+  });
+
+  test('a second region of the same buffer stays on the direct-access path', () => {
+    const memory = new ArrayBuffer(64 * 1024);
+    const heap = createTlsf(memory, { base: SRAM, length: 16 * 1024 });
+    heap.addPool(memory, { base: SRAM, offset: 32 * 1024, length: 16 * 1024 });
+    expect(Object.getPrototypeOf(heap).constructor.name).toBe('Tlsf');
+    const pointers: number[] = [];
+    for (let p = heap.malloc(700); p !== 0; p = heap.malloc(700)) pointers.push(p);
+    expect(pointers.some((p) => p >= SRAM + 32 * 1024)).toBe(true);
+    expect(pointers.some((p) => p < SRAM + 16 * 1024)).toBe(true);
+    expect(pointers.every((p) => p < SRAM + 16 * 1024 || p >= SRAM + 32 * 1024)).toBe(true);
+    expectClean(heap);
+    const moved = heap.realloc(pointers.pop()!, 100);
+    for (const p of pointers) heap.free(p);
+    heap.free(moved);
+    expect(heap.stats().freeBlocks).toBe(2);
+    expectClean(heap);
+    expect(() => heap.addPool(memory, {} as never)).toThrow(/needs \{ base \}/);
   });
 
   test('a pool larger than the first is cut into pieces the index can file', () => {
