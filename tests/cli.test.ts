@@ -205,8 +205,11 @@ describe.concurrent('tlsf-sim (built program)', () => {
       expect(document.runs).toHaveLength(2);
       expect(document.checks[1]).toMatchObject({ check: 'max-peak', limit: 65536, unit: 'bytes', pass: true });
       expect(document.checks[1].measured).toBe(document.runs[0].peakUsed);
-      const tight = await cli(['check', 'packet-pool', ...SHORT, '--max-peak', String(document.runs[0].peakUsed - 1)]);
+      const tight = await cli(['check', 'packet-pool', ...SHORT, '--max-peak', String(document.runs[0].peakUsed - 1), '--json'], { env: { GITHUB_ACTIONS: 'true' } });
       expect(tight.code).toBe(1);
+      // With --json, stdout stays one document and the annotations go to stderr.
+      expect(json(tight)).toMatchObject({ result: 'fail', failed: 1 });
+      expect(tight.stderr).toMatch(/^::error title=tlsf-sim max-peak::packet-pool on stm32f411re: peak used/m);
     });
 
     it('is bad input (exit 2) with nothing to check or a broken budget file', async () => {
