@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_BOARD, loadBoard, runFirmware, type BoardProfile, type RunOptions, type RunReport } from '../board/index.js';
 import type { BudgetJob, RunTarget } from './budget.js';
@@ -229,4 +229,4 @@ export function execute(prepared: PreparedRun, showProgress = true): RunReport {
   }
 }
 
-export { DEFAULT_BOARD, resolve as resolvePath };
+export { DEFAULT_BOARD };
