@@ -533,5 +533,22 @@ describe('inspection helpers', () => {
     expect(heap.isMetadata(a + 50)).toBe(false);
     expect(heap.isMetadata(a + 96)).toBe(true); // free block's back link
     expect(heap.metadataRanges().filter((r) => r.what === 'sentinel').length).toBe(1);
+    expect(heap.largestFreeBlock()).toBe(heap.stats().largestFree);
+  });
+
+  test('largestFreeBlock agrees with the walk as the heap churns', () => {
+    const heap = createTlsf(new ArrayBuffer(64 * 1024), { base: SRAM, slLog2: 2 });
+    const live: number[] = [];
+    let seed = 7;
+    for (let i = 0; i < 2000; i++) {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      if (live.length > 0 && seed % 3 === 0) {
+        heap.free(live.splice(seed % live.length, 1)[0]!);
+      } else {
+        const p = heap.malloc(seed % 1500);
+        if (p !== 0) live.push(p);
+      }
+      if (i % 50 === 0) expect(heap.largestFreeBlock()).toBe(heap.stats().largestFree);
+    }
   });
 });

@@ -1347,6 +1347,35 @@ export class Tlsf {
     };
   }
 
+  /**
+   * Size of the largest free block (header included), without walking the heap: the highest
+   * non-empty class from the bitmaps, then a scan of that one list (blocks in a class differ by
+   * less than its width, so the list is short in practice; the scan is bounded all the same).
+   * For tracking "largest free at peak" on every allocation; stats() gives the same by a walk.
+   */
+  largestFreeBlock(): number {
+    const words = this.fastWords;
+    const levelBits = words[this.flWord]!;
+    if (levelBits === 0) return 0;
+    const fl = 31 - Math.clz32(levelBits);
+    const rowBits = words[this.slWord + fl]!;
+    if (rowBits === 0) return 0; // bitmaps disagree: corrupt (check() says where)
+    const sl = 31 - Math.clz32(rowBits);
+    let node = words[this.headWord + (fl << this.slLog2) + sl]!;
+    let largest = 0;
+    let budget = 0;
+    for (const pool of this.pools) budget += (pool.sentinel - pool.firstBlock) / MIN_BLOCK_SIZE;
+    while (node !== 0 && budget-- > 0) {
+      const word = this.peek(node);
+      if (word < 0) break;
+      const size = word & SIZE_MASK;
+      if (size > largest) largest = size;
+      node = this.peek(node + 4);
+      if (node <= 0) break;
+    }
+    return largest;
+  }
+
   /** Bytes in used blocks right now (headers included), from the counter; O(1). */
   get usedBytes(): number {
     return this.usedBytesNow;
