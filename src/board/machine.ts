@@ -72,6 +72,8 @@ export interface RunReport {
   ops: { malloc: number; free: number; realloc: number; calloc: number; memalign: number; failed: number };
   peakUsed: number; peakRequested: number; peakSpan: number;
   largestFreeAtPeak: number; largestFree: number; fragmentation: number; controlBytes: number;
+  /** 1 - largestFreeAtPeak / free bytes at the peak, captured with largestFreeAtPeak (0 when nothing was free). */
+  fragmentationAtPeak: number;
   heapBase: number; heapSize: number;
   instructions: number; cycles: number; seconds: number; hostMs: number;
   message?: string;
@@ -215,6 +217,7 @@ export class Machine {
   private peakSpanEnd = 0;
   private peakUsedSeen = 0;
   private largestFreeAtPeak = 0;
+  private fragmentationAtPeak = 0;
   private usedEstimate = 0;
   /**
    * A new peak was reached and its largest free block is not yet known. stats() walks the heap, so it is
@@ -546,7 +549,10 @@ export class Machine {
   private capturePeak(): void {
     this.peakPending = false;
     const stats = this.safeStats();
-    if (stats) this.largestFreeAtPeak = stats.largestFree;
+    if (stats) {
+      this.largestFreeAtPeak = stats.largestFree;
+      this.fragmentationAtPeak = stats.fragmentation;
+    }
   }
 
   private untrack(address: number): void {
@@ -1058,6 +1064,7 @@ export class Machine {
       largestFreeAtPeak: this.largestFreeAtPeak,
       largestFree: stats?.largestFree ?? 0,
       fragmentation: stats?.fragmentation ?? 0,
+      fragmentationAtPeak: this.fragmentationAtPeak,
       controlBytes: stats?.controlBytes ?? 0,
       heapBase: this.heapStart,
       heapSize: this.totalHeapSize(),
@@ -1066,7 +1073,10 @@ export class Machine {
       seconds: cycles / this.board.clockHz,
       hostMs,
     };
-    if (this.peakUsedSeen === 0 && stats) report.largestFreeAtPeak = stats.largestFree;
+    if (this.peakUsedSeen === 0 && stats) {
+      report.largestFreeAtPeak = stats.largestFree;
+      report.fragmentationAtPeak = stats.fragmentation;
+    }
     if (result !== 'ok' && message) report.message = message;
     if (this.fault) report.fault = this.fault;
     if (this.assertion) report.assertion = this.assertion;

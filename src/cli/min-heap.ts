@@ -113,6 +113,7 @@ export function minHeapCommand(request: RunRequest, options: { json: boolean }, 
         largestFreeAtPeak: passing.largestFreeAtPeak,
         largestFree: passing.largestFree,
         fragmentation: passing.fragmentation,
+        fragmentationAtPeak: passing.fragmentationAtPeak,
         controlBytes: passing.controlBytes,
         instructions: passing.instructions,
       },
@@ -132,7 +133,7 @@ export function minHeapCommand(request: RunRequest, options: { json: boolean }, 
   out(`    peak requested  ${formatBytes(passing.peakRequested)}  (M: live bytes the workload asked for)`);
   out(`    peak span       ${formatBytes(passing.peakSpan)}  (heap start to highest used byte)`);
   out(`    control bytes   ${formatBytes(passing.controlBytes)}`);
-  out(`    fragmentation   ${formatPercent(passing.fragmentation)} at the end; largest free block at peak ${formatBytes(passing.largestFreeAtPeak)}`);
+  out(`    fragmentation   ${formatPercent(passing.fragmentation)} at the end, ${formatPercent(passing.fragmentationAtPeak)} at peak; largest free block at peak ${formatBytes(passing.largestFreeAtPeak)}`);
   if (bounds) {
     out(`  worst case for any request order with M = ${formatBytes(bounds.maxLiveBytes)} and largest block n = ${formatBytes(bounds.largestRequest)} (${bounds.largestRequestUnits} units of ${bounds.unitBytes} B):`);
     out(`    Robson bound    M·(1+⌈log2 n⌉) = ${formatBytes(bounds.robsonBytes)} (${formatKiB(bounds.robsonBytes)}): first fit never needs more, whatever the order;

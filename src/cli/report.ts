@@ -18,6 +18,8 @@ export interface RunReportFigures {
   largestFreeAtPeak: number;
   largestFree: number;
   fragmentation: number;
+  /** At the moment of peak use; absent in reports from boards that predate it. */
+  fragmentationAtPeak?: number;
   controlBytes: number;
   heapBase: number;
   heapSize: number;
@@ -70,6 +72,7 @@ export function runReportJson(report: RunReportFigures, settings: RunSettings): 
     largestFreeAtPeak: report.largestFreeAtPeak,
     largestFree: report.largestFree,
     fragmentation: report.fragmentation,
+    fragmentationAtPeak: report.fragmentationAtPeak ?? null,
     controlBytes: report.controlBytes,
     heapBase: report.heapBase,
     heapSize: report.heapSize,
@@ -123,7 +126,8 @@ export function formatRunReport(report: RunReportFigures, settings: RunSettings,
   lines.push(`  peak requested  ${formatBytes(report.peakRequested).padEnd(12)} live bytes the firmware asked for`);
   lines.push(`  peak span       ${formatBytes(report.peakSpan).padEnd(12)} heap start to the highest used byte`);
   lines.push(`  largest free    ${formatBytes(report.largestFreeAtPeak).padEnd(12)} at peak, ${formatBytes(report.largestFree)} at the end`);
-  lines.push(`  fragmentation   ${formatPercent(report.fragmentation).padEnd(12)} at the end: 1 - largest free / free bytes`);
+  const atPeak = report.fragmentationAtPeak === undefined ? '' : `, ${formatPercent(report.fragmentationAtPeak)} at peak`;
+  lines.push(`  fragmentation   ${formatPercent(report.fragmentation)} at the end${atPeak} (1 - largest free / free bytes)`);
   lines.push(`  control bytes   ${formatBytes(report.controlBytes).padEnd(12)} TLSF bitmaps and free-list heads`);
   const clock = settings.clockHz ? ` at ${formatClock(settings.clockHz)}` : '';
   lines.push(`  instructions    ${count(report.instructions)}, ~${count(report.cycles)} cycles, ~${formatSeconds(report.seconds)}${clock} (host ${report.hostMs.toFixed(0)} ms)`);
