@@ -643,7 +643,26 @@ export class Tlsf {
       const remainder = (block + blockSize) | 0;
       words[restIndex] = rest | FREE_BIT;
       words[(restIndex + (rest >> 2) - 1) | 0] = remainder;
-      this.fileAt(restIndex, remainder, rest);
+      if (rest < this.smallBlockSize) {
+        fl = 0;
+        sl = rest >> this.alignLog2;
+      } else {
+        const power = (31 - Math.clz32(rest)) | 0;
+        sl = (rest >> (power - slLog2)) ^ this.slCount;
+        fl = (power - this.flIndexShift + 1) | 0;
+      }
+      const restHead = (this.headWord + (fl << slLog2) + sl) | 0;
+      const oldHead = words[restHead]!;
+      words[(restIndex + 1) | 0] = oldHead;
+      words[(restIndex + 2) | 0] = 0;
+      words[restHead] = remainder;
+      if (oldHead !== 0) {
+        words[(((oldHead - memoryBase) >> 2) + 2) | 0] = remainder;
+      } else {
+        // A non-empty list already has its bits set.
+        words[(slWord + fl) | 0] |= 1 << sl;
+        words[flWord] |= 1 << fl;
+      }
       words[index] = blockSize | (header & PREV_FREE_BIT);
       this.usedBytesNow += blockSize;
     } else {
@@ -681,48 +700,31 @@ export class Tlsf {
   }
 
   free(ptr: number): void {
-    // The hot path, kept small enough for V8 to inline into a caller's loop: validate, and when
-    // neither neighbour is free (the usual case) mark the block free and file it. Merging is
-    // outlined into freeMerging. Same steps as liveBlock + release, which multi-memory heaps and
-    // odd pointers use instead.
+    // The hot path, flat like malloc: validate, merge with free neighbours, file the result.
+    // Same steps as liveBlock + release, which multi-memory heaps and odd pointers use instead.
     if (ptr === 0) return;
-    const block = ptr - BLOCK_HEADER_SIZE;
-    const offset = block - this.fastFirstBlock;
+    const firstBlock = this.fastFirstBlock;
+    let block = ptr - BLOCK_HEADER_SIZE;
+    const offset = block - firstBlock;
     if (offset < 0 || offset >= this.fastBlockSpan || (ptr & this.alignMask) !== 0 || (ptr | 0) !== ptr) {
       this.release(this.liveBlockSlow(ptr, 'free'));
       return;
     }
     const words = this.fastWords;
-    const index = (block - this.fastBase) >> 2;
+    const memoryBase = this.fastBase;
+    const slLog2 = this.slLog2;
+    let index = (block - memoryBase) >> 2;
     const header = words[index]!;
-    const size = header & SIZE_MASK;
+    let size = header & SIZE_MASK;
     if ((header & FREE_BIT) !== 0 || size < MIN_BLOCK_SIZE || (size & this.alignMask) !== 0
-        || size > this.fastBlockSpan - offset) {
+        || size > firstBlock + this.fastBlockSpan - block) {
       this.rejectHeader(ptr, header, 'free');
     }
-    const nextIndex = (index + (size >> 2)) | 0;
+    let nextIndex = (index + (size >> 2)) | 0;
     const nextHeader = words[nextIndex]!;
     if ((nextHeader & PREV_FREE_BIT) !== 0) this.rejectHeader(ptr, header, 'free');
     this.usedBytesNow -= size;
-    if (((header & PREV_FREE_BIT) | (nextHeader & FREE_BIT)) !== 0) {
-      this.freeMerging(block, index, header, size, nextIndex, nextHeader);
-      return;
-    }
-    words[nextIndex] = nextHeader | PREV_FREE_BIT;
-    words[index] = size | FREE_BIT;
-    words[(nextIndex - 1) | 0] = block;
-    this.fileAt(index, block, size);
-  }
 
-  /** free's merging half: a validated block with at least one free neighbour. */
-  private freeMerging(freed: number, freedIndex: number, header: number, freedSize: number, freedNextIndex: number, nextHeader: number): void {
-    const words = this.fastWords;
-    const memoryBase = this.fastBase;
-    const slLog2 = this.slLog2;
-    let block = freed;
-    let index = freedIndex;
-    let size = freedSize;
-    let nextIndex = freedNextIndex;
     const slWord = this.slWord;
     const flWord = this.flWord;
     let fl: number;
