@@ -473,6 +473,11 @@ describe('check() finds corruption and never throws', () => {
     expect(errors).toContain('0x12345678 is not a free block');
     words[at(b)] = link;
 
+    words[at(b + 4)] = 0x2000_0100; // a list head's prev link must be 0
+    errors = heap.check().errors.join('\n');
+    expect(errors).toContain(`${hexOf(b - 4)} has prev link 0x20000100, expected 0x00000000`);
+    words[at(b + 4)] = 0;
+
     const flBitmap = words[at(SRAM)]!;
     words[at(SRAM)] = flBitmap ^ 0x40;
     errors = heap.check().errors.join('\n');

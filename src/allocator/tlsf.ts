@@ -37,8 +37,8 @@
  *   heads[fl][sl] holds the header address of the first free block of class (fl, sl), or 0.
  *   The lists are doubly linked through the free blocks, so any block can leave its list in O(1)
  *   when a neighbour is freed. See constants.ts for the class table.
- *   A head's "prev free" word is not kept up to date: whether a block heads its list is read from
- *   heads[fl][sl] instead, which spares malloc a write into a second block on every take.
+ *   A head's "prev free" word is 0, so a block leaving its list knows from its own links whether it
+ *   heads the list, and only then needs its class (and the bitmaps).
  *
  * HOT PATHS
  *   malloc, free and realloc are written out flat over word indices of one Int32Array (no helper
@@ -407,6 +407,12 @@ export class Tlsf {
 
   private removeFree(block: number, size: number): void {
     const next = this.load(block + 4);
+    const prev = this.load(block + 8);
+    if (next !== 0) this.store(next + 8, prev);
+    if (prev !== 0) {
+      this.store(prev + 4, next);
+      return;
+    }
     let fl: number;
     let sl: number;
     if (size < this.smallBlockSize) {
@@ -419,12 +425,6 @@ export class Tlsf {
     }
     const words = this.fastWords;
     const headIndex = this.headWord + (fl << this.slLog2) + sl;
-    if (words[headIndex] !== (block | 0)) {
-      const prev = this.load(block + 8);
-      this.store(prev + 4, next);
-      if (next !== 0) this.store(next + 8, prev);
-      return;
-    }
     words[headIndex] = next;
     if (next === 0) {
       const rowBits = words[this.slWord + fl]! & ~(1 << sl);
@@ -486,7 +486,9 @@ export class Tlsf {
     const block = words[headIndex]!;
     const next = this.load(block + 4);
     words[headIndex] = next;
-    if (next === 0) {
+    if (next !== 0) {
+      this.store(next + 8, 0);
+    } else {
       const rowBits = words[this.slWord + fl]! & ~(1 << sl);
       words[this.slWord + fl] = rowBits;
       if (rowBits === 0) words[this.flWord] &= ~(1 << fl);
@@ -629,7 +631,9 @@ export class Tlsf {
     const index = (block - memoryBase) >> 2;
     const nextFree = words[(index + 1) | 0]!;
     words[headIndex] = nextFree;
-    if (nextFree === 0) {
+    if (nextFree !== 0) {
+      words[(((nextFree - memoryBase) >> 2) + 2) | 0] = 0;
+    } else {
       const remaining = words[(slWord + fl) | 0]! & ~(1 << sl);
       words[(slWord + fl) | 0] = remaining;
       if (remaining === 0) words[flWord] &= ~(1 << fl);
@@ -737,20 +741,19 @@ export class Tlsf {
       const prevSize = words[prevIndex]! & SIZE_MASK;
       const after = words[(prevIndex + 1) | 0]!;
       const before = words[(prevIndex + 2) | 0]!;
-      if (prevSize < this.smallBlockSize) {
-        fl = 0;
-        sl = prevSize >> this.alignLog2;
-      } else {
-        const power = (31 - Math.clz32(prevSize)) | 0;
-        sl = (prevSize >> (power - slLog2)) ^ this.slCount;
-        fl = (power - this.flIndexShift + 1) | 0;
-      }
-      const listHead = (this.headWord + (fl << slLog2) + sl) | 0;
-      if (words[listHead] !== prev) {
+      if (after !== 0) words[(((after - memoryBase) >> 2) + 2) | 0] = before;
+      if (before !== 0) {
         words[(((before - memoryBase) >> 2) + 1) | 0] = after;
-        if (after !== 0) words[(((after - memoryBase) >> 2) + 2) | 0] = before;
       } else {
-        words[listHead] = after;
+        if (prevSize < this.smallBlockSize) {
+          fl = 0;
+          sl = prevSize >> this.alignLog2;
+        } else {
+          const power = (31 - Math.clz32(prevSize)) | 0;
+          sl = (prevSize >> (power - slLog2)) ^ this.slCount;
+          fl = (power - this.flIndexShift + 1) | 0;
+        }
+        words[(this.headWord + (fl << slLog2) + sl) | 0] = after;
         if (after === 0) {
           const remaining = words[(slWord + fl) | 0]! & ~(1 << sl);
           words[(slWord + fl) | 0] = remaining;
@@ -765,20 +768,19 @@ export class Tlsf {
       const nextSize = nextHeader & SIZE_MASK;
       const after = words[(nextIndex + 1) | 0]!;
       const before = words[(nextIndex + 2) | 0]!;
-      if (nextSize < this.smallBlockSize) {
-        fl = 0;
-        sl = nextSize >> this.alignLog2;
-      } else {
-        const power = (31 - Math.clz32(nextSize)) | 0;
-        sl = (nextSize >> (power - slLog2)) ^ this.slCount;
-        fl = (power - this.flIndexShift + 1) | 0;
-      }
-      const listHead = (this.headWord + (fl << slLog2) + sl) | 0;
-      if (words[listHead] !== ((block + size) | 0)) {
+      if (after !== 0) words[(((after - memoryBase) >> 2) + 2) | 0] = before;
+      if (before !== 0) {
         words[(((before - memoryBase) >> 2) + 1) | 0] = after;
-        if (after !== 0) words[(((after - memoryBase) >> 2) + 2) | 0] = before;
       } else {
-        words[listHead] = after;
+        if (nextSize < this.smallBlockSize) {
+          fl = 0;
+          sl = nextSize >> this.alignLog2;
+        } else {
+          const power = (31 - Math.clz32(nextSize)) | 0;
+          sl = (nextSize >> (power - slLog2)) ^ this.slCount;
+          fl = (power - this.flIndexShift + 1) | 0;
+        }
+        words[(this.headWord + (fl << slLog2) + sl) | 0] = after;
         if (after === 0) {
           const remaining = words[(slWord + fl) | 0]! & ~(1 << sl);
           words[(slWord + fl) | 0] = remaining;
@@ -995,13 +997,13 @@ export class Tlsf {
       fl = (power - this.flIndexShift + 1) | 0;
     }
     const after = words[(index + 1) | 0]!;
-    const listHead = (this.headWord + (fl << slLog2) + sl) | 0;
-    if (words[listHead] !== ((memoryBase + (index << 2)) | 0)) {
-      const before = words[(index + 2) | 0]!;
+    const before = words[(index + 2) | 0]!;
+    if (after !== 0) words[(((after - memoryBase) >> 2) + 2) | 0] = before;
+    if (before !== 0) {
       words[(((before - memoryBase) >> 2) + 1) | 0] = after;
-      if (after !== 0) words[(((after - memoryBase) >> 2) + 2) | 0] = before;
       return;
     }
+    const listHead = (this.headWord + (fl << slLog2) + sl) | 0;
     words[listHead] = after;
     if (after === 0) {
       const slWord = (this.slWord + fl) | 0;
@@ -1494,7 +1496,7 @@ export class Tlsf {
             report(`list (${fl},${sl}): free block ${hex(node)} of ${size} bytes belongs in list (${range.fl},${range.sl})`);
           }
           const backLink = this.peek(node + 8);
-          if (prev !== 0 && backLink !== prev) report(`list (${fl},${sl}): ${hex(node)} has prev link ${hex(backLink)}, expected ${hex(prev)}`);
+          if (backLink !== prev) report(`list (${fl},${sl}): ${hex(node)} has prev link ${hex(backLink)}, expected ${hex(prev)}`);
           prev = node;
           node = this.peek(node + 4);
           if (node < 0) {
