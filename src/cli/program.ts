@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { BenchFlags } from './bench.js';
+import type { MapFlags, StepFlags } from './learn.js';
 import { DEFAULT_SCENARIO } from './budget.js';
 import { EXIT_BAD_INPUT, EXIT_OK, InputError } from './errors.js';
 import { coloursFor, defaultIo, runRequestFrom, targetFrom, type CheckFlags, type CliIo, type RunFlags } from './options.js';
@@ -81,6 +82,39 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
       if (request.heapSize !== undefined) throw new InputError('min-heap: --heap makes no sense here; min-heap searches the heap size itself');
       const { minHeapCommand } = await import('./min-heap.js');
       result.exitCode = minHeapCommand(request, { json: flags.json === true }, io, coloursFor(io, globalColour()));
+    });
+
+  addRunOptions(
+    program
+      .command('map')
+      .description('draw the heap at one moment of a run: an ASCII map, every block, the free lists and bitmaps')
+      .argument('[target]', `scenario, .elf or .rep (default: ${DEFAULT_SCENARIO})`),
+  )
+    .option('--at <point>', 'end (default), peak, or call:N (just after heap call N)')
+    .option('--width <chars>', 'map characters per line (default 64)')
+    .option('--scale <bytes>', 'bytes per map character (default: the alignment, doubled until the map fits 16 lines)')
+    .option('--json', 'print one JSON document: blocks, bitmaps, free lists')
+    .action(async (target: string | undefined, flags: RunFlags & MapFlags) => {
+      const request = runRequestFrom(targetFrom(target, io), flags);
+      const { mapCommand, parseMapPoint } = await import('./learn.js');
+      parseMapPoint(flags.at ?? 'end'); // a bad --at fails before the run
+      result.exitCode = mapCommand(request, flags, io, coloursFor(io, globalColour()));
+    });
+
+  addRunOptions(
+    program
+      .command('step')
+      .description('step through heap calls: how TLSF placed each block (class, search, split, merge), with a one-line heap map')
+      .argument('[target]', `scenario, .elf or .rep (default: ${DEFAULT_SCENARIO})`),
+  )
+    .option('--from <call>', 'first heap call to show (default 1)')
+    .option('--count <n>', 'how many calls to show (default 20)')
+    .option('--width <chars>', 'characters of the one-line heap map (default 64)')
+    .option('--json', 'print one JSON document with every step')
+    .action(async (target: string | undefined, flags: RunFlags & StepFlags) => {
+      const request = runRequestFrom(targetFrom(target, io), flags);
+      const { stepCommand } = await import('./learn.js');
+      result.exitCode = stepCommand(request, flags, io, coloursFor(io, globalColour()));
     });
 
   program
