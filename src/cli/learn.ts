@@ -422,6 +422,12 @@ export function analyseStep(replay: HeapReplay, event: HeapEvent, before: HeapSn
           say(`stays in place: the ${formatBytes(old.blockSize)} block already fits`);
         }
       } else {
+        if (facts.realloc === 'moved') {
+          const old = byHeaderBefore.get(argument0 - 4);
+          const next = old ? byHeaderBefore.get(old.header + old.blockSize) : undefined;
+          const why = !next ? 'it ends its pool' : next.used ? 'the block after it is used' : `the free block after it (${formatBytes(next.blockSize)}) is too small`;
+          say(`cannot grow in place (${why}): a new block is allocated, the data copied, the old block freed`);
+        }
         const taken = containing(before, block.header);
         if (taken && !taken.used) {
           const list = before.freeLists.find((candidate) => candidate.fl === taken.sizeClass!.fl && candidate.sl === taken.sizeClass!.sl);
