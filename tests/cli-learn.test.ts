@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadBoard, runFirmware } from '../src/board/index.js';
 import { evaluateChecks, worstFragmentation } from '../src/cli/checks.js';
+import { HeapReplay } from '../src/cli/replay.js';
 
 const root = resolve(import.meta.dirname, '..');
 const cliPath = join(root, 'dist', 'cli.js');
@@ -115,6 +116,15 @@ describe('map', () => {
     expect(result.stdout).toContain('the bitmaps, the list heads and a walk of the heap agree');
   });
 
+  it('a realloc-heavy trace replays call for call to the end', async () => {
+    const result = await cli(['map', 'firmware-sim/traces/default.rep', '--json']);
+    expect(result.code).toBe(0);
+    const map = json(result, 'mapReport');
+    expectCoherentMap(map);
+    expect(map.replay.calls).toBeGreaterThan(300);
+    expect(map.largestFree).toBe(map.boardFigures.largestFree);
+  });
+
   it('extra banks are replayed as pools too', async () => {
     const result = await cli(['map', 'packet-pool', '--board', 'stm32f407vg', '--bank', 'CCM', ...SHORT, '--at', 'peak', '--json']);
     expect(result.code).toBe(0);
@@ -205,6 +215,26 @@ describe('step', () => {
     for (const line of maps) expect(line.indexOf(']') - line.indexOf('[') - 1).toBeLessThanOrEqual(40);
     const beyond = await cli(['step', ...SHORT, '--from', '999999']);
     expect(beyond.code).toBe(2);
+  });
+});
+
+describe('replay', () => {
+  it('a log the host heap does not reproduce is reported as a divergence and not replayed past', () => {
+    const setup = { board: loadBoard('tiny'), heapBase: 0x2000_0100, heapSize: 4096, align: 8 as const, slLog2: 5 };
+    const first = new HeapReplay(setup, []).heap.malloc(100);
+    expect(first).toBeGreaterThan(setup.heapBase);
+    const events = [
+      { call: 1, op: 'malloc' as const, args: [100], result: first, instructions: 0, caller: 0 },
+      { call: 2, op: 'malloc' as const, args: [50], result: first + 0x1000, instructions: 0, caller: 0 },
+      { call: 3, op: 'free' as const, args: [first], result: 0, instructions: 0, caller: 0 },
+    ];
+    const replay = new HeapReplay(setup, events);
+    replay.runWhile(() => true);
+    expect(replay.position).toBe(1);
+    expect(replay.divergence).toMatchObject({ call: 2, op: 'malloc', logged: first + 0x1000 });
+    // The diverging call itself acted on the host heap; the third event was never applied.
+    expect(replay.snapshot().usedBlocks).toBe(2);
+    expect(replay.step()).toBeNull();
   });
 });
 

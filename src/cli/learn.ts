@@ -261,10 +261,13 @@ export function mapCommand(request: RunRequest, flags: MapFlags, io: CliIo, colo
   if (report.result !== 'ok' && report.message) out(`  ${colours.red('stopped')}: ${report.message}`);
   const where = point.kind === 'end' ? 'at the end of the run' : point.kind === 'peak' ? 'at the peak (first call that reached the highest used bytes)' : `after call #${point.call}`;
   const callEvent = byCall.get(atCall);
-  out(`  ${where}: after call #${atCall}${callEvent ? ` ${callText(callEvent)}` : ''}${lastMark ? `, in phase "${lastMark}"` : ''}`);
+  const callPart = atCall === 0 ? 'before the first heap call' : `${point.kind === 'call' ? '' : `after call #${atCall} `}${callEvent ? callText(callEvent) : ''}`;
+  out(`  ${where}: ${callPart.trim()}${lastMark ? `, in phase "${lastMark}"` : ''}`);
   out(replayLine(run, replayedCalls));
-  out(`  used ${formatBytes(snapshot.usedBytes)} in ${snapshot.usedBlocks} blocks, free ${formatBytes(snapshot.freeBytes)} in ${snapshot.freeBlocks} blocks, largest free ${formatBytes(snapshot.largestFree)}, fragmentation ${formatPercent(snapshot.fragmentation)}`);
+  const blocksText = (n: number): string => `${n} block${n === 1 ? '' : 's'}`;
+  out(`  used ${formatBytes(snapshot.usedBytes)} in ${blocksText(snapshot.usedBlocks)}, free ${formatBytes(snapshot.freeBytes)} in ${blocksText(snapshot.freeBlocks)}, largest free ${formatBytes(snapshot.largestFree)}, fragmentation ${formatPercent(snapshot.fragmentation)}`);
   if (point.kind === 'peak') out(`  the board measured at its peak: used ${formatBytes(report.peakUsed)}, largest free ${formatBytes(report.largestFreeAtPeak)}, fragmentation ${formatPercent(report.fragmentationAtPeak)}`);
+  if (point.kind === 'end' && !replay.divergence) out(`  the board measured at the end: largest free ${formatBytes(report.largestFree)}, fragmentation ${formatPercent(report.fragmentation)}`);
   out();
   out(`heap map, ${scale} B per character:  ${MAP_LEGEND}`);
   regions.forEach((region, index) => {
@@ -391,7 +394,10 @@ export function analyseStep(replay: HeapReplay, event: HeapEvent, before: HeapSn
     }
   }
   const request = facts.request;
-  if (request) {
+  const inPlace = event.op === 'realloc' && argument0 !== 0 && event.result === argument0;
+  if (request && inPlace) {
+    say(`needs a ${formatBytes(request.adjustedSize)} block (${size} + 4-byte header, rounded to ${replay.geometry.align}); realloc first tries to resize the block where it is`);
+  } else if (request) {
     const own = `class ${cls(request.class)} (${formatBytes(request.classMin)}..${formatBytes(request.classMax)})`;
     const search = request.adjustedSize < replay.geometry.smallBlockSize
       ? `below ${formatBytes(replay.geometry.smallBlockSize)} classes are exact, so the search starts in it`
@@ -401,7 +407,6 @@ export function analyseStep(replay: HeapReplay, event: HeapEvent, before: HeapSn
     say(`needs a ${formatBytes(request.adjustedSize)} block (${size} + 4-byte header, rounded to ${replay.geometry.align}), ${own}; ${search}`);
   }
 
-  const inPlace = event.op === 'realloc' && argument0 !== 0 && event.result === argument0;
   if (event.op === 'realloc' && argument0 !== 0 && argument1 !== 0) facts.realloc = event.result === 0 ? 'failed' : inPlace ? 'in-place' : 'moved';
 
   if (allocating && event.result !== 0) {

@@ -151,6 +151,7 @@ export class HeapReplay {
       replayed = `threw ${(error as Error).message}`;
     }
     if (replayed !== event.result) {
+      // The call has already acted on the host heap (there is no undo); views say so rather than guess.
       this.divergence = { call: event.call, op: event.op, logged: event.result, replayed };
       return null;
     }
@@ -250,5 +251,5 @@ function groupBanks(board: BoardProfile): MemoryGroup[] {
 
 export function describeDivergence(divergence: Divergence): string {
   const replayed = typeof divergence.replayed === 'number' ? formatHex(divergence.replayed) : divergence.replayed;
-  return `the replay diverged from the run at call #${divergence.call} (${divergence.op}): the board returned ${formatHex(divergence.logged)}, the replay ${replayed}; what follows shows the heap before that call`;
+  return `the replay diverged from the run at call #${divergence.call} (${divergence.op}): the board returned ${formatHex(divergence.logged)}, the replay ${replayed}; what follows stops there and includes the replay's own outcome of that call`;
 }
