@@ -125,6 +125,21 @@ describe('map', () => {
     expect(map.largestFree).toBe(map.boardFigures.largestFree);
   });
 
+  it('a peak reached inside a moving realloc is named, and the between-call peak is what is drawn', async () => {
+    const [mapResult, runResult] = await Promise.all([
+      cli(['map', 'realloc-grow', '--at', 'peak', '--json']),
+      cli(['run', 'realloc-grow', '--json']),
+    ]);
+    const map = json(mapResult, 'mapReport');
+    const run = json(runResult, 'runReport');
+    expectCoherentMap(map);
+    // The allocator's high-water mark counts old and new block together during the copy.
+    expect(map.at.transientPeak).toMatchObject({ op: 'realloc', peakUsed: run.peakUsed, betweenCalls: map.usedBytes });
+    expect(map.usedBytes).toBeLessThan(run.peakUsed);
+    expect(map.largestFree).toBe(run.largestFreeAtPeak);
+    expect(map.fragmentation).toBeCloseTo(run.fragmentationAtPeak, 12);
+  });
+
   it('extra banks are replayed as pools too', async () => {
     const result = await cli(['map', 'packet-pool', '--board', 'stm32f407vg', '--bank', 'CCM', ...SHORT, '--at', 'peak', '--json']);
     expect(result.code).toBe(0);

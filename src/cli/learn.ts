@@ -190,16 +190,24 @@ export function mapCommand(request: RunRequest, flags: MapFlags, io: CliIo, colo
 
   // The peak is the first moment usedBytes reaches its highest value: found by a replay, then replayed to.
   let peakCall = 0;
+  // The allocator's own high-water mark (the board's peakUsed) can be reached inside a realloc that moves a
+  // block, when old and new block are both used for the copy: a moment no between-call view can show.
+  let transientPeak: { call: number; op: string; peakUsed: number; betweenCalls: number } | null = null;
   if (point.kind === 'peak') {
     const probe = new HeapReplay(replay.setup, events);
     let highest = probe.heap.usedBytes;
+    let inside: { call: number; op: string; peakUsed: number } | null = null;
     while (!probe.done) {
+      const peakBefore = probe.heap.peakUsed;
       const event = probe.step();
-      if (event && probe.heap.usedBytes > highest) {
+      if (!event) break;
+      if (probe.heap.usedBytes > highest) {
         highest = probe.heap.usedBytes;
         peakCall = event.call;
       }
+      if (probe.heap.peakUsed > peakBefore && probe.heap.peakUsed > probe.heap.usedBytes) inside = { call: event.call, op: event.op, peakUsed: probe.heap.peakUsed };
     }
+    if (inside && inside.peakUsed > highest) transientPeak = { ...inside, betweenCalls: highest };
   }
   const stopAfter = point.kind === 'end' ? Infinity : point.kind === 'peak' ? peakCall : point.call;
   replay.runWhile((event) => event.call <= stopAfter);
@@ -224,7 +232,7 @@ export function mapCommand(request: RunRequest, flags: MapFlags, io: CliIo, colo
       board: report.board,
       result: report.result,
       message: report.message ?? null,
-      at: { point: point.kind, call: atCall, lastMark },
+      at: { point: point.kind, call: atCall, lastMark, transientPeak },
       heapBase: report.heapBase,
       heapSize: report.heapSize,
       align: run.prepared.settings.align,
@@ -267,6 +275,10 @@ export function mapCommand(request: RunRequest, flags: MapFlags, io: CliIo, colo
   const blocksText = (n: number): string => `${n} block${n === 1 ? '' : 's'}`;
   out(`  used ${formatBytes(snapshot.usedBytes)} in ${blocksText(snapshot.usedBlocks)}, free ${formatBytes(snapshot.freeBytes)} in ${blocksText(snapshot.freeBlocks)}, largest free ${formatBytes(snapshot.largestFree)}, fragmentation ${formatPercent(snapshot.fragmentation)}`);
   if (point.kind === 'peak') out(`  the board measured at its peak: used ${formatBytes(report.peakUsed)}, largest free ${formatBytes(report.largestFreeAtPeak)}, fragmentation ${formatPercent(report.fragmentationAtPeak)}`);
+  if (transientPeak) {
+    out(`  note: the board's peak used ${formatBytes(transientPeak.peakUsed)} is the allocator's high-water mark, reached inside call #${transientPeak.call} (${transientPeak.op}),`);
+    out(`        which moved a block: old and new block were both used while the data was copied. Between calls the highest is ${formatBytes(transientPeak.betweenCalls)}, shown here.`);
+  }
   if (point.kind === 'end' && !replay.divergence) out(`  the board measured at the end: largest free ${formatBytes(report.largestFree)}, fragmentation ${formatPercent(report.fragmentation)}`);
   out();
   out(`heap map, ${scale} B per character:  ${MAP_LEGEND}`);
