@@ -411,7 +411,12 @@ export function analyseStep(replay: HeapReplay, event: HeapEvent, before: HeapSn
     say(`needs a ${formatBytes(request.adjustedSize)} block (${size} + 4-byte header, rounded to ${replay.geometry.align}); realloc first tries to resize the block where it is`);
   } else if (request) {
     const own = `class ${cls(request.class)} (${formatBytes(request.classMin)}..${formatBytes(request.classMax)})`;
-    const search = request.adjustedSize < replay.geometry.smallBlockSize
+    const layout = replay.heap.layout;
+    const search = request.adjustedSize > layout.maxBlockSize || request.searchFirstLevel >= layout.flCount
+      ? `that is beyond the largest block this heap can file (${formatBytes(layout.maxBlockSize)}, rows 0..${layout.flCount - 1}): refused without a search`
+      : event.op === 'memalign'
+        ? 'memalign looks for a block large enough to move the payload up to the alignment as well'
+        : request.adjustedSize < replay.geometry.smallBlockSize
       ? `below ${formatBytes(replay.geometry.smallBlockSize)} classes are exact, so the search starts in it`
       : request.searchSize === request.adjustedSize
         ? 'it is the first size of its class, so every block there fits: the search starts in it'
@@ -455,7 +460,7 @@ export function analyseStep(replay: HeapReplay, event: HeapEvent, before: HeapSn
             facts.skippedFits = skipped.length;
           }
           const why = event.op === 'memalign'
-            ? 'memalign searches for the size plus room to reach the alignment'
+            ? 'the payload inside it moved up to the alignment'
             : fromSearchClass
               ? 'the search class itself was non-empty'
               : `${cls(taken.sizeClass!)} is the first non-empty class at or above ${request ? cls(request.searchClass) : 'the search class'} (two bit scans of the bitmaps)`;
@@ -481,6 +486,8 @@ export function analyseStep(replay: HeapReplay, event: HeapEvent, before: HeapSn
     }
   } else if (allocating && event.result === 0) {
     if (facts.realloc === 'failed') say('fails: no block is large enough and the block cannot grow in place; the old block stays');
+    else if (!request) say(`fails (returns NULL): ${event.op === 'calloc' ? `${argument0} × ${argument1} = ${(argument0 * argument1).toLocaleString('en-US')} B` : `${size} B`} is larger than any heap can hold`);
+    else if (request.adjustedSize > replay.heap.layout.maxBlockSize || request.searchFirstLevel >= replay.heap.layout.flCount) say('fails (returns NULL): no block of this heap can ever be that large');
     else say(`fails (returns NULL): no free list at or above the search class is non-empty; the largest free block is ${formatBytes(before.largestFree)}`);
   }
 
