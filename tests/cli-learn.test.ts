@@ -220,6 +220,18 @@ describe('step', () => {
     expect(failed!.explanation.join(' ')).toContain('fails');
   });
 
+  it('good fit: a skipped block in the request\'s own class really was free and large enough just before the call', async () => {
+    const steps = json(await cli(['step', 'rtos-queues', '--from', '1300', '--count', '200', '--json']), 'stepReport').steps as Record<string, any>[];
+    const skipping = steps.filter((entry) => entry.skippedFits > 0);
+    expect(skipping.length).toBeGreaterThan(0);
+    const entry = skipping[0]!;
+    // The block taken came from above the request's own class although a fitting block sat in it.
+    expect(entry.taken.class.fl * 32 + entry.taken.class.sl).toBeGreaterThan(entry.request.class.fl * 32 + entry.request.class.sl);
+    const map = json(await cli(['map', 'rtos-queues', '--at', `call:${entry.call - 1}`, '--json']), 'mapReport');
+    const fitting = (map.blocks as MapBlock[]).filter((block) => !block.used && block.class!.fl === entry.request.class.fl && block.class!.sl === entry.request.class.sl && block.blockSize >= entry.request.adjustedSize);
+    expect(fitting).toHaveLength(entry.skippedFits);
+  });
+
   it('the human view names the call, the classes and draws a one-line map per call', async () => {
     const result = await cli(['step', 'packet-pool', ...SHORT, '--from', '7', '--count', '3', '--width', '40']);
     expect(result.code).toBe(0);

@@ -450,6 +450,7 @@ export function analyseStep(replay: HeapReplay, event: HeapEvent, before: HeapSn
           const why = !next ? 'it ends its pool' : next.used ? 'the block after it is used' : `the free block after it (${formatBytes(next.blockSize)}) is too small`;
           say(`cannot grow in place (${why}): a new block is allocated, the data copied, the old block freed`);
         }
+        let skippedExample: HeapBlock | null = null;
         const taken = containing(before, block.header);
         if (taken && !taken.used) {
           const list = before.freeLists.find((candidate) => candidate.fl === taken.sizeClass!.fl && candidate.sl === taken.sizeClass!.sl);
@@ -458,6 +459,7 @@ export function analyseStep(replay: HeapReplay, event: HeapEvent, before: HeapSn
           if (request) {
             const skipped = before.blocks.filter((candidate) => !candidate.used && candidate.blockSize >= request.adjustedSize && classLess(candidate.sizeClass!, request.searchClass));
             facts.skippedFits = skipped.length;
+            skippedExample = skipped[0] ?? null;
           }
           const why = event.op === 'memalign'
             ? 'the payload inside it moved up to the alignment'
@@ -465,7 +467,9 @@ export function analyseStep(replay: HeapReplay, event: HeapEvent, before: HeapSn
               ? 'the search class itself was non-empty'
               : `${cls(taken.sizeClass!)} is the first non-empty class at or above ${request ? cls(request.searchClass) : 'the search class'} (two bit scans of the bitmaps)`;
           say(`takes ${facts.taken.wasListHead ? 'the head of' : 'a block from'} list ${cls(taken.sizeClass!)} (${facts.taken.listLength} block${facts.taken.listLength === 1 ? '' : 's'}): free block ${formatHex(taken.address)} of ${formatBytes(taken.blockSize)}; ${why}`);
-          if (facts.skippedFits > 0) say(`good fit, not best fit: ${facts.skippedFits} free block${facts.skippedFits === 1 ? '' : 's'} in the request's own class would have fitted but that list is not searched`);
+          if (facts.skippedFits > 0 && skippedExample) {
+            say(`good fit, not best fit: ${facts.skippedFits === 1 ? 'a free block' : `${facts.skippedFits} free blocks`} in the request's own class ${cls(request!.class)} would have fitted (${formatHex(skippedExample.address)}, ${formatBytes(skippedExample.blockSize)}), but that class may also hold blocks too small, so the search starts above it`);
+          }
         }
       }
       // Remainders: free blocks new since the call, touching the returned block.
