@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Machine, listBoards, loadBoard, runFirmware, tlsfHeap } from '../src/board/index.js';
+import { Machine, listBoards, loadBoard, parseElf, runFirmware, symbolize, tlsfHeap } from '../src/board/index.js';
 import { createTlsf } from '../src/allocator/index.js';
 
 const firmwareDir = join(import.meta.dirname, '..', 'firmware-sim');
@@ -33,6 +33,46 @@ describe.skipIf(scenarios.length === 0)('firmware-sim scenarios on every board',
       }
     });
   }
+
+  it('heap calls through the C library are logged as called from the firmware function, not the malloc wrapper', () => {
+    // runtime/heap.c passes its own return address in the services' caller argument (docs/design.md §3).
+    const shim = /^_?(malloc|free|realloc|calloc|memalign|aligned_alloc|posix_memalign|valloc|pvalloc|reallocf|cfree|_malloc_r|_free_r|_realloc_r|_calloc_r|_memalign_r)(\+0x[0-9a-f]+)?$/;
+    const callersOf = (scenarioName: string, board: string, params: Record<string, number> = {}) => {
+      const elf = readFileSync(elfPath(scenarios.find((candidate) => candidate.name === scenarioName)!, board));
+      const image = parseElf(elf);
+      const report = runFirmware({ elf, board: loadBoard(board), recordEvents: true, params, maxInstructions: 5e8 });
+      const callers = new Map<string, Set<string>>();
+      for (const event of report.events!) {
+        if (event.op === 'mark') continue;
+        expect(event.caller & 1, `${event.op} caller ${event.caller.toString(16)} is a Thumb return address`).toBe(1);
+        const symbol = symbolize(image, event.caller & ~1) ?? '(none)';
+        expect(symbol, `${scenarioName} on ${board}: ${event.op} #${event.call}`).not.toMatch(shim);
+        const name = symbol.replace(/\+0x[0-9a-f]+$/, '');
+        if (!callers.has(event.op)) callers.set(event.op, new Set());
+        callers.get(event.op)!.add(name);
+      }
+      return callers;
+    };
+    for (const board of ['tiny', 'stm32f411re']) {
+      const packets = callersOf('packet-pool', board, { bursts: 5 });
+      expect(packets.get('malloc'), board).toEqual(new Set(['packet_alloc']));
+      expect(packets.get('free'), board).toContain('packet_release');
+      expect(callersOf('realloc-grow', board, { rounds: 1 }).get('realloc'), board).toEqual(new Set(['xrealloc']));
+    }
+    // newlib's own callers (stdio buffers, strdup) reach the host through _malloc_r and are named too; memalign.
+    const thirdParty = callersOf('third-party', 'stm32f411re', { words: 50 });
+    expect(thirdParty.get('malloc')).toContain('_strdup_r');
+    expect(thirdParty.get('malloc')).toContain('hashmap_add');
+    expect(thirdParty.get('memalign')).toEqual(new Set(['main']));
+    expect(thirdParty.get('calloc')).toContain('hashmap_new');
+    // The same with registers read through Unicorn's API instead of the located register file.
+    process.env.TLSF_SIM_SAFE_REGISTERS = '1';
+    try {
+      expect(callersOf('packet-pool', 'stm32f411re', { bursts: 5 }).get('malloc')).toEqual(new Set(['packet_alloc']));
+    } finally {
+      delete process.env.TLSF_SIM_SAFE_REGISTERS;
+    }
+  });
 
   it('the peak figures match a replay of the run\'s own call log on a fresh allocator', () => {
     const scenario = scenarios.find((candidate) => candidate.name === 'rtos-queues') ?? scenarios[0]!;

@@ -271,7 +271,7 @@ describe('faults', () => {
     expect(double.message).toMatch(/double-free: free\(0x[0-9a-f]+\) called from 0x[0-9a-f]+ \(main_dispatch\+0x[0-9a-f]+\): block 0x[0-9a-f]+ was already freed by call #2/);
     const invalid = run('tiny', TEST.invalidFree);
     expect(invalid.fault!.kind).toBe('invalid-free');
-    expect(invalid.message).toMatch(/is not a block returned by the allocator \(4 bytes into block 0x[0-9a-f]+ \(24 bytes\) allocated by call #1\)/);
+    expect(invalid.message).toMatch(/is not a block returned by the allocator \(4 bytes into block 0x[0-9a-f]+ \(24 bytes\) allocated by call #1 from main_dispatch\+0x[0-9a-f]+\)/);
   });
 
   it('an overflow into the next header is heap corruption; --guard catches it at the writing instruction', () => {
@@ -280,7 +280,7 @@ describe('faults', () => {
     const guarded = run('stm32f411re', TEST.overflow, { guard: true });
     expect(guarded.result).toBe('heap-corruption');
     expect(guarded.fault!.kind).toBe('metadata-write');
-    expect(guarded.message).toMatch(/wrote 1 byte at 0x[0-9a-f]+ into the header of block 0x[0-9a-f]+ \(allocated by call #2\), right after the end of block 0x[0-9a-f]+ \(100 bytes\) allocated by call #1/);
+    expect(guarded.message).toMatch(/wrote 1 byte at 0x[0-9a-f]+ into the header of block 0x[0-9a-f]+ \(allocated by call #2 from main_dispatch\+0x[0-9a-f]+\), right after the end of block 0x[0-9a-f]+ \(100 bytes\) allocated by call #1 from main_dispatch\+0x/);
     expect(guarded.fault!.symbol).toMatch(/^main_dispatch/);
     expect(guarded.instructions).toBeLessThan(unguarded.instructions);
   });

@@ -182,7 +182,17 @@ describe('step', () => {
       expect(entry.args).toEqual(event.args);
       expect(entry.result).toBe(event.result);
       if (entry.block) expect(entry.block.address).toBe(event.result);
+      expect(entry.caller).toBe(event.caller & ~1);
     }
+    // The caller is the firmware function that called malloc/free, not the C library's wrapper (runtime/heap.c).
+    for (const entry of steps) {
+      if (entry.op === 'malloc') expect(entry.callerSymbol).toMatch(/^packet_alloc\+0x[0-9a-f]+$/);
+      if (entry.op === 'free') expect(entry.callerSymbol).toMatch(/^(packet_release|main)\+0x[0-9a-f]+$/);
+    }
+    const human = await cli(['step', 'packet-pool', ...SHORT, '--from', '4', '--count', '1']);
+    expect(human.stdout).toMatch(/^#4 malloc\(\d+\) from packet_alloc\+0x[0-9a-f]+ -> 0x[0-9a-f]{8}$/m);
+    const map = await cli(['map', 'packet-pool', ...SHORT, '--at', 'call:6']);
+    expect(map.stdout).toMatch(/#4 malloc\(\d+\) from packet_alloc\+0x[0-9a-f]+/);
   });
 
   it('a free that coalesces reports the merged block, and the map after that call agrees', async () => {

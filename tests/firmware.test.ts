@@ -2,13 +2,13 @@
 // scenarios.json, trace replay from flash, the scenarios' own data checks, the linker scripts against the
 // board profiles, and the committed ELFs against a fresh build.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
-  listBoards, loadBoard, parseElf, readParams, runFirmware, tlsfHeap,
+  listBoards, loadBoard, parseElf, readParams, runFirmware, symbolize, tlsfHeap,
   type BoardProfile, type HeapAllocator, type HeapFactory, type RunOptions, type RunReport,
 } from '../src/board/index.js';
 // The reference trace encoder (same format as the CLI's src/cli/trace-encoding.ts).
@@ -285,6 +285,65 @@ describe('build inputs', () => {
           expect(report.output).toContain('built and freed 120 items');
           expect(report.ops.malloc).toBeGreaterThanOrEqual(120);
           expect(report.ops.free).toBeGreaterThanOrEqual(120);
+        }
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
+  // Fault reports name the firmware function that called malloc()/free(), not the C wrappers in runtime/heap.c:
+  // the wrappers pass their return address in the services' caller argument (docs/design.md §3).
+  it.skipIf(!haveCross)(
+    `fault reports name the function that called malloc and free through the C library${haveCross ? '' : ' (skipped: arm-none-eabi-gcc is not installed)'}`,
+    () => {
+      const out = mkdtempSync(join(tmpdir(), 'tlsf-sim-caller-'));
+      try {
+        const source = join(out, 'labels.c');
+        writeFileSync(source, [
+          '#include <malloc.h>', '#include <stdlib.h>', '#include <string.h>', '#include "tlsf_sim.h"',
+          'TLSF_SIM_PARAM(bug, 0);',
+          'static volatile int dropped;',
+          '__attribute__((noinline)) char *make_label(size_t length) {',
+          '  char *label = malloc(length);',
+          '  if (!label) tlsf_sim_out_of_memory(length);',
+          "  memset(label, 'x', length);",
+          '  return label;',
+          '}',
+          // Not a tail call: the increment keeps drop_label on the stack while free() runs.
+          '__attribute__((noinline)) void drop_label(char *label) { free(label); dropped++; }',
+          'int main(void) {',
+          '  char *first = make_label(20), *second = make_label(20);',
+          '  if (TLSF_SIM_PARAM_GET(bug) == 1) drop_label(first + 4);',
+          '  if (TLSF_SIM_PARAM_GET(bug) == 2) first[malloc_usable_size(first)] = 0;',
+          '  drop_label(first);',
+          '  drop_label(second);',
+          '  return 0;',
+          '}',
+          '',
+        ].join('\n'));
+        const runtime = ['startup.c', 'heap.c', 'syscalls.c', 'tlsf_sim.c'].map((file) => join(firmwareDir, 'runtime', file));
+        for (const variant of [{ board: 'tiny', cpu: 'cortex-m0' }, { board: 'stm32f411re', cpu: 'cortex-m4' }]) {
+          const elfFile = join(out, `labels-${variant.board}.elf`);
+          execFileSync('arm-none-eabi-gcc', [
+            `-mcpu=${variant.cpu}`, '-mthumb', '-mfloat-abi=soft', '-Os', '-ffunction-sections', '-fdata-sections',
+            `-I${join(firmwareDir, 'include')}`, source, ...runtime, '--specs=nano.specs', '-nostartfiles', '-Wl,--gc-sections',
+            `-L${join(firmwareDir, 'ld')}`, '-T', `${variant.board}.ld`, '-o', elfFile,
+          ]);
+          const elf = readFileSync(elfFile);
+          const board = loadBoard(variant.board);
+          const clean = runFirmware({ elf, board, recordEvents: true });
+          expect(clean.result, clean.message).toBe('ok');
+          const image = parseElf(elf);
+          expect(clean.events!.map((event) => `${event.op} ${symbolize(image, event.caller & ~1)?.replace(/\+0x[0-9a-f]+$/, '')}`))
+            .toEqual(['malloc make_label', 'malloc make_label', 'free drop_label', 'free drop_label']);
+          const invalid = runFirmware({ elf, board, params: { bug: 1 } });
+          expect(invalid.result).toBe('fault');
+          expect(invalid.fault).toMatchObject({ kind: 'invalid-free', symbol: expect.stringMatching(/^drop_label\+0x/) as unknown });
+          expect(invalid.message).toMatch(/^invalid-free: free\(0x[0-9a-f]+\) called from 0x[0-9a-f]+ \(drop_label\+0x[0-9a-f]+\): .* \(4 bytes into block 0x[0-9a-f]+ \(20 bytes\) allocated by call #1 from make_label\+0x[0-9a-f]+\)$/);
+          const overflow = runFirmware({ elf, board, params: { bug: 2 }, guard: true });
+          expect(overflow.result).toBe('heap-corruption');
+          expect(overflow.message).toMatch(/into the header of block 0x[0-9a-f]+ \(allocated by call #2 from make_label\+0x[0-9a-f]+\), right after the end of block 0x[0-9a-f]+ \(20 bytes\) allocated by call #1 from make_label\+0x/);
         }
       } finally {
         rmSync(out, { recursive: true, force: true });

@@ -112,25 +112,55 @@ static inline void tlsf_sim_mark(const char *label) {
   ((void (*)(const char *))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_MARK))(label);
 }
 
-/* Direct access to the heap service, bypassing the C library (the shim in runtime/heap.c uses these). */
-static inline void *tlsf_sim_malloc(size_t size) {
-  return ((void *(*)(size_t))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_MALLOC))(size);
+/*
+ * Direct access to the heap service, bypassing the C library.
+ *
+ * The caller argument. The host names a caller for every heap call (the event log, fault and out-of-memory
+ * reports, `tlsf-sim step`). By default that is lr at the slot, which is right when firmware calls a slot
+ * directly, but names the wrapper when a C library function such as malloc() calls the slot. So each heap
+ * service takes one more argument, in the first register its own arguments leave free (malloc, free,
+ * usable_size: r1; realloc, calloc, memalign: r2): the return address the host should report. Wrappers pass
+ * their own return address (TLSF_SIM_CALLER(), as runtime/heap.c does); 0 means "use lr". The host uses the
+ * value only when it looks like a return address (Thumb bit set, in flash or RAM, just after a BL or BLX),
+ * else lr, so firmware that calls the slots with the classic signatures (leaving junk in that register)
+ * still gets lr. A tail call would keep lr instead, but malloc() must set errno after the service returns,
+ * so the wrappers cannot all be tail calls; the explicit argument works for every wrapper.
+ */
+#define TLSF_SIM_CALLER() __builtin_return_address(0)
+
+/* Forced inline: each service should stay one call from the wrapper, so that lr at the slot is the wrapper. */
+#if defined(__GNUC__)
+#define TLSF_SIM_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define TLSF_SIM_ALWAYS_INLINE static inline
+#endif
+
+TLSF_SIM_ALWAYS_INLINE void *tlsf_sim_malloc_from(size_t size, const void *caller) {
+  return ((void *(*)(size_t, const void *))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_MALLOC))(size, caller);
 }
-static inline void tlsf_sim_free(void *ptr) {
-  ((void (*)(void *))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_FREE))(ptr);
+TLSF_SIM_ALWAYS_INLINE void tlsf_sim_free_from(void *ptr, const void *caller) {
+  ((void (*)(void *, const void *))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_FREE))(ptr, caller);
 }
-static inline void *tlsf_sim_realloc(void *ptr, size_t size) {
-  return ((void *(*)(void *, size_t))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_REALLOC))(ptr, size);
+TLSF_SIM_ALWAYS_INLINE void *tlsf_sim_realloc_from(void *ptr, size_t size, const void *caller) {
+  return ((void *(*)(void *, size_t, const void *))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_REALLOC))(ptr, size, caller);
 }
-static inline void *tlsf_sim_calloc(size_t count, size_t size) {
-  return ((void *(*)(size_t, size_t))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_CALLOC))(count, size);
+TLSF_SIM_ALWAYS_INLINE void *tlsf_sim_calloc_from(size_t count, size_t size, const void *caller) {
+  return ((void *(*)(size_t, size_t, const void *))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_CALLOC))(count, size, caller);
 }
-static inline void *tlsf_sim_memalign(size_t align, size_t size) {
-  return ((void *(*)(size_t, size_t))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_MEMALIGN))(align, size);
+TLSF_SIM_ALWAYS_INLINE void *tlsf_sim_memalign_from(size_t align, size_t size, const void *caller) {
+  return ((void *(*)(size_t, size_t, const void *))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_MEMALIGN))(align, size, caller);
 }
-static inline size_t tlsf_sim_usable_size(void *ptr) {
-  return ((size_t (*)(void *))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_USABLE_SIZE))(ptr);
+TLSF_SIM_ALWAYS_INLINE size_t tlsf_sim_usable_size_from(void *ptr, const void *caller) {
+  return ((size_t (*)(void *, const void *))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_USABLE_SIZE))(ptr, caller);
 }
+
+/* The same services reported as called from wherever these are inlined (caller 0: the host uses lr). */
+static inline void *tlsf_sim_malloc(size_t size) { return tlsf_sim_malloc_from(size, 0); }
+static inline void tlsf_sim_free(void *ptr) { tlsf_sim_free_from(ptr, 0); }
+static inline void *tlsf_sim_realloc(void *ptr, size_t size) { return tlsf_sim_realloc_from(ptr, size, 0); }
+static inline void *tlsf_sim_calloc(size_t count, size_t size) { return tlsf_sim_calloc_from(count, size, 0); }
+static inline void *tlsf_sim_memalign(size_t align, size_t size) { return tlsf_sim_memalign_from(align, size, 0); }
+static inline size_t tlsf_sim_usable_size(void *ptr) { return tlsf_sim_usable_size_from(ptr, 0); }
 #endif /* TLSF_SIM_HOST */
 
 /* printf-style output through tlsf_sim_write; formats into a stack buffer (no heap use), lines

@@ -14,72 +14,99 @@
 
 #include "tlsf_sim.h"
 
-/* --- ISO C / POSIX / common extensions --------------------------------------------------- */
-
-void *malloc(size_t size) {
-  void *block = tlsf_sim_malloc(size);
-  if (!block) errno = ENOMEM;
-  return block;
-}
-
-void free(void *ptr) {
-  if (ptr) tlsf_sim_free(ptr);
-}
-
-void *realloc(void *ptr, size_t size) {
-  void *block = tlsf_sim_realloc(ptr, size);
-  if (!block && size != 0) errno = ENOMEM;
-  return block;
-}
-
-void *calloc(size_t count, size_t size) {
-  /* The host checks count * size for overflow and zeroes the block. */
-  void *block = tlsf_sim_calloc(count, size);
-  if (!block) errno = ENOMEM;
-  return block;
-}
+/*
+ * Every entry point hands the host its own return address (TLSF_SIM_CALLER(), see tlsf_sim.h), so the host
+ * reports the firmware function that called malloc(), not malloc() itself. The *_from helpers carry that
+ * address through the wrappers that call each other (valloc -> memalign, reallocf -> realloc, ...). They are
+ * always inlined so that malloc() stays one service call, and take the reentrancy structure that receives the
+ * error code: NULL (folded away at compile time) for errno, which the ISO entry points set only on failure.
+ */
+#define HELPER static inline __attribute__((always_inline))
 
 static int is_power_of_two(size_t value) { return value != 0 && (value & (value - 1)) == 0; }
 
-void *memalign(size_t align, size_t size) {
-  if (!is_power_of_two(align)) {
-    errno = EINVAL;
-    return NULL;
-  }
-  void *block = tlsf_sim_memalign(align, size);
-  if (!block) errno = ENOMEM;
+HELPER void set_error(struct _reent *reent, int code) {
+  if (reent) reent->_errno = code;
+  else errno = code;
+}
+
+HELPER void *malloc_from(struct _reent *reent, size_t size, const void *caller) {
+  void *block = tlsf_sim_malloc_from(size, caller);
+  if (!block) set_error(reent, ENOMEM);
   return block;
 }
 
-void *aligned_alloc(size_t align, size_t size) { return memalign(align, size); }
+HELPER void free_from(void *ptr, const void *caller) {
+  if (ptr) tlsf_sim_free_from(ptr, caller);
+}
+
+HELPER void *realloc_from(struct _reent *reent, void *ptr, size_t size, const void *caller) {
+  void *block = tlsf_sim_realloc_from(ptr, size, caller);
+  if (!block && size != 0) set_error(reent, ENOMEM);
+  return block;
+}
+
+HELPER void *calloc_from(struct _reent *reent, size_t count, size_t size, const void *caller) {
+  /* The host checks count * size for overflow and zeroes the block. */
+  void *block = tlsf_sim_calloc_from(count, size, caller);
+  if (!block) set_error(reent, ENOMEM);
+  return block;
+}
+
+HELPER void *memalign_from(struct _reent *reent, size_t align, size_t size, const void *caller) {
+  if (!is_power_of_two(align)) {
+    set_error(reent, EINVAL);
+    return NULL;
+  }
+  void *block = tlsf_sim_memalign_from(align, size, caller);
+  if (!block) set_error(reent, ENOMEM);
+  return block;
+}
+
+HELPER void *reallocf_from(struct _reent *reent, void *ptr, size_t size, const void *caller) {
+  void *block = realloc_from(reent, ptr, size, caller);
+  if (!block && size != 0) free_from(ptr, caller);
+  return block;
+}
+
+HELPER size_t usable_size_from(void *ptr, const void *caller) {
+  return ptr ? tlsf_sim_usable_size_from(ptr, caller) : 0;
+}
+
+/* Page-aligned variants, for completeness: the "page" is 4 KiB as on most MMU systems. */
+#define PAGE_SIZE_BYTES 4096u
+static inline size_t round_up_to_page(size_t size) { return (size + PAGE_SIZE_BYTES - 1) & ~(size_t)(PAGE_SIZE_BYTES - 1); }
+
+/* --- ISO C / POSIX / common extensions --------------------------------------------------- */
+
+void *malloc(size_t size) { return malloc_from(NULL, size, TLSF_SIM_CALLER()); }
+void free(void *ptr) { free_from(ptr, TLSF_SIM_CALLER()); }
+void *realloc(void *ptr, size_t size) { return realloc_from(NULL, ptr, size, TLSF_SIM_CALLER()); }
+void *calloc(size_t count, size_t size) { return calloc_from(NULL, count, size, TLSF_SIM_CALLER()); }
+void *memalign(size_t align, size_t size) { return memalign_from(NULL, align, size, TLSF_SIM_CALLER()); }
+void *aligned_alloc(size_t align, size_t size) { return memalign_from(NULL, align, size, TLSF_SIM_CALLER()); }
 
 int posix_memalign(void **out, size_t align, size_t size) {
   if (!is_power_of_two(align) || align % sizeof(void *) != 0) return EINVAL;
-  void *block = tlsf_sim_memalign(align, size);
+  void *block = tlsf_sim_memalign_from(align, size, TLSF_SIM_CALLER());
   if (!block) return ENOMEM;
   *out = block;
   return 0;
 }
 
-size_t malloc_usable_size(void *ptr) { return ptr ? tlsf_sim_usable_size(ptr) : 0; }
+size_t malloc_usable_size(void *ptr) { return usable_size_from(ptr, TLSF_SIM_CALLER()); }
 
-/* Page-aligned variants, for completeness: the "page" is 4 KiB as on most MMU systems. */
-void *valloc(size_t size) { return memalign(4096, size); }
-void *pvalloc(size_t size) { return memalign(4096, (size + 4095u) & ~(size_t)4095u); }
-void cfree(void *ptr) { free(ptr); }
-
-void *reallocf(void *ptr, size_t size) {
-  void *block = realloc(ptr, size);
-  if (!block && size != 0) free(ptr);
-  return block;
-}
+void *valloc(size_t size) { return memalign_from(NULL, PAGE_SIZE_BYTES, size, TLSF_SIM_CALLER()); }
+void *pvalloc(size_t size) { return memalign_from(NULL, PAGE_SIZE_BYTES, round_up_to_page(size), TLSF_SIM_CALLER()); }
+void cfree(void *ptr) { free_from(ptr, TLSF_SIM_CALLER()); }
+void *reallocf(void *ptr, size_t size) { return reallocf_from(NULL, ptr, size, TLSF_SIM_CALLER()); }
 
 void *reallocarray(void *ptr, size_t count, size_t size) {
   if (size != 0 && count > SIZE_MAX / size) {
     errno = ENOMEM;
     return NULL;
   }
-  return realloc(ptr, count * size);
+  return realloc_from(NULL, ptr, count * size, TLSF_SIM_CALLER());
 }
 
 /* Heap statistics from the host; mallinfo's fields are ints in newlib's <malloc.h>. */
@@ -117,54 +144,43 @@ int malloc_trim(size_t pad) {
 
 /* --- newlib's reentrant entry points (stdio, strdup, ... call these) ----------------------- */
 
-void *_malloc_r(struct _reent *reent, size_t size) {
-  void *block = tlsf_sim_malloc(size);
-  if (!block) reent->_errno = ENOMEM;
-  return block;
-}
+void *_malloc_r(struct _reent *reent, size_t size) { return malloc_from(reent, size, TLSF_SIM_CALLER()); }
 
 void _free_r(struct _reent *reent, void *ptr) {
   (void)reent;
-  if (ptr) tlsf_sim_free(ptr);
+  free_from(ptr, TLSF_SIM_CALLER());
 }
 
 void *_realloc_r(struct _reent *reent, void *ptr, size_t size) {
-  void *block = tlsf_sim_realloc(ptr, size);
-  if (!block && size != 0) reent->_errno = ENOMEM;
-  return block;
+  return realloc_from(reent, ptr, size, TLSF_SIM_CALLER());
 }
 
 void *_calloc_r(struct _reent *reent, size_t count, size_t size) {
-  void *block = tlsf_sim_calloc(count, size);
-  if (!block) reent->_errno = ENOMEM;
-  return block;
+  return calloc_from(reent, count, size, TLSF_SIM_CALLER());
 }
 
 void *_memalign_r(struct _reent *reent, size_t align, size_t size) {
-  if (!is_power_of_two(align)) {
-    reent->_errno = EINVAL;
-    return NULL;
-  }
-  void *block = tlsf_sim_memalign(align, size);
-  if (!block) reent->_errno = ENOMEM;
-  return block;
+  return memalign_from(reent, align, size, TLSF_SIM_CALLER());
 }
 
 size_t _malloc_usable_size_r(struct _reent *reent, void *ptr) {
   (void)reent;
-  return ptr ? tlsf_sim_usable_size(ptr) : 0;
+  return usable_size_from(ptr, TLSF_SIM_CALLER());
 }
 
-void *_valloc_r(struct _reent *reent, size_t size) { return _memalign_r(reent, 4096, size); }
-void *_pvalloc_r(struct _reent *reent, size_t size) {
-  return _memalign_r(reent, 4096, (size + 4095u) & ~(size_t)4095u);
+void *_valloc_r(struct _reent *reent, size_t size) {
+  return memalign_from(reent, PAGE_SIZE_BYTES, size, TLSF_SIM_CALLER());
 }
-void _cfree_r(struct _reent *reent, void *ptr) { _free_r(reent, ptr); }
+void *_pvalloc_r(struct _reent *reent, size_t size) {
+  return memalign_from(reent, PAGE_SIZE_BYTES, round_up_to_page(size), TLSF_SIM_CALLER());
+}
+void _cfree_r(struct _reent *reent, void *ptr) {
+  (void)reent;
+  free_from(ptr, TLSF_SIM_CALLER());
+}
 
 void *_reallocf_r(struct _reent *reent, void *ptr, size_t size) {
-  void *block = _realloc_r(reent, ptr, size);
-  if (!block && size != 0) _free_r(reent, ptr);
-  return block;
+  return reallocf_from(reent, ptr, size, TLSF_SIM_CALLER());
 }
 
 struct mallinfo _mallinfo_r(struct _reent *reent) {

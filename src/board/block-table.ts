@@ -1,12 +1,16 @@
 // Per-block bookkeeping for the heap service, in typed arrays indexed by the block's address: what the
-// firmware requested, the usable size, the call that allocated it, and the call that last freed it.
+// firmware requested, the usable size, the call that allocated it, the call that last freed it, and the two
+// candidates for the allocating call's caller (its caller argument and lr), kept raw so that the hook only
+// copies two registers and fault reports decide which one to believe.
 // Flat arrays instead of Maps keep the service hook free of allocation and hashing (docs/board.md).
 
-const FIELDS = 4;
+const FIELDS = 6;
 const REQUESTED = 0;
 const USABLE = 1;
 const ALLOCATED_BY = 2; // 0: not live
 const FREED_BY = 3;     // 0: never freed at this address
+const CALLER_ARGUMENT = 4; // the heap service's caller argument at the allocating call (docs/design.md §3)
+const LINK_REGISTER = 5;   // lr at the allocating call
 const GRANULE_SHIFT = 2; // every block address is at least 4-aligned
 
 interface TableRegion { base: number; end: number; data: Uint32Array }
@@ -46,6 +50,14 @@ export class BlockTable {
     return this.locate(address) ? this.data[this.index + FREED_BY]! : 0;
   }
 
+  /** The allocating call's caller argument and lr, for the live block at `address`; false when none is live there. */
+  allocatedFrom(address: number, out: { argument: number; lr: number }): boolean {
+    if (!this.locate(address) || this.data[this.index + ALLOCATED_BY] === 0) return false;
+    out.argument = this.data[this.index + CALLER_ARGUMENT]!;
+    out.lr = this.data[this.index + LINK_REGISTER]!;
+    return true;
+  }
+
   requested(address: number): number {
     return this.locate(address) ? this.data[this.index + REQUESTED]! : 0;
   }
@@ -55,7 +67,7 @@ export class BlockTable {
   }
 
   /** Records a new live block; returns false when the address is outside the heap (an allocator bug). */
-  add(address: number, requested: number, usable: number, call: number): boolean {
+  add(address: number, requested: number, usable: number, call: number, callerArgument: number, lr: number): boolean {
     if (!this.locate(address)) return false;
     const data = this.data;
     const at = this.index;
@@ -63,6 +75,8 @@ export class BlockTable {
     data[at + USABLE] = usable;
     data[at + ALLOCATED_BY] = call;
     data[at + FREED_BY] = 0;
+    data[at + CALLER_ARGUMENT] = callerArgument;
+    data[at + LINK_REGISTER] = lr;
     return true;
   }
 

@@ -21,6 +21,15 @@ export const SLOT = {
   assertFail: 9, outOfMemory: 10, heapInfo: 11, mark: 12,
 } as const;
 
+/**
+ * The register in which each heap service takes the caller to report (docs/design.md §3): the first one its own
+ * arguments leave free. The C library's wrappers pass their return address there, so the log names the
+ * function that called malloc(), not malloc(). Indexed by slot; 0 for services without one.
+ */
+const CALLER_REGISTER = [1, 1, 2, 2, 2, 1];
+/** lr's index in the register file (r0..r15). */
+const LR_INDEX = 14;
+
 const SLOT_NAMES = ['malloc', 'free', 'realloc', 'calloc', 'memalign', 'malloc_usable_size', 'write', 'exit', 'ticks',
   'assert_fail', 'out_of_memory', 'heap_info', 'mark'];
 
@@ -34,7 +43,7 @@ export interface HeapEvent {
   args: number[];
   result: number;
   instructions: number;
-  caller: number;               // lr at the call
+  caller: number;               // return address of the call: the caller argument when plausible, else lr
   label?: string;
 }
 
@@ -525,9 +534,14 @@ export class Machine {
     this.events!.push(event);
   }
 
-  private track(address: number, requestedSize: number): void {
+  private track(address: number, requestedSize: number, slot: number): void {
     const usable = this.heap.usableSize(address);
-    if (!this.blocks.add(address, requestedSize, usable, this.callNumber)) {
+    // Which of the two is the caller is decided only if a report needs it (resolveCaller).
+    const registers = this.registers;
+    const argument = CALLER_REGISTER[slot]!;
+    const callerArgument = registers ? registers[argument]! : this.engine.readReg(REG_R0 + argument);
+    const lr = registers ? registers[LR_INDEX]! : this.engine.readReg(REG_LR);
+    if (!this.blocks.add(address, requestedSize, usable, this.callNumber, callerArgument, lr)) {
       throw new Error(`the allocator returned ${hex(address)}, outside the heap`);
     }
     this.liveRequested += requestedSize;
@@ -572,9 +586,9 @@ export class Machine {
   }
 
   /** Validates a pointer given to free/realloc/usable_size; stops the run with a fault when it is not a live block. */
-  private checkLive(address: number, service: string): boolean {
+  private checkLive(address: number, service: string, slot: number): boolean {
     if (this.blocks.allocatedBy(address) !== 0) return true;
-    const caller = this.caller();
+    const caller = this.caller(slot);
     const freedAt = this.blocks.freedBy(address);
     let kind: string;
     let detail: string;
@@ -601,8 +615,57 @@ export class Machine {
     else this.engine.writeReg(REG_R0, value);
   }
 
-  private caller(): number {
-    return this.engine.readReg(REG_LR);
+  /**
+   * Who called the service in `slot`: the heap services' caller argument when it is a return address (see
+   * isReturnAddress), else lr. Read only when an event or a report needs it, so malloc/free stay one r0 read.
+   */
+  private caller(slot = -1): number {
+    const registers = this.registers;
+    const argument = CALLER_REGISTER[slot] ?? 0;
+    if (argument !== 0) {
+      const claimed = registers ? registers[argument]! : this.engine.readReg(REG_R0 + argument);
+      if (this.isCallerArgument(claimed)) return claimed;
+    }
+    return registers ? registers[LR_INDEX]! : this.engine.readReg(REG_LR);
+  }
+
+  private isCallerArgument(claimed: number): boolean {
+    return claimed !== 0 && this.isReturnAddress(claimed);
+  }
+
+  /**
+   * A caller argument is believed only when it looks like lr after a call: Thumb bit set, and the code before it
+   * (in flash or RAM) a BL or BLX. Firmware calling the slots with the classic signatures leaves whatever it had
+   * in that register, and a data value or a function pointer fails this test far more often than not.
+   */
+  private isReturnAddress(address: number): boolean {
+    if ((address & 1) === 0) return false;
+    const next = address - 1;
+    const before = this.codeHalfword(next - 2);
+    if (before === -1) return false;
+    if ((before & 0xff87) === 0x4780) return true; // blx rN
+    const first = this.codeHalfword(next - 4);
+    return (first & 0xf800) === 0xf000 && (before & 0xd000) === 0xd000; // bl label
+  }
+
+  /** The halfword at `address` in flash or a RAM bank; -1 elsewhere. */
+  private codeHalfword(address: number): number {
+    const flash = this.board.flash;
+    let bytes: Uint8Array | null = null;
+    let offset = 0;
+    if (address >= flash.base && address + 2 <= flash.base + flash.size) {
+      bytes = this.flashImage;
+      offset = address - flash.base;
+    } else {
+      for (const bank of this.banks) {
+        if (address >= bank.base && address + 2 <= bank.base + bank.size) {
+          bytes = bank.bytes;
+          offset = address - bank.base;
+          break;
+        }
+      }
+    }
+    return bytes ? bytes[offset]! | (bytes[offset + 1]! << 8) : -1;
   }
 
   private onService(address: number): void {
@@ -611,7 +674,7 @@ export class Machine {
     const slot = offset >> 2;
     const engine = this.engine;
     // Registers are read one at a time and only when the service needs them: inside a hook every FFI call
-    // costs about 0.1 µs, and malloc/free need only r0 (lr is read for events and error reports).
+    // costs about 0.1 µs, and malloc/free need only r0 (the caller, r1/r2 or lr, is read for events and reports).
     const registers = this.registers;
     const r0 = registers ? registers[0]! : engine.readReg(REG_R0);
     const r1 = slot === SLOT.malloc || slot === SLOT.free ? 0 : registers ? registers[1]! : engine.readReg(REG_R0 + 1);
@@ -623,8 +686,8 @@ export class Machine {
           this.ops.malloc++;
           const result = heap.malloc(r0);
           if (result === 0) this.ops.failed++;
-          else this.track(result, r0);
-          if (this.events) this.record('malloc', [r0], result, this.caller());
+          else this.track(result, r0, slot);
+          if (this.events) this.record('malloc', [r0], result, this.caller(slot));
           this.setResult(result);
           return;
         }
@@ -632,12 +695,12 @@ export class Machine {
           this.callNumber++;
           this.ops.free++;
           if (r0 !== 0) {
-            if (!this.checkLive(r0, 'free')) return;
+            if (!this.checkLive(r0, 'free', slot)) return;
             if (this.peakPending) this.capturePeak();
             heap.free(r0);
             this.untrack(r0);
           }
-          if (this.events) this.record('free', [r0], 0, this.caller());
+          if (this.events) this.record('free', [r0], 0, this.caller(slot));
           return;
         }
         case SLOT.realloc: {
@@ -646,19 +709,19 @@ export class Machine {
           let result: number;
           if (r0 === 0) {
             result = heap.realloc(0, r1);
-            if (result !== 0) this.track(result, r1);
+            if (result !== 0) this.track(result, r1, slot);
           } else {
-            if (!this.checkLive(r0, 'realloc')) return;
+            if (!this.checkLive(r0, 'realloc', slot)) return;
             if (this.peakPending) this.capturePeak();
             result = heap.realloc(r0, r1);
             // The bookkeeping follows the allocator: on failure (0 for a non-zero size) the old block stays.
             if (result !== 0 || r1 === 0) {
               this.untrack(r0);
-              if (result !== 0) this.track(result, r1);
+              if (result !== 0) this.track(result, r1, slot);
             }
           }
           if (result === 0 && r1 !== 0) this.ops.failed++;
-          if (this.events) this.record('realloc', [r0, r1], result, this.caller());
+          if (this.events) this.record('realloc', [r0, r1], result, this.caller(slot));
           this.setResult(result);
           return;
         }
@@ -667,8 +730,8 @@ export class Machine {
           this.ops.calloc++;
           const result = heap.calloc(r0, r1);
           if (result === 0) this.ops.failed++;
-          else this.track(result, r0 * r1);
-          if (this.events) this.record('calloc', [r0, r1], result, this.caller());
+          else this.track(result, r0 * r1, slot);
+          if (this.events) this.record('calloc', [r0, r1], result, this.caller(slot));
           this.setResult(result);
           return;
         }
@@ -684,14 +747,14 @@ export class Machine {
             }
           }
           if (result === 0) this.ops.failed++;
-          else this.track(result, r1);
-          if (this.events) this.record('memalign', [r0, r1], result, this.caller());
+          else this.track(result, r1, slot);
+          if (this.events) this.record('memalign', [r0, r1], result, this.caller(slot));
           this.setResult(result);
           return;
         }
         case SLOT.usableSize: {
           if (r0 === 0) { this.setResult(0); return; }
-          if (!this.checkLive(r0, 'malloc_usable_size')) return;
+          if (!this.checkLive(r0, 'malloc_usable_size', slot)) return;
           this.setResult(heap.usableSize(r0));
           return;
         }
@@ -739,7 +802,7 @@ export class Machine {
       // console/assert service.
       const service = SLOT_NAMES[slot] ?? `slot ${slot}`;
       const text = (error as Error).message;
-      const caller = this.caller();
+      const caller = this.caller(slot);
       const heapCall = slot <= SLOT.usableSize;
       const kind = heapCall ? 'corrupted-heap' : `${service}-error`;
       this.fault = { kind, address: r0, size: 0, pc: caller & ~1 };
@@ -944,7 +1007,7 @@ export class Machine {
     if (found) return found;
     const nearest = this.nearestLive(address);
     if (nearest && address < nearest.next && nearest.nextAddress !== undefined && address >= nearest.next - 8) {
-      return `the header of block ${hex(nearest.nextAddress)} (allocated by call #${this.blocks.allocatedBy(nearest.nextAddress)})`;
+      return `the header of block ${hex(nearest.nextAddress)} (${this.allocatedByText(nearest.nextAddress)})`;
     }
     return 'allocator metadata (a block header or a free block)';
   }
@@ -955,6 +1018,17 @@ export class Machine {
     } catch {
       return null;
     }
+  }
+
+  /** "allocated by call #318 from packet_alloc+0xe" for a live block (the address alone when no symbol names it). */
+  private allocatedByText(blockAddress: number): string {
+    const candidates = { argument: 0, lr: 0 };
+    let from = '';
+    if (this.blocks.allocatedFrom(blockAddress, candidates)) {
+      const caller = this.isCallerArgument(candidates.argument) ? candidates.argument : candidates.lr;
+      from = ` from ${this.symbolFor(caller) ?? hex(caller & ~1)}`;
+    }
+    return `allocated by call #${this.blocks.allocatedBy(blockAddress)}${from}`;
   }
 
   /** The live blocks around an address: the one at or below it and the one above it. */
@@ -979,7 +1053,7 @@ export class Machine {
     const around = this.nearestLive(address);
     if (!around) return undefined;
     const describe = (blockAddress: number) =>
-      `block ${hex(blockAddress)} (${this.blocks.requested(blockAddress)} bytes) allocated by call #${this.blocks.allocatedBy(blockAddress)}`;
+      `block ${hex(blockAddress)} (${this.blocks.requested(blockAddress)} bytes) ${this.allocatedByText(blockAddress)}`;
     if (around.below !== undefined) {
       const end = around.below + this.blocks.requested(around.below);
       if (address < end) return address === around.below ? `at the start of ${describe(around.below)}` : `${bytes(address - around.below)} into ${describe(around.below)}`;

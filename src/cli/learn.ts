@@ -44,9 +44,10 @@ export function startLearnRun(request: RunRequest): LearnRun {
 }
 
 /**
- * The firmware's C shim (runtime/heap.c: malloc, calloc, realloc... forwarding to the service page) is what the
- * board sees as the caller when the shim is not a tail call; the shim's own caller is a frame further up and is
- * not in the log, so naming the shim would only repeat the operation.
+ * The current runtime/heap.c passes its own return address in the services' caller argument, so the log names
+ * the function that called malloc (docs/design.md §3). Firmware linked with an older shim, or another C library
+ * forwarding to the slots without that argument, still shows the wrapper as the caller; naming it would only
+ * repeat the operation, so it is left out.
  */
 const SHIM_SYMBOL = /^_?(malloc|free|realloc|calloc|memalign|aligned_alloc|posix_memalign|valloc|pvalloc|reallocf|_malloc_r|_free_r|_realloc_r|_calloc_r|_memalign_r)(\+0x[0-9a-f]+)?$/;
 
