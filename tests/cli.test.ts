@@ -123,6 +123,35 @@ describe.concurrent('tlsf-sim (built program)', () => {
     expect(report.ops.malloc).toBeGreaterThan(0);
   });
 
+  it('--align-check (and alignCheck in a budget entry) turns an unaligned heap access into a fault', async () => {
+    // The board fixture's test 9 loads a word from 2 bytes into a heap block: Armv6-M (tiny's Cortex-M0) traps
+    // that access, while Unicorn alone lets it through and the fixture falls out of its test with status 100.
+    const fixture = join(root, 'tests', 'fixtures', 'elf', 'fixture-tiny.elf');
+    const args = ['run', fixture, '--board', 'tiny', '--param', 'test=9'];
+    const [checked, unchecked, text] = await Promise.all([cli([...args, '--align-check', '--json']), cli([...args, '--json']), cli([...args, '--align-check'])]);
+    expect(checked.code).toBe(1);
+    const fault = json(checked);
+    expect(fault).toMatchObject({ result: 'fault', alignmentCheck: true, guard: false, fault: { kind: 'unaligned-read', size: 4 } });
+    expect(fault.fault.address % 4).toBe(2);
+    expect(fault.message).toMatch(/2 bytes into block 0x[0-9a-f]+ \(64 bytes\) allocated by call #1/);
+    const passed = json(unchecked);
+    expect(passed).toMatchObject({ result: 'exit-failure', exitCode: 100, alignmentCheck: false, fault: null });
+    expect(text.code).toBe(1);
+    expect(text.stdout).toMatch(/: fault\n\s+stopped\s+unaligned-read: HardFault: unaligned 4-byte read/);
+
+    const budgetDirectory = mkdtempSync(join(tmpdir(), 'tlsf-cli-align-'));
+    writeFileSync(join(budgetDirectory, 'tlsf-budget.json'), JSON.stringify({
+      checks: [{ elf: fixture, board: 'tiny', params: { test: 9 }, alignCheck: true, guard: true }],
+    }));
+    const budget = await cli(['check', '--json'], { cwd: budgetDirectory });
+    expect(budget.code).toBe(1);
+    expect(json(budget).runs[0]).toMatchObject({ result: 'fault', alignmentCheck: true, guard: true, fault: { kind: 'unaligned-read' } });
+    writeFileSync(join(budgetDirectory, 'tlsf-budget.json'), JSON.stringify({ checks: [{ elf: fixture, board: 'tiny', alignCheck: 'yes' }] }));
+    const bad = await cli(['check'], { cwd: budgetDirectory });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('checks[0].alignCheck must be true or false, got "yes"');
+  });
+
   it('exits 1 when the run does not complete, and says why', async () => {
     const result = await cli(['run', 'fragmenter', '--board', 'tiny']);
     expect(result.code).toBe(1);

@@ -21,6 +21,10 @@ export interface BudgetJob {
   slLog2?: number;
   params: Record<string, number>;
   maxInstructions?: number;
+  /** Trap firmware writes into allocator metadata (budget field `guard`). */
+  guard?: boolean;
+  /** Model the unaligned-access HardFault in the heap (budget field `alignCheck`). */
+  alignmentCheck?: boolean;
   limits: Limits;
 }
 
@@ -55,7 +59,7 @@ export function classifyTarget(argument: string, baseDirectory = process.cwd()):
   return { kind: 'scenario', name: argument };
 }
 
-const ENTRY_FIELDS = ['scenario', 'elf', 'trace', 'board', 'boards', 'heap', 'align', 'sl', 'params', 'maxInstructions', 'limits', 'name'];
+const ENTRY_FIELDS = ['scenario', 'elf', 'trace', 'board', 'boards', 'heap', 'align', 'sl', 'params', 'maxInstructions', 'guard', 'alignCheck', 'limits', 'name'];
 const LIMIT_FIELDS = ['maxPeak', 'maxSpan', 'maxFragmentation', 'minFree', 'noOom'];
 
 /** `max-peak` and `maxPeak` both work: flags are kebab-case, JSON habit is camelCase. */
@@ -162,11 +166,18 @@ export function parseBudget(document: unknown, path: string): BudgetJob[] {
       slLog2: merged.sl === undefined ? undefined : parseChoice(stringOf(merged.sl), [1, 2, 3, 4, 5] as const, `${where}.sl`),
       maxInstructions: merged.maxInstructions === undefined ? undefined : parseCount(stringOf(merged.maxInstructions), `${where}.maxInstructions`),
       params: parseParams(merged.params, `${where}.params`),
+      guard: parseFlag(merged.guard, `${where}.guard`),
+      alignmentCheck: parseFlag(merged.alignCheck, `${where}.alignCheck`),
       limits,
     };
     for (const board of boards) jobs.push({ ...common, board });
   });
   return jobs;
+}
+
+function parseFlag(value: unknown, where: string): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  throw new InputError(`${where} must be true or false, got ${JSON.stringify(value)}`);
 }
 
 function stringOf(value: unknown): string {

@@ -131,6 +131,8 @@ export interface RunRequest {
   params?: Record<string, number>;
   maxInstructions?: number;
   guard?: boolean;
+  /** Model the core's unaligned-access HardFault inside the heap (RunOptions.alignmentCheck). */
+  alignmentCheck?: boolean;
   extraBanks?: string[];
   recordEvents?: boolean;
 }
@@ -177,6 +179,7 @@ export function prepareRun(request: RunRequest): PreparedRun {
     params,
     maxInstructions: request.maxInstructions,
     guard: request.guard ?? false,
+    alignmentCheck: request.alignmentCheck ?? false,
     extraBanks: request.extraBanks,
     recordEvents: request.recordEvents,
   };
@@ -193,6 +196,7 @@ export function prepareRun(request: RunRequest): PreparedRun {
     params: request.params ?? {},
     maxInstructions: request.maxInstructions,
     guard: request.guard ?? false,
+    alignmentCheck: request.alignmentCheck ?? false,
   };
   return { label: targetLabel(target), target, board, options, settings, trace };
 }
@@ -206,6 +210,8 @@ export function jobToRequest(job: BudgetJob): RunRequest {
     slLog2: job.slLog2,
     params: job.params,
     maxInstructions: job.maxInstructions,
+    guard: job.guard,
+    alignmentCheck: job.alignmentCheck,
   };
 }
 

@@ -28,6 +28,7 @@ export interface RunFlags {
   param?: Record<string, number>;
   maxInstructions?: string;
   guard?: boolean;
+  alignCheck?: boolean;
   bank?: string[];
   json?: boolean;
   color?: boolean;
@@ -43,6 +44,7 @@ export function runRequestFrom(target: RunTarget, flags: RunFlags): RunRequest {
     params: flags.param ?? {},
     maxInstructions: flags.maxInstructions === undefined ? undefined : parseCount(flags.maxInstructions, '--max-instructions'),
     guard: flags.guard,
+    alignmentCheck: flags.alignCheck,
     extraBanks: flags.bank,
   };
 }

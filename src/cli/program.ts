@@ -17,6 +17,7 @@ function addRunOptions(command: Command, boardHelp = 'board name or board JSON f
     .option('-p, --param <name=value>', 'set a firmware parameter (repeatable)', collectParam)
     .option('--max-instructions <n>', 'instruction budget before the run stops as a timeout (default 2e9)')
     .option('--guard', 'trap firmware writes into allocator metadata (slower)')
+    .option('--align-check', 'fault on unaligned heap accesses the core would trap (Armv6-M: any halfword/word; Armv7-M: LDRD/STRD/LDM/STM) (slower)')
     .option('--bank <name>', 'add a whole RAM bank (e.g. CCM) to the heap as a second pool (repeatable)', (value: string, previous: string[] = []) => [...previous, value]);
 }
 

@@ -45,6 +45,7 @@ export interface RunSettings {
   params: Record<string, number>;
   maxInstructions?: number;
   guard: boolean;
+  alignmentCheck: boolean;
 }
 
 /** Bumped only when a field is removed or changes meaning; adding fields keeps the version. */
@@ -79,6 +80,8 @@ export function runReportJson(report: RunReportFigures, settings: RunSettings): 
     align: settings.align,
     slLog2: settings.slLog2,
     params: settings.params,
+    guard: settings.guard,
+    alignmentCheck: settings.alignmentCheck,
     instructions: report.instructions,
     cycles: report.cycles,
     seconds: report.seconds,

@@ -43,7 +43,8 @@ export function checkCommand(argument: string | undefined, flags: CheckFlags, io
     const boards = flags.board ? flags.board.split(',').map((name) => name.trim()).filter(Boolean) : [undefined];
     jobs = boards.map((board) => ({
       target: request.target, board, heapSize: request.heapSize, align: request.align, slLog2: request.slLog2,
-      params: request.params ?? {}, maxInstructions: request.maxInstructions, limits: flagLimits,
+      params: request.params ?? {}, maxInstructions: request.maxInstructions, guard: request.guard, alignmentCheck: request.alignmentCheck,
+      limits: flagLimits,
     }));
   } else {
     const found = flags.budget === undefined ? findDefaultBudgetFile(io.cwd) : resolve(io.cwd, flags.budget);
@@ -57,7 +58,11 @@ export function checkCommand(argument: string | undefined, flags: CheckFlags, io
   }
 
   // Resolve every job before running any, so a typo in the last entry fails fast with exit 2.
-  const prepared = jobs.map((job) => prepareRun({ ...jobToRequest(job), guard: flags.guard, extraBanks: flags.bank }));
+  // --guard / --align-check switch the check on for every entry; an entry's own `guard: true` holds without them.
+  const prepared = jobs.map((job) => prepareRun({
+    ...jobToRequest(job), guard: (flags.guard ?? false) || (job.guard ?? false),
+    alignmentCheck: (flags.alignCheck ?? false) || (job.alignmentCheck ?? false), extraBanks: flags.bank,
+  }));
   const outcomes: CheckOutcome[] = [];
   const runs: Record<string, unknown>[] = [];
   const timings: RunTiming[] = [];
