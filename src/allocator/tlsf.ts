@@ -40,11 +40,23 @@
  *   A head's "prev free" word is 0, so a block leaving its list knows from its own links whether it
  *   heads the list, and only then needs its class (and the bitmaps).
  *
+ * ONE IMPLEMENTATION, TWO WAYS TO REACH A WORD
+ *   Every step (search, take a list head, split, merge, file, unlink) is written once, as a small
+ *   helper over word indices that reads block words through word/setWord and the control
+ *   structure (always in the first pool) straight from fastWords. A single-memory heap's
+ *   word/setWord index its one Int32Array; once addPool brings a second buffer (or base), the object
+ *   switches to MultiMemoryTlsf, whose word/setWord pick the pool. realloc, memalign, calloc and
+ *   addPool run the helpers on both kinds of heap.
+ *
  * HOT PATHS
- *   malloc, free and realloc are written out flat over word indices of one Int32Array (no helper
- *   calls, no allocation, int32 arithmetic throughout) for the usual single-memory heap. Once
- *   addPool brings a second buffer (or base), the object switches to MultiMemoryTlsf, which runs
- *   the same steps through checked accessors (mallocGeneric, freeGeneric, reallocGeneric).
+ *   The exception, for speed: on a single-memory heap, malloc and free are written out flat over
+ *   fastWords (the steps of takeFree + useBlock, and of liveBlock + release). V8 inlines at most
+ *   about 900 bytes of bytecode into one function, and as calls to the helpers these two measured
+ *   20-25% slower on bench/allocator.ts (the helpers were left out of line); with the unlinks as a
+ *   helper, free measured 3-5% slower. So the size-to-class mapping and the list unlink appear
+ *   written out there, next to their helpers (classOf, unlinkFree, setHead), and must change with
+ *   them; the model tests run both (one-buffer and two-buffer heaps) against the same reference
+ *   model. makeFreeFast is makeFree without the accessor (which cost 2-4% on these paths).
  *
  * COST BOUND
  *   malloc: map (one clz), at most two masked bitmap reads and two bit scans, unlink a list head,
@@ -636,13 +648,14 @@ export class Tlsf {
   /** Returns the payload address of a block of at least `size` bytes, or 0 when nothing fits. */
   malloc(size: number): number {
     if ((size | 0) !== size || size < 0 || size > this.maxRequest) return this.badRequest(size, 'malloc');
-    // The hot path, written out flat: the same steps as takeFree + takeHead + useBlock + makeFree,
-    // which V8 would not all inline here (its budget for inlining into one function is about 900
-    // bytes of bytecode; as helpers this path measured 20-25% slower). No loop, no allocation.
+    // The hot path, written out flat (see HOT PATHS at the top): the steps of takeFree + takeHead +
+    // useBlock. No loop, no allocation.
     const words = this.fastWords;
     const memoryBase = this.fastBase;
     const slLog2 = this.slLog2;
     const blockSize = this.blockSizeFor(size);
+    // Good fit: search from the next class boundary up, so the head of any list found fits. The
+    // mapping is classOf's, written out: calling classOf here measured 3-4% slower on 'steady'.
     let fl: number;
     let sl: number;
     if (blockSize < this.smallBlockSize) {
@@ -723,8 +736,8 @@ export class Tlsf {
   }
 
   free(ptr: number): void {
-    // The hot path, flat like malloc: the same steps as liveBlock + release (with unlinkFree and
-    // makeFree written out), which realloc and odd pointers use.
+    // The hot path, flat like malloc: the steps of liveBlock + release (with unlinkFree written out),
+    // which multi-memory heaps and odd pointers use.
     if (ptr === 0) return;
     const firstBlock = this.fastFirstBlock;
     let block = ptr - BLOCK_HEADER_SIZE;
