@@ -5,7 +5,8 @@
  *   3. @thi.ng/malloc's MemPool (its realloc leaks the old block when it moves, so realloc is
  *      emulated there as malloc + copy + free).
  * Each is called once per operation from JavaScript. Time is the best of several full replays
- * (each on a fresh heap); span is measured in a separate, untimed replay.
+ * (each on a fresh heap); span is measured in a separate, untimed replay. Span is also compared with
+ * a size-only model of a classic 32-bit C TLSF on the same trace (cTlsfModelSpan).
  *
  * Run: npx tsc -p tsconfig.json && node dist/bench/allocator.js [--quick]
  */
@@ -194,6 +195,156 @@ function spanThing(trace: Trace, buffer: ArrayBuffer): number {
   return highest; // the pool's own state lives at byte 0 of its buffer
 }
 
+// ------------------------------------------------------------------ a classic 32-bit C TLSF, span only
+
+/**
+ * Peak span of a classic 32-bit C TLSF replaying `trace` over a heap of `heapBytes`: a size-only
+ * simulation (block sizes, flags and free lists; no payload bytes, nothing timed) of the common C
+ * design, so that span can be compared with a C TLSF on this very trace rather than only with the
+ * issue's figures (1.16x, 1.21x, 1.14x), which came from another instance of these trace shapes.
+ * What it models: 4-byte alignment; 32 second-level classes; classes indexed by payload size (the
+ * block minus its 4-byte size word), minimum payload 12; first level up to 2^30, so the control
+ * structure is 3188 bytes (a 16-byte null block, the bitmaps and 24 x 32 list heads) and the first
+ * block's size word follows it; good-fit search rounded up to the next class; split tails and freed
+ * blocks filed at the head of their list; free merges both neighbours; realloc shrinks in place,
+ * grows in place into a free next block, else mallocs, copies and frees (no backwards growth).
+ */
+export function cTlsfModelSpan(trace: Trace, heapBytes: number): number {
+  const SL_LOG2 = 5;
+  const SMALL_PAYLOAD = 128; // 2^(SL_LOG2 + log2(align 4))
+  const FL_COUNT = 24; // first level up to 2^30 with 32-bit size_t: 30 - 7 + 1
+  const CONTROL_BYTES = 16 + 4 + 4 * FL_COUNT + 4 * FL_COUNT * (1 << SL_LOG2);
+  const wordCount = heapBytes >>> 2;
+  const blockBytes = new Int32Array(wordCount); // whole block (size word included), at its header word
+  const isFree = new Uint8Array(wordCount);
+  const previous = new Int32Array(wordCount); // header word of the physically previous block
+  const nextFree = new Int32Array(wordCount);
+  const prevFree = new Int32Array(wordCount);
+  const heads = new Int32Array(FL_COUNT << SL_LOG2).fill(-1);
+  const slBitmap = new Int32Array(FL_COUNT);
+  let flBitmap = 0;
+
+  const classOf = (payload: number): number => {
+    if (payload < SMALL_PAYLOAD) return payload >> 2;
+    const power = 31 - Math.clz32(payload);
+    return ((power - 6) << SL_LOG2) | ((payload >> (power - SL_LOG2)) ^ (1 << SL_LOG2));
+  };
+  const insert = (block: number): void => {
+    const listClass = classOf(blockBytes[block]! - 4);
+    const head = heads[listClass]!;
+    nextFree[block] = head;
+    prevFree[block] = -1;
+    if (head >= 0) prevFree[head] = block;
+    heads[listClass] = block;
+    slBitmap[listClass >> SL_LOG2] = slBitmap[listClass >> SL_LOG2]! | (1 << (listClass & 31));
+    flBitmap |= 1 << (listClass >> SL_LOG2);
+    isFree[block] = 1;
+  };
+  const remove = (block: number): void => {
+    const listClass = classOf(blockBytes[block]! - 4);
+    const next = nextFree[block]!;
+    const prev = prevFree[block]!;
+    if (next >= 0) prevFree[next] = prev;
+    if (prev >= 0) {
+      nextFree[prev] = next;
+    } else {
+      heads[listClass] = next;
+      if (next < 0) {
+        const fl = listClass >> SL_LOG2;
+        slBitmap[fl] = slBitmap[fl]! & ~(1 << (listClass & 31));
+        if (slBitmap[fl] === 0) flBitmap &= ~(1 << fl);
+      }
+    }
+    isFree[block] = 0;
+  };
+  const after = (block: number): number => block + (blockBytes[block]! >> 2);
+  const split = (block: number, size: number): void => {
+    const rest = blockBytes[block]! - size;
+    if (rest < 16) return;
+    const tail = block + (size >> 2);
+    blockBytes[block] = size;
+    blockBytes[tail] = rest;
+    previous[tail] = block;
+    previous[after(tail)] = tail;
+    release(tail);
+  };
+  const release = (freed: number): void => {
+    let block = freed;
+    const prev = previous[block]!;
+    if (prev >= 0 && isFree[prev] === 1) {
+      remove(prev);
+      blockBytes[prev] = blockBytes[prev]! + blockBytes[block]!;
+      block = prev;
+    }
+    const next = after(block);
+    if (isFree[next] === 1) {
+      remove(next);
+      blockBytes[block] = blockBytes[block]! + blockBytes[next]!;
+    }
+    previous[after(block)] = block;
+    insert(block);
+  };
+  const blockSizeFor = (request: number): number => Math.max(12, (request + 3) & ~3) + 4;
+  const malloc = (request: number): number => {
+    const size = blockSizeFor(request);
+    let payload = size - 4;
+    if (payload >= SMALL_PAYLOAD) payload += (1 << (31 - Math.clz32(payload) - SL_LOG2)) - 1;
+    const listClass = classOf(payload);
+    let fl = listClass >> SL_LOG2;
+    let rowBits = fl < FL_COUNT ? slBitmap[fl]! & (-1 << (listClass & 31)) : 0;
+    if (rowBits === 0) {
+      const levelBits = fl + 1 < 32 ? flBitmap & (-1 << (fl + 1)) : 0;
+      if (levelBits === 0) return -1;
+      fl = 31 - Math.clz32(levelBits & -levelBits);
+      rowBits = slBitmap[fl]!;
+    }
+    const block = heads[(fl << SL_LOG2) | (31 - Math.clz32(rowBits & -rowBits))]!;
+    remove(block);
+    split(block, size);
+    return block;
+  };
+  const realloc = (block: number, request: number): number => {
+    const size = blockSizeFor(request);
+    const current = blockBytes[block]!;
+    const next = after(block);
+    if (size > current && (isFree[next] === 0 || size > current + blockBytes[next]!)) {
+      const moved = malloc(request);
+      if (moved >= 0) release(block);
+      return moved;
+    }
+    if (size > current) {
+      remove(next);
+      blockBytes[block] = current + blockBytes[next]!;
+      previous[after(block)] = block;
+    }
+    split(block, size);
+    return block;
+  };
+
+  const first = CONTROL_BYTES >> 2;
+  const sentinel = wordCount - 1;
+  blockBytes[first] = (sentinel - first) * 4;
+  previous[first] = -1;
+  previous[sentinel] = first;
+  insert(first);
+  const blocks = new Int32Array(trace.slotCount);
+  const ops = trace.ops;
+  let highest = 0;
+  for (let i = 0; i < ops.length; i += 3) {
+    const kind = ops[i]!;
+    const slot = ops[i + 1]!;
+    if (kind === OP_FREE) {
+      release(blocks[slot]!);
+      continue;
+    }
+    const block = kind === OP_MALLOC ? malloc(ops[i + 2]!) : realloc(blocks[slot]!, ops[i + 2]!);
+    if (block < 0) continue;
+    blocks[slot] = block;
+    highest = Math.max(highest, after(block) * 4);
+  }
+  return highest;
+}
+
 // ------------------------------------------------------------------ AssemblyScript module
 
 function projectRoot(): string {
@@ -266,7 +417,7 @@ export function runAllocatorBench(options: AllocatorBenchOptions = {}): void {
   console.log(`Allocator benchmark: node ${process.version}, CPU time, best of ${runs} replays for the TLSF heaps, 2 for MemPool; heap ${HEAP_BYTES / 1024} KiB`);
   console.log('MemPool realloc is emulated as malloc + copy + free (its own realloc leaks the old block when moving).');
   console.log('');
-  const header = ['trace', 'allocator', 'ns/op', 'vs AS', 'peak span', 'span/live', 'C TLSF', 'failed'];
+  const header = ['trace', 'allocator', 'ns/op', 'vs AS', 'peak span', 'span/live', 'C TLSF', 'C model', 'failed'];
   const rows: string[][] = [];
   for (const spec of TRACE_SPECS) {
     if (options.traces !== undefined && !options.traces.includes(spec.name)) continue;
@@ -307,21 +458,24 @@ export function runAllocatorBench(options: AllocatorBenchOptions = {}): void {
     }));
 
     const asNs = results.find((r) => r.allocator === 'AssemblyScript TLSF')!.nsPerOp;
+    const cModelSpan = cTlsfModelSpan(trace, HEAP_BYTES);
     for (const result of results) {
       rows.push([
         spec.name, result.allocator, result.nsPerOp.toFixed(1), (result.nsPerOp / asNs).toFixed(2) + 'x',
         String(result.span), (result.span / trace.peakLiveBytes).toFixed(3) + 'x',
         C_TLSF_SPAN[spec.name] !== undefined ? (result.span / trace.peakLiveBytes / C_TLSF_SPAN[spec.name]!).toFixed(3) + 'x' : '-',
+        (result.span / cModelSpan).toFixed(3) + 'x',
         String(result.failures),
       ]);
     }
-    rows.push([`  (${operations} ops: ${trace.counts.malloc} malloc, ${trace.counts.free} free, ${trace.counts.realloc} realloc; peak live ${trace.peakLiveBytes} B)`]);
+    rows.push([`  (${operations} ops: ${trace.counts.malloc} malloc, ${trace.counts.free} free, ${trace.counts.realloc} realloc; peak live ${trace.peakLiveBytes} B; C TLSF model span ${cModelSpan} B = ${(cModelSpan / trace.peakLiveBytes).toFixed(3)}x)`]);
   }
   printTable(header, rows);
   console.log('');
   console.log('vs AS: time relative to AssemblyScript\'s TLSF (target for tlsf-sim: <= 0.80x).');
   console.log('span: highest block end minus start of heap memory (control structure included), at its maximum;');
-  console.log('span/live: that over peak live requested bytes; C TLSF: span/live over a 32-bit C TLSF\'s (target <= 1.05x).');
+  console.log('span/live: that over peak live requested bytes; C TLSF: span/live over the issue\'s 32-bit C TLSF figure (target <= 1.05x);');
+  console.log('C model: span over a classic 32-bit C TLSF\'s on this same trace (cTlsfModelSpan, a size-only simulation).');
 }
 
 function printTable(header: string[], rows: string[][]): void {

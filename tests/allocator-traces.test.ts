@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { createTlsf } from '../src/allocator/index.js';
-import { OP_FREE, OP_MALLOC, OP_REALLOC, TRACE_SPECS, makeTrace } from '../bench/traces.js';
+import { OP_FREE, OP_MALLOC, OP_REALLOC, TRACE_SPECS, makeTrace, type Trace } from '../bench/traces.js';
+import { cTlsfModelSpan } from '../bench/allocator.js';
 
 // The benchmark's traces must be the same on every machine and mean what their names say.
 
@@ -58,4 +59,26 @@ describe('benchmark traces', () => {
       expect(heap.check().errors).toEqual([]);
     });
   }
+});
+
+describe('the C TLSF span model of the benchmark', () => {
+  // The model's span must be what a classic 32-bit C TLSF leaves: a 3188-byte control structure,
+  // then blocks of max(12, request rounded to 4) + 4 bytes, reuse of freed blocks, realloc in place
+  // only forwards.
+  const CONTROL = 3188;
+  const traceOf = (ops: number[], slotCount: number): Trace => ({ ...makeTrace('steady', 1), ops: Int32Array.from(ops), slotCount });
+
+  test('packs mallocs after the control structure with 4-byte headers and 12-byte minimum payloads', () => {
+    const ops = [OP_MALLOC, 0, 1, OP_MALLOC, 1, 12, OP_MALLOC, 2, 13, OP_MALLOC, 3, 100];
+    expect(cTlsfModelSpan(traceOf(ops, 4), 1 << 20)).toBe(CONTROL + 16 + 16 + 20 + 104);
+  });
+
+  test('reuses a freed block, grows realloc in place into a free next block, and moves it otherwise', () => {
+    const reuse = [OP_MALLOC, 0, 100, OP_MALLOC, 1, 8, OP_FREE, 0, 0, OP_MALLOC, 2, 100];
+    expect(cTlsfModelSpan(traceOf(reuse, 3), 1 << 20)).toBe(CONTROL + 104 + 16);
+    const inPlace = [OP_MALLOC, 0, 100, OP_MALLOC, 1, 100, OP_FREE, 1, 0, OP_REALLOC, 0, 300];
+    expect(cTlsfModelSpan(traceOf(inPlace, 2), 1 << 20)).toBe(CONTROL + 304);
+    const moved = [OP_MALLOC, 0, 100, OP_MALLOC, 1, 8, OP_REALLOC, 0, 200];
+    expect(cTlsfModelSpan(traceOf(moved, 2), 1 << 20)).toBe(CONTROL + 104 + 16 + 204);
+  });
 });
