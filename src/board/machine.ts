@@ -218,6 +218,8 @@ export class Machine {
   private readonly events: HeapEvent[] | null;
   private readonly ops = { malloc: 0, free: 0, realloc: 0, calloc: 0, memalign: 0, failed: 0 };
   private callNumber = 0;
+  /** Inside onService without a register file: the allocating services' registers were read as one batch. */
+  private batchRead = false;
   /** Live and freed blocks: requested size, usable size, allocating and freeing call numbers. */
   private readonly blocks = new BlockTable();
   private liveRequested = 0;
@@ -492,7 +494,9 @@ export class Machine {
 
   private installHooks(): void {
     const engine = this.engine;
-    engine.setBatch([REG_R0, REG_R0 + 1, REG_R0 + 2, REG_R0 + 3, REG_LR]);
+    // What the service hook can need (arguments, caller argument, lr) in one FFI call when there is no register
+    // file; semihosting uses the first two. Order matters: see hookRegister().
+    engine.setBatch([REG_R0, REG_R0 + 1, REG_R0 + 2, REG_LR]);
     // A block hook, not a code hook: a call through a slot always starts a translation block at the slot, and
     // a ranged block hook costs nothing elsewhere, while a second code hook next to Unicorn's counting hook
     // halves the speed of all code (measured: 277 vs 136 MIPS; docs/board.md).
@@ -539,8 +543,8 @@ export class Machine {
     // Which of the two is the caller is decided only if a report needs it (resolveCaller).
     const registers = this.registers;
     const argument = CALLER_REGISTER[slot]!;
-    const callerArgument = registers ? registers[argument]! : this.engine.readReg(REG_R0 + argument);
-    const lr = registers ? registers[LR_INDEX]! : this.engine.readReg(REG_LR);
+    const callerArgument = registers ? registers[argument]! : this.hookRegister(argument);
+    const lr = registers ? registers[LR_INDEX]! : this.hookRegister(LR_INDEX);
     if (!this.blocks.add(address, requestedSize, usable, this.callNumber, callerArgument, lr)) {
       throw new Error(`the allocator returned ${hex(address)}, outside the heap`);
     }
@@ -623,10 +627,20 @@ export class Machine {
     const registers = this.registers;
     const argument = CALLER_REGISTER[slot] ?? 0;
     if (argument !== 0) {
-      const claimed = registers ? registers[argument]! : this.engine.readReg(REG_R0 + argument);
+      const claimed = registers ? registers[argument]! : this.hookRegister(argument);
       if (this.isCallerArgument(claimed)) return claimed;
     }
-    return registers ? registers[LR_INDEX]! : this.engine.readReg(REG_LR);
+    return registers ? registers[LR_INDEX]! : this.hookRegister(LR_INDEX);
+  }
+
+  /**
+   * r0-r2 or lr (index 14) as the service hook found them: from the register file when there is one, else from
+   * the batch the hook read on entry (so valid only inside onService).
+   */
+  private hookRegister(index: number): number {
+    if (this.registers) return this.registers[index]!;
+    if (this.batchRead) return this.engine.batchValue(index === LR_INDEX ? 3 : index);
+    return this.engine.readReg(index === LR_INDEX ? REG_LR : REG_R0 + index);
   }
 
   private isCallerArgument(claimed: number): boolean {
@@ -673,11 +687,15 @@ export class Machine {
     if ((offset & 3) !== 0) return; // the nop after a slot's bx lr
     const slot = offset >> 2;
     const engine = this.engine;
-    // Registers are read one at a time and only when the service needs them: inside a hook every FFI call
-    // costs about 0.1 µs, and malloc/free need only r0 (the caller, r1/r2 or lr, is read for events and reports).
+    // With the register file, registers are plain loads, made only when the service needs them (r0, r1; the
+    // allocating services also copy the caller argument and lr into the block table). Without it every FFI call
+    // costs about 0.1 µs inside a hook, so the allocating services read all that in one batch call, and the
+    // others read r0 (and r1) alone as they need no caller unless an event or a report asks.
     const registers = this.registers;
-    const r0 = registers ? registers[0]! : engine.readReg(REG_R0);
-    const r1 = slot === SLOT.malloc || slot === SLOT.free ? 0 : registers ? registers[1]! : engine.readReg(REG_R0 + 1);
+    this.batchRead = !registers && slot <= SLOT.memalign && slot !== SLOT.free;
+    if (this.batchRead) engine.readBatch();
+    const r0 = registers ? registers[0]! : this.batchRead ? engine.batchValue(0) : engine.readReg(REG_R0);
+    const r1 = slot === SLOT.malloc || slot === SLOT.free ? 0 : registers ? registers[1]! : this.batchRead ? engine.batchValue(1) : engine.readReg(REG_R0 + 1);
     const heap = this.heap;
     try {
       switch (slot) {
@@ -772,7 +790,7 @@ export class Machine {
         case SLOT.assertFail: {
           const file = this.readCString(r0);
           const line = r1 | 0;
-          const expression = this.readCString(engine.readReg(REG_R0 + 2));
+          const expression = this.readCString(this.hookRegister(2));
           this.assertion = { file, line, expression };
           this.stopWith('assertion', `assertion failed at ${file}:${line}: ${expression}`, 1);
           return;
