@@ -408,8 +408,9 @@ export class Tlsf {
 
   // ---------------------------------------------------------------- classes and free lists
   //
-  // Small helpers over word indices, each inlined by V8 into malloc, free and realloc (measured with
-  // bench/allocator.ts against the hand-inlined copies they replaced: no slower). The control
+  // Small helpers over word indices, which V8 inlines into realloc, memalign and the multi-memory
+  // malloc and free (realloc through them measured as fast as its former hand-inlined copies; the
+  // single-memory malloc and free are written out flat, see HOT PATHS at the top). The control
   // structure is always in the first pool, so it is read straight from fastWords; block words go
   // through word/setWord. None of them loops: each is a fixed handful of words.
 
