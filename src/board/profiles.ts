@@ -1,5 +1,6 @@
 // Board profiles: data files (src/board/boards/*.json) validated into BoardProfile objects.
 import { readFileSync, existsSync } from 'node:fs';
+import { parseByteCount } from './sizes.js';
 import stm32f103c8 from './boards/stm32f103c8.json' with { type: 'json' };
 import stm32f411re from './boards/stm32f411re.json' with { type: 'json' };
 import stm32f407vg from './boards/stm32f407vg.json' with { type: 'json' };
@@ -56,22 +57,13 @@ export class BoardError extends Error {
   }
 }
 
-/** Accepts 1234, "0x20000000", "20K", "1M", "2MiB". */
+/** A board field holding a byte count or a frequency: an integer, or a string in the size grammar ("0x20000000", "20K"). */
 export function parseSize(value: unknown, field: string, where: string): number {
-  let parsed = NaN;
-  if (typeof value === 'number') parsed = value;
-  else if (typeof value === 'string') {
-    const text = value.trim();
-    const match = /^(0x[0-9a-f]+|\d+)\s*(k|kb|kib|m|mb|mib)?$/i.exec(text);
-    if (match) {
-      const scale = match[2] ? (match[2][0]!.toLowerCase() === 'k' ? 1024 : 1024 * 1024) : 1;
-      parsed = Number(match[1]) * scale;
-    }
-  }
-  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 0xffffffff) {
+  const parsed = typeof value === 'number' ? { bytes: value } : typeof value === 'string' ? parseByteCount(value) : { problem: '' };
+  if ('problem' in parsed || !Number.isInteger(parsed.bytes) || parsed.bytes < 0 || parsed.bytes > 0xffffffff) {
     throw new BoardError(`${where}: field "${field}" must be a non-negative 32-bit number (e.g. 0x20000000 or "20K"), got ${JSON.stringify(value)}`);
   }
-  return parsed;
+  return parsed.bytes;
 }
 
 function requireString(object: Record<string, unknown>, field: string, where: string): string {

@@ -1,53 +1,15 @@
 import { InputError } from './errors.js';
 
-/**
- * Byte multipliers. Embedded datasheets write "20 KB" for 20 × 1024 bytes of SRAM, so K, KB and KiB all mean
- * 1024 here; nobody sizes a microcontroller heap in powers of ten.
- */
-const UNIT_MULTIPLIERS: Record<string, number> = {
-  '': 1,
-  b: 1,
-  k: 1024,
-  kb: 1024,
-  kib: 1024,
-  m: 1024 * 1024,
-  mb: 1024 * 1024,
-  mib: 1024 * 1024,
-};
-
-/** Largest value a 32-bit target can address; sizes beyond it cannot describe anything on the board. */
-const MAX_TARGET_BYTES = 0xffff_ffff;
+import { parseByteCount } from '../board/sizes.js';
 
 /**
- * Parses a byte count: `32768`, `0x8000`, `32K`, `32k`, `32KB`, `32KiB`, `1.5K`, `1M`.
- * A fraction is accepted only when it lands on a whole byte (`1.5K` = 1536; `0.3K` is refused).
+ * Parses a byte count in the grammar of src/board/sizes.ts (`32768`, `0x8000`, `32K`, `32KiB`, `1.5K`, `1M`).
  * `what` names the option or field, so the message says which value was bad.
  */
 export function parseSize(text: string, what = 'size'): number {
-  const trimmed = String(text).trim();
-  const hex = /^0x([0-9a-f]+)$/i.exec(trimmed);
-  let bytes: number;
-  if (hex) {
-    bytes = parseInt(hex[1]!, 16);
-  } else {
-    const match = /^(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)$/i.exec(trimmed);
-    if (!match) {
-      throw new InputError(`${what}: "${text}" is not a size (write e.g. 32768, 32K, 32KiB or 0x8000)`);
-    }
-    const unit = match[2]!.toLowerCase();
-    const multiplier = UNIT_MULTIPLIERS[unit];
-    if (multiplier === undefined) {
-      throw new InputError(`${what}: "${text}" has an unknown unit "${match[2]}" (use K, KiB, M or MiB)`);
-    }
-    bytes = Number(match[1]) * multiplier;
-    if (!Number.isInteger(bytes)) {
-      throw new InputError(`${what}: "${text}" is not a whole number of bytes (${bytes})`);
-    }
-  }
-  if (!Number.isSafeInteger(bytes) || bytes > MAX_TARGET_BYTES) {
-    throw new InputError(`${what}: "${text}" is larger than a 32-bit target can address (4 GiB)`);
-  }
-  return bytes;
+  const parsed = parseByteCount(text);
+  if ('problem' in parsed) throw new InputError(`${what}: ${parsed.problem}`);
+  return parsed.bytes;
 }
 
 /** A size that must also be greater than zero (heap sizes, limits on peak use). */
