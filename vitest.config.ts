@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     // The board tests share one native library; forks isolate a crash in it to one file.
     pool: 'forks',
+    globalSetup: ['tests/support/build.ts'],
   },
 });

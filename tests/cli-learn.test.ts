@@ -1,36 +1,20 @@
 // The learner views (map, step) as a user runs them: the built program spawned, its documents checked against
 // the run's own figures, the board's event log, and each other.
-import { beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type CliResult, root, runCli } from './support/cli.js';
 import { loadBoard, runFirmware } from '../src/board/index.js';
 import { evaluateChecks, worstFragmentation } from '../src/cli/checks.js';
 import { HeapReplay } from '../src/cli/replay.js';
 
-const root = resolve(import.meta.dirname, '..');
-const cliPath = join(root, 'dist', 'cli.js');
 const SHORT = ['--param', 'bursts=20'];
 
-interface Result { code: number | null; stdout: string; stderr: string }
-
-function cli(args: string[]): Promise<Result> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  delete env.GITHUB_ACTIONS;
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[]): Promise<CliResult> => runCli(args);
 
 const schema = JSON.parse(readFileSync(join(root, 'docs', 'report.schema.json'), 'utf8')) as { $defs: Record<string, { required?: string[] }> };
 
-function json(result: Result, definition: string): Record<string, any> {
+function json(result: CliResult, definition: string): Record<string, any> {
   expect(result.stderr).toBe('');
   const document = JSON.parse(result.stdout) as Record<string, any>;
   for (const field of schema.$defs[definition]?.required ?? ['missing definition']) expect(document, definition).toHaveProperty(field);
@@ -63,10 +47,6 @@ function expectCoherentMap(map: Record<string, any>): void {
   secondLevel.forEach((bits, fl) => expect(((map.bitmaps.firstLevel >>> fl) & 1) === 1).toBe(bits !== 0));
 }
 
-beforeAll(() => {
-  const build = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { encoding: 'utf8' });
-  if (build.status !== 0 && !existsSync(cliPath)) throw new Error(`tsc failed:\n${build.stdout}${build.stderr}`);
-}, 120_000);
 
 describe('map', () => {
   it('at the peak shows the figures the board measured at its peak', async () => {

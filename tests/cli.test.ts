@@ -1,33 +1,17 @@
 // The CLI as a user runs it: the built program in a child process, real exit codes, stdout parsed.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { type CliResult, root, runCli } from './support/cli.js';
 
-const root = resolve(import.meta.dirname, '..');
-const cliPath = join(root, 'dist', 'cli.js');
 const work = mkdtempSync(join(tmpdir(), 'tlsf-cli-'));
 // Short scenario runs keep the whole file to a few seconds of emulation.
 const SHORT = ['--param', 'bursts=20'];
 
-interface Result { code: number | null; stdout: string; stderr: string }
-
-/** Runs the CLI in a child process; asynchronous so that independent tests overlap their runs. */
-function cli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Result> {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
-  delete env.GITHUB_ACTIONS;
-  delete env.NO_COLOR;
-  if (options.env?.GITHUB_ACTIONS) env.GITHUB_ACTIONS = options.env.GITHUB_ACTIONS;
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd: options.cwd ?? work, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
+/** The CLI in a child process, in the scratch directory unless told otherwise. */
+function cli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+  return runCli(args, { cwd: work, ...options });
 }
 
 const schema = JSON.parse(readFileSync(join(root, 'docs', 'report.schema.json'), 'utf8')) as {
@@ -38,7 +22,7 @@ const SCHEMA_FOR_COMMAND: Record<string, string> = {
 };
 
 /** Parses stdout as the one JSON document and checks it carries every field its schema definition requires. */
-function json(result: Result): Record<string, any> {
+function json(result: CliResult): Record<string, any> {
   const document = JSON.parse(result.stdout) as Record<string, any>;
   const definition = schema.$defs[SCHEMA_FOR_COMMAND[document.command as string] ?? ''];
   expect(definition, `schema definition for command ${String(document.command)}`).toBeDefined();
@@ -51,12 +35,6 @@ function json(result: Result): Record<string, any> {
   return document;
 }
 
-beforeAll(() => {
-  const build = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { encoding: 'utf8' });
-  // Type errors are the typecheck's business (npm run typecheck); tsc still emits, and these tests need the
-  // emitted program. Only a build that emitted nothing is fatal here.
-  if (build.status !== 0 && !existsSync(cliPath)) throw new Error(`tsc failed:\n${build.stdout}${build.stderr}`);
-}, 120_000);
 
 describe.concurrent('tlsf-sim (built program)', () => {
   it('prints its version and help with exit 0', async () => {
