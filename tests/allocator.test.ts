@@ -518,6 +518,31 @@ describe('check() finds corruption and never throws', () => {
 });
 
 describe('inspection helpers', () => {
+  test('the O(1) freeBytes and largestFreeBlock() agree with a walk, over two pools and random operations', () => {
+    fc.assert(fc.property(
+      fc.array(fc.record({ kind: fc.constantFrom('malloc', 'free', 'realloc', 'memalign'), size: fc.integer({ min: 0, max: 3000 }), pick: fc.nat() }), { maxLength: 80 }),
+      (operations) => {
+        const heap = createTlsf(new ArrayBuffer(16384), { base: SRAM });
+        heap.addPool(new ArrayBuffer(8192), { base: CCM });
+        const live: number[] = [];
+        for (const { kind, size, pick } of operations) {
+          if (kind === 'free' && live.length > 0) heap.free(live.splice(pick % live.length, 1)[0]!);
+          else if (kind === 'realloc' && live.length > 0) {
+            const index = pick % live.length;
+            const moved = heap.realloc(live[index]!, size + 1);
+            if (moved !== 0) live[index] = moved;
+          } else {
+            const ptr = kind === 'memalign' ? heap.memalign(64, size) : heap.malloc(size);
+            if (ptr !== 0) live.push(ptr);
+          }
+          const stats = heap.stats();
+          expect(heap.freeBytes).toBe(stats.freeBytes);
+          expect(heap.largestFreeBlock()).toBe(stats.largestFree);
+        }
+      },
+    ), { numRuns: 60 });
+  });
+
   test('walk, findBlock and metadata ranges', () => {
     const heap = createTlsf(new ArrayBuffer(8192), { base: SRAM });
     const a = heap.malloc(100);

@@ -223,6 +223,8 @@ export class Tlsf {
 
   declare protected readonly pools: Pool[];
   declare private usedBytesNow: number;
+  /** Bytes between every pool's first block and its sentinel: all blocks, used or free. */
+  declare private blockAreaBytes: number;
   declare private peakUsedBytes: number;
 
   constructor(memory: TlsfMemory, options: TlsfOptions = {}) {
@@ -237,6 +239,7 @@ export class Tlsf {
     const region = resolveRegion(memory, options.base ?? TLSF_DEFAULTS.base, options.offset, options.length);
     this.pools = [];
     this.usedBytesNow = 0;
+    this.blockAreaBytes = 0;
     this.peakUsedBytes = 0;
     this.align = align;
     this.slLog2 = slLog2;
@@ -373,6 +376,7 @@ export class Tlsf {
     };
     this.pools.push(pool);
     const size = sentinel - firstBlock;
+    this.blockAreaBytes += size;
     this.store(sentinel, PREV_FREE_BIT);
     this.makeFree((firstBlock - this.fastBase) >> 2, firstBlock, size);
   }
@@ -1210,6 +1214,14 @@ export class Tlsf {
   /** Bytes in used blocks right now (headers included), from the counter; O(1). */
   get usedBytes(): number {
     return this.usedBytesNow;
+  }
+
+  /**
+   * Bytes in free blocks right now (headers included); O(1): every byte between a pool's first block and
+   * its sentinel is in exactly one block, used or free, so free is that area minus the used counter.
+   */
+  get freeBytes(): number {
+    return this.blockAreaBytes - this.usedBytesNow;
   }
 
   /** Highest usedBytes so far; O(1). */

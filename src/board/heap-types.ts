@@ -26,6 +26,10 @@ export interface HeapAllocator {
   stats(): HeapStatsLike;
   /** Bytes in used blocks, headers included, in O(1) (the TLSF allocator has it); else the board estimates. */
   readonly usedBytes?: number;
+  /** Bytes in free blocks, headers included, in O(1); with largestFreeBlock() it spares a walk at each peak. */
+  readonly freeBytes?: number;
+  /** The largest free block, header included, from the bitmaps without walking the heap. */
+  largestFreeBlock?(): number;
 }
 
 export interface HeapFactoryOptions { base: number; offset: number; length: number; align: 4 | 8 | 16; slLog2?: number }

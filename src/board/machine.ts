@@ -566,6 +566,17 @@ export class Machine {
 
   private capturePeak(): void {
     this.peakPending = false;
+    const heap = this.heap;
+    if (heap.largestFreeBlock !== undefined && heap.freeBytes !== undefined) {
+      // The TLSF heap answers from its bitmaps and counters: no walk, however many blocks are live.
+      try {
+        const largestFree = heap.largestFreeBlock();
+        const freeBytes = heap.freeBytes;
+        this.largestFreeAtPeak = largestFree;
+        this.fragmentationAtPeak = freeBytes === 0 ? 0 : 1 - largestFree / freeBytes;
+        return;
+      } catch { /* a damaged heap: fall back to the walk, which tolerates it */ }
+    }
     const stats = this.safeStats();
     if (stats) {
       this.largestFreeAtPeak = stats.largestFree;
