@@ -231,9 +231,9 @@ export class Machine {
   private fragmentationAtPeak = 0;
   private usedEstimate = 0;
   /**
-   * A new peak was reached and its largest free block is not yet known. stats() walks the heap, so it is
-   * asked once per peak, just before the next call that can lower the use (free, realloc) or at the end:
-   * allocations in between only raise the peak, so the heap then is still the peak's heap.
+   * A new peak was reached and its largest free block is not yet known. It is asked once per peak, just
+   * before the next call that can lower the use (free, realloc) or at the end, rather than after every
+   * allocation: allocations in between only raise the peak, so the heap then is still the peak's heap.
    */
   private peakPending = false;
 
