@@ -959,7 +959,9 @@ export class Tlsf {
    * Copies a payload (a whole number of words), safe for the overlap of a backwards move
    * (destination below source). On a single-memory heap every block is in the one buffer: short
    * payloads are copied word by word, cheaper than the call into copyWithin (about 20 ns, measured;
-   * the loop wins below about 150 bytes).
+   * the loop wins below about 150 bytes). A forward word loop is wrong only when the destination
+   * starts inside the source; a move to a new block never overlaps, whichever way it goes (about
+   * 10k of the 25k short copies of the mixed-realloc trace go upwards, and took copyWithin before).
    */
   protected moveBytes(from: number, to: number, length: number): void {
     const memoryBase = this.fastBase;
@@ -968,7 +970,7 @@ export class Tlsf {
       let source = (from - memoryBase) >> 2;
       let target = (to - memoryBase) >> 2;
       const end = source + (length >> 2);
-      if (target <= source) {
+      if (target <= source || target >= end) {
         while (source < end) words[target++] = words[source++]!;
         return;
       }
