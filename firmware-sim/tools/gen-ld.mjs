@@ -13,32 +13,7 @@ const boardsDir = resolve(firmwareDir, '../src/board/boards');
 const ldDir = join(firmwareDir, 'ld');
 
 const KiB = 1024;
-const MiB = 1024 * KiB;
 
-// Used only when src/board/boards/ has no JSON files; mirrors design.md's BoardProfile.
-const fallbackBoards = [
-  { name: 'stm32f103c8', cpu: 'cortex-m3', flash: { base: 0x08000000, size: 64 * KiB },
-    ram: [{ name: 'SRAM', base: 0x20000000, size: 20 * KiB, heap: true }] },
-  { name: 'stm32f411re', cpu: 'cortex-m4f', flash: { base: 0x08000000, size: 512 * KiB },
-    ram: [{ name: 'SRAM', base: 0x20000000, size: 128 * KiB, heap: true }] },
-  { name: 'stm32f407vg', cpu: 'cortex-m4f', flash: { base: 0x08000000, size: 1 * MiB },
-    ram: [{ name: 'SRAM1', base: 0x20000000, size: 112 * KiB, heap: true },
-          { name: 'SRAM2', base: 0x2001c000, size: 16 * KiB, heap: true },
-          { name: 'CCM', base: 0x10000000, size: 64 * KiB, heap: false }] },
-  { name: 'nrf52840', cpu: 'cortex-m4f', flash: { base: 0x00000000, size: 1 * MiB },
-    ram: [{ name: 'RAM', base: 0x20000000, size: 256 * KiB, heap: true }] },
-  { name: 'rp2040', cpu: 'cortex-m0+', flash: { base: 0x10000000, size: 2 * MiB },
-    ram: [{ name: 'SRAM', base: 0x20000000, size: 264 * KiB, heap: true }] },
-  { name: 'stm32h743', cpu: 'cortex-m7', flash: { base: 0x08000000, size: 2 * MiB },
-    ram: [{ name: 'DTCM', base: 0x20000000, size: 128 * KiB, heap: true },
-          { name: 'AXI_SRAM', base: 0x24000000, size: 512 * KiB, heap: true },
-          { name: 'SRAM1', base: 0x30000000, size: 128 * KiB, heap: true },
-          { name: 'SRAM2', base: 0x30020000, size: 128 * KiB, heap: true },
-          { name: 'SRAM3', base: 0x30040000, size: 32 * KiB, heap: true },
-          { name: 'SRAM4', base: 0x38000000, size: 64 * KiB, heap: true }] },
-  { name: 'tiny', cpu: 'cortex-m0', flash: { base: 0x08000000, size: 32 * KiB },
-    ram: [{ name: 'SRAM', base: 0x20000000, size: 8 * KiB, heap: true }] },
-];
 
 // Objects are compiled once per instruction-set variant and linked per board: ARMv6-M code (built for the
 // Cortex-M0) runs unchanged on the M0+, and ARMv7E-M code (built for the Cortex-M4) on the M7, so the five
@@ -90,7 +65,8 @@ function normaliseBoard(raw, source) {
 
 export function loadBoards() {
   const files = existsSync(boardsDir) ? readdirSync(boardsDir).filter((f) => f.endsWith('.json')).sort() : [];
-  if (files.length === 0) return fallbackBoards.map((b) => normaliseBoard(b, 'fallback table in tools/gen-ld.mjs'));
+  // The board JSONs are the one source of memory maps; without them there is nothing to generate from.
+  if (files.length === 0) throw new Error(`no board files (*.json) in ${boardsDir}`);
   return files.map((file) => normaliseBoard(JSON.parse(readFileSync(join(boardsDir, file), 'utf8')), `src/board/boards/${file}`));
 }
 
