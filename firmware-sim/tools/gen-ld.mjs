@@ -3,7 +3,6 @@
 // firmware-sim/ld/boards.mk (board list and per-board CPU flags) from the board profiles in
 // src/board/boards/*.json, so flash, RAM, stack and heap bounds come from one place.
 // With --check it writes nothing and exits 1 when a committed file differs from what it would write.
-// Until the board profiles exist it uses the fallback table below (same data, same schema).
 import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
