@@ -97,6 +97,27 @@ describe('size-to-class mapping', () => {
     }
   }
 
+  test('the heap\'s own branch-free mapping agrees with mapBlockSize and searchSizeFor everywhere', () => {
+    // listOf / searchListOf are private and written for speed; this holds them to the readable rule.
+    interface Internals { listOf(size: number): number; searchListOf(size: number): number }
+    for (const align of [4, 8, 16] as const) {
+      for (let slLog2 = 1; slLog2 <= 5; slLog2++) {
+        const geometry = tlsfGeometry({ align, slLog2 });
+        const heap = createTlsf(new ArrayBuffer(1 << 20), { align, slLog2 }) as unknown as Internals;
+        const listNumber = (size: number): number => {
+          const { firstLevelIndex, secondLevelIndex } = mapBlockSize(geometry, size);
+          return firstLevelIndex * geometry.slCount + secondLevelIndex;
+        };
+        let mismatches = 0;
+        for (let size = MIN_BLOCK_SIZE; size < 1 << 20; size += size < 8192 ? align : align * 61) {
+          if (heap.listOf(size) !== listNumber(size)) mismatches++;
+          if (heap.searchListOf(size) !== listNumber(searchSizeFor(geometry, size))) mismatches++;
+        }
+        expect(mismatches, `align ${align}, slLog2 ${slLog2}`).toBe(0);
+      }
+    }
+  });
+
   test('parameters are validated with clear errors', () => {
     expect(() => tlsfGeometry({ align: 32 })).toThrow(/align must be 4, 8 or 16, got 32/);
     expect(() => tlsfGeometry({ slLog2: 6 })).toThrow(/slLog2 must be an integer from 1 to 5, got 6/);

@@ -50,13 +50,13 @@
  *
  * HOT PATHS
  *   The exception, for speed: on a single-memory heap, malloc and free are written out flat over
- *   fastWords (the steps of takeFree + useBlock, and of liveBlock + release). V8 inlines at most
- *   about 900 bytes of bytecode into one function, and as calls to the helpers these two measured
- *   20-25% slower on bench/allocator.ts (the helpers were left out of line); with the unlinks as a
- *   helper, free measured 3-5% slower. So the size-to-class mapping and the list unlink appear
- *   written out there, next to their helpers (classOf, unlinkFree, setHead), and must change with
- *   them; the model tests run both (one-buffer and two-buffer heaps) against the same reference
- *   model. makeFreeFast is makeFree without the accessor (which cost 2-4% on these paths).
+ *   fastWords (the steps of takeFree + useBlock, and of liveBlock + release), calling only small
+ *   fastWords helpers that V8 inlines (searchListOf, listOf, makeFreeFast, unlinkFreeFast). V8
+ *   inlines at most about 900 bytes of bytecode into one function, and as calls to the accessor
+ *   helpers these two measured 20-25% slower on bench/allocator.ts. So taking a list head appears
+ *   written out in malloc, next to its helpers (takeHead, setHead), and must change with them; the
+ *   model tests run both (one-buffer and two-buffer heaps) against the same reference model.
+ *   The fast helpers update lists without branches; see BRANCH-FREE LIST UPDATES below.
  *
  * COST BOUND
  *   malloc: map (one clz), at most two masked bitmap reads and two bit scans, unlink a list head,
@@ -200,6 +200,7 @@ export class Tlsf {
   declare private readonly alignMask: number;
   declare private readonly alignLog2: number;
   declare private readonly slCount: number;
+  declare private readonly slMask: number;
   declare private readonly flCount: number;
   declare private readonly flIndexShift: number;
   declare private readonly smallBlockSize: number;
@@ -248,6 +249,7 @@ export class Tlsf {
     this.alignMask = align - 1;
     this.alignLog2 = this.layout.alignLog2;
     this.slCount = this.layout.slCount;
+    this.slMask = this.layout.slCount - 1;
     this.flCount = this.layout.flCount;
     this.flIndexShift = this.layout.flIndexShift;
     this.smallBlockSize = this.layout.smallBlockSize;
@@ -420,18 +422,32 @@ export class Tlsf {
 
   /**
    * The heap's one size-to-class mapping (constants.ts mapBlockSize states the same rule for callers
-   * outside): the list a free block of `size` bytes is filed under, packed as (fl << 5) | sl so that
-   * it travels as one int, without allocating. One bit scan.
+   * outside): the list a free block of `size` bytes is filed under, as the list number
+   * fl * slCount + sl, which is also its head's offset in heads[]. One bit scan and no branch:
+   * OR-ing in smallBlockSize makes every size below it scan as power flIndexShift, and there the
+   * same formula yields row 0's linear classes, size >> alignLog2:
+   *
+   *   power = log2(size | smallBlockSize)                  (= flIndexShift for small sizes)
+   *   list  = (power - flIndexShift) * slCount + (size >> (power - slLog2))
+   *
+   *   For power > flIndexShift the second term is slCount + sl (the size's top slLog2 + 1 bits),
+   *   so list = (power - flIndexShift + 1) * slCount + sl: row fl = power - flIndexShift + 1.
+   *   Branches on the size class mispredict often on mixed sizes, which costs more than the OR.
    */
-  private classOf(size: number): number {
-    if (size < this.smallBlockSize) return size >> this.alignLog2;
-    const power = 31 - Math.clz32(size);
-    return ((power - this.flIndexShift + 1) << 5) | ((size >> (power - this.slLog2)) ^ this.slCount);
+  private listOf(size: number): number {
+    const power = 31 - Math.clz32(size | this.smallBlockSize);
+    return ((power - this.flIndexShift) << this.slLog2) + (size >> (power - this.slLog2));
   }
 
-  /** Word index, in fastWords, of the head of list `listClass`. */
-  private headIndex(listClass: number): number {
-    return this.headWord + ((listClass >> 5) << this.slLog2) + (listClass & 31);
+  /**
+   * The first list whose every block fits `blockSize` (good fit): the size rounded up to the next
+   * class boundary. Below smallBlockSize classes are exactly `align` wide, so the class is the
+   * size's own. This one branch stays: it leads to malloc's first bitmap read, and a branch-free
+   * form lengthened that chain enough to cost more than the mispredictions it saved ('small' trace).
+   */
+  private searchListOf(blockSize: number): number {
+    if (blockSize < this.smallBlockSize) return blockSize >> this.alignLog2;
+    return this.listOf(blockSize + (1 << (31 - Math.clz32(blockSize) - this.slLog2)) - 1);
   }
 
   /** Block size for a request: payload + header word, rounded to the alignment, at least the minimum. */
@@ -440,6 +456,21 @@ export class Tlsf {
     return blockSize < MIN_BLOCK_SIZE ? MIN_BLOCK_SIZE : blockSize;
   }
 
+  /*
+   * BRANCH-FREE LIST UPDATES
+   * Whether a list is empty, or a block heads its list, is as good as random from one call to the
+   * next, and a mispredicted branch (some 15-20 cycles) costs more than the few integer operations
+   * that replace it. Measured on bench/allocator.ts, against AssemblyScript's TLSF: steady went from
+   * 0.82x to 0.72x of its time, mixed-realloc from 0.84x to 0.76x, small from 0.80x to 0.77x. So
+   * those cases are folded into arithmetic on an all-ones / all-zeros mask, `(x | -x) >> 31`
+   * (-1 when x != 0):
+   *   - a link store that has no target (no next block, or no previous one) goes to a word that is
+   *     harmless to write: one the same step overwrites, or one inside a block being merged or handed
+   *     out, where the old value is nobody's;
+   *   - bitmap bits are set unconditionally when a block is filed (idempotent for a non-empty list),
+   *     and cleared under a mask that is non-zero only when the list (or row) is left empty.
+   */
+
   /**
    * Marks the block at word `index` (address `block`) free with `size` bytes: header, back link in its
    * last word, and the head of its list. The caller has set the P flag of the block after it.
@@ -447,44 +478,41 @@ export class Tlsf {
   private makeFree(index: number, block: number, size: number): void {
     this.setWord(index, size | FREE_BIT);
     this.setWord(index + (size >> 2) - 1, block);
-    const listClass = this.classOf(size);
+    const list = this.listOf(size);
     const words = this.fastWords;
-    const headIndex = this.headIndex(listClass);
+    const headIndex = this.headWord + list;
     const oldHead = words[headIndex]!;
     words[headIndex] = block;
     this.setWord(index + 1, oldHead);
     this.setWord(index + 2, 0);
-    if (oldHead !== 0) {
-      this.setWord(((oldHead - this.fastBase) >> 2) + 2, block);
-    } else {
-      // A non-empty list already has its bits set.
-      const fl = listClass >> 5;
-      words[this.slWord + fl] |= 1 << (listClass & 31);
-      words[this.flWord] |= 1 << fl;
-    }
+    if (oldHead !== 0) this.setWord(((oldHead - this.fastBase) >> 2) + 2, block);
+    const fl = list >> this.slLog2;
+    words[this.slWord + fl] |= 1 << (list & this.slMask);
+    words[this.flWord] |= 1 << fl;
   }
 
   /**
-   * makeFree for the flat malloc and free of a single-memory heap, whose blocks are all in fastWords:
-   * the same steps without the word/setWord indirection, which measured 2-4% slower on those paths.
+   * makeFree for the flat paths of a single-memory heap, whose blocks are all in fastWords: without
+   * the word/setWord indirection (2-4% on those paths) and branch-free. With an empty list the old
+   * head's back link has no target, and the store goes to this block's own prev word, which the
+   * next store clears.
    */
   private makeFreeFast(index: number, block: number, size: number): void {
     const words = this.fastWords;
     words[index] = size | FREE_BIT;
     words[index + (size >> 2) - 1] = block;
-    const listClass = this.classOf(size);
-    const headIndex = this.headIndex(listClass);
+    const list = this.listOf(size);
+    const headIndex = this.headWord + list;
     const oldHead = words[headIndex]!;
     words[headIndex] = block;
     words[index + 1] = oldHead;
-    words[index + 2] = 0;
-    if (oldHead !== 0) {
-      words[((oldHead - this.fastBase) >> 2) + 2] = block;
-    } else {
-      const fl = listClass >> 5;
-      words[this.slWord + fl] |= 1 << (listClass & 31);
-      words[this.flWord] |= 1 << fl;
-    }
+    const ownPrev = index + 2;
+    const hasHead = (oldHead | (0 - oldHead)) >> 31;
+    words[ownPrev ^ ((ownPrev ^ (((oldHead - this.fastBase) >> 2) + 2)) & hasHead)] = block;
+    words[ownPrev] = 0;
+    const fl = list >> this.slLog2;
+    words[this.slWord + fl] |= 1 << (list & this.slMask);
+    words[this.flWord] |= 1 << fl;
   }
 
   /**
@@ -496,16 +524,40 @@ export class Tlsf {
     const prev = this.word(index + 2);
     if (next !== 0) this.setWord(((next - this.fastBase) >> 2) + 2, prev);
     if (prev !== 0) this.setWord(((prev - this.fastBase) >> 2) + 1, next);
-    else this.setHead(this.classOf(size), next);
+    else this.setHead(this.listOf(size), next);
   }
 
-  /** List `listClass` now starts at `next`, its head having left; a list left empty clears its bits. */
-  private setHead(listClass: number, next: number): void {
+  /**
+   * unlinkFree over fastWords, branch-free, for the flat paths: a missing neighbour's link store goes
+   * to the leaving block's own prev word (its links are dead once it leaves); the head word is
+   * rewritten with itself unless the block heads the list; the bits are cleared only if the list is
+   * left empty.
+   */
+  private unlinkFreeFast(index: number, size: number): void {
     const words = this.fastWords;
-    words[this.headIndex(listClass)] = next;
+    const memoryBase = this.fastBase;
+    const next = words[index + 1]!;
+    const prev = words[index + 2]!;
+    const ownPrev = index + 2;
+    const hasNext = (next | (0 - next)) >> 31;
+    const hasPrev = (prev | (0 - prev)) >> 31;
+    words[ownPrev ^ ((ownPrev ^ (((next - memoryBase) >> 2) + 2)) & hasNext)] = prev;
+    const list = this.listOf(size);
+    const headIndex = this.headWord + list;
+    words[headIndex ^ ((headIndex ^ (((prev - memoryBase) >> 2) + 1)) & hasPrev)] = next;
+    const fl = list >> this.slLog2;
+    const rowBits = words[this.slWord + fl]! & ~((1 << (list & this.slMask)) & ~(hasNext | hasPrev));
+    words[this.slWord + fl] = rowBits;
+    words[this.flWord] &= ~((1 << fl) & ~((rowBits | (0 - rowBits)) >> 31));
+  }
+
+  /** List `list` now starts at `next`, its head having left; a list left empty clears its bits. */
+  private setHead(list: number, next: number): void {
+    const words = this.fastWords;
+    words[this.headWord + list] = next;
     if (next !== 0) return;
-    const fl = listClass >> 5;
-    const rowBits = words[this.slWord + fl]! & ~(1 << (listClass & 31));
+    const fl = list >> this.slLog2;
+    const rowBits = words[this.slWord + fl]! & ~(1 << (list & this.slMask));
     words[this.slWord + fl] = rowBits;
     if (rowBits === 0) words[this.flWord] &= ~(1 << fl);
   }
@@ -516,20 +568,20 @@ export class Tlsf {
    * whatever list it lands on fits. Two masked bitmap reads and two bit scans; no list is searched.
    */
   private takeFree(blockSize: number): number {
-    let listClass = blockSize < this.smallBlockSize ? blockSize >> this.alignLog2
-      : this.classOf(blockSize + (1 << (31 - Math.clz32(blockSize) - this.slLog2)) - 1);
-    let fl = listClass >> 5;
+    const slLog2 = this.slLog2;
+    let list = this.searchListOf(blockSize);
+    let fl = list >> slLog2;
     if (fl >= this.flCount) return this.takeFromOwnClass(blockSize);
     const words = this.fastWords;
-    let rowBits = words[this.slWord + fl]! & (-1 << (listClass & 31));
+    let rowBits = words[this.slWord + fl]! & (-1 << (list & this.slMask));
     if (rowBits === 0) {
       const levelBits = words[this.flWord]! & (-2 << fl);
       if (levelBits === 0) return this.takeFromOwnClass(blockSize);
       fl = 31 - Math.clz32(levelBits & -levelBits);
       rowBits = words[this.slWord + fl]!;
     }
-    listClass = (fl << 5) | (31 - Math.clz32(rowBits & -rowBits));
-    return this.takeHead(listClass, words[this.headIndex(listClass)]!);
+    list = (fl << slLog2) + (31 - Math.clz32(rowBits & -rowBits));
+    return this.takeHead(list, words[this.headWord + list]!);
   }
 
   /**
@@ -537,18 +589,18 @@ export class Tlsf {
    * own class, when it happens to be big enough.
    */
   private takeFromOwnClass(blockSize: number): number {
-    const listClass = this.classOf(blockSize);
-    if (listClass >> 5 >= this.flCount) return 0;
-    const head = this.fastWords[this.headIndex(listClass)]!;
+    const list = this.listOf(blockSize);
+    if (list >> this.slLog2 >= this.flCount) return 0;
+    const head = this.fastWords[this.headWord + list]!;
     if (head === 0 || (this.load(head) & SIZE_MASK) < blockSize) return 0;
-    return this.takeHead(listClass, head);
+    return this.takeHead(list, head);
   }
 
-  /** Takes `block`, the head of list `listClass`, off it. */
-  private takeHead(listClass: number, block: number): number {
+  /** Takes `block`, the head of list `list`, off it. */
+  private takeHead(list: number, block: number): number {
     const next = this.word(((block - this.fastBase) >> 2) + 1);
     if (next !== 0) this.setWord(((next - this.fastBase) >> 2) + 2, 0);
-    this.setHead(listClass, next);
+    this.setHead(list, next);
     return block;
   }
 
@@ -654,49 +706,41 @@ export class Tlsf {
   malloc(size: number): number {
     if ((size | 0) !== size || size < 0 || size > this.maxRequest) return this.badRequest(size, 'malloc');
     // The hot path, written out flat (see HOT PATHS at the top): the steps of takeFree + takeHead +
-    // useBlock. No loop, no allocation.
+    // useBlock, branch-free where a branch would be a coin toss (BRANCH-FREE LIST UPDATES).
     const words = this.fastWords;
     const memoryBase = this.fastBase;
     const slLog2 = this.slLog2;
-    const blockSize = this.blockSizeFor(size);
-    // Good fit: search from the next class boundary up, so the head of any list found fits. The
-    // mapping is classOf's, written out: calling classOf here measured 3-4% slower on 'steady'.
-    let fl: number;
-    let sl: number;
-    if (blockSize < this.smallBlockSize) {
-      fl = 0;
-      sl = blockSize >> this.alignLog2;
-    } else {
-      const rounded = blockSize + (1 << (31 - Math.clz32(blockSize) - slLog2)) - 1;
-      const power = 31 - Math.clz32(rounded);
-      sl = (rounded >> (power - slLog2)) ^ this.slCount;
-      fl = power - this.flIndexShift + 1;
-      if (fl >= this.flCount) return this.mallocFromOwnClass(blockSize);
-    }
     const slWord = this.slWord;
     const flWord = this.flWord;
-    let rowBits = words[slWord + fl]! & (-1 << sl);
+    const blockSize = this.blockSizeFor(size);
+    // Good fit: search from the next class boundary up, so the head of any list found fits.
+    const searchList = this.searchListOf(blockSize);
+    let fl = searchList >> slLog2;
+    if (fl >= this.flCount) return this.mallocFromOwnClass(blockSize);
+    // This branch stays: when it is predictable (often), the CPU runs ahead on the guess, and the
+    // branch-free form (read both rows, pick by mask) measured slower on the 'small' trace.
+    let rowBits = words[slWord + fl]! & (-1 << (searchList & this.slMask));
     if (rowBits === 0) {
       const levelBits = words[flWord]! & (-2 << fl);
       if (levelBits === 0) return this.mallocFromOwnClass(blockSize);
       fl = 31 - Math.clz32(levelBits & -levelBits);
       rowBits = words[slWord + fl]!;
     }
-    sl = 31 - Math.clz32(rowBits & -rowBits);
+    const list = (fl << slLog2) + (31 - Math.clz32(rowBits & (0 - rowBits)));
 
-    // Take the head of list (fl, sl).
-    const headIndex = this.headWord + (fl << slLog2) + sl;
+    // Take the head of the list. With no next block, the back-link store clears this block's own
+    // prev word, already 0 in a head.
+    const headIndex = this.headWord + list;
     const block = words[headIndex]!;
     const index = (block - memoryBase) >> 2;
     const nextFree = words[index + 1]!;
     words[headIndex] = nextFree;
-    if (nextFree !== 0) {
-      words[((nextFree - memoryBase) >> 2) + 2] = 0;
-    } else {
-      const remaining = words[slWord + fl]! & ~(1 << sl);
-      words[slWord + fl] = remaining;
-      if (remaining === 0) words[flWord] &= ~(1 << fl);
-    }
+    const hasNext = (nextFree | (0 - nextFree)) >> 31;
+    const ownPrev = index + 2;
+    words[ownPrev ^ ((ownPrev ^ (((nextFree - memoryBase) >> 2) + 2)) & hasNext)] = 0;
+    const remaining = words[slWord + fl]! & ~((1 << (list & this.slMask)) & ~hasNext);
+    words[slWord + fl] = remaining;
+    words[flWord] &= ~((1 << fl) & ~((remaining | (0 - remaining)) >> 31));
 
     // Split: the tail goes back on the lists when it can be a block of its own.
     const header = words[index]!;
@@ -741,8 +785,8 @@ export class Tlsf {
   }
 
   free(ptr: number): void {
-    // The hot path, flat like malloc: the steps of liveBlock + release (with unlinkFree written out),
-    // which multi-memory heaps and odd pointers use.
+    // The hot path, flat like malloc: the steps of liveBlock + release over fastWords, which
+    // multi-memory heaps and odd pointers use.
     if (ptr === 0) return;
     const firstBlock = this.fastFirstBlock;
     let block = ptr - BLOCK_HEADER_SIZE;
@@ -753,7 +797,6 @@ export class Tlsf {
     }
     const words = this.fastWords;
     const memoryBase = this.fastBase;
-    const slLog2 = this.slLog2;
     let index = (block - memoryBase) >> 2;
     const header = words[index]!;
     let size = header & SIZE_MASK;
@@ -761,71 +804,26 @@ export class Tlsf {
         || size > this.fastBlockSpan - offset) {
       this.rejectHeader(ptr, header, 'free');
     }
-    let nextIndex = index + (size >> 2);
+    const nextIndex = index + (size >> 2);
     const nextHeader = words[nextIndex]!;
     if ((nextHeader & PREV_FREE_BIT) !== 0) this.rejectHeader(ptr, header, 'free');
     this.usedBytesNow -= size;
 
-    const slWord = this.slWord;
-    const flWord = this.flWord;
-    let fl: number;
-    let sl: number;
     if ((header & PREV_FREE_BIT) !== 0) {
       // Leave F set in the swallowed header so that a second free of ptr is still caught.
       words[index] = header | FREE_BIT;
       const prev = words[index - 1]!;
       const prevIndex = (prev - memoryBase) >> 2;
       const prevSize = words[prevIndex]! & SIZE_MASK;
-      const after = words[prevIndex + 1]!;
-      const before = words[prevIndex + 2]!;
-      if (after !== 0) words[((after - memoryBase) >> 2) + 2] = before;
-      if (before !== 0) {
-        words[((before - memoryBase) >> 2) + 1] = after;
-      } else {
-        if (prevSize < this.smallBlockSize) {
-          fl = 0;
-          sl = prevSize >> this.alignLog2;
-        } else {
-          const power = 31 - Math.clz32(prevSize);
-          sl = (prevSize >> (power - slLog2)) ^ this.slCount;
-          fl = power - this.flIndexShift + 1;
-        }
-        words[this.headWord + (fl << slLog2) + sl] = after;
-        if (after === 0) {
-          const remaining = words[slWord + fl]! & ~(1 << sl);
-          words[slWord + fl] = remaining;
-          if (remaining === 0) words[flWord] &= ~(1 << fl);
-        }
-      }
+      this.unlinkFreeFast(prevIndex, prevSize);
       block = prev;
       index = prevIndex;
       size += prevSize;
     }
     if ((nextHeader & FREE_BIT) !== 0) {
       const nextSize = nextHeader & SIZE_MASK;
-      const after = words[nextIndex + 1]!;
-      const before = words[nextIndex + 2]!;
-      if (after !== 0) words[((after - memoryBase) >> 2) + 2] = before;
-      if (before !== 0) {
-        words[((before - memoryBase) >> 2) + 1] = after;
-      } else {
-        if (nextSize < this.smallBlockSize) {
-          fl = 0;
-          sl = nextSize >> this.alignLog2;
-        } else {
-          const power = 31 - Math.clz32(nextSize);
-          sl = (nextSize >> (power - slLog2)) ^ this.slCount;
-          fl = power - this.flIndexShift + 1;
-        }
-        words[this.headWord + (fl << slLog2) + sl] = after;
-        if (after === 0) {
-          const remaining = words[slWord + fl]! & ~(1 << sl);
-          words[slWord + fl] = remaining;
-          if (remaining === 0) words[flWord] &= ~(1 << fl);
-        }
-      }
-      size += nextSize;
-      nextIndex += nextSize >> 2; // the block after a free one already carries P
+      this.unlinkFreeFast(nextIndex, nextSize);
+      size += nextSize; // the block after a free one already carries P
     } else {
       words[nextIndex] = nextHeader | PREV_FREE_BIT;
     }
@@ -1334,9 +1332,9 @@ export class Tlsf {
             break;
           }
           seen.add(node);
-          const listClass = this.classOf(size);
-          if (listClass >> 5 !== fl || (listClass & 31) !== sl) {
-            report(`list (${fl},${sl}): free block ${hex(node)} of ${size} bytes belongs in list (${listClass >> 5},${listClass & 31})`);
+          const list = this.listOf(size);
+          if (list >> this.slLog2 !== fl || (list & this.slMask) !== sl) {
+            report(`list (${fl},${sl}): free block ${hex(node)} of ${size} bytes belongs in list (${list >> this.slLog2},${list & this.slMask})`);
           }
           const backLink = this.peek(node + 8);
           if (backLink !== prev) report(`list (${fl},${sl}): ${hex(node)} has prev link ${hex(backLink)}, expected ${hex(prev)}`);
