@@ -877,6 +877,81 @@ export class Tlsf {
    * leaves the old block untouched.
    */
   realloc(ptr: number, size: number): number {
+    // Flat like malloc and free on a single-memory heap (see HOT PATHS): validation, shrink, growth
+    // forwards and the move. Growth backwards (a free block before and too little room after: about
+    // 1 realloc in 70 on the mixed-realloc trace) and odd pointers take reallocGeneric, which
+    // validates again. Measured 1.5-2% faster on mixed-realloc than reallocGeneric alone.
+    if (ptr === 0) return this.malloc(size);
+    const block = ptr - BLOCK_HEADER_SIZE;
+    const offset = block - this.fastFirstBlock;
+    if (offset < 0 || offset >= this.fastBlockSpan || (ptr & this.alignMask) !== 0 || (ptr | 0) !== ptr) {
+      return this.reallocGeneric(ptr, size);
+    }
+    const words = this.fastWords;
+    const index = (block - this.fastBase) >> 2;
+    const header = words[index]!;
+    const current = header & SIZE_MASK;
+    if ((header & FREE_BIT) !== 0 || current < MIN_BLOCK_SIZE || (current & this.alignMask) !== 0
+        || current > this.fastBlockSpan - offset) {
+      this.rejectHeader(ptr, header, 'realloc');
+    }
+    const nextIndex = index + (current >> 2);
+    const nextHeader = words[nextIndex]!;
+    if ((nextHeader & PREV_FREE_BIT) !== 0) this.rejectHeader(ptr, header, 'realloc');
+    if ((size | 0) !== size || size <= 0 || size > this.maxRequest) {
+      if (size === 0) {
+        this.free(ptr);
+        return 0;
+      }
+      return this.badRequest(size, 'realloc');
+    }
+    const blockSize = this.blockSizeFor(size);
+    const nextSize = (nextHeader & FREE_BIT) !== 0 ? nextHeader & SIZE_MASK : 0;
+    if (blockSize <= current) {
+      // Shrink: the tail, merged with a free next block, goes back on the lists.
+      let rest = current - blockSize;
+      if (rest < MIN_BLOCK_SIZE) return ptr;
+      words[index] = blockSize | (header & PREV_FREE_BIT);
+      this.usedBytesNow -= rest;
+      if (nextSize !== 0) {
+        this.unlinkFreeFast(nextIndex, nextSize);
+        rest += nextSize;
+      } else {
+        words[nextIndex] = nextHeader | PREV_FREE_BIT;
+      }
+      this.makeFreeFast(index + (blockSize >> 2), block + blockSize, rest);
+      return ptr;
+    }
+    const combined = current + nextSize;
+    if (combined >= blockSize) {
+      // Grow forwards into the free next block; the block after that one already carries P.
+      this.unlinkFreeFast(nextIndex, nextSize);
+      const rest = combined - blockSize;
+      if (rest >= MIN_BLOCK_SIZE) {
+        words[index] = blockSize | (header & PREV_FREE_BIT);
+        this.makeFreeFast(index + (blockSize >> 2), block + blockSize, rest);
+        this.addUsed(blockSize - current);
+      } else {
+        words[index] = combined | (header & PREV_FREE_BIT);
+        const afterIndex = nextIndex + (nextSize >> 2);
+        words[afterIndex] = words[afterIndex]! & ~PREV_FREE_BIT;
+        this.addUsed(combined - current);
+      }
+      return ptr;
+    }
+    if ((header & PREV_FREE_BIT) !== 0) return this.reallocGeneric(ptr, size);
+    const moved = this.malloc(size);
+    if (moved === 0) return 0;
+    this.moveBytes(ptr, moved, current - BLOCK_HEADER_SIZE);
+    this.free(ptr);
+    return moved;
+  }
+
+  /**
+   * realloc through word/setWord, with growth backwards: what multi-memory heaps run, and the flat
+   * realloc's fallback.
+   */
+  protected reallocGeneric(ptr: number, size: number): number {
     if (ptr === 0) return this.malloc(size);
     const block = this.liveBlock(ptr, 'realloc');
     if (size === 0) {
@@ -1367,6 +1442,10 @@ class MultiMemoryTlsf extends Tlsf {
 
   override free(ptr: number): void {
     this.freeGeneric(ptr);
+  }
+
+  override realloc(ptr: number, size: number): number {
+    return this.reallocGeneric(ptr, size);
   }
 
   protected override word(index: number): number {
