@@ -281,6 +281,29 @@ describe('operations', () => {
     expectClean(heap);
   });
 
+  test('realloc grows backwards at addresses above 2^31, long and short payloads', () => {
+    // Found by the model test: links read back from the Int32Array are negative up there, and the
+    // long copy took them as offsets from the end of the buffer.
+    const base = 0xc000_0000;
+    for (const payload of [200, 60]) {
+      const memory = new ArrayBuffer(16 * 1024);
+      const bytes = new Uint8Array(memory);
+      const heap = createTlsf(memory, { base });
+      const a = heap.malloc(16);
+      const b = heap.malloc(payload);
+      const c = heap.malloc(16);
+      for (let i = 0; i < payload; i++) bytes[b - base + i] = (i * 7 + 3) & 255;
+      heap.free(a);
+      const grown = heap.realloc(b, payload + 16); // c blocks the way forward; a's space is behind
+      expect(grown).toBe(a);
+      for (let i = 0; i < payload; i++) expect(bytes[grown - base + i]).toBe((i * 7 + 3) & 255);
+      expectClean(heap);
+      heap.free(c);
+      heap.free(grown);
+      expect(heap.stats().freeBlocks).toBe(1);
+    }
+  });
+
   test('realloc grows backwards into a free previous block, moving the bytes down', () => {
     const memory = new ArrayBuffer(16 * 1024);
     const bytes = new Uint8Array(memory);

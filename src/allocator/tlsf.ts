@@ -1042,8 +1042,9 @@ export class Tlsf {
         return;
       }
     }
-    const source = from - memoryBase;
-    this.fastBytes.copyWithin(to - memoryBase, source, source + length);
+    // `| 0` reduces mod 2^32: an address read back from the Int32Array is negative at 2^31 and above.
+    const source = (from - memoryBase) | 0;
+    this.fastBytes.copyWithin((to - memoryBase) | 0, source, source + length);
   }
 
   /** malloc(count * size) zeroed; 0 when the product overflows 32 bits or nothing fits. */
