@@ -428,6 +428,54 @@ describe('misuse is detected and leaves the heap intact', () => {
 });
 
 describe('pools', () => {
+  test('WebAssembly.Memory.grow: a detached buffer is named, rebind finds the heap again, addPool takes the growth', () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 64 });
+    const base = 0x1000_0000;
+    const heap = createTlsf(memory.buffer, { base, maxPoolBytes: 1 << 20 });
+    const kept = heap.malloc(1000);
+    new Uint8Array(memory.buffer).fill(0x5a, kept - base, kept - base + 1000);
+    const oldBytes = memory.buffer.byteLength;
+    memory.grow(15); // 1 MiB in all; the old ArrayBuffer is detached
+
+    // Until rebind, nothing pretends to be "out of memory" or a bad pointer.
+    expectTlsfError(() => heap.malloc(10), 'detached', '0x10000000');
+    expectTlsfError(() => heap.free(kept), 'detached');
+    expectTlsfError(() => heap.addPool(memory.buffer, { base, offset: oldBytes }), 'detached');
+    expect(heap.check().ok).toBe(false);
+    expect(heap.check().errors[0]).toMatch(/detached.*rebind/);
+
+    heap.rebind(memory.buffer);
+    expectClean(heap);
+    heap.addPool(memory.buffer, { base, offset: oldBytes });
+    expectClean(heap);
+    const bytes = new Uint8Array(memory.buffer);
+    for (let i = 0; i < 1000; i++) expect(bytes[kept - base + i]).toBe(0x5a);
+    // maxPoolBytes sized the first level for the grown pool: one block far larger than the first pool.
+    const large = heap.malloc(800 * 1024);
+    expect(large).toBeGreaterThanOrEqual(base + oldBytes);
+    expectClean(heap);
+    heap.free(kept);
+    heap.free(large);
+    expect(heap.stats().freeBlocks).toBe(2);
+    expectTlsfError(() => heap.rebind(memory.buffer), 'bad-option'); // nothing is detached now
+  });
+
+  test('without maxPoolBytes, later pools are cut to the first pool\'s classes; rebind checks the new buffer', () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 64 });
+    const heap = createTlsf(memory.buffer);
+    const oldBytes = memory.buffer.byteLength;
+    const detachedBuffer = memory.buffer;
+    memory.grow(15);
+    expectTlsfError(() => heap.rebind(new ArrayBuffer(1024)), 'bad-option');
+    expect(detachedBuffer.byteLength).toBe(0);
+    heap.rebind(memory.buffer);
+    heap.addPool(memory.buffer, { base: 0, offset: oldBytes });
+    expect(heap.malloc(800 * 1024)).toBe(0); // no class that large in a heap sized for 64 KiB
+    expect(heap.malloc(60 * 1024)).not.toBe(0);
+    expectClean(heap);
+    expect(() => createTlsf(new ArrayBuffer(4096), { maxPoolBytes: -1 })).toThrow(/maxPoolBytes/);
+  });
+
   test('two pools in separate buffers: CCM at 0x10000000 and SRAM at 0x20000000', () => {
     const sram = new ArrayBuffer(16 * 1024);
     const ccm = new ArrayBuffer(8 * 1024);

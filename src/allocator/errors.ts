@@ -6,7 +6,8 @@ export type TlsfErrorCode =
   | 'bad-size'        // a size argument that is not a non-negative integer
   | 'bad-option'      // createTlsf / addPool options out of range
   | 'overlap'         // addPool region overlaps an existing pool
-  | 'corrupt';        // the heap's own metadata points outside every pool
+  | 'corrupt'         // the heap's own metadata points outside every pool
+  | 'detached';       // a pool's ArrayBuffer was detached (WebAssembly.Memory.grow, transfer): see rebind()
 
 export function hex(value: number): string {
   return '0x' + (value >>> 0).toString(16).padStart(8, '0');

@@ -110,6 +110,13 @@ export interface TlsfOptions {
   slLog2?: number;
   /** Validate every pointer against a walk of the heap (O(n); for debugging). */
   strict?: boolean;
+  /**
+   * Size the first level for blocks up to this many bytes instead of this pool's length: for a heap
+   * that will grow with addPool (WebAssembly.Memory.grow, then rebind and addPool), whose later
+   * pools would otherwise be cut into blocks no larger than this first one. Costs
+   * 4 * (1 + 2^slLog2) bytes of control structure per power of two.
+   */
+  maxPoolBytes?: number;
 }
 
 export interface PoolOptions {
@@ -176,6 +183,8 @@ export interface MetadataRange {
 
 interface Pool extends PoolInfo {
   memoryBase: number;
+  /** Bytes of the buffer from memoryBase up to this pool's end: what a replacement buffer must hold. */
+  memoryEnd: number;
   words: Int32Array;
   bytes: Uint8Array;
 }
@@ -207,8 +216,9 @@ export class Tlsf {
   declare private readonly maxRequest: number;
 
   // The first pool is read and written directly; other pools go through the pool table.
-  declare protected readonly fastWords: Int32Array;
-  declare protected readonly fastBytes: Uint8Array;
+  // Not readonly: rebind() replaces them when the buffer behind the first pool is replaced.
+  declare protected fastWords: Int32Array;
+  declare protected fastBytes: Uint8Array;
   declare protected readonly fastBase: number;
   declare protected readonly fastStart: number;
   declare protected readonly fastLength: number;
@@ -245,7 +255,8 @@ export class Tlsf {
     this.align = align;
     this.slLog2 = slLog2;
     this.strict = options.strict ?? false;
-    this.layout = tlsfLayout({ align, slLog2 }, region.length);
+    if (options.maxPoolBytes !== undefined) checkInteger('maxPoolBytes', options.maxPoolBytes, 1, MAX_POOL_BYTES);
+    this.layout = tlsfLayout({ align, slLog2 }, Math.max(region.length, options.maxPoolBytes ?? 0));
     this.alignMask = align - 1;
     this.alignLog2 = this.layout.alignLog2;
     this.slCount = this.layout.slCount;
@@ -373,7 +384,7 @@ export class Tlsf {
 
   private installPool(memory: TlsfMemory, memoryBase: number, words: Int32Array, firstBlock: number, sentinel: number, start: number, end: number): void {
     const pool: Pool = {
-      start, end, firstBlock, sentinel, memoryBase, words,
+      start, end, firstBlock, sentinel, memoryBase, memoryEnd: end - memoryBase, words,
       bytes: new Uint8Array(memory, 0, memory.byteLength),
     };
     this.pools.push(pool);
@@ -388,6 +399,7 @@ export class Tlsf {
     if (options === undefined || options.base === undefined) {
       throw new TlsfError('bad-option', 'addPool needs { base }: the target address of memory[0]');
     }
+    this.assertAttached(); // rebind first, or the new pool would go to a heap it cannot see
     const region = resolveRegion(memory, options.base, options.offset, options.length);
     const start = region.base + region.offset;
     const end = start + region.length;
@@ -410,6 +422,58 @@ export class Tlsf {
       added.push({ start, end, firstBlock: piece.firstBlock, sentinel: piece.sentinel });
     }
     return added;
+  }
+
+  /**
+   * Points the heap at a buffer that replaced a detached one. WebAssembly.Memory.grow() (and
+   * transferring an ArrayBuffer) detaches the old buffer; the bytes, and so the whole heap, live on
+   * in the new one at the same offsets, and the heap only has to look there. Pools whose buffer is
+   * still attached are left alone. The grown part can then be handed over with addPool:
+   *
+   *   const oldBytes = memory.buffer.byteLength;
+   *   memory.grow(pages);
+   *   heap.rebind(memory.buffer);
+   *   heap.addPool(memory.buffer, { base, offset: oldBytes });
+   */
+  rebind(memory: TlsfMemory): void {
+    if (!(memory instanceof ArrayBuffer) && !(typeof SharedArrayBuffer !== 'undefined' && memory instanceof SharedArrayBuffer)) {
+      throw new TlsfError('bad-option', 'rebind needs an ArrayBuffer or SharedArrayBuffer');
+    }
+    const detached = this.pools.filter((pool) => pool.words.length === 0);
+    if (detached.length === 0) {
+      throw new TlsfError('bad-option', 'rebind: no pool\'s buffer is detached; nothing to rebind');
+    }
+    const oldViews = new Set(detached.map((pool) => pool.words));
+    if (oldViews.size > 1) {
+      throw new TlsfError('bad-option', `rebind: pools in ${oldViews.size} different buffers are detached; one buffer can replace only one of them`);
+    }
+    const needed = Math.max(...detached.map((pool) => pool.memoryEnd));
+    if (memory.byteLength < needed) {
+      throw new TlsfError('bad-option', `rebind: the new buffer has ${memory.byteLength} bytes; the pools it replaces reach byte ${needed}`);
+    }
+    const words = new Int32Array(memory, 0, memory.byteLength >>> 2);
+    const bytes = new Uint8Array(memory, 0, memory.byteLength);
+    for (const pool of detached) {
+      pool.words = words;
+      pool.bytes = bytes;
+    }
+    if (this.fastWords.length === 0) {
+      this.fastWords = words;
+      this.fastBytes = bytes;
+    }
+  }
+
+  /**
+   * Fails clearly when a pool's buffer has been detached since: every access would read nothing,
+   * and malloc would report "no memory" for a heap that is merely out of sight. Called only on
+   * paths that are about to fail or report, never on the hot paths.
+   */
+  private assertAttached(): void {
+    for (const pool of this.pools) {
+      if (pool.words.length === 0) {
+        throw new TlsfError('detached', `the buffer behind the pool at ${hex(pool.start)} was detached (WebAssembly.Memory.grow() or a transfer replaces it); call rebind(newBuffer) with its replacement`, pool.start);
+      }
+    }
   }
 
   // ---------------------------------------------------------------- classes and free lists
@@ -678,6 +742,7 @@ export class Tlsf {
   }
 
   private rejectHeader(ptr: number, word: number, operation: string): never {
+    this.assertAttached();
     if ((word & FREE_BIT) !== 0) {
       throw new TlsfError('double-free', `${operation}(${hex(ptr)}): block is already free (double free?)`, ptr);
     }
@@ -763,7 +828,10 @@ export class Tlsf {
   /** The path malloc takes when the search finds nothing: the own class's head, if it fits. */
   private mallocFromOwnClass(blockSize: number): number {
     const block = this.takeFromOwnClass(blockSize);
-    if (block === 0) return 0;
+    if (block === 0) {
+      this.assertAttached();
+      return 0;
+    }
     this.useBlock(block, blockSize);
     return (block + BLOCK_HEADER_SIZE) >>> 0;
   }
@@ -773,7 +841,10 @@ export class Tlsf {
     if ((size | 0) !== size || size < 0 || size > this.maxRequest) return this.badRequest(size, 'malloc');
     const blockSize = this.blockSizeFor(size);
     const block = this.takeFree(blockSize);
-    if (block === 0) return 0;
+    if (block === 0) {
+      this.assertAttached();
+      return 0;
+    }
     this.useBlock(block, blockSize);
     return (block + BLOCK_HEADER_SIZE) >>> 0;
   }
@@ -1132,6 +1203,7 @@ export class Tlsf {
 
   /** Visits every block of every pool in address order. Throws TlsfError('corrupt') at a broken header. */
   walk(visit: (block: BlockInfo) => void): void {
+    this.assertAttached();
     for (const pool of this.pools) {
       let block = pool.firstBlock;
       let steps = Math.floor((pool.sentinel - pool.firstBlock) / MIN_BLOCK_SIZE) + 1;
@@ -1214,6 +1286,7 @@ export class Tlsf {
   }
 
   stats(): TlsfStats {
+    this.assertAttached();
     let usedBytes = 0;
     let freeBytes = 0;
     let usedBlocks = 0;
@@ -1309,6 +1382,10 @@ export class Tlsf {
    * Never throws and never loops forever: every loop is bounded by the pool size or block count.
    */
   check(): CheckResult {
+    const detached = this.pools.find((pool) => pool.words.length === 0);
+    if (detached !== undefined) {
+      return { ok: false, errors: [`pool ${hex(detached.start)}: its buffer was detached (WebAssembly.Memory.grow() or a transfer); call rebind(newBuffer)`] };
+    }
     const errors: string[] = [];
     const report = (message: string): void => {
       if (errors.length < 1000) errors.push(message);
