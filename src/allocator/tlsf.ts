@@ -592,10 +592,10 @@ export class Tlsf {
   }
 
   /**
-   * unlinkFree over fastWords, branch-free, for the flat paths: a missing neighbour's link store goes
-   * to the leaving block's own prev word (its links are dead once it leaves); the head word is
-   * rewritten with itself unless the block heads the list; the bits are cleared only if the list is
-   * left empty.
+   * unlinkFree over fastWords, branch-free, for the flat paths: with no next block, the back-link
+   * store goes to the leaving block's own prev word (its links are dead once it leaves); `next` is
+   * stored in the previous block's next link, or in the list head when the block heads the list;
+   * the bits are cleared only if the list is left empty.
    */
   private unlinkFreeFast(index: number, size: number): void {
     const words = this.fastWords;
