@@ -183,8 +183,6 @@ export interface MetadataRange {
 
 interface Pool extends PoolInfo {
   memoryBase: number;
-  /** Bytes of the buffer from memoryBase up to this pool's end: what a replacement buffer must hold. */
-  memoryEnd: number;
   words: Int32Array;
   bytes: Uint8Array;
 }
@@ -384,7 +382,7 @@ export class Tlsf {
 
   private installPool(memory: TlsfMemory, memoryBase: number, words: Int32Array, firstBlock: number, sentinel: number, start: number, end: number): void {
     const pool: Pool = {
-      start, end, firstBlock, sentinel, memoryBase, memoryEnd: end - memoryBase, words,
+      start, end, firstBlock, sentinel, memoryBase, words,
       bytes: new Uint8Array(memory, 0, memory.byteLength),
     };
     this.pools.push(pool);
@@ -447,7 +445,7 @@ export class Tlsf {
     if (oldViews.size > 1) {
       throw new TlsfError('bad-option', `rebind: pools in ${oldViews.size} different buffers are detached; one buffer can replace only one of them`);
     }
-    const needed = Math.max(...detached.map((pool) => pool.memoryEnd));
+    const needed = Math.max(...detached.map((pool) => pool.end - pool.memoryBase)); // bytes the buffer must hold
     if (memory.byteLength < needed) {
       throw new TlsfError('bad-option', `rebind: the new buffer has ${memory.byteLength} bytes; the pools it replaces reach byte ${needed}`);
     }
