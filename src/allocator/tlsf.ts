@@ -434,9 +434,7 @@ export class Tlsf {
    *   heap.addPool(memory.buffer, { base, offset: oldBytes });
    */
   rebind(memory: TlsfMemory): void {
-    if (!(memory instanceof ArrayBuffer) && !(typeof SharedArrayBuffer !== 'undefined' && memory instanceof SharedArrayBuffer)) {
-      throw new TlsfError('bad-option', 'rebind needs an ArrayBuffer or SharedArrayBuffer');
-    }
+    assertBuffer(memory);
     const detached = this.pools.filter((pool) => pool.words.length === 0);
     if (detached.length === 0) {
       throw new TlsfError('bad-option', 'rebind: no pool\'s buffer is detached; nothing to rebind');
@@ -1538,11 +1536,16 @@ function alignUp(value: number, alignment: number): number {
   return Math.ceil(value / alignment) * alignment;
 }
 
-function resolveRegion(memory: TlsfMemory, base: number, offset = 0, length?: number): { base: number; offset: number; length: number } {
+/** Buffers from another realm (a worker, a vm context) fail instanceof, hence the tag test. */
+function assertBuffer(memory: unknown): void {
   const isBuffer = memory instanceof ArrayBuffer
     || (typeof SharedArrayBuffer !== 'undefined' && memory instanceof SharedArrayBuffer)
     || Object.prototype.toString.call(memory).endsWith('ArrayBuffer]');
   if (!isBuffer) throw new TlsfError('bad-option', 'memory must be an ArrayBuffer or SharedArrayBuffer');
+}
+
+function resolveRegion(memory: TlsfMemory, base: number, offset = 0, length?: number): { base: number; offset: number; length: number } {
+  assertBuffer(memory);
   checkInteger('base', base, 0, 0xffff_fffc);
   if (base % 4 !== 0) throw new TlsfError('bad-option', `base must be a multiple of 4, got ${hex(base)}`, base);
   checkInteger('offset', offset, 0, memory.byteLength);
