@@ -56,6 +56,8 @@ export interface RunOptions {
   slLog2?: number;
   params?: Record<string, number>;
   maxInstructions?: number;
+  /** Wall-clock limit of the run in ms (contract with the BOARD helper's branch, which implements it). */
+  timeoutMs?: number;
   guard?: boolean;
   onProgress?: (instructions: number) => void;
   recordEvents?: boolean;

@@ -1,8 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, extname, isAbsolute, relative, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, extname, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type { Limits } from './checks.js';
 import { InputError } from './errors.js';
+import { MAX_CONFIG_BYTES, readInputFile } from './input-file.js';
+
+export { classifyTarget, targetLabel } from './target.js';
 import { parseChoice, parseCount, parseFraction, parseParamValue, parsePositiveSize, parseSize } from './units.js';
 
 /** What a run executes: a built-in scenario by name, a firmware ELF, or a malloc-lab trace. */
@@ -42,23 +45,6 @@ export function findDefaultBudgetFile(directory: string): string | undefined {
   return undefined;
 }
 
-/** Scenario name, or the file path relative to the working directory when it lies below it. */
-export function targetLabel(target: RunTarget): string {
-  if (target.kind === 'scenario') return target.name;
-  const shown = relative(process.cwd(), target.path);
-  return shown === '' || shown.startsWith('..') || isAbsolute(shown) ? target.path : shown;
-}
-
-/** Decides what a command-line argument names: `.elf`/`.axf` files, `.rep` traces, otherwise a scenario. */
-export function classifyTarget(argument: string, baseDirectory = process.cwd()): RunTarget {
-  const extension = extname(argument).toLowerCase();
-  if (extension === '.elf' || extension === '.axf' || extension === '.out') {
-    return { kind: 'elf', path: resolve(baseDirectory, argument) };
-  }
-  if (extension === '.rep' || extension === '.trace') return { kind: 'trace', path: resolve(baseDirectory, argument) };
-  return { kind: 'scenario', name: argument };
-}
-
 const ENTRY_FIELDS = ['scenario', 'elf', 'trace', 'board', 'boards', 'heap', 'align', 'sl', 'params', 'maxInstructions', 'guard', 'alignCheck', 'limits', 'name'];
 const LIMIT_FIELDS = ['maxPeak', 'maxSpan', 'maxFragmentation', 'minFree', 'noOom'];
 
@@ -79,13 +65,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /** Reads and validates a budget file; every error names the file and the field. */
 export function loadBudgetFile(path: string): BudgetJob[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new InputError(`cannot read budget file ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? String(error)}`);
-  }
+  const text = readInputFile(path, { what: 'budget file', maxBytes: MAX_CONFIG_BYTES }).toString('utf8');
   let document: unknown;
   try {
     // yaml is loaded only for YAML files: it is a noticeable share of the CLI's start-up time.

@@ -1,10 +1,12 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_BOARD, loadBoard, runFirmware, type BoardProfile, type RunOptions, type RunReport } from '../board/index.js';
+import { DEFAULT_BOARD, listBoards, loadBoard, runFirmware, type BoardProfile, type RunOptions, type RunReport } from '../board/index.js';
 import type { BudgetJob, RunTarget } from './budget.js';
 import { targetLabel } from './budget.js';
-import { InputError } from './errors.js';
+import { classifyRunError, InputError, quoteInput, testFaultHook } from './errors.js';
+import { MAX_CONFIG_BYTES, MAX_ELF_BYTES, openInputFile, readInputFile } from './input-file.js';
+import { didYouMean } from './suggest.js';
 import type { RunSettings } from './report.js';
 import { ProgressBar } from './terminal.js';
 import { readTraceFile, type Trace } from './trace.js';
@@ -71,14 +73,26 @@ export function findScenario(name: string): Scenario {
   const wanted = name.toLowerCase();
   const scenario = scenarios.find((candidate) => candidate.name.toLowerCase() === wanted);
   if (!scenario) {
-    throw new InputError(`unknown scenario "${name}"; scenarios: ${scenarios.map((s) => s.name).join(', ')} (or give a .elf firmware or a .rep trace)`);
+    const names = scenarios.map((candidate) => candidate.name);
+    throw new InputError(`unknown scenario ${quoteInput(name)}${didYouMean(name, names)}; scenarios: ${names.join(', ')} (or give a firmware ELF or a .rep trace file)`);
   }
   return scenario;
 }
 
 export function resolveBoard(name: string | undefined): BoardProfile {
+  const wanted = name ?? DEFAULT_BOARD;
+  const names = listBoards().map((board) => board.name);
+  const builtIn = names.some((candidate) => candidate.toLowerCase() === wanted.trim().toLowerCase());
+  if (!builtIn) {
+    if (existsSync(wanted)) {
+      // A board file: refuse a device, FIFO or huge file before the board module reads it whole.
+      closeSync(openInputFile(wanted, { what: 'board file', maxBytes: MAX_CONFIG_BYTES }).fd);
+    } else if (!wanted.toLowerCase().endsWith('.json')) {
+      throw new InputError(`unknown board ${quoteInput(wanted)}${didYouMean(wanted, names)}; built-in boards: ${names.join(', ')} (or give a board JSON file path)`);
+    }
+  }
   try {
-    return loadBoard(name ?? DEFAULT_BOARD);
+    return loadBoard(wanted);
   } catch (error) {
     throw new InputError((error as Error).message);
   }
@@ -96,19 +110,16 @@ export function scenarioElfPath(scenario: Scenario, board: BoardProfile): string
   ].filter((candidate): candidate is string => candidate !== undefined && !candidate.includes('{'));
   const found = candidates.find((candidate) => existsSync(candidate) && statSync(candidate).isFile());
   if (!found) {
-    throw new InputError(`scenario ${scenario.name} is not built for board ${board.name} (looked for ${candidates.join(', ')}); built-in scenarios are linked per built-in board`);
+    // scenarios.json usually names the per-board path itself: show each place looked in once.
+    const looked = [...new Set(candidates.map((candidate) => relative(packageRoot(), candidate)))];
+    throw new InputError(`scenario ${scenario.name} is not built for board ${board.name} (looked for ${looked.join(', ')}); built-in scenarios are linked per built-in board`);
   }
   return found;
 }
 
-function readElf(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code ?? String(error);
-    throw new InputError(`cannot read firmware ${path}: ${why}`);
-  }
+/** A firmware image, refused before reading when it is not a regular file or larger than MAX_ELF_BYTES. */
+export function readElf(path: string): Uint8Array {
+  return readInputFile(path, { what: 'firmware', maxBytes: MAX_ELF_BYTES });
 }
 
 /** A run, fully resolved: the ELF bytes, the board, and the options the board's runFirmware takes. */
@@ -130,6 +141,8 @@ export interface RunRequest {
   slLog2?: number;
   params?: Record<string, number>;
   maxInstructions?: number;
+  /** Wall-clock limit of the run (RunOptions.timeoutMs); the board's default when absent. */
+  timeoutMs?: number;
   guard?: boolean;
   /** Model the core's unaligned-access HardFault inside the heap (RunOptions.alignmentCheck). */
   alignmentCheck?: boolean;
@@ -150,7 +163,7 @@ export function prepareRun(request: RunRequest): PreparedRun {
     const known = scenario.params.map((param) => param.name);
     for (const name of Object.keys(params)) {
       if (!known.includes(name)) {
-        throw new InputError(`--param ${name}: scenario ${scenario.name} has no parameter "${name}"; its parameters: ${known.join(', ') || '(none)'}`);
+        throw new InputError(`--param ${name}: scenario ${scenario.name} has no parameter "${name}"${didYouMean(name, known)}; its parameters: ${known.join(', ') || '(none)'}`);
       }
     }
     const path = scenarioElfPath(scenario, board);
@@ -178,6 +191,7 @@ export function prepareRun(request: RunRequest): PreparedRun {
     slLog2,
     params,
     maxInstructions: request.maxInstructions,
+    timeoutMs: request.timeoutMs,
     guard: request.guard ?? false,
     alignmentCheck: request.alignmentCheck ?? false,
     extraBanks: request.extraBanks,
@@ -223,13 +237,14 @@ export function execute(prepared: PreparedRun, showProgress = true): RunReport {
   const bar = showProgress ? ProgressBar.forStderr(`${prepared.label} on ${prepared.board.name}`) : undefined;
   const maxInstructions = prepared.options.maxInstructions ?? 2e9;
   try {
+    testFaultHook();
     return runFirmware({
       ...prepared.options,
       onProgress: bar ? (value: number) => bar.update(value, maxInstructions) : undefined,
     });
   } catch (error) {
-    if (error instanceof InputError) throw error;
-    throw new InputError(`${prepared.label} on ${prepared.board.name}: ${(error as Error).message}`);
+    // The user's input (a heap that does not fit, a malformed ELF) is exit 2; an emulator failure or a bug is not.
+    throw classifyRunError(error, `${prepared.label} on ${prepared.board.name}`);
   } finally {
     bar?.finish();
   }

@@ -3,7 +3,7 @@ import { classifyTarget, DEFAULT_SCENARIO } from './budget.js';
 import type { Limits } from './checks.js';
 import type { RunRequest } from './engine.js';
 import { colourEnabled, palette, type Palette } from './terminal.js';
-import { parseChoice, parseCount, parseFraction, parsePositiveSize, parseSize } from './units.js';
+import { parseChoice, parseCount, parseDuration, parseFraction, parsePositiveSize, parseSize } from './units.js';
 
 // Option values as commander hands them over, and their translation into validated requests and limits.
 // Shared by program.ts (which parses) and the command modules it loads on demand.
@@ -27,6 +27,7 @@ export interface RunFlags {
   sl?: string;
   param?: Record<string, number>;
   maxInstructions?: string;
+  timeout?: string;
   guard?: boolean;
   alignCheck?: boolean;
   bank?: string[];
@@ -43,6 +44,7 @@ export function runRequestFrom(target: RunTarget, flags: RunFlags): RunRequest {
     slLog2: flags.sl === undefined ? undefined : parseChoice(flags.sl, [1, 2, 3, 4, 5] as const, '--sl'),
     params: flags.param ?? {},
     maxInstructions: flags.maxInstructions === undefined ? undefined : parseCount(flags.maxInstructions, '--max-instructions'),
+    timeoutMs: flags.timeout === undefined ? undefined : parseDuration(flags.timeout, '--timeout'),
     guard: flags.guard,
     alignmentCheck: flags.alignCheck,
     extraBanks: flags.bank,

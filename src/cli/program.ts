@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import type { BenchFlags } from './bench.js';
 import type { MapFlags, StepFlags } from './learn.js';
 import { DEFAULT_SCENARIO } from './budget.js';
-import { EXIT_BAD_INPUT, EXIT_OK, InputError } from './errors.js';
+import { EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, InputError, internalErrorText, isInputError } from './errors.js';
 import { coloursFor, defaultIo, runRequestFrom, targetFrom, type CheckFlags, type CliIo, type RunFlags } from './options.js';
 import { collectParam, parseChoice, parseSize } from './units.js';
 
@@ -16,6 +16,7 @@ function addRunOptions(command: Command, boardHelp = 'board name or board JSON f
     .option('--sl <n>', 'second-level index bits, 1..5 (default 5: 32 classes per power of two)')
     .option('-p, --param <name=value>', 'set a firmware parameter (repeatable)', collectParam)
     .option('--max-instructions <n>', 'instruction budget before the run stops as a timeout (default 2e9)')
+    .option('--timeout <duration>', 'wall-clock limit of one run: 90s, 10m, 500ms, or seconds (default 10m)')
     .option('--guard', 'trap firmware writes into allocator metadata (slower)')
     .option('--align-check', 'fault on unaligned heap accesses the core would trap (Armv6-M: any halfword/word; Armv7-M: LDRD/STRD/LDM/STM) (slower)')
     .option('--bank <name>', 'add a whole RAM bank (e.g. CCM) to the heap as a second pool (repeatable)', (value: string, previous: string[] = []) => [...previous, value]);
@@ -29,6 +30,7 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
     .description('A TLSF heap over the SRAM of an emulated Cortex-M microcontroller')
     .version(version)
     .option('--no-color', 'plain output even on a terminal (NO_COLOR also works)')
+    .option('--verbose', 'print the stack of an internal error (TLSF_SIM_DEBUG=1 also works)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({
@@ -170,7 +172,10 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
   return program;
 }
 
-/** Parses argv, runs the command and returns the process exit code (0 ok, 1 check failed, 2 bad input). */
+/**
+ * Parses argv, runs the command and returns the process exit code: 0 ok, 1 check failed or run incomplete,
+ * 2 bad input or usage, 3 internal error (a bug or an emulator failure).
+ */
 export async function main(argv: string[], io: CliIo = defaultIo(), version = '0.0.0'): Promise<number> {
   const result = { exitCode: EXIT_OK };
   const program = buildProgram(io, version, result);
@@ -183,11 +188,12 @@ export async function main(argv: string[], io: CliIo = defaultIo(), version = '0
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT_OK;
       return EXIT_BAD_INPUT;
     }
-    if (error instanceof InputError) {
-      io.stderr.write(`tlsf-sim: ${error.message}\n`);
+    if (error instanceof InputError || isInputError(error)) {
+      io.stderr.write(`tlsf-sim: ${(error as Error).message}\n`);
       return EXIT_BAD_INPUT;
     }
-    io.stderr.write(`tlsf-sim: internal error: ${(error as Error).stack ?? String(error)}\n`);
-    return EXIT_BAD_INPUT;
+    const withStack = program.opts<{ verbose?: boolean }>().verbose === true || io.env.TLSF_SIM_DEBUG === '1';
+    io.stderr.write(`tlsf-sim: ${internalErrorText(error, withStack)}\n`);
+    return EXIT_INTERNAL;
   }
 }

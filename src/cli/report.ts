@@ -1,5 +1,6 @@
 import type { Palette } from './terminal.js';
-import { formatBytes, formatHex, formatKiB, formatPercent } from './units.js';
+import { hex } from '../allocator/index.js';
+import { formatBytes, formatKiB, formatPercent } from './units.js';
 
 /**
  * The board's RunReport as the CLI reads it (docs/design.md section 2). Declared here structurally so that the
@@ -28,9 +29,25 @@ export interface RunReportFigures {
   seconds: number;
   hostMs: number;
   message?: string;
-  fault?: { kind: string; address: number; size: number; pc: number; symbol?: string; nearestBlock?: string };
+  /** `address` is absent when the fault has none (e.g. heap corruption found inside malloc). */
+  fault?: { kind: string; address?: number; size: number; pc: number; symbol?: string; nearestBlock?: string };
+  /** Where a run that did not finish stopped ('hang' and 'timeout' results). */
+  stoppedAt?: StoppedAt;
   assertion?: { file: string; line: number; expression: string };
 }
+
+export interface StoppedAt {
+  pc: number;
+  symbol?: string;
+  reason: 'branch-to-self' | 'wait-for-interrupt' | 'instruction-budget' | 'wall-clock';
+}
+
+const STOP_REASON_TEXT: Record<StoppedAt['reason'], string> = {
+  'branch-to-self': 'branches to itself',
+  'wait-for-interrupt': 'waits for an interrupt that nothing can raise',
+  'instruction-budget': 'instruction budget used up',
+  'wall-clock': 'wall-clock limit (--timeout) reached',
+};
 
 /** How the run was configured: what the user asked for, echoed into reports so a JSON file is self-describing. */
 export interface RunSettings {
@@ -87,6 +104,7 @@ export function runReportJson(report: RunReportFigures, settings: RunSettings): 
     seconds: report.seconds,
     hostMs: Math.round(report.hostMs * 1000) / 1000,
     fault: report.fault ?? null,
+    stoppedAt: report.stoppedAt ?? null,
     assertion: report.assertion ?? null,
     output: report.output,
   };
@@ -112,16 +130,21 @@ export function formatRunReport(report: RunReportFigures, settings: RunSettings,
   const lines: string[] = [];
   lines.push(`${colours.bold(settings.target)} on ${report.board}${boardFacts ? ` (${boardFacts})` : ''}: ${resultText}`);
   if (!ok && report.message) lines.push(`  ${colours.red('stopped')}         ${report.message}`);
+  if (report.stoppedAt) {
+    const stop = report.stoppedAt;
+    lines.push(`  stopped at      pc ${hex(stop.pc)}${stop.symbol ? ` in ${stop.symbol}` : ''}: ${STOP_REASON_TEXT[stop.reason] ?? stop.reason}`);
+  }
   if (report.fault) {
     const fault = report.fault;
-    lines.push(`  fault           ${fault.kind}, ${fault.size} bytes at ${formatHex(fault.address)}, pc ${formatHex(fault.pc)}${fault.symbol ? ` in ${fault.symbol}` : ''}`);
+    const where = fault.address === undefined ? '' : ` at ${hex(fault.address)}`;
+    lines.push(`  fault           ${fault.kind}, ${fault.size} bytes${where}, pc ${hex(fault.pc)}${fault.symbol ? ` in ${fault.symbol}` : ''}`);
     if (fault.nearestBlock) lines.push(`                  ${fault.nearestBlock}`);
   }
   if (report.assertion) {
     lines.push(`  assertion       ${report.assertion.file}:${report.assertion.line}: ${report.assertion.expression}`);
   }
   const paramText = Object.entries(settings.params).map(([name, value]) => `${name}=${value}`).join(' ');
-  lines.push(`  heap            ${formatHex(report.heapBase)}, ${formatKiB(report.heapSize)} (${formatBytes(report.heapSize)}), align ${settings.align}, SL 2^${settings.slLog2}`);
+  lines.push(`  heap            ${hex(report.heapBase)}, ${formatKiB(report.heapSize)} (${formatBytes(report.heapSize)}), align ${settings.align}, SL 2^${settings.slLog2}`);
   if (paramText) lines.push(`  parameters      ${paramText}`);
   const ops = report.ops;
   lines.push(`  operations      malloc ${count(ops.malloc)}, free ${count(ops.free)}, realloc ${count(ops.realloc)}, calloc ${count(ops.calloc)}, memalign ${count(ops.memalign)}, failed ${ops.failed ? colours.yellow(count(ops.failed)) : '0'}`);

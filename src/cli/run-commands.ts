@@ -6,6 +6,7 @@ import { toGithubAnnotations, toJUnit, toMarkdown, type RunTiming } from './ci.j
 import { execute, jobToRequest, prepareRun } from './engine.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from './errors.js';
 import { formatRunReport, runReportJson, REPORT_SCHEMA_VERSION } from './report.js';
+import { parseDuration } from './units.js';
 import { coloursFor, limitsFromFlags, runRequestFrom, targetFrom, writeJson, type CheckFlags, type CliIo, type RunFlags } from './options.js';
 
 // The commands that run firmware, loaded by program.ts only when one of them is invoked, so that
@@ -35,6 +36,7 @@ function writeOutputFile(path: string, text: string, what: string, append = fals
 
 export function checkCommand(argument: string | undefined, flags: CheckFlags, io: CliIo): number {
   const flagLimits = limitsFromFlags(flags);
+  const timeoutMs = flags.timeout === undefined ? undefined : parseDuration(flags.timeout, '--timeout');
   let jobs: BudgetJob[];
   let budgetFile: string | undefined;
   if (argument !== undefined) {
@@ -61,7 +63,7 @@ export function checkCommand(argument: string | undefined, flags: CheckFlags, io
   // --guard / --align-check switch the check on for every entry; an entry's own `guard: true` holds without them.
   const prepared = jobs.map((job) => prepareRun({
     ...jobToRequest(job), guard: (flags.guard ?? false) || (job.guard ?? false),
-    alignmentCheck: (flags.alignCheck ?? false) || (job.alignmentCheck ?? false), extraBanks: flags.bank,
+    alignmentCheck: (flags.alignCheck ?? false) || (job.alignmentCheck ?? false), extraBanks: flags.bank, timeoutMs,
   }));
   const outcomes: CheckOutcome[] = [];
   const runs: Record<string, unknown>[] = [];

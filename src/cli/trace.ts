@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { InputError } from './errors.js';
+import { closeSync, readSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
+import { InputError, quoteInput } from './errors.js';
+import { MAX_TRACE_BYTES, openInputFile } from './input-file.js';
 
 /**
  * An allocation trace in the CS:APP malloc-lab `.rep` format:
@@ -35,79 +37,142 @@ export interface Trace {
 
 const MAX_TRACE_ID = 1 << 20;
 const MAX_REQUEST = 0x7fff_ffff;
+/**
+ * Longest line accepted. A well-formed line is at most ~25 characters ("r 1048575 2147483647"); the slack is for
+ * comments. A longer line is refused as soon as it passes the cap, so no giant string is ever built.
+ */
+export const MAX_TRACE_LINE = 1024;
 
+/** Bytes read from the file at a time. */
+const READ_CHUNK = 1 << 16;
+
+/**
+ * Reads a trace file line by line: refused before reading when it is not a regular file or exceeds
+ * MAX_TRACE_BYTES (input-file.ts), and a line longer than MAX_TRACE_LINE fails without being kept whole.
+ */
 export function readTraceFile(path: string): Trace {
-  let text: string;
+  const { fd } = openInputFile(path, { what: 'trace', maxBytes: MAX_TRACE_BYTES });
+  const parser = new TraceParser(path);
   try {
-    text = readFileSync(path, 'utf8');
+    const chunk = Buffer.alloc(READ_CHUNK);
+    const decoder = new StringDecoder('utf8');
+    let pending = '';
+    for (;;) {
+      const read = readSync(fd, chunk, 0, chunk.length, null);
+      if (read === 0) break;
+      pending += decoder.write(chunk.subarray(0, read));
+      pending = parser.feed(pending);
+    }
+    parser.feed(pending + decoder.end(), true);
   } catch (error) {
+    if (error instanceof InputError) throw error;
     throw new InputError(`cannot read trace ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  } finally {
+    closeSync(fd);
   }
-  return parseTrace(text, path);
+  return parser.finish();
 }
 
-/** Parses a trace; every error names the file and the 1-based line number. */
+/** Parses a trace held in memory; every error names the file and the 1-based line number. */
 export function parseTrace(text: string, name = 'trace'): Trace {
-  const header: number[] = [];
-  const ops: TraceOp[] = [];
-  const liveSizes = new Map<number, number>();
-  let liveBytes = 0;
-  let peakLiveBytes = 0;
-  let largestRequest = 0;
-  let idCount = 0;
-  const lines = text.split(/\r?\n/);
+  const parser = new TraceParser(name);
+  parser.feed(text, true);
+  return parser.finish();
+}
 
-  lines.forEach((rawLine, index) => {
-    const lineNumber = index + 1;
+/** Builds a Trace from lines fed in pieces of any size; keeps only the running figures and the operations. */
+class TraceParser {
+  private readonly header: number[] = [];
+  private readonly ops: TraceOp[] = [];
+  private readonly liveSizes = new Map<number, number>();
+  private liveBytes = 0;
+  private peakLiveBytes = 0;
+  private largestRequest = 0;
+  private idCount = 0;
+  private lineNumber = 0;
+
+  constructor(private readonly name: string) {}
+
+  /**
+   * Parses every complete line of `text` and returns the unfinished rest (all of it when `last`). Refuses a
+   * line, finished or not, once it is longer than MAX_TRACE_LINE.
+   */
+  feed(text: string, last = false): string {
+    let start = 0;
+    for (;;) {
+      const end = text.indexOf('\n', start);
+      if (end < 0) break;
+      this.line(text.slice(start, end).replace(/\r$/, ''));
+      start = end + 1;
+    }
+    const rest = text.slice(start);
+    if (rest.length > MAX_TRACE_LINE) this.tooLong(rest);
+    if (!last) return rest;
+    if (rest !== '') this.line(rest.replace(/\r$/, ''));
+    return '';
+  }
+
+  private tooLong(rawLine: string): never {
+    throw new InputError(`${this.name}:${this.lineNumber + 1}: line longer than ${MAX_TRACE_LINE} characters: ${quoteInput(rawLine)}`);
+  }
+
+  private line(rawLine: string): void {
+    if (rawLine.length > MAX_TRACE_LINE) this.tooLong(rawLine);
+    this.lineNumber++;
+    const lineNumber = this.lineNumber;
     const line = rawLine.replace(/#.*$/, '').trim();
     if (line === '') return;
     const fail = (problem: string): never => {
-      throw new InputError(`${name}:${lineNumber}: ${problem}: "${rawLine.trim()}"`);
+      throw new InputError(`${this.name}:${lineNumber}: ${problem}: ${quoteInput(rawLine.trim())}`);
     };
     const fields = line.split(/\s+/);
-    if (ops.length === 0 && fields.length === 1 && /^\d+$/.test(fields[0]!)) {
-      if (header.length >= 4) fail('more than four header numbers (heap size, ids, operations, weight)');
-      header.push(Number(fields[0]));
+    if (this.ops.length === 0 && fields.length === 1 && /^\d+$/.test(fields[0]!)) {
+      if (this.header.length >= 4) fail('more than four header numbers (heap size, ids, operations, weight)');
+      this.header.push(Number(fields[0]));
       return;
     }
     const parseNumber = (field: string | undefined, what: string, max: number): number => {
       if (field === undefined || !/^\d+$/.test(field)) return fail(`${what} must be a non-negative integer`);
       const value = Number(field);
-      if (value > max) return fail(`${what} ${value} is too large (max ${max})`);
+      if (value > max) return fail(`${what} ${quoteInput(field)} is too large (max ${max})`);
       return value;
     };
-    const op = fields[0];
+    const op = fields[0]!;
     if (op === 'a' || op === 'r') {
       if (fields.length !== 3) fail(`"${op}" takes an id and a size`);
       const id = parseNumber(fields[1], 'id', MAX_TRACE_ID);
       const size = parseNumber(fields[2], 'size', MAX_REQUEST);
-      if (op === 'a' && liveSizes.has(id)) fail(`id ${id} is allocated again without being freed`);
-      liveBytes += size - (liveSizes.get(id) ?? 0);
-      liveSizes.set(id, size);
-      ops.push({ kind: op === 'a' ? 'alloc' : 'realloc', id, size, line: lineNumber });
-      largestRequest = Math.max(largestRequest, size);
-      peakLiveBytes = Math.max(peakLiveBytes, liveBytes);
-      idCount = Math.max(idCount, id + 1);
+      if (op === 'a' && this.liveSizes.has(id)) fail(`id ${id} is allocated again without being freed`);
+      this.liveBytes += size - (this.liveSizes.get(id) ?? 0);
+      this.liveSizes.set(id, size);
+      this.ops.push({ kind: op === 'a' ? 'alloc' : 'realloc', id, size, line: lineNumber });
+      this.largestRequest = Math.max(this.largestRequest, size);
+      this.peakLiveBytes = Math.max(this.peakLiveBytes, this.liveBytes);
+      this.idCount = Math.max(this.idCount, id + 1);
     } else if (op === 'f') {
       if (fields.length !== 2) fail('"f" takes one id');
       const id = parseNumber(fields[1], 'id', MAX_TRACE_ID);
-      if (!liveSizes.has(id)) fail(`id ${id} is freed but not allocated`);
-      liveBytes -= liveSizes.get(id)!;
-      liveSizes.delete(id);
-      ops.push({ kind: 'free', id, line: lineNumber });
-      idCount = Math.max(idCount, id + 1);
+      if (!this.liveSizes.has(id)) fail(`id ${id} is freed but not allocated`);
+      this.liveBytes -= this.liveSizes.get(id)!;
+      this.liveSizes.delete(id);
+      this.ops.push({ kind: 'free', id, line: lineNumber });
+      this.idCount = Math.max(this.idCount, id + 1);
     } else {
-      fail(`unknown operation "${op}" (expected a, f or r)`);
+      fail(`unknown operation ${quoteInput(op)} (expected a, f or r)`);
     }
-  });
+  }
 
-  if (ops.length === 0) throw new InputError(`${name}: the trace has no operations (a id size / f id / r id size)`);
-  const [suggestedHeapSize, declaredIds, declaredOps, weight] = header;
-  if (declaredOps !== undefined && declaredOps !== ops.length) {
-    throw new InputError(`${name}:3: the header declares ${declaredOps} operations but the trace has ${ops.length}`);
+  finish(): Trace {
+    const { name, ops, idCount } = this;
+    if (ops.length === 0) throw new InputError(`${name}: the trace has no operations (a id size / f id / r id size)`);
+    const [suggestedHeapSize, declaredIds, declaredOps, weight] = this.header;
+    if (declaredOps !== undefined && declaredOps !== ops.length) {
+      throw new InputError(`${name}:3: the header declares ${declaredOps} operations but the trace has ${ops.length}`);
+    }
+    if (declaredIds !== undefined && idCount > declaredIds) {
+      throw new InputError(`${name}:2: the header declares ${declaredIds} ids but the trace uses id ${idCount - 1}`);
+    }
+    const { largestRequest, peakLiveBytes } = this;
+    return { suggestedHeapSize, declaredIds, declaredOps, weight, ops, idCount, largestRequest, peakLiveBytes };
   }
-  if (declaredIds !== undefined && idCount > declaredIds) {
-    throw new InputError(`${name}:2: the header declares ${declaredIds} ids but the trace uses id ${idCount - 1}`);
-  }
-  return { suggestedHeapSize, declaredIds, declaredOps, weight, ops, idCount, largestRequest, peakLiveBytes };
 }

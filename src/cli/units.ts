@@ -1,4 +1,5 @@
-import { InputError } from './errors.js';
+import { hex } from '../allocator/index.js';
+import { InputError, quoteInput } from './errors.js';
 
 import { parseByteCount } from '../board/sizes.js';
 
@@ -7,6 +8,8 @@ import { parseByteCount } from '../board/sizes.js';
  * `what` names the option or field, so the message says which value was bad.
  */
 export function parseSize(text: string, what = 'size'): number {
+  // No size is this long; refusing here keeps the board parser from echoing a huge value whole.
+  if (String(text).length > 40) throw new InputError(`${what}: ${quoteInput(String(text))} is not a size (write e.g. 32768, 32K, 32KiB or 0x8000)`);
   const parsed = parseByteCount(text);
   if ('problem' in parsed) throw new InputError(`${what}: ${parsed.problem}`);
   return parsed.bytes;
@@ -15,7 +18,7 @@ export function parseSize(text: string, what = 'size'): number {
 /** A size that must also be greater than zero (heap sizes, limits on peak use). */
 export function parsePositiveSize(text: string, what = 'size'): number {
   const bytes = parseSize(text, what);
-  if (bytes <= 0) throw new InputError(`${what}: "${text}" must be greater than zero`);
+  if (bytes <= 0) throw new InputError(`${what}: ${quoteInput(String(text))} must be greater than zero`);
   return bytes;
 }
 
@@ -32,33 +35,56 @@ export function parseFraction(text: string, what = 'fraction'): number {
   } else if (/^(\d+(?:\.\d+)?|\.\d+)$/.test(trimmed)) {
     value = Number(trimmed);
     if (value > 1) {
-      throw new InputError(`${what}: "${text}" is ambiguous; write a percentage (${trimmed}%) or a fraction between 0 and 1`);
+      throw new InputError(`${what}: ${quoteInput(String(text))} is ambiguous; write a percentage (${trimmed.length <= 20 ? trimmed : 'N'}%) or a fraction between 0 and 1`);
     }
   } else {
-    throw new InputError(`${what}: "${text}" is not a percentage or fraction (write e.g. 30% or 0.3)`);
+    throw new InputError(`${what}: ${quoteInput(String(text))} is not a percentage or fraction (write e.g. 30% or 0.3)`);
   }
-  if (value < 0 || value > 1) throw new InputError(`${what}: "${text}" is outside 0%..100%`);
+  if (value < 0 || value > 1) throw new InputError(`${what}: ${quoteInput(String(text))} is outside 0%..100%`);
   return value;
 }
 
 /**
- * Parses a non-negative integer count such as an instruction budget: `2000000000`, `2e9`, `2_000_000`, `0x10`.
+ * Parses a whole count: an instruction budget, a call number, a width: `2000000000`, `2e9`, `2_000_000`,
+ * `0x10`. The one count parser of the CLI; `range` bounds it (inclusive) where the option has bounds.
  */
-export function parseCount(text: string, what = 'count'): number {
+export function parseCount(text: string, what = 'count', range: { min?: number; max?: number } = {}): number {
   const trimmed = String(text).trim().replace(/_/g, '');
-  let value: number;
+  let value = Number.NaN;
   if (/^0x[0-9a-f]+$/i.test(trimmed)) value = parseInt(trimmed.slice(2), 16);
   else if (/^\d+(\.\d+)?(e\d+)?$/i.test(trimmed)) value = Number(trimmed);
-  else throw new InputError(`${what}: "${text}" is not a whole number`);
-  if (!Number.isSafeInteger(value)) throw new InputError(`${what}: "${text}" is not a whole number`);
+  const { min = 0, max = Number.MAX_SAFE_INTEGER } = range;
+  if (!Number.isSafeInteger(value)) {
+    const bounds = range.min === undefined && range.max === undefined ? '' : ` from ${min} to ${max}`;
+    throw new InputError(`${what}: ${quoteInput(String(text))} is not a whole number${bounds}`);
+  }
+  if (value < min || value > max) throw new InputError(`${what}: ${quoteInput(String(text))} must be a whole number from ${min} to ${max}`);
   return value;
+}
+
+/** The longest --timeout accepted: a day. Longer is a typo (a unit missed), not a run anyone waits for. */
+export const MAX_TIMEOUT_MS = 24 * 60 * 60 * 1000;
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
+
+/**
+ * Parses a wall-clock duration into milliseconds: `90s`, `10m`, `1.5h`, `500ms`; a plain number is seconds.
+ * Refused when not above zero (a run that may not start) or above MAX_TIMEOUT_MS.
+ */
+export function parseDuration(text: string, what = 'duration'): number {
+  const match = /^(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|min|m|h)?$/i.exec(String(text).trim());
+  if (!match) throw new InputError(`${what}: ${quoteInput(String(text))} is not a duration (write e.g. 90s, 10m, 500ms, or seconds)`);
+  const milliseconds = Math.round(Number(match[1]) * DURATION_UNITS_MS[(match[2] ?? 's').toLowerCase()]!);
+  if (milliseconds <= 0) throw new InputError(`${what}: ${quoteInput(String(text))} must be longer than zero`);
+  if (milliseconds > MAX_TIMEOUT_MS) throw new InputError(`${what}: ${quoteInput(String(text))} is longer than a day (the most accepted)`);
+  return milliseconds;
 }
 
 /** Parses a count that must be one of a few allowed values (alignment 4/8/16, second-level bits 1..5). */
 export function parseChoice<T extends number>(text: string, allowed: readonly T[], what: string): T {
   const value = parseCount(text, what);
   if (!allowed.includes(value as T)) {
-    throw new InputError(`${what}: "${text}" must be one of ${allowed.join(', ')}`);
+    throw new InputError(`${what}: ${quoteInput(String(text))} must be one of ${allowed.join(', ')}`);
   }
   return value as T;
 }
@@ -72,11 +98,11 @@ const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,26}$/;
  */
 export function parseParam(text: string): [string, number] {
   const eq = text.indexOf('=');
-  if (eq <= 0) throw new InputError(`--param: "${text}" is not name=value`);
+  if (eq <= 0) throw new InputError(`--param: ${quoteInput(String(text))} is not name=value`);
   const name = text.slice(0, eq).trim();
   const rawValue = text.slice(eq + 1).trim();
   if (!PARAM_NAME.test(name)) {
-    throw new InputError(`--param: "${name}" is not a parameter name (letters, digits, _; at most 27 characters)`);
+    throw new InputError(`--param: ${quoteInput(String(name))} is not a parameter name (letters, digits, _; at most 27 characters)`);
   }
   const value = parseParamValue(rawValue, `--param ${name}`);
   return [name, value];
@@ -94,11 +120,11 @@ export function parseParamValue(raw: string | number, what: string): number {
   try {
     magnitude = parseSize(negative ? raw.slice(1) : raw, what);
   } catch {
-    throw new InputError(`${what}: "${raw}" is not an integer (write e.g. 200, -3, 0x10 or 4K)`);
+    throw new InputError(`${what}: ${quoteInput(String(raw))} is not an integer (write e.g. 200, -3, 0x10 or 4K)`);
   }
   const value = negative ? -magnitude : magnitude;
   if (value < -0x8000_0000 || value > 0x7fff_ffff) {
-    throw new InputError(`${what}: "${raw}" does not fit a 32-bit signed parameter`);
+    throw new InputError(`${what}: ${quoteInput(String(raw))} does not fit a 32-bit signed parameter`);
   }
   return value;
 }
@@ -129,6 +155,5 @@ export function formatPercent(fraction: number): string {
   return `${(fraction * 100).toFixed(1)}%`;
 }
 
-export function formatHex(address: number): string {
-  return `0x${(address >>> 0).toString(16).padStart(8, '0')}`;
-}
+/** The allocator's `hex` (0x%08x), under the name replay.ts imports; new code imports `hex` itself. */
+export const formatHex = hex;
