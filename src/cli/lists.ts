@@ -1,7 +1,8 @@
 import { listBoards } from '../board/index.js';
 import { DEFAULT_BOARD, listScenarios } from './engine.js';
 import type { CliIo } from './options.js';
-import { formatHex, formatKiB } from './units.js';
+import { hex } from '../allocator/index.js';
+import { formatKiB } from './units.js';
 
 function formatClock(hz: number): string {
   return `${Number((hz / 1e6).toFixed(2))} MHz`;
@@ -19,7 +20,7 @@ export function boardsCommand(json: boolean, io: CliIo): number {
     io.stdout.write(`${board.name}${isDefault ? ' (default)' : ''}: ${board.cpu}, ${formatClock(board.clockHz)}, ${formatKiB(board.flash.size)} flash, ${formatKiB(totalRam)} SRAM\n`);
     io.stdout.write(`  ${board.description}\n`);
     for (const bank of board.ram) {
-      io.stdout.write(`  ${bank.name.padEnd(10)} ${formatHex(bank.base)}  ${formatKiB(bank.size).padStart(9)}${bank.heap ? '  heap' : ''}\n`);
+      io.stdout.write(`  ${bank.name.padEnd(10)} ${hex(bank.base)}  ${formatKiB(bank.size).padStart(9)}${bank.heap ? '  heap' : ''}\n`);
     }
     io.stdout.write(`  source: ${board.source}\n\n`);
   }

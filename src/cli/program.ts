@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { BenchFlags } from './bench.js';
-import type { MapFlags, StepFlags } from './learn.js';
+import type { MapFlags } from './map-command.js';
+import type { StepFlags } from './step-command.js';
 import { DEFAULT_SCENARIO } from './budget.js';
 import { EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, InputError, internalErrorText, isInputError } from './errors.js';
 import { coloursFor, defaultIo, runRequestFrom, targetFrom, type CheckFlags, type CliIo, type RunFlags } from './options.js';
@@ -99,7 +100,7 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
     .option('--json', 'print one JSON document: blocks, bitmaps, free lists')
     .action(async (target: string | undefined, flags: RunFlags & MapFlags) => {
       const request = runRequestFrom(targetFrom(target, io), flags);
-      const { mapCommand, parseMapPoint } = await import('./learn.js');
+      const { mapCommand, parseMapPoint } = await import('./map-command.js');
       parseMapPoint(flags.at ?? 'end'); // a bad --at fails before the run
       result.exitCode = mapCommand(request, flags, io, coloursFor(io, globalColour()));
     });
@@ -116,7 +117,7 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
     .option('--json', 'print one JSON document with every step')
     .action(async (target: string | undefined, flags: RunFlags & StepFlags) => {
       const request = runRequestFrom(targetFrom(target, io), flags);
-      const { stepCommand } = await import('./learn.js');
+      const { stepCommand } = await import('./step-command.js');
       result.exitCode = stepCommand(request, flags, io, coloursFor(io, globalColour()));
     });
 
