@@ -74,9 +74,10 @@ describe.concurrent('oversized input is quoted, never echoed whole (hole 1)', ()
     expect(result.stderr.length).toBeLessThan(300);
   });
 
-  it('option values and names are quoted short: --heap, --sl, --param, scenario names', async () => {
+  it('option values and names are quoted short: --heap, --sl, --param, --bank, scenario, option and command names', async () => {
     const huge = 'x'.repeat(100_000);
-    for (const args of [['run', '--heap', huge], ['run', '--sl', huge], ['run', '--param', huge], ['run', huge], ['step', '--from', huge], ['run', '--timeout', huge]]) {
+    for (const args of [['run', '--heap', huge], ['run', '--sl', huge], ['run', '--param', huge], ['run', huge], ['step', '--from', huge], ['run', '--timeout', huge],
+      ['run', '--bank', huge], ['run', `--${huge}`], [huge]]) {
       const result = await cli(args);
       expect(result.code, args[1]).toBe(2);
       expect(result.stderr.length, args.slice(0, 2).join(' ')).toBeLessThan(400);

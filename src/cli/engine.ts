@@ -61,9 +61,10 @@ export function listScenarios(): Scenario[] {
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new InputError(`cannot read the scenario list ${path}: ${(error as Error).message}`);
+    // The package's own file, not the user's input: a broken install is an internal error (exit 3).
+    throw new Error(`cannot read the scenario list ${path}: ${(error as Error).message}`);
   }
-  if (!Array.isArray(parsed)) throw new InputError(`${path} must be a list of scenarios`);
+  if (!Array.isArray(parsed)) throw new Error(`${path} must be a list of scenarios`);
   scenarioCache = parsed as Scenario[];
   return scenarioCache;
 }
@@ -163,7 +164,7 @@ export function prepareRun(request: RunRequest): PreparedRun {
     const known = scenario.params.map((param) => param.name);
     for (const name of Object.keys(params)) {
       if (!known.includes(name)) {
-        throw new InputError(`--param ${name}: scenario ${scenario.name} has no parameter "${name}"${didYouMean(name, known)}; its parameters: ${known.join(', ') || '(none)'}`);
+        throw new InputError(`--param ${quoteInput(name)}: scenario ${scenario.name} has no parameter ${quoteInput(name)}${didYouMean(name, known)}; its parameters: ${known.join(', ') || '(none)'}`);
       }
     }
     const path = scenarioElfPath(scenario, board);

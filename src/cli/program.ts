@@ -3,11 +3,17 @@ import type { BenchFlags } from './bench.js';
 import type { MapFlags } from './map-command.js';
 import type { StepFlags } from './step-command.js';
 import { DEFAULT_SCENARIO } from './budget.js';
-import { EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, InputError, internalErrorText, isInputError } from './errors.js';
+import { EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, InputError, internalErrorText, isInputError, quoteInput } from './errors.js';
 import { coloursFor, defaultIo, runRequestFrom, targetFrom, type CheckFlags, type CliIo, type RunFlags } from './options.js';
 import { collectParam, parseChoice, parseSize } from './units.js';
 
 export type { CliIo } from './options.js';
+
+/** Collects repeated --bank names; a bank name is a short identifier, so a long one is refused before it is echoed. */
+function collectBankName(value: string, previous: string[] = []): string[] {
+  if (value.trim() === '' || value.length > 32) throw new InputError(`--bank: ${quoteInput(value)} is not a RAM bank name`);
+  return [...previous, value];
+}
 
 function addRunOptions(command: Command, boardHelp = 'board name or board JSON file (default: stm32f411re; see `tlsf-sim boards`)'): Command {
   return command
@@ -20,7 +26,7 @@ function addRunOptions(command: Command, boardHelp = 'board name or board JSON f
     .option('--timeout <duration>', 'wall-clock limit of one run: 90s, 10m, 500ms, or seconds (default 10m)')
     .option('--guard', 'trap firmware writes into allocator metadata (slower)')
     .option('--align-check', 'fault on unaligned heap accesses the core would trap (Armv6-M: any halfword/word; Armv7-M: LDRD/STRD/LDM/STM) (slower)')
-    .option('--bank <name>', 'add a whole RAM bank (e.g. CCM) to the heap as a second pool (repeatable)', (value: string, previous: string[] = []) => [...previous, value]);
+    .option('--bank <name>', 'add a whole RAM bank (e.g. CCM) to the heap as a second pool (repeatable)', collectBankName);
 }
 
 /** Builds the commander program; `result.exitCode` is set by whichever action ran. */
@@ -36,7 +42,8 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
-      writeErr: (text) => io.stderr.write(text),
+      // commander's own errors quote the unknown option or command whole: keep each line short.
+      writeErr: (text) => io.stderr.write(text.replace(/[^\n]{200,}/g, (line) => `${line.slice(0, 120)}… (${line.length.toLocaleString('en-US')} characters)`)),
     });
 
   const globalColour = (): { color?: boolean } => ({ color: program.opts<{ color?: boolean }>().color });
