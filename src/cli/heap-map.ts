@@ -10,7 +10,7 @@ const KIND_FREE_HEADER = 4;
 const KIND_FREE = 5;
 const KIND_HIGHLIGHT = 6;
 
-export const MAP_LEGEND = "C control structure and padding  # used  . free  : used and free in one cell  h block header  | end sentinel";
+export const MAP_LEGEND = 'C control structure and padding  # used  . free  : used and free in one cell  h block header  | end sentinel';
 
 export interface Region { start: number; end: number }
 

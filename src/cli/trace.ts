@@ -43,6 +43,12 @@ const MAX_REQUEST = 0x7fff_ffff;
  */
 export const MAX_TRACE_LINE = 1024;
 
+/**
+ * Most operations accepted: 2 Mi, 16 MiB once encoded (8 bytes each), eight times the largest built-in board's
+ * flash, where the encoded trace must fit. It bounds the memory a huge trace of valid lines can take.
+ */
+export const MAX_TRACE_OPS = 1 << 21;
+
 /** Bytes read from the file at a time. */
 const READ_CHUNK = 1 << 16;
 
@@ -138,6 +144,9 @@ class TraceParser {
       return value;
     };
     const op = fields[0]!;
+    if (this.ops.length >= MAX_TRACE_OPS) {
+      fail(`more than ${MAX_TRACE_OPS.toLocaleString('en-US')} operations, more than any board's flash can hold once encoded`);
+    }
     if (op === 'a' || op === 'r') {
       if (fields.length !== 3) fail(`"${op}" takes an id and a size`);
       const id = parseNumber(fields[1], 'id', MAX_TRACE_ID);
