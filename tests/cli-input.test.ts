@@ -9,6 +9,7 @@ import { classifyTarget } from '../src/cli/target.js';
 import { quoteInput } from '../src/cli/errors.js';
 import { closestName, didYouMean } from '../src/cli/suggest.js';
 import { parseCount, parseDuration } from '../src/cli/units.js';
+import { MAX_TRACE_OPS, parseTrace } from '../src/cli/trace.js';
 import { runRequestFrom } from '../src/cli/options.js';
 import { formatRunReport, runReportJson, type RunReportFigures, type RunSettings } from '../src/cli/report.js';
 import { palette } from '../src/cli/terminal.js';
@@ -62,7 +63,7 @@ describe.concurrent('oversized input is quoted, never echoed whole (hole 1)', ()
     const path = join(work, 'long-line.rep');
     writeFileSync(path, `a 0 16\na 1 ${'9'.repeat(4_000_000)}x\nf 0\n`);
     const result = await cli(['run', path]);
-    expectOneLineInputError(result, /long-line\.rep:2: line longer than 1024 characters: "a 1 9999/);
+    expectOneLineInputError(result, /long-line\.rep:2: line longer than 1024 characters, starting "a 1 9{76}"…$/m);
     expect(result.stderr.length).toBeLessThan(300);
   });
 
@@ -82,6 +83,11 @@ describe.concurrent('oversized input is quoted, never echoed whole (hole 1)', ()
       expect(result.code, args[1]).toBe(2);
       expect(result.stderr.length, args.slice(0, 2).join(' ')).toBeLessThan(400);
     }
+  });
+
+  it('a trace of more operations than any flash can hold is refused at the first one too many', () => {
+    const text = 'a 0 1\nf 0\n'.repeat(MAX_TRACE_OPS / 2) + 'a 0 1\n';
+    expect(() => parseTrace(text, 'many.rep')).toThrow(new RegExp(`many\\.rep:${MAX_TRACE_OPS + 1}: more than 2,097,152 operations`));
   });
 
   it('quoteInput cuts at 80 characters, says how long the whole was, and escapes control characters', () => {

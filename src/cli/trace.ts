@@ -1,6 +1,6 @@
 import { closeSync, readSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
-import { InputError, quoteInput } from './errors.js';
+import { InputError, QUOTE_LIMIT, quoteInput } from './errors.js';
 import { MAX_TRACE_BYTES, openInputFile } from './input-file.js';
 
 /**
@@ -119,7 +119,8 @@ class TraceParser {
   }
 
   private tooLong(rawLine: string): never {
-    throw new InputError(`${this.name}:${this.lineNumber + 1}: line longer than ${MAX_TRACE_LINE} characters: ${quoteInput(rawLine)}`);
+    // Only the start of the line is known (the rest is never read into memory), so no length is claimed.
+    throw new InputError(`${this.name}:${this.lineNumber + 1}: line longer than ${MAX_TRACE_LINE} characters, starting ${quoteInput(rawLine.slice(0, QUOTE_LIMIT))}…`);
   }
 
   private line(rawLine: string): void {
