@@ -120,7 +120,8 @@ class TraceParser {
 
   private tooLong(rawLine: string): never {
     // Only the start of the line is known (the rest is never read into memory), so no length is claimed.
-    throw new InputError(`${this.name}:${this.lineNumber + 1}: line longer than ${MAX_TRACE_LINE} characters, starting ${quoteInput(rawLine.slice(0, QUOTE_LIMIT))}…`);
+    const start = quoteInput(rawLine.slice(0, QUOTE_LIMIT));
+    throw new InputError(`${this.name}:${this.lineNumber + 1}: line longer than ${MAX_TRACE_LINE} characters, starting ${start}…`);
   }
 
   private line(rawLine: string): void {

@@ -9,7 +9,9 @@ import { parseByteCount } from '../board/sizes.js';
  */
 export function parseSize(text: string, what = 'size'): number {
   // No size is this long; refusing here keeps the board parser from echoing a huge value whole.
-  if (String(text).length > 40) throw new InputError(`${what}: ${quoteInput(String(text))} is not a size (write e.g. 32768, 32K, 32KiB or 0x8000)`);
+  if (String(text).length > 40) {
+    throw new InputError(`${what}: ${quoteInput(String(text))} is not a size (write e.g. 32768, 32K, 32KiB or 0x8000)`);
+  }
   const parsed = parseByteCount(text);
   if ('problem' in parsed) throw new InputError(`${what}: ${parsed.problem}`);
   return parsed.bytes;
@@ -35,7 +37,8 @@ export function parseFraction(text: string, what = 'fraction'): number {
   } else if (/^(\d+(?:\.\d+)?|\.\d+)$/.test(trimmed)) {
     value = Number(trimmed);
     if (value > 1) {
-      throw new InputError(`${what}: ${quoteInput(String(text))} is ambiguous; write a percentage (${trimmed.length <= 20 ? trimmed : 'N'}%) or a fraction between 0 and 1`);
+      const percent = trimmed.length <= 20 ? trimmed : 'N';
+      throw new InputError(`${what}: ${quoteInput(String(text))} is ambiguous; write a percentage (${percent}%) or a fraction between 0 and 1`);
     }
   } else {
     throw new InputError(`${what}: ${quoteInput(String(text))} is not a percentage or fraction (write e.g. 30% or 0.3)`);
@@ -58,7 +61,9 @@ export function parseCount(text: string, what = 'count', range: { min?: number; 
     const bounds = range.min === undefined && range.max === undefined ? '' : ` from ${min} to ${max}`;
     throw new InputError(`${what}: ${quoteInput(String(text))} is not a whole number${bounds}`);
   }
-  if (value < min || value > max) throw new InputError(`${what}: ${quoteInput(String(text))} must be a whole number from ${min} to ${max}`);
+  if (value < min || value > max) {
+    throw new InputError(`${what}: ${quoteInput(String(text))} must be a whole number from ${min} to ${max}`);
+  }
   return value;
 }
 
