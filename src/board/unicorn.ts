@@ -36,7 +36,8 @@ export const UC_HOOK_MEM_WRITE_PROT = 1 << 8;
 export const UC_HOOK_MEM_FETCH_PROT = 1 << 9;
 export const UC_HOOK_MEM_READ = 1 << 10;
 export const UC_HOOK_MEM_WRITE = 1 << 11;
-export const UC_HOOK_MEM_INVALID = (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 9);
+export const UC_HOOK_MEM_INVALID = UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED | UC_HOOK_MEM_FETCH_UNMAPPED
+  | UC_HOOK_MEM_READ_PROT | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT;
 
 // uc_mem_type, as passed to memory hooks.
 export const UC_MEM_READ = 16;
