@@ -205,6 +205,7 @@ describe('board files', () => {
     expect(() => loadBoard(zero)).toThrow(/^board file .*zero\.json is not a regular file$/);
     const huge = boardFile('huge.json', ' '.repeat(2 * 1024 * 1024));
     expect(() => loadBoard(huge)).toThrow(/huge\.json is 2097152 bytes; a board file is at most 1048576 bytes/);
+    expect(() => loadBoard(join(directory, 'missing.json'))).toThrow(/^cannot read board file .*missing\.json: no such file$/);
   });
 
   it('a JSON syntax error is one short line naming the file', () => {

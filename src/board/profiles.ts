@@ -72,24 +72,31 @@ function quote(value: unknown): string {
   }
 }
 
-/** A board field holding a byte count or an address: an integer, or a string in the size grammar ("0x20000000", "20K"). */
+/** A board field holding a byte count or an address: an integer, or a size string ("0x20000000", "20K"). */
 export function parseSize(value: unknown, field: string, where: string): number {
-  const parsed = typeof value === 'number' ? { bytes: value } : typeof value === 'string' ? parseByteCount(value) : { problem: '' };
+  const parsed = typeof value === 'number' ? { bytes: value }
+    : typeof value === 'string' ? parseByteCount(value) : { problem: '' };
   if ('problem' in parsed || !Number.isInteger(parsed.bytes) || parsed.bytes < 0 || parsed.bytes > 0xffffffff) {
-    throw new BoardError(`${where}: field "${field}" must be a non-negative 32-bit number (e.g. 0x20000000 or "20K"), got ${quote(value)}`);
+    throw new BoardError(
+      `${where}: field "${field}" must be a non-negative 32-bit number (e.g. 0x20000000 or "20K"), got ${quote(value)}`);
   }
   return parsed.bytes;
 }
 
+/** Throws the BoardError for one problem of one board; the board and its file are already in the message. */
+type Refuse = (problem: string) => never;
+
 /** The clock: an integer number of Hz, or a string with a decimal prefix ("48M", "48MHz", "32.768k"). */
-function parseClock(value: unknown, where: string): number {
+function parseClock(value: unknown, refuse: Refuse): number {
   if (typeof value === 'number') {
     if (Number.isInteger(value) && value > 0 && value <= MAX_CLOCK_HZ) return value;
-    throw new BoardError(`${where}: field "clockHz" must be a positive whole number of Hz up to ${MAX_CLOCK_HZ / 1e9} GHz, got ${quote(value)}`);
+    refuse(`field "clockHz" must be a positive whole number of Hz up to ${MAX_CLOCK_HZ / 1e9} GHz, got ${quote(value)}`);
   }
-  if (typeof value !== 'string') throw new BoardError(`${where}: field "clockHz" must be a number of Hz or a string such as "48MHz", got ${quote(value)}`);
+  if (typeof value !== 'string') {
+    refuse(`field "clockHz" must be a number of Hz or a string such as "48MHz", got ${quote(value)}`);
+  }
   const parsed = parseFrequency(value);
-  if ('problem' in parsed) throw new BoardError(`${where}: field "clockHz" ${quote(value)} ${parsed.problem}`);
+  if ('problem' in parsed) refuse(`field "clockHz" ${quote(value)} ${parsed.problem}`);
   return parsed.hertz;
 }
 
@@ -105,23 +112,23 @@ function isObject(value: unknown): value is Fields {
 }
 
 /** Unknown keys are refused, not ignored: a misspelt "heap" or "clockHZ" must not silently take a default. */
-function refuseUnknownKeys(object: Fields, known: readonly string[], where: string): void {
+function refuseUnknownKeys(object: Fields, known: readonly string[], context: string, refuse: Refuse): void {
   for (const key of Object.keys(object)) {
-    if (!known.includes(key)) throw new BoardError(`${where}: unknown field ${quote(key)} (known fields: ${known.join(', ')})`);
+    if (!known.includes(key)) refuse(`${context}unknown field ${quote(key)} (known fields: ${known.join(', ')})`);
   }
 }
 
-function requireString(object: Fields, field: string, where: string): string {
+function requireField(object: Fields, field: string, label: string, refuse: Refuse): unknown {
   const value = own(object, field);
-  if (value === undefined) throw new BoardError(`${where}: missing field "${field}"`);
-  if (typeof value !== 'string' || value.trim() === '') throw new BoardError(`${where}: field "${field}" must be a non-empty string, got ${quote(value)}`);
+  if (value === undefined) refuse(`missing field "${label}"`);
   return value;
 }
 
-function requireObject(object: Fields, field: string, where: string): Fields {
-  const value = own(object, field);
-  if (value === undefined) throw new BoardError(`${where}: missing field "${field}"`);
-  if (!isObject(value)) throw new BoardError(`${where}: field "${field}" must be an object, got ${quote(value)}`);
+function requireString(object: Fields, field: string, label: string, refuse: Refuse): string {
+  const value = requireField(object, field, label, refuse);
+  if (typeof value !== 'string' || value.trim() === '') {
+    refuse(`field "${label}" must be a non-empty string, got ${quote(value)}`);
+  }
   return value;
 }
 
@@ -140,90 +147,108 @@ const PAGE = 4096;
 const ADDRESS_SPACE = 0x1_0000_0000;
 
 const hexAddress = (value: number): string => `0x${value.toString(16)}`;
+const range = (base: number, size: number): string => `${hexAddress(base)}..${hexAddress(base + size - 1)}`;
+
+function parseFlash(raw: Fields, refuse: Refuse, where: string): BoardProfile['flash'] {
+  const flash = requireField(raw, 'flash', 'flash', refuse);
+  if (!isObject(flash)) refuse(`field "flash" must be an object, got ${quote(flash)}`);
+  refuseUnknownKeys(flash, FLASH_FIELDS, 'flash: ', refuse);
+  const base = requireField(flash, 'base', 'flash.base', refuse);
+  const size = requireField(flash, 'size', 'flash.size', refuse);
+  return { base: parseSize(base, 'flash.base', where), size: parseSize(size, 'flash.size', where) };
+}
+
+function parseBank(bankRaw: unknown, index: number, refuse: Refuse, where: string): RamBank {
+  const field = `ram[${index}]`;
+  if (!isObject(bankRaw)) refuse(`field "${field}" must be an object, got ${quote(bankRaw)}`);
+  const name = requireString(bankRaw, 'name', `${field}.name`, refuse);
+  if (!BANK_NAME.test(name)) refuse(`field "${field}.name" must be 1-64 printable ASCII characters, got ${quote(name)}`);
+  refuseUnknownKeys(bankRaw, BANK_FIELDS, `${field} (bank ${quote(name)}): `, refuse);
+  for (const key of ['base', 'size', 'heap']) {
+    if (own(bankRaw, key) === undefined) refuse(`missing field "${field}.${key}" (bank ${name})`);
+  }
+  const heap = own(bankRaw, 'heap');
+  if (typeof heap !== 'boolean') refuse(`field "${field}.heap" must be true or false, got ${quote(heap)}`);
+  const bank: RamBank = {
+    name,
+    base: parseSize(own(bankRaw, 'base'), `${field}.base`, where),
+    size: parseSize(own(bankRaw, 'size'), `${field}.size`, where),
+    heap,
+  };
+  const notes = own(bankRaw, 'notes');
+  if (notes !== undefined && typeof notes !== 'string') {
+    refuse(`field "${field}.notes" must be a string, got ${quote(notes)}`);
+  }
+  if (notes !== undefined) bank.notes = notes;
+  return bank;
+}
+
+/**
+ * The memory map must be one the machine can map: unique bank names, and regions that are whole pages inside
+ * 4 GiB, clear of each other and of what the machine maps itself (reserved-regions.ts).
+ */
+function checkMemoryMap(flash: BoardProfile['flash'], ram: RamBank[], refuse: Refuse): void {
+  const firstWithName = new Map<string, number>();
+  ram.forEach((bank, index) => {
+    // Case-insensitive, as --extra-bank looks banks up.
+    const key = bank.name.toLowerCase();
+    const first = firstWithName.get(key);
+    if (first !== undefined) {
+      refuse(`ram[${index}] and ram[${first}] are both named ${quote(bank.name)}; bank names must be unique`);
+    }
+    firstWithName.set(key, index);
+  });
+  const regions = [
+    { label: 'flash', base: flash.base, size: flash.size },
+    ...ram.map((bank, index) => ({ label: `ram[${index}] (bank ${quote(bank.name)})`, base: bank.base, size: bank.size })),
+  ];
+  for (const { label, base, size } of regions) {
+    const at = `${label} at ${hexAddress(base)} size ${hexAddress(size)}`;
+    if (size === 0) refuse(`${label} at ${hexAddress(base)} is empty (size 0)`);
+    if (base % PAGE !== 0 || size % PAGE !== 0) {
+      refuse(`${at} must be 4 KiB aligned in base and size (the emulator maps whole pages)`);
+    }
+    if (base + size > ADDRESS_SPACE) refuse(`${at} runs past the end of the 32-bit address space (4 GiB)`);
+    for (const reserved of RESERVED_REGIONS) {
+      if (base < reserved.base + reserved.size && reserved.base < base + size) {
+        refuse(`${at} overlaps ${reserved.name} at ${range(reserved.base, reserved.size)}, which the machine maps itself`);
+      }
+    }
+  }
+  regions.forEach((a, i) => {
+    for (const b of regions.slice(i + 1)) {
+      if (a.base < b.base + b.size && b.base < a.base + a.size) {
+        refuse(`${a.label} (${range(a.base, a.size)}) and ${b.label} (${range(b.base, b.size)}) overlap`);
+      }
+    }
+  });
+}
 
 /** Validates a parsed board description; every error is one line naming the origin (file) and the field or bank. */
 export function validateBoard(input: unknown, origin = 'board'): BoardProfile {
-  if (!isObject(input)) throw new BoardError(`${origin}: a board must be a JSON object`);
+  const refuseUnnamed: Refuse = (problem) => { throw new BoardError(`${origin}: ${problem}`); };
+  if (!isObject(input)) refuseUnnamed('a board must be a JSON object');
   const raw = input;
-  const name = requireString(raw, 'name', origin);
+  const name = requireString(raw, 'name', 'name', refuseUnnamed);
   if (!BOARD_NAME.test(name)) {
-    throw new BoardError(`${origin}: field "name" must be 1-64 letters, digits, ".", "_", "+" or "-" starting with a letter or digit, got ${quote(name)}`);
+    refuseUnnamed('field "name" must be 1-64 letters, digits, ".", "_", "+" or "-" starting with a letter or digit, '
+      + `got ${quote(name)}`);
   }
   const where = `board "${name}" (${origin})`;
-  refuseUnknownKeys(raw, BOARD_FIELDS, where);
-  const description = requireString(raw, 'description', where);
-  const cpuText = requireString(raw, 'cpu', where).toLowerCase();
+  const refuse: Refuse = (problem) => { throw new BoardError(`${where}: ${problem}`); };
+  refuseUnknownKeys(raw, BOARD_FIELDS, '', refuse);
+  const description = requireString(raw, 'description', 'description', refuse);
+  const cpuText = requireString(raw, 'cpu', 'cpu', refuse).toLowerCase();
   const cpu = CPU_NAMES.find((known) => known === cpuText);
-  if (!cpu) throw new BoardError(`${where}: field "cpu" must be one of ${CPU_NAMES.join(', ')}, got ${quote(own(raw, 'cpu'))}`);
-  if (own(raw, 'clockHz') === undefined) throw new BoardError(`${where}: missing field "clockHz"`);
-  const clockHz = parseClock(own(raw, 'clockHz'), where);
-  const flashRaw = requireObject(raw, 'flash', where);
-  refuseUnknownKeys(flashRaw, FLASH_FIELDS, `${where} flash`);
-  for (const key of FLASH_FIELDS) {
-    if (own(flashRaw, key) === undefined) throw new BoardError(`${where}: missing field "flash.${key}"`);
-  }
-  const flash = { base: parseSize(own(flashRaw, 'base'), 'flash.base', where), size: parseSize(own(flashRaw, 'size'), 'flash.size', where) };
-  const ramRaw = own(raw, 'ram');
-  if (ramRaw === undefined) throw new BoardError(`${where}: missing field "ram"`);
-  if (!Array.isArray(ramRaw) || ramRaw.length === 0) throw new BoardError(`${where}: field "ram" must be a non-empty array of banks`);
-  const ram: RamBank[] = ramRaw.map((bankRaw: unknown, index: number) => {
-    const field = `ram[${index}]`;
-    if (!isObject(bankRaw)) throw new BoardError(`${where}: field "${field}" must be an object, got ${quote(bankRaw)}`);
-    const bankName = requireString(bankRaw, 'name', `${where} ${field}`);
-    if (!BANK_NAME.test(bankName)) throw new BoardError(`${where}: field "${field}.name" must be 1-64 printable ASCII characters, got ${quote(bankName)}`);
-    const bankWhere = `${where} ${field} (bank ${quote(bankName)})`;
-    refuseUnknownKeys(bankRaw, BANK_FIELDS, bankWhere);
-    for (const key of ['base', 'size', 'heap']) {
-      if (own(bankRaw, key) === undefined) throw new BoardError(`${where}: missing field "${field}.${key}" (bank ${bankName})`);
-    }
-    const heap = own(bankRaw, 'heap');
-    if (typeof heap !== 'boolean') throw new BoardError(`${where}: field "${field}.heap" must be true or false, got ${quote(heap)}`);
-    const result: RamBank = {
-      name: bankName,
-      base: parseSize(own(bankRaw, 'base'), `${field}.base`, where),
-      size: parseSize(own(bankRaw, 'size'), `${field}.size`, where),
-      heap,
-    };
-    const notes = own(bankRaw, 'notes');
-    if (notes !== undefined && typeof notes !== 'string') throw new BoardError(`${where}: field "${field}.notes" must be a string, got ${quote(notes)}`);
-    if (notes !== undefined) result.notes = notes;
-    return result;
-  });
-  const source = requireString(raw, 'source', where);
-  const seenBankNames = new Map<string, number>();
-  ram.forEach((bank, index) => {
-    const key = bank.name.toLowerCase();
-    const first = seenBankNames.get(key);
-    // Case-insensitive, as --extra-bank looks banks up.
-    if (first !== undefined) throw new BoardError(`${where}: ram[${index}] and ram[${first}] are both named ${quote(bank.name)}; bank names must be unique`);
-    seenBankNames.set(key, index);
-  });
-  const regions = [{ name: 'flash', base: flash.base, size: flash.size }, ...ram.map((bank, index) => ({ ...bank, name: `ram[${index}] (bank ${quote(bank.name)})` }))];
-  for (const region of regions) {
-    const span = `${hexAddress(region.base)} size ${hexAddress(region.size)}`;
-    if (region.size === 0) throw new BoardError(`${where}: ${region.name} at ${hexAddress(region.base)} is empty (size 0)`);
-    if (region.base % PAGE !== 0 || region.size % PAGE !== 0) {
-      throw new BoardError(`${where}: ${region.name} at ${span} must be 4 KiB aligned in base and size (the emulator maps whole pages)`);
-    }
-    if (region.base + region.size > ADDRESS_SPACE) {
-      throw new BoardError(`${where}: ${region.name} at ${span} runs past the end of the 32-bit address space (4 GiB)`);
-    }
-    for (const reserved of RESERVED_REGIONS) {
-      if (region.base < reserved.base + reserved.size && reserved.base < region.base + region.size) {
-        throw new BoardError(`${where}: ${region.name} at ${span} overlaps ${reserved.name} at ${hexAddress(reserved.base)}..${hexAddress(reserved.base + reserved.size - 1)}, which the machine maps itself`);
-      }
-    }
-  }
-  for (let i = 0; i < regions.length; i++) {
-    for (let j = i + 1; j < regions.length; j++) {
-      const a = regions[i]!;
-      const b = regions[j]!;
-      if (a.base < b.base + b.size && b.base < a.base + a.size) {
-        throw new BoardError(`${where}: ${a.name} (${hexAddress(a.base)}..${hexAddress(a.base + a.size - 1)}) and ${b.name} (${hexAddress(b.base)}..${hexAddress(b.base + b.size - 1)}) overlap`);
-      }
-    }
-  }
-  if (!ram.some((bank) => bank.heap)) throw new BoardError(`${where}: no RAM bank has "heap": true`);
+  if (!cpu) refuse(`field "cpu" must be one of ${CPU_NAMES.join(', ')}, got ${quote(own(raw, 'cpu'))}`);
+  const clockHz = parseClock(requireField(raw, 'clockHz', 'clockHz', refuse), refuse);
+  const flash = parseFlash(raw, refuse, where);
+  const ramRaw = requireField(raw, 'ram', 'ram', refuse);
+  if (!Array.isArray(ramRaw) || ramRaw.length === 0) refuse('field "ram" must be a non-empty array of banks');
+  const ram = ramRaw.map((bank, index) => parseBank(bank, index, refuse, where));
+  const source = requireString(raw, 'source', 'source', refuse);
+  checkMemoryMap(flash, ram, refuse);
+  if (!ram.some((bank) => bank.heap)) refuse('no RAM bank has "heap": true');
   return { name, description, cpu, clockHz, flash, ram, source };
 }
 
@@ -242,22 +267,30 @@ const MAX_BOARD_FILE_BYTES = 1024 * 1024;
  * ordinary (and then unknown, hence refused) field instead of reaching Object.prototype.
  */
 function parseJsonWithoutPrototypes(text: string): unknown {
-  return JSON.parse(text, (_key, value: unknown) => (isObject(value) ? Object.assign(Object.create(null) as Fields, value) : value));
+  return JSON.parse(text, (_key, value: unknown) =>
+    (isObject(value) ? Object.assign(Object.create(null) as Fields, value) : value));
 }
 
 function readBoardFile(path: string): string {
+  // The system's message repeats the path; its code says what went wrong in a word.
+  const reason = (error: unknown): string => {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code ?? (error as Error).message;
+  };
   let stats;
   try {
     stats = statSync(path);
   } catch (error) {
-    throw new BoardError(`cannot read board file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new BoardError(`cannot read board file ${path}: ${reason(error)}`);
   }
   if (!stats.isFile()) throw new BoardError(`board file ${path} is not a regular file`);
-  if (stats.size > MAX_BOARD_FILE_BYTES) throw new BoardError(`board file ${path} is ${stats.size} bytes; a board file is at most ${MAX_BOARD_FILE_BYTES} bytes`);
+  if (stats.size > MAX_BOARD_FILE_BYTES) {
+    throw new BoardError(`board file ${path} is ${stats.size} bytes; a board file is at most ${MAX_BOARD_FILE_BYTES} bytes`);
+  }
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {
-    throw new BoardError(`cannot read board file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new BoardError(`cannot read board file ${path}: ${reason(error)}`);
   }
 }
 
@@ -276,5 +309,6 @@ export function loadBoard(nameOrPath: string): BoardProfile {
     }
     return validateBoard(parsed, nameOrPath);
   }
-  throw new BoardError(`unknown board ${quote(nameOrPath)}; built-in boards: ${listBoards().map((board) => board.name).join(', ')} (or give a board JSON file path)`);
+  const builtInNames = listBoards().map((board) => board.name).join(', ');
+  throw new BoardError(`unknown board ${quote(nameOrPath)}; built-in boards: ${builtInNames} (or give a board JSON file path)`);
 }
