@@ -2,7 +2,7 @@
 // scenarios.json, trace replay from flash, the scenarios' own data checks, the linker scripts against the
 // board profiles, and the committed ELFs against a fresh build.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import {
 // The reference trace encoder (same format as the CLI's src/cli/trace-encoding.ts).
 // @ts-expect-error: a plain ES module without type declarations
 import { encodeTrace, parseRep } from '../firmware-sim/tools/rep2c.mjs';
+import { crossToolchainProblem } from './support/cross-toolchain.js';
 
 const firmwareDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'firmware-sim');
 
@@ -255,12 +256,14 @@ describe('build inputs', () => {
     }
   });
 
-  const haveCross = spawnSync('arm-none-eabi-gcc', ['--version']).status === 0;
+  const crossProblem = crossToolchainProblem();
+  const haveCross = crossProblem === null;
+  const crossSkip = haveCross ? '' : ` (skipped: ${crossProblem})`;
   const haveMake = spawnSync('make', ['--version']).status === 0;
 
   // The worked example of docs/firmware.md, compiled with exactly the documented command.
   it.skipIf(!haveCross)(
-    `the documented worked example builds and runs (nano and full newlib, M4 and M0)${haveCross ? '' : ' (skipped: arm-none-eabi-gcc is not installed)'}`,
+    `the documented worked example builds and runs (nano and full newlib, M4 and M0)${crossSkip}`,
     () => {
       const out = mkdtempSync(join(tmpdir(), 'tlsf-sim-example-'));
       try {
@@ -295,7 +298,7 @@ describe('build inputs', () => {
   // Fault reports name the firmware function that called malloc()/free(), not the C wrappers in runtime/heap.c:
   // the wrappers pass their return address in the services' caller argument (docs/design.md §3).
   it.skipIf(!haveCross)(
-    `fault reports name the function that called malloc and free through the C library${haveCross ? '' : ' (skipped: arm-none-eabi-gcc is not installed)'}`,
+    `fault reports name the function that called malloc and free through the C library${crossSkip}`,
     () => {
       const out = mkdtempSync(join(tmpdir(), 'tlsf-sim-caller-'));
       try {
@@ -359,7 +362,7 @@ describe('build inputs', () => {
   const committedToolchain = readFileSync(join(firmwareDir, 'elf/TOOLCHAIN'), 'utf8');
   const sameToolchain = toolchain === committedToolchain;
   const skipReason = !haveCross
-    ? ' (skipped: arm-none-eabi-gcc is not installed; apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)'
+    ? crossSkip
     : !haveMake
       ? ' (skipped: make is not installed)'
       : !sameToolchain
@@ -373,4 +376,49 @@ describe('build inputs', () => {
     },
     180_000,
   );
+});
+
+describe('cross toolchain detection', () => {
+  // A fake arm-none-eabi-gcc on an otherwise empty PATH: it answers --version, and -print-file-name with what
+  // GCC prints for a file it cannot find (the bare name) or with a real path.
+  function fakeCompiler(specsAnswer: string): { env: NodeJS.ProcessEnv; cleanup: () => void } {
+    const bin = mkdtempSync(join(tmpdir(), 'tlsf-sim-fake-gcc-'));
+    const script = join(bin, 'arm-none-eabi-gcc');
+    writeFileSync(script, `#!/bin/sh\ncase "$1" in\n  --version) echo "arm-none-eabi-gcc (fake) 12.2.1";;\n  -print-file-name=*) echo "${specsAnswer}";;\n  *) exit 1;;\nesac\n`);
+    chmodSync(script, 0o755);
+    return { env: { ...process.env, PATH: bin }, cleanup: () => rmSync(bin, { recursive: true, force: true }) };
+  }
+
+  it('skips, naming the package, when the compiler is there but newlib (nano.specs) is not', () => {
+    const fake = fakeCompiler('nano.specs');
+    try {
+      expect(crossToolchainProblem('arm-none-eabi-gcc', fake.env)).toBe(
+        'arm-none-eabi-gcc is installed but newlib is not (no nano.specs); apt-get install libnewlib-arm-none-eabi');
+    } finally {
+      fake.cleanup();
+    }
+  });
+
+  it('skips, naming both packages, when there is no compiler', () => {
+    const empty = mkdtempSync(join(tmpdir(), 'tlsf-sim-empty-path-'));
+    try {
+      expect(crossToolchainProblem('arm-none-eabi-gcc', { ...process.env, PATH: empty })).toMatch(
+        /^arm-none-eabi-gcc is not installed; apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi$/);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('is ready when the compiler finds nano.specs', () => {
+    const specsDir = mkdtempSync(join(tmpdir(), 'tlsf-sim-specs-'));
+    const specs = join(specsDir, 'nano.specs');
+    writeFileSync(specs, '');
+    const fake = fakeCompiler(specs);
+    try {
+      expect(crossToolchainProblem('arm-none-eabi-gcc', fake.env)).toBeNull();
+    } finally {
+      fake.cleanup();
+      rmSync(specsDir, { recursive: true, force: true });
+    }
+  });
 });

@@ -40,6 +40,13 @@ const STT_OBJECT = 1;
 const STT_FUNC = 2;
 const SHN_UNDEF = 0;
 
+// The budget for decoded symbol and section names (see stringAt): generous for any real file, whose names
+// fit in its string tables, and small enough that a hostile file cannot exhaust memory.
+const NAME_BUDGET_BASE = 1024 * 1024;
+const NAME_BUDGET_PER_FILE_BYTE = 4;
+
+const utf8 = new TextDecoder();
+
 export function parseElf(bytes: Uint8Array, name = 'firmware'): ElfImage {
   const fail = (why: string): never => { throw new ElfError(`${name}: not a loadable ELF32 Arm executable: ${why}`); };
   if (bytes.length < 52) fail(`file is ${bytes.length} bytes, shorter than an ELF32 header (52 bytes)`);
@@ -97,15 +104,31 @@ export function parseElf(bytes: Uint8Array, name = 'firmware'): ElfImage {
       const at = shoff + i * shentsize;
       raw.push({ nameIndex: u32(at), type: u32(at + 4), flags: u32(at + 8), addr: u32(at + 12), offset: u32(at + 16), size: u32(at + 20), link: u32(at + 24), entsize: u32(at + 36) });
     }
+    // Names are decoded against a budget: in a real file they add up to about the string tables' size, but
+    // symbols can point into the middle of one long unterminated string, and 60,000 of them over a 1 MiB
+    // table would decode 60 GB (a 2 MiB file that exhausts the heap). Repeated indexes are decoded once.
+    const nameBudget = NAME_BUDGET_BASE + NAME_BUDGET_PER_FILE_BYTE * bytes.length;
+    let nameBytesLeft = nameBudget;
+    const decoded = new Map<number, string>();
     const stringAt = (tableIndex: number, index: number): string => {
       const table = raw[tableIndex];
       if (!table) fail(`string table index ${tableIndex} out of range`);
       inFile(table!.offset, table!.size, `string table ${tableIndex}`);
       if (index >= table!.size) fail(`string index ${index} outside string table ${tableIndex} (${table!.size} bytes)`);
-      let end = table!.offset + index;
-      const limit = table!.offset + table!.size;
-      while (end < limit && bytes[end] !== 0) end++;
-      return new TextDecoder().decode(bytes.subarray(table!.offset + index, end));
+      const start = table!.offset + index;
+      const key = tableIndex * 2 ** 32 + index;
+      const known = decoded.get(key);
+      if (known !== undefined) return known;
+      const limit = Math.min(table!.offset + table!.size, start + nameBytesLeft + 1);
+      const length = bytes.subarray(start, limit).indexOf(0);
+      const nameLength = length < 0 ? limit - start : length;
+      if (nameLength > nameBytesLeft) {
+        fail(`symbol and section names add up to more than ${nameBudget} bytes (string table ${tableIndex} is reused by overlapping names)`);
+      }
+      nameBytesLeft -= nameLength;
+      const name = utf8.decode(bytes.subarray(start, start + nameLength));
+      decoded.set(key, name);
+      return name;
     };
     for (const section of raw) {
       const sectionName = shstrndx < shnum && shstrndx !== 0 ? stringAt(shstrndx, section.nameIndex) : '';

@@ -1,3 +1,6 @@
+// The number grammars of board files and the command line: byte counts (binary units) and clock frequencies
+// (decimal units).
+
 /**
  * The one grammar for byte counts, shared by board files and the command line so that "20K" means the same
  * in both: `32768`, `0x8000`, `32K`, `32k`, `32KB`, `32KiB`, `1.5K`, `1M`.
@@ -38,4 +41,36 @@ export function parseByteCount(text: string): { bytes: number } | { problem: str
     return { problem: `"${text}" is larger than a 32-bit target can address (4 GiB)` };
   }
   return { bytes };
+}
+
+/**
+ * Clock frequencies use SI prefixes, unlike byte counts: "48M" and "48MHz" are 48,000,000 Hz, "32.768k" is
+ * 32,768 Hz. Only k/K, M and G are accepted; a lowercase "m" (milli) is refused rather than guessed at.
+ */
+const FREQUENCY_MULTIPLIERS: Record<string, number> = { '': 1, k: 1e3, K: 1e3, M: 1e6, G: 1e9 };
+
+/** No Cortex-M core is clocked anywhere near this; a larger figure is a typo (e.g. a unit written twice). */
+export const MAX_CLOCK_HZ = 10e9;
+
+/** The frequency in Hz that `text` denotes (`48000000`, `48M`, `48 MHz`, `32.768kHz`, `1.2G`), or the reason it is not one. */
+export function parseFrequency(text: string): { hertz: number } | { problem: string } {
+  const trimmed = String(text).trim();
+  const match = /^(\d+(?:\.\d+)?|\.\d+)\s*([a-zA-Z]?)(hz)?$/i.exec(trimmed);
+  if (!match) return { problem: 'is not a frequency (write e.g. 48000000, "48M" or "48MHz")' };
+  const prefix = match[2]!;
+  const multiplier = FREQUENCY_MULTIPLIERS[prefix];
+  if (multiplier === undefined) {
+    const hint = prefix === 'm' ? '; "m" is milli, write "M" for mega' : '';
+    return { problem: `has an unknown prefix "${prefix}" (use k, M or G${hint})` };
+  }
+  // Scale by whole powers of ten on the decimal digits, so "32.768k" is exactly 32768 (no binary rounding).
+  const [whole = '', fraction = ''] = match[1]!.split('.');
+  const exponent = Math.round(Math.log10(multiplier));
+  if (fraction.length > exponent && /[1-9]/.test(fraction.slice(exponent))) {
+    return { problem: 'is not a whole number of Hz' };
+  }
+  const hertz = Number(whole + fraction.padEnd(exponent, '0').slice(0, exponent)) || 0;
+  if (hertz === 0) return { problem: 'must be positive' };
+  if (hertz > MAX_CLOCK_HZ) return { problem: `is above ${MAX_CLOCK_HZ / 1e9} GHz` };
+  return { hertz };
 }
