@@ -143,7 +143,10 @@ describe('budget files', () => {
   it('accepts a bare list in JSON', () => {
     const path = join(directory, 'list.json');
     writeFileSync(path, JSON.stringify([{ scenario: 'json-doc', limits: { minFree: '2K' } }]));
-    expect(loadBudgetFile(path)).toEqual([{ target: { kind: 'scenario', name: 'json-doc' }, board: undefined, params: {}, limits: { minFree: 2048 }, heapSize: undefined, align: undefined, slLog2: undefined, maxInstructions: undefined }]);
+    expect(loadBudgetFile(path)).toEqual([{
+      target: { kind: 'scenario', name: 'json-doc' }, board: undefined, params: {}, limits: { minFree: 2048 }, heapSize: undefined,
+      align: undefined, slLog2: undefined, maxInstructions: undefined, origin: `${path}: checks[0]`,
+    }]);
   });
 
   it('names the file and field of every mistake', () => {

@@ -1,9 +1,11 @@
 import type { RunTarget } from './budget.js';
 import { classifyTarget, DEFAULT_SCENARIO } from './budget.js';
-import type { Limits } from './checks.js';
+import { LIMITS, setLimit, type Limits } from './checks.js';
+import { quoteInput } from './document-tree.js';
 import type { RunRequest } from './engine.js';
+import { InputError } from './errors.js';
+import { readRunParameter, RUN_PARAMETER_FIELDS, type RunParameters, type ScalarInput } from './run-parameters.js';
 import { colourEnabled, palette, type Palette } from './terminal.js';
-import { parseChoice, parseCount, parseFraction, parsePositiveSize, parseSize } from './units.js';
 
 // Option values as commander hands them over, and their translation into validated requests and limits.
 // Shared by program.ts (which parses) and the command modules it loads on demand.
@@ -20,6 +22,7 @@ export function defaultIo(): CliIo {
   return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
 }
 
+/** Flags as commander hands them over: run-parameter flags share their names with budget-file keys. */
 export interface RunFlags {
   board?: string;
   heap?: string;
@@ -27,6 +30,7 @@ export interface RunFlags {
   sl?: string;
   param?: Record<string, number>;
   maxInstructions?: string;
+  timeout?: string;
   guard?: boolean;
   alignCheck?: boolean;
   bank?: string[];
@@ -34,19 +38,36 @@ export interface RunFlags {
   color?: boolean;
 }
 
+/** A name-valued flag given as an empty string is a mistake, not a request for the default. */
+function requireName(value: string, flag: string): string {
+  if (value.trim() === '') throw new InputError(`${flag}: empty name; give a name or leave ${flag} out`);
+  return value;
+}
+
+/** `--board a,b`: every name present; `--board ,` or `--board a,,b` is bad input, not a shorter list. */
+export function boardList(text: string, flag = '--board'): string[] {
+  const names = text.split(',').map((name) => name.trim());
+  if (names.some((name) => name === '')) {
+    throw new InputError(`${flag}: empty board name in ${quoteInput(text)}; give names separated by commas`);
+  }
+  return names;
+}
+
+/** The run parameters the flags set, each read and checked by its RUN_PARAMETER_FIELDS reader. */
+export function runParametersFrom(flags: RunFlags): RunParameters {
+  const parameters: RunParameters = {};
+  if (flags.board !== undefined) parameters.board = requireName(flags.board, '--board');
+  if (flags.param !== undefined) parameters.params = flags.param;
+  if (flags.bank !== undefined) parameters.extraBanks = flags.bank.map((bank) => requireName(bank, '--bank'));
+  for (const field of RUN_PARAMETER_FIELDS) {
+    const value = (flags as Record<string, unknown>)[field.key];
+    if (value !== undefined) readRunParameter(parameters, field.key, value as ScalarInput, field.flag);
+  }
+  return parameters;
+}
+
 export function runRequestFrom(target: RunTarget, flags: RunFlags): RunRequest {
-  return {
-    target,
-    board: flags.board,
-    heapSize: flags.heap === undefined ? undefined : parsePositiveSize(flags.heap, '--heap'),
-    align: flags.align === undefined ? undefined : parseChoice(flags.align, [4, 8, 16] as const, '--align'),
-    slLog2: flags.sl === undefined ? undefined : parseChoice(flags.sl, [1, 2, 3, 4, 5] as const, '--sl'),
-    params: flags.param ?? {},
-    maxInstructions: flags.maxInstructions === undefined ? undefined : parseCount(flags.maxInstructions, '--max-instructions'),
-    guard: flags.guard,
-    alignmentCheck: flags.alignCheck,
-    extraBanks: flags.bank,
-  };
+  return { target, params: {}, ...runParametersFrom(flags) };
 }
 
 export function targetFrom(argument: string | undefined, io: CliIo): RunTarget {
@@ -61,24 +82,34 @@ export function writeJson(io: CliIo, document: unknown): void {
   io.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
 }
 
+/** `check`'s own flags; the limit flags (`--max-peak` as `maxPeak`, `--no-oom` as `oom`) come from LIMITS. */
 export interface CheckFlags extends RunFlags {
   budget?: string;
-  maxPeak?: string;
-  maxSpan?: string;
-  maxFragmentation?: string;
-  minFree?: string;
-  oom?: boolean;
   junit?: string;
   markdown?: string;
 }
 
+/** A file-valued flag given as an empty string would silently write or read nothing. */
+export function fileFlag(value: string | undefined, flag: string): string | undefined {
+  if (value !== undefined && value.trim() === '') throw new InputError(`${flag}: empty file name`);
+  return value;
+}
+
 export function limitsFromFlags(flags: CheckFlags): Limits {
   const limits: Limits = {};
-  if (flags.maxPeak !== undefined) limits.maxPeak = parsePositiveSize(flags.maxPeak, '--max-peak');
-  if (flags.maxSpan !== undefined) limits.maxSpan = parsePositiveSize(flags.maxSpan, '--max-span');
-  if (flags.maxFragmentation !== undefined) limits.maxFragmentation = parseFraction(flags.maxFragmentation, '--max-fragmentation');
-  if (flags.minFree !== undefined) limits.minFree = parseSize(flags.minFree, '--min-free');
-  if (flags.oom === false) limits.noOom = true;
+  const given = flags as Record<string, unknown>;
+  for (const definition of LIMITS) {
+    const flag = definition.option.split(' ')[0]!;
+    if (flag.startsWith('--no-')) {
+      // commander stores `--no-oom` as oom: false.
+      if (given[camelCase(flag.slice('--no-'.length))] === false) setLimit(limits, definition, true, flag);
+    } else if (given[definition.key] !== undefined) {
+      setLimit(limits, definition, given[definition.key] as string, flag);
+    }
+  }
   return limits;
 }
 
+function camelCase(name: string): string {
+  return name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+}

@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import type { BenchFlags } from './bench.js';
 import type { MapFlags, StepFlags } from './learn.js';
 import { DEFAULT_SCENARIO } from './budget.js';
+import { LIMITS } from './checks.js';
 import { EXIT_BAD_INPUT, EXIT_OK, InputError } from './errors.js';
 import { coloursFor, defaultIo, runRequestFrom, targetFrom, type CheckFlags, type CliIo, type RunFlags } from './options.js';
 import { collectParam, parseChoice, parseSize } from './units.js';
@@ -50,19 +51,16 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
       result.exitCode = runCommand(target, { ...flags, ...globalColour() }, io);
     });
 
-  addRunOptions(
+  const check = addRunOptions(
     program
       .command('check')
       .description('CI gate: run and hold the heap to limits; exit 0 when all hold, 1 when any is broken, 2 on bad input')
       .argument('[target]', 'scenario, .elf or .rep; without it, checks the budget file'),
     'board name, or a comma-separated list to check on several boards',
   )
-    .option('--budget <file>', 'budget file (default: tlsf-budget.json / .yaml / .yml in the current directory)')
-    .option('--max-peak <size>', 'peak used bytes (headers included) may not exceed this')
-    .option('--max-span <size>', 'peak span (heap start to highest used byte) may not exceed this')
-    .option('--max-fragmentation <pct>', 'fragmentation may not exceed this (30% or 0.3)')
-    .option('--min-free <size>', 'largest free block at the peak must be at least this')
-    .option('--no-oom', 'no allocation may fail')
+    .option('--budget <file>', 'budget file (default: tlsf-budget.json / .yaml / .yml in the current directory)');
+  for (const limit of LIMITS) check.option(limit.option, limit.help);
+  check
     .option('--junit <file>', 'write JUnit XML, one testcase per check')
     .option('--markdown <file>', 'write a markdown summary table (e.g. "$GITHUB_STEP_SUMMARY")')
     .option('--json', 'print one JSON document with every check and run')

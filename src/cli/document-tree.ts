@@ -1,0 +1,139 @@
+import { createRequire } from 'node:module';
+import { InputError } from './errors.js';
+
+// JSON and YAML user files (budget files) read into a tree whose mappings are Maps. A Map key is only a key:
+// `__proto__`, `constructor` or `toString` in a file cannot reach an object's prototype or be read back
+// through one, so every key the validator does not know is seen, and refused.
+
+export type TreeValue = string | number | boolean | null | TreeValue[] | TreeMap;
+export type TreeMap = Map<string, TreeValue>;
+
+/** Deeper than any sensible budget file, shallow enough that walking it cannot exhaust the stack. */
+const MAX_DEPTH = 64;
+/** Aliases a YAML file may expand: a handful is plenty for shared limits; thousands is an expansion bomb. */
+const MAX_YAML_ALIASES = 100;
+/** Longest piece of user input echoed in a message, so a huge value cannot flood the terminal. */
+const MAX_QUOTED_CHARS = 80;
+
+/**
+ * User input shown in an error: JSON-quoted and cut to ~80 characters. (Stand-in with the same name and
+ * signature as the CLI's shared quoteInput; the two are meant to become one.)
+ */
+export function quoteInput(text: string): string {
+  const cut = text.length > MAX_QUOTED_CHARS ? `${text.slice(0, MAX_QUOTED_CHARS)}…` : text;
+  return JSON.stringify(cut);
+}
+
+/** How a value looks, for "expected X, got Y" messages. */
+export function describeValue(value: TreeValue): string {
+  if (value === null) return 'nothing (null or an empty value)';
+  if (Array.isArray(value)) return 'a list';
+  if (value instanceof Map) return 'a mapping';
+  if (typeof value === 'string') return quoteInput(value);
+  return String(value);
+}
+
+/** Parses a JSON or YAML text (by the file's extension) into a tree; `what` names the file in errors. */
+export function parseDocumentTree(text: string, format: 'json' | 'yaml', what: string): TreeValue {
+  let parsed: unknown;
+  if (format === 'json') {
+    try {
+      // JSON.parse stores `__proto__` as an own property, never as the prototype; toTree copies own keys.
+      parsed = JSON.parse(text);
+    } catch (error) {
+      throw new InputError(`${what} is not valid JSON: ${firstLine(error)}`);
+    }
+  } else {
+    // yaml is loaded only for YAML files: it is a noticeable share of the CLI's start-up time.
+    const yaml = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+    let document: ReturnType<typeof yaml.parseDocument>;
+    try {
+      // merge: false keeps `<<` an ordinary (and so unknown) key; tags outside the core schema are warnings.
+      document = yaml.parseDocument(text, { merge: false, uniqueKeys: true, prettyErrors: false, logLevel: 'silent' });
+    } catch (error) {
+      throw new InputError(`${what} is not valid YAML: ${firstLine(error)}`);
+    }
+    const problem = document.errors[0] ?? document.warnings[0];
+    if (problem) throw new InputError(`${what} is not valid YAML: ${firstLine(problem)}`);
+    try {
+      parsed = document.toJS({ mapAsMap: true, maxAliasCount: MAX_YAML_ALIASES });
+    } catch (error) {
+      throw new InputError(`${what} is not valid YAML: ${firstLine(error)}`);
+    }
+  }
+  return toTree(parsed, what, '', 0);
+}
+
+/** A value already parsed (plain objects, arrays, Maps) as a tree; `what` names its source in errors. */
+export function toDocumentTree(value: unknown, what: string): TreeValue {
+  return toTree(value, what, '', 0);
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const line = message.split('\n')[0] ?? '';
+  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
+}
+
+function toTree(value: unknown, what: string, path: string, depth: number): TreeValue {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new InputError(`${what}: ${path || 'the document'}: ${value} is not a usable number`);
+    return value;
+  }
+  if (depth >= MAX_DEPTH) throw new InputError(`${what}: ${path || 'the document'} is nested more than ${MAX_DEPTH} levels deep`);
+  if (Array.isArray(value)) return value.map((item, index) => toTree(item, what, `${path}[${index}]`, depth + 1));
+  if (value instanceof Map) {
+    const map: TreeMap = new Map();
+    for (const [key, item] of value) {
+      if (typeof key !== 'string') {
+        throw new InputError(`${what}: ${path || 'the document'} has a key that is not a string (${firstLine(String(key))})`);
+      }
+      map.set(key, toTree(item, what, joinPath(path, key), depth + 1));
+    }
+    return map;
+  }
+  if (typeof value === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(value))) {
+    const map: TreeMap = new Map();
+    for (const key of Object.keys(value)) {
+      map.set(key, toTree((value as Record<string, unknown>)[key], what, joinPath(path, key), depth + 1));
+    }
+    return map;
+  }
+  // YAML tags such as !!binary or !!set produce values no budget field takes.
+  throw new InputError(`${what}: ${path || 'the document'} holds a value of an unsupported type (${Object.prototype.toString.call(value)})`);
+}
+
+export function joinPath(path: string, key: string): string {
+  return path === '' ? key : `${path}.${key}`;
+}
+
+/** Levenshtein distance, for "did you mean" on a misspelt key or name. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** The known name closest to a misspelt one, when it is close enough to be a plausible typo. */
+export function closestName(wanted: string, known: readonly string[]): string | undefined {
+  if (wanted.length > 64) return undefined;
+  const lower = wanted.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(wanted.length / 3)) + 1;
+  for (const candidate of known) {
+    const distance = editDistance(lower, candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}

@@ -1,0 +1,111 @@
+import type { RunOptions } from '../board/index.js';
+import { quoteInput } from './document-tree.js';
+import { InputError } from './errors.js';
+import { parseChoice, parseCount, parsePositiveSize } from './units.js';
+
+// The settings of one run that a user chooses, defined once: command-line flags, budget-file entries, the
+// run request, the budget job and the report's echo of the settings are all this type or built from it, and
+// every value is read by the one reader in RUN_PARAMETER_FIELDS below, whichever way it was given.
+
+/** The board-side run options a user sets; their meaning and types are the board's (RunOptions). */
+export const BOARD_RUN_PARAMETERS = [
+  'heapSize', 'align', 'slLog2', 'params', 'maxInstructions', 'guard', 'alignmentCheck', 'extraBanks',
+] as const satisfies readonly (keyof RunOptions)[];
+
+export type BoardRunParameters = Pick<RunOptions, (typeof BOARD_RUN_PARAMETERS)[number]>;
+
+export interface RunParameters extends BoardRunParameters {
+  /** A board name or board JSON file; undefined: the default board. */
+  board?: string;
+  /**
+   * Wall-clock limit of the run in milliseconds (flag --timeout, budget key `timeout`). The board's
+   * RunOptions.timeoutMs; kept here until that field reaches this branch.
+   */
+  timeoutMs?: number;
+}
+
+/** Copies the board-side parameters out of a request (which may carry more, e.g. a budget job's limits). */
+export function boardRunParameters(parameters: RunParameters): BoardRunParameters {
+  const picked: Record<string, unknown> = {};
+  for (const key of BOARD_RUN_PARAMETERS) if (parameters[key] !== undefined) picked[key] = parameters[key];
+  return picked as BoardRunParameters;
+}
+
+/** A single value as given: a flag's text, or a budget file's scalar. */
+export type ScalarInput = string | number | boolean;
+
+/**
+ * One scalar run parameter: its budget-file key, which is also the property commander gives its flag
+ * (`--max-instructions` arrives as `maxInstructions`), the flag, and the RunParameters field it fills.
+ */
+interface ScalarParameterField<Field extends keyof RunParameters> {
+  key: string;
+  flag: string;
+  field: Field;
+  /** What the value must look like, for "expected ..." messages. */
+  expects: string;
+  read(value: ScalarInput, where: string): RunParameters[Field];
+}
+
+function scalarField<Field extends keyof RunParameters>(field: ScalarParameterField<Field>): ScalarParameterField<Field> {
+  return field;
+}
+
+/** A size, count or choice: a string, or a number as JSON and YAML write them. */
+function textOf(value: ScalarInput, where: string, expects: string): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number') return String(value);
+  throw new InputError(`${where}: expected ${expects}, got ${String(value)}`);
+}
+
+function readSwitch(value: ScalarInput, where: string): boolean {
+  if (typeof value === 'boolean') return value;
+  throw new InputError(`${where} must be true or false, got ${typeof value === 'string' ? quoteInput(value) : value}`);
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
+
+/** A wall-clock duration in milliseconds: `90s`, `10m`, `1.5h`, `500ms`, or a bare number of seconds. */
+export function parseDuration(text: string, what: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|min|m|h)?$/i.exec(text.trim());
+  if (!match) throw new InputError(`${what}: ${quoteInput(text)} is not a duration (write e.g. 90s, 10m or 1h)`);
+  const milliseconds = Number(match[1]) * DURATION_UNITS[(match[2] ?? 's').toLowerCase()]!;
+  if (!(milliseconds >= 1) || !Number.isSafeInteger(Math.round(milliseconds))) {
+    throw new InputError(`${what}: ${quoteInput(text)} must be at least 1 ms`);
+  }
+  return Math.round(milliseconds);
+}
+
+/** Every scalar run parameter, in the order the docs list them. A new one: a field above and a line here. */
+export const RUN_PARAMETER_FIELDS = [
+  scalarField({
+    key: 'heap', flag: '--heap', field: 'heapSize', expects: 'a size such as 32K',
+    read: (value, where) => parsePositiveSize(textOf(value, where, 'a size such as 32K'), where),
+  }),
+  scalarField({
+    key: 'align', flag: '--align', field: 'align', expects: '4, 8 or 16',
+    read: (value, where) => parseChoice(textOf(value, where, '4, 8 or 16'), [4, 8, 16] as const, where),
+  }),
+  scalarField({
+    key: 'sl', flag: '--sl', field: 'slLog2', expects: 'a number 1..5',
+    read: (value, where) => parseChoice(textOf(value, where, 'a number 1..5'), [1, 2, 3, 4, 5] as const, where),
+  }),
+  scalarField({
+    key: 'maxInstructions', flag: '--max-instructions', field: 'maxInstructions', expects: 'a count such as 2e9',
+    read: (value, where) => parseCount(textOf(value, where, 'a count such as 2e9'), where),
+  }),
+  scalarField({
+    key: 'timeout', flag: '--timeout', field: 'timeoutMs', expects: 'a duration such as 90s or 10m',
+    read: (value, where) => parseDuration(textOf(value, where, 'a duration such as 90s or 10m'), where),
+  }),
+  scalarField({ key: 'guard', flag: '--guard', field: 'guard', expects: 'true or false', read: readSwitch }),
+  scalarField({ key: 'alignCheck', flag: '--align-check', field: 'alignmentCheck', expects: 'true or false', read: readSwitch }),
+];
+
+/** Reads one scalar parameter into `into`; false when `key` is not a scalar run parameter. */
+export function readRunParameter(into: RunParameters, key: string, value: ScalarInput, where: string): boolean {
+  const field = RUN_PARAMETER_FIELDS.find((candidate) => candidate.key === key);
+  if (!field) return false;
+  (into as Record<string, unknown>)[field.field] = field.read(value, where);
+  return true;
+}
