@@ -143,6 +143,15 @@ describe('budget file: unknown keys, __proto__ included, are refused (hole 3)', 
     expect(() => loadBudgetFile(budgetFile('checks:\n  - scenario: packet-pool\n    params: { 1: 5 }\n'))).toThrow(/params has a key that is not a string/);
   });
 
+  it('a key given twice in JSON is refused, not silently the last one', () => {
+    const path = budgetFile('{"checks":[{"scenario":"packet-pool","limits":{"maxPeak":"1K","maxPeak":"1M"}}]}', 'tlsf-budget.json');
+    expect(() => loadBudgetFile(path)).toThrow(/key "maxPeak" appears twice in one object/);
+    const escaped = budgetFile('{"checks":[{"scenario":"a\\"b","limits":{"maxPeak":"1K"}},{"scenario":"x","limits":{"maxPeak":"1K"}}]}', 'tlsf-budget.json');
+    expect(loadBudgetFile(escaped).map((job) => job.target)).toEqual([{ kind: 'scenario', name: 'a"b' }, { kind: 'scenario', name: 'x' }]);
+    const yaml = budgetFile('checks:\n  - scenario: x\n    heap: 1K\n    heap: 2K\n');
+    expect(() => loadBudgetFile(yaml)).toThrow(/is not valid YAML: Map keys must be unique/);
+  });
+
   it('deep nesting is refused before it can exhaust the stack', () => {
     const path = budgetFile(`{"checks":${'['.repeat(5000)}${']'.repeat(5000)}}`, 'tlsf-budget.json');
     expect(() => loadBudgetFile(path)).toThrow(/nested more than 64 levels/);

@@ -43,6 +43,9 @@ export function parseDocumentTree(text: string, format: 'json' | 'yaml', what: s
     } catch (error) {
       throw new InputError(`${what} is not valid JSON: ${firstLine(error)}`);
     }
+    // JSON.parse keeps the last of two equal keys; the first value would be lost without a word.
+    const duplicate = duplicateJsonKey(text);
+    if (duplicate !== undefined) throw new InputError(`${what}: key ${quoteInput(duplicate)} appears twice in one object`);
   } else {
     // yaml is loaded only for YAML files: it is a noticeable share of the CLI's start-up time.
     const yaml = createRequire(import.meta.url)('yaml') as typeof import('yaml');
@@ -67,6 +70,39 @@ export function parseDocumentTree(text: string, format: 'json' | 'yaml', what: s
 /** A value already parsed (plain objects, arrays, Maps) as a tree; `what` names its source in errors. */
 export function toDocumentTree(value: unknown, what: string): TreeValue {
   return toTree(value, what, '', 0);
+}
+
+/** The first key given twice in one object of a text JSON.parse accepted, if any. */
+function duplicateJsonKey(text: string): string | undefined {
+  // One entry per open bracket: the keys seen so far in an object, null for an array.
+  const open: (Set<string> | null)[] = [];
+  let atKey = false;
+  for (let index = 0; index < text.length; index++) {
+    const character = text[index];
+    if (character === '"') {
+      let end = index + 1;
+      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      if (atKey) {
+        const key = JSON.parse(text.slice(index, end + 1)) as string;
+        const keys = open.at(-1)!;
+        if (keys.has(key)) return key;
+        keys.add(key);
+        atKey = false;
+      }
+      index = end;
+    } else if (character === '{') {
+      open.push(new Set());
+      atKey = true;
+    } else if (character === '[') {
+      open.push(null);
+    } else if (character === '}' || character === ']') {
+      open.pop();
+      atKey = false;
+    } else if (character === ',') {
+      atKey = open.at(-1) instanceof Set;
+    }
+  }
+  return undefined;
 }
 
 function firstLine(error: unknown): string {

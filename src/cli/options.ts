@@ -4,7 +4,7 @@ import { LIMITS, setLimit, type Limits } from './checks.js';
 import { quoteInput } from './document-tree.js';
 import type { RunRequest } from './engine.js';
 import { InputError } from './errors.js';
-import { readRunParameter, RUN_PARAMETER_FIELDS, type RunParameters, type ScalarInput } from './run-parameters.js';
+import { readRunParameter, RUN_PARAMETER_FIELDS, type RunParameterFlags, type RunParameters } from './run-parameters.js';
 import { colourEnabled, palette, type Palette } from './terminal.js';
 
 // Option values as commander hands them over, and their translation into validated requests and limits.
@@ -23,16 +23,9 @@ export function defaultIo(): CliIo {
 }
 
 /** Flags as commander hands them over: run-parameter flags share their names with budget-file keys. */
-export interface RunFlags {
+export interface RunFlags extends RunParameterFlags {
   board?: string;
-  heap?: string;
-  align?: string;
-  sl?: string;
   param?: Record<string, number>;
-  maxInstructions?: string;
-  timeout?: string;
-  guard?: boolean;
-  alignCheck?: boolean;
   bank?: string[];
   json?: boolean;
   color?: boolean;
@@ -60,8 +53,8 @@ export function runParametersFrom(flags: RunFlags): RunParameters {
   if (flags.param !== undefined) parameters.params = flags.param;
   if (flags.bank !== undefined) parameters.extraBanks = flags.bank.map((bank) => requireName(bank, '--bank'));
   for (const field of RUN_PARAMETER_FIELDS) {
-    const value = (flags as Record<string, unknown>)[field.key];
-    if (value !== undefined) readRunParameter(parameters, field.key, value as ScalarInput, field.flag);
+    const value = flags[field.key];
+    if (value !== undefined) readRunParameter(parameters, field.key, value, field.flag);
   }
   return parameters;
 }

@@ -38,8 +38,8 @@ export type ScalarInput = string | number | boolean;
  * One scalar run parameter: its budget-file key, which is also the property commander gives its flag
  * (`--max-instructions` arrives as `maxInstructions`), the flag, and the RunParameters field it fills.
  */
-interface ScalarParameterField<Field extends keyof RunParameters> {
-  key: string;
+interface ScalarParameterField<Key extends string, Field extends keyof RunParameters> {
+  key: Key;
   flag: string;
   field: Field;
   /** What the value must look like, for "expected ..." messages. */
@@ -47,7 +47,9 @@ interface ScalarParameterField<Field extends keyof RunParameters> {
   read(value: ScalarInput, where: string): RunParameters[Field];
 }
 
-function scalarField<Field extends keyof RunParameters>(field: ScalarParameterField<Field>): ScalarParameterField<Field> {
+function scalarField<const Key extends string, Field extends keyof RunParameters>(
+  field: ScalarParameterField<Key, Field>,
+): ScalarParameterField<Key, Field> {
   return field;
 }
 
@@ -101,6 +103,9 @@ export const RUN_PARAMETER_FIELDS = [
   scalarField({ key: 'guard', flag: '--guard', field: 'guard', expects: 'true or false', read: readSwitch }),
   scalarField({ key: 'alignCheck', flag: '--align-check', field: 'alignmentCheck', expects: 'true or false', read: readSwitch }),
 ];
+
+/** The flags of the scalar run parameters as commander hands them over (`--max-instructions` as maxInstructions). */
+export type RunParameterFlags = { [Field in (typeof RUN_PARAMETER_FIELDS)[number] as Field['key']]?: ScalarInput };
 
 /** Reads one scalar parameter into `into`; false when `key` is not a scalar run parameter. */
 export function readRunParameter(into: RunParameters, key: string, value: ScalarInput, where: string): boolean {
