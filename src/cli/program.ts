@@ -1,4 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
+// constants.ts alone: the allocator's defaults without loading the allocator.
+import { TLSF_DEFAULTS } from '../allocator/constants.js';
 import type { BenchFlags } from './bench.js';
 import type { MapFlags, StepFlags } from './learn.js';
 import { DEFAULT_SCENARIO } from './budget.js';
@@ -13,8 +15,8 @@ function addRunOptions(command: Command, boardHelp = 'board name or board JSON f
   return command
     .option('-b, --board <name>', boardHelp)
     .option('--heap <size>', 'heap size from __heap_start (32768, 32K, 32KiB, 0x8000); default: what the linker script leaves')
-    .option('--align <n>', 'allocator alignment: 4, 8 or 16 (default 8)')
-    .option('--sl <n>', 'second-level index bits, 1..5 (default 5: 32 classes per power of two)')
+    .option('--align <n>', `allocator alignment: 4, 8 or 16 (default ${TLSF_DEFAULTS.align})`)
+    .option('--sl <n>', `second-level index bits, 1..5 (default ${TLSF_DEFAULTS.slLog2}: ${2 ** TLSF_DEFAULTS.slLog2} classes per power of two)`)
     .option('-p, --param <name=value>', 'set a firmware parameter (repeatable)', collectParam)
     .option('--max-instructions <n>', 'instruction budget before the run stops as a timeout (default 2e9)')
     .option('--guard', 'trap firmware writes into allocator metadata (slower)')
@@ -120,8 +122,8 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
     .command('explain')
     .description('how TLSF files a request of <size> bytes: size classes, indices, bitmap search')
     .argument('<size>', 'requested bytes (e.g. 100, 1.5K, 0x600)')
-    .option('--sl <n>', 'second-level index bits, 1..5', '5')
-    .option('--align <n>', 'allocator alignment: 4, 8 or 16', '8')
+    .option('--sl <n>', 'second-level index bits, 1..5', String(TLSF_DEFAULTS.slLog2))
+    .option('--align <n>', 'allocator alignment: 4, 8 or 16', String(TLSF_DEFAULTS.align))
     .option('--json', 'print one JSON document')
     .action(async (size: string, flags: { sl: string; align: string; json?: boolean }) => {
       const { explainCommand } = await import('./explain.js');
