@@ -67,7 +67,7 @@ describe('budget file: wrong shapes are refused, naming the file and field (hole
     ['defaults.params as a string', { defaults: { params: 'n=1' }, checks: [{ scenario: 'x' }] }, /b\.json: defaults\.params must be a mapping/],
     ['defaults.heap as a list', { defaults: { heap: ['1K'] }, checks: [{ scenario: 'x' }] }, /b\.json: defaults\.heap: expected a size/],
     ['the same key in both spellings', { checks: [{ scenario: 'x', 'max-instructions': 5, maxInstructions: 6 }] }, /checks\[0\]: field "maxInstructions" is given twice/],
-    ['the same limit in both spellings', { checks: [{ scenario: 'x', limits: { 'max-peak': '1K', maxPeak: '2K' } }] }, /checks\[0\]\.limits: limit "maxPeak" is given twice/],
+    ['the same limit in both spellings', { checks: [{ scenario: 'x', limits: { 'max-peak': '1K', maxPeak: '2K' } }] }, /checks\[0\]\.limits: limit "maxPeak" is given twice \(as camelCase and kebab-case\)/],
   ];
   it.each(wrongShapes)('%s', (_name, document, message) => {
     expect(() => parseBudget(document, 'b.json')).toThrow(InputError);

@@ -91,7 +91,7 @@ function readFields(
       const hint = unknownHint(key) || (suggestion ? ` (did you mean "${suggestion}"?)` : '');
       throw new InputError(`${where}: unknown ${noun} ${quoteInput(written)}${hint}; known: ${known.join(', ')}`);
     }
-    if (fields.has(key)) throw new InputError(`${where}: field "${key}" is given twice (as camelCase and kebab-case)`);
+    if (fields.has(key)) throw new InputError(`${where}: ${noun} "${key}" is given twice (as camelCase and kebab-case)`);
     fields.set(key, field);
   }
   return fields;
@@ -184,7 +184,8 @@ function isScalar(value: TreeValue): value is string | number | boolean {
 function readTarget(entry: TreeMap, where: string, baseDirectory: string): RunTarget {
   const given = TARGET_FIELDS.filter((key) => entry.has(key));
   if (given.length !== 1) {
-    throw new InputError(`${where}: needs exactly one of "scenario", "elf" or "trace"${given.length ? ` (has ${given.join(' and ')})` : ''}`);
+    const has = given.length ? ` (has ${given.join(' and ')})` : '';
+    throw new InputError(`${where}: needs exactly one of "scenario", "elf" or "trace"${has}`);
   }
   const key = given[0]!;
   const value = entry.get(key)!;
@@ -211,7 +212,9 @@ function readBoards(fields: TreeMap, where: string): string[] | undefined {
     return boards as string[];
   }
   if (board !== undefined) {
-    if (typeof board !== 'string' || board.trim() === '') throw new InputError(`${where}.board must be a board name, got ${describeValue(board)}`);
+    if (typeof board !== 'string' || board.trim() === '') {
+      throw new InputError(`${where}.board must be a board name, got ${describeValue(board)}`);
+    }
     return [board];
   }
   return undefined;
@@ -236,16 +239,10 @@ export function readLimits(raw: TreeValue, where: string): Limits {
   if (!(raw instanceof Map)) throw new InputError(`${where} must be a mapping of limit: value, got ${describeValue(raw)}`);
   if (raw.size === 0) throw new InputError(`${where} is empty; give a limit or leave "limits" out`);
   const limits: Limits = {};
-  for (const [written, value] of raw) {
-    const definition = findLimit(camelCase(written));
-    if (!definition) {
-      const suggestion = closestName(camelCase(written), LIMIT_FIELDS);
-      throw new InputError(`${where}: unknown limit ${quoteInput(written)}${suggestion ? ` (did you mean "${suggestion}"?)` : ''}; known: ${LIMIT_FIELDS.join(', ')}`);
-    }
-    const field = `${where}.${definition.key}`;
-    if (definition.key in limits) throw new InputError(`${where}: limit "${definition.key}" is given twice`);
+  for (const [key, value] of readFields(raw, where, LIMIT_FIELDS, undefined, 'limit')) {
+    const field = `${where}.${key}`;
     if (!isScalar(value)) throw new InputError(`${field}: expected a value, got ${describeValue(value)}`);
-    setLimit(limits, definition, value, field);
+    setLimit(limits, findLimit(key)!, value, field);
   }
   return limits;
 }

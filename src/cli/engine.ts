@@ -10,12 +10,12 @@ import { targetLabel } from './budget.js';
 import { quoteInput } from './document-tree.js';
 import { InputError } from './errors.js';
 import type { RunSettings } from './report.js';
+import { boardRunParameters, type RunParameters } from './run-parameters.js';
 import { ProgressBar } from './terminal.js';
 import { readTraceFile, type Trace } from './trace.js';
 import { encodeTrace, TRACE_PLAYER_SCENARIO } from './trace-encoding.js';
 
 export { DEFAULT_SCENARIO } from './budget.js';
-import { boardRunParameters, type RunParameters } from './run-parameters.js';
 
 export { DEFAULT_MAX_INSTRUCTIONS };
 // The allocator's own defaults, so the CLI's and the library's cannot drift apart.
@@ -149,7 +149,9 @@ export function prepareRun(request: RunRequest): PreparedRun {
     for (const name of Object.keys(params)) {
       if (!known.includes(name)) {
         // No flag named here: the parameter may come from --param or from a budget file's params.
-        throw new InputError(`scenario ${scenario.name} has no parameter ${quoteInput(name)}; its parameters: ${known.join(', ') || '(none)'}`);
+        throw new InputError(
+          `scenario ${scenario.name} has no parameter ${quoteInput(name)}; its parameters: ${known.join(', ') || '(none)'}`,
+        );
       }
     }
     const path = scenarioElfPath(scenario, board);
@@ -177,7 +179,9 @@ export function prepareRun(request: RunRequest): PreparedRun {
     timeoutMs: request.timeoutMs,
   };
   // timeoutMs is passed on for the board's wall-clock limit (RunOptions.timeoutMs where the board has it).
-  const options: RunOptions & { timeoutMs?: number } = { ...parameters, elf, elfName, board, recordEvents: request.recordEvents };
+  const options: RunOptions & { timeoutMs?: number } = {
+    ...parameters, elf, elfName, board, recordEvents: request.recordEvents,
+  };
   if (flashPatches) options.flashPatches = flashPatches;
   const settings: RunSettings = {
     ...parameters,
