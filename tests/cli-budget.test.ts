@@ -158,6 +158,17 @@ describe('budget file: unknown keys, __proto__ included, are refused (hole 3)', 
   });
 });
 
+describe('budget file: what is not a budget file is refused before it is read', () => {
+  it('a file larger than any budget file', () => {
+    const path = budgetFile(`${' '.repeat(2 * 1024 * 1024)}{"checks":[{"scenario":"packet-pool"}]}`, 'tlsf-budget.json');
+    expect(() => loadBudgetFile(path)).toThrow(/is 2097191 bytes; a budget file is at most 1048576/);
+  });
+
+  it('a device that never ends', async () => {
+    expectBadInput(await cli(['check', '--budget', '/dev/zero']), /budget file \/dev\/zero is not a regular file/);
+  }, 20_000);
+});
+
 describe('budget file: unknown names inside it name the file and the entry (hole 3)', () => {
   const cases: [string, string, RegExp][] = [
     ['scenario', 'checks:\n  - scenario: packet-pool\n    params: { bursts: 2 }\n  - scenario: packet-poool\n',

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, isAbsolute, relative, resolve } from 'node:path';
 import { findLimit, LIMITS, setLimit, type Limits } from './checks.js';
 import { closestName, describeValue, parseDocumentTree, quoteInput, toDocumentTree, type TreeMap, type TreeValue } from './document-tree.js';
@@ -57,6 +57,9 @@ const DEFAULT_FIELDS = ['board', 'boards', 'params', 'limits', ...RUN_PARAMETER_
 const ENTRY_FIELDS = [...TARGET_FIELDS, 'name', ...DEFAULT_FIELDS];
 const LIMIT_FIELDS: readonly string[] = LIMITS.map((definition) => definition.key);
 
+/** Far above any real budget file (a few hundred entries is a few tens of KiB). */
+const MAX_BUDGET_FILE_BYTES = 1024 * 1024;
+
 /** `max-peak` and `maxPeak` both work: flags are kebab-case, JSON habit is camelCase. */
 function camelCase(key: string): string {
   return key.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
@@ -66,8 +69,16 @@ function camelCase(key: string): string {
 export function loadBudgetFile(path: string): BudgetJob[] {
   let text: string;
   try {
+    // Checked before reading: /dev/zero or a FIFO would never end, a huge file would only waste memory.
+    // (The CLI's shared guarded reader, readInputFile, does the same for every input file.)
+    const stats = statSync(path);
+    if (!stats.isFile()) throw new InputError(`budget file ${path} is not a regular file`);
+    if (stats.size > MAX_BUDGET_FILE_BYTES) {
+      throw new InputError(`budget file ${path} is ${stats.size} bytes; a budget file is at most ${MAX_BUDGET_FILE_BYTES}`);
+    }
     text = readFileSync(path, 'utf8');
   } catch (error) {
+    if (error instanceof InputError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     throw new InputError(`cannot read budget file ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? String(error)}`);
   }
