@@ -61,7 +61,7 @@ const LIMIT_FIELDS: readonly string[] = LIMITS.map((definition) => definition.ke
 const MAX_BUDGET_FILE_BYTES = 1024 * 1024;
 
 /** `max-peak` and `maxPeak` both work: flags are kebab-case, JSON habit is camelCase. */
-function camelCase(key: string): string {
+export function camelCase(key: string): string {
   return key.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 }
 

@@ -1,5 +1,5 @@
 import type { RunTarget } from './budget.js';
-import { classifyTarget, DEFAULT_SCENARIO } from './budget.js';
+import { camelCase, classifyTarget, DEFAULT_SCENARIO } from './budget.js';
 import { LIMITS, setLimit, type Limits } from './checks.js';
 import { quoteInput } from './document-tree.js';
 import type { RunRequest } from './engine.js';
@@ -93,16 +93,11 @@ export function limitsFromFlags(flags: CheckFlags): Limits {
   const given = flags as Record<string, unknown>;
   for (const definition of LIMITS) {
     const flag = definition.option.split(' ')[0]!;
-    if (flag.startsWith('--no-')) {
-      // commander stores `--no-oom` as oom: false.
-      if (given[camelCase(flag.slice('--no-'.length))] === false) setLimit(limits, definition, true, flag);
-    } else if (given[definition.key] !== undefined) {
-      setLimit(limits, definition, given[definition.key] as string, flag);
-    }
+    // commander's property for a flag: --max-peak as maxPeak; a negated switch --no-oom as oom: false.
+    const negated = flag.startsWith('--no-');
+    const value = given[camelCase(flag.slice(negated ? '--no-'.length : '--'.length))];
+    if (negated && value === false) setLimit(limits, definition, true, flag);
+    else if (!negated && value !== undefined) setLimit(limits, definition, value as string, flag);
   }
   return limits;
-}
-
-function camelCase(name: string): string {
-  return name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 }
