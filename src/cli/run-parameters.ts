@@ -47,17 +47,25 @@ interface ScalarParameterField<Key extends string, Field extends keyof RunParame
   read(value: ScalarInput, where: string): RunParameters[Field];
 }
 
-function scalarField<const Key extends string, Field extends keyof RunParameters>(
-  field: ScalarParameterField<Key, Field>,
+/** A size, count, choice or duration: a string, or a number as JSON and YAML write them. */
+function textField<const Key extends string, Field extends keyof RunParameters>(
+  field: Omit<ScalarParameterField<Key, Field>, 'read'> & { parse(text: string, where: string): RunParameters[Field] },
 ): ScalarParameterField<Key, Field> {
-  return field;
+  const { parse, ...described } = field;
+  return {
+    ...described,
+    read(value, where) {
+      if (typeof value === 'boolean') throw new InputError(`${where}: expected ${field.expects}, got ${value}`);
+      return parse(String(value), where);
+    },
+  };
 }
 
-/** A size, count or choice: a string, or a number as JSON and YAML write them. */
-function textOf(value: ScalarInput, where: string, expects: string): string {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number') return String(value);
-  throw new InputError(`${where}: expected ${expects}, got ${String(value)}`);
+/** An on/off setting: a flag without a value, or true/false in a budget file. */
+function switchField<const Key extends string, Field extends 'guard' | 'alignmentCheck'>(
+  field: Omit<ScalarParameterField<Key, Field>, 'read' | 'expects'>,
+): ScalarParameterField<Key, Field> {
+  return { ...field, expects: 'true or false', read: readSwitch };
 }
 
 function readSwitch(value: ScalarInput, where: string): boolean {
@@ -80,28 +88,24 @@ export function parseDuration(text: string, what: string): number {
 
 /** Every scalar run parameter, in the order the docs list them. A new one: a field above and a line here. */
 export const RUN_PARAMETER_FIELDS = [
-  scalarField({
-    key: 'heap', flag: '--heap', field: 'heapSize', expects: 'a size such as 32K',
-    read: (value, where) => parsePositiveSize(textOf(value, where, 'a size such as 32K'), where),
-  }),
-  scalarField({
+  textField({ key: 'heap', flag: '--heap', field: 'heapSize', expects: 'a size such as 32K', parse: parsePositiveSize }),
+  textField({
     key: 'align', flag: '--align', field: 'align', expects: '4, 8 or 16',
-    read: (value, where) => parseChoice(textOf(value, where, '4, 8 or 16'), [4, 8, 16] as const, where),
+    parse: (text, where) => parseChoice(text, [4, 8, 16] as const, where),
   }),
-  scalarField({
+  textField({
     key: 'sl', flag: '--sl', field: 'slLog2', expects: 'a number 1..5',
-    read: (value, where) => parseChoice(textOf(value, where, 'a number 1..5'), [1, 2, 3, 4, 5] as const, where),
+    parse: (text, where) => parseChoice(text, [1, 2, 3, 4, 5] as const, where),
   }),
-  scalarField({
+  textField({
     key: 'maxInstructions', flag: '--max-instructions', field: 'maxInstructions', expects: 'a count such as 2e9',
-    read: (value, where) => parseCount(textOf(value, where, 'a count such as 2e9'), where),
+    parse: parseCount,
   }),
-  scalarField({
-    key: 'timeout', flag: '--timeout', field: 'timeoutMs', expects: 'a duration such as 90s or 10m',
-    read: (value, where) => parseDuration(textOf(value, where, 'a duration such as 90s or 10m'), where),
+  textField({
+    key: 'timeout', flag: '--timeout', field: 'timeoutMs', expects: 'a duration such as 90s or 10m', parse: parseDuration,
   }),
-  scalarField({ key: 'guard', flag: '--guard', field: 'guard', expects: 'true or false', read: readSwitch }),
-  scalarField({ key: 'alignCheck', flag: '--align-check', field: 'alignmentCheck', expects: 'true or false', read: readSwitch }),
+  switchField({ key: 'guard', flag: '--guard', field: 'guard' }),
+  switchField({ key: 'alignCheck', flag: '--align-check', field: 'alignmentCheck' }),
 ];
 
 /** The flags of the scalar run parameters as commander hands them over (`--max-instructions` as maxInstructions). */
