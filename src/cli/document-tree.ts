@@ -52,7 +52,7 @@ export function parseDocumentTree(text: string, format: 'json' | 'yaml', what: s
     let document: ReturnType<typeof yaml.parseDocument>;
     try {
       // merge: false keeps `<<` an ordinary (and so unknown) key; tags outside the core schema are warnings.
-      document = yaml.parseDocument(text, { merge: false, uniqueKeys: true, prettyErrors: false, logLevel: 'silent' });
+      document = yaml.parseDocument(text, { merge: false, uniqueKeys: true, logLevel: 'silent' });
     } catch (error) {
       throw new InputError(`${what} is not valid YAML: ${firstLine(error)}`);
     }
@@ -107,7 +107,8 @@ function duplicateJsonKey(text: string): string | undefined {
 
 function firstLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  const line = message.split('\n')[0] ?? '';
+  // yaml's messages end their first line with "at line 3, column 5:" before a quoted excerpt.
+  const line = (message.split('\n')[0] ?? '').replace(/:$/, '');
   return line.length > 200 ? `${line.slice(0, 200)}…` : line;
 }
 
