@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectParam, parseChoice, parseCount, parseFraction, parseParam, parseSize } from '../src/cli/units.js';
 import { InputError } from '../src/cli/errors.js';
-import { evaluateChecks, hasAnyLimit, type RunFigures } from '../src/cli/checks.js';
+import { evaluateChecks, hasAnyLimit, LIMITS, type RunFigures } from '../src/cli/checks.js';
+import { limitsFromFlags, runParametersFrom } from '../src/cli/options.js';
+import { RUN_PARAMETER_FIELDS } from '../src/cli/run-parameters.js';
 import { classifyTarget, findDefaultBudgetFile, loadBudgetFile, parseBudget } from '../src/cli/budget.js';
 import { parseTrace } from '../src/cli/trace.js';
 import { encodeTrace } from '../src/cli/trace-encoding.js';
@@ -114,6 +116,44 @@ describe('evaluateChecks', () => {
   });
 });
 
+describe('one definition per limit and per run parameter', () => {
+  // A value each kind of limit accepts, as a flag and as a budget-file value.
+  const LIMIT_SAMPLES: Record<string, [flagValue: string | boolean, budgetValue: string | number | boolean]> = {
+    bytes: ['2K', 2048], fraction: ['25%', 0.25], count: [false, true],
+  };
+
+  it.each(LIMITS.map((definition) => [definition.name, definition] as const))('limit %s: flag, both budget spellings, one outcome', (name, definition) => {
+    const [flagValue, budgetValue] = LIMIT_SAMPLES[definition.unit]!;
+    // commander's property for the flag: --max-peak as maxPeak, --no-oom as oom (false when given).
+    const flagProperty = definition.option.startsWith('--no-') ? definition.key.replace(/^no(.)/, (_, letter: string) => letter.toLowerCase()) : definition.key;
+    const fromFlag = limitsFromFlags({ [flagProperty]: flagValue });
+    const fromKebab = parseBudget({ checks: [{ scenario: 's', limits: { [name]: budgetValue } }] }, 'b.json')[0]!.limits;
+    const fromCamel = parseBudget({ checks: [{ scenario: 's', limits: { [definition.key]: budgetValue } }] }, 'b.json')[0]!.limits;
+    expect(Object.keys(fromFlag)).toEqual([definition.key]);
+    expect(fromKebab).toEqual(fromFlag);
+    expect(fromCamel).toEqual(fromFlag);
+    expect(hasAnyLimit(fromFlag)).toBe(true);
+    const outcomes = evaluateChecks('s', 'b', okFigures, fromFlag);
+    expect(outcomes.map((outcome) => outcome.check)).toEqual(['completes', name]);
+    expect(outcomes[1]!.unit).toBe(definition.unit);
+  });
+
+  // A value each run parameter accepts, the same text as a flag and in a budget file.
+  const PARAMETER_SAMPLES: Record<string, [given: string | boolean, read: unknown]> = {
+    heap: ['8K', 8192], align: ['16', 16], sl: ['3', 3], maxInstructions: ['1e6', 1e6], timeout: ['90s', 90_000],
+    guard: [true, true], alignCheck: [true, true],
+  };
+
+  it.each(RUN_PARAMETER_FIELDS.map((field) => [field.key, field] as const))('run parameter %s: the flag and the budget key fill the same field', (key, field) => {
+    expect(PARAMETER_SAMPLES, `a sample value for ${key}`).toHaveProperty(key);
+    const [given, read] = PARAMETER_SAMPLES[key]!;
+    const fromFlag = runParametersFrom({ [key]: given });
+    const [job] = parseBudget({ checks: [{ scenario: 's', [key]: given }] }, 'b.json');
+    expect(fromFlag).toEqual({ [field.field]: read });
+    expect(job![field.field]).toEqual(read);
+  });
+});
+
 describe('budget files', () => {
   const directory = mkdtempSync(join(tmpdir(), 'tlsf-budget-'));
 
@@ -143,7 +183,10 @@ describe('budget files', () => {
   it('accepts a bare list in JSON', () => {
     const path = join(directory, 'list.json');
     writeFileSync(path, JSON.stringify([{ scenario: 'json-doc', limits: { minFree: '2K' } }]));
-    expect(loadBudgetFile(path)).toEqual([{ target: { kind: 'scenario', name: 'json-doc' }, board: undefined, params: {}, limits: { minFree: 2048 }, heapSize: undefined, align: undefined, slLog2: undefined, maxInstructions: undefined }]);
+    expect(loadBudgetFile(path)).toEqual([{
+      target: { kind: 'scenario', name: 'json-doc' }, board: undefined, params: {}, limits: { minFree: 2048 }, heapSize: undefined,
+      align: undefined, slLog2: undefined, maxInstructions: undefined, origin: `${path}: checks[0]`,
+    }]);
   });
 
   it('names the file and field of every mistake', () => {

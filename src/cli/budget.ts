@@ -1,12 +1,15 @@
 import { existsSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
-import { createRequire } from 'node:module';
-import type { Limits } from './checks.js';
-import { InputError } from './errors.js';
+import { findLimit, LIMITS, setLimit, type Limits } from './checks.js';
+import { describeValue, parseDocumentTree, toDocumentTree, type TreeMap, type TreeValue } from './document-tree.js';
+import { closestName } from './suggest.js';
+import { InputError, quoteInput } from './errors.js';
 import { MAX_CONFIG_BYTES, readInputFile } from './input-file.js';
+import { classifyTarget } from './target.js';
 
 export { classifyTarget, targetLabel } from './target.js';
-import { parseChoice, parseCount, parseFraction, parseParamValue, parsePositiveSize, parseSize } from './units.js';
+import { readRunParameter, RUN_PARAMETER_FIELDS, type RunParameters } from './run-parameters.js';
+import { parseParamValue } from './units.js';
 
 /** What a run executes: a built-in scenario by name, a firmware ELF, or a malloc-lab trace. */
 export type RunTarget =
@@ -15,20 +18,11 @@ export type RunTarget =
   | { kind: 'trace'; path: string };
 
 /** One run of a budget file, with its limits: an entry with `boards: [a, b]` expands into one job per board. */
-export interface BudgetJob {
+export interface BudgetJob extends RunParameters {
   target: RunTarget;
-  /** Undefined: the default board. */
-  board?: string;
-  heapSize?: number;
-  align?: 4 | 8 | 16;
-  slLog2?: number;
-  params: Record<string, number>;
-  maxInstructions?: number;
-  /** Trap firmware writes into allocator metadata (budget field `guard`). */
-  guard?: boolean;
-  /** Model the unaligned-access HardFault in the heap (budget field `alignCheck`). */
-  alignmentCheck?: boolean;
   limits: Limits;
+  /** Where the job came from, `tlsf-budget.yaml: checks[2]`, so a later error (unknown board) names it. */
+  origin?: string;
 }
 
 /** What `run`, `check` and `min-heap` run when given no target: the README's demo. */
@@ -45,188 +39,192 @@ export function findDefaultBudgetFile(directory: string): string | undefined {
   return undefined;
 }
 
-const ENTRY_FIELDS = ['scenario', 'elf', 'trace', 'board', 'boards', 'heap', 'align', 'sl', 'params', 'maxInstructions', 'guard', 'alignCheck', 'limits', 'name'];
-const LIMIT_FIELDS = ['maxPeak', 'maxSpan', 'maxFragmentation', 'minFree', 'noOom'];
+const TARGET_FIELDS = ['scenario', 'elf', 'trace'] as const;
+/** Fields `defaults` may set: everything but what makes an entry this entry. */
+const DEFAULT_FIELDS = ['board', 'boards', 'params', 'limits', ...RUN_PARAMETER_FIELDS.map((field) => field.key)];
+const ENTRY_FIELDS = [...TARGET_FIELDS, 'name', ...DEFAULT_FIELDS];
+const LIMIT_FIELDS: readonly string[] = LIMITS.map((definition) => definition.key);
 
 /** `max-peak` and `maxPeak` both work: flags are kebab-case, JSON habit is camelCase. */
-function camelCase(key: string): string {
+export function camelCase(key: string): string {
   return key.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 }
 
-function normaliseKeys(value: Record<string, unknown>): Record<string, unknown> {
-  const result: Record<string, unknown> = {};
-  for (const [key, field] of Object.entries(value)) result[camelCase(key)] = field;
-  return result;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Reads and validates a budget file; every error names the file and the field. */
+/** Reads a file into the tree of document-tree.ts: YAML unless the name ends in .json. */
 export function loadBudgetFile(path: string): BudgetJob[] {
   const text = readInputFile(path, { what: 'budget file', maxBytes: MAX_CONFIG_BYTES }).toString('utf8');
-  let document: unknown;
-  try {
-    // yaml is loaded only for YAML files: it is a noticeable share of the CLI's start-up time.
-    document = extname(path).toLowerCase() === '.json'
-      ? JSON.parse(text)
-      : (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
-  } catch (error) {
-    throw new InputError(`budget file ${path} is not valid ${extname(path).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${(error as Error).message.split('\n')[0]}`);
+  const format = extname(path).toLowerCase() === '.json' ? 'json' : 'yaml';
+  return parseBudget(parseDocumentTree(text, format, `budget file ${path}`), path);
+}
+
+/**
+ * A mapping's fields under their camelCase names, every key checked against the known ones. Keys are read
+ * from a Map, never through an object, so `__proto__` is just an unknown key.
+ */
+function readFields(
+  value: TreeValue, where: string, known: readonly string[], unknownHint = (_key: string) => '', noun = 'field',
+): TreeMap {
+  if (!(value instanceof Map)) throw new InputError(`${where} must be a mapping, got ${describeValue(value)}`);
+  const fields: TreeMap = new Map();
+  for (const [written, field] of value) {
+    const key = camelCase(written);
+    if (!known.includes(key)) {
+      const suggestion = closestName(key, known);
+      const hint = unknownHint(key) || (suggestion ? ` (did you mean "${suggestion}"?)` : '');
+      throw new InputError(`${where}: unknown ${noun} ${quoteInput(written)}${hint}; known: ${known.join(', ')}`);
+    }
+    if (fields.has(key)) throw new InputError(`${where}: ${noun} "${key}" is given twice (as camelCase and kebab-case)`);
+    fields.set(key, field);
   }
-  return parseBudget(document, path);
+  return fields;
 }
 
 /**
  * Validates a parsed budget document. Accepted shapes: a list of entries, or
  * `{ defaults?: {board, heap, limits, ...}, checks: [entries] }`. Relative ELF and trace paths are resolved
- * against the budget file's directory, so the file works from any working directory.
+ * against the budget file's directory, so the file works from any working directory. Every value of the
+ * wrong shape, unknown key or empty list is an InputError naming the file and the field.
  */
-export function parseBudget(document: unknown, path: string): BudgetJob[] {
+export function parseBudget(parsed: unknown, path: string): BudgetJob[] {
+  const document = toDocumentTree(parsed, path);
   const baseDirectory = dirname(resolve(path));
-  let entries: unknown;
-  let defaults: Record<string, unknown> = {};
+  let entries: TreeValue | undefined;
+  let defaults: EntrySettings = { parameters: {}, limits: {} };
   if (Array.isArray(document)) {
     entries = document;
-  } else if (isRecord(document)) {
-    const top = normaliseKeys(document);
-    for (const key of Object.keys(top)) {
-      if (key !== 'defaults' && key !== 'checks') {
-        throw new InputError(`${path}: unknown top-level field "${key}" (expected "defaults" and "checks")`);
-      }
-    }
-    if (top.defaults !== undefined) {
-      if (!isRecord(top.defaults)) throw new InputError(`${path}: "defaults" must be a mapping`);
-      defaults = normaliseKeys(top.defaults);
-      for (const key of Object.keys(defaults)) {
-        if (!ENTRY_FIELDS.includes(key) || ['scenario', 'elf', 'trace', 'name'].includes(key)) {
-          throw new InputError(`${path}: defaults.${key} is not a field defaults can set`);
+  } else if (document instanceof Map) {
+    const top = readFields(document, path, ['defaults', 'checks'], () => '', 'top-level field');
+    const rawDefaults = top.get('defaults');
+    if (rawDefaults instanceof Map) {
+      for (const key of rawDefaults.keys()) {
+        if (!DEFAULT_FIELDS.includes(camelCase(key)) && ENTRY_FIELDS.includes(camelCase(key))) {
+          throw new InputError(`${path}: defaults.${camelCase(key)} is not a field defaults can set (each entry names its own)`);
         }
       }
     }
-    entries = top.checks;
+    if (rawDefaults !== undefined) {
+      defaults = readSettings(readFields(rawDefaults, `${path}: defaults`, DEFAULT_FIELDS), `${path}: defaults`);
+    }
+    entries = top.get('checks');
     if (entries === undefined) throw new InputError(`${path}: missing field "checks" (a list of scenarios or ELF files to check)`);
   } else {
-    throw new InputError(`${path}: a budget file must be a list of checks or a mapping with "checks"`);
+    throw new InputError(`${path}: a budget file must be a list of checks or a mapping with "checks", got ${describeValue(document)}`);
   }
-  if (!Array.isArray(entries)) throw new InputError(`${path}: "checks" must be a list`);
+  if (!Array.isArray(entries)) throw new InputError(`${path}: "checks" must be a list, got ${describeValue(entries)}`);
   if (entries.length === 0) throw new InputError(`${path}: "checks" is empty; nothing would be checked`);
 
   const jobs: BudgetJob[] = [];
   entries.forEach((rawEntry, index) => {
     const where = `${path}: checks[${index}]`;
-    if (!isRecord(rawEntry)) throw new InputError(`${where} must be a mapping`);
-    const entry = normaliseKeys(rawEntry);
-    for (const key of Object.keys(entry)) {
-      if (!ENTRY_FIELDS.includes(key)) {
-        const hint = LIMIT_FIELDS.includes(key) ? ` (put it under "limits")` : '';
-        throw new InputError(`${where}: unknown field "${key}"${hint}`);
-      }
+    const entry = readFields(rawEntry, where, ENTRY_FIELDS, (key) => (LIMIT_FIELDS.includes(key) ? ' (put it under "limits")' : ''));
+    const target = readTarget(entry, where, baseDirectory);
+    const name = entry.get('name');
+    if (name !== undefined && (typeof name !== 'string' || name.trim() === '')) {
+      throw new InputError(`${where}.name must be a non-empty string, got ${describeValue(name)}`);
     }
-    const merged: Record<string, unknown> = { ...defaults, ...entry };
-    // An entry's own board list replaces the default board rather than clashing with it.
-    if (entry.board !== undefined || entry.boards !== undefined) {
-      merged.board = entry.board;
-      merged.boards = entry.boards;
-    }
-    const mergedLimits = {
-      ...(isRecord(defaults.limits) ? normaliseKeys(defaults.limits) : {}),
-      ...(isRecord(entry.limits) ? normaliseKeys(entry.limits) : {}),
-    };
-    if (entry.limits !== undefined && !isRecord(entry.limits)) throw new InputError(`${where}.limits must be a mapping`);
-
-    const target = parseEntryTarget(entry, where, baseDirectory);
-    const boards = parseBoards(merged, where);
-    const limits = parseLimits(mergedLimits, `${where}.limits`);
-    const common = {
-      target,
-      heapSize: merged.heap === undefined ? undefined : parsePositiveSize(stringOf(merged.heap), `${where}.heap`),
-      align: merged.align === undefined ? undefined : parseChoice(stringOf(merged.align), [4, 8, 16] as const, `${where}.align`),
-      slLog2: merged.sl === undefined ? undefined : parseChoice(stringOf(merged.sl), [1, 2, 3, 4, 5] as const, `${where}.sl`),
-      maxInstructions: merged.maxInstructions === undefined ? undefined : parseCount(stringOf(merged.maxInstructions), `${where}.maxInstructions`),
-      params: parseParams(merged.params, `${where}.params`),
-      guard: parseFlag(merged.guard, `${where}.guard`),
-      alignmentCheck: parseFlag(merged.alignCheck, `${where}.alignCheck`),
-      limits,
-    };
-    for (const board of boards) jobs.push({ ...common, board });
+    const own = readSettings(entry, where);
+    // An entry's own board list replaces the default board rather than clashing with it; params replace too.
+    const boards = own.boards ?? defaults.boards ?? [undefined];
+    const params = own.params ?? defaults.params ?? {};
+    const parameters = { ...defaults.parameters, ...own.parameters };
+    const limits = { ...defaults.limits, ...own.limits };
+    for (const board of boards) jobs.push({ ...parameters, target, board, params, limits, origin: where });
   });
   return jobs;
 }
 
-function parseFlag(value: unknown, where: string): boolean | undefined {
-  if (value === undefined || typeof value === 'boolean') return value;
-  throw new InputError(`${where} must be true or false, got ${JSON.stringify(value)}`);
+/** What an entry or the defaults set, before merging. */
+interface EntrySettings {
+  parameters: RunParameters;
+  boards?: string[];
+  params?: Record<string, number>;
+  limits: Limits;
 }
 
-function stringOf(value: unknown): string {
-  return typeof value === 'number' ? String(value) : typeof value === 'string' ? value : JSON.stringify(value);
+function readSettings(fields: TreeMap, where: string): EntrySettings {
+  const settings: EntrySettings = { parameters: {}, limits: {} };
+  for (const [key, value] of fields) {
+    const field = `${where}.${key}`;
+    if (key === 'board' || key === 'boards' || key === 'params' || key === 'limits') continue;
+    if (TARGET_FIELDS.includes(key as (typeof TARGET_FIELDS)[number]) || key === 'name') continue;
+    if (!isScalar(value)) {
+      const expects = RUN_PARAMETER_FIELDS.find((candidate) => candidate.key === key)?.expects ?? 'a value';
+      throw new InputError(`${field}: expected ${expects}, got ${describeValue(value)}`);
+    }
+    readRunParameter(settings.parameters, key, value, field);
+  }
+  settings.boards = readBoards(fields, where);
+  if (fields.has('params')) settings.params = readParams(fields.get('params')!, `${where}.params`);
+  if (fields.has('limits')) settings.limits = readLimits(fields.get('limits')!, `${where}.limits`);
+  return settings;
 }
 
-function parseEntryTarget(entry: Record<string, unknown>, where: string, baseDirectory: string): RunTarget {
-  const given = (['scenario', 'elf', 'trace'] as const).filter((key) => entry[key] !== undefined);
+function isScalar(value: TreeValue): value is string | number | boolean {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+}
+
+function readTarget(entry: TreeMap, where: string, baseDirectory: string): RunTarget {
+  const given = TARGET_FIELDS.filter((key) => entry.has(key));
   if (given.length !== 1) {
-    throw new InputError(`${where}: needs exactly one of "scenario", "elf" or "trace"${given.length ? ` (has ${given.join(' and ')})` : ''}`);
+    const has = given.length ? ` (has ${given.join(' and ')})` : '';
+    throw new InputError(`${where}: needs exactly one of "scenario", "elf" or "trace"${has}`);
   }
   const key = given[0]!;
-  const value = entry[key];
-  if (typeof value !== 'string' || value.trim() === '') throw new InputError(`${where}.${key} must be a non-empty string`);
+  const value = entry.get(key)!;
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new InputError(`${where}.${key} must be a non-empty string, got ${describeValue(value)}`);
+  }
   if (key === 'scenario') return { kind: 'scenario', name: value };
   return { kind: key, path: resolve(baseDirectory, value) };
 }
 
-function parseBoards(merged: Record<string, unknown>, where: string): (string | undefined)[] {
-  if (merged.board !== undefined && merged.boards !== undefined) {
-    throw new InputError(`${where}: give "board" or "boards", not both`);
-  }
-  if (merged.boards !== undefined) {
-    if (!Array.isArray(merged.boards) || merged.boards.length === 0 || !merged.boards.every((b) => typeof b === 'string' && b !== '')) {
-      throw new InputError(`${where}.boards must be a non-empty list of board names`);
+function readBoards(fields: TreeMap, where: string): string[] | undefined {
+  const board = fields.get('board');
+  const boards = fields.get('boards');
+  if (board !== undefined && boards !== undefined) throw new InputError(`${where}: give "board" or "boards", not both`);
+  if (boards !== undefined) {
+    if (!Array.isArray(boards) || boards.length === 0) {
+      throw new InputError(`${where}.boards must be a non-empty list of board names, got ${describeValue(boards)}`);
     }
-    return merged.boards as string[];
+    boards.forEach((name, index) => {
+      if (typeof name !== 'string' || name.trim() === '') {
+        throw new InputError(`${where}.boards[${index}] must be a board name, got ${describeValue(name)}`);
+      }
+    });
+    return boards as string[];
   }
-  if (merged.board !== undefined) {
-    if (typeof merged.board !== 'string' || merged.board === '') throw new InputError(`${where}.board must be a board name`);
-    return [merged.board];
+  if (board !== undefined) {
+    if (typeof board !== 'string' || board.trim() === '') {
+      throw new InputError(`${where}.board must be a board name, got ${describeValue(board)}`);
+    }
+    return [board];
   }
-  return [undefined];
+  return undefined;
 }
 
-function parseParams(raw: unknown, where: string): Record<string, number> {
-  if (raw === undefined) return {};
-  if (!isRecord(raw)) throw new InputError(`${where} must be a mapping of name: value`);
-  const params: Record<string, number> = {};
-  for (const [name, value] of Object.entries(raw)) {
-    if (typeof value !== 'number' && typeof value !== 'string') throw new InputError(`${where}.${name} must be a number`);
+function readParams(raw: TreeValue, where: string): Record<string, number> {
+  if (!(raw instanceof Map)) throw new InputError(`${where} must be a mapping of name: value, got ${describeValue(raw)}`);
+  if (raw.size === 0) throw new InputError(`${where} is empty; name a parameter or leave "params" out`);
+  // Parameter names are the user's: a null-prototype record keeps `__proto__` an ordinary (unknown) name.
+  const params: Record<string, number> = Object.create(null) as Record<string, number>;
+  for (const [name, value] of raw) {
+    if (typeof value !== 'number' && typeof value !== 'string') {
+      throw new InputError(`${where}.${name} must be a number, got ${describeValue(value)}`);
+    }
     params[name] = parseParamValue(value, `${where}.${name}`);
   }
   return params;
 }
 
-/** Validates a limits mapping (already camel-cased). */
-export function parseLimits(raw: Record<string, unknown>, where: string): Limits {
+/** Validates a limits mapping; keys in either spelling, errors name the field in camelCase. */
+export function readLimits(raw: TreeValue, where: string): Limits {
+  if (!(raw instanceof Map)) throw new InputError(`${where} must be a mapping of limit: value, got ${describeValue(raw)}`);
+  if (raw.size === 0) throw new InputError(`${where} is empty; give a limit or leave "limits" out`);
   const limits: Limits = {};
-  for (const [key, value] of Object.entries(raw)) {
+  for (const [key, value] of readFields(raw, where, LIMIT_FIELDS, undefined, 'limit')) {
     const field = `${where}.${key}`;
-    switch (key) {
-      case 'maxPeak':
-      case 'maxSpan':
-        limits[key] = parsePositiveSize(stringOf(value), field);
-        break;
-      case 'minFree':
-        limits.minFree = parseSize(stringOf(value), field);
-        break;
-      case 'maxFragmentation':
-        limits.maxFragmentation = parseFraction(stringOf(value), field);
-        break;
-      case 'noOom':
-        if (typeof value !== 'boolean') throw new InputError(`${field} must be true or false, not ${JSON.stringify(value)}`);
-        limits.noOom = value;
-        break;
-      default:
-        throw new InputError(`${where}: unknown limit "${key}" (known: ${LIMIT_FIELDS.join(', ')})`);
-    }
+    if (!isScalar(value)) throw new InputError(`${field}: expected a value, got ${describeValue(value)}`);
+    setLimit(limits, findLimit(key)!, value, field);
   }
   return limits;
 }

@@ -1,4 +1,5 @@
-import { formatBytes, formatPercent } from './units.js';
+import { InputError } from './errors.js';
+import { formatBytes, formatPercent, parseFraction, parsePositiveSize, parseSize } from './units.js';
 
 /**
  * The figures of a run that limits are checked against: a structural subset of the board's RunReport, so the
@@ -24,27 +25,117 @@ export function worstFragmentation(figures: Pick<RunFigures, 'fragmentation' | '
   return Math.max(figures.fragmentation, figures.fragmentationAtPeak ?? 0);
 }
 
+type LimitUnit = 'bytes' | 'fraction' | 'count';
+
 /**
- * RAM limits a CI gate holds a workload to. Every field is optional; a run is always also required to complete
- * (result `ok`), because figures from a run that faulted half way describe nothing.
+ * One limit a gate can hold a run to. Everything about a limit is here: its flag and budget key, how a value
+ * is read, what it is compared with and how the outcome reads, so a new limit is one entry in LIMITS.
  */
-export interface Limits {
-  /** Peak bytes in used blocks, headers included (RunReport.peakUsed) must not exceed this. */
-  maxPeak?: number;
-  /** Peak span (heap start to the highest used byte, control structure included) must not exceed this. */
-  maxSpan?: number;
-  /** Fragmentation (1 - largest free block / free bytes), in [0, 1], the worse of peak and end, must not exceed this. */
-  maxFragmentation?: number;
-  /**
-   * The largest free block at the moment of peak use must be at least this: the biggest allocation that would
-   * still have succeeded at the worst moment of the run, i.e. the headroom that is actually usable.
-   */
-  minFree?: number;
-  /** No allocation may fail: no malloc/realloc/calloc/memalign returned NULL, and the run did not stop out of memory. */
-  noOom?: boolean;
+interface LimitDefinition<Name extends string, Key extends string, Value extends number | boolean> {
+  /** The check's name, its flag without `--` and its kebab-case budget key: `max-peak`. */
+  name: Name;
+  /** The Limits field and camelCase budget key: `maxPeak`. */
+  key: Key;
+  /** The commander option: `--max-peak <size>`, or `--no-oom` for a switch. */
+  option: string;
+  help: string;
+  unit: LimitUnit;
+  /** Reads a limit as a flag or budget file gives it; `where` names the flag or field in errors. */
+  parse(value: string | number | boolean, where: string): Value;
+  /** The figure of the run the limit is held to. */
+  measure(figures: RunFigures): number;
+  /** The limit as a figure in the same unit (a switch: the figure it allows). */
+  limitFigure(limit: Value): number;
+  passes(measured: number, limit: number, figures: RunFigures): boolean;
+  /** One line for humans: "peak used 12,288 B <= max 24,576 B". */
+  describe(measured: number, limit: number, pass: boolean, figures: RunFigures): string;
 }
 
-export type CheckName = 'completes' | 'max-peak' | 'max-span' | 'max-fragmentation' | 'min-free' | 'no-oom';
+function defineLimit<const Name extends string, const Key extends string, Value extends number | boolean>(
+  definition: LimitDefinition<Name, Key, Value>,
+): LimitDefinition<Name, Key, Value> {
+  return definition;
+}
+
+/** A value limit reads a size or fraction given as text, or as a number in a budget file. */
+function valueText(value: string | number | boolean, where: string): string {
+  if (typeof value === 'boolean') throw new InputError(`${where}: expected a value, got ${value}`);
+  return String(value);
+}
+
+const atMost = (measured: number, limit: number): boolean => measured <= limit;
+const atLeast = (measured: number, limit: number): boolean => measured >= limit;
+
+/** Every limit, in the order checks are evaluated and printed. */
+export const LIMITS = [
+  defineLimit({
+    name: 'max-peak', key: 'maxPeak', option: '--max-peak <size>', unit: 'bytes',
+    help: 'peak used bytes (headers included) may not exceed this',
+    parse: (value, where) => parsePositiveSize(valueText(value, where), where),
+    measure: (figures) => figures.peakUsed,
+    limitFigure: (limit) => limit,
+    passes: atMost,
+    describe: (measured, limit, pass) => `peak used ${formatBytes(measured)} ${pass ? '<=' : '>'} max ${formatBytes(limit)}`,
+  }),
+  defineLimit({
+    name: 'max-span', key: 'maxSpan', option: '--max-span <size>', unit: 'bytes',
+    help: 'peak span (heap start to highest used byte) may not exceed this',
+    parse: (value, where) => parsePositiveSize(valueText(value, where), where),
+    measure: (figures) => figures.peakSpan,
+    limitFigure: (limit) => limit,
+    passes: atMost,
+    describe: (measured, limit, pass) => `peak span ${formatBytes(measured)} ${pass ? '<=' : '>'} max ${formatBytes(limit)}`,
+  }),
+  defineLimit({
+    name: 'max-fragmentation', key: 'maxFragmentation', option: '--max-fragmentation <pct>', unit: 'fraction',
+    help: 'fragmentation may not exceed this (30% or 0.3)',
+    parse: (value, where) => parseFraction(valueText(value, where), where),
+    measure: worstFragmentation,
+    limitFigure: (limit) => limit,
+    passes: atMost,
+    describe: (measured, limit, pass, figures) => {
+      const when = figures.fragmentationAtPeak === undefined ? ''
+        : figures.fragmentationAtPeak > figures.fragmentation ? ' (at peak)' : ' (at the end)';
+      return `fragmentation ${formatPercent(measured)}${when} ${pass ? '<=' : '>'} max ${formatPercent(limit)}`;
+    },
+  }),
+  defineLimit({
+    name: 'min-free', key: 'minFree', option: '--min-free <size>', unit: 'bytes',
+    help: 'largest free block at the peak must be at least this',
+    parse: (value, where) => parseSize(valueText(value, where), where),
+    measure: (figures) => figures.largestFreeAtPeak,
+    limitFigure: (limit) => limit,
+    passes: atLeast,
+    describe: (measured, limit, pass) =>
+      `largest free block at peak ${formatBytes(measured)} ${pass ? '>=' : '<'} min ${formatBytes(limit)}`,
+  }),
+  defineLimit({
+    name: 'no-oom', key: 'noOom', option: '--no-oom', unit: 'count',
+    help: 'no allocation may fail',
+    parse: (value, where) => {
+      if (typeof value !== 'boolean') throw new InputError(`${where} must be true or false, not ${JSON.stringify(value)}`);
+      return value;
+    },
+    measure: (figures) => figures.ops.failed,
+    // No failed allocation is allowed.
+    limitFigure: () => 0,
+    passes: (measured, limit, figures) => measured <= limit && figures.result !== 'out-of-memory',
+    describe: (measured, limit, _pass, figures) =>
+      `failed allocations ${measured}${figures.result === 'out-of-memory' ? ' (run stopped out of memory)' : ''}, allowed ${limit}`,
+  }),
+];
+
+type LimitDefinitions = (typeof LIMITS)[number];
+
+/**
+ * RAM limits a CI gate holds a workload to, one optional field per entry of LIMITS. A run is always also
+ * required to complete (result `ok`), because figures from a run that faulted half way describe nothing.
+ */
+export type Limits = {
+  [Definition in LimitDefinitions as Definition['key']]?: ReturnType<Definition['parse']>;
+};
+
+export type CheckName = 'completes' | LimitDefinitions['name'];
 
 export interface CheckOutcome {
   /** What was run: scenario name, ELF or trace path. */
@@ -56,26 +147,34 @@ export interface CheckOutcome {
   measured: number | string;
   /** The limit it was held to, in the same unit. */
   limit: number | string;
-  unit: 'bytes' | 'fraction' | 'count' | 'result';
+  unit: LimitUnit | 'result';
   /** One line for humans: "peak used 12,288 B <= 24,576 B". */
   summary: string;
 }
 
+/** A limit that is given and not switched off (`noOom: false` sets nothing). */
+function isSet(value: number | boolean | undefined): value is number | true {
+  return value !== undefined && value !== false;
+}
+
 export function hasAnyLimit(limits: Limits): boolean {
-  return (
-    limits.maxPeak !== undefined ||
-    limits.maxSpan !== undefined ||
-    limits.maxFragmentation !== undefined ||
-    limits.minFree !== undefined ||
-    limits.noOom === true
-  );
+  return LIMITS.some((definition) => isSet(limits[definition.key]));
+}
+
+/** The definition a budget key names, in either spelling (`max-peak`, `maxPeak`). */
+export function findLimit(key: string): LimitDefinitions | undefined {
+  return LIMITS.find((definition) => definition.key === key || definition.name === key);
+}
+
+/** Reads one limit into `into`, by its Limits key. */
+export function setLimit(into: Limits, definition: LimitDefinitions, value: string | number | boolean, where: string): void {
+  (into as Record<string, number | boolean>)[definition.key] = definition.parse(value, where);
 }
 
 /** Evaluates every limit against one run's figures; the first outcome is always `completes`. */
 export function evaluateChecks(target: string, board: string, figures: RunFigures, limits: Limits): CheckOutcome[] {
-  const outcomes: CheckOutcome[] = [];
   const completed = figures.result === 'ok';
-  outcomes.push({
+  const outcomes: CheckOutcome[] = [{
     target,
     board,
     check: 'completes',
@@ -86,44 +185,16 @@ export function evaluateChecks(target: string, board: string, figures: RunFigure
     summary: completed
       ? 'run completes: ok'
       : `run completes: ${figures.result}${figures.message ? ` (${figures.message})` : ''}, expected ok`,
-  });
-  if (limits.maxPeak !== undefined) {
-    const pass = figures.peakUsed <= limits.maxPeak;
+  }];
+  for (const definition of LIMITS) {
+    const value = limits[definition.key];
+    if (!isSet(value)) continue;
+    const measured = definition.measure(figures);
+    const limit = (definition.limitFigure as (limit: number | boolean) => number)(value);
+    const pass = definition.passes(measured, limit, figures);
     outcomes.push({
-      target, board, check: 'max-peak', pass, measured: figures.peakUsed, limit: limits.maxPeak, unit: 'bytes',
-      summary: `peak used ${formatBytes(figures.peakUsed)} ${pass ? '<=' : '>'} max ${formatBytes(limits.maxPeak)}`,
-    });
-  }
-  if (limits.maxSpan !== undefined) {
-    const pass = figures.peakSpan <= limits.maxSpan;
-    outcomes.push({
-      target, board, check: 'max-span', pass, measured: figures.peakSpan, limit: limits.maxSpan, unit: 'bytes',
-      summary: `peak span ${formatBytes(figures.peakSpan)} ${pass ? '<=' : '>'} max ${formatBytes(limits.maxSpan)}`,
-    });
-  }
-  if (limits.maxFragmentation !== undefined) {
-    const measured = worstFragmentation(figures);
-    const where = figures.fragmentationAtPeak === undefined ? '' : figures.fragmentationAtPeak > figures.fragmentation ? ' (at peak)' : ' (at the end)';
-    const pass = measured <= limits.maxFragmentation;
-    outcomes.push({
-      target, board, check: 'max-fragmentation', pass, measured,
-      limit: limits.maxFragmentation, unit: 'fraction',
-      summary: `fragmentation ${formatPercent(measured)}${where} ${pass ? '<=' : '>'} max ${formatPercent(limits.maxFragmentation)}`,
-    });
-  }
-  if (limits.minFree !== undefined) {
-    const pass = figures.largestFreeAtPeak >= limits.minFree;
-    outcomes.push({
-      target, board, check: 'min-free', pass, measured: figures.largestFreeAtPeak, limit: limits.minFree, unit: 'bytes',
-      summary: `largest free block at peak ${formatBytes(figures.largestFreeAtPeak)} ${pass ? '>=' : '<'} min ${formatBytes(limits.minFree)}`,
-    });
-  }
-  if (limits.noOom) {
-    const stoppedOutOfMemory = figures.result === 'out-of-memory';
-    const pass = figures.ops.failed === 0 && !stoppedOutOfMemory;
-    outcomes.push({
-      target, board, check: 'no-oom', pass, measured: figures.ops.failed, limit: 0, unit: 'count',
-      summary: `failed allocations ${figures.ops.failed}${stoppedOutOfMemory ? ' (run stopped out of memory)' : ''}, allowed 0`,
+      target, board, check: definition.name, pass, measured, limit, unit: definition.unit,
+      summary: definition.describe(measured, limit, pass, figures),
     });
   }
   return outcomes;

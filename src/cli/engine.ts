@@ -1,20 +1,27 @@
 import { closeSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_BOARD, listBoards, loadBoard, runFirmware, type BoardProfile, type RunOptions, type RunReport } from '../board/index.js';
-import type { BudgetJob, RunTarget } from './budget.js';
+import { TLSF_DEFAULTS } from '../allocator/index.js';
+import {
+  DEFAULT_BOARD, DEFAULT_MAX_INSTRUCTIONS, listBoards, loadBoard, runFirmware, type BoardProfile, type RunOptions, type RunReport,
+} from '../board/index.js';
+import type { RunTarget } from './budget.js';
 import { targetLabel } from './budget.js';
 import { classifyRunError, InputError, quoteInput, testFaultHook } from './errors.js';
 import { MAX_CONFIG_BYTES, MAX_ELF_BYTES, openInputFile, readInputFile } from './input-file.js';
 import { didYouMean } from './suggest.js';
 import type { RunSettings } from './report.js';
+import { boardRunParameters, type RunParameters } from './run-parameters.js';
 import { ProgressBar } from './terminal.js';
 import { readTraceFile, type Trace } from './trace.js';
 import { encodeTrace, TRACE_PLAYER_SCENARIO } from './trace-encoding.js';
 
 export { DEFAULT_SCENARIO } from './budget.js';
-export const DEFAULT_ALIGN = 8;
-export const DEFAULT_SL_LOG2 = 5;
+
+export { DEFAULT_MAX_INSTRUCTIONS };
+// The allocator's own defaults, so the CLI's and the library's cannot drift apart.
+export const DEFAULT_ALIGN = TLSF_DEFAULTS.align;
+export const DEFAULT_SL_LOG2 = TLSF_DEFAULTS.slLog2;
 
 export interface ScenarioParam { name: string; default: number; help: string }
 export interface Scenario {
@@ -134,21 +141,9 @@ export interface PreparedRun {
   trace?: Trace;
 }
 
-export interface RunRequest {
+/** A run as a command asks for it: what to run and the user's parameters (a budget job is one too). */
+export interface RunRequest extends RunParameters, Pick<RunOptions, 'recordEvents'> {
   target: RunTarget;
-  board?: string;
-  heapSize?: number;
-  align?: 4 | 8 | 16;
-  slLog2?: number;
-  params?: Record<string, number>;
-  maxInstructions?: number;
-  /** Wall-clock limit of the run (RunOptions.timeoutMs); the board's default when absent. */
-  timeoutMs?: number;
-  guard?: boolean;
-  /** Model the core's unaligned-access HardFault inside the heap (RunOptions.alignmentCheck). */
-  alignmentCheck?: boolean;
-  extraBanks?: string[];
-  recordEvents?: boolean;
 }
 
 export function prepareRun(request: RunRequest): PreparedRun {
@@ -164,7 +159,7 @@ export function prepareRun(request: RunRequest): PreparedRun {
     const known = scenario.params.map((param) => param.name);
     for (const name of Object.keys(params)) {
       if (!known.includes(name)) {
-        throw new InputError(`--param ${quoteInput(name)}: scenario ${scenario.name} has no parameter ${quoteInput(name)}${didYouMean(name, known)}; its parameters: ${known.join(', ') || '(none)'}`);
+        throw new InputError(`scenario ${scenario.name} has no parameter ${quoteInput(name)}${didYouMean(name, known)}; its parameters: ${known.join(', ') || '(none)'}`);
       }
     }
     const path = scenarioElfPath(scenario, board);
@@ -181,53 +176,26 @@ export function prepareRun(request: RunRequest): PreparedRun {
     elf = readElf(path);
     flashPatches = encodeTrace(trace).flashPatches;
   }
-  const align = request.align ?? DEFAULT_ALIGN;
-  const slLog2 = request.slLog2 ?? DEFAULT_SL_LOG2;
-  const options: RunOptions = {
-    elf,
-    elfName,
-    board,
-    heapSize: request.heapSize,
-    align,
-    slLog2,
+  // The parameters resolved to what the run uses, echoed as they are into the report's settings.
+  const parameters = {
+    ...boardRunParameters(request),
+    align: request.align ?? DEFAULT_ALIGN,
+    slLog2: request.slLog2 ?? DEFAULT_SL_LOG2,
     params,
-    maxInstructions: request.maxInstructions,
-    timeoutMs: request.timeoutMs,
     guard: request.guard ?? false,
     alignmentCheck: request.alignmentCheck ?? false,
-    extraBanks: request.extraBanks,
-    recordEvents: request.recordEvents,
   };
+  const options: RunOptions = { ...parameters, elf, elfName, board, recordEvents: request.recordEvents };
   if (flashPatches) options.flashPatches = flashPatches;
   const settings: RunSettings = {
+    ...parameters,
     target: targetLabel(target),
     targetKind: target.kind,
     boardName: board.name,
     cpu: board.cpu,
     clockHz: board.clockHz,
-    heapSize: request.heapSize,
-    align,
-    slLog2,
-    params: request.params ?? {},
-    maxInstructions: request.maxInstructions,
-    guard: request.guard ?? false,
-    alignmentCheck: request.alignmentCheck ?? false,
   };
   return { label: targetLabel(target), target, board, options, settings, trace };
-}
-
-export function jobToRequest(job: BudgetJob): RunRequest {
-  return {
-    target: job.target,
-    board: job.board,
-    heapSize: job.heapSize,
-    align: job.align,
-    slLog2: job.slLog2,
-    params: job.params,
-    maxInstructions: job.maxInstructions,
-    guard: job.guard,
-    alignmentCheck: job.alignmentCheck,
-  };
 }
 
 /**
@@ -236,7 +204,7 @@ export function jobToRequest(job: BudgetJob): RunRequest {
  */
 export function execute(prepared: PreparedRun, showProgress = true): RunReport {
   const bar = showProgress ? ProgressBar.forStderr(`${prepared.label} on ${prepared.board.name}`) : undefined;
-  const maxInstructions = prepared.options.maxInstructions ?? 2e9;
+  const maxInstructions = prepared.options.maxInstructions ?? DEFAULT_MAX_INSTRUCTIONS;
   try {
     testFaultHook();
     return runFirmware({

@@ -1,9 +1,10 @@
 import type { RunTarget } from './budget.js';
-import { classifyTarget, DEFAULT_SCENARIO } from './budget.js';
-import type { Limits } from './checks.js';
+import { camelCase, classifyTarget, DEFAULT_SCENARIO } from './budget.js';
+import { LIMITS, setLimit, type Limits } from './checks.js';
 import type { RunRequest } from './engine.js';
+import { InputError, quoteInput } from './errors.js';
+import { readRunParameter, RUN_PARAMETER_FIELDS, type RunParameterFlags, type RunParameters } from './run-parameters.js';
 import { colourEnabled, palette, type Palette } from './terminal.js';
-import { parseChoice, parseCount, parseDuration, parseFraction, parsePositiveSize, parseSize } from './units.js';
 
 // Option values as commander hands them over, and their translation into validated requests and limits.
 // Shared by program.ts (which parses) and the command modules it loads on demand.
@@ -20,35 +21,45 @@ export function defaultIo(): CliIo {
   return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
 }
 
-export interface RunFlags {
+/** Flags as commander hands them over: run-parameter flags share their names with budget-file keys. */
+export interface RunFlags extends RunParameterFlags {
   board?: string;
-  heap?: string;
-  align?: string;
-  sl?: string;
   param?: Record<string, number>;
-  maxInstructions?: string;
-  timeout?: string;
-  guard?: boolean;
-  alignCheck?: boolean;
   bank?: string[];
   json?: boolean;
   color?: boolean;
 }
 
+/** A name-valued flag given as an empty string is a mistake, not a request for the default. */
+function requireName(value: string, flag: string): string {
+  if (value.trim() === '') throw new InputError(`${flag}: empty name; give a name or leave ${flag} out`);
+  return value;
+}
+
+/** `--board a,b`: every name present; `--board ,` or `--board a,,b` is bad input, not a shorter list. */
+export function boardList(text: string, flag = '--board'): string[] {
+  const names = text.split(',').map((name) => name.trim());
+  if (names.some((name) => name === '')) {
+    throw new InputError(`${flag}: empty board name in ${quoteInput(text)}; give names separated by commas`);
+  }
+  return names;
+}
+
+/** The run parameters the flags set, each read and checked by its RUN_PARAMETER_FIELDS reader. */
+export function runParametersFrom(flags: RunFlags): RunParameters {
+  const parameters: RunParameters = {};
+  if (flags.board !== undefined) parameters.board = requireName(flags.board, '--board');
+  if (flags.param !== undefined) parameters.params = flags.param;
+  if (flags.bank !== undefined) parameters.extraBanks = flags.bank.map((bank) => requireName(bank, '--bank'));
+  for (const field of RUN_PARAMETER_FIELDS) {
+    const value = flags[field.key];
+    if (value !== undefined) readRunParameter(parameters, field.key, value, field.flag);
+  }
+  return parameters;
+}
+
 export function runRequestFrom(target: RunTarget, flags: RunFlags): RunRequest {
-  return {
-    target,
-    board: flags.board,
-    heapSize: flags.heap === undefined ? undefined : parsePositiveSize(flags.heap, '--heap'),
-    align: flags.align === undefined ? undefined : parseChoice(flags.align, [4, 8, 16] as const, '--align'),
-    slLog2: flags.sl === undefined ? undefined : parseChoice(flags.sl, [1, 2, 3, 4, 5] as const, '--sl'),
-    params: flags.param ?? {},
-    maxInstructions: flags.maxInstructions === undefined ? undefined : parseCount(flags.maxInstructions, '--max-instructions'),
-    timeoutMs: flags.timeout === undefined ? undefined : parseDuration(flags.timeout, '--timeout'),
-    guard: flags.guard,
-    alignmentCheck: flags.alignCheck,
-    extraBanks: flags.bank,
-  };
+  return { target, params: {}, ...runParametersFrom(flags) };
 }
 
 export function targetFrom(argument: string | undefined, io: CliIo): RunTarget {
@@ -63,24 +74,29 @@ export function writeJson(io: CliIo, document: unknown): void {
   io.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
 }
 
+/** `check`'s own flags; the limit flags (`--max-peak` as `maxPeak`, `--no-oom` as `oom`) come from LIMITS. */
 export interface CheckFlags extends RunFlags {
   budget?: string;
-  maxPeak?: string;
-  maxSpan?: string;
-  maxFragmentation?: string;
-  minFree?: string;
-  oom?: boolean;
   junit?: string;
   markdown?: string;
 }
 
-export function limitsFromFlags(flags: CheckFlags): Limits {
-  const limits: Limits = {};
-  if (flags.maxPeak !== undefined) limits.maxPeak = parsePositiveSize(flags.maxPeak, '--max-peak');
-  if (flags.maxSpan !== undefined) limits.maxSpan = parsePositiveSize(flags.maxSpan, '--max-span');
-  if (flags.maxFragmentation !== undefined) limits.maxFragmentation = parseFraction(flags.maxFragmentation, '--max-fragmentation');
-  if (flags.minFree !== undefined) limits.minFree = parseSize(flags.minFree, '--min-free');
-  if (flags.oom === false) limits.noOom = true;
-  return limits;
+/** A file-valued flag given as an empty string would silently write or read nothing. */
+export function fileFlag(value: string | undefined, flag: string): string | undefined {
+  if (value !== undefined && value.trim() === '') throw new InputError(`${flag}: empty file name`);
+  return value;
 }
 
+export function limitsFromFlags(flags: CheckFlags): Limits {
+  const limits: Limits = {};
+  const given = flags as Record<string, unknown>;
+  for (const definition of LIMITS) {
+    const flag = definition.option.split(' ')[0]!;
+    // commander's property for a flag: --max-peak as maxPeak; a negated switch --no-oom as oom: false.
+    const negated = flag.startsWith('--no-');
+    const value = given[camelCase(flag.slice(negated ? '--no-'.length : '--'.length))];
+    if (negated && value === false) setLimit(limits, definition, true, flag);
+    else if (!negated && value !== undefined) setLimit(limits, definition, value as string, flag);
+  }
+  return limits;
+}

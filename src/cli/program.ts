@@ -1,8 +1,11 @@
 import { Command, CommanderError, Option } from 'commander';
+// constants.ts alone: the allocator's defaults without loading the allocator.
+import { TLSF_DEFAULTS } from '../allocator/constants.js';
 import type { BenchFlags } from './bench.js';
 import type { MapFlags } from './map-command.js';
 import type { StepFlags } from './step-command.js';
 import { DEFAULT_SCENARIO } from './budget.js';
+import { LIMITS } from './checks.js';
 import { EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, InputError, internalErrorText, isInputError, quoteInput } from './errors.js';
 import { coloursFor, defaultIo, runRequestFrom, targetFrom, type CheckFlags, type CliIo, type RunFlags } from './options.js';
 import { collectParam, parseChoice, parseSize } from './units.js';
@@ -19,8 +22,8 @@ function addRunOptions(command: Command, boardHelp = 'board name or board JSON f
   return command
     .option('-b, --board <name>', boardHelp)
     .option('--heap <size>', 'heap size from __heap_start (32768, 32K, 32KiB, 0x8000); default: what the linker script leaves')
-    .option('--align <n>', 'allocator alignment: 4, 8 or 16 (default 8)')
-    .option('--sl <n>', 'second-level index bits, 1..5 (default 5: 32 classes per power of two)')
+    .option('--align <n>', `allocator alignment: 4, 8 or 16 (default ${TLSF_DEFAULTS.align})`)
+    .option('--sl <n>', `second-level index bits, 1..5 (default ${TLSF_DEFAULTS.slLog2}: ${2 ** TLSF_DEFAULTS.slLog2} classes per power of two)`)
     .option('-p, --param <name=value>', 'set a firmware parameter (repeatable)', collectParam)
     .option('--max-instructions <n>', 'instruction budget before the run stops as a timeout (default 2e9)')
     .option('--timeout <duration>', 'wall-clock limit of one run: 90s, 10m, 500ms, or seconds (default 10m)')
@@ -60,19 +63,16 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
       result.exitCode = runCommand(target, { ...flags, ...globalColour() }, io);
     });
 
-  addRunOptions(
+  const check = addRunOptions(
     program
       .command('check')
       .description('CI gate: run and hold the heap to limits; exit 0 when all hold, 1 when any is broken, 2 on bad input')
       .argument('[target]', 'scenario, .elf or .rep; without it, checks the budget file'),
     'board name, or a comma-separated list to check on several boards',
   )
-    .option('--budget <file>', 'budget file (default: tlsf-budget.json / .yaml / .yml in the current directory)')
-    .option('--max-peak <size>', 'peak used bytes (headers included) may not exceed this')
-    .option('--max-span <size>', 'peak span (heap start to highest used byte) may not exceed this')
-    .option('--max-fragmentation <pct>', 'fragmentation may not exceed this (30% or 0.3)')
-    .option('--min-free <size>', 'largest free block at the peak must be at least this')
-    .option('--no-oom', 'no allocation may fail')
+    .option('--budget <file>', 'budget file (default: tlsf-budget.json / .yaml / .yml in the current directory)');
+  for (const limit of LIMITS) check.option(limit.option, limit.help);
+  check
     .option('--junit <file>', 'write JUnit XML, one testcase per check')
     .option('--markdown <file>', 'write a markdown summary table (e.g. "$GITHUB_STEP_SUMMARY")')
     .option('--json', 'print one JSON document with every check and run')
@@ -132,8 +132,8 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
     .command('explain')
     .description('how TLSF files a request of <size> bytes: size classes, indices, bitmap search')
     .argument('<size>', 'requested bytes (e.g. 100, 1.5K, 0x600)')
-    .option('--sl <n>', 'second-level index bits, 1..5', '5')
-    .option('--align <n>', 'allocator alignment: 4, 8 or 16', '8')
+    .option('--sl <n>', 'second-level index bits, 1..5', String(TLSF_DEFAULTS.slLog2))
+    .option('--align <n>', 'allocator alignment: 4, 8 or 16', String(TLSF_DEFAULTS.align))
     .option('--json', 'print one JSON document')
     .action(async (size: string, flags: { sl: string; align: string; json?: boolean }) => {
       const { explainCommand } = await import('./explain.js');

@@ -1,3 +1,4 @@
+import type { RunParameters } from './run-parameters.js';
 import type { Palette } from './terminal.js';
 import { hex } from '../allocator/index.js';
 import { formatBytes, formatKiB, formatPercent } from './units.js';
@@ -49,21 +50,17 @@ const STOP_REASON_TEXT: Record<StoppedAt['reason'], string> = {
   'wall-clock': 'wall-clock limit (--timeout) reached',
 };
 
-/** How the run was configured: what the user asked for, echoed into reports so a JSON file is self-describing. */
-export interface RunSettings {
+/**
+ * How the run was configured: the run parameters as the run used them (defaults filled in), with what and
+ * where it ran, echoed into reports so a JSON file is self-describing.
+ */
+export type RunSettings = RunParameters & Required<Pick<RunParameters, 'align' | 'slLog2' | 'params' | 'guard' | 'alignmentCheck'>> & {
   target: string;
   targetKind: 'scenario' | 'elf' | 'trace';
   boardName: string;
   cpu?: string;
   clockHz?: number;
-  heapSize?: number;
-  align: number;
-  slLog2: number;
-  params: Record<string, number>;
-  maxInstructions?: number;
-  guard: boolean;
-  alignmentCheck: boolean;
-}
+};
 
 /** Bumped only when a field is removed or changes meaning; adding fields keeps the version. */
 export const REPORT_SCHEMA_VERSION = 1;

@@ -3,11 +3,10 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { findDefaultBudgetFile, loadBudgetFile, targetLabel, type BudgetJob, type RunTarget } from './budget.js';
 import { evaluateChecks, type CheckOutcome } from './checks.js';
 import { toGithubAnnotations, toJUnit, toMarkdown, type RunTiming } from './ci.js';
-import { execute, jobToRequest, prepareRun } from './engine.js';
+import { execute, prepareRun } from './engine.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from './errors.js';
 import { formatRunReport, runReportJson, REPORT_SCHEMA_VERSION } from './report.js';
-import { parseDuration } from './units.js';
-import { coloursFor, limitsFromFlags, runRequestFrom, targetFrom, writeJson, type CheckFlags, type CliIo, type RunFlags } from './options.js';
+import { boardList, coloursFor, fileFlag, limitsFromFlags, runParametersFrom, runRequestFrom, targetFrom, writeJson, type CheckFlags, type CliIo, type RunFlags } from './options.js';
 
 // The commands that run firmware, loaded by program.ts only when one of them is invoked, so that
 // --help, --version and explain start without loading the emulator binding.
@@ -25,6 +24,16 @@ export function runCommand(argument: string | undefined, flags: RunFlags, io: Cl
   return report.result === 'ok' ? EXIT_OK : EXIT_CHECK_FAILED;
 }
 
+/** Bad input met while resolving or running a budget entry names the file and the entry it came from. */
+function inJob<T>(job: BudgetJob, step: () => T): T {
+  try {
+    return step();
+  } catch (error) {
+    if (error instanceof InputError && job.origin !== undefined) throw new InputError(`${job.origin}: ${error.message}`);
+    throw error;
+  }
+}
+
 function writeOutputFile(path: string, text: string, what: string, append = false): void {
   try {
     if (append) appendFileSync(path, text);
@@ -36,42 +45,44 @@ function writeOutputFile(path: string, text: string, what: string, append = fals
 
 export function checkCommand(argument: string | undefined, flags: CheckFlags, io: CliIo): number {
   const flagLimits = limitsFromFlags(flags);
-  const timeoutMs = flags.timeout === undefined ? undefined : parseDuration(flags.timeout, '--timeout');
+  const junitFile = fileFlag(flags.junit, '--junit');
+  const markdownFile = fileFlag(flags.markdown, '--markdown');
   let jobs: BudgetJob[];
   let budgetFile: string | undefined;
   if (argument !== undefined) {
-    if (flags.budget) throw new InputError('check: give a scenario/ELF/trace or --budget FILE, not both');
+    if (flags.budget !== undefined) throw new InputError('check: give a scenario/ELF/trace or --budget FILE, not both');
     const request = runRequestFrom(targetFrom(argument, io), flags);
-    const boards = flags.board ? flags.board.split(',').map((name) => name.trim()).filter(Boolean) : [undefined];
-    jobs = boards.map((board) => ({
-      target: request.target, board, heapSize: request.heapSize, align: request.align, slLog2: request.slLog2,
-      params: request.params ?? {}, maxInstructions: request.maxInstructions, guard: request.guard, alignmentCheck: request.alignmentCheck,
-      limits: flagLimits,
-    }));
+    const boards = request.board === undefined ? [undefined] : boardList(request.board);
+    jobs = boards.map((board) => ({ ...request, board, limits: flagLimits }));
   } else {
-    const found = flags.budget === undefined ? findDefaultBudgetFile(io.cwd) : resolve(io.cwd, flags.budget);
+    const budgetPath = fileFlag(flags.budget, '--budget');
+    const found = budgetPath === undefined ? findDefaultBudgetFile(io.cwd) : resolve(io.cwd, budgetPath);
     // Shown relative to the working directory: GitHub annotations want a path relative to the checkout.
     budgetFile = found === undefined ? undefined : displayPath(found, io.cwd);
     if (!budgetFile) {
       throw new InputError('check: nothing to check: give a scenario, ELF or trace with limit flags, or --budget FILE, or put tlsf-budget.json / tlsf-budget.yaml in the current directory');
     }
-    // Limits given on the command line tighten every entry of the file (handy for a one-off experiment).
-    jobs = loadBudgetFile(found!).map((job) => ({ ...job, limits: { ...job.limits, ...flagLimits } }));
+    // Flags given with a budget file apply to every entry (handy for a one-off experiment): limits tighten the
+    // file's, run parameters replace the entry's (--guard / --align-check so switch a check on everywhere).
+    // Boards and firmware parameters belong to an entry: given on the command line they would be ignored.
+    const overrides = runParametersFrom(flags);
+    if (overrides.board !== undefined || overrides.params !== undefined) {
+      throw new InputError('check: --board and --param go with a target; with a budget file, set board and params in its entries');
+    }
+    jobs = loadBudgetFile(found!).map((job) => ({ ...job, ...overrides, limits: { ...job.limits, ...flagLimits } }));
   }
+  // A gate that runs nothing passes vacuously, which is never what a CI job wants.
+  if (jobs.length === 0) throw new InputError('check: nothing to check: no runs');
 
   // Resolve every job before running any, so a typo in the last entry fails fast with exit 2.
-  // --guard / --align-check switch the check on for every entry; an entry's own `guard: true` holds without them.
-  const prepared = jobs.map((job) => prepareRun({
-    ...jobToRequest(job), guard: (flags.guard ?? false) || (job.guard ?? false),
-    alignmentCheck: (flags.alignCheck ?? false) || (job.alignmentCheck ?? false), extraBanks: flags.bank, timeoutMs,
-  }));
+  const prepared = jobs.map((job) => inJob(job, () => prepareRun(job)));
   const outcomes: CheckOutcome[] = [];
   const runs: Record<string, unknown>[] = [];
   const timings: RunTiming[] = [];
   const colours = coloursFor(io, flags);
   const labelWidth = Math.max(...prepared.map((run) => `${targetLabel(run.target)} on ${run.board.name}`.length));
   prepared.forEach((run, index) => {
-    const report = execute(run);
+    const report = inJob(jobs[index]!, () => execute(run));
     const runOutcomes = evaluateChecks(targetLabel(run.target), report.board, report, jobs[index]!.limits);
     outcomes.push(...runOutcomes);
     runs.push(runReportJson(report, run.settings));
@@ -84,11 +95,11 @@ export function checkCommand(argument: string | undefined, flags: CheckFlags, io
     }
   });
   const failed = outcomes.filter((outcome) => !outcome.pass).length;
-  if (flags.junit) writeOutputFile(flags.junit, toJUnit(outcomes, timings), 'JUnit report');
-  if (flags.markdown) {
+  if (junitFile) writeOutputFile(junitFile, toJUnit(outcomes, timings), 'JUnit report');
+  if (markdownFile) {
     // The job summary file collects every step's output, so it is appended to; any other file is replaced.
-    const isStepSummary = io.env.GITHUB_STEP_SUMMARY !== undefined && resolve(io.cwd, flags.markdown) === resolve(io.cwd, io.env.GITHUB_STEP_SUMMARY);
-    writeOutputFile(flags.markdown, toMarkdown(outcomes), 'markdown summary', isStepSummary);
+    const isStepSummary = io.env.GITHUB_STEP_SUMMARY !== undefined && resolve(io.cwd, markdownFile) === resolve(io.cwd, io.env.GITHUB_STEP_SUMMARY);
+    writeOutputFile(markdownFile, toMarkdown(outcomes), 'markdown summary', isStepSummary);
   }
   if (io.env.GITHUB_ACTIONS === 'true') {
     const annotationStream = flags.json ? io.stderr : io.stdout;
