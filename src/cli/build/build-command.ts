@@ -110,7 +110,17 @@ function classifySources(sources: string[], cwd: string): SourceFile[] {
   });
 }
 
-function runCompiler(command: string[], cwd: string, io: CliIo, verbose: boolean): void {
+/** A hint for a failure the user can fix with one of build's own options. */
+type Hint = (diagnostics: string) => string | undefined;
+
+function flashHint(resolved: ResolvedFlags): Hint {
+  return (diagnostics) =>
+    resolved.floatIo && resolved.libc === 'newlib-nano' && /region `?FLASH'? overflowed/.test(diagnostics)
+      ? ' (float printf/scanf take about 7 KiB of flash; --no-float-io leaves them out)'
+      : undefined;
+}
+
+function runCompiler(command: string[], cwd: string, io: CliIo, verbose: boolean, hint?: Hint): void {
   if (verbose) io.stdout.write(`${shellJoin(command)}\n`);
   const result = spawnSync(command[0]!, command.slice(1), { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (result.error) throw new InputError(`build: cannot run ${command[0]}: ${result.error.message}`);
@@ -118,7 +128,8 @@ function runCompiler(command: string[], cwd: string, io: CliIo, verbose: boolean
   if (result.stdout) io.stderr.write(result.stdout);
   if (result.stderr) io.stderr.write(result.stderr);
   if (result.status !== 0) {
-    throw new InputError(`build: ${basename(command[0]!)} failed (exit ${result.status ?? result.signal}); its messages are above`);
+    const why = hint?.(`${result.stdout ?? ''}${result.stderr ?? ''}`) ?? '';
+    throw new InputError(`build: ${basename(command[0]!)} failed (exit ${result.status ?? result.signal}); its messages are above${why}`);
   }
 }
 
@@ -150,7 +161,7 @@ export async function buildFirmware(
       const linkOnly = flags.ldflags.filter((word) => !flags.cflags.includes(word));
       runCompiler(
         [toolchain.gcc, ...flags.cflags, ...userFlags, ...all.map((source) => source.path), ...linkOnly, ...libraries, `-Wl,-Map=${map}`, '-o', output],
-        io.cwd, io, options.verbose === true,
+        io.cwd, io, options.verbose === true, flashHint(resolved),
       );
     } else {
       const objects = all.map((source, index) => {
@@ -161,7 +172,10 @@ export async function buildFirmware(
         runCompiler([compiler, ...compileFlags, ...userFlags, '-c', source.path, '-o', object], io.cwd, io, options.verbose === true);
         return object;
       });
-      runCompiler([toolchain.gxx, ...flags.ldflags, ...userFlags, ...objects, ...libraries, `-Wl,-Map=${map}`, '-o', output], io.cwd, io, options.verbose === true);
+      runCompiler(
+        [toolchain.gxx, ...flags.ldflags, ...userFlags, ...objects, ...libraries, `-Wl,-Map=${map}`, '-o', output],
+        io.cwd, io, options.verbose === true, flashHint(resolved),
+      );
     }
     checkAllocatorNotLinked(readFileSync(map, 'utf8'), output, resolved.libc);
   } finally {
