@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, extname, join, relative, resolve } from 'node:path';
 import { parseElf } from '../../board/index.js';
 import { firmwareDirectory } from '../engine.js';
 import { InputError } from '../errors.js';
@@ -116,7 +116,7 @@ type Hint = (diagnostics: string) => string | undefined;
 function flashHint(resolved: ResolvedFlags): Hint {
   return (diagnostics) =>
     resolved.floatIo && resolved.libc === 'newlib-nano' && /region `?FLASH'? overflowed/.test(diagnostics)
-      ? ' (float printf/scanf take about 7 KiB of flash; --no-float-io leaves them out)'
+      ? ' (float printf/scanf add up to 23 KiB of flash; --no-float-io leaves them out)'
       : undefined;
 }
 
@@ -193,7 +193,7 @@ function checkAllocatorNotLinked(map: string, output: string, libc: Libc): void 
 }
 
 /** One line about what was built: the memory the image takes, from the ELF's own symbols. */
-export function describeFirmware(path: string, resolved: ResolvedFlags): string {
+export function describeFirmware(path: string, resolved: ResolvedFlags, shownAs = path): string {
   const image = parseElf(readFileSync(path), path);
   const symbol = (name: string): number | undefined => image.symbolByName.get(name)?.value;
   const flash = image.segments.reduce((total, segment) => total + segment.fileSize, 0);
@@ -202,12 +202,13 @@ export function describeFirmware(path: string, resolved: ResolvedFlags): string 
   const stack = symbol('__stack_size') ?? 0;
   const { board } = resolved.target;
   const io = resolved.floatIo ? 'float I/O' : 'no float I/O';
-  return `${path}: ${board.name} (${board.cpu}), ${resolved.libc} with ${io}; flash ${formatBytes(flash)}, ` +
+  return `${shownAs}: ${board.name} (${board.cpu}), ${resolved.libc} with ${io}; flash ${formatBytes(flash)}, ` +
     `static RAM ${formatBytes(staticRam)} (.data, .bss, thread-locals), heap ${formatBytes(heap)}, stack ${formatBytes(stack)}`;
 }
 
 export async function buildCommand(sources: string[], options: BuildFlags, extraFlags: string[], io: CliIo): Promise<number> {
   const { output, resolved } = await buildFirmware(sources, options, extraFlags, io);
-  io.stdout.write(`${describeFirmware(output, resolved)}\n`);
+  const fromHere = relative(io.cwd, output);
+  io.stdout.write(`${describeFirmware(output, resolved, fromHere.startsWith('..') ? output : fromHere)}\n`);
   return 0;
 }
