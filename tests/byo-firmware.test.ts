@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseElf } from '../src/board/index.js';
+import { scenarioElfForBoard } from '../src/cli/build/scenario-elf.js';
 import { cliPath, root, runCli, type CliResult } from './support/cli.js';
 
 const firmwareDir = join(root, 'firmware-sim');
@@ -227,6 +228,29 @@ describe('board JSON files', () => {
     const symbols = parseElf(readFileSync(first), first).symbolByName;
     expect(symbols.get('_estack')?.value).toBe(0x20040000);
   }, 60_000);
+});
+
+describe('built-in scenarios on board JSON files', () => {
+  it.skipIf(makeSkip !== '')(`are linked on first use into the cache, byte-identical to the committed ELF for the same board${makeSkip}`, async () => {
+    const file = join(work, 'f411-copy.json');
+    writeFileSync(file, readFileSync(join(root, 'src', 'board', 'boards', 'stm32f411re.json')));
+    const env = { TLSF_SIM_CACHE: join(work, 'scenario-cache') };
+    const elf = scenarioElfForBoard({ name: 'third-party' }, file, env);
+    expect(elf.startsWith(join(work, 'scenario-cache', 'scenarios'))).toBe(true);
+    expect(Buffer.compare(readFileSync(elf), readFileSync(join(firmwareDir, 'elf', 'stm32f411re', 'third-party.elf')))).toBe(0);
+    expect(scenarioElfForBoard({ name: 'third-party' }, file, env)).toBe(elf);
+    const { report } = await run(elf, file);
+    expect(report.result, report.output).toBe('ok');
+  }, 120_000);
+
+  it('without a cross compiler, say so and name tlsf-sim build', () => {
+    const file = join(work, 'other-board.json');
+    writeFileSync(file, readFileSync(join(root, 'src', 'board', 'boards', 'tiny.json')));
+    const env = { TLSF_SIM_CACHE: join(work, 'scenario-cache'), TLSF_SIM_CROSS: join(work, 'no-such-dir', 'arm-none-eabi-') };
+    expect(() => scenarioElfForBoard({ name: 'packet-pool' }, file, env)).toThrow(
+      /^scenario packet-pool is not built for board tiny, and linking it needs the Arm cross compiler \(apt-get install .*\); or build your own firmware with tlsf-sim build$/,
+    );
+  });
 });
 
 describe('tlsf-sim build: errors', () => {

@@ -18,25 +18,12 @@ const KiB = 1024;
 // Cortex-M0) runs unchanged on the M0+, and ARMv7E-M code (built for the Cortex-M4) on the M7, so the five
 // built-in cores need three compilations of every source, which keeps a full rebuild (and the up-to-date
 // test) short. Soft-float everywhere: no scenario uses floating point, and startup needs no FPU enable.
-const cpuTarget = {
-  'cortex-m0': 'cortex-m0',
-  'cortex-m0+': 'cortex-m0',
-  'cortex-m3': 'cortex-m3',
-  'cortex-m4': 'cortex-m4',
-  'cortex-m4f': 'cortex-m4',
-  'cortex-m7': 'cortex-m4',
-  'cortex-m33': 'cortex-m33',
-};
-// Also the compiler flags of `tlsf-sim build` and `tlsf-sim flags` (src/cli/build), so both agree with the Makefile.
-export const cpuFlags = {
-  'cortex-m0': '-mcpu=cortex-m0 -mthumb -mfloat-abi=soft',
-  'cortex-m0+': '-mcpu=cortex-m0plus -mthumb -mfloat-abi=soft',
-  'cortex-m3': '-mcpu=cortex-m3 -mthumb -mfloat-abi=soft',
-  'cortex-m4': '-mcpu=cortex-m4 -mthumb -mfloat-abi=soft',
-  'cortex-m4f': '-mcpu=cortex-m4 -mthumb -mfloat-abi=soft',
-  'cortex-m7': '-mcpu=cortex-m7 -mthumb -mfloat-abi=soft',
-  'cortex-m33': '-mcpu=cortex-m33 -mthumb -mfloat-abi=soft',
-};
+// The table is data (tools/cpu-flags.json: "target" is the core each board's objects are compiled for,
+// "flags" the exact core's flags) so the CLI (src/cli/build) reads the same flags without loading this module.
+const cpuTable = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'cpu-flags.json'), 'utf8'));
+const cpuTarget = cpuTable.target;
+// Also the compiler flags of `tlsf-sim build` and `tlsf-sim flags`, so both agree with the Makefile.
+export const cpuFlags = cpuTable.flags;
 
 function toNumber(value, what) {
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
