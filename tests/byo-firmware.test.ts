@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseElf } from '../src/board/index.js';
+import { allocatorObjectsInMap } from '../src/cli/build/build-command.js';
 import { scenarioElfForBoard } from '../src/cli/build/scenario-elf.js';
 import { cliPath, root, runCli, type CliResult } from './support/cli.js';
 
@@ -275,6 +276,17 @@ describe('tlsf-sim build: errors', () => {
     writeFileSync(join(work, 'header.h'), '');
     expectOneLineError(await cli(['build', join(work, 'header.h'), '--board', 'tiny']), /unknown kind of file/);
     expectOneLineError(await cli(['build', corpus('cxx-heap.cpp'), '--board', 'tiny', '--libc', 'picolibc']), /C\+\+ with --libc picolibc is not supported/);
+  });
+
+  it("finds either C library's allocator objects in a linker map", () => {
+    const map = [
+      ' .text.malloc   0x08000100   0x20 /usr/lib/arm-none-eabi/newlib/thumb/v7e-m/nofp/libc_nano.a(lib_a-nano-mallocr.o)',
+      ' .text.free     0x08000120   0x20 /usr/lib/picolibc/arm-none-eabi/lib/thumb/v7e-m/nofp/libc.a(nano-malloc-free.c.o)',
+      ' .text.strdup   0x08000140   0x20 /usr/lib/arm-none-eabi/newlib/thumb/v7e-m/nofp/libc_nano.a(lib_a-strdup.o)',
+      ' .text.malloc   0x08000160   0x08 /tmp/ccABCD.o',
+    ].join('\n');
+    expect(allocatorObjectsInMap(map)).toEqual(['lib_a-nano-mallocr.o', 'nano-malloc-free.c.o']);
+    expect(allocatorObjectsInMap(map.split('\n').slice(2).join('\n'))).toEqual([]);
   });
 
   it.skipIf(!haveCross)(`a compiler error passes the compiler's diagnostics through and exits 2${crossSkip}`, async () => {

@@ -38,8 +38,13 @@ const LINK_INPUT_EXTENSIONS = new Set(['.o', '.a']);
 
 // Members of the C libraries' own allocators; the runtime's shim defines every symbol they do, so none may
 // appear in the link map (firmware-sim/Makefile checks the built-in scenarios the same way).
-const LIBC_ALLOCATOR_OBJECTS =
-  /lib_a-(?:nano-)?(?:mallocr|freer|reallocr|callocr|malignr|msizer|mallinfor|mallstatsr|malloptr|vallocr|pvallocr|cfreer|malloc|calloc|realloc|malign|msize|mstats|mtrim|valloc|reallocf)\.o|nano-malloc-[a-z_]+\.c\.o/g;
+const NEWLIB_ALLOCATOR_MEMBERS = [
+  'mallocr', 'freer', 'reallocr', 'callocr', 'malignr', 'msizer', 'mallinfor', 'mallstatsr', 'malloptr', 'vallocr',
+  'pvallocr', 'cfreer', 'malloc', 'calloc', 'realloc', 'malign', 'msize', 'mstats', 'mtrim', 'valloc', 'reallocf',
+];
+const LIBC_ALLOCATOR_OBJECTS = new RegExp(
+  `lib_a-(?:nano-)?(?:${NEWLIB_ALLOCATOR_MEMBERS.join('|')})\\.o|nano-malloc-[a-z_]+\\.c\\.o`, 'g',
+);
 
 export interface ResolvedFlags {
   target: BuildTarget;
@@ -58,7 +63,9 @@ export function parseStack(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const bytes = parseSize(text, '--stack');
   // common.ld asserts this too, but only after a whole compile, and in the linker's words.
-  if (bytes === 0 || bytes % 8 !== 0) throw new InputError(`--stack: "${text.slice(0, 80)}" must be a positive multiple of 8 bytes (the AAPCS stack alignment)`);
+  if (bytes === 0 || bytes % 8 !== 0) {
+    throw new InputError(`--stack: "${text.slice(0, 80)}" must be a positive multiple of 8 bytes (the AAPCS stack alignment)`);
+  }
   return bytes;
 }
 
@@ -160,7 +167,10 @@ export async function buildFirmware(
       // gcc refuses a specs file given twice, and the CPU flags need saying once: the link flags minus those.
       const linkOnly = flags.ldflags.filter((word) => !flags.cflags.includes(word));
       runCompiler(
-        [toolchain.gcc, ...flags.cflags, ...userFlags, ...all.map((source) => source.path), ...linkOnly, ...libraries, `-Wl,-Map=${map}`, '-o', output],
+        [
+          toolchain.gcc, ...flags.cflags, ...userFlags, ...all.map((source) => source.path),
+          ...linkOnly, ...libraries, `-Wl,-Map=${map}`, '-o', output,
+        ],
         io.cwd, io, options.verbose === true, flashHint(resolved),
       );
     } else {
@@ -184,11 +194,17 @@ export async function buildFirmware(
   return { output, resolved };
 }
 
+/** The C libraries' allocator objects a linker map lists (none, for a good link). */
+export function allocatorObjectsInMap(map: string): string[] {
+  return [...new Set(map.match(LIBC_ALLOCATOR_OBJECTS) ?? [])];
+}
+
 function checkAllocatorNotLinked(map: string, output: string, libc: Libc): void {
-  const found = [...new Set(map.match(LIBC_ALLOCATOR_OBJECTS) ?? [])];
+  const found = allocatorObjectsInMap(map);
   if (found.length > 0) {
     rmSync(output, { force: true });
-    throw new InputError(`build: ${libc}'s own allocator was linked (${found.slice(0, 4).join(', ')}); something in the link needs it beside the TLSF heap shim`);
+    const objects = found.slice(0, 4).join(', ');
+    throw new InputError(`build: ${libc}'s own allocator was linked (${objects}); something in the link needs it beside the TLSF heap shim`);
   }
 }
 

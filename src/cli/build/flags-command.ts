@@ -15,7 +15,10 @@ export interface FlagsFlags extends FlagOptions {
 
 export async function flagsCommand(options: FlagsFlags, io: CliIo): Promise<number> {
   const wanted = (['cflags', 'cxxflags', 'ldflags', 'sources'] as const).filter((name) => options[name] === true);
-  if (wanted.length > 1) throw new InputError(`flags: give one of --cflags, --cxxflags, --ldflags, --sources (got ${wanted.map((name) => `--${name}`).join(', ')})`);
+  if (wanted.length > 1) {
+    const given = wanted.map((name) => `--${name}`).join(', ');
+    throw new InputError(`flags: give one of --cflags, --cxxflags, --ldflags, --sources (got ${given})`);
+  }
   const { flags } = await resolveFlags(options, options.cxx === true, io);
   if (wanted.length === 1) {
     io.stdout.write(`${shellJoin(flags[wanted[0]!])}\n`);

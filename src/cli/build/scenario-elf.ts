@@ -40,18 +40,26 @@ export function scenarioElfForBoard(scenario: { name: string }, boardFile: strin
   if (existsSync(elf)) return elf;
 
   const why = `scenario ${scenario.name} is not built for board ${board.name}`;
-  const cpuFlags = (JSON.parse(readFileSync(join(firmwareDir, 'tools', 'cpu-flags.json'), 'utf8')) as { flags: Record<string, string> }).flags[board.cpu];
+  const cpuTable = JSON.parse(readFileSync(join(firmwareDir, 'tools', 'cpu-flags.json'), 'utf8')) as { flags: Record<string, string> };
+  const cpuFlags = cpuTable.flags[board.cpu];
   try {
     checkToolchain(toolchainFor(env), 'newlib-nano', false, cpuFlags!.split(' '));
   } catch {
-    throw new InputError(`${why}, and linking it needs the Arm cross compiler (${CROSS_PACKAGES}); or build your own firmware with tlsf-sim build`);
+    throw new InputError(
+      `${why}, and linking it needs the Arm cross compiler (${CROSS_PACKAGES}); or build your own firmware with tlsf-sim build`,
+    );
   }
-  if (spawnSync('make', ['--version']).status !== 0) throw new InputError(`${why}, and linking it needs make; install make, or build your own firmware with tlsf-sim build`);
+  if (spawnSync('make', ['--version']).status !== 0) {
+    throw new InputError(`${why}, and linking it needs make; install make, or build your own firmware with tlsf-sim build`);
+  }
 
   mkdirSync(directory, { recursive: true });
   const script = join(directory, 'board.ld');
-  const generated = spawnSync(process.execPath, [join(firmwareDir, 'tools', 'gen-ld.mjs'), '--board', boardPath, '--out', script], { encoding: 'utf8' });
-  if (generated.status !== 0) throw new InputError(`${why}: cannot write its linker script: ${(generated.stderr || generated.stdout).trim().split('\n')[0]}`);
+  const generator = join(firmwareDir, 'tools', 'gen-ld.mjs');
+  const generated = spawnSync(process.execPath, [generator, '--board', boardPath, '--out', script], { encoding: 'utf8' });
+  if (generated.status !== 0) {
+    throw new InputError(`${why}: cannot write its linker script: ${(generated.stderr || generated.stdout).trim().split('\n')[0]}`);
+  }
   // A private name until complete, so a concurrent run never loads half an ELF.
   const partial = join(directory, `${scenario.name}.${process.pid}.elf`);
   const made = spawnSync('make', [
@@ -60,7 +68,8 @@ export function scenarioElfForBoard(scenario: { name: string }, boardFile: strin
   ], { encoding: 'utf8' });
   if (made.status !== 0) {
     rmSync(partial, { force: true });
-    const detail = `${made.stdout}${made.stderr}`.trim().split('\n').find((line) => /error|overflow|not fit/i.test(line)) ?? `make exited ${made.status}`;
+    const lines = `${made.stdout}${made.stderr}`.trim().split('\n');
+    const detail = lines.find((line) => /error|overflow|not fit/i.test(line)) ?? `make exited ${made.status}`;
     throw new InputError(`${why}, and linking it failed: ${detail.slice(0, 160)}`);
   }
   renameSync(partial, elf);
