@@ -35,6 +35,9 @@ have_unicorn || missing+=(libunicorn2)
 if [ "$want_cross" = 1 ]; then
   command -v arm-none-eabi-gcc >/dev/null 2>&1 || missing+=(gcc-arm-none-eabi)
   [ -d /usr/lib/arm-none-eabi/newlib ] || [ "$(uname)" != Linux ] || missing+=(libnewlib-arm-none-eabi)
+  # C++ firmware (tlsf-sim build with .cpp sources) and `tlsf-sim build --libc picolibc`.
+  [ -f /usr/lib/arm-none-eabi/newlib/thumb/v7e-m/nofp/libstdc++_nano.a ] || [ "$(uname)" != Linux ] || missing+=(libstdc++-arm-none-eabi-newlib)
+  [ -d /usr/lib/picolibc/arm-none-eabi ] || [ "$(uname)" != Linux ] || missing+=(picolibc-arm-none-eabi)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,18 +1,26 @@
 /*
  * The heap shim: every C allocation entry point, including newlib's reentrant ones, forwards to
- * the host's TLSF heap through the service page. Defining all of them here keeps newlib's own
- * allocator (nano-mallocr / mallocr) out of the link entirely: the Makefile checks the linker map
- * for it. Failures set errno to ENOMEM as C requires.
+ * the host's TLSF heap through the service page. Defining all of them here keeps the C library's own
+ * allocator (newlib's nano-mallocr / mallocr, picolibc's nano-malloc) out of the link entirely: the
+ * Makefile and `tlsf-sim build` check the linker map for it, and with picolibc the link itself fails
+ * (see the tripwires at the end). Failures set errno to ENOMEM as C requires.
  */
 #include <errno.h>
 #include <malloc.h>
-#include <reent.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef __PICOLIBC__
+#include <reent.h>
+#endif
 
 #include "tlsf_sim.h"
+
+#ifdef __PICOLIBC__
+/* picolibc has no reentrancy structure (its errno is thread-local); the entry points pass NULL. */
+struct _reent;
+#endif
 
 /*
  * Every entry point hands the host its own return address (TLSF_SIM_CALLER(), see tlsf_sim.h), so the host
@@ -26,8 +34,15 @@
 static int is_power_of_two(size_t value) { return value != 0 && (value & (value - 1)) == 0; }
 
 HELPER void set_error(struct _reent *reent, int code) {
-  if (reent) reent->_errno = code;
-  else errno = code;
+#ifdef __PICOLIBC__
+  (void)reent;
+#else
+  if (reent) {
+    reent->_errno = code;
+    return;
+  }
+#endif
+  errno = code;
 }
 
 HELPER void *malloc_from(struct _reent *reent, size_t size, const void *caller) {
@@ -142,6 +157,7 @@ int malloc_trim(size_t pad) {
   return 0;
 }
 
+#ifndef __PICOLIBC__
 /* --- newlib's reentrant entry points (stdio, strdup, ... call these) ----------------------- */
 
 void *_malloc_r(struct _reent *reent, size_t size) { return malloc_from(reent, size, TLSF_SIM_CALLER()); }
@@ -203,3 +219,11 @@ int _malloc_trim_r(struct _reent *reent, size_t pad) {
 /* The host serialises nothing and the firmware is single-threaded: the lock is a no-op. */
 void __malloc_lock(struct _reent *reent) { (void)reent; }
 void __malloc_unlock(struct _reent *reent) { (void)reent; }
+#else
+/*
+ * picolibc's allocator objects (nano-malloc-*.c.o) each define at least one of the functions above, so were
+ * anything to pull one in, the link fails with "multiple definition of `malloc'" (or free, mallinfo, ...)
+ * instead of quietly growing a second heap. getpagesize() is here to make that true of the last of them.
+ */
+int getpagesize(void) { return (int)PAGE_SIZE_BYTES; }
+#endif /* __PICOLIBC__ */

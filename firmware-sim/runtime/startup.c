@@ -1,13 +1,15 @@
 /*
- * Startup for tlsf-sim firmware: the vector table, Reset_Handler (copy .data, zero .bss, run
- * constructors, call main, exit through the host with main's return value) and a HardFault
- * handler that reports the faulting PC through the service page and exits with status 254.
+ * Startup for tlsf-sim firmware: the vector table, Reset_Handler (copy .data, set up the thread-local
+ * block, zero .bss, run constructors, call main, exit through the host with main's return value), the
+ * thread pointer, and a HardFault handler that reports the faulting PC through the service page and
+ * exits with status 254.
  *
- * Symbols come from ld/common.ld: _estack, _sidata, _sdata, _edata, _sbss, _ebss and the
- * init_array bounds.
+ * Symbols come from ld/common.ld: _estack, _sidata, _sdata, _edata, _sbss, _ebss, the TLS block
+ * (__tdata_*, __tbss_*, __tlsf_sim_thread_pointer) and the init/fini array bounds.
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tlsf_sim.h"
 
@@ -17,6 +19,9 @@ extern void (*__preinit_array_start[])(void);
 extern void (*__preinit_array_end[])(void);
 extern void (*__init_array_start[])(void);
 extern void (*__init_array_end[])(void);
+extern void (*__fini_array_start[])(void);
+extern void (*__fini_array_end[])(void);
+extern char __tdata_start[], __tdata_source[], __tdata_size[], __tbss_start[], __tbss_size[];
 
 int main(void);
 
@@ -24,6 +29,8 @@ void Reset_Handler(void);
 void HardFault_Handler(void);
 void Default_Handler(void);
 void tlsf_sim_reset_c(void) __attribute__((noreturn, used));
+void tlsf_sim_run_fini_array(void);
+void *__aeabi_read_tp(void);
 void tlsf_sim_hardfault_report(const uint32_t *frame, uint32_t exc_return) __attribute__((noreturn, used));
 
 /* Exit status of a run stopped by an unexpected exception. */
@@ -74,6 +81,9 @@ void tlsf_sim_reset_c(void) {
   uint32_t *src = &_sidata;
   for (uint32_t *dst = &_sdata; dst < &_edata;) *dst++ = *src++;
   for (uint32_t *dst = &_sbss; dst < &_ebss;) *dst++ = 0;
+  /* The one thread's TLS block; sizes are link-time symbols, so the copy needs no alignment assumptions. */
+  memcpy(__tdata_start, __tdata_source, (size_t)__tdata_size);
+  memset(__tbss_start, 0, (size_t)__tbss_size);
 
   size_t count = (size_t)(__preinit_array_end - __preinit_array_start);
   for (size_t i = 0; i < count; i++) __preinit_array_start[i]();
@@ -82,6 +92,26 @@ void tlsf_sim_reset_c(void) {
 
   /* newlib's exit() flushes stdio before calling _exit, which ends the run through the host. */
   exit(main());
+}
+
+/*
+ * Static destructors and __attribute__((destructor)) functions, last first. newlib's exit() runs atexit
+ * handlers (C++ static objects register theirs there) but not .fini_array, so _exit() calls this;
+ * picolibc's exit() runs .fini_array itself.
+ */
+void tlsf_sim_run_fini_array(void) {
+  for (size_t i = (size_t)(__fini_array_end - __fini_array_start); i > 0; i--) __fini_array_start[i - 1]();
+}
+
+/*
+ * The ARM EABI's thread pointer for the one TLS block (ld/common.ld computes it). Naked, because callers
+ * may assume only r0 changes; the value is a link-time constant.
+ */
+__attribute__((naked)) void *__aeabi_read_tp(void) {
+  __asm volatile(
+      "ldr r0, =__tlsf_sim_thread_pointer\n"
+      "bx lr\n"
+      ".ltorg\n");
 }
 
 /* Picks the stack the exception frame went to (bit 2 of EXC_RETURN), as ARMv6-M allows. */

@@ -1,7 +1,8 @@
 /*
- * newlib system calls for tlsf-sim: console output goes to the host's write service, exit ends
- * the run, and _sbrk always fails, so nothing (newlib's allocator included, were it linked)
- * can grow a second heap beside the host's TLSF heap.
+ * C library system calls for tlsf-sim (newlib's names; picolibc uses _exit from here and its console from
+ * picolibc_stdio.c): console output goes to the host's write service, exit ends the run, and _sbrk always
+ * fails, so nothing (newlib's allocator included, were it linked) can grow a second heap beside the host's
+ * TLSF heap.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -12,8 +13,10 @@
 
 #include "tlsf_sim.h"
 
+#ifndef __PICOLIBC__
 #undef errno
 extern int errno;
+#endif
 
 int _write(int fd, const char *buf, int len) {
   if (fd != 1 && fd != 2) {
@@ -31,7 +34,17 @@ int _read(int fd, char *buf, int len) {
   return 0; /* end of file: the board has no console input */
 }
 
-void _exit(int status) { tlsf_sim_exit(status); }
+void tlsf_sim_run_fini_array(void);
+/* Defined by picolibc_stdio.c, which buffers console lines. */
+void tlsf_sim_console_flush(void) __attribute__((weak));
+
+void _exit(int status) {
+#ifndef __PICOLIBC__
+  tlsf_sim_run_fini_array();
+#endif
+  if (tlsf_sim_console_flush) tlsf_sim_console_flush();
+  tlsf_sim_exit(status);
+}
 
 int _close(int fd) {
   (void)fd;

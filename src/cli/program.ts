@@ -177,6 +177,49 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
       result.exitCode = await benchCommand(flags, io);
     });
 
+  // Firmware builds (src/cli/build): `build` compiles a user's sources for a board, `flags` prints its flags.
+  const addFirmwareFlagOptions = (command: Command): Command =>
+    command
+      .option('-b, --board <name>', 'board name or board JSON file (required)')
+      .option('--stack <size>', 'stack size linked into the image (default: 4 KiB; 2 KiB on boards with 16 KiB of RAM or less)')
+      .option('-O, --optimize <level>', 'optimisation level: 0, 1, 2, 3, s, g, z or fast (default s)')
+      .option('--libc <name>', 'C library: newlib-nano (default) or picolibc')
+      .option('--no-float-io', 'leave floating-point printf/scanf out (saves flash; %g then prints nothing)');
+  const collect = (value: string, previous: string[] = []) => [...previous, value];
+  addFirmwareFlagOptions(
+    program
+      .command('build')
+      .description('compile and link C/C++ sources with the tlsf-sim runtime for a board (arm-none-eabi-gcc); flags after -- go to the compiler')
+      .argument('<sources...>', '.c, .cpp/.cc/.cxx, .s/.S, .o or .a files'),
+  )
+    .option('-o, --output <file>', 'the ELF to write (default: the first source with .elf)')
+    .option('-I, --include <dir>', 'add an include directory (repeatable)', collect)
+    .option('-D, --define <name[=value]>', 'define a preprocessor macro (repeatable)', collect)
+    .option('-l, --lib <name>', 'link a library (repeatable)', collect)
+    .option('--verbose', 'print the compiler commands it runs')
+    .action(async (sources: string[], flags: import('./build/build-command.js').BuildFlags) => {
+      // Commander hands the words after `--` over as more sources; they are compiler flags.
+      const rawArgs = (program as unknown as { rawArgs?: string[] }).rawArgs ?? [];
+      const dash = rawArgs.indexOf('--');
+      const extraFlags = dash >= 0 ? rawArgs.slice(dash + 1) : [];
+      const { buildCommand } = await import('./build/build-command.js');
+      result.exitCode = await buildCommand(sources.slice(0, sources.length - extraFlags.length), flags, extraFlags, io);
+    });
+  addFirmwareFlagOptions(
+    program
+      .command('flags')
+      .description("print `tlsf-sim build`'s compiler flags for Make or CMake (all as Make variables, or one list)"),
+  )
+    .option('--cflags', 'C compiler flags')
+    .option('--cxxflags', 'C++ compiler flags (the C flags plus -fno-exceptions -fno-rtti)')
+    .option('--ldflags', 'linker flags (board linker script, C library, float I/O)')
+    .option('--sources', 'the runtime sources to compile with your own')
+    .option('--cxx', 'the program has C++ sources: add the C++ runtime to --sources')
+    .action(async (flags: import('./build/flags-command.js').FlagsFlags) => {
+      const { flagsCommand } = await import('./build/flags-command.js');
+      result.exitCode = await flagsCommand(flags, io);
+    });
+
   return program;
 }
 

@@ -1,0 +1,78 @@
+// The compiler and linker flags of firmware for a tlsf-sim board: the one definition `tlsf-sim build`,
+// `tlsf-sim flags` (Make users) and, through `flags`, the CMake toolchain file all use.
+import { join } from 'node:path';
+
+export const LIBCS = ['newlib-nano', 'picolibc'] as const;
+export type Libc = (typeof LIBCS)[number];
+
+/** What the flags depend on: the board's part (CPU, linker script) and the user's choices. */
+export interface FlagRequest {
+  firmwareDir: string;
+  /** -mcpu/-mthumb/-mfloat-abi for the board's core (firmware-sim/tools/gen-ld.mjs cpuFlags). */
+  cpuFlags: string[];
+  /** Absolute path of the board's linker script; it INCLUDEs common.ld, found through linkerDirs. */
+  linkerScript: string;
+  linkerDirs: string[];
+  libc: Libc;
+  /** Link printf/scanf with floating-point support (newlib-nano leaves it out unless asked). */
+  floatIo: boolean;
+  cxx: boolean;
+  /** The N of -ON: 0, 1, 2, 3, s, g, z or fast. */
+  optimisation: string;
+  /** Bytes; overrides the linker script's default stack (__stack_size). */
+  stackSize?: number;
+}
+
+export interface ToolchainFlags {
+  cflags: string[];
+  /** cflags plus the C++ defaults. */
+  cxxflags: string[];
+  ldflags: string[];
+  /** The runtime's sources, compiled with the user's. */
+  sources: string[];
+}
+
+export const OPTIMISATION_LEVELS = ['0', '1', '2', '3', 's', 'g', 'z', 'fast'];
+
+const SPECS: Record<Libc, string> = { 'newlib-nano': 'nano.specs', picolibc: 'picolibc.specs' };
+
+export function toolchainFlags(request: FlagRequest): ToolchainFlags {
+  const runtime = join(request.firmwareDir, 'runtime');
+  // The specs file selects the C library's headers as well as its archives, so it goes on both lines.
+  const specs = `--specs=${SPECS[request.libc]}`;
+  const cflags = [
+    ...request.cpuFlags,
+    specs,
+    `-O${request.optimisation}`,
+    '-ffunction-sections',
+    '-fdata-sections',
+    `-I${join(request.firmwareDir, 'include')}`,
+  ];
+  // Exceptions and RTTI cost flash and pull in the unwinder; small-target C++ is usually built without them.
+  const cxxflags = [...cflags, '-fno-exceptions', '-fno-rtti'];
+  const ldflags = [...request.cpuFlags, specs, '-nostartfiles', '-Wl,--gc-sections', '-Wl,--no-warn-rwx-segments'];
+  for (const directory of request.linkerDirs) ldflags.push(`-L${directory}`);
+  ldflags.push(`-T${request.linkerScript}`);
+  if (request.libc === 'newlib-nano') {
+    // newlib-nano's printf and scanf skip %f/%g/%e unless these are linked: numbers would silently vanish.
+    if (request.floatIo) ldflags.push('-u', '_printf_float', '-u', '_scanf_float');
+  } else if (!request.floatIo) {
+    // picolibc's default printf and scanf handle doubles; the integer-only ones are the small choice.
+    ldflags.push('-Wl,--defsym=vfprintf=__i_vfprintf', '-Wl,--defsym=vfscanf=__i_vfscanf');
+  }
+  if (request.stackSize !== undefined) ldflags.push(`-Wl,--defsym=__stack_size=${request.stackSize}`);
+
+  const sources = ['startup.c', 'heap.c', 'syscalls.c', 'tlsf_sim.c'].map((file) => join(runtime, file));
+  if (request.libc === 'picolibc') sources.push(join(runtime, 'picolibc_stdio.c'));
+  if (request.cxx) sources.push(join(runtime, 'cxx.cpp'));
+  return { cflags, cxxflags, ldflags, sources };
+}
+
+/** Quotes a word for a POSIX shell only when it needs it, so printed commands stay readable and runnable. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+export function shellJoin(words: string[]): string {
+  return words.map(shellQuote).join(' ');
+}
