@@ -244,6 +244,16 @@ describe('built-in scenarios on board JSON files', () => {
     expect(report.result, report.output).toBe('ok');
   }, 120_000);
 
+  it.skipIf(makeSkip !== '')(`run by name on a board JSON file: tlsf-sim run <scenario> --board file.json${makeSkip}`, async () => {
+    const file = join(work, 'user-board.json');
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(join(root, 'src', 'board', 'boards', 'stm32f411re.json'), 'utf8')), name: 'big-f411' }));
+    const result = await runCli(['run', 'trace-player', '--board', file, '--json'], { env: { TLSF_SIM_CACHE: join(work, 'named-cache') } });
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as { result: string; board: string };
+    expect(report.result).toBe('ok');
+    expect(report.board).toBe('big-f411');
+  }, 120_000);
+
   it('without a cross compiler, say so and name tlsf-sim build', () => {
     const file = join(work, 'other-board.json');
     writeFileSync(file, readFileSync(join(root, 'src', 'board', 'boards', 'tiny.json')));

@@ -15,6 +15,7 @@ import { boardRunParameters, type RunParameters } from './run-parameters.js';
 import { ProgressBar } from './terminal.js';
 import { readTraceFile, type Trace } from './trace.js';
 import { encodeTrace, TRACE_PLAYER_SCENARIO } from './trace-encoding.js';
+import { scenarioElfForBoard } from './build/scenario-elf.js';
 
 export { DEFAULT_SCENARIO } from './budget.js';
 
@@ -110,13 +111,20 @@ export function resolveBoard(name: string | undefined): BoardProfile {
  * Scenario firmware is linked per board (each board's memory map is in its linker script), so the ELF is
  * firmware-sim/elf/<board>/<scenario>.elf; a `{board}` placeholder in scenarios.json's `elf` is honoured too.
  */
-export function scenarioElfPath(scenario: Scenario, board: BoardProfile): string {
+/**
+ * The committed ELF of a built-in scenario for a built-in board; for a board given as a JSON file, the scenario
+ * linked for that board on first use into the cache (build/scenario-elf.ts), when the cross compiler is here.
+ */
+export function scenarioElfPath(scenario: Scenario, board: BoardProfile, boardArgument?: string): string {
   const boardDirectory = board.name.toLowerCase();
   const candidates = [
     scenario.elf ? join(firmwareDirectory(), scenario.elf.replace(/\{board\}/g, boardDirectory)) : undefined,
     join(firmwareDirectory(), 'elf', boardDirectory, `${scenario.name}.elf`),
   ].filter((candidate): candidate is string => candidate !== undefined && !candidate.includes('{'));
   const found = candidates.find((candidate) => existsSync(candidate) && statSync(candidate).isFile());
+  if (!found && boardArgument !== undefined && isBoardFile(boardArgument)) {
+    return scenarioElfForBoard(scenario, boardArgument);
+  }
   if (!found) {
     // scenarios.json usually names the per-board path itself: show each place looked in once.
     const looked = [...new Set(candidates.map((candidate) => relative(packageRoot(), candidate)))];
@@ -162,7 +170,7 @@ export function prepareRun(request: RunRequest): PreparedRun {
         throw new InputError(`scenario ${scenario.name} has no parameter ${quoteInput(name)}${didYouMean(name, known)}; its parameters: ${known.join(', ') || '(none)'}`);
       }
     }
-    const path = scenarioElfPath(scenario, board);
+    const path = scenarioElfPath(scenario, board, request.board);
     elfName = relative(packageRoot(), path);
     elf = readElf(path);
   } else if (target.kind === 'elf') {
@@ -171,7 +179,7 @@ export function prepareRun(request: RunRequest): PreparedRun {
   } else {
     trace = readTraceFile(target.path);
     const player = findScenario(TRACE_PLAYER_SCENARIO);
-    const path = scenarioElfPath(player, board);
+    const path = scenarioElfPath(player, board, request.board);
     elfName = relative(packageRoot(), path);
     elf = readElf(path);
     flashPatches = encodeTrace(trace).flashPatches;
@@ -220,3 +228,8 @@ export function execute(prepared: PreparedRun, showProgress = true): RunReport {
 }
 
 export { DEFAULT_BOARD };
+
+/** A --board value naming a board JSON file rather than a built-in board. */
+function isBoardFile(boardArgument: string): boolean {
+  return /\.json$/i.test(boardArgument) && existsSync(boardArgument);
+}
