@@ -197,7 +197,10 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
     .option('-D, --define <name[=value]>', 'define a preprocessor macro (repeatable)', collect)
     .option('-l, --lib <name>', 'link a library (repeatable)', collect)
     .option('--verbose', 'print the compiler commands it runs')
-    .action(async (sources: string[], flags: import('./build/build-command.js').BuildFlags) => {
+    .action(async (sources: string[], ownFlags: import('./build/build-command.js').BuildFlags) => {
+      // --verbose is also the program's own option (stack of an internal error), which commander gives to the
+      // program wherever it stands; here it means the compiler commands too.
+      const flags = { ...ownFlags, verbose: ownFlags.verbose === true || program.opts<{ verbose?: boolean }>().verbose === true };
       // Commander hands the words after `--` over as more sources; they are compiler flags.
       const rawArgs = (program as unknown as { rawArgs?: string[] }).rawArgs ?? [];
       const dash = rawArgs.indexOf('--');
