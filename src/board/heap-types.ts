@@ -1,4 +1,5 @@
-// The part of the allocator contract (docs/design.md section 1) the board relies on. Declared here so the
+// The part of the allocator contract (docs/design.md section 1) the board relies on: a structural subset of the
+// allocator's Tlsf class (index.ts assigns createTlsf to HeapFactory without a cast, so tsc checks it). Declared here so the
 // board can be driven by any allocator with this shape (the TLSF one in production, a stand-in in tests).
 
 export interface HeapBlockVisit { addr: number; size: number; used: boolean }
@@ -10,7 +11,6 @@ export interface HeapStatsLike {
   peakUsed: number;
   controlBytes: number;
   fragmentation: number;
-  [key: string]: unknown;
 }
 
 export interface HeapAllocator {

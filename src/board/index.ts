@@ -2,7 +2,7 @@
 // which runs firmware whose malloc/free are served by the TLSF allocator over the board's own SRAM.
 import { createTlsf } from '../allocator/index.js';
 import { Machine, type RunOptions, type RunReport } from './machine.js';
-import type { HeapAllocator, HeapFactory } from './heap-types.js';
+import type { HeapFactory } from './heap-types.js';
 
 export { loadBoard, listBoards, validateBoard, parseSize, DEFAULT_BOARD, CPI, CPU_NAMES, BoardError, isArmv6m } from './profiles.js';
 export type { BoardProfile, RamBank, CpuName } from './profiles.js';
@@ -16,7 +16,7 @@ export type { HeapAllocator, HeapFactory, HeapFactoryOptions, HeapBlockVisit } f
 export { unicorn, unicornVersion, installHint, UnicornError, Engine } from './unicorn.js';
 
 /** The TLSF allocator from src/allocator, as the board's heap. */
-export const tlsfHeap: HeapFactory = (memory, options) => createTlsf(memory, options) as unknown as HeapAllocator;
+export const tlsfHeap: HeapFactory = (memory, options) => createTlsf(memory, options);
 
 /** Loads the firmware on the board and runs it to its exit, a fault, or the instruction budget. Synchronous. */
 export function runFirmware(options: RunOptions, createHeap: HeapFactory = tlsfHeap): RunReport {
