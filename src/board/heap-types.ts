@@ -36,3 +36,12 @@ export interface HeapAllocator {
 export interface HeapFactoryOptions { base: number; offset: number; length: number; align: 4 | 8 | 16; slLog2?: number }
 
 export type HeapFactory = (memory: ArrayBuffer, options: HeapFactoryOptions) => HeapAllocator;
+
+/** The heap's stats, or null when a damaged heap makes the walk throw. */
+export function statsOrNull(heap: HeapAllocator): HeapStatsLike | null {
+  try {
+    return heap.stats();
+  } catch {
+    return null;
+  }
+}
