@@ -1,7 +1,7 @@
 // One emulated board running one firmware image: the run loop, and the only place that knows every part of
 // the board (memory map, image loader, heap service, peaks, semihosting, fault diagnosis). See docs/board.md.
 import {
-  Engine, REG_PC, REG_SP, UC_ERR_OK, UC_HOOK_MEM_INVALID, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_CPU_ARM_CORTEX_M0,
+  Engine, hex, REG_PC, REG_SP, UC_ERR_OK, UC_HOOK_MEM_INVALID, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_CPU_ARM_CORTEX_M0,
   UC_CPU_ARM_CORTEX_M3, UC_CPU_ARM_CORTEX_M4, UC_CPU_ARM_CORTEX_M7, UC_CPU_ARM_CORTEX_M33, REG_LR, REG_R0,
 } from './unicorn.js';
 import { parseElf, type ElfImage } from './elf.js';
@@ -18,13 +18,19 @@ import { FaultDiagnosis } from './fault-diagnosis.js';
 import { AccessChecks } from './access-checks.js';
 import { HeapService } from './heap-service.js';
 import { Semihosting } from './semihosting.js';
-import { where } from './code-locations.js';
-import { DEFAULT_MAX_INSTRUCTIONS, FirmwareError, type RunOptions, type RunReport } from './run-types.js';
+import { symbolFor, where } from './code-locations.js';
+import { branchesToSelf, hintBefore, SliceTrail } from './hang-detection.js';
+import {
+  DEFAULT_MAX_INSTRUCTIONS, DEFAULT_TIMEOUT_MS, FirmwareError, type RunOptions, type RunReport, type StopReason, type StoppedAt,
+} from './run-types.js';
 
+/** Slices start small and double up to SLICE_EXACT, so a hang early in a run is seen within milliseconds. */
+const SLICE_FIRST = 1_000_000;
 const SLICE_EXACT = 100_000_000;
 const SLICE_APPROXIMATE = 1_000_000;
 /** Unicorn's interrupt number for bkpt, and the halfword of bkpt 0xAB (semihosting). */
 const INTNO_BKPT = 7;
+const UC_ERR_INSN_INVALID = 10;
 const BKPT_SEMIHOSTING = 0xbeab;
 
 export function cpuModel(cpu: CpuName): number {
@@ -53,6 +59,7 @@ export class Machine {
   readonly initialSp: number;
   readonly resetHandler: number;
   readonly maxInstructions: number;
+  readonly timeoutMs: number;
 
   private readonly options: RunOptions;
   private readonly count: InstructionCount;
@@ -72,6 +79,10 @@ export class Machine {
     this.maxInstructions = options.maxInstructions ?? DEFAULT_MAX_INSTRUCTIONS;
     if (!(this.maxInstructions >= 1) || !Number.isSafeInteger(Math.floor(this.maxInstructions))) {
       throw new FirmwareError(`maxInstructions must be a positive integer, got ${this.maxInstructions}`);
+    }
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!(this.timeoutMs > 0) || !Number.isFinite(this.timeoutMs)) {
+      throw new FirmwareError(`timeoutMs must be a positive number of milliseconds, got ${this.timeoutMs}`);
     }
     this.image = parseElf(options.elf, this.firmwareName);
     const align = options.align ?? 8;
@@ -174,33 +185,114 @@ export class Machine {
     if (this.ran) throw new FirmwareError('a Machine runs its firmware once; create a new one to run again');
     this.ran = true;
     const started = performance.now();
+    const deadline = started + this.timeoutMs;
     const engine = this.engine;
     const outcome = this.outcome;
     const count = this.count;
+    const trail = new SliceTrail();
     engine.writeReg(REG_SP, this.initialSp);
     let pc = this.resetHandler;
-    const slice = count.exact ? Math.max(1, Math.floor(this.options.sliceInstructions ?? SLICE_EXACT)) : SLICE_APPROXIMATE;
+    const fixedSlice = this.options.sliceInstructions;
+    let slice = !count.exact ? SLICE_APPROXIMATE : fixedSlice !== undefined ? Math.max(1, Math.floor(fixedSlice)) : SLICE_FIRST;
+    /** Where the run last resumed after `sev; wfe` (an instruction failing right there is no wfe). */
+    let resumedAfterEvent = -1;
     while (outcome.result === null) {
       const remaining = this.maxInstructions - count.finished;
       if (remaining <= 0) {
-        outcome.result = 'timeout';
-        outcome.message = `no exit after ${this.maxInstructions} instructions (the instruction budget; raise it with maxInstructions / --max-instructions); pc ${where(this.image, engine.readReg(REG_PC))}`;
+        this.stopUnfinished('instruction-budget', engine.readReg(REG_PC), trail);
         break;
       }
       const sliceCount = Math.min(slice, remaining);
       const error = engine.start(pc, 0xffff_ffff, sliceCount);
       if (outcome.result !== null) break;
+      const executed = count.exact ? Math.min(count.now() - count.finished, sliceCount) : sliceCount;
+      pc = engine.readReg(REG_PC);
       if (error !== UC_ERR_OK) {
-        this.faults.emulationError(error);
+        // Unicorn 2 ends uc_emu_start at wfe with UC_ERR_INSN_INVALID and the PC after it; an undefined
+        // instruction leaves the PC on itself.
+        const hint = error === UC_ERR_INSN_INVALID ? hintBefore(this.memory, pc) : null;
+        if (hint?.hint !== 'wfe' || (pc === resumedAfterEvent && executed <= 1)) {
+          this.faults.emulationError(error);
+          break;
+        }
+        if (hintBefore(this.memory, hint.address)?.hint === 'sev') {
+          // The event register is set: this wfe returns at once, as on the core.
+          count.sliceDone(executed);
+          resumedAfterEvent = pc;
+          continue;
+        }
+        this.stopHung('wait-for-interrupt', hint.address, 'waits for an event (wfe)');
         break;
       }
+      // Unicorn 2 ends uc_emu_start at wfi without an error, the PC after it, before the count ran out (without
+      // the exact counter, the halfword before the PC alone has to tell).
+      if (!count.exact || executed < sliceCount) {
+        const hint = hintBefore(this.memory, pc);
+        if (hint?.hint === 'wfi') {
+          count.sliceDone(executed);
+          this.stopHung('wait-for-interrupt', hint.address, 'waits for an interrupt (wfi)');
+          break;
+        }
+      }
       // A slice ran to its instruction count: carry on from where it stopped.
-      count.sliceDone(sliceCount);
-      pc = engine.readReg(REG_PC);
+      count.sliceDone(executed);
+      trail.add(pc);
       this.options.onProgress?.(count.finished);
+      if (branchesToSelf(this.memory, pc) && this.staysAt(pc)) {
+        this.stopHung('branch-to-self', pc, 'branches to itself');
+        break;
+      }
+      if (performance.now() >= deadline) {
+        this.stopUnfinished('wall-clock', pc, trail);
+        break;
+      }
+      if (fixedSlice === undefined && count.exact && slice < SLICE_EXACT) slice = Math.min(slice * 2, SLICE_EXACT);
     }
     const hostMs = performance.now() - started;
     return this.report(hostMs);
+  }
+
+  /**
+   * Confirms a branch to itself by running two more instructions: the PC stays only when the branch is taken
+   * (an IT block could make `b .` conditional, and a false condition falls through).
+   */
+  private staysAt(pc: number): boolean {
+    const error = this.engine.start(pc, 0xffff_ffff, 2);
+    if (this.outcome.result !== null || error !== UC_ERR_OK) return false;
+    this.count.sliceDone(2);
+    return this.engine.readReg(REG_PC) === pc;
+  }
+
+  private stopHung(reason: 'branch-to-self' | 'wait-for-interrupt', pc: number, what: string): void {
+    this.outcome.stoppedAt = this.stoppedAt(pc, reason);
+    this.outcome.stop('hang', `hang: the core ${what} at ${where(this.image, pc)} and nothing can wake it (no interrupts are modelled)`);
+  }
+
+  /** Ends a run that reached a limit, naming the limit, the PC and the code the last slices ended in. */
+  private stopUnfinished(reason: 'instruction-budget' | 'wall-clock', pc: number, trail: SliceTrail): void {
+    const limit = reason === 'instruction-budget'
+      ? `no exit after ${this.maxInstructions} instructions (the instruction budget; raise it with maxInstructions / --max-instructions)`
+      : `no exit within ${this.timeoutMs} ms of host time (the wall-clock limit; raise it with timeoutMs / --timeout)`;
+    this.outcome.stoppedAt = this.stoppedAt(pc, reason);
+    this.outcome.stop('timeout', `${limit}; pc ${where(this.image, pc)}${this.describeTrail(trail)}`);
+  }
+
+  private stoppedAt(pc: number, reason: StopReason): StoppedAt {
+    const stoppedAt: StoppedAt = { pc: pc & ~1, reason };
+    const symbol = symbolFor(this.image, pc);
+    if (symbol) stoppedAt.symbol = symbol;
+    return stoppedAt;
+  }
+
+  /** "; the last 8 slices ended in 0x08000066..0x0800006c (main_dispatch)": what is known of the loop. */
+  private describeTrail(trail: SliceTrail): string {
+    const samples = trail.samples();
+    if (samples.length < 2) return '';
+    const low = Math.min(...samples);
+    const high = Math.max(...samples);
+    const functions = [...new Set(samples.map((sample) => symbolFor(this.image, sample)?.replace(/\+0x[0-9a-f]+$/, '') ?? '?'))];
+    const named = functions.length <= 3 ? ` (${functions.join(', ')})` : ` (${functions.length} functions)`;
+    return `; the last ${samples.length} slices ended in ${hex(low & ~1)}..${hex(high & ~1)}${named}`;
   }
 
   private report(hostMs: number): RunReport {
@@ -221,7 +313,7 @@ export class Machine {
         message = `heap check after the run failed: ${check.errors.slice(0, 3).join('; ')}${check.errors.length > 3 ? ` (+${check.errors.length - 3} more)` : ''}`;
       }
     }
-    const instructions = outcome.result === 'timeout' ? this.maxInstructions : this.count.now();
+    const instructions = outcome.stoppedAt?.reason === 'instruction-budget' ? this.maxInstructions : this.count.now();
     const cycles = Math.round(instructions * CPI[this.board.cpu]);
     const peaks = this.peaks;
     const report: RunReport = {
@@ -252,6 +344,7 @@ export class Machine {
     }
     if (result !== 'ok' && message) report.message = message;
     if (outcome.fault) report.fault = outcome.fault;
+    if (outcome.stoppedAt) report.stoppedAt = outcome.stoppedAt;
     if (outcome.assertion) report.assertion = outcome.assertion;
     if (this.service.events) report.events = this.service.events;
     if (!this.count.exact) report.instructionsApproximate = true;

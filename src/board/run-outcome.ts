@@ -1,13 +1,14 @@
 // How the run ends and what it printed: the first part of the board to decide a result wins, and asks the
 // engine to stop at the next instruction boundary.
 import type { Engine } from './unicorn.js';
-import type { FaultInfo, RunReport, RunResult } from './run-types.js';
+import type { FaultInfo, RunReport, RunResult, StoppedAt } from './run-types.js';
 
 export class RunOutcome {
   result: RunResult | null = null;
   message: string | undefined;
   exitCode = 0;
   fault: FaultInfo | undefined;
+  stoppedAt: StoppedAt | undefined;
   assertion: RunReport['assertion'];
   /** Firmware console output (the write service and semihosting). */
   output = '';

@@ -2,7 +2,14 @@
 // error a bad firmware image or option raises before the run starts.
 import type { BoardProfile } from './profiles.js';
 
-export type RunResult = 'ok' | 'out-of-memory' | 'fault' | 'heap-corruption' | 'assertion' | 'timeout' | 'exit-failure';
+export type RunResult =
+  | 'ok' | 'out-of-memory' | 'fault' | 'heap-corruption' | 'assertion' | 'hang' | 'timeout' | 'exit-failure';
+
+/** Why a run that never finished was stopped: 'hang' for the first two, 'timeout' for the limits. */
+export type StopReason = 'branch-to-self' | 'wait-for-interrupt' | 'instruction-budget' | 'wall-clock';
+
+/** Where a 'hang' or 'timeout' run was stopped. */
+export interface StoppedAt { pc: number; symbol?: string; reason: StopReason }
 
 export interface FaultInfo { kind: string; address: number; size: number; pc: number; symbol?: string; nearestBlock?: string }
 
@@ -42,8 +49,16 @@ export interface RunOptions {
    * not past `endSymbol` when given; e.g. the encoded trace for trace-player at __tlsf_trace_start.
    */
   flashPatches?: FlashPatch[];
-  /** Extension: instructions per uc_emu_start slice, i.e. the onProgress granularity; default 100 M. */
+  /**
+   * Extension: instructions per uc_emu_start slice, i.e. the onProgress granularity. Default: slices growing from
+   * 1 M to 100 M, so that a hang is seen within milliseconds.
+   */
   sliceInstructions?: number;
+  /**
+   * Wall-clock limit in milliseconds (default DEFAULT_TIMEOUT_MS, 10 minutes), checked between slices: the run
+   * stops with 'timeout' at this limit or the instruction budget, whichever comes first.
+   */
+  timeoutMs?: number;
 }
 
 export interface RunReport {
@@ -59,6 +74,8 @@ export interface RunReport {
   message?: string;
   fault?: FaultInfo;
   assertion?: { file: string; line: number; expression: string };
+  /** Set for 'hang' and 'timeout': the PC (and function) where the run was stopped, and why. */
+  stoppedAt?: StoppedAt;
   /** Extension: the per-call log when recordEvents was set. */
   events?: HeapEvent[];
   /** Extension: firmware accesses to the heap seen by the alignment/guard hook (when either is on). */
@@ -68,6 +85,8 @@ export interface RunReport {
 }
 
 export const DEFAULT_MAX_INSTRUCTIONS = 2e9;
+/** Generous enough never to cut a real run short (the longest built-in scenarios take seconds). */
+export const DEFAULT_TIMEOUT_MS = 600_000;
 
 export class FirmwareError extends Error {
   constructor(message: string) {
