@@ -203,6 +203,20 @@ describe('semihosting and exits', () => {
     expect(new Set(counts).size).toBe(1);
   });
 
+  it('a slice that ends on a service slot does not run the service twice when the run resumes', () => {
+    // The slot's block hook has run (the service is done) when the count stops the core before the slot's
+    // bx lr; resuming at the slot would run the hook, and the free, again (a false double free).
+    const pairs = 300;
+    const counts: number[] = [];
+    for (const sliceInstructions of [undefined, 3, 7, 13, 101]) {
+      const report = run('rp2040', 15, { ...(sliceInstructions ? { sliceInstructions } : {}) }, { count: pairs, size: 24 });
+      expect(report.result, `slice ${sliceInstructions}: ${report.message}`).toBe('ok');
+      expect(report.ops).toMatchObject({ malloc: pairs, free: pairs, failed: 0 });
+      counts.push(report.instructions);
+    }
+    expect(new Set(counts).size).toBe(1);
+  });
+
   it('resuming inside IT blocks keeps their condition state (slices of a few instructions)', () => {
     const iterations = 3000;
     let x = 12345;

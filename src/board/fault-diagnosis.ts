@@ -13,8 +13,10 @@ import type { CallerResolver } from './callers.js';
 import type { RunOutcome } from './run-outcome.js';
 import type { RunResult } from './run-types.js';
 import { symbolFor, where } from './code-locations.js';
+import { findDamagedHeader, type DamagedHeader } from './heap-damage.js';
 
 const UC_ERR_INSN_INVALID = 10;
+const HEADER_BYTES = 4;
 
 const ACCESS_KINDS: Record<number, [kind: string, verb: string]> = {
   [UC_MEM_READ_UNMAPPED]: ['read-unmapped', 'read'],
@@ -53,9 +55,10 @@ export class FaultDiagnosis {
   }
 
   /** Records a fault at `pc` and stops the run with a message. */
-  private stopAt(kind: string, address: number, size: number, pc: number, message: string, result: RunResult = 'fault',
-    nearestBlock?: string): void {
-    const fault: NonNullable<RunOutcome['fault']> = { kind, address, size, pc };
+  private stopAt(kind: string, address: number | undefined, size: number, pc: number, message: string,
+    result: RunResult = 'fault', nearestBlock?: string): void {
+    const fault: NonNullable<RunOutcome['fault']> = { kind, size, pc };
+    if (address !== undefined) fault.address = address;
     const symbol = symbolFor(this.image, pc);
     if (symbol) fault.symbol = symbol;
     if (nearestBlock) fault.nearestBlock = nearestBlock;
@@ -122,16 +125,57 @@ export class FaultDiagnosis {
       'fault', nearest);
   }
 
+  /** A console or assert service failed on the buffer the firmware gave it. */
+  serviceFailed(call: string, r0: number, caller: number, error: Error): void {
+    this.stopAt(`${call.slice(0, call.indexOf('('))}-error`, r0, 0, caller & ~1,
+      `${call} called from ${this.where(caller)} failed: ${error.message}`);
+  }
+
   /**
-   * The allocator refused a call the board had already validated: a pointer to a live block whose header or
-   * neighbours the firmware has overwritten (heap corruption), or a bad buffer given to a console/assert service.
+   * The allocator refused a call the board had already validated (`pointer`, for free/realloc/usable_size, is a
+   * live block by the board's own table): the firmware overwrote a block header or the allocator's links. Says
+   * which header was overwritten and by whom when the block table can tell, else passes on the allocator's words.
    */
-  serviceFailed(service: string, heapCall: boolean, r0: number, caller: number, error: Error): void {
-    const nearest = heapCall ? this.nearestBlock(r0) : undefined;
-    const kind = heapCall ? 'corrupted-heap' : `${service}-error`;
-    this.stopAt(kind, r0, 0, caller & ~1,
-      `${heapCall ? 'heap corrupted: ' : ''}${service}(${hex(r0)}) called from ${this.where(caller)} failed: ${error.message}${nearest ? ` (${nearest})` : ''}`,
-      heapCall ? 'heap-corruption' : 'fault', nearest);
+  heapCallFailed(call: string, pointer: number | undefined, caller: number, error: Error): void {
+    const sentinels = this.heap.poolList ? this.heap.poolList().map((pool) => pool.sentinel) : null;
+    let damage: DamagedHeader | null = null;
+    try {
+      damage = findDamagedHeader(this.blocks, this.memory, sentinels, pointer);
+    } catch { /* a diagnosis must not hide the failure it explains */ }
+    const prefix = `heap corrupted: ${call} called from ${this.where(caller)}`;
+    if (damage) {
+      const nearest = this.nearestBlock(damage.header, HEADER_BYTES);
+      this.stopAt('overwritten-header', damage.header, HEADER_BYTES, caller & ~1, `${prefix}: ${this.describeDamage(damage)}`,
+        'heap-corruption', nearest);
+      return;
+    }
+    // An address only when there is one: the pointer, or the block the allocator names (never a size).
+    const named = (error as { address?: unknown }).address;
+    const address = pointer ?? (typeof named === 'number' && Number.isInteger(named) ? named : undefined);
+    const nearest = address !== undefined ? this.nearestBlock(address) : undefined;
+    this.stopAt('corrupted-heap', address, 0, caller & ~1, `${prefix} failed: ${error.message}${nearest ? ` (${nearest})` : ''}`,
+      'heap-corruption', nearest);
+  }
+
+  /** After a run whose heap check failed: the overwritten header when the block table can tell, else ''. */
+  damageAfterRun(): string {
+    const sentinels = this.heap.poolList ? this.heap.poolList().map((pool) => pool.sentinel) : null;
+    try {
+      const damage = findDamagedHeader(this.blocks, this.memory, sentinels);
+      return damage ? `${this.describeDamage(damage)}; ` : '';
+    } catch {
+      return '';
+    }
+  }
+
+  /** "the header of block 0x200005b0 was overwritten (...); the block below it (...) is the likely overrunner" */
+  private describeDamage(damage: DamagedHeader): string {
+    const what = `the header of block ${hex(damage.block)} was overwritten (it holds ${hex(damage.word)}, expected ${damage.expected})`;
+    if (damage.below === undefined) {
+      return `${what}; no live block ends right below it (a write through a pointer to a freed block, or an overrun of one?)`;
+    }
+    const below = damage.below;
+    return `${what}; the block below it (${hex(below)}, ${this.blocks.requested(below)} bytes requested, ${this.allocatedByText(below)}) is the likely overrunner`;
   }
 
   /** A bad service slot number. */

@@ -252,7 +252,20 @@ export class HeapService {
           this.faults.badService(slot, address, this.caller(), SLOT_NAMES.length);
       }
     } catch (error) {
-      this.faults.serviceFailed(SLOT_NAMES[slot] ?? `slot ${slot}`, slot <= SLOT.usableSize, r0, this.caller(slot), error as Error);
+      this.serviceFailed(slot, r0, r1, error as Error);
+    }
+  }
+
+  /** A service threw: for the heap services, the heap is corrupted (every pointer was validated first). */
+  private serviceFailed(slot: number, r0: number, r1: number, error: Error): void {
+    const service = SLOT_NAMES[slot] ?? `slot ${slot}`;
+    const caller = this.caller(slot);
+    switch (slot) {
+      case SLOT.malloc: this.faults.heapCallFailed(`malloc(${r0})`, undefined, caller, error); return;
+      case SLOT.free: case SLOT.usableSize: this.faults.heapCallFailed(`${service}(${hex(r0)})`, r0, caller, error); return;
+      case SLOT.realloc: this.faults.heapCallFailed(`realloc(${hex(r0)}, ${r1})`, r0 === 0 ? undefined : r0, caller, error); return;
+      case SLOT.calloc: case SLOT.memalign: this.faults.heapCallFailed(`${service}(${r0}, ${r1})`, undefined, caller, error); return;
+      default: this.faults.serviceFailed(`${service}(${hex(r0)})`, r0, caller, error);
     }
   }
 }

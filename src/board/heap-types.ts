@@ -31,6 +31,8 @@ export interface HeapAllocator {
   readonly freeBytes?: number;
   /** The largest free block, header included, from the bitmaps without walking the heap. */
   largestFreeBlock?(): number;
+  /** The pools, for their end-of-pool sentinels (fault reports tell a sentinel from an overwritten header). */
+  poolList?(): { sentinel: number }[];
 }
 
 export interface HeapFactoryOptions { base: number; offset: number; length: number; align: 4 | 8 | 16; slLog2?: number }

@@ -202,6 +202,13 @@ export class Machine {
         this.stopUnfinished('instruction-budget', engine.readReg(REG_PC), trail);
         break;
       }
+      if (pc >= SERVICE_PAGE && pc < SERVICE_PAGE + SERVICE_PAGE_SIZE && (pc & 3) === 0) {
+        // The last slice stopped on a slot after its block hook had served the call but before the slot's
+        // bx lr: return from the slot here, as the bx lr would, rather than run the hook (and the call) again.
+        pc = engine.readReg(REG_LR);
+        count.sliceDone(1);
+        continue;
+      }
       const sliceCount = Math.min(slice, remaining);
       const error = engine.start(pc, 0xffff_ffff, sliceCount);
       if (outcome.result !== null) break;
@@ -310,7 +317,7 @@ export class Machine {
       }
       if (!check.ok) {
         result = 'heap-corruption';
-        message = `heap check after the run failed: ${check.errors.slice(0, 3).join('; ')}${check.errors.length > 3 ? ` (+${check.errors.length - 3} more)` : ''}`;
+        message = `heap check after the run failed: ${this.faults.damageAfterRun()}${check.errors.slice(0, 3).join('; ')}${check.errors.length > 3 ? ` (+${check.errors.length - 3} more)` : ''}`;
       }
     }
     const instructions = outcome.stoppedAt?.reason === 'instruction-budget' ? this.maxInstructions : this.count.now();

@@ -11,7 +11,15 @@ export type StopReason = 'branch-to-self' | 'wait-for-interrupt' | 'instruction-
 /** Where a 'hang' or 'timeout' run was stopped. */
 export interface StoppedAt { pc: number; symbol?: string; reason: StopReason }
 
-export interface FaultInfo { kind: string; address: number; size: number; pc: number; symbol?: string; nearestBlock?: string }
+export interface FaultInfo {
+  kind: string;
+  /** The faulting address (memory access, bad pointer, overwritten header); absent when there is none. */
+  address?: number;
+  size: number;
+  pc: number;
+  symbol?: string;
+  nearestBlock?: string;
+}
 
 export interface HeapEvent {
   call: number;                 // allocation call number (1-based, across all heap services)

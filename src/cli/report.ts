@@ -28,7 +28,7 @@ export interface RunReportFigures {
   seconds: number;
   hostMs: number;
   message?: string;
-  fault?: { kind: string; address: number; size: number; pc: number; symbol?: string; nearestBlock?: string };
+  fault?: { kind: string; address?: number; size: number; pc: number; symbol?: string; nearestBlock?: string };
   assertion?: { file: string; line: number; expression: string };
 }
 
@@ -114,7 +114,7 @@ export function formatRunReport(report: RunReportFigures, settings: RunSettings,
   if (!ok && report.message) lines.push(`  ${colours.red('stopped')}         ${report.message}`);
   if (report.fault) {
     const fault = report.fault;
-    lines.push(`  fault           ${fault.kind}, ${fault.size} bytes at ${formatHex(fault.address)}, pc ${formatHex(fault.pc)}${fault.symbol ? ` in ${fault.symbol}` : ''}`);
+    lines.push(`  fault           ${fault.kind}${fault.address !== undefined ? `, ${fault.size} bytes at ${formatHex(fault.address)}` : ''}, pc ${formatHex(fault.pc)}${fault.symbol ? ` in ${fault.symbol}` : ''}`);
     if (fault.nearestBlock) lines.push(`                  ${fault.nearestBlock}`);
   }
   if (report.assertion) {
