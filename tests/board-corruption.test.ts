@@ -42,6 +42,12 @@ describe('an overwritten block header', () => {
     expect(report.message).toMatch(/the header of block 0x[0-9a-f]+ was overwritten \(it holds 0x00000000, expected a used block of 104 bytes\); the block below it/);
   });
 
+  it('the heap check after a run that freed neither block names the overwritten header too', () => {
+    const report = run('stm32f411re', TEST.overrunByOne, { count: 0 }); // count 0: exit with both blocks live
+    expect(report.result).toBe('heap-corruption');
+    expect(report.message).toMatch(/^heap check after the run failed: the header of block 0x[0-9a-f]+ was overwritten \(it holds 0x00000041, expected a used block of 104 bytes\); the block below it \(0x[0-9a-f]+, 100 bytes requested, allocated by call #1 from main_dispatch\+0x[0-9a-f]+\) is the likely overrunner; /);
+  });
+
   it('freeing the overrunner itself names the damaged header after it, not the freed block', () => {
     // Test 8 writes 8 bytes past a's end (over b's header), then frees a first.
     const report = run('stm32f411re', TEST.overflow);
