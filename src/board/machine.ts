@@ -291,7 +291,10 @@ export class Machine {
     return stoppedAt;
   }
 
-  /** "; the last 8 slices ended in 0x08000066..0x0800006c (main_dispatch)": what is known of the loop. */
+  /**
+   * "; the last 8 slices ended in 0x08000066..0x0800006c (main_dispatch)" (or "all ended at" one PC): what is
+   * known of the loop without tracing it.
+   */
   private describeTrail(trail: SliceTrail): string {
     const samples = trail.samples();
     if (samples.length < 2) return '';
@@ -299,7 +302,8 @@ export class Machine {
     const high = Math.max(...samples);
     const functions = [...new Set(samples.map((sample) => symbolFor(this.image, sample)?.replace(/\+0x[0-9a-f]+$/, '') ?? '?'))];
     const named = functions.length <= 3 ? ` (${functions.join(', ')})` : ` (${functions.length} functions)`;
-    return `; the last ${samples.length} slices ended in ${hex(low & ~1)}..${hex(high & ~1)}${named}`;
+    const range = low === high ? `all ended at ${hex(low & ~1)}` : `ended in ${hex(low & ~1)}..${hex(high & ~1)}`;
+    return `; the last ${samples.length} slices ${range}${named}`;
   }
 
   private report(hostMs: number): RunReport {
