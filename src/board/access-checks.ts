@@ -21,14 +21,16 @@ export class AccessChecks {
   ) {}
 
   /** Checks one firmware access inside a heap region: alignment model and --guard. */
-  onHeapAccess(region: HeapRegion, type: number, address: number, size: number, checkAlignment: boolean, guard: boolean): boolean {
+  onHeapAccess(region: HeapRegion, type: number, address: number, size: number, checkAlignment: boolean,
+    guard: boolean): boolean {
     this.checked++;
     if (this.outcome.result !== null) return true;
     if (checkAlignment && size > 1 && (address & (size - 1)) !== 0) {
       const pc = this.engine.readReg(REG_PC);
       if (this.armv6m || this.needsAlignment(pc)) {
         const isWrite = type === UC_MEM_WRITE;
-        const rule = this.armv6m ? ' (Armv6-M traps every unaligned halfword/word access)' : ' (LDRD/STRD/LDM/STM/VLDR/VSTR need word alignment)';
+        const rule = this.armv6m ? ' (Armv6-M traps every unaligned halfword/word access)'
+          : ' (LDRD/STRD/LDM/STM/VLDR/VSTR need word alignment)';
         this.faults.reportFault(isWrite ? 'unaligned-write' : 'unaligned-read', address, size, pc,
           `HardFault: unaligned ${size}-byte ${isWrite ? 'write' : 'read'} at ${hex(address)}${rule}`);
         return true;
@@ -65,7 +67,8 @@ export class AccessChecks {
   static markWritable(regions: readonly HeapRegion[], address: number, usable: number, value: 0 | 1): void {
     for (const region of regions) {
       if (region.writable && address >= region.base && address < region.base + region.size) {
-        region.writable.fill(value, (address - region.base) >> GRANULE_SHIFT, (address + usable - region.base + 3) >> GRANULE_SHIFT);
+        const first = (address - region.base) >> GRANULE_SHIFT;
+        region.writable.fill(value, first, (address + usable - region.base + 3) >> GRANULE_SHIFT);
       }
     }
   }

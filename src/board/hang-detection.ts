@@ -57,7 +57,8 @@ export class SliceTrail {
   /** The sampled PCs, oldest first. */
   samples(): number[] {
     const samples: number[] = [];
-    for (let i = 0; i < this.filled; i++) samples.push(this.pcs[(this.next - this.filled + i + this.pcs.length) % this.pcs.length]!);
+    const length = this.pcs.length;
+    for (let i = 0; i < this.filled; i++) samples.push(this.pcs[(this.next - this.filled + i + length) % length]!);
     return samples;
   }
 }

@@ -131,7 +131,8 @@ export class HeapService {
     this.batchRead = !registers && slot <= SLOT.memalign && slot !== SLOT.free;
     if (this.batchRead) engine.readBatch();
     const r0 = registers ? registers[0]! : this.batchRead ? engine.batchValue(0) : engine.readReg(REG_R0);
-    const r1 = slot === SLOT.malloc || slot === SLOT.free ? 0 : registers ? registers[1]! : this.batchRead ? engine.batchValue(1) : engine.readReg(REG_R0 + 1);
+    const r1 = slot === SLOT.malloc || slot === SLOT.free ? 0
+      : registers ? registers[1]! : this.batchRead ? engine.batchValue(1) : engine.readReg(REG_R0 + 1);
     const heap = this.heap;
     const outcome = this.outcome;
     try {

@@ -11,7 +11,9 @@ export { parseElf, symbolize, ElfError } from './elf.js';
 export type { ElfImage, ElfSegment, ElfSection, ElfSymbol } from './elf.js';
 export { Machine, cpuModel } from './machine.js';
 export { FirmwareError, DEFAULT_MAX_INSTRUCTIONS, DEFAULT_TIMEOUT_MS } from './run-types.js';
-export type { RunOptions, RunReport, RunResult, FaultInfo, HeapEvent, FlashPatch, StopReason, StoppedAt } from './run-types.js';
+export type {
+  RunOptions, RunReport, RunResult, FaultInfo, HeapEvent, FlashPatch, StopReason, StoppedAt,
+} from './run-types.js';
 export { readParams } from './image-loader.js';
 export type { ParamInfo } from './image-loader.js';
 export { SERVICE_PAGE, SERVICE_PAGE_SIZE, groupBanks } from './memory-map.js';

@@ -1,14 +1,16 @@
 // One emulated board running one firmware image: the run loop, and the only place that knows every part of
 // the board (memory map, image loader, heap service, peaks, semihosting, fault diagnosis). See docs/board.md.
 import {
-  Engine, hex, REG_PC, REG_SP, UC_ERR_OK, UC_HOOK_MEM_INVALID, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_CPU_ARM_CORTEX_M0,
-  UC_CPU_ARM_CORTEX_M3, UC_CPU_ARM_CORTEX_M4, UC_CPU_ARM_CORTEX_M7, UC_CPU_ARM_CORTEX_M33, REG_LR, REG_R0,
+  Engine, hex, REG_LR, REG_PC, REG_R0, REG_SP, UC_ERR_OK, UC_HOOK_MEM_INVALID, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE,
+  UC_CPU_ARM_CORTEX_M0, UC_CPU_ARM_CORTEX_M3, UC_CPU_ARM_CORTEX_M4, UC_CPU_ARM_CORTEX_M7, UC_CPU_ARM_CORTEX_M33,
 } from './unicorn.js';
 import { parseElf, type ElfImage } from './elf.js';
 import { CPI, isArmv6m, type BoardProfile, type CpuName } from './profiles.js';
 import { statsOrNull, type HeapAllocator, type HeapFactory } from './heap-types.js';
 import { BlockTable } from './block-table.js';
-import { BoardMemory, SERVICE_PAGE, SERVICE_PAGE_SIZE, type Bank, type BankGroup, type HeapRegion } from './memory-map.js';
+import {
+  BoardMemory, SERVICE_PAGE, SERVICE_PAGE_SIZE, type Bank, type BankGroup, type HeapRegion,
+} from './memory-map.js';
 import { ImageLoader } from './image-loader.js';
 import { InstructionCount } from './instruction-count.js';
 import { RunOutcome } from './run-outcome.js';
@@ -21,7 +23,8 @@ import { Semihosting } from './semihosting.js';
 import { symbolFor, where } from './code-locations.js';
 import { branchesToSelf, hintBefore, SliceTrail } from './hang-detection.js';
 import {
-  DEFAULT_MAX_INSTRUCTIONS, DEFAULT_TIMEOUT_MS, FirmwareError, type RunOptions, type RunReport, type StopReason, type StoppedAt,
+  DEFAULT_MAX_INSTRUCTIONS, DEFAULT_TIMEOUT_MS, FirmwareError, type RunOptions, type RunReport, type StopReason,
+  type StoppedAt,
 } from './run-types.js';
 
 /** Slices start small and double up to SLICE_EXACT, so a hang early in a run is seen within milliseconds. */
@@ -109,7 +112,8 @@ export class Machine {
       this.regions.push({ base: bounds.start, size: bounds.length, group: heapGroup, writable: null });
       for (const bankName of options.extraBanks ?? []) {
         const bank = loader.extraBank(bankName, this.regions, this.initialSp);
-        this.heap.addPool(bank.group.memory, { base: bank.group.base, offset: bank.base - bank.group.base, length: bank.size });
+        const group = bank.group;
+        this.heap.addPool(group.memory, { base: group.base, offset: bank.base - group.base, length: bank.size });
         this.regions.push({ base: bank.base, size: bank.size, group: bank.group, writable: null });
       }
       for (const region of this.regions) this.blocks.addRegion(region.base, region.size);
@@ -124,7 +128,8 @@ export class Machine {
       this.outcome = new RunOutcome(this.engine);
       const callers = new CallerResolver(this.memory);
       this.peaks = new PeakTracker(this.heap, bounds.start, bounds.length);
-      this.faults = new FaultDiagnosis(this.engine, this.image, this.memory, this.regions, this.heap, this.blocks, callers, this.outcome);
+      this.faults = new FaultDiagnosis(this.engine, this.image, this.memory, this.regions, this.heap, this.blocks, callers,
+        this.outcome);
       this.accessChecks = new AccessChecks(this.engine, isArmv6m(this.board.cpu), this.outcome, this.faults);
       this.service = new HeapService(this.engine, registerFile, this.heap, this.regions, this.blocks, this.peaks, this.count,
         callers, this.outcome, this.faults, guard, options.recordEvents ?? false);
@@ -161,8 +166,9 @@ export class Machine {
       const checks = this.accessChecks;
       for (const region of this.regions) {
         const type = (guard ? UC_HOOK_MEM_WRITE : 0) | (checkAlignment ? UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE : 0);
-        engine.addMemHook(type, (accessType, address, size) => checks.onHeapAccess(region, accessType, address, size, checkAlignment, guard),
-          region.base, region.base + region.size - 1);
+        const hook = (accessType: number, address: number, size: number) =>
+          checks.onHeapAccess(region, accessType, address, size, checkAlignment, guard);
+        engine.addMemHook(type, hook, region.base, region.base + region.size - 1);
       }
     }
   }
@@ -193,7 +199,8 @@ export class Machine {
     engine.writeReg(REG_SP, this.initialSp);
     let pc = this.resetHandler;
     const fixedSlice = this.options.sliceInstructions;
-    let slice = !count.exact ? SLICE_APPROXIMATE : fixedSlice !== undefined ? Math.max(1, Math.floor(fixedSlice)) : SLICE_FIRST;
+    let slice = !count.exact ? SLICE_APPROXIMATE
+      : fixedSlice !== undefined ? Math.max(1, Math.floor(fixedSlice)) : SLICE_FIRST;
     /** Where the run last resumed after `sev; wfe` (an instruction failing right there is no wfe). */
     let resumedAfterEvent = -1;
     while (outcome.result === null) {
@@ -300,7 +307,8 @@ export class Machine {
     if (samples.length < 2) return '';
     const low = Math.min(...samples);
     const high = Math.max(...samples);
-    const functions = [...new Set(samples.map((sample) => symbolFor(this.image, sample)?.replace(/\+0x[0-9a-f]+$/, '') ?? '?'))];
+    const functionOf = (sample: number) => symbolFor(this.image, sample)?.replace(/\+0x[0-9a-f]+$/, '') ?? '?';
+    const functions = [...new Set(samples.map(functionOf))];
     const named = functions.length <= 3 ? ` (${functions.join(', ')})` : ` (${functions.length} functions)`;
     const range = low === high ? `all ended at ${hex(low & ~1)}` : `ended in ${hex(low & ~1)}..${hex(high & ~1)}`;
     return `; the last ${samples.length} slices ${range}${named}`;

@@ -19,7 +19,11 @@ export class PeakTracker {
    */
   private pending = false;
 
-  constructor(private readonly heap: HeapAllocator, private readonly mainBase: number, private readonly mainSize: number) {}
+  constructor(
+    private readonly heap: HeapAllocator,
+    private readonly mainBase: number,
+    private readonly mainSize: number,
+  ) {}
 
   allocated(address: number, requested: number, usable: number): void {
     this.liveRequested += requested;
@@ -36,7 +40,7 @@ export class PeakTracker {
     }
   }
 
-  /** Call before a free or realloc changes the heap, and at the end: captures a pending peak while the heap is at it. */
+  /** Call before a free or realloc changes the heap, and at the end: captures a pending peak while the heap is there. */
   settle(): void {
     if (this.pending) this.capture();
   }
