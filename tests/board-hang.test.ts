@@ -73,10 +73,23 @@ describe('hang: nothing can wake the core', () => {
   });
 
   it('a b . made conditional by an IT block whose condition fails falls through: no hang', () => {
-    // movs r0, #1; cmp r0, #0; it eq; b . (taken only if r0 == 0); movs r0, #0; bx lr
-    const report = runCode('stm32f411re', [0x2001, 0x2800, 0xbf08, B_SELF, ...RETURN_0]);
-    expect(report.result, report.message).toBe('exit-failure');
-    expect(report.exitCode).toBe(100);
+    // movs r0, #1; cmp r0, #0; it eq; b . (taken only if r0 == 0); movs r0, #0; bx lr. Also with 1-instruction
+    // slices, which end everywhere outside IT blocks (Unicorn runs an IT block to its end).
+    const code = [0x2001, 0x2800, 0xbf08, B_SELF, ...RETURN_0];
+    const counts: number[] = [];
+    for (const sliceInstructions of [undefined, 1]) {
+      const report = runCode('stm32f411re', code, sliceInstructions ? { sliceInstructions } : {});
+      expect(report.result, report.message).toBe('exit-failure');
+      expect(report.exitCode).toBe(100);
+      counts.push(report.instructions);
+    }
+    // A slice boundary inside an IT block under-counts by up to 3 (docs/board.md, Open problems).
+    expect(Math.abs(counts[1]! - counts[0]!)).toBeLessThanOrEqual(3);
+    // Taken (r0 == 0): the same code is a hang, with any slice size.
+    for (const sliceInstructions of [undefined, 1]) {
+      const taken = runCode('stm32f411re', [0x2000, 0x2800, 0xbf08, B_SELF, ...RETURN_0], sliceInstructions ? { sliceInstructions } : {});
+      expect(taken.result, taken.message).toBe('hang');
+    }
   });
 });
 

@@ -252,9 +252,12 @@ export class Machine {
       count.sliceDone(executed);
       trail.add(pc);
       this.options.onProgress?.(count.finished);
-      if (branchesToSelf(this.memory, pc) && this.staysAt(pc)) {
-        this.stopHung('branch-to-self', pc, 'branches to itself');
-        break;
+      if (branchesToSelf(this.memory, pc)) {
+        if (this.staysAt(pc)) {
+          this.stopHung('branch-to-self', pc, 'branches to itself');
+          break;
+        }
+        pc = engine.readReg(REG_PC);
       }
       if (performance.now() >= deadline) {
         this.stopUnfinished('wall-clock', pc, trail);
@@ -267,13 +270,15 @@ export class Machine {
   }
 
   /**
-   * Confirms a branch to itself by running two more instructions: the PC stays only when the branch is taken
-   * (an IT block could make `b .` conditional, and a false condition falls through).
+   * Confirms a branch to itself by running it once more: the PC stays only when the branch is taken. Inside an
+   * IT block `b .` is conditional, but Unicorn runs an IT block to its end before a count stops it, so a slice
+   * should never end there; this costs one instruction per suspect slice end and does not rely on that. Only
+   * the branch runs here, and the caller resumes from the PC either way.
    */
   private staysAt(pc: number): boolean {
-    const error = this.engine.start(pc, 0xffff_ffff, 2);
+    const error = this.engine.start(pc, 0xffff_ffff, 1);
     if (this.outcome.result !== null || error !== UC_ERR_OK) return false;
-    this.count.sliceDone(2);
+    this.count.sliceDone(1);
     return this.engine.readReg(REG_PC) === pc;
   }
 
