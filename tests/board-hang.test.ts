@@ -66,6 +66,12 @@ describe('hang: nothing can wake the core', () => {
     });
   }
 
+  it('sev; wfe in a loop never sleeps: not a hang, it ends at the wall-clock limit', () => {
+    const report = runCode('stm32f411re', [SEV, WFE, 0xe7fc], { timeoutMs: 200 }); // b back to the sev
+    expect(report.result, report.message).toBe('timeout');
+    expect(report.stoppedAt).toMatchObject({ reason: 'wall-clock', symbol: expect.stringMatching(/^main_dispatch/) });
+  });
+
   it('b.w . (the 32-bit branch to itself) is a hang too', () => {
     const report = runCode('stm32h743', [0xf7ff, 0xbffe]);
     expect(report.result, report.message).toBe('hang');

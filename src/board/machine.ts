@@ -209,6 +209,11 @@ export class Machine {
         this.stopUnfinished('instruction-budget', engine.readReg(REG_PC), trail);
         break;
       }
+      // Every way round the loop passes here, the short ones (a slot, sev; wfe) too.
+      if (performance.now() >= deadline) {
+        this.stopUnfinished('wall-clock', engine.readReg(REG_PC), trail);
+        break;
+      }
       if (pc >= SERVICE_PAGE && pc < SERVICE_PAGE + SERVICE_PAGE_SIZE && (pc & 3) === 0) {
         // The last slice stopped on a slot after its block hook had served the call but before the slot's
         // bx lr: return from the slot here, as the bx lr would, rather than run the hook (and the call) again.
@@ -258,10 +263,6 @@ export class Machine {
           break;
         }
         pc = engine.readReg(REG_PC);
-      }
-      if (performance.now() >= deadline) {
-        this.stopUnfinished('wall-clock', pc, trail);
-        break;
       }
       if (fixedSlice === undefined && count.exact && slice < SLICE_EXACT) slice = Math.min(slice * 2, SLICE_EXACT);
     }
