@@ -18,12 +18,14 @@ export function readText(engine: Engine, address: number, length: number): strin
 /** The string at `address` up to its NUL, `limit` bytes or the end of mapped memory, whichever is first. */
 export function readCString(engine: Engine, address: number, limit = 4096): string {
   let text = '';
-  for (let at = address; at < address + limit; at += 64) {
+  // 64 bytes at a time; byte by byte where a chunk would run past the end of a mapping.
+  for (let at = address; at < address + limit;) {
     const chunk = engine.tryRead(at, 64) ?? engine.tryRead(at, 1);
     if (!chunk) break;
     const end = chunk.indexOf(0);
     if (end >= 0) return text + decodeCString(chunk.subarray(0, end));
     text += decodeCString(chunk);
+    at += chunk.length;
   }
   return text;
 }
