@@ -67,9 +67,11 @@ export function findDamagedHeader(blocks: BlockTable, memory: BoardMemory, senti
     if ((word & PREV_FREE_BIT) !== 0) consistent = false;
     else if ((word & FREE_BIT) === 0) consistent = word === 0 && (sentinels === null || sentinels.includes(header));
     else {
-      // A free block keeps its own start in its last word (the back link the next block's P flag points to).
-      consistent = size >= MIN_BLOCK_SIZE && memory.regionOf(header, size)?.kind === 'ram'
-        && memory.wordAt(header + size - HEADER_SIZE) === header;
+      // A free block's size must lead to a header whose P flag says "previous free", and the free block's last
+      // word (the back link) must point back at it. A wrong back link under a plausible size is a write into
+      // the free block, not into its header: not this diagnosis.
+      consistent = size >= MIN_BLOCK_SIZE && memory.regionOf(header, size + HEADER_SIZE)?.kind === 'ram'
+        && ((memory.wordAt(header + size) & PREV_FREE_BIT) !== 0 || memory.wordAt(header + size - HEADER_SIZE) === header);
     }
     const expected = 'a free block or the end of the heap, after a used block (P flag clear)';
     return consistent ? null : withBelow({ header, block: header + HEADER_SIZE, word, expected });
