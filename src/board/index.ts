@@ -21,10 +21,13 @@ export { SLOT } from './heap-service.js';
 export type { HeapAllocator, HeapFactory, HeapFactoryOptions, HeapBlockVisit } from './heap-types.js';
 export { unicorn, unicornVersion, installHint, UnicornError, Engine } from './unicorn.js';
 
-/** The TLSF allocator from src/allocator, as the board's heap. */
-export const tlsfHeap: HeapFactory = (memory, options) => createTlsf(memory, options);
+/**
+ * The TLSF allocator from src/allocator, as the board's heap. `satisfies` checks it against the board's contract
+ * without a cast, and callers that need the whole inspection API (the CLI's replay) get the Tlsf type back.
+ */
+export const tlsfHeap = ((memory, options) => createTlsf(memory, options)) satisfies HeapFactory;
 
-/** Loads the firmware on the board and runs it to its exit, a fault, or the instruction budget. Synchronous. */
+/** Loads the firmware on the board and runs it to its exit, a fault, a hang, or a limit. Synchronous. */
 export function runFirmware(options: RunOptions, createHeap: HeapFactory = tlsfHeap): RunReport {
   const machine = new Machine(options, createHeap);
   try {
