@@ -1,5 +1,5 @@
 // The part of the allocator contract (docs/design.md section 1) the board relies on: a structural subset of
-// the allocator's Tlsf class (index.ts assigns createTlsf to a HeapFactory without a cast, so tsc checks it).
+// the allocator's Tlsf class (index.ts: tlsfHeap satisfies HeapFactory, without a cast, so tsc checks it).
 // Declared here so the board can be driven by any allocator with this shape (the TLSF one in production, a
 // stand-in in tests).
 
