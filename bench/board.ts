@@ -4,7 +4,8 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
-import { Engine, REG_SP, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE } from '../src/board/unicorn.js';
+import { Engine } from '../src/board/engine.js';
+import { REG_SP, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE } from '../src/board/unicorn.js';
 import { loadBoard, parseElf, runFirmware, cpuModel, SERVICE_PAGE, DEFAULT_BOARD } from '../src/board/index.js';
 import type { RunOptions, RunReport } from '../src/board/index.js';
 import { createTlsf } from '../src/allocator/index.js';

@@ -203,6 +203,20 @@ describe('semihosting and exits', () => {
     expect(new Set(counts).size).toBe(1);
   });
 
+  it('a slice that ends on a service slot does not run the service twice when the run resumes', () => {
+    // The slot's block hook has run (the service is done) when the count stops the core before the slot's
+    // bx lr; resuming at the slot would run the hook, and the free, again (a false double free).
+    const pairs = 300;
+    const counts: number[] = [];
+    for (const sliceInstructions of [undefined, 3, 7, 13, 101]) {
+      const report = run('rp2040', 15, { ...(sliceInstructions ? { sliceInstructions } : {}) }, { count: pairs, size: 24 });
+      expect(report.result, `slice ${sliceInstructions}: ${report.message}`).toBe('ok');
+      expect(report.ops).toMatchObject({ malloc: pairs, free: pairs, failed: 0 });
+      counts.push(report.instructions);
+    }
+    expect(new Set(counts).size).toBe(1);
+  });
+
   it('resuming inside IT blocks keeps their condition state (slices of a few instructions)', () => {
     const iterations = 3000;
     let x = 12345;
@@ -245,6 +259,34 @@ describe('semihosting and exits', () => {
     const params = readParams(parseElf(fixture('tiny')));
     expect(params.map((param) => param.name)).toEqual(['test', 'count', 'status', 'size']);
     expect(() => run('tiny', TEST.roundTrip, {}, { bogus: 1 })).toThrow(/unknown parameter "bogus"; known parameters: test, count, status, size/);
+  });
+});
+
+describe('strings from the firmware', () => {
+  /** Thumb-2 movw/movt of a 32-bit constant into register `rd`. */
+  const load32 = (rd: number, value: number): number[] => {
+    const half = (top: number, imm16: number) => [
+      top | (((imm16 >> 11) & 1) << 10) | (imm16 >> 12), (((imm16 >> 8) & 7) << 12) | (rd << 8) | (imm16 & 0xff)];
+    return [...half(0xf240, value & 0xffff), ...half(0xf2c0, value >>> 16)];
+  };
+
+  it('a string that ends right at the end of a mapping is read whole', () => {
+    // "near the end" and its NUL as the last bytes of the CCM bank (0x10000000, 64 KiB; unmapped above), then
+    // assert_fail(text, 7, text) from main_dispatch: a 64-byte read there runs past the mapping.
+    const text = new TextEncoder().encode('near the end\0');
+    const at = 0x1001_0000 - text.length;
+    const code = [...load32(0, at), 0x2107 /* movs r1, #7 */, 0x4602 /* mov r2, r0 */, ...load32(3, 0x9fff_f001 + 4 * 9),
+      0x4798 /* blx r3 */, 0xe7fe];
+    const elf = fixture('stm32f407vg');
+    const mainDispatch = parseElf(elf).symbolByName.get('main_dispatch')!.value & ~1;
+    const report = runFirmware({
+      elf, board: loadBoard('stm32f407vg'), flashPatches: [
+        { address: mainDispatch, bytes: new Uint8Array(code.flatMap((halfword) => [halfword & 0xff, halfword >> 8])) },
+        { address: at, bytes: text },
+      ],
+    });
+    expect(report.result, report.message).toBe('assertion');
+    expect(report.assertion).toEqual({ file: 'near the end', line: 7, expression: 'near the end' });
   });
 });
 

@@ -5,8 +5,7 @@
 import koffi from 'koffi';
 import { hex } from '../allocator/index.js';
 import {
-  check, ctlWrite, ucErrorName, unicorn, UC_ARCH_ARM, UC_CPU_ARM_CORTEX_M3, UC_CTL_CPU_MODEL, UC_ERR_OK, UC_HOOK_BLOCK,
-  UC_HOOK_INTR, UC_MODE_MCLASS, UC_MODE_THUMB, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE, type Library, type Pointer,
+  check, ctlWrite, ucErrorName, unicorn, UC_ARCH_ARM, UC_CPU_ARM_CORTEX_M3, UC_CTL_CPU_MODEL, UC_ERR_OK, UC_HOOK_BLOCK, UC_HOOK_INTR, UC_MODE_MCLASS, UC_MODE_THUMB, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE, type Library, type Pointer,
 } from './unicorn.js';
 import { locateCounterOffset, locateRegisterFile } from './engine-probes.js';
 

@@ -1,5 +1,7 @@
-// The part of the allocator contract (docs/design.md section 1) the board relies on. Declared here so the
-// board can be driven by any allocator with this shape (the TLSF one in production, a stand-in in tests).
+// The part of the allocator contract (docs/design.md section 1) the board relies on: a structural subset of
+// the allocator's Tlsf class (index.ts: tlsfHeap satisfies HeapFactory, without a cast, so tsc checks it).
+// Declared here so the board can be driven by any allocator with this shape (the TLSF one in production, a
+// stand-in in tests).
 
 export interface HeapBlockVisit { addr: number; size: number; used: boolean }
 
@@ -10,7 +12,6 @@ export interface HeapStatsLike {
   peakUsed: number;
   controlBytes: number;
   fragmentation: number;
-  [key: string]: unknown;
 }
 
 export interface HeapAllocator {
@@ -30,8 +31,19 @@ export interface HeapAllocator {
   readonly freeBytes?: number;
   /** The largest free block, header included, from the bitmaps without walking the heap. */
   largestFreeBlock?(): number;
+  /** The pools, for their end-of-pool sentinels (fault reports tell a sentinel from an overwritten header). */
+  poolList?(): { sentinel: number }[];
 }
 
 export interface HeapFactoryOptions { base: number; offset: number; length: number; align: 4 | 8 | 16; slLog2?: number }
 
 export type HeapFactory = (memory: ArrayBuffer, options: HeapFactoryOptions) => HeapAllocator;
+
+/** The heap's stats, or null when a damaged heap makes the walk throw. */
+export function statsOrNull(heap: HeapAllocator): HeapStatsLike | null {
+  try {
+    return heap.stats();
+  } catch {
+    return null;
+  }
+}

@@ -183,9 +183,3 @@ export function unicornVersion(): string {
 export function check(code: number, doing: () => string): void {
   if (code !== UC_ERR_OK) throw new UnicornError(code, doing(), unicorn().uc_strerror(code));
 }
-
-// Until the machine's files import Engine from ./engine.js and hex from the allocator, these keep their old
-// import path compiling. The re-export of Engine is an import cycle (engine.ts imports this file); it is
-// harmless because neither module uses the other while loading, and goes once the imports are updated.
-export { Engine } from './engine.js';
-export { hex } from '../allocator/index.js';

@@ -1,0 +1,274 @@
+// The heap service page (docs/design.md section 3): a call through slot n reaches onService, which reads the
+// arguments, calls the allocator, keeps the block table, the peaks and the event log, and writes r0. This is
+// the board's hot path (one call per firmware malloc/free): no allocation or closure per call, registers read
+// from the located register file when there is one.
+import { hex } from '../allocator/index.js';
+import { Engine } from './engine.js';
+import { REG_LR, REG_R0 } from './unicorn.js';
+import { SERVICE_PAGE, type HeapRegion } from './memory-map.js';
+import type { HeapAllocator } from './heap-types.js';
+import type { BlockTable } from './block-table.js';
+import { CALLER_REGISTER, LR_INDEX, type CallerResolver } from './callers.js';
+import type { PeakTracker } from './peak-tracker.js';
+import type { InstructionCount } from './instruction-count.js';
+import type { RunOutcome } from './run-outcome.js';
+import type { FaultDiagnosis } from './fault-diagnosis.js';
+import { AccessChecks } from './access-checks.js';
+import type { HeapEvent, RunReport } from './run-types.js';
+import { readCString, readText } from './target-text.js';
+
+export const SLOT = {
+  malloc: 0, free: 1, realloc: 2, calloc: 3, memalign: 4, usableSize: 5, write: 6, exit: 7, ticks: 8,
+  assertFail: 9, outOfMemory: 10, heapInfo: 11, mark: 12,
+} as const;
+
+const SLOT_NAMES = ['malloc', 'free', 'realloc', 'calloc', 'memalign', 'malloc_usable_size', 'write', 'exit', 'ticks',
+  'assert_fail', 'out_of_memory', 'heap_info', 'mark'];
+
+export class HeapService {
+  readonly ops: RunReport['ops'] = { malloc: 0, free: 0, realloc: 0, calloc: 0, memalign: 0, failed: 0 };
+  readonly events: HeapEvent[] | null;
+  private callNumber = 0;
+  /** Inside onService without a register file: the allocating services' registers were read as one batch. */
+  private batchRead = false;
+
+  constructor(
+    private readonly engine: Engine,
+    /** r0..r15 inside Unicorn's CPU state when located (Engine.registerFile), else null: use FFI calls. */
+    private readonly registers: Uint32Array | null,
+    private readonly heap: HeapAllocator,
+    private readonly regions: readonly HeapRegion[],
+    /** Live and freed blocks: requested size, usable size, allocating and freeing call numbers. */
+    private readonly blocks: BlockTable,
+    private readonly peaks: PeakTracker,
+    private readonly count: InstructionCount,
+    private readonly callers: CallerResolver,
+    private readonly outcome: RunOutcome,
+    private readonly faults: FaultDiagnosis,
+    private readonly guarding: boolean,
+    recordEvents: boolean,
+  ) {
+    this.events = recordEvents ? [] : null;
+  }
+
+  private totalHeapSize(): number {
+    return this.regions.reduce((sum, region) => sum + region.size, 0);
+  }
+
+  private record(op: HeapEvent['op'], args: number[], result: number, caller: number, label?: string): void {
+    const event: HeapEvent = { call: this.callNumber, op, args, result, instructions: this.count.now(), caller };
+    if (label !== undefined) event.label = label;
+    this.events!.push(event);
+  }
+
+  private track(address: number, requestedSize: number, slot: number): void {
+    const usable = this.heap.usableSize(address);
+    // Which of the two is the caller is decided only if a report needs it (CallerResolver.choose).
+    const registers = this.registers;
+    const argument = CALLER_REGISTER[slot]!;
+    const callerArgument = registers ? registers[argument]! : this.hookRegister(argument);
+    const lr = registers ? registers[LR_INDEX]! : this.hookRegister(LR_INDEX);
+    if (!this.blocks.add(address, requestedSize, usable, this.callNumber, callerArgument, lr)) {
+      throw new Error(`the allocator returned ${hex(address)}, outside the heap`);
+    }
+    this.peaks.allocated(address, requestedSize, usable);
+    if (this.guarding) AccessChecks.markWritable(this.regions, address, usable, 1);
+  }
+
+  private untrack(address: number): void {
+    const usable = this.blocks.usable(address);
+    this.peaks.released(this.blocks.requested(address), usable);
+    this.blocks.remove(address, this.callNumber);
+    if (this.guarding) AccessChecks.markWritable(this.regions, address, usable, 0);
+  }
+
+  /** Validates a pointer given to free/realloc/usable_size; stops the run with a fault when it is not a live block. */
+  private checkLive(address: number, service: string, slot: number): boolean {
+    if (this.blocks.allocatedBy(address) !== 0) return true;
+    this.faults.badPointer(address, service, this.caller(slot));
+    return false;
+  }
+
+  /** The service's return value, in r0. */
+  private setResult(value: number): void {
+    if (this.registers) this.registers[0] = value >>> 0;
+    else this.engine.writeReg(REG_R0, value);
+  }
+
+  /**
+   * Who called the service in `slot`: the heap services' caller argument when it is a return address (see
+   * CallerResolver), else lr. Read only when an event or a report needs it, so malloc/free stay one r0 read.
+   */
+  private caller(slot = -1): number {
+    const registers = this.registers;
+    const argument = CALLER_REGISTER[slot] ?? 0;
+    if (argument !== 0) {
+      const claimed = registers ? registers[argument]! : this.hookRegister(argument);
+      if (this.callers.isCallerArgument(claimed)) return claimed;
+    }
+    return registers ? registers[LR_INDEX]! : this.hookRegister(LR_INDEX);
+  }
+
+  /**
+   * r0-r2 or lr (index 14) as the service hook found them: from the register file when there is one, else from
+   * the batch the hook read on entry (so valid only inside onService).
+   */
+  private hookRegister(index: number): number {
+    if (this.registers) return this.registers[index]!;
+    if (this.batchRead) return this.engine.batchValue(index === LR_INDEX ? 3 : index);
+    return this.engine.readReg(index === LR_INDEX ? REG_LR : REG_R0 + index);
+  }
+
+  /** The block hook on the service page. */
+  onService(address: number): void {
+    const offset = address - SERVICE_PAGE;
+    if ((offset & 3) !== 0) return; // the nop after a slot's bx lr
+    const slot = offset >> 2;
+    const engine = this.engine;
+    // With the register file, registers are plain loads, made only when the service needs them (r0, r1; the
+    // allocating services also copy the caller argument and lr into the block table). Without it every FFI call
+    // costs about 0.1 µs inside a hook, so the allocating services read all that in one batch call, and the
+    // others read r0 (and r1) alone as they need no caller unless an event or a report asks.
+    const registers = this.registers;
+    this.batchRead = !registers && slot <= SLOT.memalign && slot !== SLOT.free;
+    if (this.batchRead) engine.readBatch();
+    const r0 = registers ? registers[0]! : this.batchRead ? engine.batchValue(0) : engine.readReg(REG_R0);
+    const r1 = slot === SLOT.malloc || slot === SLOT.free ? 0
+      : registers ? registers[1]! : this.batchRead ? engine.batchValue(1) : engine.readReg(REG_R0 + 1);
+    const heap = this.heap;
+    const outcome = this.outcome;
+    try {
+      switch (slot) {
+        case SLOT.malloc: {
+          this.callNumber++;
+          this.ops.malloc++;
+          const result = heap.malloc(r0);
+          if (result === 0) this.ops.failed++;
+          else this.track(result, r0, slot);
+          if (this.events) this.record('malloc', [r0], result, this.caller(slot));
+          this.setResult(result);
+          return;
+        }
+        case SLOT.free: {
+          this.callNumber++;
+          this.ops.free++;
+          if (r0 !== 0) {
+            if (!this.checkLive(r0, 'free', slot)) return;
+            this.peaks.settle();
+            heap.free(r0);
+            this.untrack(r0);
+          }
+          if (this.events) this.record('free', [r0], 0, this.caller(slot));
+          return;
+        }
+        case SLOT.realloc: {
+          this.callNumber++;
+          this.ops.realloc++;
+          let result: number;
+          if (r0 === 0) {
+            result = heap.realloc(0, r1);
+            if (result !== 0) this.track(result, r1, slot);
+          } else {
+            if (!this.checkLive(r0, 'realloc', slot)) return;
+            this.peaks.settle();
+            result = heap.realloc(r0, r1);
+            // The bookkeeping follows the allocator: on failure (0 for a non-zero size) the old block stays.
+            if (result !== 0 || r1 === 0) {
+              this.untrack(r0);
+              if (result !== 0) this.track(result, r1, slot);
+            }
+          }
+          if (result === 0 && r1 !== 0) this.ops.failed++;
+          if (this.events) this.record('realloc', [r0, r1], result, this.caller(slot));
+          this.setResult(result);
+          return;
+        }
+        case SLOT.calloc: {
+          this.callNumber++;
+          this.ops.calloc++;
+          const result = heap.calloc(r0, r1);
+          if (result === 0) this.ops.failed++;
+          else this.track(result, r0 * r1, slot);
+          if (this.events) this.record('calloc', [r0, r1], result, this.caller(slot));
+          this.setResult(result);
+          return;
+        }
+        case SLOT.memalign: {
+          this.callNumber++;
+          this.ops.memalign++;
+          let result = 0;
+          if (r0 !== 0 && (r0 & (r0 - 1)) === 0) {
+            try {
+              result = heap.memalign(r0, r1);
+            } catch {
+              result = 0;
+            }
+          }
+          if (result === 0) this.ops.failed++;
+          else this.track(result, r1, slot);
+          if (this.events) this.record('memalign', [r0, r1], result, this.caller(slot));
+          this.setResult(result);
+          return;
+        }
+        case SLOT.usableSize: {
+          if (r0 === 0) { this.setResult(0); return; }
+          if (!this.checkLive(r0, 'malloc_usable_size', slot)) return;
+          this.setResult(heap.usableSize(r0));
+          return;
+        }
+        case SLOT.write:
+          outcome.output += readText(engine, r0, r1);
+          return;
+        case SLOT.exit: {
+          const status = r0 | 0;
+          if (status === 0) outcome.stop('ok', '');
+          else outcome.stop('exit-failure', `firmware exited with status ${status}`, status);
+          return;
+        }
+        case SLOT.ticks:
+          this.setResult(this.count.now());
+          return;
+        case SLOT.assertFail: {
+          const file = readCString(engine, r0);
+          const line = r1 | 0;
+          const expression = readCString(engine, this.hookRegister(2));
+          outcome.assertion = { file, line, expression };
+          outcome.stop('assertion', `assertion failed at ${file}:${line}: ${expression}`, 1);
+          return;
+        }
+        case SLOT.outOfMemory: {
+          const stats = heap.stats();
+          outcome.stop('out-of-memory', `the firmware could not continue: allocating ${r0} bytes failed (called from ${this.faults.where(this.caller())}; ${stats.freeBytes} bytes free, largest free block ${stats.largestFree})`, 1);
+          return;
+        }
+        case SLOT.heapInfo: {
+          const stats = heap.stats();
+          const words = new Uint32Array([stats.usedBytes, stats.freeBytes, stats.largestFree, stats.peakUsed, stats.controlBytes,
+            this.regions[0]!.base, this.totalHeapSize()]);
+          engine.write(r0, new Uint8Array(words.buffer), 'heap_info: writing the result');
+          return;
+        }
+        case SLOT.mark:
+          if (this.events) this.record('mark', [r0], 0, this.caller(), readCString(engine, r0));
+          return;
+        default:
+          this.faults.badService(slot, address, this.caller(), SLOT_NAMES.length);
+      }
+    } catch (error) {
+      this.serviceFailed(slot, r0, r1, error as Error);
+    }
+  }
+
+  /** A service threw: for the heap services, the heap is corrupted (every pointer was validated first). */
+  private serviceFailed(slot: number, r0: number, r1: number, error: Error): void {
+    const service = SLOT_NAMES[slot] ?? `slot ${slot}`;
+    const caller = this.caller(slot);
+    switch (slot) {
+      case SLOT.malloc: this.faults.heapCallFailed(`malloc(${r0})`, undefined, caller, error); return;
+      case SLOT.free: case SLOT.usableSize: this.faults.heapCallFailed(`${service}(${hex(r0)})`, r0, caller, error); return;
+      case SLOT.realloc: this.faults.heapCallFailed(`realloc(${hex(r0)}, ${r1})`, r0 === 0 ? undefined : r0, caller, error); return;
+      case SLOT.calloc: case SLOT.memalign: this.faults.heapCallFailed(`${service}(${r0}, ${r1})`, undefined, caller, error); return;
+      default: this.faults.serviceFailed(`${service}(${hex(r0)})`, r0, caller, error);
+    }
+  }
+}

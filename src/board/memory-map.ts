@@ -1,0 +1,140 @@
+// The board's memory as the host holds it and as the engine maps it: a host buffer for the flash image, one
+// host buffer per run of adjacent RAM banks (mapped with uc_mem_map_ptr, so the allocator and the firmware
+// share the bytes), the System Control Space, and the heap service page.
+import { hex } from '../allocator/index.js';
+import { Engine } from './engine.js';
+import { UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE } from './unicorn.js';
+import type { BoardProfile, RamBank } from './profiles.js';
+import { SCS_BASE, SCS_SIZE, SERVICE_PAGE, SERVICE_PAGE_SIZE } from './reserved-regions.js';
+
+export { SERVICE_PAGE, SERVICE_PAGE_SIZE };
+
+/** Adjacent RAM banks share one host buffer (one uc_mem_map_ptr), so a heap or an image may span them. */
+export interface BankGroup { name: string; base: number; size: number; memory: ArrayBuffer }
+
+export interface Bank extends RamBank { group: BankGroup; bytes: Uint8Array }
+
+/** One region of the heap: the main pool or an extra bank. `writable` marks live payload granules for --guard. */
+export interface HeapRegion { base: number; size: number; group: BankGroup; writable: Uint8Array | null }
+
+/** Runs of adjacent banks, by address; each becomes one host buffer and one mapping. */
+export function groupBanks(banks: readonly RamBank[]): { base: number; size: number; banks: RamBank[] }[] {
+  const sorted = [...banks].sort((a, b) => a.base - b.base);
+  const groups: { base: number; size: number; banks: RamBank[] }[] = [];
+  for (const bank of sorted) {
+    const last = groups[groups.length - 1];
+    if (last && last.base + last.size === bank.base) {
+      last.size += bank.size;
+      last.banks.push(bank);
+    } else groups.push({ base: bank.base, size: bank.size, banks: [bank] });
+  }
+  return groups;
+}
+
+export type MemoryRegion = { kind: 'flash' } | { kind: 'ram'; base: number; bytes: Uint8Array };
+
+export class BoardMemory {
+  readonly flashImage: Uint8Array;
+  readonly banks: Bank[] = [];
+  readonly groups: BankGroup[] = [];
+  /** Bytes of the flash image up to the last one loaded (only these are written into the engine). */
+  private flashUsed = 0;
+
+  constructor(readonly board: BoardProfile) {
+    this.flashImage = new Uint8Array(board.flash.size);
+    for (const group of groupBanks(board.ram)) {
+      const memory = new ArrayBuffer(group.size);
+      const name = group.banks.map((bank) => bank.name).join('+');
+      const bankGroup: BankGroup = { name, base: group.base, size: group.size, memory };
+      this.groups.push(bankGroup);
+      for (const bank of group.banks) {
+        this.banks.push({ ...bank, group: bankGroup, bytes: new Uint8Array(memory, bank.base - group.base, bank.size) });
+      }
+    }
+  }
+
+  /** Flash, or the RAM bank group (adjacent banks together) holding address..address+length. */
+  regionOf(address: number, length: number): MemoryRegion | null {
+    const flash = this.board.flash;
+    if (address >= flash.base && address + length <= flash.base + flash.size) return { kind: 'flash' };
+    for (const group of this.groups) {
+      if (address >= group.base && address + length <= group.base + group.size) {
+        return { kind: 'ram', base: group.base, bytes: new Uint8Array(group.memory) };
+      }
+    }
+    return null;
+  }
+
+  /** "flash 0x08000000+524288, SRAM 0x20000000+131072", for messages. */
+  describe(): string {
+    return [`flash ${hex(this.board.flash.base)}+${this.board.flash.size}`,
+      ...this.banks.map((bank) => `${bank.name} ${hex(bank.base)}+${bank.size}`)].join(', ');
+  }
+
+  /** Writes bytes into the flash image or RAM; false when they do not fit one region. */
+  place(address: number, data: Uint8Array): boolean {
+    if (data.length === 0) return true;
+    const region = this.regionOf(address, data.length);
+    if (!region) return false;
+    if (region.kind === 'flash') {
+      this.flashImage.set(data, address - this.board.flash.base);
+      this.flashUsed = Math.max(this.flashUsed, address + data.length - this.board.flash.base);
+    } else region.bytes.set(data, address - region.base);
+    return true;
+  }
+
+  /** The byte at `address` in flash or RAM as the host holds it; 0 outside both. */
+  byteAt(address: number): number {
+    const region = this.regionOf(address, 1);
+    if (!region) return 0;
+    return region.kind === 'flash' ? this.flashImage[address - this.board.flash.base]! : region.bytes[address - region.base]!;
+  }
+
+  /** The little-endian word at `address` (flash or RAM), unsigned. */
+  wordAt(address: number): number {
+    return (this.byteAt(address) | (this.byteAt(address + 1) << 8) | (this.byteAt(address + 2) << 16)
+      | (this.byteAt(address + 3) << 24)) >>> 0;
+  }
+
+  /** The halfword at `address` in flash or a RAM bank; -1 elsewhere. */
+  codeHalfword(address: number): number {
+    const flash = this.board.flash;
+    let bytes: Uint8Array | null = null;
+    let offset = 0;
+    if (address >= flash.base && address + 2 <= flash.base + flash.size) {
+      bytes = this.flashImage;
+      offset = address - flash.base;
+    } else {
+      for (const bank of this.banks) {
+        if (address >= bank.base && address + 2 <= bank.base + bank.size) {
+          bytes = bank.bytes;
+          offset = address - bank.base;
+          break;
+        }
+      }
+    }
+    return bytes ? bytes[offset]! | (bytes[offset + 1]! << 8) : -1;
+  }
+
+  bankContaining(address: number): Bank | undefined {
+    return this.banks.find((bank) => address >= bank.base && address < bank.base + bank.size);
+  }
+
+  /** Maps flash (read + execute, with the loaded image), the RAM groups, the SCS and the service page. */
+  mapInto(engine: Engine): void {
+    const board = this.board;
+    engine.map(`flash of ${board.name}`, board.flash.base, board.flash.size, UC_PROT_READ | UC_PROT_EXEC);
+    if (this.flashUsed > 0) engine.write(board.flash.base, this.flashImage.subarray(0, this.flashUsed), 'loading the flash image');
+    for (const group of this.groups) engine.mapHost(group.name, group.base, group.memory);
+    // The System Control Space as plain memory: CMSIS SystemInit writes CPACR (FPU enable; Unicorn's FPU is
+    // always on) and VTOR, which must not fault. NVIC, SysTick and the other SCS registers are not emulated.
+    engine.map('the System Control Space', SCS_BASE, SCS_SIZE, UC_PROT_READ | UC_PROT_WRITE);
+    engine.map('the heap service page', SERVICE_PAGE, SERVICE_PAGE_SIZE, UC_PROT_READ | UC_PROT_EXEC);
+    const slots = new Uint8Array(SERVICE_PAGE_SIZE);
+    for (let at = 0; at < SERVICE_PAGE_SIZE; at += 4) {
+      slots[at] = 0x70; slots[at + 1] = 0x47;     // bx lr
+      slots[at + 2] = 0x00; slots[at + 3] = 0xbf; // nop
+    }
+    engine.write(SERVICE_PAGE, slots, 'filling the heap service page');
+  }
+}
