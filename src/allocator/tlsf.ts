@@ -222,6 +222,16 @@ export class Tlsf {
   declare protected readonly fastLength: number;
   declare protected readonly fastFirstBlock: number;
   declare protected readonly fastBlockSpan: number;
+  /** fastFirstBlock - fastBase: turns a word index into an offset from the first block. */
+  declare private readonly fastFirstBlockFromBase: number;
+  /**
+   * Highest offset from fastFirstBlock at which a free block (16 bytes at least) fits before the first
+   * pool's sentinel. Every link and size read from heap memory is held against it (RANGE CHECKS).
+   */
+  declare private readonly fastLinkLimit: number;
+  /** Valid bits of flBitmap and of an slBitmap word: a corrupt bitmap cannot send a read past the control structure. */
+  declare private readonly flValidBits: number;
+  declare private readonly slValidBits: number;
   /** The first pool's words: indices fastStartWord .. fastStartWord + fastWordSpan - 1 of fastWords. */
   declare protected readonly fastStartWord: number;
   declare protected readonly fastWordSpan: number;
@@ -289,6 +299,10 @@ export class Tlsf {
     const first = pieces[0]!;
     this.fastFirstBlock = first.firstBlock;
     this.fastBlockSpan = this.strict ? 0 : first.sentinel - first.firstBlock;
+    this.fastFirstBlockFromBase = first.firstBlock - region.base;
+    this.fastLinkLimit = first.sentinel - first.firstBlock - MIN_BLOCK_SIZE;
+    this.flValidBits = this.flCount >= 32 ? -1 : (1 << this.flCount) - 1;
+    this.slValidBits = this.slCount >= 32 ? -1 : (1 << this.slCount) - 1;
     for (const piece of pieces) this.installPool(memory, region.base, words, piece.firstBlock, piece.sentinel, start, end);
   }
 
@@ -356,6 +370,110 @@ export class Tlsf {
     const pool = this.poolAt(addr);
     if (pool === undefined || (addr >>> 0) + 4 > pool.end) return -1;
     return pool.words[(addr - pool.memoryBase) >> 2]! >>> 0;
+  }
+
+  /*
+   * RANGE CHECKS
+   * Free blocks' links and sizes live in memory the firmware can write (a use after free), so every
+   * address or size the allocator reads from a block is held against the pool before it is followed.
+   * The check is one unsigned compare against the first pool, `(link - fastFirstBlock) >>> 0 <=
+   * fastLinkLimit`, false for 0 ("no block") and for anything below the pool (it wraps to a huge
+   * number). Only a link that fails it looks in the pool table (pools are few: the loop is over
+   * pools, never over blocks), and only a link found in no pool throws TlsfError('corrupt') naming
+   * the block it was read from. A link that may be 0 is tested as `inFirstPool !== (link !== 0)`,
+   * true only for a non-zero link outside the first pool, so "is the list empty" stays branch-free.
+   * Nothing is written before the checks of a step pass.
+   */
+
+  /** Throws unless `link`, read from the block at word `ownerIndex`, is 0 or the header of a block in a pool. */
+  private checkLink(link: number, ownerIndex: number, role: string): void {
+    if ((((link - this.fastFirstBlock) >>> 0) <= this.fastLinkLimit) !== (link !== 0)) {
+      this.checkLinkSlow(link, ownerIndex, role);
+    }
+  }
+
+  private checkLinkSlow(link: number, ownerIndex: number, role: string): void {
+    const pool = this.poolOfHeader(link);
+    if (pool !== undefined && (link >>> 0) + MIN_BLOCK_SIZE <= pool.sentinel) return;
+    throw this.corruptBlock(ownerIndex, `its ${role} ${hex(link)} is outside every pool's blocks`);
+  }
+
+  /** Throws unless a free block of `size` bytes at word `index` lies wholly inside one pool's block area. */
+  private checkFreeBlock(index: number, size: number): void {
+    const offset = ((index << 2) - this.fastFirstBlockFromBase) >>> 0;
+    if (offset > this.fastLinkLimit || (size - MIN_BLOCK_SIZE) >>> 0 > this.fastLinkLimit - offset) {
+      this.checkFreeBlockSlow(index, size);
+    }
+  }
+
+  private checkFreeBlockSlow(index: number, size: number): void {
+    const block = this.addressOf(index);
+    const pool = this.poolOfHeader(block);
+    if (pool !== undefined && size >= MIN_BLOCK_SIZE && block + size <= pool.sentinel) return;
+    throw this.corruptBlock(index, pool === undefined
+      ? 'is outside every pool\'s blocks'
+      : `has size ${size}, which runs past its pool's end ${hex(pool.sentinel)}`);
+  }
+
+  /**
+   * Throws unless the block at `block`, taken from a free list for `blockSize` bytes, is a free block
+   * of at least that size lying wholly inside its pool.
+   */
+  private checkTaken(block: number, blockSize: number): void {
+    const address = block >>> 0;
+    let sentinel = this.fastFirstBlock + this.fastLinkLimit + MIN_BLOCK_SIZE;
+    if (((block - this.fastFirstBlock) >>> 0) > this.fastLinkLimit) {
+      const pool = this.poolOfHeader(address);
+      if (pool === undefined) throw this.corruptBlock(this.indexOf(block), 'is on a free list but outside every pool\'s blocks');
+      sentinel = pool.sentinel;
+    }
+    const header = this.load(address);
+    const size = header & SIZE_MASK;
+    if ((header & FREE_BIT) === 0 || size < blockSize || address + size > sentinel) {
+      throw this.corruptBlock(this.indexOf(block),
+        `is on a free list but its header ${hex(header)} is not a free block of ${blockSize} bytes or more inside its pool`);
+    }
+  }
+
+  /**
+   * The free block before the block at word `index`, from the back link in the word before its header
+   * (the P flag says it is there): checked to be a free block of the same pool ending exactly here.
+   */
+  private previousFree(index: number): number {
+    const block = this.addressOf(index);
+    const pool = this.poolOfHeader(block);
+    if (pool === undefined || block === pool.firstBlock) throw this.corruptBlock(index, 'says its previous block is free, but none is');
+    const prev = this.word(index - 1) >>> 0;
+    if (prev < pool.firstBlock || prev >= block
+        || (this.load(prev) & ~PREV_FREE_BIT) !== block - prev + FREE_BIT) {
+      throw this.corruptBlock(index, `says its previous block is free, but the back link before it, ${hex(prev)}, is not a free block ending there`);
+    }
+    return prev;
+  }
+
+  /** previousFree for a block of the first pool at byte `offset` from its first block, over fastWords. */
+  private previousFreeFast(index: number, offset: number): number {
+    const words = this.fastWords;
+    const prev = words[index - 1]!;
+    const prevOffset = (prev - this.fastFirstBlock) >>> 0;
+    if (prevOffset >= offset || prevOffset + (words[(prev - this.fastBase) >> 2]! & ~PREV_FREE_BIT) !== offset + FREE_BIT) {
+      this.previousFree(index); // throws, naming the block
+    }
+    return prev;
+  }
+
+  private corruptBlock(index: number, what: string): TlsfError {
+    this.assertAttached();
+    const block = this.addressOf(index);
+    return new TlsfError('corrupt', `heap corrupt: block at ${hex(block)} ${what} (a write after free or past an end?)`, block);
+  }
+
+  protected addressOf(index: number): number {
+    return (this.fastBase + index * 4) >>> 0;
+  }
+
+  protected indexOf(address: number): number {
+    return (address - this.fastBase) >> 2;
   }
 
   // ---------------------------------------------------------------- pools
@@ -542,6 +660,7 @@ export class Tlsf {
     const words = this.fastWords;
     const headIndex = this.headWord + list;
     const oldHead = words[headIndex]!;
+    this.checkLink(oldHead, index, 'free list\'s head');
     words[headIndex] = block;
     this.setWord(index + 1, oldHead);
     this.setWord(index + 2, 0);
@@ -564,6 +683,7 @@ export class Tlsf {
     const list = this.listOf(size);
     const headIndex = this.headWord + list;
     const oldHead = words[headIndex]!;
+    this.checkLink(oldHead, index, 'free list\'s head');
     words[headIndex] = block;
     words[index + 1] = oldHead;
     const ownPrev = index + 2;
@@ -580,8 +700,11 @@ export class Tlsf {
    * only a block heading its list needs its class (and the bitmaps).
    */
   private unlinkFree(index: number, size: number): void {
+    this.checkFreeBlock(index, size);
     const next = this.word(index + 1);
     const prev = this.word(index + 2);
+    this.checkLink(next, index, 'next-free link');
+    this.checkLink(prev, index, 'prev-free link');
     if (next !== 0) this.setWord(((next - this.fastBase) >> 2) + 2, prev);
     if (prev !== 0) this.setWord(((prev - this.fastBase) >> 2) + 1, next);
     else this.setHead(this.listOf(size), next);
@@ -594,10 +717,13 @@ export class Tlsf {
    * the bits are cleared only if the list is left empty.
    */
   private unlinkFreeFast(index: number, size: number): void {
+    this.checkFreeBlock(index, size);
     const words = this.fastWords;
     const memoryBase = this.fastBase;
     const next = words[index + 1]!;
     const prev = words[index + 2]!;
+    this.checkLink(next, index, 'next-free link');
+    this.checkLink(prev, index, 'prev-free link');
     const ownPrev = index + 2;
     const hasNext = (next | (0 - next)) >> 31;
     const hasPrev = (prev | (0 - prev)) >> 31;
@@ -633,15 +759,16 @@ export class Tlsf {
     let fl = list >> slLog2;
     if (fl >= this.flCount) return this.takeFromOwnClass(blockSize);
     const words = this.fastWords;
-    let rowBits = words[this.slWord + fl]! & (-1 << (list & this.slMask));
+    let rowBits = words[this.slWord + fl]! & (-1 << (list & this.slMask)) & this.slValidBits;
     if (rowBits === 0) {
-      const levelBits = words[this.flWord]! & (-2 << fl);
+      const levelBits = words[this.flWord]! & (-2 << fl) & this.flValidBits;
       if (levelBits === 0) return this.takeFromOwnClass(blockSize);
       fl = 31 - Math.clz32(levelBits & -levelBits);
-      rowBits = words[this.slWord + fl]!;
+      rowBits = words[this.slWord + fl]! & this.slValidBits;
+      if (rowBits === 0) return this.takeFromOwnClass(blockSize); // bitmaps disagree: check() says where
     }
     list = (fl << slLog2) + (31 - Math.clz32(rowBits & -rowBits));
-    return this.takeHead(list, words[this.headWord + list]!);
+    return this.takeHead(list, words[this.headWord + list]!, blockSize);
   }
 
   /**
@@ -652,13 +779,17 @@ export class Tlsf {
     const list = this.listOf(blockSize);
     if (list >> this.slLog2 >= this.flCount) return 0;
     const head = this.fastWords[this.headWord + list]!;
-    if (head === 0 || (this.load(head) & SIZE_MASK) < blockSize) return 0;
-    return this.takeHead(list, head);
+    if (head === 0) return 0;
+    this.checkTaken(head, MIN_BLOCK_SIZE);
+    if ((this.load(head) & SIZE_MASK) < blockSize) return 0;
+    return this.takeHead(list, head, blockSize);
   }
 
-  /** Takes `block`, the head of list `list`, off it. */
-  private takeHead(list: number, block: number): number {
+  /** Takes `block`, the head of list `list`, off it, for a block of `blockSize` bytes. */
+  private takeHead(list: number, block: number, blockSize: number): number {
+    this.checkTaken(block, blockSize);
     const next = this.word(((block - this.fastBase) >> 2) + 1);
+    this.checkLink(next, this.indexOf(block), 'next-free link');
     if (next !== 0) this.setWord(((next - this.fastBase) >> 2) + 2, 0);
     this.setHead(list, next);
     return block;
@@ -780,21 +911,30 @@ export class Tlsf {
     if (fl >= this.flCount) return this.mallocFromOwnClass(blockSize);
     // This branch stays: when it is predictable (often), the CPU runs ahead on the guess, and the
     // branch-free form (read both rows, pick by mask) measured slower on the 'small' trace.
-    let rowBits = words[slWord + fl]! & (-1 << (searchList & this.slMask));
+    let rowBits = words[slWord + fl]! & (-1 << (searchList & this.slMask)) & this.slValidBits;
     if (rowBits === 0) {
-      const levelBits = words[flWord]! & (-2 << fl);
+      const levelBits = words[flWord]! & (-2 << fl) & this.flValidBits;
       if (levelBits === 0) return this.mallocFromOwnClass(blockSize);
       fl = 31 - Math.clz32(levelBits & -levelBits);
-      rowBits = words[slWord + fl]!;
+      rowBits = words[slWord + fl]! & this.slValidBits;
     }
     const list = (fl << slLog2) + (31 - Math.clz32(rowBits & (0 - rowBits)));
 
-    // Take the head of the list. With no next block, the back-link store clears this block's own
+    // Take the head of the list, once it is known to be a free block of the first pool, large
+    // enough and ending before the sentinel (RANGE CHECKS; a head in another pool of this buffer
+    // takes the generic path). With no next block, the back-link store clears this block's own
     // prev word, already 0 in a head.
     const headIndex = this.headWord + list;
     const block = words[headIndex]!;
+    const offset = (block - this.fastFirstBlock) >>> 0;
+    if (offset > this.fastLinkLimit) return this.mallocGeneric(size);
     const index = (block - memoryBase) >> 2;
+    const header = words[index]!;
+    if (((header & SIZE_MASK) - blockSize | (header & FREE_BIT) - 1) >>> 0 > this.fastLinkLimit + MIN_BLOCK_SIZE - offset - blockSize) {
+      this.checkTaken(block, blockSize); // throws, naming the block
+    }
     const nextFree = words[index + 1]!;
+    this.checkLink(nextFree, index, 'next-free link');
     words[headIndex] = nextFree;
     const hasNext = (nextFree | (0 - nextFree)) >> 31;
     const ownPrev = index + 2;
@@ -804,7 +944,6 @@ export class Tlsf {
     words[flWord] &= ~((1 << fl) & ~((remaining | (0 - remaining)) >> 31));
 
     // Split: the tail goes back on the lists when it can be a block of its own.
-    const header = words[index]!;
     const total = header & SIZE_MASK;
     const rest = total - blockSize;
     if (rest >= MIN_BLOCK_SIZE) {
@@ -879,9 +1018,9 @@ export class Tlsf {
     this.usedBytesNow -= size;
 
     if ((header & PREV_FREE_BIT) !== 0) {
+      const prev = this.previousFreeFast(index, offset);
       // Leave F set in the swallowed header so that a second free of ptr is still caught.
       words[index] = header | FREE_BIT;
-      const prev = words[index - 1]!;
       const prevIndex = (prev - memoryBase) >> 2;
       const prevSize = words[prevIndex]! & SIZE_MASK;
       this.unlinkFreeFast(prevIndex, prevSize);
@@ -913,8 +1052,8 @@ export class Tlsf {
     this.usedBytesNow -= size;
     if ((header & PREV_FREE_BIT) !== 0) {
       // Leave F set in the swallowed header so that a second free of ptr is still caught.
+      block = this.previousFree(index);
       this.setWord(index, header | FREE_BIT);
-      block = this.word(index - 1);
       index = (block - this.fastBase) >> 2;
       const prevSize = this.word(index) & SIZE_MASK;
       this.unlinkFree(index, prevSize);
@@ -1051,7 +1190,7 @@ export class Tlsf {
     if (combined < blockSize && (header & PREV_FREE_BIT) !== 0) {
       // Not enough forwards; the free block before may make up the difference. Keeping the data
       // low in memory this way beats moving it to wherever malloc finds room.
-      const prev = this.word(index - 1);
+      const prev = this.previousFree(index);
       const prevIndex = (prev - this.fastBase) >> 2;
       const prevSize = this.word(prevIndex) & SIZE_MASK;
       if (combined + prevSize >= blockSize) {
@@ -1329,10 +1468,10 @@ export class Tlsf {
    */
   largestFreeBlock(): number {
     const words = this.fastWords;
-    const levelBits = words[this.flWord]!;
+    const levelBits = words[this.flWord]! & this.flValidBits;
     if (levelBits === 0) return 0;
     const fl = 31 - Math.clz32(levelBits);
-    const rowBits = words[this.slWord + fl]!;
+    const rowBits = words[this.slWord + fl]! & this.slValidBits;
     if (rowBits === 0) return 0; // bitmaps disagree: corrupt (check() says where)
     const sl = 31 - Math.clz32(rowBits);
     let node = words[this.headWord + (fl << this.slLog2) + sl]!;
