@@ -8,6 +8,7 @@ import { TlsfError, createTlsf, type Tlsf } from '../src/allocator/index.js';
 
 const SRAM = 0x2000_0000;
 const CCM = 0x1000_0000;
+const HIGH = 0xc000_0000;
 const PATTERN = 0xa5;
 
 interface Region { memory: ArrayBuffer; base: number; offset: number; length: number }
@@ -78,13 +79,13 @@ describe('use-after-free writes into free blocks\' links', () => {
   test('random single-byte and single-word corruptions: pointers stay in pools, bytes outside never change', () => {
     const value = fc.oneof(
       fc.nat({ max: 0xffff_ffff }),
-      fc.integer({ min: 0, max: 0x1_0000 }).map((offset) => SRAM + offset), // anywhere in the buffer
+      fc.integer({ min: 0, max: 0x1_0000 }), // an offset from the heap's base: anywhere in the buffer
       fc.integer({ min: 0, max: 0x1000 }).map((offset) => CCM + offset),
       fc.integer({ min: 0, max: 64 }),
     );
     const damage = fc.oneof(
       fc.record({ kind: fc.constant('byte' as const), byteIndex: fc.nat(3), value: fc.nat(255) }),
-      fc.record({ kind: fc.constant('word' as const), byteIndex: fc.constant(0), value }),
+      fc.record({ kind: fc.constant('word' as const), byteIndex: fc.constant(0), value, nearBase: fc.boolean() }),
     );
     const operation = fc.record({
       kind: fc.constantFrom('malloc', 'free', 'realloc', 'memalign'),
@@ -93,17 +94,18 @@ describe('use-after-free writes into free blocks\' links', () => {
     });
     fc.assert(fc.property(
       fc.constantFrom(...shapes),
+      fc.constantFrom(SRAM, HIGH), // HIGH: addresses above 2^31 read back negative from an Int32Array
       fc.array(fc.integer({ min: 1, max: 3000 }), { minLength: 2, maxLength: 24 }),
       fc.nat(), damage, fc.array(operation, { minLength: 1, maxLength: 40 }),
-      (shape, sizes, target, hit, operations) => {
+      (shape, base, sizes, target, hit, operations) => {
         const memory = new ArrayBuffer(64 * 1024);
-        const regions: Region[] = [{ memory, base: SRAM, offset: 16 * 1024, length: 32 * 1024 }];
+        const regions: Region[] = [{ memory, base, offset: 16 * 1024, length: 32 * 1024 }];
         const other = new ArrayBuffer(8 * 1024);
-        if (shape === 'same-buffer-pools') regions.push({ memory, base: SRAM, offset: 52 * 1024, length: 8 * 1024 });
+        if (shape === 'same-buffer-pools') regions.push({ memory, base, offset: 52 * 1024, length: 8 * 1024 });
         if (shape === 'two-buffers') regions.push({ memory: other, base: CCM, offset: 1024, length: 6 * 1024 });
         const changedHere = guardOutside(memory, regions);
         const changedThere = guardOutside(other, regions);
-        const heap = createTlsf(memory, { base: SRAM, offset: regions[0]!.offset, length: regions[0]!.length });
+        const heap = createTlsf(memory, { base, offset: regions[0]!.offset, length: regions[0]!.length });
         for (const region of regions.slice(1)) heap.addPool(region.memory, region);
         const inPool = (ptr: number, size: number): boolean =>
           heap.poolList().some((pool) => ptr - 4 >= pool.firstBlock && ptr + size <= pool.sentinel);
@@ -121,7 +123,7 @@ describe('use-after-free writes into free blocks\' links', () => {
           && address < candidate.base + candidate.offset + candidate.length)!;
         const view = new DataView(region.memory);
         if (hit.kind === 'byte') view.setUint8(address - region.base + hit.byteIndex, hit.value);
-        else view.setUint32(address - region.base, hit.value >>> 0, true);
+        else view.setUint32(address - region.base, (hit.nearBase && hit.value < 0x1_0000 ? base + hit.value : hit.value) >>> 0, true);
 
         for (const { kind, size, pick } of operations) {
           try {

@@ -222,6 +222,8 @@ export class Tlsf {
   declare protected readonly fastLength: number;
   declare protected readonly fastFirstBlock: number;
   declare protected readonly fastBlockSpan: number;
+  /** fastFirstBlock as a signed 32-bit value, so that `(link - fastFirstBlockInt) | 0` is the link's offset. */
+  declare private readonly fastFirstBlockInt: number;
   /** fastFirstBlock - fastBase: turns a word index into an offset from the first block. */
   declare private readonly fastFirstBlockFromBase: number;
   /**
@@ -299,7 +301,8 @@ export class Tlsf {
     const first = pieces[0]!;
     this.fastFirstBlock = first.firstBlock;
     this.fastBlockSpan = this.strict ? 0 : first.sentinel - first.firstBlock;
-    this.fastFirstBlockFromBase = first.firstBlock - region.base;
+    this.fastFirstBlockInt = first.firstBlock | 0;
+    this.fastFirstBlockFromBase = (first.firstBlock - region.base) | 0;
     this.fastLinkLimit = first.sentinel - first.firstBlock - MIN_BLOCK_SIZE;
     this.flValidBits = this.flCount >= 32 ? -1 : (1 << this.flCount) - 1;
     this.slValidBits = this.slCount >= 32 ? -1 : (1 << this.slCount) - 1;
@@ -376,20 +379,29 @@ export class Tlsf {
    * RANGE CHECKS
    * Free blocks' links and sizes live in memory the firmware can write (a use after free), so every
    * address or size the allocator reads from a block is held against the pool before it is followed.
-   * The check is one unsigned compare against the first pool, `(link - fastFirstBlock) >>> 0 <=
-   * fastLinkLimit`, false for 0 ("no block") and for anything below the pool (it wraps to a huge
-   * number). Only a link that fails it looks in the pool table (pools are few: the loop is over
-   * pools, never over blocks), and only a link found in no pool throws TlsfError('corrupt') naming
-   * the block it was read from. A link that may be 0 is tested as `inFirstPool !== (link !== 0)`,
-   * true only for a non-zero link outside the first pool, so "is the list empty" stays branch-free.
-   * Nothing is written before the checks of a step pass.
+   * The test is against the first pool: a link's offset from its first block, `(link -
+   * fastFirstBlockInt) | 0`, must lie in [0, fastLinkLimit], that is `offset | (fastLinkLimit -
+   * offset)` must not be negative (an address below the pool, or 0, gives a negative offset). The
+   * flat paths OR all the terms of a step (the block's offset, its size, each link's term masked by
+   * `(link | -link) >> 31` so that 0, "no block", passes) and take one branch on the sign, which is
+   * never taken in a sound heap; each term is an exact 32-bit integer whenever the ones before it
+   * hold, so none can wrap to a false pass. Only a step that fails looks in the pool table (pools are
+   * few: that loop is over pools, never over blocks), and only a link found in no pool throws
+   * TlsfError('corrupt'), naming the block it was read from. Nothing is written before the checks of
+   * a step pass.
    */
 
   /** Throws unless `link`, read from the block at word `ownerIndex`, is 0 or the header of a block in a pool. */
   private checkLink(link: number, ownerIndex: number, role: string): void {
-    if ((((link - this.fastFirstBlock) >>> 0) <= this.fastLinkLimit) !== (link !== 0)) {
-      this.checkLinkSlow(link, ownerIndex, role);
-    }
+    const offset = (link - this.fastFirstBlockInt) | 0;
+    if (((offset | (this.fastLinkLimit - offset)) & ((link | (0 - link)) >> 31)) < 0) this.checkLinkSlow(link, ownerIndex, role);
+  }
+
+  /** The checks of unlinkFreeFast when one failed against the first pool: the pool table decides. */
+  private checkUnlinkSlow(index: number, size: number, next: number, prev: number): void {
+    this.checkFreeBlock(index, size);
+    this.checkLink(next, index, 'next-free link');
+    this.checkLink(prev, index, 'prev-free link');
   }
 
   private checkLinkSlow(link: number, ownerIndex: number, role: string): void {
@@ -455,8 +467,9 @@ export class Tlsf {
   private previousFreeFast(index: number, offset: number): number {
     const words = this.fastWords;
     const prev = words[index - 1]!;
-    const prevOffset = (prev - this.fastFirstBlock) >>> 0;
-    if (prevOffset >= offset || prevOffset + (words[(prev - this.fastBase) >> 2]! & ~PREV_FREE_BIT) !== offset + FREE_BIT) {
+    const prevOffset = (prev - this.fastFirstBlockInt) | 0;
+    if ((prevOffset | (offset - 1 - prevOffset)) < 0
+        || prevOffset + (words[(prev - this.fastBase) >> 2]! & ~PREV_FREE_BIT) !== offset + FREE_BIT) {
       this.previousFree(index); // throws, naming the block
     }
     return prev;
@@ -683,11 +696,12 @@ export class Tlsf {
     const list = this.listOf(size);
     const headIndex = this.headWord + list;
     const oldHead = words[headIndex]!;
-    this.checkLink(oldHead, index, 'free list\'s head');
+    const hasHead = (oldHead | (0 - oldHead)) >> 31;
+    const headOffset = (oldHead - this.fastFirstBlockInt) | 0;
+    if (((headOffset | (this.fastLinkLimit - headOffset)) & hasHead) < 0) this.checkLinkSlow(oldHead, index, 'free list\'s head');
     words[headIndex] = block;
     words[index + 1] = oldHead;
     const ownPrev = index + 2;
-    const hasHead = (oldHead | (0 - oldHead)) >> 31;
     words[ownPrev ^ ((ownPrev ^ (((oldHead - this.fastBase) >> 2) + 2)) & hasHead)] = block;
     words[ownPrev] = 0;
     const fl = list >> this.slLog2;
@@ -717,16 +731,23 @@ export class Tlsf {
    * the bits are cleared only if the list is left empty.
    */
   private unlinkFreeFast(index: number, size: number): void {
-    this.checkFreeBlock(index, size);
     const words = this.fastWords;
     const memoryBase = this.fastBase;
     const next = words[index + 1]!;
     const prev = words[index + 2]!;
-    this.checkLink(next, index, 'next-free link');
-    this.checkLink(prev, index, 'prev-free link');
-    const ownPrev = index + 2;
     const hasNext = (next | (0 - next)) >> 31;
     const hasPrev = (prev | (0 - prev)) >> 31;
+    // RANGE CHECKS, as one sign test: the block and its size inside the first pool, each link 0 or in it.
+    const firstBlock = this.fastFirstBlockInt;
+    const limit = this.fastLinkLimit;
+    const offset = ((index << 2) - this.fastFirstBlockFromBase) | 0;
+    const nextOffset = (next - firstBlock) | 0;
+    const prevOffset = (prev - firstBlock) | 0;
+    if ((offset | (limit - offset) | size | (size - MIN_BLOCK_SIZE) | (limit - offset - size + MIN_BLOCK_SIZE)
+        | ((nextOffset | (limit - nextOffset)) & hasNext) | ((prevOffset | (limit - prevOffset)) & hasPrev)) < 0) {
+      this.checkUnlinkSlow(index, size, next, prev);
+    }
+    const ownPrev = index + 2;
     words[ownPrev ^ ((ownPrev ^ (((next - memoryBase) >> 2) + 2)) & hasNext)] = prev;
     const list = this.listOf(size);
     const headIndex = this.headWord + list;
@@ -926,17 +947,23 @@ export class Tlsf {
     // prev word, already 0 in a head.
     const headIndex = this.headWord + list;
     const block = words[headIndex]!;
-    const offset = (block - this.fastFirstBlock) >>> 0;
-    if (offset > this.fastLinkLimit) return this.mallocGeneric(size);
+    const limit = this.fastLinkLimit;
+    const offset = (block - this.fastFirstBlockInt) | 0;
+    if ((offset | (limit - offset)) < 0) return this.mallocGeneric(size);
     const index = (block - memoryBase) >> 2;
     const header = words[index]!;
-    if (((header & SIZE_MASK) - blockSize | (header & FREE_BIT) - 1) >>> 0 > this.fastLinkLimit + MIN_BLOCK_SIZE - offset - blockSize) {
-      this.checkTaken(block, blockSize); // throws, naming the block
-    }
+    const total = header & SIZE_MASK;
+    const rest = total - blockSize;
     const nextFree = words[index + 1]!;
-    this.checkLink(nextFree, index, 'next-free link');
-    words[headIndex] = nextFree;
     const hasNext = (nextFree | (0 - nextFree)) >> 31;
+    const nextOffset = (nextFree - this.fastFirstBlockInt) | 0;
+    // One sign test: free, large enough, ending by the sentinel, and a next link that is 0 or in the pool.
+    if ((total | rest | ((header & FREE_BIT) - 1) | (limit + MIN_BLOCK_SIZE - offset - total)
+        | ((nextOffset | (limit - nextOffset)) & hasNext)) < 0) {
+      this.checkTaken(block, blockSize);
+      this.checkLinkSlow(nextFree, index, 'next-free link'); // a next block in another pool passes
+    }
+    words[headIndex] = nextFree;
     const ownPrev = index + 2;
     words[ownPrev ^ ((ownPrev ^ (((nextFree - memoryBase) >> 2) + 2)) & hasNext)] = 0;
     const remaining = words[slWord + fl]! & ~((1 << (list & this.slMask)) & ~hasNext);
@@ -944,8 +971,6 @@ export class Tlsf {
     words[flWord] &= ~((1 << fl) & ~((remaining | (0 - remaining)) >> 31));
 
     // Split: the tail goes back on the lists when it can be a block of its own.
-    const total = header & SIZE_MASK;
-    const rest = total - blockSize;
     if (rest >= MIN_BLOCK_SIZE) {
       words[index] = blockSize | (header & PREV_FREE_BIT);
       // The block after the remainder keeps its P flag: its neighbour is still free.
