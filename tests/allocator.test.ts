@@ -476,6 +476,36 @@ describe('pools', () => {
     expect(() => createTlsf(new ArrayBuffer(4096), { maxPoolBytes: -1 })).toThrow(/maxPoolBytes/);
   });
 
+  test('rebind refuses a buffer that does not hold the heap and stays bound; the right buffer still works', () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 64 });
+    const base = 0x1000_0000;
+    const heap = createTlsf(memory.buffer, { base, maxPoolBytes: 1 << 20 });
+    const kept = heap.malloc(1000);
+    memory.grow(3);
+    const wrong = new ArrayBuffer(memory.buffer.byteLength); // right size, zeroed: no heap in it
+    expectTlsfError(() => heap.rebind(wrong), 'bad-option', 'signature');
+    expectTlsfError(() => heap.malloc(10), 'detached'); // still bound to what it had
+    // A copy of the heap whose bitmaps were damaged is refused too (the record alone is not enough).
+    const damaged = memory.buffer.slice(0);
+    new Uint32Array(damaged)[(heap.controlAddress - base) >>> 2] = 0xffff_ffff;
+    expectTlsfError(() => heap.rebind(damaged), 'bad-option', 'flBitmap');
+    heap.rebind(memory.buffer);
+    expectClean(heap);
+    const more = heap.malloc(2000);
+    expect(more).not.toBe(0);
+    heap.free(kept);
+    heap.free(more);
+    expectClean(heap);
+    expect(heap.stats().freeBlocks).toBe(1);
+  });
+
+  test('a pool record overwritten at the end of a region is reported by check()', () => {
+    const memory = new ArrayBuffer(4096);
+    const heap = createTlsf(memory, { base: SRAM });
+    new Uint32Array(memory)[4096 / 4 - 3] = 1234; // the record's "first address" word
+    expect(heap.check().errors.join('\n')).toMatch(/record first address .*overwritten/);
+  });
+
   test('two pools in separate buffers: CCM at 0x10000000 and SRAM at 0x20000000', () => {
     const sram = new ArrayBuffer(16 * 1024);
     const ccm = new ArrayBuffer(8 * 1024);

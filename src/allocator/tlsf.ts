@@ -182,6 +182,8 @@ export interface MetadataRange {
 }
 
 interface Pool extends PoolInfo {
+  /** Address of the pool record (POOL RECORDS) in the region's last 16 bytes. */
+  record: number;
   memoryBase: number;
   words: Int32Array;
   bytes: Uint8Array;
@@ -292,7 +294,7 @@ export class Tlsf {
     this.slWord = this.flWord + 1;
     this.headWord = this.slWord + this.flCount;
 
-    const pieces = this.carve(controlEnd, end);
+    const pieces = this.carve(controlEnd, poolRecordAddress(end));
     if (pieces.length === 0) {
       throw new TlsfError('bad-option',
         `${region.length} bytes at ${hex(start)} cannot hold the ${this.layout.controlBytes}-byte control structure and one block`);
@@ -307,6 +309,7 @@ export class Tlsf {
     this.flValidBits = this.flCount >= 32 ? -1 : (1 << this.flCount) - 1;
     this.slValidBits = this.slCount >= 32 ? -1 : (1 << this.slCount) - 1;
     for (const piece of pieces) this.installPool(memory, region.base, words, piece.firstBlock, piece.sentinel, start, end);
+    this.writePoolRecord(words, region.base, start, end);
   }
 
   // ---------------------------------------------------------------- memory access
@@ -513,7 +516,7 @@ export class Tlsf {
 
   private installPool(memory: TlsfMemory, memoryBase: number, words: Int32Array, firstBlock: number, sentinel: number, start: number, end: number): void {
     const pool: Pool = {
-      start, end, firstBlock, sentinel, memoryBase, words,
+      start, end, firstBlock, sentinel, memoryBase, words, record: poolRecordAddress(end),
       bytes: new Uint8Array(memory, 0, memory.byteLength),
     };
     this.pools.push(pool);
@@ -537,7 +540,7 @@ export class Tlsf {
         throw new TlsfError('overlap', `pool ${hex(start)}..${hex(end)} overlaps the pool at ${hex(pool.start)}..${hex(pool.end)}`, start);
       }
     }
-    const pieces = this.carve(start, end);
+    const pieces = this.carve(start, poolRecordAddress(end));
     if (pieces.length === 0) {
       throw new TlsfError('bad-option', `pool at ${hex(start)} of ${region.length} bytes is too small for one block`, start);
     }
@@ -550,6 +553,7 @@ export class Tlsf {
       this.installPool(memory, region.base, words, piece.firstBlock, piece.sentinel, start, end);
       added.push({ start, end, firstBlock: piece.firstBlock, sentinel: piece.sentinel });
     }
+    this.writePoolRecord(words, region.base, start, end);
     return added;
   }
 
@@ -580,6 +584,16 @@ export class Tlsf {
     }
     const words = new Int32Array(memory, 0, memory.byteLength >>> 2);
     const bytes = new Uint8Array(memory, 0, memory.byteLength);
+    // Verify before binding anything: a refused buffer leaves the heap as it was, and a later call
+    // with the right buffer still works.
+    for (const pool of detached) {
+      const problem = this.poolRecordProblem(pool, words);
+      if (problem !== undefined) throw new TlsfError('bad-option', `rebind: the new buffer does not hold this heap: ${problem}`, pool.start);
+    }
+    if (detached.includes(this.pools[0]!)) {
+      const problem = this.bitmapProblem(words);
+      if (problem !== undefined) throw new TlsfError('bad-option', `rebind: the new buffer does not hold this heap: ${problem}`, this.controlAddress);
+    }
     for (const pool of detached) {
       pool.words = words;
       pool.bytes = bytes;
@@ -588,6 +602,55 @@ export class Tlsf {
       this.fastWords = words;
       this.fastBytes = bytes;
     }
+  }
+
+  /*
+   * POOL RECORDS
+   * The last 16 bytes of every region (pool) hold what the heap knows of it, so that rebind() can tell
+   * the heap's own memory from a buffer that merely has the right size, and check() can see the end
+   * of a region overwritten. They sit past the last sentinel, which leaves every block address (and
+   * the control structure, laid out as a C TLSF's) as it would be without them.
+   *
+   *   | signature 'TLSF' | first managed address | region bytes | align | slLog2 << 8 | flCount << 16 |
+   */
+  private writePoolRecord(words: Int32Array, memoryBase: number, start: number, end: number): void {
+    const index = (poolRecordAddress(end) - memoryBase) >> 2;
+    words[index] = POOL_SIGNATURE;
+    words[index + 1] = start;
+    words[index + 2] = end - start;
+    words[index + 3] = this.poolConfigWord();
+  }
+
+  private poolConfigWord(): number {
+    return this.align | (this.slLog2 << 8) | (this.flCount << 16);
+  }
+
+  /** Why `words` (the pool's buffer, or one meant to replace it) does not hold the pool's record, or undefined. */
+  private poolRecordProblem(pool: Pool, words: Int32Array): string | undefined {
+    const index = (pool.record - pool.memoryBase) >> 2;
+    if (index + 4 > words.length) return `pool ${hex(pool.start)}: its record at ${hex(pool.record)} is past the buffer's end`;
+    const found = [words[index]!, words[index + 1]!, words[index + 2]!, words[index + 3]!];
+    const expected = [POOL_SIGNATURE, pool.start | 0, (pool.end - pool.start) | 0, this.poolConfigWord()];
+    const names = ['signature', 'first address', 'length', 'align/slLog2/flCount'];
+    for (let i = 0; i < 4; i++) {
+      if (found[i] !== expected[i]) {
+        return `pool ${hex(pool.start)}: record ${names[i]} at ${hex(pool.record + 4 * i)} is ${hex(found[i]!)}, expected ${hex(expected[i]!)}`;
+      }
+    }
+    return undefined;
+  }
+
+  /** Whether the bitmaps in `words` fit this heap's geometry: at most 1 + flCount reads, no list is followed. */
+  private bitmapProblem(words: Int32Array): string | undefined {
+    const levelBits = words[this.flWord]!;
+    if ((levelBits & ~this.flValidBits) !== 0) return `flBitmap ${hex(levelBits)} has bits above row ${this.flCount - 1}`;
+    for (let fl = 0; fl < this.flCount; fl++) {
+      const rowBits = words[this.slWord + fl]!;
+      if ((rowBits & ~this.slValidBits) !== 0 || ((levelBits >>> fl) & 1) !== (rowBits !== 0 ? 1 : 0)) {
+        return `flBitmap ${hex(levelBits)} and slBitmap[${fl}] ${hex(rowBits)} disagree`;
+      }
+    }
+    return undefined;
   }
 
   /**
@@ -1428,6 +1491,7 @@ export class Tlsf {
         block += size;
       }
       ranges.push({ start: pool.sentinel, end: pool.sentinel + 4, what: 'sentinel' });
+      if (!ranges.some((range) => range.start === pool.record)) ranges.push({ start: pool.record, end: pool.record + POOL_RECORD_BYTES, what: 'control' });
     }
     return ranges;
   }
@@ -1552,7 +1616,13 @@ export class Tlsf {
     };
     const freeInWalk = new Map<number, number>();
     const words = this.fastWords;
+    let lastRecord = Number.NaN;
     for (const pool of this.pools) {
+      if (pool.record !== lastRecord) { // pieces of one region share its record
+        const problem = this.poolRecordProblem(pool, pool.words);
+        if (problem !== undefined) report(`${problem} (overwritten?)`);
+        lastRecord = pool.record;
+      }
       const where = `pool ${hex(pool.start)}`;
       let block = pool.firstBlock;
       let previousFree = false;
@@ -1694,6 +1764,15 @@ class MultiMemoryTlsf extends Tlsf {
   protected override moveBytes(from: number, to: number, length: number): void {
     this.copy(from, to, length);
   }
+}
+
+/** 'TLSF' in memory (little-endian). */
+const POOL_SIGNATURE = 0x4653_4c54;
+const POOL_RECORD_BYTES = 16;
+
+/** Where the record of a region ending at `end` goes: its last 16 bytes, word-aligned. */
+function poolRecordAddress(end: number): number {
+  return Math.floor(end / 4) * 4 - POOL_RECORD_BYTES;
 }
 
 function alignUp(value: number, alignment: number): number {
