@@ -84,6 +84,13 @@ import {
   isPowerOfTwo, tlsfLayout, type TlsfLayout,
 } from './constants.js';
 import { TlsfError, hex } from './errors.js';
+import {
+  checkHeap, findBlockIn, heapStats, largestFreeBlock, metadataRangesOf, poolList, walkHeap, walkPool,
+  type HeapView, type PoolView,
+} from './inspect.js';
+import { multiMemoryClass } from './multi-memory.js';
+import { POOL_SIGNATURE, alignUp, assertBuffer, carve, checkInteger, poolRecordAddress, resolveRegion } from './region.js';
+import type { BlockInfo, CheckResult, MetadataRange, PoolInfo, PoolOptions, TlsfMemory, TlsfOptions, TlsfStats } from './types.js';
 
 // Imported bindings are live module cells that V8 re-reads and hole-checks on every use; the hot
 // paths use these literal copies instead, checked against constants.ts once at load.
@@ -97,102 +104,8 @@ if (BLOCK_HEADER_SIZE !== HEADER_SIZE_CONSTANT || MIN_BLOCK_SIZE !== MIN_BLOCK_S
   throw new Error('tlsf.ts block constants disagree with constants.ts');
 }
 
-export type TlsfMemory = ArrayBuffer | SharedArrayBuffer;
-
-export interface TlsfOptions {
-  /** Target address of memory[0]; must be a multiple of 4. Default 0. */
-  base?: number;
-  /** First byte of `memory` to manage. Default 0. */
-  offset?: number;
-  /** Bytes to manage. Default: the rest of `memory`. */
-  length?: number;
-  align?: 4 | 8 | 16;
-  slLog2?: number;
-  /** Validate every pointer against a walk of the heap (O(n); for debugging). */
-  strict?: boolean;
-  /**
-   * Size the first level for blocks up to this many bytes instead of this pool's length: for a heap
-   * that will grow with addPool (WebAssembly.Memory.grow, then rebind and addPool), whose later
-   * pools would otherwise be cut into blocks no larger than this first one. Costs
-   * 4 * (1 + 2^slLog2) bytes of control structure per power of two.
-   */
-  maxPoolBytes?: number;
-}
-
-export interface PoolOptions {
-  base: number;
-  offset?: number;
-  length?: number;
-}
-
-export interface BlockInfo {
-  /** Payload address (what malloc returned, for a used block). */
-  addr: number;
-  /** Payload bytes (usable size). */
-  size: number;
-  used: boolean;
-  /** Header word address. */
-  header: number;
-  /** Whole block bytes, header included. */
-  blockSize: number;
-}
-
-export interface PoolInfo {
-  /** First managed address. */
-  start: number;
-  /** One past the last managed address. */
-  end: number;
-  /** Header address of the first block. */
-  firstBlock: number;
-  /** Header address of the end-of-pool sentinel. */
-  sentinel: number;
-}
-
-export interface TlsfStats {
-  /** Bytes in used blocks, headers included. */
-  usedBytes: number;
-  /** Bytes in free blocks, headers included. */
-  freeBytes: number;
-  usedBlocks: number;
-  freeBlocks: number;
-  /** Bytes of the largest free block, header included (largest malloc that can fit: this - 4). */
-  largestFree: number;
-  /** Highest usedBytes seen since creation. */
-  peakUsed: number;
-  controlBytes: number;
-  /** Bytes handed to the heap (all pools). */
-  poolBytes: number;
-  /** Bytes neither free nor payload: control structure, used headers, sentinels, edge padding. */
-  overheadBytes: number;
-  /** 1 - largestFree / freeBytes (0 when nothing is free). */
-  fragmentation: number;
-  pools: PoolInfo[];
-}
-
-export interface CheckResult {
-  ok: boolean;
-  errors: string[];
-}
-
-export interface MetadataRange {
-  start: number;
-  /** One past the last byte. */
-  end: number;
-  what: 'control' | 'header' | 'free-links' | 'back-link' | 'sentinel';
-}
-
-interface Pool extends PoolInfo {
-  /** Address of the pool record (POOL RECORDS) in the region's last 16 bytes. */
-  record: number;
-  memoryBase: number;
-  words: Int32Array;
+interface Pool extends PoolView {
   bytes: Uint8Array;
-}
-
-function checkInteger(name: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new TlsfError('bad-option', `${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
-  }
 }
 
 export class Tlsf {
@@ -294,7 +207,7 @@ export class Tlsf {
     this.slWord = this.flWord + 1;
     this.headWord = this.slWord + this.flCount;
 
-    const pieces = this.carve(controlEnd, poolRecordAddress(end));
+    const pieces = carve(controlEnd, poolRecordAddress(end), this.align, this.layout.maxBlockSize);
     if (pieces.length === 0) {
       throw new TlsfError('bad-option',
         `${region.length} bytes at ${hex(start)} cannot hold the ${this.layout.controlBytes}-byte control structure and one block`);
@@ -368,14 +281,6 @@ export class Tlsf {
       if (header >= pool.firstBlock && header < pool.sentinel) return pool;
     }
     return undefined;
-  }
-
-  /** A word that may be anywhere (check/walk on possibly corrupt memory): -1 when not readable. */
-  private peek(addr: number): number {
-    if (!Number.isFinite(addr) || (addr & 3) !== 0) return -1;
-    const pool = this.poolAt(addr);
-    if (pool === undefined || (addr >>> 0) + 4 > pool.end) return -1;
-    return pool.words[(addr - pool.memoryBase) >> 2]! >>> 0;
   }
 
   /*
@@ -494,26 +399,6 @@ export class Tlsf {
 
   // ---------------------------------------------------------------- pools
 
-  /**
-   * Block areas for [from, to): first header at an address = align - 4 (mod align), sentinel as high
-   * as it fits. Areas larger than the largest class are cut into pieces, each with its own sentinel,
-   * so that no block can ever grow past what the index can file.
-   */
-  private carve(from: number, to: number): { firstBlock: number; sentinel: number }[] {
-    const align = this.align;
-    const pieces: { firstBlock: number; sentinel: number }[] = [];
-    let firstBlock = Math.ceil((from + BLOCK_HEADER_SIZE) / align) * align - BLOCK_HEADER_SIZE;
-    if (firstBlock === 0) firstBlock += align; // 0 means "no block" in links and heads
-    const lastSentinel = Math.floor(to / align) * align - BLOCK_HEADER_SIZE;
-    while (lastSentinel - firstBlock >= MIN_BLOCK_SIZE) {
-      const span = Math.min(lastSentinel - firstBlock, this.layout.maxBlockSize);
-      const sentinel = firstBlock + span;
-      pieces.push({ firstBlock, sentinel });
-      firstBlock = sentinel + align;
-    }
-    return pieces;
-  }
-
   private installPool(memory: TlsfMemory, memoryBase: number, words: Int32Array, firstBlock: number, sentinel: number, start: number, end: number): void {
     const pool: Pool = {
       start, end, firstBlock, sentinel, memoryBase, words, record: poolRecordAddress(end),
@@ -540,14 +425,14 @@ export class Tlsf {
         throw new TlsfError('overlap', `pool ${hex(start)}..${hex(end)} overlaps the pool at ${hex(pool.start)}..${hex(pool.end)}`, start);
       }
     }
-    const pieces = this.carve(start, poolRecordAddress(end));
+    const pieces = carve(start, poolRecordAddress(end), this.align, this.layout.maxBlockSize);
     if (pieces.length === 0) {
       throw new TlsfError('bad-option', `pool at ${hex(start)} of ${region.length} bytes is too small for one block`, start);
     }
     const sameMemory = memory === this.fastWords.buffer && region.base === this.fastBase;
     const words = memory === this.fastWords.buffer ? this.fastWords : new Int32Array(memory, 0, memory.byteLength >>> 2);
     // One-way switch to checked word access; a single-memory heap never pays for it.
-    if (!sameMemory && !(this instanceof MultiMemoryTlsf)) Object.setPrototypeOf(this, MultiMemoryTlsf.prototype);
+    if (!sameMemory && !(this instanceof multiMemory())) Object.setPrototypeOf(this, multiMemory().prototype);
     const added: PoolInfo[] = [];
     for (const piece of pieces) {
       this.installPool(memory, region.base, words, piece.firstBlock, piece.sentinel, start, end);
@@ -626,7 +511,7 @@ export class Tlsf {
   }
 
   /** Why `words` (the pool's buffer, or one meant to replace it) does not hold the pool's record, or undefined. */
-  private poolRecordProblem(pool: Pool, words: Int32Array): string | undefined {
+  private poolRecordProblem(pool: PoolView, words: Int32Array): string | undefined {
     const index = (pool.record - pool.memoryBase) >> 2;
     if (index + 4 > words.length) return `pool ${hex(pool.start)}: its record at ${hex(pool.record)} is past the buffer's end`;
     const found = [words[index]!, words[index + 1]!, words[index + 2]!, words[index + 3]!];
@@ -961,17 +846,18 @@ export class Tlsf {
   }
 
   private strictCheck(pool: Pool, header: number, ptr: number, operation: string): void {
-    let block = pool.firstBlock;
-    let steps = ((pool.sentinel - pool.firstBlock) / MIN_BLOCK_SIZE) + 1;
-    while (block < header && steps-- > 0) {
-      const size = this.peek(block) & SIZE_MASK;
-      if (size <= 0) break;
-      block += size;
-    }
-    if (block !== header) {
+    let found = -1;
+    walkPool(this.view(), pool, (block, word) => {
+      if (block >= header) {
+        if (block === header) found = word;
+        return true;
+      }
+      return false;
+    });
+    if (found < 0) {
       throw new TlsfError('not-a-block', `${operation}(${hex(ptr)}): no block starts there (strict walk)`, ptr);
     }
-    if ((this.peek(block) & FREE_BIT) !== 0) {
+    if ((found & FREE_BIT) !== 0) {
       throw new TlsfError('double-free', `${operation}(${hex(ptr)}): block is already free (double free?)`, ptr);
     }
   }
@@ -1422,24 +1308,12 @@ export class Tlsf {
     target.bytes.fill(value, target.index, target.index + length);
   }
 
-  // ---------------------------------------------------------------- inspection (walks; off hot paths)
+  // ---------------------------------------------------------------- inspection (inspect.ts; off hot paths)
 
   /** Visits every block of every pool in address order. Throws TlsfError('corrupt') at a broken header. */
   walk(visit: (block: BlockInfo) => void): void {
     this.assertAttached();
-    for (const pool of this.pools) {
-      let block = pool.firstBlock;
-      let steps = Math.floor((pool.sentinel - pool.firstBlock) / MIN_BLOCK_SIZE) + 1;
-      while (block !== pool.sentinel) {
-        const word = this.peek(block);
-        const size = word & SIZE_MASK;
-        if (word < 0 || size < MIN_BLOCK_SIZE || block + size > pool.sentinel || steps-- <= 0) {
-          throw new TlsfError('corrupt', `walk: broken block header ${hex(word)} at ${hex(block)}`, block);
-        }
-        visit({ addr: block + BLOCK_HEADER_SIZE, size: size - BLOCK_HEADER_SIZE, used: (word & FREE_BIT) === 0, header: block, blockSize: size });
-        block += size;
-      }
-    }
+    walkHeap(this.view(), visit);
   }
 
   /**
@@ -1447,135 +1321,53 @@ export class Tlsf {
    * Tolerates corrupt memory: stops at the first broken header.
    */
   findBlock(addr: number): (BlockInfo & { contains: boolean; distance: number }) | undefined {
-    let best: (BlockInfo & { contains: boolean; distance: number }) | undefined;
-    for (const pool of this.pools) {
-      if (addr < pool.start - 0x1000 || addr >= pool.end + 0x1000) continue;
-      let block = pool.firstBlock;
-      let steps = Math.floor((pool.sentinel - pool.firstBlock) / MIN_BLOCK_SIZE) + 1;
-      while (block !== pool.sentinel && steps-- > 0) {
-        const word = this.peek(block);
-        const size = word & SIZE_MASK;
-        if (word < 0 || size < MIN_BLOCK_SIZE || block + size > pool.sentinel) break;
-        const contains = addr >= block && addr < block + size;
-        const distance = contains ? 0 : addr < block ? block - addr : addr - (block + size) + 1;
-        if (best === undefined || distance < best.distance) {
-          best = { addr: block + 4, size: size - 4, used: (word & FREE_BIT) === 0, header: block, blockSize: size, contains, distance };
-        }
-        if (contains) return best;
-        block += size;
-      }
-    }
-    return best;
+    return findBlockIn(this.view(), addr);
   }
 
   /**
-   * Every byte range that is allocator metadata right now: the control structure, every header,
-   * free blocks' links and back links, sentinels. For a guard that traps firmware writes into them.
+   * Every byte range that is allocator metadata right now: the control structure, pool records, every
+   * header, free blocks' links and back links, sentinels. For a guard that traps firmware writes into them.
    */
   metadataRanges(): MetadataRange[] {
-    const ranges: MetadataRange[] = [
-      { start: this.controlAddress, end: this.controlAddress + this.layout.controlBytes, what: 'control' },
-    ];
-    for (const pool of this.pools) {
-      let block = pool.firstBlock;
-      let steps = Math.floor((pool.sentinel - pool.firstBlock) / MIN_BLOCK_SIZE) + 1;
-      while (block !== pool.sentinel && steps-- > 0) {
-        const word = this.peek(block);
-        const size = word & SIZE_MASK;
-        if (word < 0 || size < MIN_BLOCK_SIZE || block + size > pool.sentinel) break;
-        ranges.push({ start: block, end: block + 4, what: 'header' });
-        if ((word & FREE_BIT) !== 0) {
-          ranges.push({ start: block + 4, end: block + 12, what: 'free-links' });
-          ranges.push({ start: block + size - 4, end: block + size, what: 'back-link' });
-        }
-        block += size;
-      }
-      ranges.push({ start: pool.sentinel, end: pool.sentinel + 4, what: 'sentinel' });
-      if (!ranges.some((range) => range.start === pool.record)) ranges.push({ start: pool.record, end: pool.record + POOL_RECORD_BYTES, what: 'control' });
-    }
-    return ranges;
+    return metadataRangesOf(this.view());
   }
 
   /** Whether a write to [addr, addr + length) would touch allocator metadata (walks the heap). */
   isMetadata(addr: number, length = 1): boolean {
     const end = addr + length;
-    for (const range of this.metadataRanges()) {
-      if (addr < range.end && range.start < end) return true;
-    }
-    return false;
+    return this.metadataRanges().some((range) => addr < range.end && range.start < end);
   }
 
   poolList(): PoolInfo[] {
-    return this.pools.map((pool) => ({ start: pool.start, end: pool.end, firstBlock: pool.firstBlock, sentinel: pool.sentinel }));
+    return poolList(this.view());
   }
 
   stats(): TlsfStats {
     this.assertAttached();
-    let usedBytes = 0;
-    let freeBytes = 0;
-    let usedBlocks = 0;
-    let freeBlocks = 0;
-    let largestFree = 0;
-    let poolBytes = 0;
-    let lastPoolStart = Number.NaN;
-    for (const pool of this.pools) {
-      if (pool.start !== lastPoolStart) poolBytes += pool.end - pool.start; // pieces of one region share start
-      lastPoolStart = pool.start;
-      let block = pool.firstBlock;
-      let steps = Math.floor((pool.sentinel - pool.firstBlock) / MIN_BLOCK_SIZE) + 1;
-      while (block !== pool.sentinel && steps-- > 0) {
-        const word = this.peek(block);
-        const size = word & SIZE_MASK;
-        if (word < 0 || size < MIN_BLOCK_SIZE || block + size > pool.sentinel) break;
-        if ((word & FREE_BIT) !== 0) {
-          freeBytes += size;
-          freeBlocks++;
-          if (size > largestFree) largestFree = size;
-        } else {
-          usedBytes += size;
-          usedBlocks++;
-        }
-        block += size;
-      }
-    }
-    return {
-      usedBytes, freeBytes, usedBlocks, freeBlocks, largestFree,
-      peakUsed: this.peakUsedBytes,
-      controlBytes: this.layout.controlBytes,
-      poolBytes,
-      overheadBytes: poolBytes - freeBytes - (usedBytes - usedBlocks * BLOCK_HEADER_SIZE),
-      fragmentation: freeBytes === 0 ? 0 : 1 - largestFree / freeBytes,
-      pools: this.poolList(),
-    };
+    return heapStats(this.view());
   }
 
   /**
    * Size of the largest free block (header included), without walking the heap: the highest
-   * non-empty class from the bitmaps, then a scan of that one list (blocks in a class differ by
-   * less than its width, so the list is short in practice; the scan is bounded all the same).
-   * For tracking "largest free at peak" on every allocation; stats() gives the same by a walk.
+   * non-empty class from the bitmaps, then a scan of that one list. For tracking "largest free at
+   * peak" on every allocation; stats() gives the same by a walk.
    */
   largestFreeBlock(): number {
-    const words = this.fastWords;
-    const levelBits = words[this.flWord]! & this.flValidBits;
-    if (levelBits === 0) return 0;
-    const fl = 31 - Math.clz32(levelBits);
-    const rowBits = words[this.slWord + fl]! & this.slValidBits;
-    if (rowBits === 0) return 0; // bitmaps disagree: corrupt (check() says where)
-    const sl = 31 - Math.clz32(rowBits);
-    let node = words[this.headWord + (fl << this.slLog2) + sl]!;
-    let largest = 0;
-    let budget = 0;
-    for (const pool of this.pools) budget += (pool.sentinel - pool.firstBlock) / MIN_BLOCK_SIZE;
-    while (node !== 0 && budget-- > 0) {
-      const word = this.peek(node);
-      if (word < 0) break;
-      const size = word & SIZE_MASK;
-      if (size > largest) largest = size;
-      node = this.peek(node + 4);
-      if (node <= 0) break;
-    }
-    return largest;
+    return largestFreeBlock(this.view());
+  }
+
+  /**
+   * The heap's internals as inspect.ts reads them. Not part of the API: inspectControl() and the
+   * methods above are.
+   * @internal
+   */
+  view(): HeapView {
+    return {
+      pools: this.pools, layout: this.layout, controlAddress: this.controlAddress,
+      controlWords: this.fastWords, flWord: this.flWord, slWord: this.slWord, headWord: this.headWord,
+      peakUsed: this.peakUsedBytes,
+      recordProblem: (pool) => this.poolRecordProblem(pool, pool.words),
+    };
   }
 
   /** Bytes in used blocks right now (headers included), from the counter; O(1). */
@@ -1610,192 +1402,15 @@ export class Tlsf {
     if (detached !== undefined) {
       return { ok: false, errors: [`pool ${hex(detached.start)}: its buffer was detached (WebAssembly.Memory.grow() or a transfer); call rebind(newBuffer)`] };
     }
-    const errors: string[] = [];
-    const report = (message: string): void => {
-      if (errors.length < 1000) errors.push(message);
-    };
-    const freeInWalk = new Map<number, number>();
-    const words = this.fastWords;
-    let lastRecord = Number.NaN;
-    for (const pool of this.pools) {
-      if (pool.record !== lastRecord) { // pieces of one region share its record
-        const problem = this.poolRecordProblem(pool, pool.words);
-        if (problem !== undefined) report(`${problem} (overwritten?)`);
-        lastRecord = pool.record;
-      }
-      const where = `pool ${hex(pool.start)}`;
-      let block = pool.firstBlock;
-      let previousFree = false;
-      let previousBlock = 0;
-      let steps = Math.floor((pool.sentinel - pool.firstBlock) / MIN_BLOCK_SIZE) + 1;
-      let broken = false;
-      while (block !== pool.sentinel) {
-        if (steps-- <= 0) {
-          report(`${where}: more blocks than fit in the pool (cycle?) at ${hex(block)}`);
-          broken = true;
-          break;
-        }
-        const word = this.peek(block);
-        if (word < 0) {
-          report(`${where}: block at ${hex(block)} is misaligned or outside the pool`);
-          broken = true;
-          break;
-        }
-        const size = word & SIZE_MASK;
-        const free = (word & FREE_BIT) !== 0;
-        const prevFreeFlag = (word & PREV_FREE_BIT) !== 0;
-        if (((block + BLOCK_HEADER_SIZE) & this.alignMask) !== 0) {
-          report(`${where}: block at ${hex(block)} has a payload not aligned to ${this.align}`);
-        }
-        if (size < MIN_BLOCK_SIZE || (size & this.alignMask) !== 0 || block + size > pool.sentinel) {
-          report(`${where}: block at ${hex(block)} has impossible size ${size} (header ${hex(word)})`);
-          broken = true;
-          break;
-        }
-        if (prevFreeFlag !== previousFree) {
-          report(`${where}: block at ${hex(block)} has P=${prevFreeFlag ? 1 : 0} but the previous block${previousBlock ? ' ' + hex(previousBlock) : ''} is ${previousFree ? 'free' : 'used'}`);
-        }
-        if (free) {
-          if (previousFree) report(`${where}: adjacent free blocks at ${hex(previousBlock)} and ${hex(block)} (not coalesced)`);
-          const backLink = this.peek(block + size - 4);
-          if (backLink !== block) report(`${where}: free block at ${hex(block)} has back link ${hex(backLink)} in its last word, expected itself`);
-          freeInWalk.set(block, size);
-        }
-        previousFree = free;
-        previousBlock = block;
-        block += size;
-      }
-      if (!broken) {
-        const sentinelWord = this.peek(pool.sentinel);
-        if (sentinelWord < 0 || (sentinelWord & SIZE_MASK) !== 0 || (sentinelWord & FREE_BIT) !== 0) {
-          report(`${where}: sentinel at ${hex(pool.sentinel)} is ${hex(sentinelWord)}, expected a used zero-size block`);
-        } else if (((sentinelWord & PREV_FREE_BIT) !== 0) !== previousFree) {
-          report(`${where}: sentinel at ${hex(pool.sentinel)} has P=${(sentinelWord & PREV_FREE_BIT) ? 1 : 0} but the last block ${hex(previousBlock)} is ${previousFree ? 'free' : 'used'}`);
-        }
-      }
-    }
-
-    // Free lists against bitmaps and against the walk.
-    const seen = new Set<number>();
-    const flBitmap = words[this.flWord]!;
-    if (this.flCount < 32 && flBitmap >>> this.flCount !== 0) report(`control: flBitmap ${hex(flBitmap)} has bits above row ${this.flCount - 1}`);
-    for (let fl = 0; fl < this.flCount; fl++) {
-      const rowBits = words[this.slWord + fl]!;
-      if (((flBitmap >>> fl) & 1) !== (rowBits !== 0 ? 1 : 0)) {
-        report(`control: flBitmap bit ${fl} is ${(flBitmap >>> fl) & 1} but slBitmap[${fl}] is ${hex(rowBits)}`);
-      }
-      if (this.slCount < 32 && rowBits >>> this.slCount !== 0) report(`control: slBitmap[${fl}] ${hex(rowBits)} has bits above class ${this.slCount - 1}`);
-      for (let sl = 0; sl < this.slCount; sl++) {
-        const head = words[this.headWord + (fl << this.slLog2) + sl]! >>> 0;
-        const bit = (rowBits >>> sl) & 1;
-        if (bit !== (head !== 0 ? 1 : 0)) {
-          report(`control: list (${fl},${sl}) head is ${hex(head)} but its slBitmap bit is ${bit}`);
-        }
-        let node = head;
-        let prev = 0;
-        let budget = freeInWalk.size + 1;
-        while (node !== 0) {
-          if (budget-- <= 0) {
-            report(`list (${fl},${sl}): longer than the number of free blocks (cycle?) at ${hex(node)}`);
-            break;
-          }
-          const size = freeInWalk.get(node);
-          if (size === undefined) {
-            report(`list (${fl},${sl}): ${hex(node)} is not a free block of any pool`);
-            break;
-          }
-          if (seen.has(node)) {
-            report(`list (${fl},${sl}): ${hex(node)} is on a free list twice`);
-            break;
-          }
-          seen.add(node);
-          const list = this.listOf(size);
-          if (list >> this.slLog2 !== fl || (list & this.slMask) !== sl) {
-            report(`list (${fl},${sl}): free block ${hex(node)} of ${size} bytes belongs in list (${list >> this.slLog2},${list & this.slMask})`);
-          }
-          const backLink = this.peek(node + 8);
-          if (backLink !== prev) report(`list (${fl},${sl}): ${hex(node)} has prev link ${hex(backLink)}, expected ${hex(prev)}`);
-          prev = node;
-          node = this.peek(node + 4);
-          if (node < 0) {
-            report(`list (${fl},${sl}): next link of ${hex(prev)} is unreadable`);
-            break;
-          }
-        }
-      }
-    }
-    for (const block of freeInWalk.keys()) {
-      if (!seen.has(block)) report(`free block ${hex(block)} of ${freeInWalk.get(block)} bytes is on no free list`);
-    }
-    return { ok: errors.length === 0, errors };
+    return checkHeap(this.view());
   }
 
 }
 
-/**
- * A heap whose pools live in more than one memory (or at more than one base): every word access
- * first checks the first pool's range and otherwise looks the address up in the pool table.
- * Objects become this class in addPool; it is never constructed directly.
- */
-class MultiMemoryTlsf extends Tlsf {
-  override malloc(size: number): number {
-    return this.mallocGeneric(size);
-  }
+let multiMemoryCache: typeof Tlsf | undefined;
 
-  override free(ptr: number): void {
-    this.freeGeneric(ptr);
-  }
-
-  override realloc(ptr: number, size: number): number {
-    return this.reallocGeneric(ptr, size);
-  }
-
-  protected override word(index: number): number {
-    if ((index - this.fastStartWord) >>> 0 < this.fastWordSpan) return this.fastWords[index]!;
-    return this.loadOther((this.fastBase + index * 4) >>> 0);
-  }
-
-  protected override setWord(index: number, value: number): void {
-    if ((index - this.fastStartWord) >>> 0 < this.fastWordSpan) this.fastWords[index] = value;
-    else this.storeOther((this.fastBase + index * 4) >>> 0, value);
-  }
-
-  /** Blocks may be in different buffers: the checked copy. */
-  protected override moveBytes(from: number, to: number, length: number): void {
-    this.copy(from, to, length);
-  }
-}
-
-/** 'TLSF' in memory (little-endian). */
-const POOL_SIGNATURE = 0x4653_4c54;
-const POOL_RECORD_BYTES = 16;
-
-/** Where the record of a region ending at `end` goes: its last 16 bytes, word-aligned. */
-function poolRecordAddress(end: number): number {
-  return Math.floor(end / 4) * 4 - POOL_RECORD_BYTES;
-}
-
-function alignUp(value: number, alignment: number): number {
-  return Math.ceil(value / alignment) * alignment;
-}
-
-/** Buffers from another realm (a worker, a vm context) fail instanceof, hence the tag test. */
-function assertBuffer(memory: unknown): void {
-  const isBuffer = memory instanceof ArrayBuffer
-    || (typeof SharedArrayBuffer !== 'undefined' && memory instanceof SharedArrayBuffer)
-    || Object.prototype.toString.call(memory).endsWith('ArrayBuffer]');
-  if (!isBuffer) throw new TlsfError('bad-option', 'memory must be an ArrayBuffer or SharedArrayBuffer');
-}
-
-function resolveRegion(memory: TlsfMemory, base: number, offset = 0, length?: number): { base: number; offset: number; length: number } {
-  assertBuffer(memory);
-  checkInteger('base', base, 0, 0xffff_fffc);
-  if (base % 4 !== 0) throw new TlsfError('bad-option', `base must be a multiple of 4, got ${hex(base)}`, base);
-  checkInteger('offset', offset, 0, memory.byteLength);
-  const resolvedLength = length ?? memory.byteLength - offset;
-  checkInteger('length', resolvedLength, 1, Math.min(memory.byteLength - offset, MAX_POOL_BYTES));
-  if (base + offset + resolvedLength > 2 ** 32) {
-    throw new TlsfError('bad-option', `region ${hex(base + offset)} + ${resolvedLength} bytes passes the 32-bit address space`, base);
-  }
-  return { base, offset, length: resolvedLength };
+/** The class a heap switches to when addPool brings a second buffer or base (multi-memory.ts). */
+function multiMemory(): typeof Tlsf {
+  multiMemoryCache ??= multiMemoryClass(Tlsf);
+  return multiMemoryCache;
 }
