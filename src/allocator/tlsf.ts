@@ -52,8 +52,8 @@
  *   The exception, for speed: on a single-memory heap, malloc and free are written out flat over
  *   fastWords (the steps of takeFree + useBlock, and of liveBlock + release), calling only small
  *   fastWords helpers that V8 inlines (searchListOf, listOf, makeFreeFast, unlinkFreeFast). V8
- *   inlines at most about 900 bytes of bytecode into one function, and as calls to the accessor
- *   helpers these two measured 20-25% slower on bench/allocator.ts. So taking a list head appears
+ *   stops inlining past a bytecode budget, and as calls to the accessor helpers these two were
+ *   clearly slower (docs/allocator.md, Speed notes, has the figures). So taking a list head appears
  *   written out in malloc, next to its helpers (takeHead, setHead), and must change with them; the
  *   model tests run both (one-buffer and two-buffer heaps) against the same reference model.
  *   The fast helpers update lists without branches; see BRANCH-FREE LIST UPDATES below.
@@ -250,15 +250,19 @@ export class Tlsf {
     this.setWord((addr - this.fastBase) >> 2, value);
   }
   protected loadOther(addr: number): number {
-    const pool = this.poolAt(addr);
-    if (pool === undefined) throw new TlsfError('corrupt', `heap metadata leads to ${hex(addr)}, outside every pool`, addr);
+    const pool = this.poolHolding(addr);
     return pool.words[(addr - pool.memoryBase) >> 2]!;
   }
 
   protected storeOther(addr: number, value: number): void {
+    const pool = this.poolHolding(addr);
+    pool.words[(addr - pool.memoryBase) >> 2] = value;
+  }
+
+  private poolHolding(addr: number): Pool {
     const pool = this.poolAt(addr);
     if (pool === undefined) throw new TlsfError('corrupt', `heap metadata leads to ${hex(addr)}, outside every pool`, addr);
-    pool.words[(addr - pool.memoryBase) >> 2] = value;
+    return pool;
   }
 
   /** The pool whose managed bytes contain addr. Pools are few; this loop is over pools, not blocks. */
@@ -554,7 +558,7 @@ export class Tlsf {
   // ---------------------------------------------------------------- classes and free lists
   //
   // Small helpers over word indices, which V8 inlines into realloc, memalign and the multi-memory
-  // malloc and free (realloc through them measured as fast as its former hand-inlined copies; the
+  // malloc and free (realloc through them is as fast as hand-inlined copies were; the
   // single-memory malloc and free are written out flat, see HOT PATHS at the top). The control
   // structure is always in the first pool, so it is read straight from fastWords; block words go
   // through word/setWord. None of them loops: each is a fixed handful of words.
@@ -599,8 +603,7 @@ export class Tlsf {
    * BRANCH-FREE LIST UPDATES
    * Whether a list is empty, or a block heads its list, is as good as random from one call to the
    * next, and a mispredicted branch (some 15-20 cycles) costs more than the few integer operations
-   * that replace it. Measured on bench/allocator.ts, against AssemblyScript's TLSF: steady went from
-   * 0.82x to 0.72x of its time, mixed-realloc from 0.84x to 0.76x, small from 0.80x to 0.77x. So
+   * that replace it (docs/allocator.md, Speed notes, has what this gained on bench/allocator.ts). So
    * those cases are folded into arithmetic on an all-ones / all-zeros mask, `(x | -x) >> 31`
    * (-1 when x != 0):
    *   - a link store that has no target (no next block, or no previous one) goes to a word that is
@@ -633,7 +636,7 @@ export class Tlsf {
 
   /**
    * makeFree for the flat paths of a single-memory heap, whose blocks are all in fastWords: without
-   * the word/setWord indirection (2-4% on those paths) and branch-free. With an empty list the old
+   * the word/setWord indirection (a measurable cost on those paths) and branch-free. With an empty list the old
    * head's back link has no target, and the store goes to this block's own prev word, which the
    * next store clears.
    */
@@ -880,7 +883,7 @@ export class Tlsf {
     let fl = searchList >> slLog2;
     if (fl >= this.flCount) return this.mallocFromOwnClass(blockSize);
     // This branch stays: when it is predictable (often), the CPU runs ahead on the guess, and the
-    // branch-free form (read both rows, pick by mask) measured slower on the 'small' trace.
+    // branch-free form (read both rows, pick by mask) was slower on the 'small' trace.
     let rowBits = words[slWord + fl]! & (-1 << (searchList & this.slMask)) & this.slValidBits;
     if (rowBits === 0) {
       const levelBits = words[flWord]! & (-2 << fl) & this.flValidBits;
@@ -966,9 +969,9 @@ export class Tlsf {
 
   free(ptr: number): void {
     // The hot path, flat like malloc: the steps of liveBlock + release over fastWords, which
-    // multi-memory heaps and odd pointers use. Its bytecode (435 bytes) is under V8's 460-byte limit
-    // for inlining into a caller; inlined into the bench's replay loop it measured 4% faster on
-    // 'small', so grow it only with a reason (check: node --print-bytecode --print-bytecode-filter=free).
+    // multi-memory heaps and odd pointers use. Keep its bytecode under V8's 460-byte limit for
+    // inlining into a caller, where it runs faster: grow it only with a reason, and check with
+    // node --print-bytecode --print-bytecode-filter=free (the range checks live in helpers for this).
     if (ptr === 0) return;
     const firstBlock = this.fastFirstBlock;
     let block = ptr - BLOCK_HEADER_SIZE;
@@ -1062,7 +1065,7 @@ export class Tlsf {
     // Flat like malloc and free on a single-memory heap (see HOT PATHS): shrink, growth forwards and
     // the move over fastWords. Growth backwards (a free block before and too little room after:
     // about 1 realloc in 70 on the mixed-realloc trace) takes reallocGeneric, which validates again.
-    // Measured 1.5-2% faster on mixed-realloc than reallocGeneric alone.
+    // Faster on mixed-realloc than reallocGeneric alone (docs/allocator.md).
     if (ptr === 0) return this.malloc(size);
     const block = this.liveBlock(ptr, 'realloc');
     if ((size | 0) !== size || size <= 0 || size > this.maxRequest) {
@@ -1205,10 +1208,10 @@ export class Tlsf {
   /**
    * Copies a payload (a whole number of words), safe for the overlap of a backwards move
    * (destination below source). On a single-memory heap every block is in the one buffer: short
-   * payloads are copied word by word, cheaper than the call into copyWithin (about 20 ns, measured;
-   * the loop wins below about 150 bytes). A forward word loop is wrong only when the destination
-   * starts inside the source; a move to a new block never overlaps, whichever way it goes (about
-   * 10k of the 25k short copies of the mixed-realloc trace go upwards, and took copyWithin before).
+   * payloads are copied word by word, cheaper than the call into copyWithin
+   * below about 150 bytes. A forward word loop is wrong only when the destination starts inside the
+   * source; a move to a new block never overlaps, whichever way it goes, so upward moves take the
+   * loop too.
    */
   protected moveBytes(from: number, to: number, length: number): void {
     const memoryBase = this.fastBase;
