@@ -16,7 +16,7 @@ export { TlsfError, hex } from './errors.js';
 export type { TlsfErrorCode } from './errors.js';
 export {
   BLOCK_HEADER_SIZE, MIN_BLOCK_SIZE, FREE_BIT, PREV_FREE_BIT, MAX_POOL_BYTES, TLSF_DEFAULTS,
-  blockSizeFor, classRange, mapBlockSize, mapRequest, searchSizeFor, tlsfGeometry, tlsfLayout,
+  blockSizeFor, classRange, configProblem, mapBlockSize, mapRequest, searchSizeFor, tlsfGeometry, tlsfLayout,
 } from './constants.js';
 export type { RequestMapping, TlsfGeometry, TlsfLayout } from './constants.js';
 

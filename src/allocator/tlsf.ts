@@ -81,7 +81,7 @@
 import {
   BLOCK_HEADER_SIZE as HEADER_SIZE_CONSTANT, FREE_BIT as FREE_BIT_CONSTANT, MAX_POOL_BYTES,
   MIN_BLOCK_SIZE as MIN_BLOCK_SIZE_CONSTANT, PREV_FREE_BIT as PREV_FREE_BIT_CONSTANT, TLSF_DEFAULTS,
-  isPowerOfTwo, tlsfLayout, type TlsfLayout,
+  configProblem, isPowerOfTwo, tlsfLayout, type TlsfLayout,
 } from './constants.js';
 import { TlsfError, hex } from './errors.js';
 import {
@@ -166,12 +166,8 @@ export class Tlsf {
   constructor(memory: TlsfMemory, options: TlsfOptions = {}) {
     const align = options.align ?? TLSF_DEFAULTS.align;
     const slLog2 = options.slLog2 ?? TLSF_DEFAULTS.slLog2;
-    if (align !== 4 && align !== 8 && align !== 16) {
-      throw new TlsfError('bad-option', `align must be 4, 8 or 16, got ${String(align)}`);
-    }
-    if (!Number.isInteger(slLog2) || slLog2 < 1 || slLog2 > 5) {
-      throw new TlsfError('bad-option', `slLog2 must be an integer from 1 to 5, got ${String(slLog2)}`);
-    }
+    const problem = configProblem(align, slLog2);
+    if (problem !== undefined) throw new TlsfError('bad-option', problem);
     const region = resolveRegion(memory, options.base ?? TLSF_DEFAULTS.base, options.offset, options.length);
     this.pools = [];
     this.usedBytesNow = 0;
