@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import {
-  BLOCK_HEADER_SIZE, MIN_BLOCK_SIZE, TLSF_DEFAULTS, TlsfError, classRange, createTlsf, mapBlockSize,
-  mapRequest, searchSizeFor, tlsfGeometry, tlsfLayout, type Tlsf,
+  BLOCK_HEADER_SIZE, MIN_BLOCK_SIZE, TLSF_DEFAULTS, TlsfError, classRange, createTlsf, inspectControl, mapBlockSize,
+  mapRequest, nextFreeLink, searchSizeFor, tlsfGeometry, tlsfLayout, type Tlsf,
 } from '../src/allocator/index.js';
 
 const SRAM = 0x2000_0000;
@@ -686,6 +686,28 @@ describe('inspection helpers', () => {
     expect(heap.isMetadata(a + 96)).toBe(true); // free block's back link
     expect(heap.metadataRanges().filter((r) => r.what === 'sentinel').length).toBe(1);
     expect(heap.largestFreeBlock()).toBe(heap.stats().largestFree);
+  });
+
+  test('inspectControl reads the control structure as stored; nextFreeLink follows a list', () => {
+    const memory = new ArrayBuffer(16 * 1024);
+    const heap = createTlsf(memory, { base: SRAM, slLog2: 3 });
+    const a = heap.malloc(40);
+    heap.malloc(8);
+    const b = heap.malloc(40);
+    heap.malloc(8);
+    heap.free(a);
+    heap.free(b);
+    const control = inspectControl(heap);
+    const words = new Uint32Array(memory);
+    const layout = heap.layout;
+    expect(control).toMatchObject({ address: SRAM, bytes: layout.controlBytes, align: 8, slLog2: 3, flCount: layout.flCount, slCount: 8 });
+    expect(control.firstLevelBitmap).toBe(words[0]);
+    expect(control.secondLevelBitmaps).toEqual([...words.subarray(1, 1 + layout.flCount)]);
+    const { firstLevelIndex: fl, secondLevelIndex: sl } = mapBlockSize(layout, heap.usableSize(heap.malloc(40)) + 4);
+    const list: number[] = [];
+    for (let node = inspectControl(heap).heads[fl]![sl]!; node !== 0; node = nextFreeLink(heap, node)) list.push(node);
+    expect(list).toEqual([a - 4]); // b was filed last and taken again by malloc(40) just above
+    expect(control.heads.flat().filter((head) => head !== 0).length).toBeGreaterThan(0);
   });
 
   test('largestFreeBlock agrees with the walk as the heap churns', () => {
