@@ -6,6 +6,7 @@
  */
 import { BLOCK_HEADER_SIZE, FREE_BIT, MIN_BLOCK_SIZE, PREV_FREE_BIT, mapBlockSize, type TlsfLayout } from './constants.js';
 import { TlsfError, hex } from './errors.js';
+import { POOL_RECORD_BYTES } from './region.js';
 import type { Tlsf } from './tlsf.js';
 import type { BlockInfo, CheckResult, MetadataRange, PoolInfo, TlsfStats } from './types.js';
 
@@ -242,7 +243,7 @@ export function metadataRangesOf(view: HeapView): MetadataRange[] {
       }
     });
     ranges.push({ start: pool.sentinel, end: pool.sentinel + 4, what: 'sentinel' });
-    if (pool.record !== lastRecord) ranges.push({ start: pool.record, end: pool.record + 16, what: 'control' });
+    if (pool.record !== lastRecord) ranges.push({ start: pool.record, end: pool.record + POOL_RECORD_BYTES, what: 'control' });
     lastRecord = pool.record;
   }
   return ranges;

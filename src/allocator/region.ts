@@ -1,9 +1,18 @@
 /**
  * The memory a pool is given: validating a region of a buffer, carving it into block areas, and the
- * pool record at its end (see POOL RECORDS in tlsf.ts).
+ * pool record at its end.
+ *
+ * POOL RECORDS
+ * The last 16 bytes of every region (pool) hold what the heap knows of it, so that rebind() can tell
+ * the heap's own memory from a buffer that merely has the right size, and check() can see the end
+ * of a region overwritten. They sit past the last sentinel, which leaves every block address (and
+ * the control structure, laid out as a C TLSF's) as it would be without them.
+ *
+ *   | signature 'TLSF' | first managed address | region bytes | align | slLog2 << 8 | flCount << 16 |
  */
 import { BLOCK_HEADER_SIZE, MAX_POOL_BYTES, MIN_BLOCK_SIZE } from './constants.js';
 import { TlsfError, hex } from './errors.js';
+import type { PoolView } from './inspect.js';
 import type { TlsfMemory } from './types.js';
 
 /** 'TLSF' in memory (little-endian). */
@@ -13,6 +22,29 @@ export const POOL_RECORD_BYTES = 16;
 /** Where the record of a region ending at `end` goes: its last 16 bytes, word-aligned. */
 export function poolRecordAddress(end: number): number {
   return Math.floor(end / 4) * 4 - POOL_RECORD_BYTES;
+}
+
+export function writePoolRecord(words: Int32Array, memoryBase: number, start: number, end: number, config: number): void {
+  const index = (poolRecordAddress(end) - memoryBase) >> 2;
+  words[index] = POOL_SIGNATURE;
+  words[index + 1] = start;
+  words[index + 2] = end - start;
+  words[index + 3] = config;
+}
+
+/** Why `words` (the pool's buffer, or one meant to replace it) does not hold the pool's record, or undefined. */
+export function poolRecordProblem(pool: PoolView, words: Int32Array, config: number): string | undefined {
+  const index = (pool.record - pool.memoryBase) >> 2;
+  if (index + 4 > words.length) return `pool ${hex(pool.start)}: its record at ${hex(pool.record)} is past the buffer's end`;
+  const found = [words[index]!, words[index + 1]!, words[index + 2]!, words[index + 3]!];
+  const expected = [POOL_SIGNATURE, pool.start | 0, (pool.end - pool.start) | 0, config];
+  const names = ['signature', 'first address', 'length', 'align/slLog2/flCount'];
+  for (let i = 0; i < 4; i++) {
+    if (found[i] !== expected[i]) {
+      return `pool ${hex(pool.start)}: record ${names[i]} at ${hex(pool.record + 4 * i)} is ${hex(found[i]!)}, expected ${hex(expected[i]!)}`;
+    }
+  }
+  return undefined;
 }
 
 export function checkInteger(name: string, value: number, min: number, max: number): void {

@@ -1,5 +1,14 @@
 /**
- * Two-Level Segregated Fit heap over memory it does not own.
+ * Two-Level Segregated Fit heap over memory it does not own: the Tlsf class, its hot paths and the
+ * helpers V8 inlines into them.
+ *
+ * WHY ONE FILE OVER 600 LINES
+ * malloc, free and realloc are fast only while V8 inlines their helpers (listOf, makeFreeFast,
+ * unlinkFreeFast, the range checks) and reads the heap's fields at fixed offsets of one object
+ * shape; TypeScript has no partial classes, so the class and those helpers stay together. What is
+ * not on those paths lives beside it: inspect.ts (the one bounded block walk, check, stats, the
+ * control structure as data), multi-memory.ts (heaps over several buffers), region.ts (regions,
+ * carving, pool records), types.ts (public shapes), constants.ts (the class table and defaults).
  *
  * WHY THIS SHAPE
  * The heap must behave like a C TLSF on a Cortex-M: everything it knows lives in the managed
@@ -45,7 +54,7 @@
  *   helper over word indices that reads block words through word/setWord and the control
  *   structure (always in the first pool) straight from fastWords. A single-memory heap's
  *   word/setWord index its one Int32Array; once addPool brings a second buffer (or base), the object
- *   switches to MultiMemoryTlsf, whose word/setWord pick the pool. realloc, memalign, calloc and
+ *   switches to MultiMemoryTlsf (multi-memory.ts), whose word/setWord pick the pool. realloc, memalign, calloc and
  *   addPool run the helpers on both kinds of heap.
  *
  * HOT PATHS
@@ -89,7 +98,9 @@ import {
   type HeapView, type PoolView,
 } from './inspect.js';
 import { multiMemoryClass } from './multi-memory.js';
-import { POOL_SIGNATURE, alignUp, assertBuffer, carve, checkInteger, poolRecordAddress, resolveRegion } from './region.js';
+import {
+  alignUp, assertBuffer, carve, checkInteger, poolRecordAddress, poolRecordProblem, resolveRegion, writePoolRecord,
+} from './region.js';
 import type { BlockInfo, CheckResult, MetadataRange, PoolInfo, PoolOptions, TlsfMemory, TlsfOptions, TlsfStats } from './types.js';
 
 // Imported bindings are live module cells that V8 re-reads and hole-checks on every use; the hot
@@ -218,7 +229,7 @@ export class Tlsf {
     this.flValidBits = this.flCount >= 32 ? -1 : (1 << this.flCount) - 1;
     this.slValidBits = this.slCount >= 32 ? -1 : (1 << this.slCount) - 1;
     for (const piece of pieces) this.installPool(memory, region.base, words, piece.firstBlock, piece.sentinel, start, end);
-    this.writePoolRecord(words, region.base, start, end);
+    writePoolRecord(words, region.base, start, end, this.poolConfigWord());
   }
 
   // ---------------------------------------------------------------- memory access
@@ -438,7 +449,7 @@ export class Tlsf {
       this.installPool(memory, region.base, words, piece.firstBlock, piece.sentinel, start, end);
       added.push({ start, end, firstBlock: piece.firstBlock, sentinel: piece.sentinel });
     }
-    this.writePoolRecord(words, region.base, start, end);
+    writePoolRecord(words, region.base, start, end, this.poolConfigWord());
     return added;
   }
 
@@ -489,40 +500,13 @@ export class Tlsf {
     }
   }
 
-  /*
-   * POOL RECORDS
-   * The last 16 bytes of every region (pool) hold what the heap knows of it, so that rebind() can tell
-   * the heap's own memory from a buffer that merely has the right size, and check() can see the end
-   * of a region overwritten. They sit past the last sentinel, which leaves every block address (and
-   * the control structure, laid out as a C TLSF's) as it would be without them.
-   *
-   *   | signature 'TLSF' | first managed address | region bytes | align | slLog2 << 8 | flCount << 16 |
-   */
-  private writePoolRecord(words: Int32Array, memoryBase: number, start: number, end: number): void {
-    const index = (poolRecordAddress(end) - memoryBase) >> 2;
-    words[index] = POOL_SIGNATURE;
-    words[index + 1] = start;
-    words[index + 2] = end - start;
-    words[index + 3] = this.poolConfigWord();
-  }
-
+  /** align | slLog2 << 8 | flCount << 16: the configuration word of every pool record (region.ts). */
   private poolConfigWord(): number {
     return this.align | (this.slLog2 << 8) | (this.flCount << 16);
   }
 
-  /** Why `words` (the pool's buffer, or one meant to replace it) does not hold the pool's record, or undefined. */
   private poolRecordProblem(pool: PoolView, words: Int32Array): string | undefined {
-    const index = (pool.record - pool.memoryBase) >> 2;
-    if (index + 4 > words.length) return `pool ${hex(pool.start)}: its record at ${hex(pool.record)} is past the buffer's end`;
-    const found = [words[index]!, words[index + 1]!, words[index + 2]!, words[index + 3]!];
-    const expected = [POOL_SIGNATURE, pool.start | 0, (pool.end - pool.start) | 0, this.poolConfigWord()];
-    const names = ['signature', 'first address', 'length', 'align/slLog2/flCount'];
-    for (let i = 0; i < 4; i++) {
-      if (found[i] !== expected[i]) {
-        return `pool ${hex(pool.start)}: record ${names[i]} at ${hex(pool.record + 4 * i)} is ${hex(found[i]!)}, expected ${hex(expected[i]!)}`;
-      }
-    }
-    return undefined;
+    return poolRecordProblem(pool, words, this.poolConfigWord());
   }
 
   /** Whether the bitmaps in `words` fit this heap's geometry: at most 1 + flCount reads, no list is followed. */
