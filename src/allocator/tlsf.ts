@@ -76,13 +76,15 @@
  *   realloc: one of shrink / grow forward / grow backward (each at most two unlinks and one file)
  *           or malloc + copy + free; the copy is the only part that grows with the block.
  *   memalign: one search for size + alignment + 16, then two files (gap and tail).
- *   No loop anywhere on these paths: the worst case is a fixed number of memory words, whatever
- *   the heap's contents. The price is the good-fit rule: a request is rounded up to the next class
+ *   No loop over blocks anywhere on these paths: the worst case is a fixed number of memory words,
+ *   whatever the heap's contents. Every link and size read from a block is range-checked first
+ *   (RANGE CHECKS): a few integer operations and one branch per step that a sound heap never takes;
+ *   only a link into a pool other than the first looks through the (short) pool table. The price is the good-fit rule: a request is rounded up to the next class
  *   boundary before the search, so up to 1/2^slLog2 of a block can be left unused inside it
  *   (the split returns the rest), and a free block that would fit but sits in the request's own
  *   class is seen only when it heads that list (the fallback, tried only before failing).
  *   Memory: a used block costs its 4-byte header plus rounding to `align`; the control structure
- *   costs 4 * (1 + flCount * (1 + slCount)) bytes once. Like any allocator that never moves blocks,
+ *   costs 4 * (1 + flCount * (1 + slCount)) bytes once, a pool record 16 bytes per region. Like any allocator that never moves blocks,
  *   TLSF can be fragmented by an adversarial sequence; the worst case for the whole class is
  *   Robson's bound (as o1heap states it: a heap of about M * (1 + log2(n) / 2) for M live bytes and
  *   blocks up to n times the smallest), which `tlsf-sim min-heap` reports beside measured needs.
