@@ -52,7 +52,8 @@ describe('use-after-free writes into free blocks\' links', () => {
     } catch (error) {
       caught = error;
     }
-    for (const ptr of returned) expect(ptr === 0 || (ptr >= SRAM + region.offset && ptr < SRAM + region.offset + region.length)).toBe(true);
+    const [start, end] = [SRAM + region.offset, SRAM + region.offset + region.length];
+    for (const ptr of returned) expect(ptr === 0 || (ptr >= start && ptr < end)).toBe(true);
     expect(caught).toBeInstanceOf(TlsfError);
     expect((caught as TlsfError).code).toBe('corrupt');
     expect((caught as TlsfError).message).toContain((a - 4).toString(16)); // the block whose link is broken
@@ -122,8 +123,12 @@ describe('use-after-free writes into free blocks\' links', () => {
         const region = regions.find((candidate) => address >= candidate.base + candidate.offset
           && address < candidate.base + candidate.offset + candidate.length)!;
         const view = new DataView(region.memory);
-        if (hit.kind === 'byte') view.setUint8(address - region.base + hit.byteIndex, hit.value);
-        else view.setUint32(address - region.base, (hit.nearBase && hit.value < 0x1_0000 ? base + hit.value : hit.value) >>> 0, true);
+        if (hit.kind === 'byte') {
+          view.setUint8(address - region.base + hit.byteIndex, hit.value);
+        } else {
+          const word = hit.nearBase && hit.value < 0x1_0000 ? base + hit.value : hit.value;
+          view.setUint32(address - region.base, word >>> 0, true);
+        }
 
         for (const { kind, size, pick } of operations) {
           try {

@@ -4,7 +4,9 @@
  * the control structure as data (inspectControl) for views that draw it. None of this is on the
  * malloc/free paths; all of it tolerates corrupt memory and never loops forever.
  */
-import { BLOCK_HEADER_SIZE, FREE_BIT, MIN_BLOCK_SIZE, PREV_FREE_BIT, mapBlockSize, type TlsfLayout } from './constants.js';
+import {
+  BLOCK_HEADER_SIZE, FREE_BIT, MIN_BLOCK_SIZE, PREV_FREE_BIT, mapBlockSize, type TlsfLayout,
+} from './constants.js';
 import { TlsfError, hex } from './errors.js';
 import { POOL_RECORD_BYTES } from './region.js';
 import type { Tlsf } from './tlsf.js';
@@ -71,7 +73,9 @@ export function walkPool(
     const word = peek(view, block);
     if (word < 0) return { kind: 'unreadable', at: block, word };
     const size = word & SIZE_MASK;
-    if (size < MIN_BLOCK_SIZE || (size & alignMask) !== 0 || block + size > pool.sentinel) return { kind: 'bad-size', at: block, word };
+    if (size < MIN_BLOCK_SIZE || (size & alignMask) !== 0 || block + size > pool.sentinel) {
+      return { kind: 'bad-size', at: block, word };
+    }
     if (visit(block, word, size) === true) return { kind: 'stopped' };
     lastFree = (word & FREE_BIT) !== 0;
     lastBlock = block;
@@ -81,7 +85,8 @@ export function walkPool(
 }
 
 function blockInfo(header: number, word: number, size: number): BlockInfo {
-  return { addr: header + BLOCK_HEADER_SIZE, size: size - BLOCK_HEADER_SIZE, used: (word & FREE_BIT) === 0, header, blockSize: size };
+  const used = (word & FREE_BIT) === 0;
+  return { addr: header + BLOCK_HEADER_SIZE, size: size - BLOCK_HEADER_SIZE, used, header, blockSize: size };
 }
 
 /** Every block of every pool in address order; TlsfError('corrupt') at a broken header. */
@@ -210,8 +215,10 @@ export function nextFreeLink(heap: Tlsf, header: number): number {
  * The block containing `addr`, else the nearest one in the same pool (for fault reports).
  * Tolerates corrupt memory: stops at the first broken header.
  */
-export function findBlockIn(view: HeapView, addr: number): (BlockInfo & { contains: boolean; distance: number }) | undefined {
-  let best: (BlockInfo & { contains: boolean; distance: number }) | undefined;
+export type NearestBlock = BlockInfo & { contains: boolean; distance: number };
+
+export function findBlockIn(view: HeapView, addr: number): NearestBlock | undefined {
+  let best: NearestBlock | undefined;
   for (const pool of view.pools) {
     if (addr < pool.start - 0x1000 || addr >= pool.end + 0x1000) continue;
     const end = walkPool(view, pool, (header, word, size) => {
@@ -243,7 +250,9 @@ export function metadataRangesOf(view: HeapView): MetadataRange[] {
       }
     });
     ranges.push({ start: pool.sentinel, end: pool.sentinel + 4, what: 'sentinel' });
-    if (pool.record !== lastRecord) ranges.push({ start: pool.record, end: pool.record + POOL_RECORD_BYTES, what: 'control' });
+    if (pool.record !== lastRecord) {
+      ranges.push({ start: pool.record, end: pool.record + POOL_RECORD_BYTES, what: 'control' });
+    }
     lastRecord = pool.record;
   }
   return ranges;

@@ -35,13 +35,14 @@ export function writePoolRecord(words: Int32Array, memoryBase: number, start: nu
 /** Why `words` (the pool's buffer, or one meant to replace it) does not hold the pool's record, or undefined. */
 export function poolRecordProblem(pool: PoolView, words: Int32Array, config: number): string | undefined {
   const index = (pool.record - pool.memoryBase) >> 2;
-  if (index + 4 > words.length) return `pool ${hex(pool.start)}: its record at ${hex(pool.record)} is past the buffer's end`;
+  const where = `pool ${hex(pool.start)}`;
+  if (index + 4 > words.length) return `${where}: its record at ${hex(pool.record)} is past the buffer's end`;
   const found = [words[index]!, words[index + 1]!, words[index + 2]!, words[index + 3]!];
   const expected = [POOL_SIGNATURE, pool.start | 0, (pool.end - pool.start) | 0, config];
   const names = ['signature', 'first address', 'length', 'align/slLog2/flCount'];
   for (let i = 0; i < 4; i++) {
     if (found[i] !== expected[i]) {
-      return `pool ${hex(pool.start)}: record ${names[i]} at ${hex(pool.record + 4 * i)} is ${hex(found[i]!)}, expected ${hex(expected[i]!)}`;
+      return `${where}: record ${names[i]} at ${hex(pool.record + 4 * i)} is ${hex(found[i]!)}, expected ${hex(expected[i]!)}`;
     }
   }
   return undefined;

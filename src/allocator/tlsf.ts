@@ -79,13 +79,14 @@
  *   No loop over blocks anywhere on these paths: the worst case is a fixed number of memory words,
  *   whatever the heap's contents. Every link and size read from a block is range-checked first
  *   (RANGE CHECKS): a few integer operations and one branch per step that a sound heap never takes;
- *   only a link into a pool other than the first looks through the (short) pool table. The price is the good-fit rule: a request is rounded up to the next class
- *   boundary before the search, so up to 1/2^slLog2 of a block can be left unused inside it
+ *   only a link into a pool other than the first looks through the (short) pool table.
+ *   The price is the good-fit rule: a request is rounded up to the next class boundary before the
+ *   search, so up to 1/2^slLog2 of a block can be left unused inside it
  *   (the split returns the rest), and a free block that would fit but sits in the request's own
  *   class is seen only when it heads that list (the fallback, tried only before failing).
  *   Memory: a used block costs its 4-byte header plus rounding to `align`; the control structure
- *   costs 4 * (1 + flCount * (1 + slCount)) bytes once, a pool record 16 bytes per region. Like any allocator that never moves blocks,
- *   TLSF can be fragmented by an adversarial sequence; the worst case for the whole class is
+ *   costs 4 * (1 + flCount * (1 + slCount)) bytes once, a pool record 16 bytes per region. Like any
+ *   allocator that never moves blocks, TLSF can be fragmented by an adversarial sequence; the worst case for the whole class is
  *   Robson's bound (as o1heap states it: a heap of about M * (1 + log2(n) / 2) for M live bytes and
  *   blocks up to n times the smallest), which `tlsf-sim min-heap` reports beside measured needs.
  */
@@ -97,13 +98,15 @@ import {
 import { TlsfError, hex } from './errors.js';
 import {
   checkHeap, findBlockIn, heapStats, largestFreeBlock, metadataRangesOf, poolList, walkHeap, walkPool,
-  type HeapView, type PoolView,
+  type HeapView, type NearestBlock, type PoolView,
 } from './inspect.js';
 import { multiMemoryClass } from './multi-memory.js';
 import {
   alignUp, assertBuffer, carve, checkInteger, poolRecordAddress, poolRecordProblem, resolveRegion, writePoolRecord,
 } from './region.js';
-import type { BlockInfo, CheckResult, MetadataRange, PoolInfo, PoolOptions, TlsfMemory, TlsfOptions, TlsfStats } from './types.js';
+import type {
+  BlockInfo, CheckResult, MetadataRange, PoolInfo, PoolOptions, TlsfMemory, TlsfOptions, TlsfStats,
+} from './types.js';
 
 // Imported bindings are live module cells that V8 re-reads and hole-checks on every use; the hot
 // paths use these literal copies instead, checked against constants.ts once at load.
@@ -315,7 +318,9 @@ export class Tlsf {
   /** Throws unless `link`, read from the block at word `ownerIndex`, is 0 or the header of a block in a pool. */
   private checkLink(link: number, ownerIndex: number, role: string): void {
     const offset = (link - this.fastFirstBlockInt) | 0;
-    if (((offset | (this.fastLinkLimit - offset)) & ((link | (0 - link)) >> 31)) < 0) this.checkLinkSlow(link, ownerIndex, role);
+    if (((offset | (this.fastLinkLimit - offset)) & ((link | (0 - link)) >> 31)) < 0) {
+      this.checkLinkSlow(link, ownerIndex, role);
+    }
   }
 
   /** The checks of unlinkFreeFast when one failed against the first pool: the pool table decides. */
@@ -357,7 +362,9 @@ export class Tlsf {
     let sentinel = this.fastFirstBlock + this.fastLinkLimit + MIN_BLOCK_SIZE;
     if (((block - this.fastFirstBlock) >>> 0) > this.fastLinkLimit) {
       const pool = this.poolOfHeader(address);
-      if (pool === undefined) throw this.corruptBlock(this.indexOf(block), 'is on a free list but outside every pool\'s blocks');
+      if (pool === undefined) {
+        throw this.corruptBlock(this.indexOf(block), 'is on a free list but outside every pool\'s blocks');
+      }
       sentinel = pool.sentinel;
     }
     const header = this.load(address);
@@ -375,11 +382,14 @@ export class Tlsf {
   private previousFree(index: number): number {
     const block = this.addressOf(index);
     const pool = this.poolOfHeader(block);
-    if (pool === undefined || block === pool.firstBlock) throw this.corruptBlock(index, 'says its previous block is free, but none is');
+    if (pool === undefined || block === pool.firstBlock) {
+      throw this.corruptBlock(index, 'says its previous block is free, but none is');
+    }
     const prev = this.word(index - 1) >>> 0;
     if (prev < pool.firstBlock || prev >= block
         || (this.load(prev) & ~PREV_FREE_BIT) !== block - prev + FREE_BIT) {
-      throw this.corruptBlock(index, `says its previous block is free, but the back link before it, ${hex(prev)}, is not a free block ending there`);
+      throw this.corruptBlock(index,
+        `says its previous block is free, but the back link before it, ${hex(prev)}, is not a free block ending there`);
     }
     return prev;
   }
@@ -399,7 +409,8 @@ export class Tlsf {
   private corruptBlock(index: number, what: string): TlsfError {
     this.assertAttached();
     const block = this.addressOf(index);
-    return new TlsfError('corrupt', `heap corrupt: block at ${hex(block)} ${what} (a write after free or past an end?)`, block);
+    const message = `heap corrupt: block at ${hex(block)} ${what} (a write after free or past an end?)`;
+    return new TlsfError('corrupt', message, block);
   }
 
   protected addressOf(index: number): number {
@@ -484,13 +495,16 @@ export class Tlsf {
     const bytes = new Uint8Array(memory, 0, memory.byteLength);
     // Verify before binding anything: a refused buffer leaves the heap as it was, and a later call
     // with the right buffer still works.
+    const refuse = (problem: string, address: number): never => {
+      throw new TlsfError('bad-option', `rebind: the new buffer does not hold this heap: ${problem}`, address);
+    };
     for (const pool of detached) {
       const problem = this.poolRecordProblem(pool, words);
-      if (problem !== undefined) throw new TlsfError('bad-option', `rebind: the new buffer does not hold this heap: ${problem}`, pool.start);
+      if (problem !== undefined) refuse(problem, pool.start);
     }
     if (detached.includes(this.pools[0]!)) {
       const problem = this.bitmapProblem(words);
-      if (problem !== undefined) throw new TlsfError('bad-option', `rebind: the new buffer does not hold this heap: ${problem}`, this.controlAddress);
+      if (problem !== undefined) refuse(problem, this.controlAddress);
     }
     for (const pool of detached) {
       pool.words = words;
@@ -631,7 +645,9 @@ export class Tlsf {
     const oldHead = words[headIndex]!;
     const hasHead = (oldHead | (0 - oldHead)) >> 31;
     const headOffset = (oldHead - this.fastFirstBlockInt) | 0;
-    if (((headOffset | (this.fastLinkLimit - headOffset)) & hasHead) < 0) this.checkLinkSlow(oldHead, index, 'free list\'s head');
+    if (((headOffset | (this.fastLinkLimit - headOffset)) & hasHead) < 0) {
+      this.checkLinkSlow(oldHead, index, 'free list\'s head');
+    }
     words[headIndex] = block;
     words[index + 1] = oldHead;
     const ownPrev = index + 2;
@@ -1305,7 +1321,7 @@ export class Tlsf {
    * The block containing `addr`, else the nearest one in the same pool (for fault reports).
    * Tolerates corrupt memory: stops at the first broken header.
    */
-  findBlock(addr: number): (BlockInfo & { contains: boolean; distance: number }) | undefined {
+  findBlock(addr: number): NearestBlock | undefined {
     return findBlockIn(this.view(), addr);
   }
 

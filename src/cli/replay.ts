@@ -1,4 +1,6 @@
-import { classRange, inspectControl, mapBlockSize, nextFreeLink, Tlsf, tlsfGeometry, type TlsfGeometry } from '../allocator/index.js';
+import {
+  classRange, inspectControl, mapBlockSize, nextFreeLink, Tlsf, tlsfGeometry, type TlsfGeometry,
+} from '../allocator/index.js';
 import { tlsfHeap, type BoardProfile, type HeapEvent } from '../board/index.js';
 import { InputError } from './errors.js';
 import { formatHex } from './units.js';
