@@ -51,7 +51,11 @@ export interface PoolInfo {
   sentinel: number;
 }
 
-export interface TlsfStats {
+/**
+ * A type alias, not an interface, so that it is assignable to a record type with an index signature
+ * (the board's HeapStatsLike) and a Tlsf meets the board's HeapAllocator without a cast.
+ */
+export type TlsfStats = {
   /** Bytes in used blocks, headers included. */
   usedBytes: number;
   /** Bytes in free blocks, headers included. */
@@ -70,7 +74,7 @@ export interface TlsfStats {
   /** 1 - largestFree / freeBytes (0 when nothing is free). */
   fragmentation: number;
   pools: PoolInfo[];
-}
+};
 
 export interface CheckResult {
   ok: boolean;
