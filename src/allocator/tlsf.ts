@@ -349,8 +349,8 @@ export class Tlsf {
     const pool = this.poolOfHeader(block);
     if (pool !== undefined && size >= MIN_BLOCK_SIZE && block + size <= pool.sentinel) return;
     throw this.corruptBlock(index, pool === undefined
-      ? 'is outside every pool\'s blocks'
-      : `has size ${size}, which runs past its pool's end ${hex(pool.sentinel)}`);
+      ? 'it is outside every pool\'s blocks'
+      : `its size ${size} runs past its pool's end ${hex(pool.sentinel)}`);
   }
 
   /**
@@ -363,7 +363,7 @@ export class Tlsf {
     if (((block - this.fastFirstBlock) >>> 0) > this.fastLinkLimit) {
       const pool = this.poolOfHeader(address);
       if (pool === undefined) {
-        throw this.corruptBlock(this.indexOf(block), 'is on a free list but outside every pool\'s blocks');
+        throw this.corruptBlock(this.indexOf(block), 'it is on a free list but outside every pool\'s blocks');
       }
       sentinel = pool.sentinel;
     }
@@ -371,7 +371,7 @@ export class Tlsf {
     const size = header & SIZE_MASK;
     if ((header & FREE_BIT) === 0 || size < blockSize || address + size > sentinel) {
       throw this.corruptBlock(this.indexOf(block),
-        `is on a free list but its header ${hex(header)} is not a free block of ${blockSize} bytes or more inside its pool`);
+        `it is on a free list, but its header ${hex(header)} is not a free block of ${blockSize} bytes or more inside its pool`);
     }
   }
 
@@ -383,13 +383,13 @@ export class Tlsf {
     const block = this.addressOf(index);
     const pool = this.poolOfHeader(block);
     if (pool === undefined || block === pool.firstBlock) {
-      throw this.corruptBlock(index, 'says its previous block is free, but none is');
+      throw this.corruptBlock(index, 'its header says the block before it is free, but none is');
     }
     const prev = this.word(index - 1) >>> 0;
     if (prev < pool.firstBlock || prev >= block
         || (this.load(prev) & ~PREV_FREE_BIT) !== block - prev + FREE_BIT) {
       throw this.corruptBlock(index,
-        `says its previous block is free, but the back link before it, ${hex(prev)}, is not a free block ending there`);
+        `its header says the block before it is free, but the back link before it, ${hex(prev)}, is not a free block ending there`);
     }
     return prev;
   }
@@ -409,7 +409,7 @@ export class Tlsf {
   private corruptBlock(index: number, what: string): TlsfError {
     this.assertAttached();
     const block = this.addressOf(index);
-    const message = `heap corrupt: block at ${hex(block)} ${what} (a write after free or past an end?)`;
+    const message = `heap corrupt at block ${hex(block)}: ${what} (a write after free, or past the end of a block?)`;
     return new TlsfError('corrupt', message, block);
   }
 
