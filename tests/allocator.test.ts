@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import {
-  BLOCK_HEADER_SIZE, MIN_BLOCK_SIZE, TLSF_DEFAULTS, TlsfError, classRange, createTlsf, mapBlockSize,
-  mapRequest, searchSizeFor, tlsfGeometry, tlsfLayout, type Tlsf,
+  BLOCK_HEADER_SIZE, MIN_BLOCK_SIZE, TLSF_DEFAULTS, TlsfError, classRange, createTlsf, inspectControl, mapBlockSize,
+  mapRequest, nextFreeLink, searchSizeFor, tlsfGeometry, tlsfLayout, type Tlsf,
 } from '../src/allocator/index.js';
 
 const SRAM = 0x2000_0000;
@@ -476,6 +476,36 @@ describe('pools', () => {
     expect(() => createTlsf(new ArrayBuffer(4096), { maxPoolBytes: -1 })).toThrow(/maxPoolBytes/);
   });
 
+  test('rebind refuses a buffer that does not hold the heap and stays bound; the right buffer still works', () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 64 });
+    const base = 0x1000_0000;
+    const heap = createTlsf(memory.buffer, { base, maxPoolBytes: 1 << 20 });
+    const kept = heap.malloc(1000);
+    memory.grow(3);
+    const wrong = new ArrayBuffer(memory.buffer.byteLength); // right size, zeroed: no heap in it
+    expectTlsfError(() => heap.rebind(wrong), 'bad-option', 'signature');
+    expectTlsfError(() => heap.malloc(10), 'detached'); // still bound to what it had
+    // A copy of the heap whose bitmaps were damaged is refused too (the record alone is not enough).
+    const damaged = memory.buffer.slice(0);
+    new Uint32Array(damaged)[(heap.controlAddress - base) >>> 2] = 0xffff_ffff;
+    expectTlsfError(() => heap.rebind(damaged), 'bad-option', 'flBitmap');
+    heap.rebind(memory.buffer);
+    expectClean(heap);
+    const more = heap.malloc(2000);
+    expect(more).not.toBe(0);
+    heap.free(kept);
+    heap.free(more);
+    expectClean(heap);
+    expect(heap.stats().freeBlocks).toBe(1);
+  });
+
+  test('a pool record overwritten at the end of a region is reported by check()', () => {
+    const memory = new ArrayBuffer(4096);
+    const heap = createTlsf(memory, { base: SRAM });
+    new Uint32Array(memory)[4096 / 4 - 3] = 1234; // the record's "first address" word
+    expect(heap.check().errors.join('\n')).toMatch(/record first address .*overwritten/);
+  });
+
   test('two pools in separate buffers: CCM at 0x10000000 and SRAM at 0x20000000', () => {
     const sram = new ArrayBuffer(16 * 1024);
     const ccm = new ArrayBuffer(8 * 1024);
@@ -656,6 +686,28 @@ describe('inspection helpers', () => {
     expect(heap.isMetadata(a + 96)).toBe(true); // free block's back link
     expect(heap.metadataRanges().filter((r) => r.what === 'sentinel').length).toBe(1);
     expect(heap.largestFreeBlock()).toBe(heap.stats().largestFree);
+  });
+
+  test('inspectControl reads the control structure as stored; nextFreeLink follows a list', () => {
+    const memory = new ArrayBuffer(16 * 1024);
+    const heap = createTlsf(memory, { base: SRAM, slLog2: 3 });
+    const a = heap.malloc(40);
+    heap.malloc(8);
+    const b = heap.malloc(40);
+    heap.malloc(8);
+    heap.free(a);
+    heap.free(b);
+    const control = inspectControl(heap);
+    const words = new Uint32Array(memory);
+    const layout = heap.layout;
+    expect(control).toMatchObject({ address: SRAM, bytes: layout.controlBytes, align: 8, slLog2: 3, flCount: layout.flCount, slCount: 8 });
+    expect(control.firstLevelBitmap).toBe(words[0]);
+    expect(control.secondLevelBitmaps).toEqual([...words.subarray(1, 1 + layout.flCount)]);
+    const { firstLevelIndex: fl, secondLevelIndex: sl } = mapBlockSize(layout, heap.usableSize(heap.malloc(40)) + 4);
+    const list: number[] = [];
+    for (let node = inspectControl(heap).heads[fl]![sl]!; node !== 0; node = nextFreeLink(heap, node)) list.push(node);
+    expect(list).toEqual([a - 4]); // b was filed last and taken again by malloc(40) just above
+    expect(control.heads.flat().filter((head) => head !== 0).length).toBeGreaterThan(0);
   });
 
   test('largestFreeBlock agrees with the walk as the heap churns', () => {

@@ -42,6 +42,7 @@ export const FLAG_BITS = 3;
 /** A pool (and so a block) must stay below 2^31 bytes so sizes stay small integers in JavaScript. */
 export const MAX_POOL_BYTES = 0x7fff_fff0;
 
+/** The defaults, stated here only: align 8 (AAPCS), 2^5 second-level classes. Import them; don't restate them. */
 export const TLSF_DEFAULTS = Object.freeze({
   base: 0,
   offset: 0,
@@ -81,16 +82,21 @@ export function log2Floor(value: number): number {
   return 31 - Math.clz32(value);
 }
 
+/** What is wrong with an `align` / `slLog2` pair, or undefined: the one statement of their ranges. */
+export function configProblem(align: unknown, slLog2: unknown): string | undefined {
+  if (align !== 4 && align !== 8 && align !== 16) return `align must be 4, 8 or 16, got ${String(align)}`;
+  if (!Number.isInteger(slLog2) || (slLog2 as number) < 1 || (slLog2 as number) > 5) {
+    return `slLog2 must be an integer from 1 to 5, got ${String(slLog2)}`;
+  }
+  return undefined;
+}
+
 /** Validates `align` and `slLog2` and derives the size-independent constants. */
 export function tlsfGeometry(options: { align?: number; slLog2?: number } = {}): TlsfGeometry {
   const align = options.align ?? TLSF_DEFAULTS.align;
   const slLog2 = options.slLog2 ?? TLSF_DEFAULTS.slLog2;
-  if (align !== 4 && align !== 8 && align !== 16) {
-    throw new RangeError(`TLSF align must be 4, 8 or 16, got ${String(align)}`);
-  }
-  if (!Number.isInteger(slLog2) || slLog2 < 1 || slLog2 > 5) {
-    throw new RangeError(`TLSF slLog2 must be an integer from 1 to 5, got ${String(slLog2)}`);
-  }
+  const problem = configProblem(align, slLog2);
+  if (problem !== undefined) throw new RangeError(`TLSF ${problem}`);
   const alignLog2 = log2Floor(align);
   const slCount = 1 << slLog2;
   const flIndexShift = slLog2 + alignLog2;

@@ -1,19 +1,22 @@
 /**
  * tlsf-sim allocator: a constant-time Two-Level Segregated Fit heap over an ArrayBuffer or
- * SharedArrayBuffer whose bytes stand for target memory at `base`. See tlsf.ts for the layout
- * and constants.ts for the class table.
+ * SharedArrayBuffer whose bytes stand for target memory at `base`. See tlsf.ts for the layout,
+ * constants.ts for the class table and docs/allocator.md for the files.
  */
-import { Tlsf, type TlsfMemory, type TlsfOptions } from './tlsf.js';
+import { Tlsf } from './tlsf.js';
+import type { TlsfMemory, TlsfOptions } from './types.js';
 
 export { Tlsf } from './tlsf.js';
 export type {
   BlockInfo, CheckResult, MetadataRange, PoolInfo, PoolOptions, TlsfMemory, TlsfOptions, TlsfStats,
-} from './tlsf.js';
+} from './types.js';
+export { inspectControl, nextFreeLink } from './inspect.js';
+export type { ControlInspection } from './inspect.js';
 export { TlsfError, hex } from './errors.js';
 export type { TlsfErrorCode } from './errors.js';
 export {
   BLOCK_HEADER_SIZE, MIN_BLOCK_SIZE, FREE_BIT, PREV_FREE_BIT, MAX_POOL_BYTES, TLSF_DEFAULTS,
-  blockSizeFor, classRange, mapBlockSize, mapRequest, searchSizeFor, tlsfGeometry, tlsfLayout,
+  blockSizeFor, classRange, configProblem, mapBlockSize, mapRequest, searchSizeFor, tlsfGeometry, tlsfLayout,
 } from './constants.js';
 export type { RequestMapping, TlsfGeometry, TlsfLayout } from './constants.js';
 

@@ -1,5 +1,14 @@
 /**
- * Two-Level Segregated Fit heap over memory it does not own.
+ * Two-Level Segregated Fit heap over memory it does not own: the Tlsf class, its hot paths and the
+ * helpers V8 inlines into them.
+ *
+ * WHY ONE FILE OVER 600 LINES
+ * malloc, free and realloc are fast only while V8 inlines their helpers (listOf, makeFreeFast,
+ * unlinkFreeFast, the range checks) and reads the heap's fields at fixed offsets of one object
+ * shape; TypeScript has no partial classes, so the class and those helpers stay together. What is
+ * not on those paths lives beside it: inspect.ts (the one bounded block walk, check, stats, the
+ * control structure as data), multi-memory.ts (heaps over several buffers), region.ts (regions,
+ * carving, pool records), types.ts (public shapes), constants.ts (the class table and defaults).
  *
  * WHY THIS SHAPE
  * The heap must behave like a C TLSF on a Cortex-M: everything it knows lives in the managed
@@ -45,15 +54,15 @@
  *   helper over word indices that reads block words through word/setWord and the control
  *   structure (always in the first pool) straight from fastWords. A single-memory heap's
  *   word/setWord index its one Int32Array; once addPool brings a second buffer (or base), the object
- *   switches to MultiMemoryTlsf, whose word/setWord pick the pool. realloc, memalign, calloc and
+ *   switches to MultiMemoryTlsf (multi-memory.ts), whose word/setWord pick the pool. realloc, memalign, calloc and
  *   addPool run the helpers on both kinds of heap.
  *
  * HOT PATHS
  *   The exception, for speed: on a single-memory heap, malloc and free are written out flat over
  *   fastWords (the steps of takeFree + useBlock, and of liveBlock + release), calling only small
  *   fastWords helpers that V8 inlines (searchListOf, listOf, makeFreeFast, unlinkFreeFast). V8
- *   inlines at most about 900 bytes of bytecode into one function, and as calls to the accessor
- *   helpers these two measured 20-25% slower on bench/allocator.ts. So taking a list head appears
+ *   stops inlining past a bytecode budget, and as calls to the accessor helpers these two were
+ *   clearly slower (docs/allocator.md, Speed notes, has the figures). So taking a list head appears
  *   written out in malloc, next to its helpers (takeHead, setHead), and must change with them; the
  *   model tests run both (one-buffer and two-buffer heaps) against the same reference model.
  *   The fast helpers update lists without branches; see BRANCH-FREE LIST UPDATES below.
@@ -67,23 +76,37 @@
  *   realloc: one of shrink / grow forward / grow backward (each at most two unlinks and one file)
  *           or malloc + copy + free; the copy is the only part that grows with the block.
  *   memalign: one search for size + alignment + 16, then two files (gap and tail).
- *   No loop anywhere on these paths: the worst case is a fixed number of memory words, whatever
- *   the heap's contents. The price is the good-fit rule: a request is rounded up to the next class
- *   boundary before the search, so up to 1/2^slLog2 of a block can be left unused inside it
+ *   No loop over blocks anywhere on these paths: the worst case is a fixed number of memory words,
+ *   whatever the heap's contents. Every link and size read from a block is range-checked first
+ *   (RANGE CHECKS): a few integer operations and one branch per step that a sound heap never takes;
+ *   only a link into a pool other than the first looks through the (short) pool table.
+ *   The price is the good-fit rule: a request is rounded up to the next class boundary before the
+ *   search, so up to 1/2^slLog2 of a block can be left unused inside it
  *   (the split returns the rest), and a free block that would fit but sits in the request's own
  *   class is seen only when it heads that list (the fallback, tried only before failing).
  *   Memory: a used block costs its 4-byte header plus rounding to `align`; the control structure
- *   costs 4 * (1 + flCount * (1 + slCount)) bytes once. Like any allocator that never moves blocks,
- *   TLSF can be fragmented by an adversarial sequence; the worst case for the whole class is
+ *   costs 4 * (1 + flCount * (1 + slCount)) bytes once, a pool record 16 bytes per region. Like any
+ *   allocator that never moves blocks, TLSF can be fragmented by an adversarial sequence; the worst case for the whole class is
  *   Robson's bound (as o1heap states it: a heap of about M * (1 + log2(n) / 2) for M live bytes and
  *   blocks up to n times the smallest), which `tlsf-sim min-heap` reports beside measured needs.
  */
 import {
   BLOCK_HEADER_SIZE as HEADER_SIZE_CONSTANT, FREE_BIT as FREE_BIT_CONSTANT, MAX_POOL_BYTES,
   MIN_BLOCK_SIZE as MIN_BLOCK_SIZE_CONSTANT, PREV_FREE_BIT as PREV_FREE_BIT_CONSTANT, TLSF_DEFAULTS,
-  isPowerOfTwo, tlsfLayout, type TlsfLayout,
+  configProblem, isPowerOfTwo, tlsfLayout, type TlsfLayout,
 } from './constants.js';
 import { TlsfError, hex } from './errors.js';
+import {
+  checkHeap, findBlockIn, heapStats, largestFreeBlock, metadataRangesOf, poolList, walkHeap, walkPool,
+  type HeapView, type NearestBlock, type PoolView,
+} from './inspect.js';
+import { multiMemoryClass } from './multi-memory.js';
+import {
+  alignUp, assertBuffer, carve, checkInteger, poolRecordAddress, poolRecordProblem, resolveRegion, writePoolRecord,
+} from './region.js';
+import type {
+  BlockInfo, CheckResult, MetadataRange, PoolInfo, PoolOptions, TlsfMemory, TlsfOptions, TlsfStats,
+} from './types.js';
 
 // Imported bindings are live module cells that V8 re-reads and hole-checks on every use; the hot
 // paths use these literal copies instead, checked against constants.ts once at load.
@@ -97,100 +120,8 @@ if (BLOCK_HEADER_SIZE !== HEADER_SIZE_CONSTANT || MIN_BLOCK_SIZE !== MIN_BLOCK_S
   throw new Error('tlsf.ts block constants disagree with constants.ts');
 }
 
-export type TlsfMemory = ArrayBuffer | SharedArrayBuffer;
-
-export interface TlsfOptions {
-  /** Target address of memory[0]; must be a multiple of 4. Default 0. */
-  base?: number;
-  /** First byte of `memory` to manage. Default 0. */
-  offset?: number;
-  /** Bytes to manage. Default: the rest of `memory`. */
-  length?: number;
-  align?: 4 | 8 | 16;
-  slLog2?: number;
-  /** Validate every pointer against a walk of the heap (O(n); for debugging). */
-  strict?: boolean;
-  /**
-   * Size the first level for blocks up to this many bytes instead of this pool's length: for a heap
-   * that will grow with addPool (WebAssembly.Memory.grow, then rebind and addPool), whose later
-   * pools would otherwise be cut into blocks no larger than this first one. Costs
-   * 4 * (1 + 2^slLog2) bytes of control structure per power of two.
-   */
-  maxPoolBytes?: number;
-}
-
-export interface PoolOptions {
-  base: number;
-  offset?: number;
-  length?: number;
-}
-
-export interface BlockInfo {
-  /** Payload address (what malloc returned, for a used block). */
-  addr: number;
-  /** Payload bytes (usable size). */
-  size: number;
-  used: boolean;
-  /** Header word address. */
-  header: number;
-  /** Whole block bytes, header included. */
-  blockSize: number;
-}
-
-export interface PoolInfo {
-  /** First managed address. */
-  start: number;
-  /** One past the last managed address. */
-  end: number;
-  /** Header address of the first block. */
-  firstBlock: number;
-  /** Header address of the end-of-pool sentinel. */
-  sentinel: number;
-}
-
-export interface TlsfStats {
-  /** Bytes in used blocks, headers included. */
-  usedBytes: number;
-  /** Bytes in free blocks, headers included. */
-  freeBytes: number;
-  usedBlocks: number;
-  freeBlocks: number;
-  /** Bytes of the largest free block, header included (largest malloc that can fit: this - 4). */
-  largestFree: number;
-  /** Highest usedBytes seen since creation. */
-  peakUsed: number;
-  controlBytes: number;
-  /** Bytes handed to the heap (all pools). */
-  poolBytes: number;
-  /** Bytes neither free nor payload: control structure, used headers, sentinels, edge padding. */
-  overheadBytes: number;
-  /** 1 - largestFree / freeBytes (0 when nothing is free). */
-  fragmentation: number;
-  pools: PoolInfo[];
-}
-
-export interface CheckResult {
-  ok: boolean;
-  errors: string[];
-}
-
-export interface MetadataRange {
-  start: number;
-  /** One past the last byte. */
-  end: number;
-  what: 'control' | 'header' | 'free-links' | 'back-link' | 'sentinel';
-}
-
-interface Pool extends PoolInfo {
-  memoryBase: number;
-  words: Int32Array;
+interface Pool extends PoolView {
   bytes: Uint8Array;
-}
-
-function checkInteger(name: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new TlsfError('bad-option', `${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
-  }
 }
 
 export class Tlsf {
@@ -222,6 +153,18 @@ export class Tlsf {
   declare protected readonly fastLength: number;
   declare protected readonly fastFirstBlock: number;
   declare protected readonly fastBlockSpan: number;
+  /** fastFirstBlock as a signed 32-bit value, so that `(link - fastFirstBlockInt) | 0` is the link's offset. */
+  declare private readonly fastFirstBlockInt: number;
+  /** fastFirstBlock - fastBase: turns a word index into an offset from the first block. */
+  declare private readonly fastFirstBlockFromBase: number;
+  /**
+   * Highest offset from fastFirstBlock at which a free block (16 bytes at least) fits before the first
+   * pool's sentinel. Every link and size read from heap memory is held against it (RANGE CHECKS).
+   */
+  declare private readonly fastLinkLimit: number;
+  /** Valid bits of flBitmap and of an slBitmap word: a corrupt bitmap cannot send a read past the control structure. */
+  declare private readonly flValidBits: number;
+  declare private readonly slValidBits: number;
   /** The first pool's words: indices fastStartWord .. fastStartWord + fastWordSpan - 1 of fastWords. */
   declare protected readonly fastStartWord: number;
   declare protected readonly fastWordSpan: number;
@@ -239,12 +182,8 @@ export class Tlsf {
   constructor(memory: TlsfMemory, options: TlsfOptions = {}) {
     const align = options.align ?? TLSF_DEFAULTS.align;
     const slLog2 = options.slLog2 ?? TLSF_DEFAULTS.slLog2;
-    if (align !== 4 && align !== 8 && align !== 16) {
-      throw new TlsfError('bad-option', `align must be 4, 8 or 16, got ${String(align)}`);
-    }
-    if (!Number.isInteger(slLog2) || slLog2 < 1 || slLog2 > 5) {
-      throw new TlsfError('bad-option', `slLog2 must be an integer from 1 to 5, got ${String(slLog2)}`);
-    }
+    const problem = configProblem(align, slLog2);
+    if (problem !== undefined) throw new TlsfError('bad-option', problem);
     const region = resolveRegion(memory, options.base ?? TLSF_DEFAULTS.base, options.offset, options.length);
     this.pools = [];
     this.usedBytesNow = 0;
@@ -280,7 +219,7 @@ export class Tlsf {
     this.slWord = this.flWord + 1;
     this.headWord = this.slWord + this.flCount;
 
-    const pieces = this.carve(controlEnd, end);
+    const pieces = carve(controlEnd, poolRecordAddress(end), this.align, this.layout.maxBlockSize);
     if (pieces.length === 0) {
       throw new TlsfError('bad-option',
         `${region.length} bytes at ${hex(start)} cannot hold the ${this.layout.controlBytes}-byte control structure and one block`);
@@ -289,7 +228,13 @@ export class Tlsf {
     const first = pieces[0]!;
     this.fastFirstBlock = first.firstBlock;
     this.fastBlockSpan = this.strict ? 0 : first.sentinel - first.firstBlock;
+    this.fastFirstBlockInt = first.firstBlock | 0;
+    this.fastFirstBlockFromBase = (first.firstBlock - region.base) | 0;
+    this.fastLinkLimit = first.sentinel - first.firstBlock - MIN_BLOCK_SIZE;
+    this.flValidBits = this.flCount >= 32 ? -1 : (1 << this.flCount) - 1;
+    this.slValidBits = this.slCount >= 32 ? -1 : (1 << this.slCount) - 1;
     for (const piece of pieces) this.installPool(memory, region.base, words, piece.firstBlock, piece.sentinel, start, end);
+    writePoolRecord(words, region.base, start, end, this.poolConfigWord());
   }
 
   // ---------------------------------------------------------------- memory access
@@ -317,15 +262,19 @@ export class Tlsf {
     this.setWord((addr - this.fastBase) >> 2, value);
   }
   protected loadOther(addr: number): number {
-    const pool = this.poolAt(addr);
-    if (pool === undefined) throw new TlsfError('corrupt', `heap metadata leads to ${hex(addr)}, outside every pool`, addr);
+    const pool = this.poolHolding(addr);
     return pool.words[(addr - pool.memoryBase) >> 2]!;
   }
 
   protected storeOther(addr: number, value: number): void {
+    const pool = this.poolHolding(addr);
+    pool.words[(addr - pool.memoryBase) >> 2] = value;
+  }
+
+  private poolHolding(addr: number): Pool {
     const pool = this.poolAt(addr);
     if (pool === undefined) throw new TlsfError('corrupt', `heap metadata leads to ${hex(addr)}, outside every pool`, addr);
-    pool.words[(addr - pool.memoryBase) >> 2] = value;
+    return pool;
   }
 
   /** The pool whose managed bytes contain addr. Pools are few; this loop is over pools, not blocks. */
@@ -350,39 +299,133 @@ export class Tlsf {
     return undefined;
   }
 
-  /** A word that may be anywhere (check/walk on possibly corrupt memory): -1 when not readable. */
-  private peek(addr: number): number {
-    if (!Number.isFinite(addr) || (addr & 3) !== 0) return -1;
-    const pool = this.poolAt(addr);
-    if (pool === undefined || (addr >>> 0) + 4 > pool.end) return -1;
-    return pool.words[(addr - pool.memoryBase) >> 2]! >>> 0;
+  /*
+   * RANGE CHECKS
+   * Free blocks' links and sizes live in memory the firmware can write (a use after free), so every
+   * address or size the allocator reads from a block is held against the pool before it is followed.
+   * The test is against the first pool: a link's offset from its first block, `(link -
+   * fastFirstBlockInt) | 0`, must lie in [0, fastLinkLimit], that is `offset | (fastLinkLimit -
+   * offset)` must not be negative (an address below the pool, or 0, gives a negative offset). The
+   * flat paths OR all the terms of a step (the block's offset, its size, each link's term masked by
+   * `(link | -link) >> 31` so that 0, "no block", passes) and take one branch on the sign, which is
+   * never taken in a sound heap; each term is an exact 32-bit integer whenever the ones before it
+   * hold, so none can wrap to a false pass. Only a step that fails looks in the pool table (pools are
+   * few: that loop is over pools, never over blocks), and only a link found in no pool throws
+   * TlsfError('corrupt'), naming the block it was read from. Nothing is written before the checks of
+   * a step pass.
+   */
+
+  /** Throws unless `link`, read from the block at word `ownerIndex`, is 0 or the header of a block in a pool. */
+  private checkLink(link: number, ownerIndex: number, role: string): void {
+    const offset = (link - this.fastFirstBlockInt) | 0;
+    if (((offset | (this.fastLinkLimit - offset)) & ((link | (0 - link)) >> 31)) < 0) {
+      this.checkLinkSlow(link, ownerIndex, role);
+    }
+  }
+
+  /** The checks of unlinkFreeFast when one failed against the first pool: the pool table decides. */
+  private checkUnlinkSlow(index: number, size: number, next: number, prev: number): void {
+    this.checkFreeBlock(index, size);
+    this.checkLink(next, index, 'next-free link');
+    this.checkLink(prev, index, 'prev-free link');
+  }
+
+  private checkLinkSlow(link: number, ownerIndex: number, role: string): void {
+    const pool = this.poolOfHeader(link);
+    if (pool !== undefined && (link >>> 0) + MIN_BLOCK_SIZE <= pool.sentinel) return;
+    throw this.corruptBlock(ownerIndex, `its ${role} ${hex(link)} is outside every pool's blocks`);
+  }
+
+  /** Throws unless a free block of `size` bytes at word `index` lies wholly inside one pool's block area. */
+  private checkFreeBlock(index: number, size: number): void {
+    const offset = ((index << 2) - this.fastFirstBlockFromBase) >>> 0;
+    if (offset > this.fastLinkLimit || (size - MIN_BLOCK_SIZE) >>> 0 > this.fastLinkLimit - offset) {
+      this.checkFreeBlockSlow(index, size);
+    }
+  }
+
+  private checkFreeBlockSlow(index: number, size: number): void {
+    const block = this.addressOf(index);
+    const pool = this.poolOfHeader(block);
+    if (pool !== undefined && size >= MIN_BLOCK_SIZE && block + size <= pool.sentinel) return;
+    throw this.corruptBlock(index, pool === undefined
+      ? 'it is outside every pool\'s blocks'
+      : `its size ${size} runs past its pool's end ${hex(pool.sentinel)}`);
+  }
+
+  /**
+   * Throws unless the block at `block`, taken from a free list for `blockSize` bytes, is a free block
+   * of at least that size lying wholly inside its pool.
+   */
+  private checkTaken(block: number, blockSize: number): void {
+    const address = block >>> 0;
+    let sentinel = this.fastFirstBlock + this.fastLinkLimit + MIN_BLOCK_SIZE;
+    if (((block - this.fastFirstBlock) >>> 0) > this.fastLinkLimit) {
+      const pool = this.poolOfHeader(address);
+      if (pool === undefined) {
+        throw this.corruptBlock(this.indexOf(block), 'it is on a free list but outside every pool\'s blocks');
+      }
+      sentinel = pool.sentinel;
+    }
+    const header = this.load(address);
+    const size = header & SIZE_MASK;
+    if ((header & FREE_BIT) === 0 || size < blockSize || address + size > sentinel) {
+      throw this.corruptBlock(this.indexOf(block),
+        `it is on a free list, but its header ${hex(header)} is not a free block of ${blockSize} bytes or more inside its pool`);
+    }
+  }
+
+  /**
+   * The free block before the block at word `index`, from the back link in the word before its header
+   * (the P flag says it is there): checked to be a free block of the same pool ending exactly here.
+   */
+  private previousFree(index: number): number {
+    const block = this.addressOf(index);
+    const pool = this.poolOfHeader(block);
+    if (pool === undefined || block === pool.firstBlock) {
+      throw this.corruptBlock(index, 'its header says the block before it is free, but none is');
+    }
+    const prev = this.word(index - 1) >>> 0;
+    if (prev < pool.firstBlock || prev >= block
+        || (this.load(prev) & ~PREV_FREE_BIT) !== block - prev + FREE_BIT) {
+      throw this.corruptBlock(index,
+        `its header says the block before it is free, but the back link before it, ${hex(prev)}, is not a free block ending there`);
+    }
+    return prev;
+  }
+
+  /** previousFree for a block of the first pool at byte `offset` from its first block, over fastWords. */
+  private previousFreeFast(index: number, offset: number): number {
+    const words = this.fastWords;
+    const prev = words[index - 1]!;
+    const prevOffset = (prev - this.fastFirstBlockInt) | 0;
+    if ((prevOffset | (offset - 1 - prevOffset)) < 0
+        || prevOffset + (words[(prev - this.fastBase) >> 2]! & ~PREV_FREE_BIT) !== offset + FREE_BIT) {
+      this.previousFree(index); // throws, naming the block
+    }
+    return prev;
+  }
+
+  private corruptBlock(index: number, what: string): TlsfError {
+    this.assertAttached();
+    const block = this.addressOf(index);
+    const message = `heap corrupt at block ${hex(block)}: ${what} (a write after free, or past the end of a block?)`;
+    return new TlsfError('corrupt', message, block);
+  }
+
+  protected addressOf(index: number): number {
+    return (this.fastBase + index * 4) >>> 0;
+  }
+
+  protected indexOf(address: number): number {
+    return (address - this.fastBase) >> 2;
   }
 
   // ---------------------------------------------------------------- pools
 
-  /**
-   * Block areas for [from, to): first header at an address = align - 4 (mod align), sentinel as high
-   * as it fits. Areas larger than the largest class are cut into pieces, each with its own sentinel,
-   * so that no block can ever grow past what the index can file.
-   */
-  private carve(from: number, to: number): { firstBlock: number; sentinel: number }[] {
-    const align = this.align;
-    const pieces: { firstBlock: number; sentinel: number }[] = [];
-    let firstBlock = Math.ceil((from + BLOCK_HEADER_SIZE) / align) * align - BLOCK_HEADER_SIZE;
-    if (firstBlock === 0) firstBlock += align; // 0 means "no block" in links and heads
-    const lastSentinel = Math.floor(to / align) * align - BLOCK_HEADER_SIZE;
-    while (lastSentinel - firstBlock >= MIN_BLOCK_SIZE) {
-      const span = Math.min(lastSentinel - firstBlock, this.layout.maxBlockSize);
-      const sentinel = firstBlock + span;
-      pieces.push({ firstBlock, sentinel });
-      firstBlock = sentinel + align;
-    }
-    return pieces;
-  }
-
   private installPool(memory: TlsfMemory, memoryBase: number, words: Int32Array, firstBlock: number, sentinel: number, start: number, end: number): void {
     const pool: Pool = {
-      start, end, firstBlock, sentinel, memoryBase, words,
+      start, end, firstBlock, sentinel, memoryBase, words, record: poolRecordAddress(end),
       bytes: new Uint8Array(memory, 0, memory.byteLength),
     };
     this.pools.push(pool);
@@ -406,19 +449,20 @@ export class Tlsf {
         throw new TlsfError('overlap', `pool ${hex(start)}..${hex(end)} overlaps the pool at ${hex(pool.start)}..${hex(pool.end)}`, start);
       }
     }
-    const pieces = this.carve(start, end);
+    const pieces = carve(start, poolRecordAddress(end), this.align, this.layout.maxBlockSize);
     if (pieces.length === 0) {
       throw new TlsfError('bad-option', `pool at ${hex(start)} of ${region.length} bytes is too small for one block`, start);
     }
     const sameMemory = memory === this.fastWords.buffer && region.base === this.fastBase;
     const words = memory === this.fastWords.buffer ? this.fastWords : new Int32Array(memory, 0, memory.byteLength >>> 2);
     // One-way switch to checked word access; a single-memory heap never pays for it.
-    if (!sameMemory && !(this instanceof MultiMemoryTlsf)) Object.setPrototypeOf(this, MultiMemoryTlsf.prototype);
+    if (!sameMemory && !(this instanceof multiMemory())) Object.setPrototypeOf(this, multiMemory().prototype);
     const added: PoolInfo[] = [];
     for (const piece of pieces) {
       this.installPool(memory, region.base, words, piece.firstBlock, piece.sentinel, start, end);
       added.push({ start, end, firstBlock: piece.firstBlock, sentinel: piece.sentinel });
     }
+    writePoolRecord(words, region.base, start, end, this.poolConfigWord());
     return added;
   }
 
@@ -449,6 +493,19 @@ export class Tlsf {
     }
     const words = new Int32Array(memory, 0, memory.byteLength >>> 2);
     const bytes = new Uint8Array(memory, 0, memory.byteLength);
+    // Verify before binding anything: a refused buffer leaves the heap as it was, and a later call
+    // with the right buffer still works.
+    const refuse = (problem: string, address: number): never => {
+      throw new TlsfError('bad-option', `rebind: the new buffer does not hold this heap: ${problem}`, address);
+    };
+    for (const pool of detached) {
+      const problem = this.poolRecordProblem(pool, words);
+      if (problem !== undefined) refuse(problem, pool.start);
+    }
+    if (detached.includes(this.pools[0]!)) {
+      const problem = this.bitmapProblem(words);
+      if (problem !== undefined) refuse(problem, this.controlAddress);
+    }
     for (const pool of detached) {
       pool.words = words;
       pool.bytes = bytes;
@@ -457,6 +514,28 @@ export class Tlsf {
       this.fastWords = words;
       this.fastBytes = bytes;
     }
+  }
+
+  /** align | slLog2 << 8 | flCount << 16: the configuration word of every pool record (region.ts). */
+  private poolConfigWord(): number {
+    return this.align | (this.slLog2 << 8) | (this.flCount << 16);
+  }
+
+  private poolRecordProblem(pool: PoolView, words: Int32Array): string | undefined {
+    return poolRecordProblem(pool, words, this.poolConfigWord());
+  }
+
+  /** Whether the bitmaps in `words` fit this heap's geometry: at most 1 + flCount reads, no list is followed. */
+  private bitmapProblem(words: Int32Array): string | undefined {
+    const levelBits = words[this.flWord]!;
+    if ((levelBits & ~this.flValidBits) !== 0) return `flBitmap ${hex(levelBits)} has bits above row ${this.flCount - 1}`;
+    for (let fl = 0; fl < this.flCount; fl++) {
+      const rowBits = words[this.slWord + fl]!;
+      if ((rowBits & ~this.slValidBits) !== 0 || ((levelBits >>> fl) & 1) !== (rowBits !== 0 ? 1 : 0)) {
+        return `flBitmap ${hex(levelBits)} and slBitmap[${fl}] ${hex(rowBits)} disagree`;
+      }
+    }
+    return undefined;
   }
 
   /**
@@ -475,7 +554,7 @@ export class Tlsf {
   // ---------------------------------------------------------------- classes and free lists
   //
   // Small helpers over word indices, which V8 inlines into realloc, memalign and the multi-memory
-  // malloc and free (realloc through them measured as fast as its former hand-inlined copies; the
+  // malloc and free (realloc through them is as fast as hand-inlined copies were; the
   // single-memory malloc and free are written out flat, see HOT PATHS at the top). The control
   // structure is always in the first pool, so it is read straight from fastWords; block words go
   // through word/setWord. None of them loops: each is a fixed handful of words.
@@ -520,8 +599,7 @@ export class Tlsf {
    * BRANCH-FREE LIST UPDATES
    * Whether a list is empty, or a block heads its list, is as good as random from one call to the
    * next, and a mispredicted branch (some 15-20 cycles) costs more than the few integer operations
-   * that replace it. Measured on bench/allocator.ts, against AssemblyScript's TLSF: steady went from
-   * 0.82x to 0.72x of its time, mixed-realloc from 0.84x to 0.76x, small from 0.80x to 0.77x. So
+   * that replace it (docs/allocator.md, Speed notes, has what this gained on bench/allocator.ts). So
    * those cases are folded into arithmetic on an all-ones / all-zeros mask, `(x | -x) >> 31`
    * (-1 when x != 0):
    *   - a link store that has no target (no next block, or no previous one) goes to a word that is
@@ -542,6 +620,7 @@ export class Tlsf {
     const words = this.fastWords;
     const headIndex = this.headWord + list;
     const oldHead = words[headIndex]!;
+    this.checkLink(oldHead, index, 'free list\'s head');
     words[headIndex] = block;
     this.setWord(index + 1, oldHead);
     this.setWord(index + 2, 0);
@@ -553,7 +632,7 @@ export class Tlsf {
 
   /**
    * makeFree for the flat paths of a single-memory heap, whose blocks are all in fastWords: without
-   * the word/setWord indirection (2-4% on those paths) and branch-free. With an empty list the old
+   * the word/setWord indirection (a measurable cost on those paths) and branch-free. With an empty list the old
    * head's back link has no target, and the store goes to this block's own prev word, which the
    * next store clears.
    */
@@ -564,10 +643,14 @@ export class Tlsf {
     const list = this.listOf(size);
     const headIndex = this.headWord + list;
     const oldHead = words[headIndex]!;
+    const hasHead = (oldHead | (0 - oldHead)) >> 31;
+    const headOffset = (oldHead - this.fastFirstBlockInt) | 0;
+    if (((headOffset | (this.fastLinkLimit - headOffset)) & hasHead) < 0) {
+      this.checkLinkSlow(oldHead, index, 'free list\'s head');
+    }
     words[headIndex] = block;
     words[index + 1] = oldHead;
     const ownPrev = index + 2;
-    const hasHead = (oldHead | (0 - oldHead)) >> 31;
     words[ownPrev ^ ((ownPrev ^ (((oldHead - this.fastBase) >> 2) + 2)) & hasHead)] = block;
     words[ownPrev] = 0;
     const fl = list >> this.slLog2;
@@ -580,8 +663,11 @@ export class Tlsf {
    * only a block heading its list needs its class (and the bitmaps).
    */
   private unlinkFree(index: number, size: number): void {
+    this.checkFreeBlock(index, size);
     const next = this.word(index + 1);
     const prev = this.word(index + 2);
+    this.checkLink(next, index, 'next-free link');
+    this.checkLink(prev, index, 'prev-free link');
     if (next !== 0) this.setWord(((next - this.fastBase) >> 2) + 2, prev);
     if (prev !== 0) this.setWord(((prev - this.fastBase) >> 2) + 1, next);
     else this.setHead(this.listOf(size), next);
@@ -598,9 +684,19 @@ export class Tlsf {
     const memoryBase = this.fastBase;
     const next = words[index + 1]!;
     const prev = words[index + 2]!;
-    const ownPrev = index + 2;
     const hasNext = (next | (0 - next)) >> 31;
     const hasPrev = (prev | (0 - prev)) >> 31;
+    // RANGE CHECKS, as one sign test: the block and its size inside the first pool, each link 0 or in it.
+    const firstBlock = this.fastFirstBlockInt;
+    const limit = this.fastLinkLimit;
+    const offset = ((index << 2) - this.fastFirstBlockFromBase) | 0;
+    const nextOffset = (next - firstBlock) | 0;
+    const prevOffset = (prev - firstBlock) | 0;
+    if ((offset | (limit - offset) | size | (size - MIN_BLOCK_SIZE) | (limit - offset - size + MIN_BLOCK_SIZE)
+        | ((nextOffset | (limit - nextOffset)) & hasNext) | ((prevOffset | (limit - prevOffset)) & hasPrev)) < 0) {
+      this.checkUnlinkSlow(index, size, next, prev);
+    }
+    const ownPrev = index + 2;
     words[ownPrev ^ ((ownPrev ^ (((next - memoryBase) >> 2) + 2)) & hasNext)] = prev;
     const list = this.listOf(size);
     const headIndex = this.headWord + list;
@@ -633,15 +729,16 @@ export class Tlsf {
     let fl = list >> slLog2;
     if (fl >= this.flCount) return this.takeFromOwnClass(blockSize);
     const words = this.fastWords;
-    let rowBits = words[this.slWord + fl]! & (-1 << (list & this.slMask));
+    let rowBits = words[this.slWord + fl]! & (-1 << (list & this.slMask)) & this.slValidBits;
     if (rowBits === 0) {
-      const levelBits = words[this.flWord]! & (-2 << fl);
+      const levelBits = words[this.flWord]! & (-2 << fl) & this.flValidBits;
       if (levelBits === 0) return this.takeFromOwnClass(blockSize);
       fl = 31 - Math.clz32(levelBits & -levelBits);
-      rowBits = words[this.slWord + fl]!;
+      rowBits = words[this.slWord + fl]! & this.slValidBits;
+      if (rowBits === 0) return this.takeFromOwnClass(blockSize); // bitmaps disagree: check() says where
     }
     list = (fl << slLog2) + (31 - Math.clz32(rowBits & -rowBits));
-    return this.takeHead(list, words[this.headWord + list]!);
+    return this.takeHead(list, words[this.headWord + list]!, blockSize);
   }
 
   /**
@@ -652,13 +749,17 @@ export class Tlsf {
     const list = this.listOf(blockSize);
     if (list >> this.slLog2 >= this.flCount) return 0;
     const head = this.fastWords[this.headWord + list]!;
-    if (head === 0 || (this.load(head) & SIZE_MASK) < blockSize) return 0;
-    return this.takeHead(list, head);
+    if (head === 0) return 0;
+    this.checkTaken(head, MIN_BLOCK_SIZE);
+    if ((this.load(head) & SIZE_MASK) < blockSize) return 0;
+    return this.takeHead(list, head, blockSize);
   }
 
-  /** Takes `block`, the head of list `list`, off it. */
-  private takeHead(list: number, block: number): number {
+  /** Takes `block`, the head of list `list`, off it, for a block of `blockSize` bytes. */
+  private takeHead(list: number, block: number, blockSize: number): number {
+    this.checkTaken(block, blockSize);
     const next = this.word(((block - this.fastBase) >> 2) + 1);
+    this.checkLink(next, this.indexOf(block), 'next-free link');
     if (next !== 0) this.setWord(((next - this.fastBase) >> 2) + 2, 0);
     this.setHead(list, next);
     return block;
@@ -746,17 +847,18 @@ export class Tlsf {
   }
 
   private strictCheck(pool: Pool, header: number, ptr: number, operation: string): void {
-    let block = pool.firstBlock;
-    let steps = ((pool.sentinel - pool.firstBlock) / MIN_BLOCK_SIZE) + 1;
-    while (block < header && steps-- > 0) {
-      const size = this.peek(block) & SIZE_MASK;
-      if (size <= 0) break;
-      block += size;
-    }
-    if (block !== header) {
+    let found = -1;
+    walkPool(this.view(), pool, (block, word) => {
+      if (block >= header) {
+        if (block === header) found = word;
+        return true;
+      }
+      return false;
+    });
+    if (found < 0) {
       throw new TlsfError('not-a-block', `${operation}(${hex(ptr)}): no block starts there (strict walk)`, ptr);
     }
-    if ((this.peek(block) & FREE_BIT) !== 0) {
+    if ((found & FREE_BIT) !== 0) {
       throw new TlsfError('double-free', `${operation}(${hex(ptr)}): block is already free (double free?)`, ptr);
     }
   }
@@ -779,24 +881,39 @@ export class Tlsf {
     let fl = searchList >> slLog2;
     if (fl >= this.flCount) return this.mallocFromOwnClass(blockSize);
     // This branch stays: when it is predictable (often), the CPU runs ahead on the guess, and the
-    // branch-free form (read both rows, pick by mask) measured slower on the 'small' trace.
-    let rowBits = words[slWord + fl]! & (-1 << (searchList & this.slMask));
+    // branch-free form (read both rows, pick by mask) was slower on the 'small' trace.
+    let rowBits = words[slWord + fl]! & (-1 << (searchList & this.slMask)) & this.slValidBits;
     if (rowBits === 0) {
-      const levelBits = words[flWord]! & (-2 << fl);
+      const levelBits = words[flWord]! & (-2 << fl) & this.flValidBits;
       if (levelBits === 0) return this.mallocFromOwnClass(blockSize);
       fl = 31 - Math.clz32(levelBits & -levelBits);
-      rowBits = words[slWord + fl]!;
+      rowBits = words[slWord + fl]! & this.slValidBits;
     }
     const list = (fl << slLog2) + (31 - Math.clz32(rowBits & (0 - rowBits)));
 
-    // Take the head of the list. With no next block, the back-link store clears this block's own
+    // Take the head of the list, once it is known to be a free block of the first pool, large
+    // enough and ending before the sentinel (RANGE CHECKS; a head in another pool of this buffer
+    // takes the generic path). With no next block, the back-link store clears this block's own
     // prev word, already 0 in a head.
     const headIndex = this.headWord + list;
     const block = words[headIndex]!;
+    const limit = this.fastLinkLimit;
+    const offset = (block - this.fastFirstBlockInt) | 0;
+    if ((offset | (limit - offset)) < 0) return this.mallocGeneric(size);
     const index = (block - memoryBase) >> 2;
+    const header = words[index]!;
+    const total = header & SIZE_MASK;
+    const rest = total - blockSize;
     const nextFree = words[index + 1]!;
-    words[headIndex] = nextFree;
     const hasNext = (nextFree | (0 - nextFree)) >> 31;
+    const nextOffset = (nextFree - this.fastFirstBlockInt) | 0;
+    // One sign test: free, large enough, ending by the sentinel, and a next link that is 0 or in the pool.
+    if ((total | rest | ((header & FREE_BIT) - 1) | (limit + MIN_BLOCK_SIZE - offset - total)
+        | ((nextOffset | (limit - nextOffset)) & hasNext)) < 0) {
+      this.checkTaken(block, blockSize);
+      this.checkLinkSlow(nextFree, index, 'next-free link'); // a next block in another pool passes
+    }
+    words[headIndex] = nextFree;
     const ownPrev = index + 2;
     words[ownPrev ^ ((ownPrev ^ (((nextFree - memoryBase) >> 2) + 2)) & hasNext)] = 0;
     const remaining = words[slWord + fl]! & ~((1 << (list & this.slMask)) & ~hasNext);
@@ -804,9 +921,6 @@ export class Tlsf {
     words[flWord] &= ~((1 << fl) & ~((remaining | (0 - remaining)) >> 31));
 
     // Split: the tail goes back on the lists when it can be a block of its own.
-    const header = words[index]!;
-    const total = header & SIZE_MASK;
-    const rest = total - blockSize;
     if (rest >= MIN_BLOCK_SIZE) {
       words[index] = blockSize | (header & PREV_FREE_BIT);
       // The block after the remainder keeps its P flag: its neighbour is still free.
@@ -853,9 +967,9 @@ export class Tlsf {
 
   free(ptr: number): void {
     // The hot path, flat like malloc: the steps of liveBlock + release over fastWords, which
-    // multi-memory heaps and odd pointers use. Its bytecode (435 bytes) is under V8's 460-byte limit
-    // for inlining into a caller; inlined into the bench's replay loop it measured 4% faster on
-    // 'small', so grow it only with a reason (check: node --print-bytecode --print-bytecode-filter=free).
+    // multi-memory heaps and odd pointers use. Keep its bytecode under V8's 460-byte limit for
+    // inlining into a caller, where it runs faster: grow it only with a reason, and check with
+    // node --print-bytecode --print-bytecode-filter=free (the range checks live in helpers for this).
     if (ptr === 0) return;
     const firstBlock = this.fastFirstBlock;
     let block = ptr - BLOCK_HEADER_SIZE;
@@ -879,9 +993,9 @@ export class Tlsf {
     this.usedBytesNow -= size;
 
     if ((header & PREV_FREE_BIT) !== 0) {
+      const prev = this.previousFreeFast(index, offset);
       // Leave F set in the swallowed header so that a second free of ptr is still caught.
       words[index] = header | FREE_BIT;
-      const prev = words[index - 1]!;
       const prevIndex = (prev - memoryBase) >> 2;
       const prevSize = words[prevIndex]! & SIZE_MASK;
       this.unlinkFreeFast(prevIndex, prevSize);
@@ -913,8 +1027,8 @@ export class Tlsf {
     this.usedBytesNow -= size;
     if ((header & PREV_FREE_BIT) !== 0) {
       // Leave F set in the swallowed header so that a second free of ptr is still caught.
+      block = this.previousFree(index);
       this.setWord(index, header | FREE_BIT);
-      block = this.word(index - 1);
       index = (block - this.fastBase) >> 2;
       const prevSize = this.word(index) & SIZE_MASK;
       this.unlinkFree(index, prevSize);
@@ -949,7 +1063,7 @@ export class Tlsf {
     // Flat like malloc and free on a single-memory heap (see HOT PATHS): shrink, growth forwards and
     // the move over fastWords. Growth backwards (a free block before and too little room after:
     // about 1 realloc in 70 on the mixed-realloc trace) takes reallocGeneric, which validates again.
-    // Measured 1.5-2% faster on mixed-realloc than reallocGeneric alone.
+    // Faster on mixed-realloc than reallocGeneric alone (docs/allocator.md).
     if (ptr === 0) return this.malloc(size);
     const block = this.liveBlock(ptr, 'realloc');
     if ((size | 0) !== size || size <= 0 || size > this.maxRequest) {
@@ -1051,7 +1165,7 @@ export class Tlsf {
     if (combined < blockSize && (header & PREV_FREE_BIT) !== 0) {
       // Not enough forwards; the free block before may make up the difference. Keeping the data
       // low in memory this way beats moving it to wherever malloc finds room.
-      const prev = this.word(index - 1);
+      const prev = this.previousFree(index);
       const prevIndex = (prev - this.fastBase) >> 2;
       const prevSize = this.word(prevIndex) & SIZE_MASK;
       if (combined + prevSize >= blockSize) {
@@ -1092,10 +1206,10 @@ export class Tlsf {
   /**
    * Copies a payload (a whole number of words), safe for the overlap of a backwards move
    * (destination below source). On a single-memory heap every block is in the one buffer: short
-   * payloads are copied word by word, cheaper than the call into copyWithin (about 20 ns, measured;
-   * the loop wins below about 150 bytes). A forward word loop is wrong only when the destination
-   * starts inside the source; a move to a new block never overlaps, whichever way it goes (about
-   * 10k of the 25k short copies of the mixed-realloc trace go upwards, and took copyWithin before).
+   * payloads are copied word by word, cheaper than the call into copyWithin
+   * below about 150 bytes. A forward word loop is wrong only when the destination starts inside the
+   * source; a move to a new block never overlaps, whichever way it goes, so upward moves take the
+   * loop too.
    */
   protected moveBytes(from: number, to: number, length: number): void {
     const memoryBase = this.fastBase;
@@ -1195,159 +1309,66 @@ export class Tlsf {
     target.bytes.fill(value, target.index, target.index + length);
   }
 
-  // ---------------------------------------------------------------- inspection (walks; off hot paths)
+  // ---------------------------------------------------------------- inspection (inspect.ts; off hot paths)
 
   /** Visits every block of every pool in address order. Throws TlsfError('corrupt') at a broken header. */
   walk(visit: (block: BlockInfo) => void): void {
     this.assertAttached();
-    for (const pool of this.pools) {
-      let block = pool.firstBlock;
-      let steps = Math.floor((pool.sentinel - pool.firstBlock) / MIN_BLOCK_SIZE) + 1;
-      while (block !== pool.sentinel) {
-        const word = this.peek(block);
-        const size = word & SIZE_MASK;
-        if (word < 0 || size < MIN_BLOCK_SIZE || block + size > pool.sentinel || steps-- <= 0) {
-          throw new TlsfError('corrupt', `walk: broken block header ${hex(word)} at ${hex(block)}`, block);
-        }
-        visit({ addr: block + BLOCK_HEADER_SIZE, size: size - BLOCK_HEADER_SIZE, used: (word & FREE_BIT) === 0, header: block, blockSize: size });
-        block += size;
-      }
-    }
+    walkHeap(this.view(), visit);
   }
 
   /**
    * The block containing `addr`, else the nearest one in the same pool (for fault reports).
    * Tolerates corrupt memory: stops at the first broken header.
    */
-  findBlock(addr: number): (BlockInfo & { contains: boolean; distance: number }) | undefined {
-    let best: (BlockInfo & { contains: boolean; distance: number }) | undefined;
-    for (const pool of this.pools) {
-      if (addr < pool.start - 0x1000 || addr >= pool.end + 0x1000) continue;
-      let block = pool.firstBlock;
-      let steps = Math.floor((pool.sentinel - pool.firstBlock) / MIN_BLOCK_SIZE) + 1;
-      while (block !== pool.sentinel && steps-- > 0) {
-        const word = this.peek(block);
-        const size = word & SIZE_MASK;
-        if (word < 0 || size < MIN_BLOCK_SIZE || block + size > pool.sentinel) break;
-        const contains = addr >= block && addr < block + size;
-        const distance = contains ? 0 : addr < block ? block - addr : addr - (block + size) + 1;
-        if (best === undefined || distance < best.distance) {
-          best = { addr: block + 4, size: size - 4, used: (word & FREE_BIT) === 0, header: block, blockSize: size, contains, distance };
-        }
-        if (contains) return best;
-        block += size;
-      }
-    }
-    return best;
+  findBlock(addr: number): NearestBlock | undefined {
+    return findBlockIn(this.view(), addr);
   }
 
   /**
-   * Every byte range that is allocator metadata right now: the control structure, every header,
-   * free blocks' links and back links, sentinels. For a guard that traps firmware writes into them.
+   * Every byte range that is allocator metadata right now: the control structure, pool records, every
+   * header, free blocks' links and back links, sentinels. For a guard that traps firmware writes into them.
    */
   metadataRanges(): MetadataRange[] {
-    const ranges: MetadataRange[] = [
-      { start: this.controlAddress, end: this.controlAddress + this.layout.controlBytes, what: 'control' },
-    ];
-    for (const pool of this.pools) {
-      let block = pool.firstBlock;
-      let steps = Math.floor((pool.sentinel - pool.firstBlock) / MIN_BLOCK_SIZE) + 1;
-      while (block !== pool.sentinel && steps-- > 0) {
-        const word = this.peek(block);
-        const size = word & SIZE_MASK;
-        if (word < 0 || size < MIN_BLOCK_SIZE || block + size > pool.sentinel) break;
-        ranges.push({ start: block, end: block + 4, what: 'header' });
-        if ((word & FREE_BIT) !== 0) {
-          ranges.push({ start: block + 4, end: block + 12, what: 'free-links' });
-          ranges.push({ start: block + size - 4, end: block + size, what: 'back-link' });
-        }
-        block += size;
-      }
-      ranges.push({ start: pool.sentinel, end: pool.sentinel + 4, what: 'sentinel' });
-    }
-    return ranges;
+    return metadataRangesOf(this.view());
   }
 
   /** Whether a write to [addr, addr + length) would touch allocator metadata (walks the heap). */
   isMetadata(addr: number, length = 1): boolean {
     const end = addr + length;
-    for (const range of this.metadataRanges()) {
-      if (addr < range.end && range.start < end) return true;
-    }
-    return false;
+    return this.metadataRanges().some((range) => addr < range.end && range.start < end);
   }
 
   poolList(): PoolInfo[] {
-    return this.pools.map((pool) => ({ start: pool.start, end: pool.end, firstBlock: pool.firstBlock, sentinel: pool.sentinel }));
+    return poolList(this.view());
   }
 
   stats(): TlsfStats {
     this.assertAttached();
-    let usedBytes = 0;
-    let freeBytes = 0;
-    let usedBlocks = 0;
-    let freeBlocks = 0;
-    let largestFree = 0;
-    let poolBytes = 0;
-    let lastPoolStart = Number.NaN;
-    for (const pool of this.pools) {
-      if (pool.start !== lastPoolStart) poolBytes += pool.end - pool.start; // pieces of one region share start
-      lastPoolStart = pool.start;
-      let block = pool.firstBlock;
-      let steps = Math.floor((pool.sentinel - pool.firstBlock) / MIN_BLOCK_SIZE) + 1;
-      while (block !== pool.sentinel && steps-- > 0) {
-        const word = this.peek(block);
-        const size = word & SIZE_MASK;
-        if (word < 0 || size < MIN_BLOCK_SIZE || block + size > pool.sentinel) break;
-        if ((word & FREE_BIT) !== 0) {
-          freeBytes += size;
-          freeBlocks++;
-          if (size > largestFree) largestFree = size;
-        } else {
-          usedBytes += size;
-          usedBlocks++;
-        }
-        block += size;
-      }
-    }
-    return {
-      usedBytes, freeBytes, usedBlocks, freeBlocks, largestFree,
-      peakUsed: this.peakUsedBytes,
-      controlBytes: this.layout.controlBytes,
-      poolBytes,
-      overheadBytes: poolBytes - freeBytes - (usedBytes - usedBlocks * BLOCK_HEADER_SIZE),
-      fragmentation: freeBytes === 0 ? 0 : 1 - largestFree / freeBytes,
-      pools: this.poolList(),
-    };
+    return heapStats(this.view());
   }
 
   /**
    * Size of the largest free block (header included), without walking the heap: the highest
-   * non-empty class from the bitmaps, then a scan of that one list (blocks in a class differ by
-   * less than its width, so the list is short in practice; the scan is bounded all the same).
-   * For tracking "largest free at peak" on every allocation; stats() gives the same by a walk.
+   * non-empty class from the bitmaps, then a scan of that one list. For tracking "largest free at
+   * peak" on every allocation; stats() gives the same by a walk.
    */
   largestFreeBlock(): number {
-    const words = this.fastWords;
-    const levelBits = words[this.flWord]!;
-    if (levelBits === 0) return 0;
-    const fl = 31 - Math.clz32(levelBits);
-    const rowBits = words[this.slWord + fl]!;
-    if (rowBits === 0) return 0; // bitmaps disagree: corrupt (check() says where)
-    const sl = 31 - Math.clz32(rowBits);
-    let node = words[this.headWord + (fl << this.slLog2) + sl]!;
-    let largest = 0;
-    let budget = 0;
-    for (const pool of this.pools) budget += (pool.sentinel - pool.firstBlock) / MIN_BLOCK_SIZE;
-    while (node !== 0 && budget-- > 0) {
-      const word = this.peek(node);
-      if (word < 0) break;
-      const size = word & SIZE_MASK;
-      if (size > largest) largest = size;
-      node = this.peek(node + 4);
-      if (node <= 0) break;
-    }
-    return largest;
+    return largestFreeBlock(this.view());
+  }
+
+  /**
+   * The heap's internals as inspect.ts reads them. Not part of the API: inspectControl() and the
+   * methods above are.
+   * @internal
+   */
+  view(): HeapView {
+    return {
+      pools: this.pools, layout: this.layout, controlAddress: this.controlAddress,
+      controlWords: this.fastWords, flWord: this.flWord, slWord: this.slWord, headWord: this.headWord,
+      peakUsed: this.peakUsedBytes,
+      recordProblem: (pool) => this.poolRecordProblem(pool, pool.words),
+    };
   }
 
   /** Bytes in used blocks right now (headers included), from the counter; O(1). */
@@ -1382,177 +1403,15 @@ export class Tlsf {
     if (detached !== undefined) {
       return { ok: false, errors: [`pool ${hex(detached.start)}: its buffer was detached (WebAssembly.Memory.grow() or a transfer); call rebind(newBuffer)`] };
     }
-    const errors: string[] = [];
-    const report = (message: string): void => {
-      if (errors.length < 1000) errors.push(message);
-    };
-    const freeInWalk = new Map<number, number>();
-    const words = this.fastWords;
-    for (const pool of this.pools) {
-      const where = `pool ${hex(pool.start)}`;
-      let block = pool.firstBlock;
-      let previousFree = false;
-      let previousBlock = 0;
-      let steps = Math.floor((pool.sentinel - pool.firstBlock) / MIN_BLOCK_SIZE) + 1;
-      let broken = false;
-      while (block !== pool.sentinel) {
-        if (steps-- <= 0) {
-          report(`${where}: more blocks than fit in the pool (cycle?) at ${hex(block)}`);
-          broken = true;
-          break;
-        }
-        const word = this.peek(block);
-        if (word < 0) {
-          report(`${where}: block at ${hex(block)} is misaligned or outside the pool`);
-          broken = true;
-          break;
-        }
-        const size = word & SIZE_MASK;
-        const free = (word & FREE_BIT) !== 0;
-        const prevFreeFlag = (word & PREV_FREE_BIT) !== 0;
-        if (((block + BLOCK_HEADER_SIZE) & this.alignMask) !== 0) {
-          report(`${where}: block at ${hex(block)} has a payload not aligned to ${this.align}`);
-        }
-        if (size < MIN_BLOCK_SIZE || (size & this.alignMask) !== 0 || block + size > pool.sentinel) {
-          report(`${where}: block at ${hex(block)} has impossible size ${size} (header ${hex(word)})`);
-          broken = true;
-          break;
-        }
-        if (prevFreeFlag !== previousFree) {
-          report(`${where}: block at ${hex(block)} has P=${prevFreeFlag ? 1 : 0} but the previous block${previousBlock ? ' ' + hex(previousBlock) : ''} is ${previousFree ? 'free' : 'used'}`);
-        }
-        if (free) {
-          if (previousFree) report(`${where}: adjacent free blocks at ${hex(previousBlock)} and ${hex(block)} (not coalesced)`);
-          const backLink = this.peek(block + size - 4);
-          if (backLink !== block) report(`${where}: free block at ${hex(block)} has back link ${hex(backLink)} in its last word, expected itself`);
-          freeInWalk.set(block, size);
-        }
-        previousFree = free;
-        previousBlock = block;
-        block += size;
-      }
-      if (!broken) {
-        const sentinelWord = this.peek(pool.sentinel);
-        if (sentinelWord < 0 || (sentinelWord & SIZE_MASK) !== 0 || (sentinelWord & FREE_BIT) !== 0) {
-          report(`${where}: sentinel at ${hex(pool.sentinel)} is ${hex(sentinelWord)}, expected a used zero-size block`);
-        } else if (((sentinelWord & PREV_FREE_BIT) !== 0) !== previousFree) {
-          report(`${where}: sentinel at ${hex(pool.sentinel)} has P=${(sentinelWord & PREV_FREE_BIT) ? 1 : 0} but the last block ${hex(previousBlock)} is ${previousFree ? 'free' : 'used'}`);
-        }
-      }
-    }
-
-    // Free lists against bitmaps and against the walk.
-    const seen = new Set<number>();
-    const flBitmap = words[this.flWord]!;
-    if (this.flCount < 32 && flBitmap >>> this.flCount !== 0) report(`control: flBitmap ${hex(flBitmap)} has bits above row ${this.flCount - 1}`);
-    for (let fl = 0; fl < this.flCount; fl++) {
-      const rowBits = words[this.slWord + fl]!;
-      if (((flBitmap >>> fl) & 1) !== (rowBits !== 0 ? 1 : 0)) {
-        report(`control: flBitmap bit ${fl} is ${(flBitmap >>> fl) & 1} but slBitmap[${fl}] is ${hex(rowBits)}`);
-      }
-      if (this.slCount < 32 && rowBits >>> this.slCount !== 0) report(`control: slBitmap[${fl}] ${hex(rowBits)} has bits above class ${this.slCount - 1}`);
-      for (let sl = 0; sl < this.slCount; sl++) {
-        const head = words[this.headWord + (fl << this.slLog2) + sl]! >>> 0;
-        const bit = (rowBits >>> sl) & 1;
-        if (bit !== (head !== 0 ? 1 : 0)) {
-          report(`control: list (${fl},${sl}) head is ${hex(head)} but its slBitmap bit is ${bit}`);
-        }
-        let node = head;
-        let prev = 0;
-        let budget = freeInWalk.size + 1;
-        while (node !== 0) {
-          if (budget-- <= 0) {
-            report(`list (${fl},${sl}): longer than the number of free blocks (cycle?) at ${hex(node)}`);
-            break;
-          }
-          const size = freeInWalk.get(node);
-          if (size === undefined) {
-            report(`list (${fl},${sl}): ${hex(node)} is not a free block of any pool`);
-            break;
-          }
-          if (seen.has(node)) {
-            report(`list (${fl},${sl}): ${hex(node)} is on a free list twice`);
-            break;
-          }
-          seen.add(node);
-          const list = this.listOf(size);
-          if (list >> this.slLog2 !== fl || (list & this.slMask) !== sl) {
-            report(`list (${fl},${sl}): free block ${hex(node)} of ${size} bytes belongs in list (${list >> this.slLog2},${list & this.slMask})`);
-          }
-          const backLink = this.peek(node + 8);
-          if (backLink !== prev) report(`list (${fl},${sl}): ${hex(node)} has prev link ${hex(backLink)}, expected ${hex(prev)}`);
-          prev = node;
-          node = this.peek(node + 4);
-          if (node < 0) {
-            report(`list (${fl},${sl}): next link of ${hex(prev)} is unreadable`);
-            break;
-          }
-        }
-      }
-    }
-    for (const block of freeInWalk.keys()) {
-      if (!seen.has(block)) report(`free block ${hex(block)} of ${freeInWalk.get(block)} bytes is on no free list`);
-    }
-    return { ok: errors.length === 0, errors };
+    return checkHeap(this.view());
   }
 
 }
 
-/**
- * A heap whose pools live in more than one memory (or at more than one base): every word access
- * first checks the first pool's range and otherwise looks the address up in the pool table.
- * Objects become this class in addPool; it is never constructed directly.
- */
-class MultiMemoryTlsf extends Tlsf {
-  override malloc(size: number): number {
-    return this.mallocGeneric(size);
-  }
+let multiMemoryCache: typeof Tlsf | undefined;
 
-  override free(ptr: number): void {
-    this.freeGeneric(ptr);
-  }
-
-  override realloc(ptr: number, size: number): number {
-    return this.reallocGeneric(ptr, size);
-  }
-
-  protected override word(index: number): number {
-    if ((index - this.fastStartWord) >>> 0 < this.fastWordSpan) return this.fastWords[index]!;
-    return this.loadOther((this.fastBase + index * 4) >>> 0);
-  }
-
-  protected override setWord(index: number, value: number): void {
-    if ((index - this.fastStartWord) >>> 0 < this.fastWordSpan) this.fastWords[index] = value;
-    else this.storeOther((this.fastBase + index * 4) >>> 0, value);
-  }
-
-  /** Blocks may be in different buffers: the checked copy. */
-  protected override moveBytes(from: number, to: number, length: number): void {
-    this.copy(from, to, length);
-  }
-}
-
-function alignUp(value: number, alignment: number): number {
-  return Math.ceil(value / alignment) * alignment;
-}
-
-/** Buffers from another realm (a worker, a vm context) fail instanceof, hence the tag test. */
-function assertBuffer(memory: unknown): void {
-  const isBuffer = memory instanceof ArrayBuffer
-    || (typeof SharedArrayBuffer !== 'undefined' && memory instanceof SharedArrayBuffer)
-    || Object.prototype.toString.call(memory).endsWith('ArrayBuffer]');
-  if (!isBuffer) throw new TlsfError('bad-option', 'memory must be an ArrayBuffer or SharedArrayBuffer');
-}
-
-function resolveRegion(memory: TlsfMemory, base: number, offset = 0, length?: number): { base: number; offset: number; length: number } {
-  assertBuffer(memory);
-  checkInteger('base', base, 0, 0xffff_fffc);
-  if (base % 4 !== 0) throw new TlsfError('bad-option', `base must be a multiple of 4, got ${hex(base)}`, base);
-  checkInteger('offset', offset, 0, memory.byteLength);
-  const resolvedLength = length ?? memory.byteLength - offset;
-  checkInteger('length', resolvedLength, 1, Math.min(memory.byteLength - offset, MAX_POOL_BYTES));
-  if (base + offset + resolvedLength > 2 ** 32) {
-    throw new TlsfError('bad-option', `region ${hex(base + offset)} + ${resolvedLength} bytes passes the 32-bit address space`, base);
-  }
-  return { base, offset, length: resolvedLength };
+/** The class a heap switches to when addPool brings a second buffer or base (multi-memory.ts). */
+function multiMemory(): typeof Tlsf {
+  multiMemoryCache ??= multiMemoryClass(Tlsf);
+  return multiMemoryCache;
 }

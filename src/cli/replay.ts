@@ -1,4 +1,6 @@
-import { classRange, mapBlockSize, Tlsf, tlsfGeometry, type TlsfGeometry } from '../allocator/index.js';
+import {
+  classRange, inspectControl, mapBlockSize, nextFreeLink, Tlsf, tlsfGeometry, type TlsfGeometry,
+} from '../allocator/index.js';
 import { tlsfHeap, type BoardProfile, type HeapEvent } from '../board/index.js';
 import { InputError } from './errors.js';
 import { formatHex } from './units.js';
@@ -115,12 +117,6 @@ export class HeapReplay {
     return group.memory;
   }
 
-  /** A word of the replayed heap's memory (metadata: bitmaps, list heads, links). */
-  readWord(address: number): number {
-    const group = this.groupOf(address);
-    return new DataView(this.memoryOf(group)).getUint32(address - group.base, true);
-  }
-
   get done(): boolean {
     return this.position >= this.events.length || this.divergence !== null;
   }
@@ -196,27 +192,24 @@ export class HeapReplay {
       });
     });
     const problems: string[] = [];
-    const layout = heap.layout;
-    const control = heap.controlAddress;
-    const firstLevelBitmap = this.readWord(control);
-    const secondLevelBitmaps: number[] = [];
-    for (let fl = 0; fl < layout.flCount; fl++) secondLevelBitmaps.push(this.readWord(control + 4 * (1 + fl)));
-    const headsAddress = control + 4 * (1 + layout.flCount);
+    // The allocator's own reading of its control structure: its layout lives in src/allocator only.
+    const control = inspectControl(heap);
+    const { firstLevelBitmap, secondLevelBitmaps } = control;
     const freeHeaders = new Map(blocks.filter((block) => !block.used).map((block) => [block.header, block]));
     const freeLists: FreeListState[] = [];
     let listed = 0;
-    for (let fl = 0; fl < layout.flCount; fl++) {
+    for (let fl = 0; fl < control.flCount; fl++) {
       const rowBit = ((firstLevelBitmap >>> fl) & 1) === 1;
       const rowBits = secondLevelBitmaps[fl]!;
       if (rowBit !== (rowBits !== 0)) problems.push(`first-level bit ${fl} is ${rowBit ? 'set' : 'clear'} but row ${fl}'s second-level bitmap is ${formatHex(rowBits)}`);
-      for (let sl = 0; sl < layout.slCount; sl++) {
-        const head = this.readWord(headsAddress + 4 * ((fl << layout.slLog2) + sl));
+      for (let sl = 0; sl < control.slCount; sl++) {
+        const head = control.heads[fl]![sl]!;
         const bit = ((rowBits >>> sl) & 1) === 1;
         if (bit !== (head !== 0)) problems.push(`class (${fl}, ${sl}): bitmap bit ${bit ? 'set' : 'clear'} but list head ${formatHex(head)}`);
         if (head === 0) continue;
         const list: number[] = [];
         let bytes = 0;
-        for (let node = head; node !== 0 && list.length <= blocks.length; node = this.readWord(node + 4)) {
+        for (let node = head; node !== 0 && list.length <= blocks.length; node = nextFreeLink(heap, node) >>> 0) {
           const block = freeHeaders.get(node);
           if (!block) { problems.push(`class (${fl}, ${sl}) lists ${formatHex(node)}, which the walk does not find free`); break; }
           if (block.sizeClass!.fl !== fl || block.sizeClass!.sl !== sl) problems.push(`block ${formatHex(node)} of ${block.blockSize} B belongs in class (${block.sizeClass!.fl}, ${block.sizeClass!.sl}), listed in (${fl}, ${sl})`);
