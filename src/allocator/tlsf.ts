@@ -1050,9 +1050,8 @@ export class Tlsf {
     let combined = current + nextSize;
     if (combined < blockSize) {
       // Not enough forwards: move, as a C TLSF does. Growing backwards into a free previous block
-      // whenever it fits raised peak span (docs/allocator.md, "Realloc placement"): the move
-      // frees this block to merge with its free neighbours, and the good fit puts the data in a hole
-      // of its size; so backwards is kept for when no hole fits, where it saves a failure.
+      // whenever it fitted left peak span higher than a C TLSF's (docs/allocator.md, "Realloc
+      // placement"), so it is kept only for when nothing else fits, where it saves a failure.
       const moved = this.malloc(size);
       if (moved !== 0) {
         this.moveBytes(ptr, moved, current - BLOCK_HEADER_SIZE);
