@@ -64,8 +64,8 @@
  *           at most about 12 word reads and 12 word writes.
  *   free:   validate (bounds, alignment, flags), unlink up to two neighbours, file one block;
  *           at most about 14 reads and 14 writes.
- *   realloc: one of shrink / grow forward / grow backward (each at most two unlinks and one file)
- *           or malloc + copy + free; the copy is the only part that grows with the block.
+ *   realloc: one of shrink / grow forward (each at most two unlinks and one file) / malloc + copy +
+ *           free / after a failed malloc, grow backward; the copy is the only part that grows with the block.
  *   memalign: one search for size + alignment + 16, then two files (gap and tail).
  *   No loop anywhere on these paths: the worst case is a fixed number of memory words, whatever
  *   the heap's contents. The price is the good-fit rule: a request is rounded up to the next class
