@@ -124,7 +124,8 @@ function replayThing(ops: Int32Array, pool: MemPool, buffer: ArrayBuffer, pointe
 
 // ------------------------------------------------------------------ span (untimed): highest block end at any time
 
-function spanOurs(trace: Trace, heap: Tlsf, start: number): number {
+/** Peak span of `heap` replaying `trace`: the highest block end, less `start`, the start of its memory. */
+export function spanOurs(trace: Trace, heap: Tlsf, start: number): number {
   const pointers = new Uint32Array(trace.slotCount);
   const ops = trace.ops;
   let highest = start;

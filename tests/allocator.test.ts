@@ -281,7 +281,7 @@ describe('operations', () => {
     expectClean(heap);
   });
 
-  test('realloc grows backwards at addresses above 2^31, long and short payloads', () => {
+  test('realloc grows backwards (no room to move) at addresses above 2^31, long and short payloads', () => {
     // Found by the model test: links read back from the Int32Array are negative up there, and the
     // long copy took them as offsets from the end of the buffer.
     const base = 0xc000_0000;
@@ -292,6 +292,7 @@ describe('operations', () => {
       const a = heap.malloc(16);
       const b = heap.malloc(payload);
       const c = heap.malloc(16);
+      for (let chunk = 8192; chunk >= 8; chunk >>= 1) while (heap.malloc(chunk) !== 0); // no room elsewhere
       for (let i = 0; i < payload; i++) bytes[b - base + i] = (i * 7 + 3) & 255;
       heap.free(a);
       const grown = heap.realloc(b, payload + 16); // c blocks the way forward; a's space is behind
@@ -304,13 +305,14 @@ describe('operations', () => {
     }
   });
 
-  test('realloc grows backwards into a free previous block, moving the bytes down', () => {
+  test('realloc grows backwards into a free previous block when a move finds no room, moving the bytes down', () => {
     const memory = new ArrayBuffer(16 * 1024);
     const bytes = new Uint8Array(memory);
     const heap = createTlsf(memory, { base: SRAM });
-    const a = heap.malloc(300);
+    const a = heap.malloc(200); // too small alone for the 250 below, so a move could not use it
     const b = heap.malloc(100);
     const c = heap.malloc(100);
+    for (let chunk = 8192; chunk >= 8; chunk >>= 1) while (heap.malloc(chunk) !== 0); // no room elsewhere
     for (let i = 0; i < 100; i++) bytes[b - SRAM + i] = 200 - i;
     heap.free(a);
     const grown = heap.realloc(b, 250); // c blocks the way forward; a's space is behind

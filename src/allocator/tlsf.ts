@@ -73,8 +73,8 @@
  *           at most about 12 word reads and 12 word writes.
  *   free:   validate (bounds, alignment, flags), unlink up to two neighbours, file one block;
  *           at most about 14 reads and 14 writes.
- *   realloc: one of shrink / grow forward / grow backward (each at most two unlinks and one file)
- *           or malloc + copy + free; the copy is the only part that grows with the block.
+ *   realloc: one of shrink / grow forward (each at most two unlinks and one file) / malloc + copy +
+ *           free / after a failed malloc, grow backward; the copy is the only part that grows with the block.
  *   memalign: one search for size + alignment + 16, then two files (gap and tail).
  *   No loop over blocks anywhere on these paths: the worst case is a fixed number of memory words,
  *   whatever the heap's contents. Every link and size read from a block is range-checked first
@@ -1054,16 +1054,16 @@ export class Tlsf {
   }
 
   /**
-   * Resizes in place when it can (shrink; grow into a free next block; grow backwards into a free
-   * previous block, moving the bytes down), else moves (malloc, copy, free).
+   * Resizes in place when it can (shrink; grow into a free next block), else moves (malloc, copy,
+   * free), as a C TLSF does; only when that malloc fails does it grow backwards into a free previous
+   * block (moving the bytes down). See "Realloc placement" in docs/allocator.md for why.
    * realloc(0, n) is malloc(n); realloc(p, 0) frees p and returns 0. On failure returns 0 and
    * leaves the old block untouched.
    */
   realloc(ptr: number, size: number): number {
     // Flat like malloc and free on a single-memory heap (see HOT PATHS): shrink, growth forwards and
-    // the move over fastWords. Growth backwards (a free block before and too little room after:
-    // about 1 realloc in 70 on the mixed-realloc trace) takes reallocGeneric, which validates again.
-    // Faster on mixed-realloc than reallocGeneric alone (docs/allocator.md).
+    // the move over fastWords. Growth backwards, tried only when the move's malloc fails, takes
+    // reallocGeneric, which validates again.
     if (ptr === 0) return this.malloc(size);
     const block = this.liveBlock(ptr, 'realloc');
     if ((size | 0) !== size || size <= 0 || size > this.maxRequest) {
@@ -1114,17 +1114,17 @@ export class Tlsf {
       }
       return ptr;
     }
-    if ((header & PREV_FREE_BIT) !== 0) return this.reallocGeneric(ptr, size);
     const moved = this.malloc(size);
-    if (moved === 0) return 0;
+    // A failed malloc changes nothing, so reallocGeneric meets the same heap and fails it again.
+    if (moved === 0) return (header & PREV_FREE_BIT) !== 0 ? this.reallocGeneric(ptr, size) : 0;
     this.moveBytes(ptr, moved, current - BLOCK_HEADER_SIZE);
     this.free(ptr);
     return moved;
   }
 
   /**
-   * realloc through word/setWord, with growth backwards: what multi-memory heaps run, and the flat
-   * realloc's fallback.
+   * realloc through word/setWord, with growth backwards when the move finds no room: what
+   * multi-memory heaps run, and the flat realloc's fallback.
    */
   protected reallocGeneric(ptr: number, size: number): number {
     if (ptr === 0) return this.malloc(size);
@@ -1162,26 +1162,26 @@ export class Tlsf {
     let startIndex = index;
     let startHeader = header;
     let combined = current + nextSize;
-    if (combined < blockSize && (header & PREV_FREE_BIT) !== 0) {
-      // Not enough forwards; the free block before may make up the difference. Keeping the data
-      // low in memory this way beats moving it to wherever malloc finds room.
+    if (combined < blockSize) {
+      // Not enough forwards: move, as a C TLSF does. Growing backwards into a free previous block
+      // whenever it fitted left peak span higher than a C TLSF's (docs/allocator.md, "Realloc
+      // placement"), so it is kept only for when nothing else fits, where it saves a failure.
+      const moved = this.malloc(size);
+      if (moved !== 0) {
+        this.moveBytes(ptr, moved, current - BLOCK_HEADER_SIZE);
+        this.free(ptr); // the flat free: cheaper here than inlining release into realloc
+        return moved;
+      }
+      if ((header & PREV_FREE_BIT) === 0) return 0;
       const prev = this.previousFree(index);
       const prevIndex = (prev - this.fastBase) >> 2;
       const prevSize = this.word(prevIndex) & SIZE_MASK;
-      if (combined + prevSize >= blockSize) {
-        this.unlinkFree(prevIndex, prevSize);
-        start = prev;
-        startIndex = prevIndex;
-        startHeader = 0; // prev was free, so the block before it is used: P = 0
-        combined += prevSize;
-      }
-    }
-    if (combined < blockSize) {
-      const moved = this.malloc(size);
-      if (moved === 0) return 0;
-      this.moveBytes(ptr, moved, current - BLOCK_HEADER_SIZE);
-      this.free(ptr); // the flat free: cheaper here than inlining release into realloc
-      return moved;
+      if (combined + prevSize < blockSize) return 0;
+      this.unlinkFree(prevIndex, prevSize);
+      start = prev;
+      startIndex = prevIndex;
+      startHeader = 0; // prev was free, so the block before it is used: P = 0
+      combined += prevSize;
     }
     if (nextSize !== 0) {
       this.unlinkFree(nextIndex, nextSize);
