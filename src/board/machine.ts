@@ -1,6 +1,6 @@
 // One emulated board running one firmware image: the run loop, and the only place that knows every part of
 // the board (memory map, image loader, heap service, peaks, semihosting, fault diagnosis). See docs/board.md.
-import { hex } from '../allocator/index.js';
+import { hex, TLSF_DEFAULTS } from '../allocator/index.js';
 import { Engine } from './engine.js';
 import {
   REG_LR, REG_PC, REG_R0, REG_SP, UC_ERR_OK, UC_HOOK_MEM_INVALID, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_CPU_ARM_CORTEX_M0, UC_CPU_ARM_CORTEX_M3, UC_CPU_ARM_CORTEX_M4, UC_CPU_ARM_CORTEX_M7, UC_CPU_ARM_CORTEX_M33,
@@ -89,7 +89,7 @@ export class Machine {
       throw new FirmwareError(`timeoutMs must be a positive number of milliseconds, got ${this.timeoutMs}`);
     }
     this.image = parseElf(options.elf, this.firmwareName);
-    const align = options.align ?? 8;
+    const align = options.align ?? TLSF_DEFAULTS.align;
     if (align !== 4 && align !== 8 && align !== 16) throw new FirmwareError(`align must be 4, 8 or 16, got ${String(align)}`);
 
     this.engine = new Engine(cpuModel(this.board.cpu), `opening a ${this.board.cpu} engine for board ${this.board.name}`);
