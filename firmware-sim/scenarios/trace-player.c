@@ -98,7 +98,7 @@ int main(void) {
     TLSF_SIM_ASSERT(!"trace fits its area");
   }
   slot_t *slots = find_table(table_address, id_count);
-  tlsf_sim_printf("trace-player: %s trace, %lu operations on %lu ids, %ld replay(s); table of %lu bytes at 0x%08lx\n",
+  tlsf_sim_printf("trace-player: %s trace, %lu operations, %lu table slots, %ld replay(s); table of %lu bytes at 0x%08lx\n",
                   from_flash ? "flash" : "built-in", (unsigned long)op_count, (unsigned long)id_count, (long)repeat,
                   (unsigned long)(id_count * sizeof *slots), (unsigned long)(uintptr_t)slots);
 
