@@ -160,11 +160,14 @@ export interface RunRequest extends RunParameters, Pick<RunOptions, 'recordEvent
 
 export function prepareRun(request: RunRequest): PreparedRun {
   if (request.host) {
-    if (request.target.kind !== 'trace') {
-      throw new InputError(`--host replays a .rep trace without the emulator; ${targetLabel(request.target)} is ${request.target.kind === 'elf' ? 'firmware' : 'a scenario'}, which needs a board`);
+    const target = request.target;
+    if (target.kind !== 'trace') {
+      const what = target.kind === 'elf' ? 'firmware' : 'a scenario';
+      throw new InputError(`--host replays a .rep trace without the emulator; ${targetLabel(target)} is ${what}, which needs a board`);
     }
     const playerParams = findScenario(TRACE_PLAYER_SCENARIO).params;
-    return prepareHostRun(request, readTraceFile(request.target.path), playerParams, { align: DEFAULT_ALIGN, slLog2: DEFAULT_SL_LOG2 });
+    const defaults = { align: DEFAULT_ALIGN, slLog2: DEFAULT_SL_LOG2 };
+    return prepareHostRun(request, readTraceFile(target.path), playerParams, defaults);
   }
   const board = resolveBoard(request.board);
   const params = { ...(request.params ?? {}) };

@@ -39,7 +39,8 @@ export function defaultHostHeap(trace: Trace): number {
 /** A board profile describing the host heap, so views that rebuild the heap (map, step) find its memory. */
 function hostBoard(heapSize: number): BoardProfile {
   return {
-    name: HOST_NAME, description: 'a host heap (tlsf-sim run --host): the TLSF allocator without the emulator',
+    name: HOST_NAME,
+    description: 'a host heap (tlsf-sim run --host): the TLSF allocator without the emulator',
     cpu: 'cortex-m4', clockHz: 0, flash: { base: 0, size: 0 },
     ram: [{ name: 'host heap', base: HOST_HEAP_BASE, size: heapSize, heap: true }], source: 'none: not a board',
   } as BoardProfile;
@@ -52,7 +53,9 @@ function hostParams(params: Record<string, number>, known: ScenarioParam[]): Hos
   const names = known.map((param) => param.name);
   for (const name of Object.keys(params)) {
     if (!names.includes(name)) {
-      throw new InputError(`${TRACE_PLAYER_SCENARIO} has no parameter ${quoteInput(name)}; its parameters: ${names.join(', ')}`);
+      throw new InputError(
+        `${TRACE_PLAYER_SCENARIO} has no parameter ${quoteInput(name)}; its parameters: ${names.join(', ')}`,
+      );
     }
   }
   const value = (name: string): number => params[name] ?? known.find((param) => param.name === name)?.default ?? 0;
@@ -67,10 +70,14 @@ const BOARD_ONLY: [keyof RunRequest, string][] = [
 ];
 
 /** A trace run on the host: resolved like a board run, so every command (run, check, min-heap, map, step) takes it. */
-export function prepareHostRun(request: RunRequest, trace: Trace, playerParams: ScenarioParam[], defaults: { align: 4 | 8 | 16; slLog2: number }): PreparedRun {
+export function prepareHostRun(
+  request: RunRequest, trace: Trace, playerParams: ScenarioParam[], defaults: { align: 4 | 8 | 16; slLog2: number },
+): PreparedRun {
   for (const [key, flag] of BOARD_ONLY) {
     const value = request[key];
-    if (value !== undefined && value !== false) throw new InputError(`${flag} does not apply with --host, which replays the trace without a board`);
+    if (value !== undefined && value !== false) {
+      throw new InputError(`${flag} does not apply with --host, which replays the trace without a board`);
+    }
   }
   const heapSize = request.heapSize ?? defaultHostHeap(trace);
   if (heapSize > MAX_HOST_HEAP) {
@@ -88,7 +95,10 @@ export function prepareHostRun(request: RunRequest, trace: Trace, playerParams: 
   if (request.timeoutMs !== undefined) settings.timeoutMs = request.timeoutMs;
   return {
     label, target: request.target, board, trace, host: { playerParams },
-    options: { ...parameters, timeoutMs: request.timeoutMs, elf: new Uint8Array(0), elfName: '(host replay)', board, recordEvents: request.recordEvents },
+    options: {
+      ...parameters, timeoutMs: request.timeoutMs, elf: new Uint8Array(0), elfName: '(host replay)', board,
+      recordEvents: request.recordEvents,
+    },
     settings,
   };
 }
@@ -151,117 +161,157 @@ class TraceStopped extends Error {
   }
 }
 
-/** Replays the prepared trace on a fresh host heap; the report is a board report with `host: true`. */
-export function runTraceOnHost(prepared: PreparedRun): RunReport & { host: true } {
-  const started = performance.now();
-  const { options, trace } = prepared;
-  if (!trace || !prepared.host) throw new Error('runTraceOnHost needs a prepared host trace run');
-  const heapSize = options.heapSize!;
-  const { repeat, tolerateOom } = hostParams(options.params ?? {}, prepared.host.playerParams);
+/** The heap services as the board serves them: the call, its count, the figures and the event log. */
+class HeapCalls {
+  readonly ops = { malloc: 0, free: 0, realloc: 0, calloc: 0, memalign: 0, failed: 0 };
+  readonly figures: HeapFigures;
+  private call = 0;
+
+  constructor(readonly heap: HeapAllocator, readonly events: HeapEvent[] | null) {
+    this.figures = new HeapFigures(heap, HOST_HEAP_BASE);
+  }
+
+  malloc(size: number): number {
+    this.call++;
+    this.ops.malloc++;
+    const result = this.heap.malloc(size);
+    if (result === 0) this.ops.failed++;
+    else this.figures.allocated(result, size);
+    this.record('malloc', [size], result);
+    return result;
+  }
+
+  /** free(NULL) never reaches the board (the runtime's shim returns first), so it is not a call here either. */
+  free(address: number): void {
+    if (address === 0) return;
+    this.call++;
+    this.ops.free++;
+    this.figures.releasing();
+    this.heap.free(address);
+    this.figures.released(address);
+    this.record('free', [address], 0);
+  }
+
+  realloc(address: number, size: number): number {
+    this.call++;
+    this.ops.realloc++;
+    let result: number;
+    if (address === 0) {
+      result = this.heap.realloc(0, size);
+      if (result !== 0) this.figures.allocated(result, size);
+    } else {
+      this.figures.releasing();
+      result = this.heap.realloc(address, size);
+      // As on the board: a failed realloc keeps the old block; realloc(p, 0) releases it.
+      if (result !== 0 || size === 0) {
+        this.figures.released(address);
+        if (result !== 0) this.figures.allocated(result, size);
+      }
+    }
+    if (result === 0 && size !== 0) this.ops.failed++;
+    this.record('realloc', [address, size], result);
+    return result;
+  }
+
+  mark(label: string): void {
+    this.record('mark', [0], 0, label);
+  }
+
+  private record(op: HeapEvent['op'], args: number[], result: number, label?: string): void {
+    if (!this.events) return;
+    const event: HeapEvent = { call: this.call, op, args, result, instructions: 0, caller: 0 };
+    if (label !== undefined) event.label = label;
+    this.events.push(event);
+  }
+}
+
+/**
+ * The trace player's loop (trace-player.c) on the host: the same calls in the same order. Returns the number of
+ * operations replayed and failed (with tolerate_oom); throws TraceStopped where the player would stop.
+ */
+function replayTrace(
+  calls: HeapCalls, trace: Trace, name: string, params: HostReplayParams, deadline: number,
+): { replayed: number; failed: number } {
+  const { slots, slotCount } = assignSlots(trace);
+  const blockOf = new Float64Array(Math.max(slotCount, 1));
+  let replayed = 0;
+  let failed = 0;
+  const outOfMemory = (size: number, line: number): void => {
+    if (!params.tolerateOom) {
+      const stats = calls.heap.stats();
+      throw new TraceStopped('out-of-memory', `the trace could not continue: allocating ${size} bytes failed `
+        + `(${name}:${line}; ${stats.freeBytes} bytes free, largest free block ${stats.largestFree})`);
+    }
+    failed++;
+  };
+  for (let pass = 0; pass < params.repeat; pass++) {
+    for (let index = 0; index < trace.ops.length; index++) {
+      if (index % CLOCK_EVERY === 0 && Date.now() > deadline) {
+        const done = replayed.toLocaleString('en-US');
+        throw new TraceStopped('timeout', `wall-clock limit (--timeout) reached after ${done} operations`);
+      }
+      const op = trace.ops[index]!;
+      const slot = slots[index]!;
+      if (op.kind === 'free') {
+        calls.free(blockOf[slot]!);
+        blockOf[slot] = 0;
+      } else {
+        const result = op.kind === 'alloc' ? calls.malloc(op.size) : calls.realloc(blockOf[slot]!, op.size);
+        if (result === 0 && op.size !== 0) {
+          outOfMemory(op.size, op.line);
+          continue;
+        }
+        blockOf[slot] = result;
+      }
+      replayed++;
+    }
+    if (pass === 0) calls.mark('first replay done');
+    // Whatever the trace left allocated is freed between replays and at the end, slot by slot like the player.
+    for (let slot = 0; slot < slotCount; slot++) {
+      calls.free(blockOf[slot]!);
+      blockOf[slot] = 0;
+    }
+  }
+  calls.mark('end');
+  return { replayed, failed };
+}
+
+function createHostHeap(heapSize: number, align: 4 | 8 | 16, slLog2: number | undefined): HeapAllocator {
   let memory: ArrayBuffer;
   try {
     memory = new ArrayBuffer(heapSize);
   } catch {
     throw new InputError(`--heap ${heapSize}: this machine cannot allocate a host heap of ${formatBytes(heapSize)}`);
   }
-  let heap: HeapAllocator;
   try {
-    heap = tlsfHeap(memory, { base: HOST_HEAP_BASE, offset: 0, length: heapSize, align: options.align ?? 8, slLog2: options.slLog2 });
+    return tlsfHeap(memory, { base: HOST_HEAP_BASE, offset: 0, length: heapSize, align, slLog2 });
   } catch (error) {
     throw new InputError(`host heap of ${heapSize} bytes: ${(error as Error).message}`);
   }
-  const figures = new HeapFigures(heap, HOST_HEAP_BASE);
-  const ops = { malloc: 0, free: 0, realloc: 0, calloc: 0, memalign: 0, failed: 0 };
-  const events: HeapEvent[] | null = options.recordEvents ? [] : null;
-  let call = 0;
-  const record = (op: HeapEvent['op'], args: number[], result: number, label?: string): void => {
-    if (!events) return;
-    const event: HeapEvent = { call, op, args, result, instructions: 0, caller: 0 };
-    if (label !== undefined) event.label = label;
-    events.push(event);
-  };
-  const free = (address: number): void => {
-    call++;
-    ops.free++;
-    figures.releasing();
-    heap.free(address);
-    figures.released(address);
-    record('free', [address], 0);
-  };
+}
 
-  const { slots, slotCount } = assignSlots(trace);
-  const blockOf = new Float64Array(Math.max(slotCount, 1));
-  const traceName = prepared.label;
+/** Replays the prepared trace on a fresh host heap; the report is a board report with `host: true`. */
+export function runTraceOnHost(prepared: PreparedRun): RunReport & { host: true } {
+  const started = performance.now();
+  const { options, trace } = prepared;
+  if (!trace || !prepared.host) throw new Error('runTraceOnHost needs a prepared host trace run');
+  const heapSize = options.heapSize!;
+  const params = hostParams(options.params ?? {}, prepared.host.playerParams);
+  const heap = createHostHeap(heapSize, options.align ?? 8, options.slLog2);
+  const calls = new HeapCalls(heap, options.recordEvents ? [] : null);
   const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
-  const output: string[] = [
-    `host replay: ${trace.ops.length} operations on ${trace.idCount} ids (${slotCount} live at once), ${repeat} replay(s); heap ${heapSize} bytes at 0x${HOST_HEAP_BASE.toString(16)}`,
-  ];
-  let replayed = 0;
-  let skipped = 0;
+  const output = [`host replay: ${trace.ops.length} operations on ${trace.idCount} ids `
+    + `(${assignSlots(trace).slotCount} live at once), ${params.repeat} replay(s); `
+    + `heap ${heapSize} bytes at 0x${HOST_HEAP_BASE.toString(16)}`];
   let stopped: TraceStopped | undefined;
   try {
-    for (let pass = 0; pass < repeat; pass++) {
-      trace.ops.forEach((op, index) => {
-        if (index % CLOCK_EVERY === 0 && Date.now() > deadline) {
-          throw new TraceStopped('timeout', `wall-clock limit (--timeout) reached after ${replayed.toLocaleString('en-US')} operations`);
-        }
-        const slot = slots[index]!;
-        const block = blockOf[slot]!;
-        const outOfMemory = (size: number): void => {
-          if (!tolerateOom) {
-            const stats = heap.stats();
-            throw new TraceStopped('out-of-memory', `the trace could not continue: allocating ${size} bytes failed (${traceName}:${op.line}; ${stats.freeBytes} bytes free, largest free block ${stats.largestFree})`);
-          }
-          skipped++;
-        };
-        if (op.kind === 'alloc') {
-          call++;
-          ops.malloc++;
-          const result = heap.malloc(op.size);
-          if (result === 0) ops.failed++;
-          else figures.allocated(result, op.size);
-          record('malloc', [op.size], result);
-          if (result === 0 && op.size !== 0) return outOfMemory(op.size);
-          blockOf[slot] = result;
-        } else if (op.kind === 'free') {
-          if (block !== 0) free(block);
-          blockOf[slot] = 0;
-        } else {
-          call++;
-          ops.realloc++;
-          let result: number;
-          if (block === 0) {
-            result = heap.realloc(0, op.size);
-            if (result !== 0) figures.allocated(result, op.size);
-          } else {
-            figures.releasing();
-            result = heap.realloc(block, op.size);
-            // As on the board: a failed realloc keeps the old block; realloc(p, 0) releases it.
-            if (result !== 0 || op.size === 0) {
-              figures.released(block);
-              if (result !== 0) figures.allocated(result, op.size);
-            }
-          }
-          if (result === 0 && op.size !== 0) ops.failed++;
-          record('realloc', [block, op.size], result);
-          if (result === 0 && op.size !== 0) return outOfMemory(op.size);
-          blockOf[slot] = result;
-        }
-        replayed++;
-      });
-      if (pass === 0) record('mark', [0], 0, 'first replay done');
-      // Whatever the trace left allocated is freed between replays and at the end, slot by slot like the player.
-      for (let slot = 0; slot < slotCount; slot++) {
-        if (blockOf[slot] !== 0) free(blockOf[slot]!);
-        blockOf[slot] = 0;
-      }
-    }
-    record('mark', [0], 0, 'end');
-    output.push(`host replay: ${replayed} operations replayed, ${skipped} failed`);
+    const { replayed, failed } = replayTrace(calls, trace, prepared.label, params, deadline);
+    output.push(`host replay: ${replayed} operations replayed, ${failed} failed`);
   } catch (error) {
     if (!(error instanceof TraceStopped)) throw error;
     stopped = error;
   }
+  const figures = calls.figures;
   figures.finish();
 
   let result: RunReport['result'] = stopped?.result ?? 'ok';
@@ -275,14 +325,15 @@ export function runTraceOnHost(prepared: PreparedRun): RunReport & { host: true 
   }
   const stats = heap.stats();
   const report: RunReport & { host: true } = {
-    result, exitCode: result === 'ok' ? 0 : 1, output: `${output.join('\n')}\n`, board: HOST_NAME, firmware: options.elfName ?? '',
-    ops, peakUsed: stats.peakUsed, peakRequested: figures.peakRequested, peakSpan: figures.peakSpan,
+    result, exitCode: result === 'ok' ? 0 : 1, output: `${output.join('\n')}\n`, board: HOST_NAME,
+    firmware: options.elfName ?? '', ops: calls.ops,
+    peakUsed: stats.peakUsed, peakRequested: figures.peakRequested, peakSpan: figures.peakSpan,
     largestFreeAtPeak: figures.largestFreeAtPeak, largestFree: stats.largestFree, fragmentation: stats.fragmentation,
     fragmentationAtPeak: figures.fragmentationAtPeak, controlBytes: stats.controlBytes,
     heapBase: HOST_HEAP_BASE, heapSize, instructions: 0, cycles: 0, seconds: 0, hostMs: performance.now() - started,
     host: true,
   };
   if (message !== undefined) report.message = message;
-  if (events) report.events = events;
+  if (calls.events) report.events = calls.events;
   return report;
 }

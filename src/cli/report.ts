@@ -155,7 +155,8 @@ export function formatRunReport(report: RunReportFigures, settings: RunSettings,
   lines.push(`  control bytes   ${formatBytes(report.controlBytes).padEnd(12)} TLSF bitmaps and free-list heads`);
   const clock = settings.clockHz ? ` at ${formatClock(settings.clockHz)}` : '';
   if (settings.host) {
-    lines.push(`  ran on          the host: the TLSF allocator replayed the trace without the emulator, no instruction counts (${report.hostMs.toFixed(0)} ms)`);
+    const took = `${report.hostMs.toFixed(0)} ms`;
+    lines.push(`  ran on          the host: the TLSF allocator replayed the trace without the emulator, no instruction counts (${took})`);
   } else {
     lines.push(`  instructions    ${count(report.instructions)}, ~${count(report.cycles)} cycles, ~${formatSeconds(report.seconds)}${clock} (host ${report.hostMs.toFixed(0)} ms)`);
   }

@@ -80,7 +80,8 @@ export function encodeTrace(trace: Trace, tableAddress = 0): EncodedTrace {
     put((kind << 28) | slots[index]!);
     put(op.kind === 'free' ? 0 : op.size);
   });
-  return { bytes, slotCount, flashPatches: [{ symbol: TRACE_AREA_START_SYMBOL, endSymbol: TRACE_AREA_END_SYMBOL, bytes }] };
+  const flashPatches = [{ symbol: TRACE_AREA_START_SYMBOL, endSymbol: TRACE_AREA_END_SYMBOL, bytes }];
+  return { bytes, slotCount, flashPatches };
 }
 
 export interface TraceRunLayout extends EncodedTrace {
@@ -95,7 +96,9 @@ export interface TraceRunLayout extends EncodedTrace {
  * (__heap_end), so the heap (from __heap_start) never includes it and the run's figures are the trace's own.
  * Without `heapSize` the heap is everything below the table; a given `heapSize` must leave room for it.
  */
-export function layoutTraceRun(trace: Trace, image: ElfImage, elfName: string, heapSize: number | undefined): TraceRunLayout {
+export function layoutTraceRun(
+  trace: Trace, image: ElfImage, elfName: string, heapSize: number | undefined,
+): TraceRunLayout {
   const symbol = (name: string): number => {
     const found = image.symbolByName.get(name);
     if (!found) throw new Error(`${elfName}: the trace player has no symbol ${name}`);
@@ -107,12 +110,16 @@ export function layoutTraceRun(trace: Trace, image: ElfImage, elfName: string, h
   const tableBytes = Math.max(slotCount, 1) * TRACE_TABLE_ENTRY_BYTES;
   const tableAddress = Math.floor((heapEnd - tableBytes) / TRACE_TABLE_ALIGN) * TRACE_TABLE_ALIGN;
   const room = tableAddress - heapStart;
-  const table = `the trace player's table (${formatBytes(tableBytes)}: ${slotCount.toLocaleString('en-US')} ids live at once)`;
+  const live = slotCount.toLocaleString('en-US');
+  const table = `the trace player's table (${formatBytes(tableBytes)}: ${live} ids live at once)`;
   if (room <= 0) {
-    throw new InputError(`${table} does not fit the ${formatBytes(heapEnd - heapStart)} between the image and the stack`);
+    const between = formatBytes(heapEnd - heapStart);
+    throw new InputError(`${table} does not fit the ${between} between the image and the stack`);
   }
   if (heapSize !== undefined && heapSize > room) {
-    throw new InputError(`--heap ${heapSize}: ${table} sits below the stack; the largest heap beside it is ${room} bytes`);
+    throw new InputError(
+      `--heap ${heapSize}: ${table} sits below the stack; the largest heap beside it is ${room} bytes`,
+    );
   }
   return { ...encodeTrace(trace, tableAddress), heapSize: heapSize ?? room, tableAddress, tableBytes };
 }
