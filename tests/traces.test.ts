@@ -104,6 +104,20 @@ describe.concurrent('traces on the board and on the host', () => {
     expect(Math.abs(host16.peakSpan - board16.peakSpan)).toBeLessThan(16);
   });
 
+  it('board and host agree on repeat, on failed allocations with tolerate_oom, and stop alike without it', async () => {
+    const path = writeTrace('tight.rep', [], ['a 0 3000', 'a 1 3000', 'a 2 3000', 'f 1', 'r 0 5000', 'a 3 100', 'f 0']);
+    const options = ['--heap', '8K', '--param', 'repeat=2', '--param', 'tolerate_oom=1', '--json'];
+    const board = json(await cli(['run', path, ...options]));
+    const host = json(await cli(['run', path, '--host', ...options]));
+    expect(board.result).toBe('ok');
+    expect(board.ops.failed).toBeGreaterThan(0);
+    for (const figure of FIGURES) expect(host[figure], figure).toEqual(board[figure]);
+
+    const stopped = await cli(['run', path, '--host', '--heap', '8K']);
+    expect(stopped.code).toBe(1);
+    expect(stopped.stdout).toMatch(/out-of-memory\n.*the trace could not continue: allocating 3000 bytes failed \(tight\.rep:3;/);
+  });
+
   it('--host replays a trace with 50 MB live, larger than any board', async () => {
     const blocks = 50;
     const lines: string[] = [];
