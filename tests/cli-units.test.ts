@@ -141,7 +141,7 @@ describe('one definition per limit and per run parameter', () => {
   // A value each run parameter accepts, the same text as a flag and in a budget file.
   const PARAMETER_SAMPLES: Record<string, [given: string | boolean, read: unknown]> = {
     heap: ['8K', 8192], align: ['16', 16], sl: ['3', 3], maxInstructions: ['1e6', 1e6], timeout: ['90s', 90_000],
-    guard: [true, true], alignCheck: [true, true],
+    guard: [true, true], alignCheck: [true, true], host: [true, true],
   };
 
   it.each(RUN_PARAMETER_FIELDS.map((field) => [field.key, field] as const))('run parameter %s: the flag and the budget key fill the same field', (key, field) => {
@@ -253,16 +253,16 @@ describe('parseTrace', () => {
 });
 
 describe('encodeTrace', () => {
-  it('writes the TRC1 header and two words per operation, little-endian', () => {
+  it('writes the TRC1 header and two words per operation, little-endian, ids renumbered into slots', () => {
     const encoded = encodeTrace(parseTrace('a 0 100\nr 0 300\na 5 8\nf 0\n'));
     const view = new DataView(encoded.bytes.buffer, encoded.bytes.byteOffset, encoded.bytes.byteLength);
     const word = (index: number) => view.getUint32(index * 4, true);
     expect(encoded.bytes.byteLength).toBe((4 + 4 * 2) * 4);
     expect(String.fromCharCode(...encoded.bytes.subarray(0, 4))).toBe('TRC1');
-    expect([word(1), word(2), word(3)]).toEqual([4, 6, 0]);
+    expect([word(1), word(2), word(3)]).toEqual([4, 2, 0]);
     expect([word(4), word(5)]).toEqual([0x0000_0000, 100]);
     expect([word(6), word(7)]).toEqual([0x2000_0000, 300]);
-    expect([word(8), word(9)]).toEqual([0x0000_0005, 8]);
+    expect([word(8), word(9)]).toEqual([0x0000_0001, 8]);
     expect([word(10), word(11)]).toEqual([0x1000_0000, 0]);
     expect(encoded.flashPatches).toEqual([{ symbol: '__tlsf_trace_start', endSymbol: '__tlsf_trace_end', bytes: encoded.bytes }]);
   });

@@ -160,7 +160,7 @@ describe('scenario behaviour', () => {
     const patch = { symbol: '__tlsf_trace_start', endSymbol: '__tlsf_trace_end', bytes };
     const report = run(scenario('trace-player'), board, { flashPatches: [patch] });
     expect(report.result, report.output).toBe('ok');
-    expect(report.output).toContain('flash trace, 6 operations on 3 ids');
+    expect(report.output).toContain('flash trace, 6 operations, 3 table slots');
     expect(report.ops.realloc).toBe(2);
     expect(report.ops.malloc).toBe(3);
     expect(report.peakRequested).toBeGreaterThanOrEqual(3000 + 2000 + 17);

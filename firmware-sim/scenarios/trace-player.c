@@ -7,11 +7,14 @@
  * trace area __tlsf_trace_start..__tlsf_trace_end (the flash the image leaves free) before the run.
  * If that area holds no trace, the built-in default (traces/default.rep, an MQTT-style client
  * session) is replayed. Encoding (docs/design.md section 6): a 4-word header (magic "TRC1",
- * operation count, id count, reserved) then two little-endian words per operation:
- * (kind << 28 | id) with kind 0 = alloc, 1 = free, 2 = realloc, and the size.
+ * operation count, slot count, table address) then two little-endian words per operation:
+ * (kind << 28 | slot) with kind 0 = alloc, 1 = free, 2 = realloc, and the size.
  *
- * The player's own table (12 bytes per id: address, size, pattern tag) is one heap block
- * allocated before the replay; it counts in the run's heap figures.
+ * The player's own table (12 bytes per slot: address, size, pattern tag) is never in the heap, so
+ * the run's heap figures are the trace's alone. The host renumbers trace ids into slots (one per id
+ * live at once) and reserves RAM for the table outside the heap, below the stack; its address is
+ * header word 3. With word 3 = 0 (the built-in trace, or a trace encoded without a table) the
+ * player uses a static table, which holds BUILTIN_TABLE_SLOTS slots.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +39,35 @@ typedef struct {
   uint32_t size, tag;
 } slot_t;
 
+/* The built-in trace's ids (traces/default.rep's header); a flash trace brings its own table. */
+#define BUILTIN_TABLE_SLOTS 145u
+static slot_t builtin_table[BUILTIN_TABLE_SLOTS];
+
+/* The table for `slot_count` slots: the host's (outside the heap) or the static one. */
+static slot_t *find_table(uint32_t table_address, uint32_t slot_count) {
+  if (table_address == 0) {
+    if (slot_count > BUILTIN_TABLE_SLOTS) {
+      tlsf_sim_printf("trace-player: %lu slots and no table address in the trace header; the static table holds %lu\n",
+                      (unsigned long)slot_count, (unsigned long)BUILTIN_TABLE_SLOTS);
+      TLSF_SIM_ASSERT(!"trace slots fit the static table");
+    }
+    return builtin_table;
+  }
+  /* A table inside the heap would be overwritten by the blocks the trace allocates there. */
+  tlsf_sim_heap_info_t info;
+  tlsf_sim_heap_info(&info);
+  uint32_t table_end = table_address + slot_count * (uint32_t)sizeof(slot_t);
+  if ((table_address & 3u) != 0 || (table_end > info.heap_base && table_address < info.heap_base + info.heap_size)) {
+    tlsf_sim_printf("trace-player: the table at 0x%08lx (%lu slots) is misaligned or inside the heap 0x%08lx+%lu\n",
+                    (unsigned long)table_address, (unsigned long)slot_count, (unsigned long)info.heap_base,
+                    (unsigned long)info.heap_size);
+    TLSF_SIM_ASSERT(!"trace table outside the heap");
+  }
+  slot_t *table = (slot_t *)(uintptr_t)table_address;
+  memset(table, 0, slot_count * sizeof *table);
+  return table;
+}
+
 static const uint32_t *find_trace(uint32_t *capacity_words, int *from_flash) {
 #ifndef TLSF_SIM_HOST
   const volatile uint32_t *area = (const volatile uint32_t *)__tlsf_trace_start;
@@ -59,16 +91,17 @@ int main(void) {
   uint32_t capacity_words;
   int from_flash;
   const volatile uint32_t *trace = find_trace(&capacity_words, &from_flash);
-  uint32_t op_count = trace[1], id_count = trace[2];
+  uint32_t op_count = trace[1], id_count = trace[2], table_address = trace[3];
   if (op_count > (capacity_words - TRACE_HEADER_WORDS) / 2u) {
     tlsf_sim_printf("trace-player: the trace header claims %lu operations, the trace area holds at most %lu\n",
                     (unsigned long)op_count, (unsigned long)((capacity_words - TRACE_HEADER_WORDS) / 2u));
     TLSF_SIM_ASSERT(!"trace fits its area");
   }
-  tlsf_sim_printf("trace-player: %s trace, %lu operations on %lu ids, %ld replay(s)\n",
-                  from_flash ? "flash" : "built-in", (unsigned long)op_count, (unsigned long)id_count, (long)repeat);
+  slot_t *slots = find_table(table_address, id_count);
+  tlsf_sim_printf("trace-player: %s trace, %lu operations, %lu table slots, %ld replay(s); table of %lu bytes at 0x%08lx\n",
+                  from_flash ? "flash" : "built-in", (unsigned long)op_count, (unsigned long)id_count, (long)repeat,
+                  (unsigned long)(id_count * sizeof *slots), (unsigned long)(uintptr_t)slots);
 
-  slot_t *slots = (slot_t *)xcalloc(id_count ? id_count : 1u, sizeof *slots);
   uint32_t failed = 0, done_ops = 0;
   for (int32_t pass = 0; pass < repeat; pass++) {
     for (uint32_t index = 0; index < op_count; index++) {
@@ -119,13 +152,13 @@ int main(void) {
     if (pass == 0) report_heap("first replay done");
     /* Whatever the trace left allocated is freed between replays (and at the end). */
     for (uint32_t id = 0; id < id_count; id++) {
-      if (slots[id].block && verify) pattern_verify(slots[id].block, 0, slots[id].size, slots[id].tag);
+      if (!slots[id].block) continue;
+      if (verify) pattern_verify(slots[id].block, 0, slots[id].size, slots[id].tag);
       free(slots[id].block);
       slots[id].block = NULL;
       slots[id].size = 0;
     }
   }
-  free(slots);
   report_heap("end");
   tlsf_sim_printf("trace-player: %lu operations replayed, %lu failed\n", (unsigned long)done_ops, (unsigned long)failed);
   return 0;

@@ -3,7 +3,8 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TLSF_DEFAULTS } from '../allocator/index.js';
 import {
-  DEFAULT_BOARD, DEFAULT_MAX_INSTRUCTIONS, listBoards, loadBoard, runFirmware, type BoardProfile, type RunOptions, type RunReport,
+  DEFAULT_BOARD, DEFAULT_MAX_INSTRUCTIONS, listBoards, loadBoard, parseElf, runFirmware, type BoardProfile, type RunOptions,
+  type RunReport,
 } from '../board/index.js';
 import type { RunTarget } from './budget.js';
 import { targetLabel } from './budget.js';
@@ -14,7 +15,8 @@ import type { RunSettings } from './report.js';
 import { boardRunParameters, type RunParameters } from './run-parameters.js';
 import { ProgressBar } from './terminal.js';
 import { readTraceFile, type Trace } from './trace.js';
-import { encodeTrace, TRACE_PLAYER_SCENARIO } from './trace-encoding.js';
+import { layoutTraceRun, TRACE_PLAYER_SCENARIO } from './trace-encoding.js';
+import { prepareHostRun, runTraceOnHost } from './host-run.js';
 import { scenarioElfForBoard } from './build/scenario-elf.js';
 
 export { DEFAULT_SCENARIO } from './budget.js';
@@ -147,6 +149,8 @@ export interface PreparedRun {
   settings: RunSettings;
   /** Present when the target is a trace: its own figures (largest request) feed min-heap's bound. */
   trace?: Trace;
+  /** Present for `--host`: the trace replays on a host heap (host-run.ts), `board` describes that heap. */
+  host?: { playerParams: ScenarioParam[] };
 }
 
 /** A run as a command asks for it: what to run and the user's parameters (a budget job is one too). */
@@ -155,12 +159,23 @@ export interface RunRequest extends RunParameters, Pick<RunOptions, 'recordEvent
 }
 
 export function prepareRun(request: RunRequest): PreparedRun {
+  if (request.host) {
+    const target = request.target;
+    if (target.kind !== 'trace') {
+      const what = target.kind === 'elf' ? 'firmware' : 'a scenario';
+      throw new InputError(`--host replays a .rep trace without the emulator; ${targetLabel(target)} is ${what}, which needs a board`);
+    }
+    const playerParams = findScenario(TRACE_PLAYER_SCENARIO).params;
+    const defaults = { align: DEFAULT_ALIGN, slLog2: DEFAULT_SL_LOG2 };
+    return prepareHostRun(request, readTraceFile(target.path), playerParams, defaults);
+  }
   const board = resolveBoard(request.board);
   const params = { ...(request.params ?? {}) };
   let elf: Uint8Array;
   let elfName: string;
   let trace: Trace | undefined;
   let flashPatches: RunOptions['flashPatches'];
+  let heapSize = request.heapSize;
   const target = request.target;
   if (target.kind === 'scenario') {
     const scenario = findScenario(target.name);
@@ -182,11 +197,14 @@ export function prepareRun(request: RunRequest): PreparedRun {
     const path = scenarioElfPath(player, board, request.board);
     elfName = relative(packageRoot(), path);
     elf = readElf(path);
-    flashPatches = encodeTrace(trace).flashPatches;
+    // The player's table goes outside the heap, so the heap size is what the table leaves (trace-encoding.ts).
+    const layout = layoutTraceRun(trace, parseElf(elf, elfName), elfName, request.heapSize);
+    flashPatches = layout.flashPatches;
+    heapSize = layout.heapSize;
   }
   // The parameters resolved to what the run uses, echoed as they are into the report's settings.
   const parameters = {
-    ...boardRunParameters(request),
+    ...boardRunParameters({ ...request, heapSize }),
     align: request.align ?? DEFAULT_ALIGN,
     slLog2: request.slLog2 ?? DEFAULT_SL_LOG2,
     params,
@@ -211,6 +229,7 @@ export function prepareRun(request: RunRequest): PreparedRun {
  * (heap does not fit the bank, unknown parameter, malformed ELF) are the user's input: exit 2.
  */
 export function execute(prepared: PreparedRun, showProgress = true): RunReport {
+  if (prepared.host) return runTraceOnHost(prepared);
   const bar = showProgress ? ProgressBar.forStderr(`${prepared.label} on ${prepared.board.name}`) : undefined;
   const maxInstructions = prepared.options.maxInstructions ?? DEFAULT_MAX_INSTRUCTIONS;
   try {

@@ -52,7 +52,8 @@ export function callerSymbol(image: ElfImage | null, caller: number): string | n
 
 /** " from symbol+0x12" for a firmware caller; empty when the logged caller is the C shim. */
 export function fromText(symbol: string | null, caller: number): string {
-  if (symbol !== null && SHIM_SYMBOL.test(symbol)) return '';
+  // A host replay (--host) has no caller: 0.
+  if (caller === 0 || (symbol !== null && SHIM_SYMBOL.test(symbol))) return '';
   return ` from ${symbol ?? hex(caller & ~1)}`;
 }
 

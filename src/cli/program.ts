@@ -29,7 +29,8 @@ function addRunOptions(command: Command, boardHelp = 'board name or board JSON f
     .option('--timeout <duration>', 'wall-clock limit of one run: 90s, 10m, 500ms, or seconds (default 10m)')
     .option('--guard', 'trap firmware writes into allocator metadata (slower)')
     .option('--align-check', 'fault on unaligned heap accesses the core would trap (Armv6-M: any halfword/word; Armv7-M: LDRD/STRD/LDM/STM) (slower)')
-    .option('--bank <name>', 'add a whole RAM bank (e.g. CCM) to the heap as a second pool (repeatable)', collectBankName);
+    .option('--bank <name>', 'add a whole RAM bank (e.g. CCM) to the heap as a second pool (repeatable)', collectBankName)
+    .option('--host', 'replay a .rep trace on a host heap of any size (--heap; default 64 MiB or more), without the emulator');
 }
 
 /** Builds the commander program; `result.exitCode` is set by whichever action ran. */

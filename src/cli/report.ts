@@ -75,6 +75,7 @@ export function runReportJson(report: RunReportFigures, settings: RunSettings): 
     command: 'run',
     target: settings.target,
     targetKind: settings.targetKind,
+    host: settings.host === true,
     board: report.board,
     firmware: report.firmware,
     result: report.result,
@@ -153,10 +154,15 @@ export function formatRunReport(report: RunReportFigures, settings: RunSettings,
   lines.push(`  fragmentation   ${formatPercent(report.fragmentation)} at the end${atPeak} (1 - largest free / free bytes)`);
   lines.push(`  control bytes   ${formatBytes(report.controlBytes).padEnd(12)} TLSF bitmaps and free-list heads`);
   const clock = settings.clockHz ? ` at ${formatClock(settings.clockHz)}` : '';
-  lines.push(`  instructions    ${count(report.instructions)}, ~${count(report.cycles)} cycles, ~${formatSeconds(report.seconds)}${clock} (host ${report.hostMs.toFixed(0)} ms)`);
+  if (settings.host) {
+    const took = `${report.hostMs.toFixed(0)} ms`;
+    lines.push(`  ran on          the host: the TLSF allocator replayed the trace without the emulator, no instruction counts (${took})`);
+  } else {
+    lines.push(`  instructions    ${count(report.instructions)}, ~${count(report.cycles)} cycles, ~${formatSeconds(report.seconds)}${clock} (host ${report.hostMs.toFixed(0)} ms)`);
+  }
   const output = report.output.replace(/\s+$/, '');
   if (output) {
-    lines.push('  firmware output:');
+    lines.push(settings.host ? '  replay output:' : '  firmware output:');
     for (const line of output.split(/\r?\n/)) lines.push(`    ${colours.dim('|')} ${line}`);
   }
   return `${lines.join('\n')}\n`;

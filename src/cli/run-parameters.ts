@@ -16,6 +16,8 @@ export type BoardRunParameters = Pick<RunOptions, (typeof BOARD_RUN_PARAMETERS)[
 export interface RunParameters extends BoardRunParameters {
   /** A board name or board JSON file; undefined: the default board. */
   board?: string;
+  /** Replay a trace on a host heap, without the emulator (host-run.ts). */
+  host?: boolean;
 }
 
 /** Copies the board-side parameters out of a request (which may carry more, e.g. a budget job's limits). */
@@ -56,7 +58,7 @@ function textField<const Key extends string, Field extends keyof RunParameters>(
 }
 
 /** An on/off setting: a flag without a value, or true/false in a budget file. */
-function switchField<const Key extends string, Field extends 'guard' | 'alignmentCheck'>(
+function switchField<const Key extends string, Field extends 'guard' | 'alignmentCheck' | 'host'>(
   field: Omit<ScalarParameterField<Key, Field>, 'read' | 'expects'>,
 ): ScalarParameterField<Key, Field> {
   return { ...field, expects: 'true or false', read: readSwitch };
@@ -87,6 +89,7 @@ export const RUN_PARAMETER_FIELDS = [
   }),
   switchField({ key: 'guard', flag: '--guard', field: 'guard' }),
   switchField({ key: 'alignCheck', flag: '--align-check', field: 'alignmentCheck' }),
+  switchField({ key: 'host', flag: '--host', field: 'host' }),
 ];
 
 /** The flags of the scalar run parameters as commander hands them over (`--max-instructions` as maxInstructions). */
