@@ -76,9 +76,13 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
     .option('--junit <file>', 'write JUnit XML, one testcase per check')
     .option('--markdown <file>', 'write a markdown summary table (e.g. "$GITHUB_STEP_SUMMARY")')
     .option('--json', 'print one JSON document with every check and run')
-    .action(async (target: string | undefined, flags: CheckFlags) => {
+    // CI at scale (baseline.ts, parallel.ts, shard.ts): growth against a previous report, runs at once, slices.
+    .option('--baseline <file>', 'compare with a previous `check --json` or `run --json` report (old -> new per figure)')
+    .option('--jobs <n>', 'runs at once, each on its own emulator (default: the number of CPUs)')
+    .option('--shard <i/n>', 'run slice i of n of the entries (1/3, 2/3, 3/3), or auto: CI_NODE_INDEX/CI_NODE_TOTAL')
+    .action(async (target: string | undefined, flags: CheckFlags & import('./run-commands.js').ScaleFlags) => {
       const { checkCommand } = await import('./run-commands.js');
-      result.exitCode = checkCommand(target, { ...flags, ...globalColour() }, io);
+      result.exitCode = await checkCommand(target, { ...flags, ...globalColour() }, io);
     });
 
   addRunOptions(
