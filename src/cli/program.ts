@@ -85,6 +85,18 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
       result.exitCode = await checkCommand(target, { ...flags, ...globalColour() }, io);
     });
 
+  program
+    .command('merge')
+    .description("merge the `check --json` reports of a budget's shards into the unsharded check's report and exit code")
+    .argument('<reports...>', 'the shards\' `check --shard i/n --json` outputs')
+    .option('--junit <file>', 'write JUnit XML, one testcase per check')
+    .option('--markdown <file>', 'write a markdown summary table (e.g. "$GITHUB_STEP_SUMMARY")')
+    .option('--json', 'print the merged JSON document')
+    .action(async (reports: string[], flags: import('./merge-command.js').MergeFlags) => {
+      const { mergeCommand } = await import('./merge-command.js');
+      result.exitCode = mergeCommand(reports, { ...flags, ...globalColour() }, io);
+    });
+
   addRunOptions(
     program
       .command('min-heap')
