@@ -7,7 +7,8 @@ import type { StepFlags } from './step-command.js';
 import { DEFAULT_SCENARIO } from './budget.js';
 import { LIMITS } from './checks.js';
 import { EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, InputError, internalErrorText, isInputError, quoteInput } from './errors.js';
-import { coloursFor, defaultIo, runRequestFrom, targetFrom, type CheckFlags, type CliIo, type RunFlags } from './options.js';
+import { coloursFor, defaultIo, fileFlag, runRequestFrom, targetFrom, type CheckFlags, type CliIo, type RunFlags } from './options.js';
+import { collectSweepParam, type SweepParams } from './sweep-range.js';
 import { collectParam, parseChoice, parseSize } from './units.js';
 
 export type { CliIo } from './options.js';
@@ -18,13 +19,19 @@ function collectBankName(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-function addRunOptions(command: Command, boardHelp = 'board name or board JSON file (default: stm32f411re; see `tlsf-sim boards`)'): Command {
+function addRunOptions(
+  command: Command,
+  boardHelp = 'board name or board JSON file (default: stm32f411re; see `tlsf-sim boards`)',
+  param: { help: string; collect: (value: string, previous: never) => never } = {
+    help: 'set a firmware parameter (repeatable)', collect: collectParam as unknown as (value: string, previous: never) => never,
+  },
+): Command {
   return command
     .option('-b, --board <name>', boardHelp)
     .option('--heap <size>', 'heap size from __heap_start (32768, 32K, 32KiB, 0x8000); default: what the linker script leaves')
     .option('--align <n>', `allocator alignment: 4, 8 or 16 (default ${TLSF_DEFAULTS.align})`)
     .option('--sl <n>', `second-level index bits, 1..5 (default ${TLSF_DEFAULTS.slLog2}: ${2 ** TLSF_DEFAULTS.slLog2} classes per power of two)`)
-    .option('-p, --param <name=value>', 'set a firmware parameter (repeatable)', collectParam)
+    .option('-p, --param <name=value>', param.help, param.collect)
     .option('--max-instructions <n>', 'instruction budget before the run stops as a timeout (default 2e9)')
     .option('--timeout <duration>', 'wall-clock limit of one run: 90s, 10m, 500ms, or seconds (default 10m)')
     .option('--guard', 'trap firmware writes into allocator metadata (slower)')
@@ -109,6 +116,26 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
       if (request.heapSize !== undefined) throw new InputError('min-heap: --heap makes no sense here; min-heap searches the heap size itself');
       const { minHeapCommand } = await import('./min-heap.js');
       result.exitCode = minHeapCommand(request, { json: flags.json === true }, io, coloursFor(io, globalColour()));
+    });
+
+  addRunOptions(
+    program
+      .command('sweep')
+      .description('run a target across a range of one firmware parameter: figures per value, the largest that completes, a fit of peak use')
+      .argument('[target]', `scenario, .elf or .rep (default: ${DEFAULT_SCENARIO})`),
+    undefined,
+    { help: 'the parameter to sweep, name=FROM:TO[:STEP]; or a fixed name=value (repeatable)', collect: collectSweepParam as unknown as (value: string, previous: never) => never },
+  )
+    .option('--jobs <n>', 'runs at once, each on its own emulator (default: the number of CPUs)')
+    .option('--markdown <file>', 'write the table as markdown')
+    .option('--json', 'print one JSON document')
+    .action(async (target: string | undefined, flags: Omit<RunFlags, 'param'> & { param?: SweepParams; jobs?: string; markdown?: string }) => {
+      const { param, ...runFlags } = flags;
+      const request = runRequestFrom(targetFrom(target, io), runFlags);
+      const { sweepCommand } = await import('./sweep-command.js');
+      const { parseJobs } = await import('./parallel.js');
+      const markdown = fileFlag(flags.markdown, '--markdown');
+      result.exitCode = await sweepCommand(request, param, { json: flags.json, markdown }, parseJobs(flags.jobs), io, coloursFor(io, globalColour()));
     });
 
   addRunOptions(
