@@ -16,6 +16,9 @@ export interface MergeFlags {
   color?: boolean;
 }
 
+/** More entries than a 1 MiB budget file can expand to: a report claiming more is not one tlsf-sim wrote. */
+const MAX_ENTRIES = 10_000_000;
+
 interface ShardReport {
   path: string;
   document: CheckDocument;
@@ -34,7 +37,10 @@ function readShardReport(path: string): ShardReport {
     throw malformed(`not a \`check --json\` report (command ${command})`);
   }
   const budget = raw.budget as CheckDocument['budget'] | undefined;
-  if (budget === null || typeof budget !== 'object' || typeof budget.digest !== 'string' || !Number.isInteger(budget.entries) || budget.entries < 1) {
+  if (
+    budget === null || typeof budget !== 'object' || typeof budget.digest !== 'string' ||
+    !Number.isInteger(budget.entries) || budget.entries < 1 || budget.entries > MAX_ENTRIES
+  ) {
     throw malformed('has no budget fingerprint (made by a tlsf-sim without shards?)');
   }
   if (!Array.isArray(raw.checks) || !Array.isArray(raw.runs)) throw malformed('has no checks or runs list');
@@ -43,18 +49,19 @@ function readShardReport(path: string): ShardReport {
       throw malformed(`runs[${index}] has no budget entry number`);
     }
   });
+  const ran = new Set((raw.runs as RunDocument[]).map((run) => run.entry));
   raw.checks.forEach((outcome: unknown, index) => {
     const fields = outcome as Partial<CheckOutcome> | null;
     if (fields === null || typeof fields !== 'object' || !isEntryIndex(fields.entry, budget.entries) || typeof fields.pass !== 'boolean') {
       throw malformed(`checks[${index}] is not a check of a budget entry`);
     }
+    if (!ran.has(fields.entry)) throw malformed(`checks[${index}] belongs to budget entry ${fields.entry}, which this report did not run`);
   });
   const shard = raw.shard as CheckDocument['shard'];
   if (shard !== undefined) {
     if (shard === null || typeof shard !== 'object' || !Number.isInteger(shard.index) || !Number.isInteger(shard.count) || !Array.isArray(shard.entries)) {
       throw malformed('has a malformed "shard" field');
     }
-    const ran = new Set((raw.runs as RunDocument[]).map((run) => run.entry));
     if (shard.entries.length !== ran.size || !shard.entries.every((entry) => ran.has(entry))) {
       throw malformed(`shard ${shard.index}/${shard.count} lists entries it has no runs for`);
     }
