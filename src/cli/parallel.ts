@@ -4,6 +4,7 @@ import { execute, prepareRun, type PreparedRun, type RunRequest } from './engine
 import type { RunDocument } from './compared-figures.js';
 import { InputError } from './errors.js';
 import { runReportJson } from './report.js';
+import { ProgressBar } from './terminal.js';
 import { parseCount } from './units.js';
 
 // Runs many independent runs (a budget's entries, a sweep's values) on several emulators at once: worker
@@ -93,8 +94,12 @@ function runInWorkers(
   const pool: Worker[] = [];
   /** The run each worker is on, so a worker that dies is charged with its run. */
   const running = new Map<Worker, number>();
+  // The runs' own progress stays in the workers; the bar counts finished runs.
+  const bar = ProgressBar.forStderr(`${requests.length} runs on ${workerCount} emulators`);
+  let finished = 0;
   return new Promise<RunDocument[]>((resolvePromise, rejectPromise) => {
     const finish = (): void => {
+      bar.finish();
       for (const worker of pool) void worker.terminate();
       if (errors.size > 0) {
         const first = Math.min(...errors.keys());
@@ -105,9 +110,12 @@ function runInWorkers(
     };
     const deliver = (): void => {
       while (delivered < requests.length && results[delivered] !== undefined) {
+        // Off the terminal line before the run's own lines go to stdout; the next update redraws it.
+        bar.finish();
         onResult?.(delivered, results[delivered]!);
         delivered++;
       }
+      bar.update(finished / requests.length);
     };
     const dispatch = (worker: Worker): void => {
       // After an error no new run starts; the runs already started finish so the earliest error is known.
@@ -124,6 +132,7 @@ function runInWorkers(
       const worker = new Worker(new URL('./parallel-worker.js', import.meta.url));
       worker.on('message', (reply: WorkerReply) => {
         busy--;
+        finished++;
         running.delete(worker);
         if (reply.error) errors.set(reply.index, describe(reply.index, rebuildError(reply.error)));
         else results[reply.index] = reply.run;

@@ -91,6 +91,24 @@ function runFigures(run: RunDocument): RunFigures {
   };
 }
 
+/**
+ * A finished run's checks: its limits, and against its baseline run (null: the baseline lacks it; undefined:
+ * no baseline given) its comparison, carried on the run, and its growth checks.
+ */
+function judgeRun(run: RunDocument, limits: Limits, old: RunDocument | null | undefined): { run: RunDocument; outcomes: CheckOutcome[] } {
+  const target = run.target as string;
+  const board = run.board as string;
+  const outcomes = evaluateChecks(target, board, runFigures(run), limits);
+  let comparison: Comparison | null | undefined;
+  if (old !== undefined) {
+    comparison = old === null ? null : compareRuns(run, old);
+    run.baseline = comparison;
+    if (limits.maxGrowth !== undefined) outcomes.push(...growthOutcomes(target, board, comparison, limits.maxGrowth));
+  }
+  const entry = run.entry as number;
+  return { run, outcomes: withPeakSites(outcomes, comparison?.sites ?? sitesOf(run)).map((outcome) => ({ ...outcome, entry })) };
+}
+
 export async function checkCommand(argument: string | undefined, flags: CheckFlags & ScaleFlags, io: CliIo): Promise<number> {
   const flagLimits = limitsFromFlags(flags);
   const junitFile = fileFlag(flags.junit, '--junit');
@@ -131,22 +149,10 @@ export async function checkCommand(argument: string | undefined, flags: CheckFla
     describeError: (index, error) => withOrigin(jobs[selected[index]!]!, error),
     onResult: (index, report) => {
       const entry = selected[index]!;
-      const job = jobs[entry]!;
-      const run: RunDocument = { ...report, entry };
-      const target = run.target as string;
-      const board = run.board as string;
-      let outcomes = evaluateChecks(target, board, runFigures(run), job.limits);
-      let comparison: Comparison | null | undefined;
-      if (baseline !== undefined) {
-        const old = baselineRuns[entry];
-        comparison = old === undefined ? null : compareRuns(run, old);
-        run.baseline = comparison;
-        if (job.limits.maxGrowth !== undefined) outcomes.push(...growthOutcomes(target, board, comparison, job.limits.maxGrowth));
-      }
-      outcomes = withPeakSites(outcomes, comparison?.sites ?? sitesOf(run)).map((outcome) => ({ ...outcome, entry }));
-      checks.push(...outcomes);
-      runs.push(run);
-      if (!flags.json) io.stdout.write(formatRunChecks(outcomes, run, labelWidth, colours, baseline !== undefined));
+      const judged = judgeRun({ ...report, entry }, jobs[entry]!.limits, baseline === undefined ? undefined : baselineRuns[entry] ?? null);
+      checks.push(...judged.outcomes);
+      runs.push(judged.run);
+      if (!flags.json) io.stdout.write(formatRunChecks(judged.outcomes, judged.run, labelWidth, colours, baseline !== undefined));
     },
   });
   const document = checkDocument({
