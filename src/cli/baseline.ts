@@ -101,7 +101,8 @@ function compareSites(current: PeakSite[], old: PeakSite[] | undefined): SiteCom
     .map((site) => {
       const name = siteName(site);
       const before = old === undefined ? null : (oldBytes.get(name) ?? 0);
-      return { site: name, bytes: site.bytes, blocks: site.blocks, oldBytes: before, delta: before === null ? null : site.bytes - before };
+      const delta = before === null ? null : site.bytes - before;
+      return { site: name, bytes: site.bytes, blocks: site.blocks, oldBytes: before, delta };
     });
   const present = new Set(compared.map((site) => site.site));
   for (const [name, bytes] of oldBytes) {
@@ -163,7 +164,8 @@ export function growthOutcomes(
     const pass = growth <= allowed;
     const change = `${formatFigureValue(compared.old, figure.unit)} -> ${formatFigureValue(compared.new, figure.unit)}`;
     const allowedText = figure.unit === 'fraction' ? `${(allowed * 100).toFixed(1)} points` : formatPercent(allowed);
-    let summary = `${figure.label} ${change} (${formatGrowth(growth, figure.unit)}) ${pass ? '<=' : '>'} max growth ${allowedText}`;
+    const grew = formatGrowth(growth, figure.unit);
+    let summary = `${figure.label} ${change} (${grew}) ${pass ? '<=' : '>'} max growth ${allowedText}`;
     if (!pass && comparison.sites !== undefined) {
       const grown = describeSites(comparison.sites, 'growth');
       if (grown) summary += `; grew: ${grown}`;
@@ -171,7 +173,9 @@ export function growthOutcomes(
     outcomes.push({
       target, board, check: 'max-growth', figure: figure.key, pass,
       // JSON has no Infinity: growth from zero is measured as the text the summary shows.
-      measured: growth === Infinity ? 'from zero' : growth, limit: allowed, unit: growth === Infinity ? 'result' : 'fraction',
+      measured: growth === Infinity ? 'from zero' : growth,
+      limit: allowed,
+      unit: growth === Infinity ? 'result' : 'fraction',
       summary,
     });
   }
@@ -194,7 +198,8 @@ export function formatComparison(comparison: Comparison | null): string {
     const compared = comparison.figures[figure.key];
     if (compared === undefined) return [];
     const change = compared.delta === 0 ? 'unchanged' : formatFigureDelta(compared.delta, figure.unit);
-    return [`${figure.label} ${formatFigureValue(compared.old, figure.unit)} -> ${formatFigureValue(compared.new, figure.unit)} (${change})`];
+    const before = formatFigureValue(compared.old, figure.unit);
+    return [`${figure.label} ${before} -> ${formatFigureValue(compared.new, figure.unit)} (${change})`];
   });
   return parts.join(', ');
 }

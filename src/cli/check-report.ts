@@ -32,7 +32,9 @@ export interface CheckDocument {
   runs: RunDocument[];
 }
 
-export function checkDocument(parts: Omit<CheckDocument, 'schemaVersion' | 'command' | 'result' | 'passed' | 'failed'>): CheckDocument {
+export type CheckDocumentParts = Omit<CheckDocument, 'schemaVersion' | 'command' | 'result' | 'passed' | 'failed'>;
+
+export function checkDocument(parts: CheckDocumentParts): CheckDocument {
   const failed = parts.checks.filter((outcome) => !outcome.pass).length;
   const document: CheckDocument = {
     schemaVersion: REPORT_SCHEMA_VERSION,
@@ -62,10 +64,12 @@ export function formatRunChecks(
 ): string {
   const lines = outcomes.map((outcome) => {
     const mark = outcome.pass ? colours.green('PASS') : colours.red('FAIL');
-    return `${mark}  ${runLabel(outcome.target, outcome.board).padEnd(labelWidth)}  ${outcome.check.padEnd(17)} ${outcome.summary}`;
+    const label = runLabel(outcome.target, outcome.board).padEnd(labelWidth);
+    return `${mark}  ${label}  ${outcome.check.padEnd(17)} ${outcome.summary}`;
   });
   if (withBaseline) {
-    lines.push(`      ${''.padEnd(labelWidth)}  ${'vs baseline'.padEnd(17)} ${formatComparison(run.baseline as Comparison | null)}`);
+    const comparison = formatComparison(run.baseline as Comparison | null);
+    lines.push(`      ${''.padEnd(labelWidth)}  ${'vs baseline'.padEnd(17)} ${comparison}`);
   }
   return lines.map((line) => `${line}\n`).join('');
 }
@@ -145,19 +149,25 @@ export function writeCheckOutputs(document: CheckDocument, outputs: CheckOutputs
     const byEntry = checksByEntry(document);
     const width = labelWidthOf(document.runs.map((run) => runLabel(String(run.target), String(run.board))));
     for (const run of document.runs) {
-      io.stdout.write(formatRunChecks(byEntry.get(run.entry as number) ?? [], run, width, outputs.colours, document.baseline !== undefined));
+      const outcomes = byEntry.get(run.entry as number) ?? [];
+      io.stdout.write(formatRunChecks(outcomes, run, width, outputs.colours, document.baseline !== undefined));
     }
   }
-  if (outputs.junitFile) writeOutputFile(outputs.junitFile, toJUnit(document.checks, runTimings(document)), 'JUnit report');
+  if (outputs.junitFile) {
+    writeOutputFile(outputs.junitFile, toJUnit(document.checks, runTimings(document)), 'JUnit report');
+  }
   if (outputs.markdownFile) {
     // The job summary file collects every step's output, so it is appended to; any other file is replaced.
     const summary = io.env.GITHUB_STEP_SUMMARY;
     const isStepSummary = summary !== undefined && resolve(io.cwd, outputs.markdownFile) === resolve(io.cwd, summary);
-    writeOutputFile(outputs.markdownFile, toMarkdown(document.checks, markdownComparison(document)), 'markdown summary', isStepSummary);
+    const markdown = toMarkdown(document.checks, markdownComparison(document));
+    writeOutputFile(outputs.markdownFile, markdown, 'markdown summary', isStepSummary);
   }
   if (io.env.GITHUB_ACTIONS === 'true') {
     const annotationStream = outputs.json ? io.stderr : io.stdout;
-    for (const line of toGithubAnnotations(document.checks, document.budgetFile ?? undefined)) annotationStream.write(`${line}\n`);
+    for (const line of toGithubAnnotations(document.checks, document.budgetFile ?? undefined)) {
+      annotationStream.write(`${line}\n`);
+    }
   }
   if (outputs.json) {
     writeJson(io, document);
@@ -168,6 +178,8 @@ export function writeCheckOutputs(document: CheckDocument, outputs: CheckOutputs
     ? outputs.colours.green(`${total} check${total === 1 ? '' : 's'} passed`)
     : outputs.colours.red(`${document.failed} of ${total} checks failed`);
   const runs = document.runs.length;
-  const shard = document.shard ? `shard ${document.shard.index}/${document.shard.count}: ${runs} of ${document.budget.entries} runs` : `${runs} run${runs === 1 ? '' : 's'}`;
+  const shard = document.shard
+    ? `shard ${document.shard.index}/${document.shard.count}: ${runs} of ${document.budget.entries} runs`
+    : `${runs} run${runs === 1 ? '' : 's'}`;
   io.stdout.write(`${verdict} (${shard}${document.budgetFile ? `, ${document.budgetFile}` : ''})\n`);
 }

@@ -103,7 +103,8 @@ function parseGrowthLimits(value: TreeValue, where: string): GrowthLimits {
     return limits;
   }
   if (typeof value !== 'string' && typeof value !== 'number') {
-    throw new InputError(`${where}: expected a percentage or a mapping of figure: percentage, got ${describeValue(value)}`);
+    const got = describeValue(value);
+    throw new InputError(`${where}: expected a percentage or a mapping of figure: percentage, got ${got}`);
   }
   const allowed = parseFraction(String(value), where);
   for (const figure of COMPARED_FIGURES) if (figure.byDefault) limits[figure.key] = allowed;
@@ -234,7 +235,8 @@ export function setLimit(into: Limits, definition: LimitDefinitions, value: Tree
   if (isRunLimit(definition) && (value === null || typeof value === 'object')) {
     throw new InputError(`${where}: expected a value, got ${describeValue(value)}`);
   }
-  (into as Record<string, unknown>)[definition.key] = (definition.parse as (value: TreeValue, where: string) => unknown)(value, where);
+  const parse = definition.parse as (value: TreeValue, where: string) => unknown;
+  (into as Record<string, unknown>)[definition.key] = parse(value, where);
 }
 
 /** Evaluates every limit against one run's figures; the first outcome is always `completes`. */

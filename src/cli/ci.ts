@@ -62,7 +62,9 @@ export function toJUnit(outcomes: CheckOutcome[], runs: RunTiming[] = []): strin
     lines.push(`  <testsuite name="${suiteName}" tests="${group.length}" failures="${suiteFailures}" errors="0" time="${(run?.seconds ?? 0).toFixed(3)}">`);
     if (run?.properties?.length) {
       lines.push('    <properties>');
-      for (const [name, value] of run.properties) lines.push(`      <property name="${escapeXml(name)}" value="${escapeXml(value)}"/>`);
+      for (const [name, value] of run.properties) {
+        lines.push(`      <property name="${escapeXml(name)}" value="${escapeXml(value)}"/>`);
+      }
       lines.push('    </properties>');
     }
     for (const outcome of group) {
@@ -101,7 +103,9 @@ export interface MarkdownComparison {
  * A summary table for a pull-request comment or $GITHUB_STEP_SUMMARY; with a baseline, a second table of
  * old -> new per figure and the call sites that grew.
  */
-export function toMarkdown(outcomes: CheckOutcome[], comparison?: { baselineFile: string; headers: string[]; runs: MarkdownComparison[] }): string {
+export function toMarkdown(
+  outcomes: CheckOutcome[], comparison?: { baselineFile: string; headers: string[]; runs: MarkdownComparison[] },
+): string {
   const passed = outcomes.filter((outcome) => outcome.pass).length;
   const verdict = passed === outcomes.length ? 'all checks pass' : `${outcomes.length - passed} of ${outcomes.length} checks failed`;
   const lines = [
@@ -122,12 +126,15 @@ export function toMarkdown(outcomes: CheckOutcome[], comparison?: { baselineFile
     lines.push(`| Target | Board | ${comparison.headers.join(' | ')} |`);
     lines.push(`|---|---|${comparison.headers.map(() => '---:').join('|')}|`);
     for (const run of comparison.runs) {
-      lines.push(`| ${escapeMarkdownCell(run.target)} | ${escapeMarkdownCell(run.board)} | ${run.cells.map(escapeMarkdownCell).join(' | ')} |`);
+      const cells = [run.target, run.board, ...run.cells].map(escapeMarkdownCell);
+      lines.push(`| ${cells.join(' | ')} |`);
     }
     const grown = comparison.runs.filter((run) => run.grownSites);
     if (grown.length > 0) {
       lines.push('', 'Call sites that grew at the peak:', '');
-      for (const run of grown) lines.push(`- ${escapeMarkdownCell(run.target)} on ${escapeMarkdownCell(run.board)}: ${escapeMarkdownCell(run.grownSites!)}`);
+      for (const run of grown) {
+        lines.push(`- ${escapeMarkdownCell(run.target)} on ${escapeMarkdownCell(run.board)}: ${escapeMarkdownCell(run.grownSites!)}`);
+      }
     }
   }
   return `${lines.join('\n')}\n`;

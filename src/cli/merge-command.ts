@@ -52,14 +52,19 @@ function readShardReport(path: string): ShardReport {
   const ran = new Set((raw.runs as RunDocument[]).map((run) => run.entry));
   raw.checks.forEach((outcome: unknown, index) => {
     const fields = outcome as Partial<CheckOutcome> | null;
-    if (fields === null || typeof fields !== 'object' || !isEntryIndex(fields.entry, budget.entries) || typeof fields.pass !== 'boolean') {
+    const isCheck = fields !== null && typeof fields === 'object' && typeof fields.pass === 'boolean';
+    if (!isCheck || !isEntryIndex(fields.entry, budget.entries)) {
       throw malformed(`checks[${index}] is not a check of a budget entry`);
     }
-    if (!ran.has(fields.entry)) throw malformed(`checks[${index}] belongs to budget entry ${fields.entry}, which this report did not run`);
+    if (!ran.has(fields.entry)) {
+      throw malformed(`checks[${index}] belongs to budget entry ${fields.entry}, which this report did not run`);
+    }
   });
   const shard = raw.shard as CheckDocument['shard'];
   if (shard !== undefined) {
-    if (shard === null || typeof shard !== 'object' || !Number.isInteger(shard.index) || !Number.isInteger(shard.count) || !Array.isArray(shard.entries)) {
+    const wellFormed = shard !== null && typeof shard === 'object' &&
+      Number.isInteger(shard.index) && Number.isInteger(shard.count) && Array.isArray(shard.entries);
+    if (!wellFormed) {
       throw malformed('has a malformed "shard" field');
     }
     if (shard.entries.length !== ran.size || !shard.entries.every((entry) => ran.has(entry))) {
@@ -83,22 +88,29 @@ export function mergeReports(paths: string[]): CheckDocument {
   for (const report of reports) {
     const document = report.document;
     if (document.budget.digest !== reference.budget.digest || document.budget.entries !== reference.budget.entries) {
-      throw new InputError(`report ${report.path} is of a different budget than ${first.path} (entries, limits or run options differ)`);
+      throw new InputError(
+        `report ${report.path} is of a different budget than ${first.path} (entries, limits or run options differ)`,
+      );
     }
     if ((document.budgetFile ?? null) !== (reference.budgetFile ?? null)) {
-      throw new InputError(`report ${report.path} checked budget file ${document.budgetFile ?? '(none)'}, ${first.path} checked ${reference.budgetFile ?? '(none)'}`);
+      const theirs = document.budgetFile ?? '(none)';
+      throw new InputError(`report ${report.path} checked budget file ${theirs}, ${first.path} checked ${reference.budgetFile ?? '(none)'}`);
     }
     if ((document.baseline?.file ?? null) !== (reference.baseline?.file ?? null)) {
-      throw new InputError(`report ${report.path} was compared with baseline ${document.baseline?.file ?? '(none)'}, ${first.path} with ${reference.baseline?.file ?? '(none)'}`);
+      const theirs = document.baseline?.file ?? '(none)';
+      throw new InputError(`report ${report.path} was compared with baseline ${theirs}, ${first.path} with ${reference.baseline?.file ?? '(none)'}`);
     }
     if (document.shard && reference.shard && document.shard.count !== reference.shard.count) {
-      throw new InputError(`report ${report.path} is shard ${document.shard.index}/${document.shard.count}, ${first.path} is one of ${reference.shard.count} shards`);
+      const theirs = `${document.shard.index}/${document.shard.count}`;
+      throw new InputError(`report ${report.path} is shard ${theirs}, ${first.path} is one of ${reference.shard.count} shards`);
     }
     for (const run of document.runs) {
       const entry = run.entry as number;
       const other = owner.get(entry);
       if (other !== undefined) {
-        throw new InputError(`report ${describeShard(report)} overlaps ${describeShard(other)}: both ran budget entry ${entry}`);
+        throw new InputError(
+          `report ${describeShard(report)} overlaps ${describeShard(other)}: both ran budget entry ${entry}`,
+        );
       }
       owner.set(entry, report);
     }
@@ -109,11 +121,16 @@ export function mergeReports(paths: string[]): CheckDocument {
     const shown = missing.slice(0, 10).join(', ') + (missing.length > 10 ? ', …' : '');
     const count = reference.shard?.count;
     const present = reports.map((report) => report.document.shard?.index).filter((index) => index !== undefined);
-    const absent = count === undefined ? [] : Array.from({ length: count }, (_, index) => index + 1).filter((index) => !present.includes(index));
-    const hint = absent.length > 0 ? `; missing shard${absent.length === 1 ? '' : 's'} ${absent.map((index) => `${index}/${count}`).join(', ')}` : '';
-    throw new InputError(`merge: budget entries ${shown} are in none of the ${reports.length} report${reports.length === 1 ? '' : 's'}${hint}`);
+    const absent = count === undefined
+      ? []
+      : Array.from({ length: count }, (_, index) => index + 1).filter((index) => !present.includes(index));
+    const absentText = absent.map((index) => `${index}/${count}`).join(', ');
+    const hint = absent.length > 0 ? `; missing shard${absent.length === 1 ? '' : 's'} ${absentText}` : '';
+    const reportCount = `${reports.length} report${reports.length === 1 ? '' : 's'}`;
+    throw new InputError(`merge: budget entries ${shown} are in none of the ${reportCount}${hint}`);
   }
-  const runs = reports.flatMap((report) => report.document.runs).sort((a, b) => (a.entry as number) - (b.entry as number));
+  const runs = reports.flatMap((report) => report.document.runs)
+    .sort((a, b) => (a.entry as number) - (b.entry as number));
   // Stable: a run's checks keep their order, runs come in entry order.
   const checks = reports.flatMap((report) => report.document.checks).sort((a, b) => a.entry! - b.entry!);
   return checkDocument({
@@ -130,6 +147,7 @@ export function mergeCommand(paths: string[], flags: MergeFlags, io: CliIo): num
   const markdownFile = fileFlag(flags.markdown, '--markdown');
   paths.forEach((path) => fileFlag(path, 'merge'));
   const document = mergeReports(paths);
-  writeCheckOutputs(document, { json: flags.json === true, junitFile, markdownFile, writeRunLines: true, colours: coloursFor(io, flags) }, io);
+  const colours = coloursFor(io, flags);
+  writeCheckOutputs(document, { json: flags.json === true, junitFile, markdownFile, writeRunLines: true, colours }, io);
   return document.failed === 0 ? EXIT_OK : EXIT_CHECK_FAILED;
 }

@@ -11,7 +11,8 @@ parentPort!.on('message', (message: { index: number; request: RunRequest }) => {
     reply = { index: message.index, run: runToDocument(prepareRun(message.request), false) };
   } catch (error) {
     const known = error instanceof Error ? error : new Error(String(error));
-    reply = { index: message.index, error: { name: known.name, message: known.message, stack: known.stack, input: isInputError(known) } };
+    const { name, message: text, stack } = known;
+    reply = { index: message.index, error: { name, message: text, stack, input: isInputError(known) } };
   }
   parentPort!.postMessage(reply);
 });

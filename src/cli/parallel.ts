@@ -63,7 +63,9 @@ export interface RunAllOptions {
  * Runs every request and returns their documents in order. On an error, the runs before it are still
  * delivered and the error of the earliest failing run is thrown, as a single emulator working in order would.
  */
-export async function runAll(requests: RunRequest[], prepared: PreparedRun[], options: RunAllOptions): Promise<RunDocument[]> {
+export async function runAll(
+  requests: RunRequest[], prepared: PreparedRun[], options: RunAllOptions,
+): Promise<RunDocument[]> {
   const describe = options.describeError ?? ((_index: number, error: unknown) => error);
   const workers = Math.min(options.jobs, requests.length);
   if (workers <= 1) {
@@ -84,7 +86,10 @@ export async function runAll(requests: RunRequest[], prepared: PreparedRun[], op
 }
 
 function runInWorkers(
-  requests: RunRequest[], workerCount: number, onResult: RunAllOptions['onResult'], describe: (index: number, error: unknown) => unknown,
+  requests: RunRequest[],
+  workerCount: number,
+  onResult: RunAllOptions['onResult'],
+  describe: (index: number, error: unknown) => unknown,
 ): Promise<RunDocument[]> {
   const results = new Array<RunDocument | undefined>(requests.length);
   const errors = new Map<number, unknown>();

@@ -27,7 +27,9 @@ export function readJsonReport(path: string, what: string): Record<string, unkno
   const version = document.schemaVersion;
   if (version !== REPORT_SCHEMA_VERSION) {
     const shown = typeof version === 'number' ? String(version) : version === undefined ? 'none' : quoteInput(String(version));
-    throw new InputError(`${what} ${path} has schema version ${shown}; this tlsf-sim reads version ${REPORT_SCHEMA_VERSION} (make it with the same tlsf-sim)`);
+    throw new InputError(
+      `${what} ${path} has schema version ${shown}; this tlsf-sim reads version ${REPORT_SCHEMA_VERSION} (make it with the same tlsf-sim)`,
+    );
   }
   return document;
 }
@@ -39,7 +41,9 @@ export function reportRuns(document: Record<string, unknown>, path: string, what
   else if (document.command === 'check' && Array.isArray(document.runs)) runs = document.runs;
   else {
     const command = typeof document.command === 'string' ? quoteInput(document.command) : 'none';
-    throw new InputError(`${what} ${path} is not a check or run report (command ${command}); give the file \`check --json\` or \`run --json\` wrote`);
+    throw new InputError(
+      `${what} ${path} is not a check or run report (command ${command}); give the file \`check --json\` or \`run --json\` wrote`,
+    );
   }
   runs.forEach((run, index) => {
     const where = document.command === 'run' ? '' : ` runs[${index}]`;
@@ -50,7 +54,8 @@ export function reportRuns(document: Record<string, unknown>, path: string, what
     if (typeof fields.target !== 'string' || typeof fields.board !== 'string') {
       throw new InputError(`${what} ${path}${where} has no target or board`);
     }
-    if (fields.params !== undefined && (fields.params === null || typeof fields.params !== 'object' || Array.isArray(fields.params))) {
+    const params = fields.params;
+    if (params !== undefined && (params === null || typeof params !== 'object' || Array.isArray(params))) {
       throw new InputError(`${what} ${path}${where}.params is not a mapping of name: value`);
     }
   });

@@ -1,7 +1,11 @@
 import { isAbsolute, relative, resolve } from 'node:path';
-import { compareRuns, expectedCost, growthOutcomes, loadBaseline, matchBaseline, sitesOf, withPeakSites, type Comparison } from './baseline.js';
+import {
+  compareRuns, expectedCost, growthOutcomes, loadBaseline, matchBaseline, sitesOf, withPeakSites, type Comparison,
+} from './baseline.js';
 import { findDefaultBudgetFile, loadBudgetFile, type BudgetJob } from './budget.js';
-import { checkDocument, formatRunChecks, labelWidthOf, runLabel, writeCheckOutputs, type CheckDocument } from './check-report.js';
+import {
+  checkDocument, formatRunChecks, labelWidthOf, runLabel, writeCheckOutputs, type CheckDocument,
+} from './check-report.js';
 import { evaluateChecks, type CheckOutcome, type Limits, type RunFigures } from './checks.js';
 import type { RunDocument } from './compared-figures.js';
 import { execute, prepareRun } from './engine.js';
@@ -52,7 +56,9 @@ function withOrigin(job: BudgetJob, error: unknown): unknown {
 }
 
 /** The jobs a check runs, from a target and flags or from the budget file, and the budget file's name. */
-function checkJobs(argument: string | undefined, flags: CheckFlags, flagLimits: Limits, io: CliIo): { jobs: BudgetJob[]; budgetFile?: string } {
+function checkJobs(
+  argument: string | undefined, flags: CheckFlags, flagLimits: Limits, io: CliIo,
+): { jobs: BudgetJob[]; budgetFile?: string } {
   if (argument !== undefined) {
     if (flags.budget !== undefined) throw new InputError('check: give a scenario/ELF/trace or --budget FILE, not both');
     const request = runRequestFrom(targetFrom(argument, io), flags);
@@ -95,7 +101,9 @@ function runFigures(run: RunDocument): RunFigures {
  * A finished run's checks: its limits, and against its baseline run (null: the baseline lacks it; undefined:
  * no baseline given) its comparison, carried on the run, and its growth checks.
  */
-function judgeRun(run: RunDocument, limits: Limits, old: RunDocument | null | undefined): { run: RunDocument; outcomes: CheckOutcome[] } {
+function judgeRun(
+  run: RunDocument, limits: Limits, old: RunDocument | null | undefined,
+): { run: RunDocument; outcomes: CheckOutcome[] } {
   const target = run.target as string;
   const board = run.board as string;
   const outcomes = evaluateChecks(target, board, runFigures(run), limits);
@@ -106,10 +114,13 @@ function judgeRun(run: RunDocument, limits: Limits, old: RunDocument | null | un
     if (limits.maxGrowth !== undefined) outcomes.push(...growthOutcomes(target, board, comparison, limits.maxGrowth));
   }
   const entry = run.entry as number;
-  return { run, outcomes: withPeakSites(outcomes, comparison?.sites ?? sitesOf(run)).map((outcome) => ({ ...outcome, entry })) };
+  const withSites = withPeakSites(outcomes, comparison?.sites ?? sitesOf(run));
+  return { run, outcomes: withSites.map((outcome) => ({ ...outcome, entry })) };
 }
 
-export async function checkCommand(argument: string | undefined, flags: CheckFlags & ScaleFlags, io: CliIo): Promise<number> {
+export async function checkCommand(
+  argument: string | undefined, flags: CheckFlags & ScaleFlags, io: CliIo,
+): Promise<number> {
   const flagLimits = limitsFromFlags(flags);
   const junitFile = fileFlag(flags.junit, '--junit');
   const markdownFile = fileFlag(flags.markdown, '--markdown');
@@ -126,7 +137,7 @@ export async function checkCommand(argument: string | undefined, flags: CheckFla
   // Resolve every job before running any, so a typo in the last entry fails fast with exit 2 (on every shard).
   const prepared = jobs.map((job) => inJob(job, () => prepareRun(job)));
   const baseline = baselineFile === undefined ? undefined : loadBaseline(resolve(io.cwd, baselineFile), baselineFile);
-  const identities = prepared.map((run) => ({ target: run.settings.target, board: run.settings.boardName, params: run.settings.params }));
+  const identities = prepared.map(({ settings }) => ({ target: settings.target, board: settings.boardName, params: settings.params }));
   const baselineRuns = baseline === undefined ? [] : matchBaseline(baseline, identities);
   if (baseline === undefined && jobs.some((job) => job.limits.maxGrowth !== undefined)) {
     io.stderr.write('tlsf-sim: note: max-growth is not checked without --baseline FILE\n');
@@ -149,10 +160,13 @@ export async function checkCommand(argument: string | undefined, flags: CheckFla
     describeError: (index, error) => withOrigin(jobs[selected[index]!]!, error),
     onResult: (index, report) => {
       const entry = selected[index]!;
-      const judged = judgeRun({ ...report, entry }, jobs[entry]!.limits, baseline === undefined ? undefined : baselineRuns[entry] ?? null);
+      const old = baseline === undefined ? undefined : (baselineRuns[entry] ?? null);
+      const judged = judgeRun({ ...report, entry }, jobs[entry]!.limits, old);
       checks.push(...judged.outcomes);
       runs.push(judged.run);
-      if (!flags.json) io.stdout.write(formatRunChecks(judged.outcomes, judged.run, labelWidth, colours, baseline !== undefined));
+      if (!flags.json) {
+        io.stdout.write(formatRunChecks(judged.outcomes, judged.run, labelWidth, colours, baseline !== undefined));
+      }
     },
   });
   const document = checkDocument({

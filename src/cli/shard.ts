@@ -29,7 +29,9 @@ export function parseShardSpec(text: string, env: NodeJS.ProcessEnv): ShardSpec 
     const indexText = env.CI_NODE_INDEX;
     const countText = env.CI_NODE_TOTAL;
     if (indexText === undefined || countText === undefined) {
-      throw new InputError('--shard auto: CI_NODE_INDEX and CI_NODE_TOTAL are not both set (GitLab sets them for a job with `parallel: N`); give --shard i/n');
+      throw new InputError(
+        '--shard auto: CI_NODE_INDEX and CI_NODE_TOTAL are not both set (GitLab sets them for a job with `parallel: N`); give --shard i/n',
+      );
     }
     index = readShardNumber(indexText.trim(), 'the shard, from 1', '--shard auto: CI_NODE_INDEX');
     count = readShardNumber(countText.trim(), 'the number of shards', '--shard auto: CI_NODE_TOTAL');
@@ -40,7 +42,9 @@ export function parseShardSpec(text: string, env: NodeJS.ProcessEnv): ShardSpec 
     count = readShardNumber(match[2]!, 'the number of shards', '--shard');
   }
   if (count < 1 || count > MAX_SHARDS) throw new InputError(`--shard: ${count} shards; give 1 to ${MAX_SHARDS}`);
-  if (index < 1 || index > count) throw new InputError(`--shard: shard ${index} of ${count} does not exist; shards count 1 to ${count}`);
+  if (index < 1 || index > count) {
+    throw new InputError(`--shard: shard ${index} of ${count} does not exist; shards count 1 to ${count}`);
+  }
   return { index, count };
 }
 

@@ -51,7 +51,8 @@ export function sweepDocument(range: SweepRange, fixed: Record<string, number>, 
       const value = figure.read(run);
       if (value !== undefined) figures[figure.key] = value;
     }
-    return { value: values[index]!, result: String(run.result), message: (run.message as string | null) ?? null, figures };
+    const message = (run.message as string | null) ?? null;
+    return { value: values[index]!, result: String(run.result), message, figures };
   });
   const failing = points.find((point) => point.result !== 'ok');
   const firstFailingIndex = failing === undefined ? points.length : points.indexOf(failing);
@@ -90,17 +91,20 @@ function summaryLines(document: SweepDocument): string[] {
   } else if (failing === undefined) {
     lines.push(`every value completes, up to ${name}=${document.largestCompleting}`);
   } else {
-    lines.push(`largest value that completes: ${name}=${document.largestCompleting} (first failing: ${name}=${failing.value}, ${failing.result})`);
+    const firstFailing = `first failing: ${name}=${failing.value}, ${failing.result}`;
+    lines.push(`largest value that completes: ${name}=${document.largestCompleting} (${firstFailing})`);
   }
   const fit = document.fit;
   if (fit === null) {
     lines.push('no fit: fewer than two values complete');
   } else {
-    const line = `peak used ≈ ${formatBytes(Math.round(fit.intercept))} ${fit.slope < 0 ? '-' : '+'} ${formatNumber(Math.abs(fit.slope))} B × ${name} (r² ${fit.r2.toFixed(3)}, ${fit.points} values)`;
+    const slope = `${fit.slope < 0 ? '-' : '+'} ${formatNumber(Math.abs(fit.slope))} B × ${name}`;
+    const line = `peak used ≈ ${formatBytes(Math.round(fit.intercept))} ${slope} (r² ${fit.r2.toFixed(3)}, ${fit.points} values)`;
     const crossing = fit.crossesHeapAt === null
       ? 'it does not grow with the parameter'
-      : `reaches the heap less its control bytes (${formatBytes(document.heapSize - document.controlBytes)}) at ${name} ≈ ` +
-        `${formatNumber(fit.crossesUsableAt!)}, the heap size (${formatBytes(document.heapSize)}) at ≈ ${formatNumber(fit.crossesHeapAt)}`;
+      : `reaches the heap less its control bytes (${formatBytes(document.heapSize - document.controlBytes)}) ` +
+        `at ${name} ≈ ${formatNumber(fit.crossesUsableAt!)}, ` +
+        `the heap size (${formatBytes(document.heapSize)}) at ≈ ${formatNumber(fit.crossesHeapAt)}`;
     lines.push(`${line}; ${crossing}`);
   }
   return lines;
@@ -112,7 +116,8 @@ export function formatSweep(document: SweepDocument, colours: Palette): string {
   const fixed = Object.entries(document.params).map(([name, value]) => ` ${name}=${value}`).join('');
   const lines = [
     `${colours.bold(document.target)} on ${document.board}: ${document.param} from ${document.from} to ${document.to}` +
-      `${document.step === 1 ? '' : ` step ${document.step}`}${fixed ? `,${fixed}` : ''}; heap ${formatBytes(document.heapSize)}`,
+      `${document.step === 1 ? '' : ` step ${document.step}`}${fixed ? `,${fixed}` : ''}; ` +
+      `heap ${formatBytes(document.heapSize)}`,
   ];
   const headers = [document.param, 'result', ...FIGURE_COLUMNS.map((figure) => figure.label)];
   const rows = document.points.map((point) => [
@@ -124,7 +129,10 @@ export function formatSweep(document: SweepDocument, colours: Palette): string {
     }),
   ]);
   const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => row[column]!.length)));
-  const pad = (cells: string[]): string => cells.map((cell, column) => (column === 1 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
+  // The result column reads left to right; numbers line up on the right.
+  const pad = (cells: string[]): string => cells
+    .map((cell, column) => (column === 1 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
+    .join('  ');
   lines.push(`  ${pad(headers)}`);
   rows.forEach((row, index) => {
     const text = pad(row);
@@ -158,10 +166,13 @@ export interface SweepFlags {
   markdown?: string;
 }
 
-export async function sweepCommand(request: RunRequest, params: SweepParams | undefined, flags: SweepFlags, jobs: number, io: CliIo, colours: Palette): Promise<number> {
+export async function sweepCommand(
+  request: RunRequest, params: SweepParams | undefined, flags: SweepFlags, jobs: number, io: CliIo, colours: Palette,
+): Promise<number> {
   const range = sweepRange(params);
   const fixed = params?.fixed ?? {};
-  const requests: RunRequest[] = rangeValues(range).map((value) => ({ ...request, params: { ...fixed, [range.name]: value } }));
+  const requests: RunRequest[] = rangeValues(range)
+    .map((value) => ({ ...request, params: { ...fixed, [range.name]: value } }));
   // Every value is resolved before any runs: an unknown parameter fails at once, not after the first run.
   const prepared = requests.map((each) => prepareRun(each));
   const runs = await runAll(requests, prepared, { jobs });
@@ -170,7 +181,8 @@ export async function sweepCommand(request: RunRequest, params: SweepParams | un
     try {
       writeFileSync(flags.markdown, sweepMarkdown(document));
     } catch (error) {
-      throw new InputError(`cannot write markdown summary ${flags.markdown}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+      const why = (error as NodeJS.ErrnoException).code ?? String(error);
+      throw new InputError(`cannot write markdown summary ${flags.markdown}: ${why}`);
     }
   }
   if (flags.json) writeJson(io, document);

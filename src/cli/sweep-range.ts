@@ -33,10 +33,13 @@ export function collectSweepParam(text: string, previous: SweepParams = { fixed:
     const [from, to, step] = parts.map((part) => parseParamValue(part, `--param ${name}`));
     const range = { name, from: from!, to: to!, step: step ?? 1 };
     if (range.step <= 0) throw new InputError(`--param ${name}: step ${range.step} must be above zero`);
-    if (range.to < range.from) throw new InputError(`--param ${name}: range ${range.from}:${range.to} runs backwards; give FROM <= TO`);
+    if (range.to < range.from) {
+      throw new InputError(`--param ${name}: range ${range.from}:${range.to} runs backwards; give FROM <= TO`);
+    }
     const count = Math.floor((range.to - range.from) / range.step) + 1;
     if (count > MAX_SWEEP_VALUES) {
-      throw new InputError(`--param ${name}: ${count.toLocaleString('en-US')} values; a sweep runs at most ${MAX_SWEEP_VALUES} (raise STEP)`);
+      const values = count.toLocaleString('en-US');
+      throw new InputError(`--param ${name}: ${values} values; a sweep runs at most ${MAX_SWEEP_VALUES} (raise STEP)`);
     }
     return { fixed: previous.fixed, ranges: [...previous.ranges, range] };
   }
@@ -48,9 +51,13 @@ export function collectSweepParam(text: string, previous: SweepParams = { fixed:
 export function sweepRange(params: SweepParams | undefined): SweepRange {
   const ranges = params?.ranges ?? [];
   if (ranges.length === 0) throw new InputError('sweep: give the parameter to sweep as --param name=FROM:TO[:STEP]');
-  if (ranges.length > 1) throw new InputError(`sweep: one range at a time; got ${ranges.map((range) => range.name).join(' and ')}`);
+  if (ranges.length > 1) {
+    throw new InputError(`sweep: one range at a time; got ${ranges.map((range) => range.name).join(' and ')}`);
+  }
   const range = ranges[0]!;
-  if (params!.fixed[range.name] !== undefined) throw new InputError(`sweep: --param ${range.name} is given both as a range and a value`);
+  if (params!.fixed[range.name] !== undefined) {
+    throw new InputError(`sweep: --param ${range.name} is given both as a range and a value`);
+  }
   return range;
 }
 
@@ -95,6 +102,10 @@ export function fitLine(points: [number, number][], heapSize: number, controlByt
   const intercept = meanY - slope * meanX;
   const r2 = syy === 0 ? 1 : (sxy * sxy) / (sxx * syy);
   const crossing = (limit: number): number | null => (slope > 0 ? (limit - intercept) / slope : null);
-  return { slope, intercept, r2, points: count, crossesHeapAt: crossing(heapSize), crossesUsableAt: crossing(heapSize - controlBytes) };
+  return {
+    slope, intercept, r2, points: count,
+    crossesHeapAt: crossing(heapSize),
+    crossesUsableAt: crossing(heapSize - controlBytes),
+  };
 }
 
