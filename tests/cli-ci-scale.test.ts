@@ -215,7 +215,7 @@ describe.concurrent('check --baseline and --max-growth', () => {
     expect(byCheck('max-growth').map((check: { figure: string; pass: boolean }) => [check.figure, check.pass]))
       .toEqual([['peakUsed', false], ['peakSpan', false]]);
     expect(document.runs[0].baseline.figures.peakUsed).toEqual({ old: 10248, new: 11720, delta: 1472 });
-    expect(document.baseline).toEqual({ file: 'main.json' });
+    expect(document.baseline).toEqual({ file: 'main.json', digest: expect.stringMatching(/^[0-9a-f]{16}$/) });
     const markdown = readFileSync(join(directory, 'pr.md'), 'utf8');
     expect(markdown).toContain('| packet-pool | stm32f411re | 10,248 B -> 11,720 B (+1,472 B) |');
   });
@@ -247,6 +247,22 @@ describe.concurrent('check --baseline and --max-growth', () => {
     const runs = JSON.parse(first.stdout).runs as { instructions: number }[];
     const costs = runs.map((run) => run.instructions);
     expect(JSON.parse(shard.stdout).shard.entries).toEqual(shardEntries(assignShards(costs, 2), { index: 1, count: 2 }));
+  });
+
+  it('merge refuses shards compared with different versions of the baseline file', async () => {
+    const budget = 'checks:\n  - scenario: packet-pool\n    params: { bursts: 5 }\n  - scenario: rtos-queues\n    params: { rounds: 5 }\n';
+    const directory = directoryWith({ 'tlsf-budget.yaml': budget });
+    const first = await cli(['check', '--json'], directory);
+    writeFileSync(join(directory, 'main.json'), first.stdout);
+    const shardOne = await cli(['check', '--json', '--shard', '1/2', '--baseline', 'main.json'], directory);
+    writeFileSync(join(directory, 's1.json'), shardOne.stdout);
+    // main.json fetched again later: the main branch's report has moved on.
+    const moved = JSON.parse(first.stdout);
+    moved.runs[1].peakUsed += 8;
+    writeFileSync(join(directory, 'main.json'), JSON.stringify(moved));
+    const shardTwo = await cli(['check', '--json', '--shard', '2/2', '--baseline', 'main.json'], directory);
+    writeFileSync(join(directory, 's2.json'), shardTwo.stdout);
+    expectBadInput(await cli(['merge', 's1.json', 's2.json'], directory), /report s2\.json was compared with baseline main\.json, s1\.json with main\.json \(or another version of it\)/);
   });
 
   it('bad baselines and a growth limit without one are exit 2', async () => {
@@ -301,8 +317,10 @@ describe('baseline comparison with call sites (hand-written reports with peakSit
   it('lists the sites that grew under the markdown table', () => {
     const [match] = matchBaseline({ file: 'main.json', runs: [old] }, [now]);
     const run = { ...now, entry: 0, baseline: compareRuns(now, match!) };
-    const document = checkDocument({ budgetFile: null, budget: { digest: 'x', entries: 1 }, baseline: { file: 'main.json' }, checks: [], runs: [run] });
-    expect(document.baseline).toEqual({ file: 'main.json' });
+    const document = checkDocument({
+      budgetFile: null, budget: { digest: 'x', entries: 1 }, baseline: { file: 'main.json', digest: 'y' }, checks: [], runs: [run],
+    });
+    expect(document.baseline).toEqual({ file: 'main.json', digest: 'y' });
     const markdown = toMarkdown([], {
       baselineFile: 'main.json', headers: ['peak used'],
       runs: [{ target: 'packet-pool', board: 'stm32f411re', cells: ['8,000 B -> 10,500 B (+2,500 B)'], grownSites: 'packet_alloc+0x1a holds 8,192 B' }],

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { hex } from '../allocator/index.js';
 import type { CheckOutcome, GrowthLimits } from './checks.js';
 import {
@@ -13,12 +14,19 @@ import { formatBytes, formatPercent } from './units.js';
 export interface Baseline {
   /** The file as the user named it, echoed into reports. */
   file: string;
+  /**
+   * A fingerprint of its runs: shards of one check must compare with the same baseline (it also balances
+   * them), and a file of the same name fetched at another time may hold another one.
+   */
+  digest: string;
   runs: RunDocument[];
 }
 
 export function loadBaseline(path: string, shownAs = path): Baseline {
   const document = readJsonReport(path, 'baseline');
-  return { file: shownAs, runs: reportRuns(document, path, 'baseline') };
+  const runs = reportRuns(document, path, 'baseline');
+  const digest = createHash('sha256').update(JSON.stringify(runs)).digest('hex').slice(0, 16);
+  return { file: shownAs, digest, runs };
 }
 
 /** What identifies a run across reports: target, board and firmware parameters (in name order). */

@@ -24,8 +24,8 @@ export interface CheckDocument {
   budget: { digest: string; entries: number };
   /** Present on a shard's report only: which shard, and the budget entries it ran. */
   shard?: { index: number; count: number; entries: number[] };
-  /** Present when checked against a baseline. */
-  baseline?: { file: string };
+  /** Present when checked against a baseline: the file as named, and a fingerprint of its runs. */
+  baseline?: { file: string; digest: string };
   /** Every check, each with `entry`, the budget entry it belongs to. */
   checks: CheckOutcome[];
   /** Every run document, each with `entry` (and `baseline`, its comparison, when checked against one). */

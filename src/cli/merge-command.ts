@@ -96,9 +96,12 @@ export function mergeReports(paths: string[]): CheckDocument {
       const theirs = document.budgetFile ?? '(none)';
       throw new InputError(`report ${report.path} checked budget file ${theirs}, ${first.path} checked ${reference.budgetFile ?? '(none)'}`);
     }
-    if ((document.baseline?.file ?? null) !== (reference.baseline?.file ?? null)) {
+    const sameBaseline = (document.baseline?.file ?? null) === (reference.baseline?.file ?? null) &&
+      (document.baseline?.digest ?? null) === (reference.baseline?.digest ?? null);
+    if (!sameBaseline) {
       const theirs = document.baseline?.file ?? '(none)';
-      throw new InputError(`report ${report.path} was compared with baseline ${theirs}, ${first.path} with ${reference.baseline?.file ?? '(none)'}`);
+      const ours = reference.baseline?.file ?? '(none)';
+      throw new InputError(`report ${report.path} was compared with baseline ${theirs}, ${first.path} with ${ours} (or another version of it)`);
     }
     if (document.shard && reference.shard && document.shard.count !== reference.shard.count) {
       const theirs = `${document.shard.index}/${document.shard.count}`;

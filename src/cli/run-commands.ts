@@ -173,7 +173,7 @@ export async function checkCommand(
     budgetFile: budgetFile ?? null,
     budget: { digest, entries: jobs.length },
     shard,
-    baseline: baseline === undefined ? undefined : { file: baseline.file },
+    baseline: baseline === undefined ? undefined : { file: baseline.file, digest: baseline.digest },
     checks,
     runs,
   });
