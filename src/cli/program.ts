@@ -19,12 +19,15 @@ function collectBankName(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/** A repeatable option's collector as commander types it, whatever it collects into. */
+type Collector = (value: string, previous: never) => never;
+const asCollector = <Collected>(collect: (value: string, previous?: Collected) => Collected): Collector =>
+  collect as unknown as Collector;
+
 function addRunOptions(
   command: Command,
   boardHelp = 'board name or board JSON file (default: stm32f411re; see `tlsf-sim boards`)',
-  param: { help: string; collect: (value: string, previous: never) => never } = {
-    help: 'set a firmware parameter (repeatable)', collect: collectParam as unknown as (value: string, previous: never) => never,
-  },
+  param: { help: string; collect: Collector } = { help: 'set a firmware parameter (repeatable)', collect: asCollector(collectParam) },
 ): Command {
   return command
     .option('-b, --board <name>', boardHelp)
@@ -38,6 +41,9 @@ function addRunOptions(
     .option('--align-check', 'fault on unaligned heap accesses the core would trap (Armv6-M: any halfword/word; Armv7-M: LDRD/STRD/LDM/STM) (slower)')
     .option('--bank <name>', 'add a whole RAM bank (e.g. CCM) to the heap as a second pool (repeatable)', collectBankName);
 }
+
+/** sweep's flags: the run options, with --param collected into a range and fixed values. */
+type SweepCommandFlags = Omit<RunFlags, 'param'> & { param?: SweepParams; jobs?: string; markdown?: string };
 
 /** Builds the commander program; `result.exitCode` is set by whichever action ran. */
 export function buildProgram(io: CliIo, version: string, result: { exitCode: number }): Command {
@@ -124,18 +130,19 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
       .description('run a target across a range of one firmware parameter: figures per value, the largest that completes, a fit of peak use')
       .argument('[target]', `scenario, .elf or .rep (default: ${DEFAULT_SCENARIO})`),
     undefined,
-    { help: 'the parameter to sweep, name=FROM:TO[:STEP]; or a fixed name=value (repeatable)', collect: collectSweepParam as unknown as (value: string, previous: never) => never },
+    { help: 'the parameter to sweep, name=FROM:TO[:STEP]; or a fixed name=value (repeatable)', collect: asCollector(collectSweepParam) },
   )
     .option('--jobs <n>', 'runs at once, each on its own emulator (default: the number of CPUs)')
     .option('--markdown <file>', 'write the table as markdown')
     .option('--json', 'print one JSON document')
-    .action(async (target: string | undefined, flags: Omit<RunFlags, 'param'> & { param?: SweepParams; jobs?: string; markdown?: string }) => {
+    .action(async (target: string | undefined, flags: SweepCommandFlags) => {
       const { param, ...runFlags } = flags;
       const request = runRequestFrom(targetFrom(target, io), runFlags);
       const { sweepCommand } = await import('./sweep-command.js');
       const { parseJobs } = await import('./parallel.js');
       const markdown = fileFlag(flags.markdown, '--markdown');
-      result.exitCode = await sweepCommand(request, param, { json: flags.json, markdown }, parseJobs(flags.jobs), io, coloursFor(io, globalColour()));
+      const colours = coloursFor(io, globalColour());
+      result.exitCode = await sweepCommand(request, param, { json: flags.json, markdown }, parseJobs(flags.jobs), io, colours);
     });
 
   addRunOptions(
