@@ -175,13 +175,17 @@ describe.concurrent('check --jobs', () => {
   });
 
   it('a bad entry found while running in a worker is exit 2 naming the entry; a failing tool is exit 3', async () => {
-    // 64 KiB of heap does not fit the teaching board's 8 KiB: found by the board when the run starts.
+    // 64 KiB of heap does not fit the teaching board's 8 KiB: found by the board when the run starts, long
+    // before the first entry's 2,000 bursts are done; that entry is still reported, as --jobs 1 reports it.
     const directory = directoryWith({
-      'tlsf-budget.yaml': 'checks:\n  - scenario: packet-pool\n    params: { bursts: 5 }\n  - scenario: packet-pool\n    board: tiny\n    heap: 64K\n',
+      'tlsf-budget.yaml': 'checks:\n  - scenario: packet-pool\n    params: { bursts: 2000 }\n  - scenario: packet-pool\n    board: tiny\n    heap: 64K\n',
     });
-    const bad = await cli(['check', '--jobs', '2'], directory);
+    const [bad, inOrder] = await Promise.all([cli(['check', '--jobs', '2'], directory), cli(['check', '--jobs', '1'], directory)]);
     expect(bad.code, bad.stderr).toBe(2);
     expect(bad.stderr).toMatch(/^tlsf-sim: .*tlsf-budget\.yaml: checks\[1\]: /);
+    expect(bad.stdout).toMatch(/^PASS  packet-pool on stm32f411re  completes/);
+    expect(bad.stdout).toBe(inOrder.stdout);
+    expect(bad.stderr).toBe(inOrder.stderr);
     const broken = await cli(['check', 'packet-pool', '--board', 'stm32f411re,rp2040', '--jobs', '2'], directory, { TLSF_SIM_TEST_FAULT: 'internal' });
     expect(broken.code, broken.stderr).toBe(3);
     expect(broken.stderr).toMatch(/internal error: Error: injected internal error/);

@@ -141,7 +141,9 @@ function runInWorkers(
         running.delete(worker);
         if (reply.error) errors.set(reply.index, describe(reply.index, rebuildError(reply.error)));
         else results[reply.index] = reply.run;
-        if (errors.size === 0) deliver();
+        // Runs before a failed one are still delivered, as one emulator working in order would have; the
+        // loop stops at the first run without a result, so nothing after a failure is.
+        deliver();
         dispatch(worker);
       });
       worker.on('error', (error) => {
