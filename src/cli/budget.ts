@@ -223,7 +223,7 @@ export function readLimits(raw: TreeValue, where: string): Limits {
   const limits: Limits = {};
   for (const [key, value] of readFields(raw, where, LIMIT_FIELDS, undefined, 'limit')) {
     const field = `${where}.${key}`;
-    if (!isScalar(value)) throw new InputError(`${field}: expected a value, got ${describeValue(value)}`);
+    // setLimit refuses a mapping or list for every limit but max-growth, which takes one per figure.
     setLimit(limits, findLimit(key)!, value, field);
   }
   return limits;

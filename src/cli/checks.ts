@@ -1,4 +1,6 @@
-import { InputError } from './errors.js';
+import { COMPARED_FIGURES, findComparedFigure } from './compared-figures.js';
+import { describeValue, type TreeValue } from './document-tree.js';
+import { InputError, quoteInput } from './errors.js';
 import { formatBytes, formatPercent, parseFraction, parsePositiveSize, parseSize } from './units.js';
 
 /**
@@ -63,6 +65,52 @@ function valueText(value: string | number | boolean, where: string): string {
   return String(value);
 }
 
+/**
+ * Growth allowed against a baseline, a fraction per compared figure (compared-figures.ts, by key). Unlike the
+ * other limits it is not held to one run's figures but to a run and its baseline (baseline.ts).
+ */
+export type GrowthLimits = Record<string, number>;
+
+/**
+ * `max-growth`: a percentage for the figures held by default (peak used and peak span), or in a budget file a
+ * mapping of figure to percentage (`{ peak-used: 5%, instructions: 20% }`).
+ */
+interface GrowthLimitDefinition {
+  name: 'max-growth';
+  key: 'maxGrowth';
+  option: string;
+  help: string;
+  unit: 'fraction';
+  againstBaseline: true;
+  parse(value: TreeValue, where: string): GrowthLimits;
+}
+
+function parseGrowthLimits(value: TreeValue, where: string): GrowthLimits {
+  const limits: GrowthLimits = {};
+  if (value instanceof Map) {
+    if (value.size === 0) throw new InputError(`${where} is empty; give a figure: percentage or leave it out`);
+    for (const [name, allowed] of value) {
+      const figure = findComparedFigure(name);
+      if (!figure) {
+        const known = COMPARED_FIGURES.map((candidate) => candidate.name).join(', ');
+        throw new InputError(`${where}: unknown figure ${quoteInput(name)}; figures: ${known}`);
+      }
+      if (typeof allowed !== 'string' && typeof allowed !== 'number') {
+        throw new InputError(`${where}.${name}: expected a percentage, got ${describeValue(allowed)}`);
+      }
+      limits[figure.key] = parseFraction(String(allowed), `${where}.${name}`);
+    }
+    return limits;
+  }
+  if (typeof value !== 'string' && typeof value !== 'number') {
+    const got = describeValue(value);
+    throw new InputError(`${where}: expected a percentage or a mapping of figure: percentage, got ${got}`);
+  }
+  const allowed = parseFraction(String(value), where);
+  for (const figure of COMPARED_FIGURES) if (figure.byDefault) limits[figure.key] = allowed;
+  return limits;
+}
+
 const atMost = (measured: number, limit: number): boolean => measured <= limit;
 const atLeast = (measured: number, limit: number): boolean => measured >= limit;
 
@@ -123,6 +171,11 @@ export const LIMITS = [
     describe: (measured, limit, _pass, figures) =>
       `failed allocations ${measured}${figures.result === 'out-of-memory' ? ' (run stopped out of memory)' : ''}, allowed ${limit}`,
   }),
+  {
+    name: 'max-growth', key: 'maxGrowth', option: '--max-growth <pct>', unit: 'fraction', againstBaseline: true,
+    help: 'peak used and peak span may grow at most this much against --baseline (5%)',
+    parse: parseGrowthLimits,
+  } satisfies GrowthLimitDefinition as GrowthLimitDefinition,
 ];
 
 type LimitDefinitions = (typeof LIMITS)[number];
@@ -137,6 +190,13 @@ export type Limits = {
 
 export type CheckName = 'completes' | LimitDefinitions['name'];
 
+/** The limits held to one run's own figures, which evaluateChecks evaluates. */
+type RunLimitDefinitions = Exclude<LimitDefinitions, GrowthLimitDefinition>;
+
+function isRunLimit(definition: LimitDefinitions): definition is RunLimitDefinitions {
+  return !('againstBaseline' in definition);
+}
+
 export interface CheckOutcome {
   /** What was run: scenario name, ELF or trace path. */
   target: string;
@@ -150,10 +210,14 @@ export interface CheckOutcome {
   unit: LimitUnit | 'result';
   /** One line for humans: "peak used 12,288 B <= 24,576 B". */
   summary: string;
+  /** For a `max-growth` check: the compared figure it holds (`peakUsed`). */
+  figure?: string;
+  /** In a check report: the index of the budget entry (after board expansion) the check belongs to. */
+  entry?: number;
 }
 
 /** A limit that is given and not switched off (`noOom: false` sets nothing). */
-function isSet(value: number | boolean | undefined): value is number | true {
+function isSet<Value>(value: Value | false | undefined): value is Value {
   return value !== undefined && value !== false;
 }
 
@@ -167,8 +231,12 @@ export function findLimit(key: string): LimitDefinitions | undefined {
 }
 
 /** Reads one limit into `into`, by its Limits key. */
-export function setLimit(into: Limits, definition: LimitDefinitions, value: string | number | boolean, where: string): void {
-  (into as Record<string, number | boolean>)[definition.key] = definition.parse(value, where);
+export function setLimit(into: Limits, definition: LimitDefinitions, value: TreeValue, where: string): void {
+  if (isRunLimit(definition) && (value === null || typeof value === 'object')) {
+    throw new InputError(`${where}: expected a value, got ${describeValue(value)}`);
+  }
+  const parse = definition.parse as (value: TreeValue, where: string) => unknown;
+  (into as Record<string, unknown>)[definition.key] = parse(value, where);
 }
 
 /** Evaluates every limit against one run's figures; the first outcome is always `completes`. */
@@ -187,6 +255,7 @@ export function evaluateChecks(target: string, board: string, figures: RunFigure
       : `run completes: ${figures.result}${figures.message ? ` (${figures.message})` : ''}, expected ok`,
   }];
   for (const definition of LIMITS) {
+    if (!isRunLimit(definition)) continue;
     const value = limits[definition.key];
     if (!isSet(value)) continue;
     const measured = definition.measure(figures);

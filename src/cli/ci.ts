@@ -25,6 +25,15 @@ export interface RunTiming {
   board: string;
   seconds: number;
   output?: string;
+  /** The budget entry the run is; outcomes with the same `entry` are its checks. */
+  entry?: number;
+  /** Shown as the testsuite's <properties>: the figures against the baseline, `peak-used: 4,968 B -> ...`. */
+  properties?: [string, string][];
+}
+
+/** Outcomes of one run share a testsuite: by budget entry when known, else by target and board. */
+function runKeyOf(item: { target: string; board: string; entry?: number }): string {
+  return item.entry === undefined ? `${item.target}\u0000${item.board}` : `#${item.entry}`;
 }
 
 /**
@@ -34,7 +43,7 @@ export interface RunTiming {
 export function toJUnit(outcomes: CheckOutcome[], runs: RunTiming[] = []): string {
   const groups = new Map<string, CheckOutcome[]>();
   for (const outcome of outcomes) {
-    const key = `${outcome.target}\u0000${outcome.board}`;
+    const key = runKeyOf(outcome);
     const group = groups.get(key) ?? [];
     group.push(outcome);
     groups.set(key, group);
@@ -47,12 +56,20 @@ export function toJUnit(outcomes: CheckOutcome[], runs: RunTiming[] = []): strin
   ];
   for (const group of groups.values()) {
     const { target, board } = group[0]!;
-    const run = runs.find((candidate) => candidate.target === target && candidate.board === board);
+    const run = runs.find((candidate) => runKeyOf(candidate) === runKeyOf(group[0]!));
     const suiteFailures = group.filter((outcome) => !outcome.pass).length;
     const suiteName = escapeXml(`${target} on ${board}`);
     lines.push(`  <testsuite name="${suiteName}" tests="${group.length}" failures="${suiteFailures}" errors="0" time="${(run?.seconds ?? 0).toFixed(3)}">`);
+    if (run?.properties?.length) {
+      lines.push('    <properties>');
+      for (const [name, value] of run.properties) {
+        lines.push(`      <property name="${escapeXml(name)}" value="${escapeXml(value)}"/>`);
+      }
+      lines.push('    </properties>');
+    }
     for (const outcome of group) {
-      const attributes = `classname="tlsf-sim.${escapeXml(target)}.${escapeXml(board)}" name="${outcome.check}"`;
+      const name = outcome.figure === undefined ? outcome.check : `${outcome.check} ${outcome.figure}`;
+      const attributes = `classname="tlsf-sim.${escapeXml(target)}.${escapeXml(board)}" name="${name}"`;
       if (outcome.pass) {
         lines.push(`    <testcase ${attributes} time="0"/>`);
       } else {
@@ -72,8 +89,23 @@ function escapeMarkdownCell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 
-/** A summary table for a pull-request comment or $GITHUB_STEP_SUMMARY. */
-export function toMarkdown(outcomes: CheckOutcome[]): string {
+/** A run against the baseline, for the markdown report's second table. */
+export interface MarkdownComparison {
+  target: string;
+  board: string;
+  /** One cell per compared figure, in COMPARED_FIGURES order. */
+  cells: string[];
+  /** "packet_alloc+0x1a holds ..." for the sites that grew, when the reports carry sites. */
+  grownSites?: string;
+}
+
+/**
+ * A summary table for a pull-request comment or $GITHUB_STEP_SUMMARY; with a baseline, a second table of
+ * old -> new per figure and the call sites that grew.
+ */
+export function toMarkdown(
+  outcomes: CheckOutcome[], comparison?: { baselineFile: string; headers: string[]; runs: MarkdownComparison[] },
+): string {
   const passed = outcomes.filter((outcome) => outcome.pass).length;
   const verdict = passed === outcomes.length ? 'all checks pass' : `${outcomes.length - passed} of ${outcomes.length} checks failed`;
   const lines = [
@@ -83,10 +115,27 @@ export function toMarkdown(outcomes: CheckOutcome[]): string {
     '|---|---|---|---|---:|---:|',
   ];
   for (const outcome of outcomes) {
+    const check = outcome.figure === undefined ? outcome.check : `${outcome.check} (${outcome.figure})`;
     lines.push(
-      `| ${outcome.pass ? '✅' : '❌'} | ${escapeMarkdownCell(outcome.target)} | ${escapeMarkdownCell(outcome.board)} | ${outcome.check} | ` +
+      `| ${outcome.pass ? '✅' : '❌'} | ${escapeMarkdownCell(outcome.target)} | ${escapeMarkdownCell(outcome.board)} | ${check} | ` +
         `${escapeMarkdownCell(formatFigure(outcome.measured, outcome.unit))} | ${escapeMarkdownCell(formatFigure(outcome.limit, outcome.unit))} |`,
     );
+  }
+  if (comparison !== undefined) {
+    lines.push('', `#### Against the baseline (${escapeMarkdownCell(comparison.baselineFile)})`, '');
+    lines.push(`| Target | Board | ${comparison.headers.join(' | ')} |`);
+    lines.push(`|---|---|${comparison.headers.map(() => '---:').join('|')}|`);
+    for (const run of comparison.runs) {
+      const cells = [run.target, run.board, ...run.cells].map(escapeMarkdownCell);
+      lines.push(`| ${cells.join(' | ')} |`);
+    }
+    const grown = comparison.runs.filter((run) => run.grownSites);
+    if (grown.length > 0) {
+      lines.push('', 'Call sites that grew at the peak:', '');
+      for (const run of grown) {
+        lines.push(`- ${escapeMarkdownCell(run.target)} on ${escapeMarkdownCell(run.board)}: ${escapeMarkdownCell(run.grownSites!)}`);
+      }
+    }
   }
   return `${lines.join('\n')}\n`;
 }

@@ -7,7 +7,8 @@ import type { StepFlags } from './step-command.js';
 import { DEFAULT_SCENARIO } from './budget.js';
 import { LIMITS } from './checks.js';
 import { EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, InputError, internalErrorText, isInputError, quoteInput } from './errors.js';
-import { coloursFor, defaultIo, runRequestFrom, targetFrom, type CheckFlags, type CliIo, type RunFlags } from './options.js';
+import { coloursFor, defaultIo, fileFlag, runRequestFrom, targetFrom, type CheckFlags, type CliIo, type RunFlags } from './options.js';
+import { collectSweepParam, type SweepParams } from './sweep-range.js';
 import { collectParam, parseChoice, parseSize } from './units.js';
 
 export type { CliIo } from './options.js';
@@ -18,13 +19,22 @@ function collectBankName(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-function addRunOptions(command: Command, boardHelp = 'board name or board JSON file (default: stm32f411re; see `tlsf-sim boards`)'): Command {
+/** A repeatable option's collector as commander types it, whatever it collects into. */
+type Collector = (value: string, previous: never) => never;
+const asCollector = <Collected>(collect: (value: string, previous?: Collected) => Collected): Collector =>
+  collect as unknown as Collector;
+
+function addRunOptions(
+  command: Command,
+  boardHelp = 'board name or board JSON file (default: stm32f411re; see `tlsf-sim boards`)',
+  param: { help: string; collect: Collector } = { help: 'set a firmware parameter (repeatable)', collect: asCollector(collectParam) },
+): Command {
   return command
     .option('-b, --board <name>', boardHelp)
     .option('--heap <size>', 'heap size from __heap_start (32768, 32K, 32KiB, 0x8000); default: what the linker script leaves')
     .option('--align <n>', `allocator alignment: 4, 8 or 16 (default ${TLSF_DEFAULTS.align})`)
     .option('--sl <n>', `second-level index bits, 1..5 (default ${TLSF_DEFAULTS.slLog2}: ${2 ** TLSF_DEFAULTS.slLog2} classes per power of two)`)
-    .option('-p, --param <name=value>', 'set a firmware parameter (repeatable)', collectParam)
+    .option('-p, --param <name=value>', param.help, param.collect)
     .option('--max-instructions <n>', 'instruction budget before the run stops as a timeout (default 2e9)')
     .option('--timeout <duration>', 'wall-clock limit of one run: 90s, 10m, 500ms, or seconds (default 10m)')
     .option('--guard', 'trap firmware writes into allocator metadata (slower)')
@@ -32,6 +42,9 @@ function addRunOptions(command: Command, boardHelp = 'board name or board JSON f
     .option('--bank <name>', 'add a whole RAM bank (e.g. CCM) to the heap as a second pool (repeatable)', collectBankName)
     .option('--host', 'replay a .rep trace on a host heap of any size (--heap; default 64 MiB or more), without the emulator');
 }
+
+/** sweep's flags: the run options, with --param collected into a range and fixed values. */
+type SweepCommandFlags = Omit<RunFlags, 'param'> & { param?: SweepParams; jobs?: string; markdown?: string };
 
 /** Builds the commander program; `result.exitCode` is set by whichever action ran. */
 export function buildProgram(io: CliIo, version: string, result: { exitCode: number }): Command {
@@ -77,9 +90,25 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
     .option('--junit <file>', 'write JUnit XML, one testcase per check')
     .option('--markdown <file>', 'write a markdown summary table (e.g. "$GITHUB_STEP_SUMMARY")')
     .option('--json', 'print one JSON document with every check and run')
-    .action(async (target: string | undefined, flags: CheckFlags) => {
+    // CI at scale (baseline.ts, parallel.ts, shard.ts): growth against a previous report, runs at once, slices.
+    .option('--baseline <file>', 'compare with a previous `check --json` or `run --json` report (old -> new per figure)')
+    .option('--jobs <n>', 'runs at once, each on its own emulator (default: the number of CPUs)')
+    .option('--shard <i/n>', 'run slice i of n of the entries (1/3, 2/3, 3/3), or auto: CI_NODE_INDEX/CI_NODE_TOTAL')
+    .action(async (target: string | undefined, flags: CheckFlags & import('./run-commands.js').ScaleFlags) => {
       const { checkCommand } = await import('./run-commands.js');
-      result.exitCode = checkCommand(target, { ...flags, ...globalColour() }, io);
+      result.exitCode = await checkCommand(target, { ...flags, ...globalColour() }, io);
+    });
+
+  program
+    .command('merge')
+    .description("merge the `check --json` reports of a budget's shards into the unsharded check's report and exit code")
+    .argument('<reports...>', 'the shards\' `check --shard i/n --json` outputs')
+    .option('--junit <file>', 'write JUnit XML, one testcase per check')
+    .option('--markdown <file>', 'write a markdown summary table (e.g. "$GITHUB_STEP_SUMMARY")')
+    .option('--json', 'print the merged JSON document')
+    .action(async (reports: string[], flags: import('./merge-command.js').MergeFlags) => {
+      const { mergeCommand } = await import('./merge-command.js');
+      result.exitCode = mergeCommand(reports, { ...flags, ...globalColour() }, io);
     });
 
   addRunOptions(
@@ -94,6 +123,27 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
       if (request.heapSize !== undefined) throw new InputError('min-heap: --heap makes no sense here; min-heap searches the heap size itself');
       const { minHeapCommand } = await import('./min-heap.js');
       result.exitCode = minHeapCommand(request, { json: flags.json === true }, io, coloursFor(io, globalColour()));
+    });
+
+  addRunOptions(
+    program
+      .command('sweep')
+      .description('run a target across a range of one firmware parameter: figures per value, the largest that completes, a fit of peak use')
+      .argument('[target]', `scenario, .elf or .rep (default: ${DEFAULT_SCENARIO})`),
+    undefined,
+    { help: 'the parameter to sweep, name=FROM:TO[:STEP]; or a fixed name=value (repeatable)', collect: asCollector(collectSweepParam) },
+  )
+    .option('--jobs <n>', 'runs at once, each on its own emulator (default: the number of CPUs)')
+    .option('--markdown <file>', 'write the table as markdown')
+    .option('--json', 'print one JSON document')
+    .action(async (target: string | undefined, flags: SweepCommandFlags) => {
+      const { param, ...runFlags } = flags;
+      const request = runRequestFrom(targetFrom(target, io), runFlags);
+      const { sweepCommand } = await import('./sweep-command.js');
+      const { parseJobs } = await import('./parallel.js');
+      const markdown = fileFlag(flags.markdown, '--markdown');
+      const colours = coloursFor(io, globalColour());
+      result.exitCode = await sweepCommand(request, param, { json: flags.json, markdown }, parseJobs(flags.jobs), io, colours);
     });
 
   addRunOptions(

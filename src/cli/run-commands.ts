@@ -1,11 +1,18 @@
-import { appendFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
-import { findDefaultBudgetFile, loadBudgetFile, targetLabel, type BudgetJob, type RunTarget } from './budget.js';
-import { evaluateChecks, type CheckOutcome } from './checks.js';
-import { toGithubAnnotations, toJUnit, toMarkdown, type RunTiming } from './ci.js';
+import {
+  compareRuns, expectedCost, growthOutcomes, loadBaseline, matchBaseline, sitesOf, withPeakSites, type Comparison,
+} from './baseline.js';
+import { findDefaultBudgetFile, loadBudgetFile, type BudgetJob } from './budget.js';
+import {
+  checkDocument, formatRunChecks, labelWidthOf, runLabel, writeCheckOutputs, type CheckDocument,
+} from './check-report.js';
+import { evaluateChecks, type CheckOutcome, type Limits, type RunFigures } from './checks.js';
+import type { RunDocument } from './compared-figures.js';
 import { execute, prepareRun } from './engine.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from './errors.js';
-import { formatRunReport, runReportJson, REPORT_SCHEMA_VERSION } from './report.js';
+import { parseJobs, runAll } from './parallel.js';
+import { formatRunReport, runReportJson } from './report.js';
+import { assignShards, budgetDigest, parseShardSpec, shardEntries } from './shard.js';
 import { boardList, coloursFor, fileFlag, limitsFromFlags, runParametersFrom, runRequestFrom, targetFrom, writeJson, type CheckFlags, type CliIo, type RunFlags } from './options.js';
 
 // The commands that run firmware, loaded by program.ts only when one of them is invoked, so that
@@ -24,104 +31,152 @@ export function runCommand(argument: string | undefined, flags: RunFlags, io: Cl
   return report.result === 'ok' ? EXIT_OK : EXIT_CHECK_FAILED;
 }
 
+/** `check`'s flags for CI at scale, beside the limits and outputs of CheckFlags. */
+export interface ScaleFlags {
+  /** A previous `check --json` or `run --json` report to compare with (baseline.ts). */
+  baseline?: string;
+  /** `i/n` or `auto` (shard.ts). */
+  shard?: string;
+  /** Runs at once (parallel.ts); default: the number of CPUs. */
+  jobs?: string;
+}
+
 /** Bad input met while resolving or running a budget entry names the file and the entry it came from. */
 function inJob<T>(job: BudgetJob, step: () => T): T {
   try {
     return step();
   } catch (error) {
-    if (error instanceof InputError && job.origin !== undefined) throw new InputError(`${job.origin}: ${error.message}`);
-    throw error;
+    throw withOrigin(job, error);
   }
 }
 
-function writeOutputFile(path: string, text: string, what: string, append = false): void {
-  try {
-    if (append) appendFileSync(path, text);
-    else writeFileSync(path, text);
-  } catch (error) {
-    throw new InputError(`cannot write ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-  }
+function withOrigin(job: BudgetJob, error: unknown): unknown {
+  if (error instanceof InputError && job.origin !== undefined) return new InputError(`${job.origin}: ${error.message}`);
+  return error;
 }
 
-export function checkCommand(argument: string | undefined, flags: CheckFlags, io: CliIo): number {
-  const flagLimits = limitsFromFlags(flags);
-  const junitFile = fileFlag(flags.junit, '--junit');
-  const markdownFile = fileFlag(flags.markdown, '--markdown');
-  let jobs: BudgetJob[];
-  let budgetFile: string | undefined;
+/** The jobs a check runs, from a target and flags or from the budget file, and the budget file's name. */
+function checkJobs(
+  argument: string | undefined, flags: CheckFlags, flagLimits: Limits, io: CliIo,
+): { jobs: BudgetJob[]; budgetFile?: string } {
   if (argument !== undefined) {
     if (flags.budget !== undefined) throw new InputError('check: give a scenario/ELF/trace or --budget FILE, not both');
     const request = runRequestFrom(targetFrom(argument, io), flags);
     const boards = request.board === undefined ? [undefined] : boardList(request.board);
-    jobs = boards.map((board) => ({ ...request, board, limits: flagLimits }));
-  } else {
-    const budgetPath = fileFlag(flags.budget, '--budget');
-    const found = budgetPath === undefined ? findDefaultBudgetFile(io.cwd) : resolve(io.cwd, budgetPath);
-    // Shown relative to the working directory: GitHub annotations want a path relative to the checkout.
-    budgetFile = found === undefined ? undefined : displayPath(found, io.cwd);
-    if (!budgetFile) {
-      throw new InputError('check: nothing to check: give a scenario, ELF or trace with limit flags, or --budget FILE, or put tlsf-budget.json / tlsf-budget.yaml in the current directory');
-    }
-    // Flags given with a budget file apply to every entry (handy for a one-off experiment): limits tighten the
-    // file's, run parameters replace the entry's (--guard / --align-check so switch a check on everywhere).
-    // Boards and firmware parameters belong to an entry: given on the command line they would be ignored.
-    const overrides = runParametersFrom(flags);
-    if (overrides.board !== undefined || overrides.params !== undefined) {
-      throw new InputError('check: --board and --param go with a target; with a budget file, set board and params in its entries');
-    }
-    jobs = loadBudgetFile(found!).map((job) => ({ ...job, ...overrides, limits: { ...job.limits, ...flagLimits } }));
+    return { jobs: boards.map((board) => ({ ...request, board, limits: flagLimits })) };
   }
+  const budgetPath = fileFlag(flags.budget, '--budget');
+  const found = budgetPath === undefined ? findDefaultBudgetFile(io.cwd) : resolve(io.cwd, budgetPath);
+  // Shown relative to the working directory: GitHub annotations want a path relative to the checkout.
+  const budgetFile = found === undefined ? undefined : displayPath(found, io.cwd);
+  if (!budgetFile) {
+    throw new InputError('check: nothing to check: give a scenario, ELF or trace with limit flags, or --budget FILE, or put tlsf-budget.json / tlsf-budget.yaml in the current directory');
+  }
+  // Flags given with a budget file apply to every entry (handy for a one-off experiment): limits tighten the
+  // file's, run parameters replace the entry's (--guard / --align-check so switch a check on everywhere).
+  // Boards and firmware parameters belong to an entry: given on the command line they would be ignored.
+  const overrides = runParametersFrom(flags);
+  if (overrides.board !== undefined || overrides.params !== undefined) {
+    throw new InputError('check: --board and --param go with a target; with a budget file, set board and params in its entries');
+  }
+  const jobs = loadBudgetFile(found!).map((job) => ({ ...job, ...overrides, limits: { ...job.limits, ...flagLimits } }));
+  return { jobs, budgetFile };
+}
+
+/** The figures the limits read, from a run document (whose absent figures are null, not undefined). */
+function runFigures(run: RunDocument): RunFigures {
+  return {
+    result: run.result as string,
+    ops: run.ops as RunFigures['ops'],
+    peakUsed: run.peakUsed as number,
+    peakSpan: run.peakSpan as number,
+    largestFreeAtPeak: run.largestFreeAtPeak as number,
+    fragmentation: run.fragmentation as number,
+    fragmentationAtPeak: (run.fragmentationAtPeak as number | null) ?? undefined,
+    message: (run.message as string | null) ?? undefined,
+  };
+}
+
+/**
+ * A finished run's checks: its limits, and against its baseline run (null: the baseline lacks it; undefined:
+ * no baseline given) its comparison, carried on the run, and its growth checks.
+ */
+function judgeRun(
+  run: RunDocument, limits: Limits, old: RunDocument | null | undefined,
+): { run: RunDocument; outcomes: CheckOutcome[] } {
+  const target = run.target as string;
+  const board = run.board as string;
+  const outcomes = evaluateChecks(target, board, runFigures(run), limits);
+  let comparison: Comparison | null | undefined;
+  if (old !== undefined) {
+    comparison = old === null ? null : compareRuns(run, old);
+    run.baseline = comparison;
+    if (limits.maxGrowth !== undefined) outcomes.push(...growthOutcomes(target, board, comparison, limits.maxGrowth));
+  }
+  const entry = run.entry as number;
+  const withSites = withPeakSites(outcomes, comparison?.sites ?? sitesOf(run));
+  return { run, outcomes: withSites.map((outcome) => ({ ...outcome, entry })) };
+}
+
+export async function checkCommand(
+  argument: string | undefined, flags: CheckFlags & ScaleFlags, io: CliIo,
+): Promise<number> {
+  const flagLimits = limitsFromFlags(flags);
+  const junitFile = fileFlag(flags.junit, '--junit');
+  const markdownFile = fileFlag(flags.markdown, '--markdown');
+  const baselineFile = fileFlag(flags.baseline, '--baseline');
+  const shardSpec = flags.shard === undefined ? undefined : parseShardSpec(flags.shard, io.env);
+  const jobCount = parseJobs(flags.jobs);
+  if (flagLimits.maxGrowth !== undefined && baselineFile === undefined) {
+    throw new InputError('--max-growth needs --baseline FILE: the check or run report to hold growth against');
+  }
+  const { jobs, budgetFile } = checkJobs(argument, flags, flagLimits, io);
   // A gate that runs nothing passes vacuously, which is never what a CI job wants.
   if (jobs.length === 0) throw new InputError('check: nothing to check: no runs');
 
-  // Resolve every job before running any, so a typo in the last entry fails fast with exit 2.
+  // Resolve every job before running any, so a typo in the last entry fails fast with exit 2 (on every shard).
   const prepared = jobs.map((job) => inJob(job, () => prepareRun(job)));
-  const outcomes: CheckOutcome[] = [];
-  const runs: Record<string, unknown>[] = [];
-  const timings: RunTiming[] = [];
-  const colours = coloursFor(io, flags);
-  const labelWidth = Math.max(...prepared.map((run) => `${targetLabel(run.target)} on ${run.board.name}`.length));
-  prepared.forEach((run, index) => {
-    const report = inJob(jobs[index]!, () => execute(run));
-    const runOutcomes = evaluateChecks(targetLabel(run.target), report.board, report, jobs[index]!.limits);
-    outcomes.push(...runOutcomes);
-    runs.push(runReportJson(report, run.settings));
-    timings.push({ target: targetLabel(run.target), board: report.board, seconds: report.hostMs / 1000, output: report.output });
-    if (!flags.json) {
-      for (const outcome of runOutcomes) {
-        const mark = outcome.pass ? colours.green('PASS') : colours.red('FAIL');
-        io.stdout.write(`${mark}  ${`${outcome.target} on ${outcome.board}`.padEnd(labelWidth)}  ${outcome.check.padEnd(17)} ${outcome.summary}\n`);
-      }
-    }
-  });
-  const failed = outcomes.filter((outcome) => !outcome.pass).length;
-  if (junitFile) writeOutputFile(junitFile, toJUnit(outcomes, timings), 'JUnit report');
-  if (markdownFile) {
-    // The job summary file collects every step's output, so it is appended to; any other file is replaced.
-    const isStepSummary = io.env.GITHUB_STEP_SUMMARY !== undefined && resolve(io.cwd, markdownFile) === resolve(io.cwd, io.env.GITHUB_STEP_SUMMARY);
-    writeOutputFile(markdownFile, toMarkdown(outcomes), 'markdown summary', isStepSummary);
+  const baseline = baselineFile === undefined ? undefined : loadBaseline(resolve(io.cwd, baselineFile), baselineFile);
+  const identities = prepared.map(({ settings }) => ({ target: settings.target, board: settings.boardName, params: settings.params }));
+  const baselineRuns = baseline === undefined ? [] : matchBaseline(baseline, identities);
+  if (baseline === undefined && jobs.some((job) => job.limits.maxGrowth !== undefined)) {
+    io.stderr.write('tlsf-sim: note: max-growth is not checked without --baseline FILE\n');
   }
-  if (io.env.GITHUB_ACTIONS === 'true') {
-    const annotationStream = flags.json ? io.stderr : io.stdout;
-    for (const line of toGithubAnnotations(outcomes, budgetFile)) annotationStream.write(`${line}\n`);
+  const digest = budgetDigest(prepared.map((run, index) => ({ ...run.settings, limits: jobs[index]!.limits })));
+  let selected = jobs.map((_job, index) => index);
+  let shard: CheckDocument['shard'];
+  if (shardSpec !== undefined) {
+    const costs = identities.map((_identity, index) => expectedCost(baselineRuns[index]));
+    selected = shardEntries(assignShards(costs, shardSpec.count), shardSpec);
+    shard = { ...shardSpec, entries: selected };
   }
-  if (flags.json) {
-    writeJson(io, {
-      schemaVersion: REPORT_SCHEMA_VERSION,
-      command: 'check',
-      result: failed === 0 ? 'pass' : 'fail',
-      budgetFile: budgetFile ?? null,
-      passed: outcomes.length - failed,
-      failed,
-      checks: outcomes,
-      runs,
-    });
-  } else {
-    const verdict = failed === 0
-      ? colours.green(`${outcomes.length} check${outcomes.length === 1 ? '' : 's'} passed`)
-      : colours.red(`${failed} of ${outcomes.length} checks failed`);
-    io.stdout.write(`${verdict} (${prepared.length} run${prepared.length === 1 ? '' : 's'}${budgetFile ? `, ${budgetFile}` : ''})\n`);
-  }
-  return failed === 0 ? EXIT_OK : EXIT_CHECK_FAILED;
-}
 
+  const checks: CheckOutcome[] = [];
+  const runs: RunDocument[] = [];
+  const colours = coloursFor(io, flags);
+  const labelWidth = labelWidthOf(selected.map((entry) => runLabel(prepared[entry]!.label, prepared[entry]!.board.name)));
+  await runAll(selected.map((entry) => jobs[entry]!), selected.map((entry) => prepared[entry]!), {
+    jobs: jobCount,
+    describeError: (index, error) => withOrigin(jobs[selected[index]!]!, error),
+    onResult: (index, report) => {
+      const entry = selected[index]!;
+      const old = baseline === undefined ? undefined : (baselineRuns[entry] ?? null);
+      const judged = judgeRun({ ...report, entry }, jobs[entry]!.limits, old);
+      checks.push(...judged.outcomes);
+      runs.push(judged.run);
+      if (!flags.json) {
+        io.stdout.write(formatRunChecks(judged.outcomes, judged.run, labelWidth, colours, baseline !== undefined));
+      }
+    },
+  });
+  const document = checkDocument({
+    budgetFile: budgetFile ?? null,
+    budget: { digest, entries: jobs.length },
+    shard,
+    baseline: baseline === undefined ? undefined : { file: baseline.file, digest: baseline.digest },
+    checks,
+    runs,
+  });
+  writeCheckOutputs(document, { json: flags.json === true, junitFile, markdownFile, writeRunLines: false, colours }, io);
+  return document.failed === 0 ? EXIT_OK : EXIT_CHECK_FAILED;
+}
