@@ -21,6 +21,7 @@ function collectBankName(value: string, previous: string[] = []): string[] {
 function addRunOptions(command: Command, boardHelp = 'board name or board JSON file (default: stm32f411re; see `tlsf-sim boards`)'): Command {
   return command
     .option('-b, --board <name>', boardHelp)
+    .option('--allocator <name>', 'the heap serving malloc: tlsf (default), first-fit, best-fit or half-fit')
     .option('--heap <size>', 'heap size from __heap_start (32768, 32K, 32KiB, 0x8000); default: what the linker script leaves')
     .option('--align <n>', `allocator alignment: 4, 8 or 16 (default ${TLSF_DEFAULTS.align})`)
     .option('--sl <n>', `second-level index bits, 1..5 (default ${TLSF_DEFAULTS.slLog2}: ${2 ** TLSF_DEFAULTS.slLog2} classes per power of two)`)
