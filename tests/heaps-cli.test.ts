@@ -1,0 +1,73 @@
+// The other heaps behind the board, through the command line (issue 13): every built-in scenario on the default
+// board under each of them ends ok or out-of-memory, never a fault or a corrupted heap, and the choice is checked
+// like any other input.
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type CliResult, root, runCli } from './support/cli.js';
+
+interface Scenario { name: string }
+const scenarios = (JSON.parse(readFileSync(join(root, 'firmware-sim', 'scenarios.json'), 'utf8')) as Scenario[]).map((scenario) => scenario.name);
+
+/** Runs the jobs two at a time: the machine is shared, and each run is a whole emulator. */
+async function inPairs<T>(jobs: (() => Promise<T>)[]): Promise<T[]> {
+  const results: T[] = [];
+  for (let index = 0; index < jobs.length; index += 2) results.push(...await Promise.all(jobs.slice(index, index + 2).map((job) => job())));
+  return results;
+}
+
+function expectBadInput(result: CliResult, message: RegExp): void {
+  expect(result.code, result.stderr).toBe(2);
+  expect(result.stdout).toBe('');
+  expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  expect(result.stderr).toMatch(message);
+}
+
+describe.each(['first-fit', 'best-fit', 'half-fit'])('run <scenario> --allocator %s', (allocator) => {
+  it('every built-in scenario ends ok or out-of-memory, and the report names the heap', async () => {
+    const results = await inPairs(scenarios.map((scenario) => () => runCli(['run', scenario, '--allocator', allocator, '--json'])));
+    results.forEach((result, index) => {
+      const scenario = scenarios[index]!;
+      expect(result.code, `${scenario}: ${result.stderr}`).not.toBe(2);
+      expect(result.code, `${scenario}: ${result.stderr}`).not.toBe(3);
+      const report = JSON.parse(result.stdout) as { result: string; allocator: string; message: string | null; peakUsed: number };
+      expect(['ok', 'out-of-memory'], `${scenario} under ${allocator}: ${report.result} ${report.message}`).toContain(report.result);
+      expect(report.allocator).toBe(allocator);
+      expect(report.peakUsed).toBeGreaterThan(0);
+    });
+  }, 600_000);
+});
+
+describe('--allocator as input', () => {
+  it('the human report names the heap instead of TLSF second-level bits', async () => {
+    const result = await runCli(['run', 'sensor-logger', '--allocator', 'half-fit', '--param', 'ticks=50']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/half-fit heap, align 8/);
+    expect(result.stdout).toMatch(/bin bitmap and 32 bin heads/);
+    expect(result.stdout).not.toMatch(/SL 2\^/);
+  });
+
+  it('an unknown name is one line, exit 2, with the names and a suggestion', async () => {
+    expectBadInput(await runCli(['run', 'packet-pool', '--allocator', 'frist-fit']),
+      /--allocator: unknown allocator "frist-fit" \(did you mean "first-fit"\?\); allocators: tlsf, first-fit, best-fit, half-fit/);
+  });
+
+  it("TLSF's own knobs are refused with another heap rather than ignored", async () => {
+    expectBadInput(await runCli(['run', 'packet-pool', '--allocator', 'best-fit', '--sl', '3']), /--sl sets TLSF's second level; the best-fit heap has none/);
+    expectBadInput(await runCli(['run', 'packet-pool', '--board', 'stm32f407vg', '--allocator', 'first-fit', '--bank', 'CCM']),
+      /--bank: the first-fit heap manages one region; extra banks need --allocator tlsf/);
+  });
+
+  it('a budget file takes allocator like any run parameter', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'tlsf-heaps-'));
+    const good = join(directory, 'good.yaml');
+    writeFileSync(good, 'checks:\n  - scenario: sensor-logger\n    allocator: first-fit\n    params: { ticks: 50 }\n');
+    const result = await runCli(['check', '--budget', good, '--json'], { cwd: directory });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/first-fit/);
+    const bad = join(directory, 'bad.yaml');
+    writeFileSync(bad, 'checks:\n  - scenario: sensor-logger\n    allocator: next-fit\n');
+    expectBadInput(await runCli(['check', '--budget', bad], { cwd: directory }), /checks\[0\]\.allocator: unknown allocator "next-fit"/);
+  });
+});
