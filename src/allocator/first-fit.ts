@@ -178,14 +178,15 @@ export class FirstFitHeap extends CountedHeap {
     if (block < this.firstBlock || ptr >= this.endNode) {
       throw new TlsfError('out-of-pool', `${operation}(${hex(ptr)}): outside the heap's blocks ${hex(this.firstBlock)}..${hex(this.endNode)}`, ptr);
     }
-    const sizeWord = this.read(block + 4);
+    // The simulator's own checks (heap_4 asserts similar ones): uncounted, they are not the algorithm's work.
+    const sizeWord = this.peek(block + 4);
     const blockBytes = sizeWord & SIZE_MASK;
     if ((sizeWord & USED_BIT) === 0) {
       const known = this.blockAt(block);
       if (known && !known.used) throw new TlsfError('double-free', `${operation}(${hex(ptr)}): the block is already free`, ptr);
       throw new TlsfError('not-a-block', `${operation}(${hex(ptr)}): the header ${hex(sizeWord)} is not a used block's`, ptr);
     }
-    if (this.read(block) !== 0 || blockBytes < this.minBlockBytes || blockBytes % this.align !== 0 || block + blockBytes > this.endNode) {
+    if (this.peek(block) !== 0 || blockBytes < this.minBlockBytes || blockBytes % this.align !== 0 || block + blockBytes > this.endNode) {
       throw new TlsfError('not-a-block', `${operation}(${hex(ptr)}): the header ${hex(sizeWord)} is not a used block's`, ptr);
     }
     return block;
