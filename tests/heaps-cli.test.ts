@@ -39,6 +39,26 @@ describe.each(['first-fit', 'best-fit', 'half-fit'])('run <scenario> --allocator
   }, 600_000);
 });
 
+describe('map and step with another heap', () => {
+  it.each(['first-fit', 'best-fit', 'half-fit'])('map replays the run on a %s heap and every address matches', async (allocator) => {
+    const result = await runCli(['map', 'fragmenter', '--allocator', allocator, '--at', 'peak', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    const map = JSON.parse(result.stdout) as {
+      allocator: string; replay: { matches: boolean; calls: number }; bitmaps: { consistent: boolean }; blocks: { used: boolean; class: unknown }[];
+    };
+    expect(map.allocator).toBe(allocator);
+    expect(map.replay.matches).toBe(true);
+    expect(map.replay.calls).toBeGreaterThan(10);
+    expect(map.bitmaps.consistent).toBe(true);
+    expect(map.blocks.some((block) => block.used)).toBe(true);
+    expect(map.blocks.every((block) => block.class === null)).toBe(true);
+  });
+
+  it('step, which narrates TLSF classes, refuses another heap before running', async () => {
+    expectBadInput(await runCli(['step', 'packet-pool', '--allocator', 'half-fit']), /step explains how TLSF places each block .* use map --at call:N/);
+  });
+});
+
 describe('--allocator as input', () => {
   it('the human report names the heap instead of TLSF second-level bits', async () => {
     const result = await runCli(['run', 'sensor-logger', '--allocator', 'half-fit', '--param', 'ticks=50']);

@@ -31,6 +31,7 @@ export class BestFitHeap extends CountedHeap {
   readonly minBlockBytes: number;
   readonly payloadAlignment: number;
   readonly controlBytes: number;
+  readonly controlAddress: number;
   readonly unitBytes: number;
   /** Address of unit 0. */
   readonly origin: number;
@@ -46,6 +47,7 @@ export class BestFitHeap extends CountedHeap {
     this.origin = Math.ceil((this.region.start + HEADER_BYTES) / unitBytes) * unitBytes - HEADER_BYTES;
     this.unitCount = Math.min(Math.floor((this.region.end - this.origin) / unitBytes), MAX_UNITS + 1);
     this.controlBytes = 2 * unitBytes;
+    this.controlAddress = this.origin;
     if (this.unitCount < 3) {
       throw new TlsfError('bad-option', `${this.region.end - this.region.start} bytes at ${hex(this.region.start)} cannot hold the best-fit heap's head, end and one block`);
     }

@@ -26,6 +26,7 @@ export class FirstFitHeap extends CountedHeap {
   readonly minBlockBytes: number;
   readonly payloadAlignment: number;
   readonly controlBytes: number;
+  readonly controlAddress: number;
   /** The list head: a header-sized node whose next field is the first free block. */
   readonly startNode: number;
   readonly firstBlock: number;
@@ -42,6 +43,7 @@ export class FirstFitHeap extends CountedHeap {
     this.firstBlock = this.startNode + this.headerBytes;
     this.endNode = alignDown(this.region.end - this.headerBytes, this.align);
     this.controlBytes = 2 * this.headerBytes;
+    this.controlAddress = this.startNode;
     if (this.endNode - this.firstBlock < this.minBlockBytes) {
       throw new TlsfError('bad-option', `${this.region.end - this.region.start} bytes at ${hex(this.region.start)} cannot hold the first-fit heap's list ends and one block`);
     }

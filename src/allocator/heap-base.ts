@@ -85,6 +85,8 @@ export abstract class CountedHeap implements HeapCostCounter {
   /** Every payload address is a multiple of this (at least `align`). */
   abstract readonly payloadAlignment: number;
   abstract readonly controlBytes: number;
+  /** Where the scheme's own control data starts (list head, bins). */
+  abstract readonly controlAddress: number;
   /** Whole block bytes the heap takes for a request of `size`; 0 when no block that large can exist. */
   abstract blockBytesFor(size: number): number;
   /** A free block of at least blockBytesFor(size) made used; its header address, or 0. */
