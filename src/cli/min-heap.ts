@@ -7,7 +7,7 @@ import { worstCaseBounds, type WorstCaseBounds } from './robson.js';
 import type { Palette } from './terminal.js';
 import { formatBytes, formatKiB, formatPercent } from './units.js';
 
-interface Attempt { heapSize: number; result: string; report?: RunReport; error?: string }
+export interface Attempt { heapSize: number; result: string; report?: RunReport; error?: string }
 
 /**
  * The largest single request of a run (n in the bounds): from the trace itself, or from the board's per-call
@@ -39,6 +39,47 @@ function attempt(request: RunRequest, heapSize: number): Attempt {
   }
 }
 
+export interface MinHeapSearch {
+  attempts: Attempt[];
+  /** The smallest heap (a multiple of the alignment) on which the run completed. */
+  minimum: number;
+  passing: RunReport;
+  failing: Attempt | undefined;
+  /** Whether `progress` was called (so a progress line needs clearing). */
+  showedProgress: boolean;
+}
+
+/**
+ * Bisects the heap size between 0 and the size `full` completed on. `progress` hears the bracket after each run
+ * once the search has taken over a second (min-heap draws it on a terminal).
+ */
+export function bisectMinHeap(request: RunRequest, full: RunReport, align: number, progress?: (low: number, high: number) => void): MinHeapSearch {
+  const attempts: Attempt[] = [{ heapSize: full.heapSize, result: full.result, report: full }];
+  let passingUnits = Math.floor(full.heapSize / align);
+  let passing: RunReport = full;
+  let failingUnits = 0;
+  let failing: Attempt | undefined;
+  const startedAt = Date.now();
+  let drawn = false;
+  while (passingUnits - failingUnits > 1) {
+    const middleUnits = Math.floor((passingUnits + failingUnits) / 2);
+    const outcome = attempt(request, middleUnits * align);
+    attempts.push(outcome);
+    if (outcome.result === 'ok') {
+      passingUnits = middleUnits;
+      passing = outcome.report!;
+    } else {
+      failingUnits = middleUnits;
+      failing = outcome;
+    }
+    if (progress && Date.now() - startedAt > 1000) {
+      progress(failingUnits * align, passingUnits * align);
+      drawn = true;
+    }
+  }
+  return { attempts, minimum: passingUnits * align, passing, failing, showedProgress: drawn };
+}
+
 /**
  * Bisection over real runs. It assumes a larger heap never makes the workload fail, which holds for what
  * matters here (a run that completes at the upper bound) but not strictly for TLSF: a different heap size moves
@@ -63,30 +104,10 @@ export function minHeapCommand(request: RunRequest, options: { json: boolean }, 
     io.stderr.write(`tlsf-sim: ${label} does not complete even on the whole default heap (${formatBytes(full.heapSize)}): ${full.result}${full.message ? ` (${full.message})` : ''}\n`);
     return EXIT_CHECK_FAILED;
   }
-  const attempts: Attempt[] = [{ heapSize: full.heapSize, result: full.result, report: full }];
-  let passingUnits = Math.floor(full.heapSize / align);
-  let passing: RunReport = full;
-  let failingUnits = 0;
-  let failing: Attempt | undefined;
-  const startedAt = Date.now();
-  while (passingUnits - failingUnits > 1) {
-    const middleUnits = Math.floor((passingUnits + failingUnits) / 2);
-    const outcome = attempt(request, middleUnits * align);
-    attempts.push(outcome);
-    if (outcome.result === 'ok') {
-      passingUnits = middleUnits;
-      passing = outcome.report!;
-    } else {
-      failingUnits = middleUnits;
-      failing = outcome;
-    }
-    if (io.stderr.isTTY && Date.now() - startedAt > 1000) {
-      io.stderr.write(`\rmin-heap ${label}: between ${formatBytes(failingUnits * align)} and ${formatBytes(passingUnits * align)}\u001b[K`);
-    }
-  }
-  if (io.stderr.isTTY && Date.now() - startedAt > 1000) io.stderr.write('\r\u001b[K');
-
-  const minimum = passingUnits * align;
+  const { attempts, minimum, passing, failing, showedProgress } = bisectMinHeap(request, full, align, (low, high) => {
+    if (io.stderr.isTTY) io.stderr.write(`\rmin-heap ${label}: between ${formatBytes(low)} and ${formatBytes(high)}\u001b[K`);
+  });
+  if (showedProgress && io.stderr.isTTY) io.stderr.write('\r\u001b[K');
   const largestRequest = largestRequestOf(first, full);
   const bounds: WorstCaseBounds | undefined = largestRequest === undefined
     ? undefined
