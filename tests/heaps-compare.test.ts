@@ -39,6 +39,16 @@ describe('compare', () => {
     expect(byName.get('tlsf')!.minHeap).toBeNull();
     expect(byName.get('tlsf')!.work).toBeNull();
     for (const heap of document.heaps) expect(heap.replayMatches, heap.allocator).toBe(true);
+    // Every field is documented in docs/report.schema.json.
+    const schema = JSON.parse(readFileSync(join(root, 'docs', 'report.schema.json'), 'utf8')) as {
+      $defs: { compareReport: { required: string[]; properties: { heaps: { items: { required: string[]; properties: object } } } } };
+    };
+    const definition = schema.$defs.compareReport;
+    for (const field of definition.required) expect(document).toHaveProperty(field);
+    for (const heap of document.heaps) {
+      for (const field of definition.properties.heaps.items.required) expect(heap).toHaveProperty(field);
+      for (const field of Object.keys(heap)) expect(definition.properties.heaps.items.properties).toHaveProperty(field);
+    }
     // Half fit takes a bin head; the list heaps walk.
     expect(byName.get('half-fit')!.work!.allocations.maxNodes).toBe(1);
     expect(byName.get('first-fit')!.work!.allocations.maxNodes).toBeGreaterThan(1);

@@ -95,7 +95,8 @@ export function minHeapCommand(request: RunRequest, options: { json: boolean }, 
   if (full.result !== 'ok') {
     if (options.json) {
       io.stdout.write(`${JSON.stringify({
-        schemaVersion: REPORT_SCHEMA_VERSION, command: 'min-heap', target: first.label, board: full.board, align,
+        schemaVersion: REPORT_SCHEMA_VERSION, command: 'min-heap', target: first.label, board: full.board,
+        allocator: first.settings.allocator ?? 'tlsf', align,
         slLog2: first.settings.slLog2, params: first.settings.params, minHeap: null, defaultHeap: full.heapSize,
         belowMinimum: { heapSize: full.heapSize, result: full.result, message: full.message ?? null },
         runs: 1, atMinimum: null, worstCase: null,
@@ -119,6 +120,7 @@ export function minHeapCommand(request: RunRequest, options: { json: boolean }, 
       command: 'min-heap',
       target: first.label,
       board: passing.board,
+      allocator: first.settings.allocator ?? 'tlsf',
       align,
       slLog2: first.settings.slLog2,
       params: first.settings.params,
