@@ -39,6 +39,27 @@ describe.each(['first-fit', 'best-fit', 'half-fit'])('run <scenario> --allocator
   }, 600_000);
 });
 
+describe('misuse and corruption under another heap are reported as under TLSF', () => {
+  const fixture = join(root, 'tests', 'fixtures', 'elf', 'fixture-tiny.elf');
+  // fixture.c: test 6 frees twice, 7 frees a pointer into a block, 8 overflows into the next header, 20 writes
+  // into a block after freeing it (caught by --guard).
+  const cases = [
+    [['--param', 'test=6'], 'fault', 'double-free'],
+    [['--param', 'test=7'], 'fault', 'invalid-free'],
+    [['--param', 'test=8'], 'heap-corruption', 'corrupted-heap'],
+    [['--param', 'test=20', '--guard'], 'heap-corruption', 'metadata-write'],
+  ] as const;
+  it.each(['first-fit', 'best-fit', 'half-fit'])('%s', async (allocator) => {
+    const results = await inPairs(cases.map(([args]) => () => runCli(['run', fixture, '--board', 'tiny', '--allocator', allocator, ...args, '--json'])));
+    results.forEach((result, index) => {
+      const [args, expected, kind] = cases[index]!;
+      const report = JSON.parse(result.stdout) as { result: string; fault: { kind: string } | null };
+      expect(report.result, args.join(' ')).toBe(expected);
+      expect(report.fault?.kind, args.join(' ')).toBe(kind);
+    });
+  });
+});
+
 describe('map and step with another heap', () => {
   it.each(['first-fit', 'best-fit', 'half-fit'])('map replays the run on a %s heap and every address matches', async (allocator) => {
     const result = await runCli(['map', 'fragmenter', '--allocator', allocator, '--at', 'peak', '--json']);
