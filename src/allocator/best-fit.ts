@@ -49,7 +49,7 @@ export class BestFitHeap extends CountedHeap {
     this.controlBytes = 2 * unitBytes;
     this.controlAddress = this.origin;
     if (this.unitCount < 3) {
-      throw new TlsfError('bad-option', `${this.region.end - this.region.start} bytes at ${hex(this.region.start)} cannot hold the best-fit heap's head, end and one block`);
+      this.tooSmall("the best-fit heap's head, end and one block");
     }
     const last = this.unitCount - 1;
     this.setNext(0, 1);
@@ -203,26 +203,22 @@ export class BestFitHeap extends CountedHeap {
   }
 
   protected liveBlock(ptr: number, operation: string): number {
-    if (!Number.isInteger(ptr) || ptr % this.align !== 0) {
-      throw new TlsfError('misaligned', `${operation}(${hex(ptr)}): not a multiple of the heap's alignment ${this.align}`, ptr);
-    }
+    this.requireAligned(ptr, operation);
     const block = ptr - HEADER_BYTES;
     const unit = this.unitOf(block);
-    if (unit < 1 || unit >= this.unitCount - 1) {
-      throw new TlsfError('out-of-pool', `${operation}(${hex(ptr)}): outside the heap's blocks ${hex(this.address(1))}..${hex(this.address(this.unitCount - 1))}`, ptr);
-    }
-    const notABlock = (): never => {
-      throw new TlsfError('not-a-block', `${operation}(${hex(ptr)}): not the start of a block's payload`, ptr);
-    };
+    const area = { first: this.address(1), end: this.address(this.unitCount - 1), what: 'blocks' };
+    this.requireInside(ptr, block, operation, area);
+    const notABlock = (): never => this.refuse('not-a-block', operation, ptr, "not the start of a block's payload");
     if (!Number.isInteger(unit)) notABlock();
     // The simulator's own checks (umm_malloc makes none): uncounted, they are not the algorithm's work.
     const nextWord = this.peek16(block);
     const following = nextWord & INDEX_MASK;
     const previous = this.peek16(block + 2);
     const linked = following > unit && following < this.unitCount && previous < unit
-      && (this.peek16(this.address(previous)) & INDEX_MASK) === unit && this.peek16(this.address(following) + 2) === unit;
+      && (this.peek16(this.address(previous)) & INDEX_MASK) === unit
+      && this.peek16(this.address(following) + 2) === unit;
     if (!linked) notABlock();
-    if ((nextWord & FREE_FLAG) !== 0) throw new TlsfError('double-free', `${operation}(${hex(ptr)}): the block is already free`, ptr);
+    if ((nextWord & FREE_FLAG) !== 0) this.refuse('double-free', operation, ptr, 'the block is already free');
     return block;
   }
 
@@ -232,18 +228,20 @@ export class BestFitHeap extends CountedHeap {
     while (unit !== last) {
       const word = this.peek16(this.address(unit));
       const following = word & INDEX_MASK;
+      const header = this.address(unit);
       if (following <= unit || following > last) {
-        throw new TlsfError('corrupt', `walk: broken block header ${hex(word)} at ${hex(this.address(unit))}`, this.address(unit));
+        throw new TlsfError('corrupt', `walk: broken block header ${hex(word)} at ${hex(header)}`, header);
       }
       const blockBytes = (following - unit) * this.unitBytes;
-      const header = this.address(unit);
-      visit({ addr: header + HEADER_BYTES, size: blockBytes - HEADER_BYTES, used: (word & FREE_FLAG) === 0, header, blockSize: blockBytes });
+      const used = (word & FREE_FLAG) === 0;
+      visit({ addr: header + HEADER_BYTES, size: blockBytes - HEADER_BYTES, used, header, blockSize: blockBytes });
       unit = following;
     }
   }
 
   poolList(): PoolInfo[] {
-    return [{ start: this.region.start, end: this.region.end, firstBlock: this.address(1), sentinel: this.address(this.unitCount - 1) }];
+    const { start, end } = this.region;
+    return [{ start, end, firstBlock: this.address(1), sentinel: this.address(this.unitCount - 1) }];
   }
 
   protected checkStructure(errors: string[]): void {
@@ -253,7 +251,9 @@ export class BestFitHeap extends CountedHeap {
     let previousFree = false;
     for (let unit = 1; unit !== last;) {
       const word = this.peek16(this.address(unit));
-      if (this.peek16(this.address(unit) + 2) !== previous) errors.push(`block ${hex(this.address(unit))}: its previous-block link is not ${hex(this.address(previous))}`);
+      if (this.peek16(this.address(unit) + 2) !== previous) {
+        errors.push(`block ${hex(this.address(unit))}: its previous-block link is not ${hex(this.address(previous))}`);
+      }
       const isFree = (word & FREE_FLAG) !== 0;
       if (isFree) {
         free.add(unit);
@@ -263,7 +263,9 @@ export class BestFitHeap extends CountedHeap {
       previous = unit;
       unit = word & INDEX_MASK;
     }
-    if (this.peek16(this.address(last)) !== 0 || this.peek16(this.address(last) + 2) !== previous) errors.push(`the end block at ${hex(this.address(last))} was overwritten`);
+    if (this.peek16(this.address(last)) !== 0 || this.peek16(this.address(last) + 2) !== previous) {
+      errors.push(`the end block at ${hex(this.address(last))} was overwritten`);
+    }
     let listed = 0;
     let before = 0;
     for (let unit = this.peek16(this.address(0) + 4); unit !== 0; unit = this.peek16(this.address(unit) + 4)) {
@@ -271,7 +273,9 @@ export class BestFitHeap extends CountedHeap {
         errors.push(`the free list holds ${hex(this.address(unit))}, which the walk does not find free`);
         return;
       }
-      if (this.peek16(this.address(unit) + 6) !== before) errors.push(`free block ${hex(this.address(unit))}: its previous-free link is wrong`);
+      if (this.peek16(this.address(unit) + 6) !== before) {
+        errors.push(`free block ${hex(this.address(unit))}: its previous-free link is wrong`);
+      }
       if (++listed > free.size) {
         errors.push('the free list is longer than the free blocks the walk finds (a cycle?)');
         return;

@@ -45,7 +45,7 @@ export class FirstFitHeap extends CountedHeap {
     this.controlBytes = 2 * this.headerBytes;
     this.controlAddress = this.startNode;
     if (this.endNode - this.firstBlock < this.minBlockBytes) {
-      throw new TlsfError('bad-option', `${this.region.end - this.region.start} bytes at ${hex(this.region.start)} cannot hold the first-fit heap's list ends and one block`);
+      this.tooSmall("the first-fit heap's list ends and one block");
     }
     this.init();
   }
@@ -173,24 +173,20 @@ export class FirstFitHeap extends CountedHeap {
   }
 
   protected liveBlock(ptr: number, operation: string): number {
-    if (!Number.isInteger(ptr) || ptr % this.align !== 0) {
-      throw new TlsfError('misaligned', `${operation}(${hex(ptr)}): not a multiple of the heap's alignment ${this.align}`, ptr);
-    }
+    this.requireAligned(ptr, operation);
     const block = ptr - this.headerBytes;
-    if (block < this.firstBlock || ptr >= this.endNode) {
-      throw new TlsfError('out-of-pool', `${operation}(${hex(ptr)}): outside the heap's blocks ${hex(this.firstBlock)}..${hex(this.endNode)}`, ptr);
-    }
+    this.requireInside(ptr, block, operation, { first: this.firstBlock, end: this.endNode, what: 'blocks' });
     // The simulator's own checks (heap_4 asserts similar ones): uncounted, they are not the algorithm's work.
     const sizeWord = this.peek(block + 4);
     const blockBytes = sizeWord & SIZE_MASK;
     if ((sizeWord & USED_BIT) === 0) {
       const known = this.blockAt(block);
-      if (known && !known.used) throw new TlsfError('double-free', `${operation}(${hex(ptr)}): the block is already free`, ptr);
-      throw new TlsfError('not-a-block', `${operation}(${hex(ptr)}): the header ${hex(sizeWord)} is not a used block's`, ptr);
+      if (known && !known.used) this.refuse('double-free', operation, ptr, 'the block is already free');
+      this.refuse('not-a-block', operation, ptr, `the header ${hex(sizeWord)} is not a used block's`);
     }
-    if (this.peek(block) !== 0 || blockBytes < this.minBlockBytes || blockBytes % this.align !== 0 || block + blockBytes > this.endNode) {
-      throw new TlsfError('not-a-block', `${operation}(${hex(ptr)}): the header ${hex(sizeWord)} is not a used block's`, ptr);
-    }
+    const plausible = this.peek(block) === 0 && blockBytes >= this.minBlockBytes && blockBytes % this.align === 0
+      && block + blockBytes <= this.endNode;
+    if (!plausible) this.refuse('not-a-block', operation, ptr, `the header ${hex(sizeWord)} is not a used block's`);
     return block;
   }
 
@@ -214,7 +210,8 @@ export class FirstFitHeap extends CountedHeap {
         throw new TlsfError('corrupt', `walk: broken block header ${hex(word)} at ${hex(block)}`, block);
       }
       const used = (word & USED_BIT) !== 0;
-      visit({ addr: block + this.headerBytes, size: blockBytes - this.headerBytes, used, header: block, blockSize: blockBytes });
+      const payload = block + this.headerBytes;
+      visit({ addr: payload, size: blockBytes - this.headerBytes, used, header: block, blockSize: blockBytes });
       block += blockBytes;
     }
   }
@@ -228,7 +225,9 @@ export class FirstFitHeap extends CountedHeap {
     this.walk((block) => {
       if (!block.used) free.set(block.header, block.blockSize);
     });
-    if (this.peek(this.endNode) !== 0 || this.peek(this.endNode + 4) !== 0) errors.push(`the end marker at ${hex(this.endNode)} was overwritten`);
+    if (this.peek(this.endNode) !== 0 || this.peek(this.endNode + 4) !== 0) {
+      errors.push(`the end marker at ${hex(this.endNode)} was overwritten`);
+    }
     let node = this.peek(this.startNode);
     let previousEnd = -1;
     let listed = 0;
@@ -243,7 +242,7 @@ export class FirstFitHeap extends CountedHeap {
         return;
       }
       if (node < previousEnd) errors.push(`the free list is out of address order at ${hex(node)}`);
-      else if (node === previousEnd) errors.push(`the free blocks ending at and starting at ${hex(node)} were not joined`);
+      else if (node === previousEnd) errors.push(`the free blocks meeting at ${hex(node)} were not joined`);
       previousEnd = node + blockBytes;
       listed++;
       node = this.peek(node);

@@ -44,7 +44,7 @@ export class HalfFitHeap extends CountedHeap {
     this.arenaStart = alignUp(this.controlAddress + CONTROL_BYTES, HEADER_BYTES);
     this.arenaEnd = this.arenaStart + Math.min(alignDown(this.region.end - this.arenaStart, HEADER_BYTES), 0x4000_0000);
     if (this.arenaEnd - this.arenaStart < MIN_FRAGMENT_BYTES) {
-      throw new TlsfError('bad-option', `${this.region.end - this.region.start} bytes at ${hex(this.region.start)} cannot hold the half-fit heap's bins and one fragment`);
+      this.tooSmall("the half-fit heap's bins and one fragment");
     }
     for (let word = 0; word <= BIN_COUNT; word++) this.write(this.controlAddress + 4 * word, 0);
     const fragment = this.arenaStart;
@@ -202,13 +202,9 @@ export class HalfFitHeap extends CountedHeap {
   }
 
   protected liveBlock(ptr: number, operation: string): number {
-    if (!Number.isInteger(ptr) || ptr % this.align !== 0) {
-      throw new TlsfError('misaligned', `${operation}(${hex(ptr)}): not a multiple of the heap's alignment ${this.align}`, ptr);
-    }
+    this.requireAligned(ptr, operation);
     const fragment = ptr - HEADER_BYTES;
-    if (fragment < this.arenaStart || ptr >= this.arenaEnd) {
-      throw new TlsfError('out-of-pool', `${operation}(${hex(ptr)}): outside the heap's fragments ${hex(this.arenaStart)}..${hex(this.arenaEnd)}`, ptr);
-    }
+    this.requireInside(ptr, fragment, operation, { first: this.arenaStart, end: this.arenaEnd, what: 'fragments' });
     // The simulator's own checks (o1heap asserts similar ones): uncounted, they are not the algorithm's work.
     const fragmentBytes = this.peek(fragment + 8);
     const next = this.peek(fragment);
@@ -217,10 +213,12 @@ export class HalfFitHeap extends CountedHeap {
     const linked = (fragment - this.arenaStart) % HEADER_BYTES === 0
       && fragmentBytes >= MIN_FRAGMENT_BYTES && fragmentBytes % HEADER_BYTES === 0 && end <= this.arenaEnd
       && (next === 0 ? end === this.arenaEnd : next === end)
-      && (previous === 0 ? fragment === this.arenaStart : previous >= this.arenaStart && previous < fragment && this.peek(previous) === fragment);
+      && (previous === 0
+        ? fragment === this.arenaStart
+        : previous >= this.arenaStart && previous < fragment && this.peek(previous) === fragment);
     const used = this.peek(fragment + 12);
-    if (!linked || used > 1) throw new TlsfError('not-a-block', `${operation}(${hex(ptr)}): not the start of a fragment's payload`, ptr);
-    if (used === 0) throw new TlsfError('double-free', `${operation}(${hex(ptr)}): the fragment is already free`, ptr);
+    if (!linked || used > 1) this.refuse('not-a-block', operation, ptr, "not the start of a fragment's payload");
+    if (used === 0) this.refuse('double-free', operation, ptr, 'the fragment is already free');
     return fragment;
   }
 
@@ -229,10 +227,15 @@ export class HalfFitHeap extends CountedHeap {
     while (fragment !== this.arenaEnd) {
       const fragmentBytes = this.peek(fragment + 8);
       const used = this.peek(fragment + 12);
-      if (fragmentBytes < MIN_FRAGMENT_BYTES || fragmentBytes % HEADER_BYTES !== 0 || fragment + fragmentBytes > this.arenaEnd || used > 1) {
-        throw new TlsfError('corrupt', `walk: broken fragment header (size ${fragmentBytes}, used ${used}) at ${hex(fragment)}`, fragment);
+      const plausible = fragmentBytes >= MIN_FRAGMENT_BYTES && fragmentBytes % HEADER_BYTES === 0
+        && fragment + fragmentBytes <= this.arenaEnd && used <= 1;
+      if (!plausible) {
+        const text = `walk: broken fragment header (size ${fragmentBytes}, used ${used}) at ${hex(fragment)}`;
+        throw new TlsfError('corrupt', text, fragment);
       }
-      visit({ addr: fragment + HEADER_BYTES, size: fragmentBytes - HEADER_BYTES, used: used === 1, header: fragment, blockSize: fragmentBytes });
+      const payload = fragment + HEADER_BYTES;
+      const size = fragmentBytes - HEADER_BYTES;
+      visit({ addr: payload, size, used: used === 1, header: fragment, blockSize: fragmentBytes });
       fragment += fragmentBytes;
     }
   }
@@ -247,10 +250,14 @@ export class HalfFitHeap extends CountedHeap {
     let previousFree = false;
     this.walk((block) => {
       const fragment = block.header;
-      if (this.peek(fragment + 4) !== previous) errors.push(`fragment ${hex(fragment)}: its previous-fragment link is not ${hex(previous)}`);
+      if (this.peek(fragment + 4) !== previous) {
+        errors.push(`fragment ${hex(fragment)}: its previous-fragment link is not ${hex(previous)}`);
+      }
       const next = this.peek(fragment);
       const expectedNext = fragment + block.blockSize === this.arenaEnd ? 0 : fragment + block.blockSize;
-      if (next !== expectedNext) errors.push(`fragment ${hex(fragment)}: its next-fragment link is ${hex(next)}, not ${hex(expectedNext)}`);
+      if (next !== expectedNext) {
+        errors.push(`fragment ${hex(fragment)}: its next-fragment link is ${hex(next)}, not ${hex(expectedNext)}`);
+      }
       if (!block.used) {
         free.set(fragment, block.blockSize);
         if (previousFree) errors.push(`free fragments before and at ${hex(fragment)} were not joined`);
@@ -262,7 +269,9 @@ export class HalfFitHeap extends CountedHeap {
     let listed = 0;
     for (let bin = 0; bin < BIN_COUNT; bin++) {
       const head = this.peek(this.binAddress(bin));
-      if (((bitmap >>> bin) & 1) !== (head === 0 ? 0 : 1)) errors.push(`bin ${bin}: bitmap bit and list head ${hex(head)} disagree`);
+      if (((bitmap >>> bin) & 1) !== (head === 0 ? 0 : 1)) {
+        errors.push(`bin ${bin}: bitmap bit and list head ${hex(head)} disagree`);
+      }
       let before = 0;
       for (let fragment = head; fragment !== 0; fragment = this.peek(fragment + 16)) {
         const fragmentBytes = free.get(fragment);
@@ -270,8 +279,8 @@ export class HalfFitHeap extends CountedHeap {
           errors.push(`bin ${bin} holds ${hex(fragment)}, which the walk does not find free`);
           return;
         }
-        if (log2Floor(fragmentBytes) !== bin) errors.push(`fragment ${hex(fragment)} of ${fragmentBytes} bytes is in bin ${bin}`);
-        if (this.peek(fragment + 20) !== before) errors.push(`fragment ${hex(fragment)}: its previous-free link is wrong`);
+        if (log2Floor(fragmentBytes) !== bin) errors.push(`${hex(fragment)} (${fragmentBytes} B) is in bin ${bin}`);
+        if (this.peek(fragment + 20) !== before) errors.push(`${hex(fragment)}: its previous-free link is wrong`);
         if (++listed > free.size) {
           errors.push('the bins hold more fragments than the walk finds free (a cycle?)');
           return;
@@ -296,5 +305,6 @@ export function halfFitWorstCaseBytes(maxLiveBytes: number, largestRequest: numb
   const liveUnits = Math.ceil(maxLiveBytes / smallest);
   const fragments = Math.max(1, liveUnits - largestUnits + 1);
   const log2Units = largestUnits <= 1 ? 0 : Math.ceil(Math.log2(largestUnits));
-  return Math.ceil(HEADER_BYTES * fragments + (2 * smallest * largestRequest * liveUnits * (log2Units + 1)) / (smallest + largestRequest));
+  const fragmentBytes = (2 * smallest * largestRequest * liveUnits * (log2Units + 1)) / (smallest + largestRequest);
+  return Math.ceil(HEADER_BYTES * fragments + fragmentBytes);
 }

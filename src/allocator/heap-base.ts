@@ -1,4 +1,4 @@
-import { TlsfError, hex } from './errors.js';
+import { TlsfError, hex, type TlsfErrorCode } from './errors.js';
 import { zeroCost, type BlockInfo, type CheckResult, type HeapCost, type HeapCostCounter, type HeapOptions,
   type HeapStats, type PoolInfo } from './heap-contract.js';
 
@@ -31,7 +31,8 @@ export function alignDown(value: number, alignment: number): number {
 
 /** Checks base/offset/length as the TLSF heap does, with the same error codes. */
 export function resolveRegion(memory: HeapMemory, options: HeapOptions): ManagedRegion {
-  if (!(memory instanceof ArrayBuffer) && !(typeof SharedArrayBuffer !== 'undefined' && memory instanceof SharedArrayBuffer)) {
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory instanceof SharedArrayBuffer;
+  if (!(memory instanceof ArrayBuffer) && !shared) {
     throw new TlsfError('bad-option', 'memory must be an ArrayBuffer or SharedArrayBuffer');
   }
   const base = options.base ?? 0;
@@ -46,9 +47,14 @@ export function resolveRegion(memory: HeapMemory, options: HeapOptions): Managed
   check('offset', offset, 0, memory.byteLength);
   const length = options.length ?? memory.byteLength - offset;
   check('length', length, 1, memory.byteLength - offset);
-  if (base + offset + length > 0x1_0000_0000) throw new TlsfError('bad-option', 'the managed region passes the end of the 32-bit address space');
+  if (base + offset + length > 0x1_0000_0000) {
+    throw new TlsfError('bad-option', 'the managed region passes the end of the 32-bit address space');
+  }
   return { base, start: base + offset, end: base + offset + length };
 }
+
+/** Where a heap's blocks lie, for out-of-pool refusals: headers from `first`, payloads before `end`. */
+export interface BlockArea { first: number; end: number; what: string }
 
 export abstract class CountedHeap implements HeapCostCounter {
   readonly align: 4 | 8 | 16;
@@ -107,7 +113,34 @@ export abstract class CountedHeap implements HeapCostCounter {
   protected abstract checkStructure(errors: string[]): void;
 
   addPool(_memory: HeapMemory, _options: { base: number; offset?: number; length?: number }): PoolInfo[] {
-    throw new TlsfError('bad-option', `the ${this.kind} heap manages one contiguous region; it cannot add a pool (use the TLSF heap for extra banks)`);
+    throw new TlsfError('bad-option',
+      `the ${this.kind} heap manages one contiguous region; it cannot add a pool (use the TLSF heap for extra banks)`);
+  }
+
+  // ------------------------------------------------------------ refusals, worded alike for every heap
+
+  /** Misuse of a pointer: `operation(0x...): problem`, with the TLSF heap's error codes. */
+  protected refuse(code: TlsfErrorCode, operation: string, ptr: number, problem: string): never {
+    throw new TlsfError(code, `${operation}(${hex(ptr)}): ${problem}`, ptr);
+  }
+
+  protected requireAligned(ptr: number, operation: string): void {
+    if (!Number.isInteger(ptr) || ptr % this.align !== 0) {
+      this.refuse('misaligned', operation, ptr, `not a multiple of the heap's alignment ${this.align}`);
+    }
+  }
+
+  /** A pointer whose header would lie outside [first, end): `what` names the heap's blocks or fragments. */
+  protected requireInside(ptr: number, header: number, operation: string, area: BlockArea): void {
+    if (header < area.first || ptr >= area.end) {
+      this.refuse('out-of-pool', operation, ptr, `outside the heap's ${area.what} ${hex(area.first)}..${hex(area.end)}`);
+    }
+  }
+
+  /** The region given to the constructor is too small for `what`. */
+  protected tooSmall(what: string): never {
+    const { start, end } = this.region;
+    throw new TlsfError('bad-option', `${end - start} bytes at ${hex(start)} cannot hold ${what}`);
   }
 
   // ------------------------------------------------------------ memory access
@@ -232,7 +265,9 @@ export abstract class CountedHeap implements HeapCostCounter {
    */
   memalign(alignment: number, size: number): number {
     this.cost = zeroCost();
-    if (!Number.isInteger(alignment) || alignment <= 0 || alignment > 0x8000_0000 || (alignment & (alignment - 1)) !== 0) return 0;
+    const powerOfTwo = Number.isInteger(alignment) && alignment > 0 && alignment <= 0x8000_0000
+      && (alignment & (alignment - 1)) === 0;
+    if (!powerOfTwo) return 0;
     if (alignment <= this.payloadAlignment) return this.mallocInner(size, 'memalign');
     if (!this.validSize(size, 'memalign')) return 0;
     const wanted = this.blockBytesFor(size);
@@ -242,7 +277,9 @@ export abstract class CountedHeap implements HeapCostCounter {
     this.noteUsed(this.peekUsedBytes(block));
     const payload = block + this.headerBytes;
     let aligned = alignUp(payload, alignment);
-    if (aligned !== payload && aligned - payload < this.minBlockBytes) aligned = alignUp(payload + this.minBlockBytes, alignment);
+    if (aligned !== payload && aligned - payload < this.minBlockBytes) {
+      aligned = alignUp(payload + this.minBlockBytes, alignment);
+    }
     let target = block;
     if (aligned !== payload) {
       target = this.splitUsed(block, aligned - payload);
@@ -341,13 +378,17 @@ export abstract class CountedHeap implements HeapCostCounter {
     try {
       this.walk((block) => {
         if (block.used) usedBytes += block.blockSize;
-        if (block.addr % this.payloadAlignment !== 0) errors.push(`block ${hex(block.header)}: payload ${hex(block.addr)} not aligned to ${this.payloadAlignment}`);
+        if (block.addr % this.payloadAlignment !== 0) {
+          errors.push(`block ${hex(block.header)}: payload ${hex(block.addr)} not aligned to ${this.payloadAlignment}`);
+        }
       });
     } catch (error) {
       errors.push((error as Error).message);
       return { ok: false, errors };
     }
-    if (usedBytes !== this.usedNow) errors.push(`the walk finds ${usedBytes} used bytes, the counter says ${this.usedNow}`);
+    if (usedBytes !== this.usedNow) {
+      errors.push(`the walk finds ${usedBytes} used bytes, the counter says ${this.usedNow}`);
+    }
     this.checkStructure(errors);
     return { ok: errors.length === 0, errors: errors.slice(0, 1000) };
   }

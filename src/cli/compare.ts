@@ -46,7 +46,9 @@ export interface HeapComparison {
 
 export function parseAllocatorList(text: string): HeapKind[] {
   const names = text.split(',').map((name) => name.trim());
-  if (names.some((name) => name === '')) throw new InputError(`--allocators: empty name in ${quoteInput(text)}; give names separated by commas`);
+  if (names.some((name) => name === '')) {
+    throw new InputError(`--allocators: empty name in ${quoteInput(text)}; give names separated by commas`);
+  }
   const kinds = names.map((name) => parseHeapKind(name, '--allocators'));
   const repeated = kinds.find((kind, index) => kinds.indexOf(kind) !== index);
   if (repeated) throw new InputError(`--allocators: ${repeated} is named twice`);
@@ -72,15 +74,20 @@ function summarise(samples: { event: HeapEvent; cost: HeapCost }[], image: ElfIm
     p99Nodes: percentile99(nodes),
     meanNodes: nodes.length === 0 ? 0 : nodes.reduce((sum, value) => sum + value, 0) / nodes.length,
     maxWords,
-    maxCall: worst ? { call: worst.event.call, text: callText(worst.event), caller: callerSymbol(image, worst.event.caller) } : null,
+    maxCall: worst
+      ? { call: worst.event.call, text: callText(worst.event), caller: callerSymbol(image, worst.event.caller) }
+      : null,
   };
 }
 
 /** Replays the run on a host heap of the same kind and collects each call's counted work. */
-function workOf(prepared: PreparedRun, report: RunReport, allocator: HeapKind): { work: HeapComparison['work']; matches: boolean } {
+type Replayed = { work: HeapComparison['work']; matches: boolean };
+
+function workOf(prepared: PreparedRun, report: RunReport, allocator: HeapKind): Replayed {
   const replay = new HeapReplay({
-    board: prepared.board, heapBase: report.heapBase, heapSize: report.heapSize, align: prepared.settings.align as 4 | 8 | 16,
-    slLog2: prepared.settings.slLog2, extraBanks: prepared.options.extraBanks, allocator,
+    board: prepared.board, heapBase: report.heapBase, heapSize: report.heapSize,
+    align: prepared.settings.align as 4 | 8 | 16, slLog2: prepared.settings.slLog2,
+    extraBanks: prepared.options.extraBanks, allocator,
   }, report.events ?? []);
   const heap = replay.heap;
   const allocations: { event: HeapEvent; cost: HeapCost }[] = [];
@@ -101,7 +108,9 @@ function workOf(prepared: PreparedRun, report: RunReport, allocator: HeapKind): 
   return { work: { allocations: summarise(allocations, image), frees: summarise(frees, image) }, matches };
 }
 
-function compareOne(request: RunRequest, allocator: HeapKind, searchMinHeap: boolean): HeapComparison & { board: string } {
+type Measured = HeapComparison & { board: string };
+
+function compareOne(request: RunRequest, allocator: HeapKind, searchMinHeap: boolean): Measured {
   // --sl is TLSF's own: it applies to the TLSF run and is left out of the others rather than refused.
   const own: RunRequest = { ...request, allocator, slLog2: allocator === 'tlsf' ? request.slLog2 : undefined };
   const prepared = prepareRun({ ...own, recordEvents: true });
@@ -118,7 +127,9 @@ function compareOne(request: RunRequest, allocator: HeapKind, searchMinHeap: boo
   };
 }
 
-const workText = (work: CallWork | undefined): string => (work ? `${work.maxNodes} / ${work.p99Nodes} / ${work.meanNodes.toFixed(1)}` : 'not counted');
+function workText(work: CallWork | undefined): string {
+  return work ? `${work.maxNodes} / ${work.p99Nodes} / ${work.meanNodes.toFixed(1)}` : 'not counted';
+}
 
 function rows(results: HeapComparison[]): string[][] {
   return results.map((entry) => [
@@ -134,10 +145,15 @@ function rows(results: HeapComparison[]): string[][] {
   ]);
 }
 
-const HEADERS = ['allocator', 'result', 'peak used', 'peak span', 'frag. at peak', 'min heap', 'alloc nodes max/p99/mean', 'free nodes max/p99/mean', 'max words/call'];
+const HEADERS = [
+  'allocator', 'result', 'peak used', 'peak span', 'frag. at peak', 'min heap',
+  'alloc nodes max/p99/mean', 'free nodes max/p99/mean', 'max words/call',
+];
 
 export function compareCommand(request: RunRequest, flags: CompareFlags, io: CliIo, colours: Palette): number {
-  if (request.allocator !== undefined) throw new InputError('compare runs several heaps: name them with --allocators a,b (not --allocator)');
+  if (request.allocator !== undefined) {
+    throw new InputError('compare runs several heaps: name them with --allocators a,b (not --allocator)');
+  }
   const allocators = flags.allocators === undefined ? [...HEAP_KINDS] : parseAllocatorList(flags.allocators);
   const searchMinHeap = flags.minHeap !== false && request.heapSize === undefined;
   const label = targetLabel(request.target);
@@ -156,20 +172,32 @@ export function compareCommand(request: RunRequest, flags: CompareFlags, io: Cli
   }
   const table = [HEADERS, ...rows(results)];
   if (flags.markdown) {
-    io.stdout.write(`${table.map((row, index) => `| ${row.join(' | ')} |${index === 0 ? `\n|${row.map((_, column) => (column < 2 ? '---' : '---:')).join('|')}|` : ''}`).join('\n')}\n`);
+    const rule = `|${HEADERS.map((_, column) => (column < 2 ? '---' : '---:')).join('|')}|`;
+    const lines = table.map((row) => `| ${row.join(' | ')} |`);
+    io.stdout.write(`${[lines[0], rule, ...lines.slice(1)].join('\n')}\n`);
     return exitCode;
   }
   const widths = HEADERS.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
   const out = (line: string): void => void io.stdout.write(`${line.trimEnd()}\n`);
-  out(`${colours.bold(label)} on ${board}, the same firmware under ${results.length} heap${results.length === 1 ? '' : 's'}`);
-  table.forEach((row) => out(`  ${row.map((cell, column) => (column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ')}`));
-  out('  nodes: free-list nodes each call examined (exact counts, from a replay of the run on the same heap); TLSF does not count yet');
+  const heaps = `${results.length} heap${results.length === 1 ? '' : 's'}`;
+  out(`${colours.bold(label)} on ${board}, the same firmware under ${heaps}`);
+  // Names and results to the left, figures to the right.
+  const cellText = (cell: string, column: number): string =>
+    (column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!));
+  for (const row of table) out(`  ${row.map(cellText).join('  ')}`);
+  out('  nodes: free-list nodes each call examined (exact counts, from a replay of the run on the same heap); '
+    + 'TLSF does not count yet');
   for (const entry of results) {
     if (entry.result !== 'ok' && entry.message) out(`  ${entry.allocator}: ${entry.message}`);
-    if (!entry.replayMatches) out(`  ${entry.allocator}: ${colours.red('the replay diverged from the run')}; its work is not shown`);
-    const worst = entry.work?.allocations.maxCall;
-    if (worst && entry.work!.allocations.maxNodes > 1) {
-      out(`  ${entry.allocator}: costliest allocation #${worst.call} ${worst.text}${worst.caller ? ` from ${worst.caller}` : ''}, ${entry.work!.allocations.maxNodes} nodes`);
+    if (!entry.replayMatches) {
+      out(`  ${entry.allocator}: ${colours.red('the replay diverged from the run')}; its work is not shown`);
+    }
+    const allocations = entry.work?.allocations;
+    const worst = allocations?.maxCall;
+    if (worst && allocations!.maxNodes > 1) {
+      const from = worst.caller ? ` from ${worst.caller}` : '';
+      const nodes = allocations!.maxNodes;
+      out(`  ${entry.allocator}: costliest allocation #${worst.call} ${worst.text}${from}, ${nodes} nodes`);
     }
   }
   return exitCode;

@@ -11,6 +11,10 @@ export const DEFAULT_HEAP_KIND: HeapKind = 'tlsf';
 export function parseHeapKind(text: string, where: string): HeapKind {
   const wanted = text.trim().toLowerCase();
   const found = HEAP_KINDS.find((kind) => kind === wanted);
-  if (!found) throw new InputError(`${where}: unknown allocator ${quoteInput(text)}${didYouMean(text, HEAP_KINDS)}; allocators: ${HEAP_KINDS.join(', ')}`);
+  if (!found) {
+    const suggestion = didYouMean(text, HEAP_KINDS);
+    const known = HEAP_KINDS.join(', ');
+    throw new InputError(`${where}: unknown allocator ${quoteInput(text)}${suggestion}; allocators: ${known}`);
+  }
   return found;
 }
