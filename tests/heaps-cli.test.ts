@@ -8,12 +8,15 @@ import { join } from 'node:path';
 import { type CliResult, root, runCli } from './support/cli.js';
 
 interface Scenario { name: string }
-const scenarios = (JSON.parse(readFileSync(join(root, 'firmware-sim', 'scenarios.json'), 'utf8')) as Scenario[]).map((scenario) => scenario.name);
+const scenarioList = JSON.parse(readFileSync(join(root, 'firmware-sim', 'scenarios.json'), 'utf8')) as Scenario[];
+const scenarios = scenarioList.map((scenario) => scenario.name);
 
 /** Runs the jobs two at a time: the machine is shared, and each run is a whole emulator. */
 async function inPairs<T>(jobs: (() => Promise<T>)[]): Promise<T[]> {
   const results: T[] = [];
-  for (let index = 0; index < jobs.length; index += 2) results.push(...await Promise.all(jobs.slice(index, index + 2).map((job) => job())));
+  for (let index = 0; index < jobs.length; index += 2) {
+    results.push(...await Promise.all(jobs.slice(index, index + 2).map((job) => job())));
+  }
   return results;
 }
 
@@ -50,7 +53,8 @@ describe('misuse and corruption under another heap are reported as under TLSF', 
     [['--param', 'test=20', '--guard'], 'heap-corruption', 'metadata-write'],
   ] as const;
   it.each(['first-fit', 'best-fit', 'half-fit'])('%s', async (allocator) => {
-    const results = await inPairs(cases.map(([args]) => () => runCli(['run', fixture, '--board', 'tiny', '--allocator', allocator, ...args, '--json'])));
+    const run = (args: readonly string[]) => () => runCli(['run', fixture, '--board', 'tiny', '--allocator', allocator, ...args, '--json']);
+    const results = await inPairs(cases.map(([args]) => run(args)));
     results.forEach((result, index) => {
       const [args, expected, kind] = cases[index]!;
       const report = JSON.parse(result.stdout) as { result: string; fault: { kind: string } | null };
@@ -65,7 +69,8 @@ describe('map and step with another heap', () => {
     const result = await runCli(['map', 'fragmenter', '--allocator', allocator, '--at', 'peak', '--json']);
     expect(result.code, result.stderr).toBe(0);
     const map = JSON.parse(result.stdout) as {
-      allocator: string; replay: { matches: boolean; calls: number }; bitmaps: { consistent: boolean }; blocks: { used: boolean; class: unknown }[];
+      allocator: string; replay: { matches: boolean; calls: number }; bitmaps: { consistent: boolean };
+      blocks: { used: boolean; class: unknown }[];
     };
     expect(map.allocator).toBe(allocator);
     expect(map.replay.matches).toBe(true);

@@ -5,8 +5,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CliResult, root, runCli } from './support/cli.js';
 
-interface Work { maxNodes: number; p99Nodes: number; meanNodes: number; maxWords: number; maxCall: { call: number; text: string; caller: string | null } | null }
-interface Heap { allocator: string; result: string; minHeap: number | null; replayMatches: boolean; work: { allocations: Work; frees: Work } | null }
+interface Work {
+  maxNodes: number; p99Nodes: number; meanNodes: number; maxWords: number;
+  maxCall: { call: number; text: string; caller: string | null } | null;
+}
+interface Heap {
+  allocator: string; result: string; minHeap: number | null; replayMatches: boolean;
+  work: { allocations: Work; frees: Work } | null;
+}
 
 function expectBadInput(result: CliResult, message: RegExp): void {
   expect(result.code, result.stderr).toBe(2);
@@ -40,8 +46,9 @@ describe('compare', () => {
     expect(byName.get('tlsf')!.work).toBeNull();
     for (const heap of document.heaps) expect(heap.replayMatches, heap.allocator).toBe(true);
     // Every field is documented in docs/report.schema.json.
+    type Fields = { required: string[]; properties: object };
     const schema = JSON.parse(readFileSync(join(root, 'docs', 'report.schema.json'), 'utf8')) as {
-      $defs: { compareReport: { required: string[]; properties: { heaps: { items: { required: string[]; properties: object } } } } };
+      $defs: { compareReport: Fields & { properties: { heaps: { items: Fields } } } };
     };
     const definition = schema.$defs.compareReport;
     for (const field of definition.required) expect(document).toHaveProperty(field);
@@ -58,7 +65,9 @@ describe('compare', () => {
   }, 120_000);
 
   it('--allocators picks and orders the heaps; --sl applies to TLSF alone', async () => {
-    const result = await runCli(['compare', 'sensor-logger', '--param', 'ticks=40', '--allocators', 'half-fit,tlsf', '--sl', '3', '--no-min-heap', '--json']);
+    const result = await runCli([
+      'compare', 'sensor-logger', '--param', 'ticks=40', '--allocators', 'half-fit,tlsf', '--sl', '3', '--no-min-heap', '--json',
+    ]);
     expect(result.code, result.stderr).toBe(0);
     const document = JSON.parse(result.stdout) as { heaps: Heap[] };
     expect(document.heaps.map((heap) => heap.allocator)).toEqual(['half-fit', 'tlsf']);

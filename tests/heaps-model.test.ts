@@ -104,7 +104,8 @@ function runHeapModel(heap: CountedHeap, base: number, bytes: Uint8Array, comman
           const entry = { size: command.size, seed: old.seed, alignment: heap.align };
           const kept = Math.min(old.size, command.size);
           for (let k = 0; k < kept; k++) {
-            if (bytes[moved - base + k] !== ((old.seed + k * 7) & 255)) throw new Error(`realloc(${ptr}) -> ${moved}: byte ${k} lost`);
+            const kept = bytes[moved - base + k] === ((old.seed + k * 7) & 255);
+            if (!kept) throw new Error(`realloc(${ptr}) -> ${moved}: byte ${k} lost`);
           }
           live.set(moved, entry);
           writePattern(moved, kept, entry);
@@ -153,10 +154,11 @@ function runHeapModel(heap: CountedHeap, base: number, bytes: Uint8Array, comman
   expect(heap.usedBytes).toBe(0);
 }
 
+type HeapOptions = ConstructorParameters<typeof FirstFitHeap>[1];
 const heaps = [
-  ['first-fit', (memory: ArrayBuffer, options: ConstructorParameters<typeof FirstFitHeap>[1]) => new FirstFitHeap(memory, options)],
-  ['best-fit', (memory: ArrayBuffer, options: ConstructorParameters<typeof BestFitHeap>[1]) => new BestFitHeap(memory, options)],
-  ['half-fit', (memory: ArrayBuffer, options: ConstructorParameters<typeof HalfFitHeap>[1]) => new HalfFitHeap(memory, options)],
+  ['first-fit', (memory: ArrayBuffer, options: HeapOptions) => new FirstFitHeap(memory, options)],
+  ['best-fit', (memory: ArrayBuffer, options: HeapOptions) => new BestFitHeap(memory, options)],
+  ['half-fit', (memory: ArrayBuffer, options: HeapOptions) => new HalfFitHeap(memory, options)],
 ] as const;
 
 describe.each(heaps)('model-based: %s heap, random operation sequences', (_name, create) => {
