@@ -85,6 +85,22 @@ describe('map and step with another heap', () => {
   });
 });
 
+describe('min-heap with another heap', () => {
+  it("searches that heap, and for half fit adds o1heap's guarantee for the same workload", async () => {
+    const result = await runCli(['min-heap', 'sensor-logger', '--param', 'ticks=40', '--allocator', 'half-fit', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    const document = JSON.parse(result.stdout) as {
+      allocator: string; minHeap: number; worstCase: { robsonBytes: number; halfFitArenaBytes?: number };
+    };
+    expect(document.allocator).toBe('half-fit');
+    expect(document.worstCase.halfFitArenaBytes).toBeGreaterThan(document.minHeap);
+    const text = await runCli(['min-heap', 'sensor-logger', '--param', 'ticks=40', '--allocator', 'half-fit']);
+    expect(text.stdout).toMatch(/half fit {8}o1heap's H\(M, n, l = \d+ B\) = [\d,]+ B/);
+    const tlsf = await runCli(['min-heap', 'sensor-logger', '--param', 'ticks=40', '--json']);
+    expect((JSON.parse(tlsf.stdout) as { worstCase: object }).worstCase).not.toHaveProperty('halfFitArenaBytes');
+  }, 120_000);
+});
+
 describe('--allocator as input', () => {
   it('the human report names the heap instead of TLSF second-level bits', async () => {
     const result = await runCli(['run', 'sensor-logger', '--allocator', 'half-fit', '--param', 'ticks=50']);

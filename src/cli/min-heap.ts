@@ -1,3 +1,4 @@
+import { halfFitWorstCaseBytes } from '../allocator/index.js';
 import type { RunReport } from '../board/index.js';
 import { execute, prepareRun, type PreparedRun, type RunRequest } from './engine.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from './errors.js';
@@ -26,6 +27,20 @@ export function largestRequestOf(prepared: PreparedRun, report: RunReport): numb
     if (size > largest) largest = size;
   }
   return largest;
+}
+
+/** The smallest non-zero request of a run (l in o1heap's sizing formula), from the board's event log. */
+function smallestRequestOf(report: RunReport): number | undefined {
+  let smallest = Number.POSITIVE_INFINITY;
+  for (const event of report.events ?? []) {
+    const [first = 0, second = 0] = event.args;
+    const size = event.op === 'malloc' ? first
+      : event.op === 'realloc' || event.op === 'memalign' ? second
+      : event.op === 'calloc' ? first * second
+      : 0;
+    if (size > 0 && size < smallest) smallest = size;
+  }
+  return Number.isFinite(smallest) ? smallest : undefined;
 }
 
 function attempt(request: RunRequest, heapSize: number): Attempt {
@@ -113,6 +128,11 @@ export function minHeapCommand(request: RunRequest, options: { json: boolean }, 
   const bounds: WorstCaseBounds | undefined = largestRequest === undefined
     ? undefined
     : worstCaseBounds(passing.peakRequested, largestRequest, align);
+  // The half-fit heap comes with its own guarantee (o1heap's sizing formula), stated for the arena it manages.
+  const smallestRequest = first.settings.allocator === 'half-fit' ? smallestRequestOf(full) : undefined;
+  const halfFitArena = bounds && smallestRequest !== undefined
+    ? halfFitWorstCaseBytes(bounds.maxLiveBytes, bounds.largestRequest, smallestRequest)
+    : undefined;
 
   if (options.json) {
     io.stdout.write(`${JSON.stringify({
@@ -140,7 +160,7 @@ export function minHeapCommand(request: RunRequest, options: { json: boolean }, 
         controlBytes: passing.controlBytes,
         instructions: passing.instructions,
       },
-      worstCase: bounds ?? null,
+      worstCase: bounds ? { ...bounds, ...(halfFitArena !== undefined ? { halfFitArenaBytes: halfFitArena } : {}) } : null,
     }, null, 2)}\n`);
     return EXIT_OK;
   }
@@ -162,6 +182,10 @@ export function minHeapCommand(request: RunRequest, options: { json: boolean }, 
     out(`    Robson bound    M·(1+⌈log2 n⌉) = ${formatBytes(bounds.robsonBytes)} (${formatKiB(bounds.robsonBytes)}): first fit never needs more, whatever the order;
                                      some order forces about half of it on any allocator that cannot move blocks`);
     out(`    best fit / TLSF M·(n−2)        = ${formatBytes(bounds.bestFitBytes)} (${formatKiB(bounds.bestFitBytes)}): the guarantee o1heap quotes for best fit, which TLSF approximates`);
+    if (halfFitArena !== undefined) {
+      out(`    half fit        o1heap's H(M, n, l = ${formatBytes(smallestRequest!)}) = ${formatBytes(halfFitArena)} (${formatKiB(halfFitArena)}): `
+        + 'an arena this large never fails, 2·M·(1+⌈log2 n⌉) with headers');
+    }
     out(`  this run needed ${formatPercent(minimum / bounds.robsonBytes)} of the Robson bound.`);
   } else {
     out('  worst-case bound: not shown (the board did not report the largest single request)');
