@@ -68,7 +68,9 @@ export interface MinHeapSearch {
  * Bisects the heap size between 0 and the size `full` completed on. `progress` hears the bracket after each run
  * once the search has taken over a second (min-heap draws it on a terminal).
  */
-export function bisectMinHeap(request: RunRequest, full: RunReport, align: number, progress?: (low: number, high: number) => void): MinHeapSearch {
+export function bisectMinHeap(
+  request: RunRequest, full: RunReport, align: number, progress?: (low: number, high: number) => void,
+): MinHeapSearch {
   const attempts: Attempt[] = [{ heapSize: full.heapSize, result: full.result, report: full }];
   let passingUnits = Math.floor(full.heapSize / align);
   let passing: RunReport = full;
@@ -121,7 +123,8 @@ export function minHeapCommand(request: RunRequest, options: { json: boolean }, 
     return EXIT_CHECK_FAILED;
   }
   const { attempts, minimum, passing, failing, showedProgress } = bisectMinHeap(request, full, align, (low, high) => {
-    if (io.stderr.isTTY) io.stderr.write(`\rmin-heap ${label}: between ${formatBytes(low)} and ${formatBytes(high)}\u001b[K`);
+    if (!io.stderr.isTTY) return;
+    io.stderr.write(`\rmin-heap ${label}: between ${formatBytes(low)} and ${formatBytes(high)}\u001b[K`);
   });
   if (showedProgress && io.stderr.isTTY) io.stderr.write('\r\u001b[K');
   const largestRequest = largestRequestOf(first, full);
