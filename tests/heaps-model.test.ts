@@ -190,3 +190,20 @@ describe.each(heaps)('model-based: %s heap, random operation sequences', (_name,
     );
   });
 });
+
+test('best fit past 32767 units (umm_malloc\'s 15-bit block numbers) takes larger units, still exact', () => {
+  const memory = new ArrayBuffer(600 * 1024);
+  const heap = new BestFitHeap(memory, { base: 0x2000_0000 });
+  // 600 KiB / 8 B would be 76,800 units; 32 B units make 19,200.
+  expect(heap.unitBytes).toBe(32);
+  expect(heap.payloadAlignment).toBe(32);
+  expect(heap.blockBytesFor(1)).toBe(32);
+  expect(heap.blockBytesFor(29)).toBe(64);
+  fc.assert(
+    fc.property(fc.array(commandArbitrary, { minLength: 1, maxLength: 60 }), (commands) => {
+      const freshMemory = new ArrayBuffer(600 * 1024);
+      runHeapModel(new BestFitHeap(freshMemory, { base: 0x2000_0000 }), 0x2000_0000, new Uint8Array(freshMemory), commands);
+    }),
+    { numRuns: 20 },
+  );
+});
