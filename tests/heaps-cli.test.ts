@@ -128,6 +128,14 @@ describe('--allocator as input', () => {
     const result = await runCli(['check', '--budget', good, '--json'], { cwd: directory });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/first-fit/);
+    // Entries that differ only in the heap stay apart in check's report.
+    const both = join(directory, 'both.yaml');
+    writeFileSync(both, 'defaults: { params: { ticks: 50 } }\nchecks:\n  - scenario: sensor-logger\n'
+      + '  - scenario: sensor-logger\n    allocator: half-fit\n');
+    const text = await runCli(['check', '--budget', both], { cwd: directory });
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^PASS {2}sensor-logger on stm32f411re /m);
+    expect(text.stdout).toMatch(/^PASS {2}sensor-logger \(half-fit\) on stm32f411re /m);
     const bad = join(directory, 'bad.yaml');
     writeFileSync(bad, 'checks:\n  - scenario: sensor-logger\n    allocator: next-fit\n');
     expectBadInput(await runCli(['check', '--budget', bad], { cwd: directory }), /checks\[0\]\.allocator: unknown allocator "next-fit"/);

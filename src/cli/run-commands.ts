@@ -3,7 +3,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { findDefaultBudgetFile, loadBudgetFile, targetLabel, type BudgetJob, type RunTarget } from './budget.js';
 import { evaluateChecks, type CheckOutcome } from './checks.js';
 import { toGithubAnnotations, toJUnit, toMarkdown, type RunTiming } from './ci.js';
-import { execute, prepareRun } from './engine.js';
+import { execute, prepareRun, type PreparedRun } from './engine.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from './errors.js';
 import { formatRunReport, runReportJson, REPORT_SCHEMA_VERSION } from './report.js';
 import { boardList, coloursFor, fileFlag, limitsFromFlags, runParametersFrom, runRequestFrom, targetFrom, writeJson, type CheckFlags, type CliIo, type RunFlags } from './options.js';
@@ -43,6 +43,12 @@ function writeOutputFile(path: string, text: string, what: string, append = fals
   }
 }
 
+/** The target as check names it: with the heap when it is not TLSF, so entries differing only in that stay apart. */
+function checkLabel(run: PreparedRun): string {
+  const allocator = run.settings.allocator;
+  return allocator && allocator !== 'tlsf' ? `${targetLabel(run.target)} (${allocator})` : targetLabel(run.target);
+}
+
 export function checkCommand(argument: string | undefined, flags: CheckFlags, io: CliIo): number {
   const flagLimits = limitsFromFlags(flags);
   const junitFile = fileFlag(flags.junit, '--junit');
@@ -80,13 +86,13 @@ export function checkCommand(argument: string | undefined, flags: CheckFlags, io
   const runs: Record<string, unknown>[] = [];
   const timings: RunTiming[] = [];
   const colours = coloursFor(io, flags);
-  const labelWidth = Math.max(...prepared.map((run) => `${targetLabel(run.target)} on ${run.board.name}`.length));
+  const labelWidth = Math.max(...prepared.map((run) => `${checkLabel(run)} on ${run.board.name}`.length));
   prepared.forEach((run, index) => {
     const report = inJob(jobs[index]!, () => execute(run));
-    const runOutcomes = evaluateChecks(targetLabel(run.target), report.board, report, jobs[index]!.limits);
+    const runOutcomes = evaluateChecks(checkLabel(run), report.board, report, jobs[index]!.limits);
     outcomes.push(...runOutcomes);
     runs.push(runReportJson(report, run.settings));
-    timings.push({ target: targetLabel(run.target), board: report.board, seconds: report.hostMs / 1000, output: report.output });
+    timings.push({ target: checkLabel(run), board: report.board, seconds: report.hostMs / 1000, output: report.output });
     if (!flags.json) {
       for (const outcome of runOutcomes) {
         const mark = outcome.pass ? colours.green('PASS') : colours.red('FAIL');
