@@ -24,3 +24,11 @@ export type { RequestMapping, TlsfGeometry, TlsfLayout } from './constants.js';
 export function createTlsf(memory: TlsfMemory, options: TlsfOptions = {}): Tlsf {
   return new Tlsf(memory, options);
 }
+
+// The heaps TLSF is compared with (docs/allocator.md, "Other heaps"): same contract, plus exact per-call work counts.
+export { FirstFitHeap } from './first-fit.js';
+export { BestFitHeap } from './best-fit.js';
+export { HalfFitHeap, halfFitWorstCaseBytes } from './half-fit.js';
+export { CountedHeap } from './heap-base.js';
+export { HEAP_KINDS, countsCost, zeroCost } from './heap-contract.js';
+export type { HeapCost, HeapCostCounter, HeapKind, HeapOptions } from './heap-contract.js';

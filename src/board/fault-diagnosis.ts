@@ -1,7 +1,7 @@
 // What went wrong, in words a firmware author can act on: the kind of fault, where (PC and function), and
 // the heap block nearest the address with the call that allocated it. Every method here runs only once a run
 // is failing, so none of it is on a hot path.
-import { hex } from '../allocator/index.js';
+import { hex, Tlsf } from '../allocator/index.js';
 import { Engine } from './engine.js';
 import {
   REG_LR, REG_PC, UC_MEM_FETCH_PROT, UC_MEM_FETCH_UNMAPPED, UC_MEM_READ_PROT, UC_MEM_READ_UNMAPPED, UC_MEM_WRITE_PROT, UC_MEM_WRITE_UNMAPPED, ucErrorName,
@@ -138,10 +138,9 @@ export class FaultDiagnosis {
    * which header was overwritten and by whom when the block table can tell, else passes on the allocator's words.
    */
   heapCallFailed(call: string, pointer: number | undefined, caller: number, error: Error): void {
-    const sentinels = this.heap.poolList ? this.heap.poolList().map((pool) => pool.sentinel) : null;
     let damage: DamagedHeader | null = null;
     try {
-      damage = findDamagedHeader(this.blocks, this.memory, sentinels, pointer);
+      damage = this.damagedHeader(pointer);
     } catch { /* a diagnosis must not hide the failure it explains */ }
     const prefix = `heap corrupted: ${call} called from ${this.where(caller)}`;
     if (damage) {
@@ -160,13 +159,22 @@ export class FaultDiagnosis {
 
   /** After a run whose heap check failed: the overwritten header when the block table can tell, else ''. */
   damageAfterRun(): string {
-    const sentinels = this.heap.poolList ? this.heap.poolList().map((pool) => pool.sentinel) : null;
     try {
-      const damage = findDamagedHeader(this.blocks, this.memory, sentinels);
+      const damage = this.damagedHeader();
       return damage ? `${this.describeDamage(damage)}; ` : '';
     } catch {
       return '';
     }
+  }
+
+  /**
+   * The overwritten header, read with TLSF's block layout (heap-damage.ts): only for the TLSF heap. The other
+   * heaps (first-fit, best-fit, half-fit) lay their headers out differently and report the allocator's own words.
+   */
+  private damagedHeader(focus?: number): DamagedHeader | null {
+    if (!(this.heap instanceof Tlsf)) return null;
+    const sentinels = this.heap.poolList().map((pool) => pool.sentinel);
+    return findDamagedHeader(this.blocks, this.memory, sentinels, focus);
   }
 
   /** "the header of block 0x200005b0 was overwritten (...); the block below it (...) is the likely overrunner" */

@@ -33,7 +33,9 @@ export function loadBaseline(path: string, shownAs = path): Baseline {
 export function runKey(run: RunDocument): string {
   const params = (run.params ?? {}) as Record<string, unknown>;
   const sorted = Object.keys(params).sort().map((name) => `${name}=${String(params[name])}`);
-  return `${String(run.target)}\u0000${String(run.board)}\u0000${sorted.join(',')}`;
+  // The heap is part of what ran: the same target under best-fit is another entry (reports before --allocator: TLSF).
+  const allocator = String(run.allocator ?? 'tlsf');
+  return `${String(run.target)}\u0000${String(run.board)}\u0000${allocator}\u0000${sorted.join(',')}`;
 }
 
 /**

@@ -18,6 +18,8 @@ import { readTraceFile, type Trace } from './trace.js';
 import { layoutTraceRun, TRACE_PLAYER_SCENARIO } from './trace-encoding.js';
 import { prepareHostRun, runTraceOnHost } from './host-run.js';
 import { scenarioElfForBoard } from './build/scenario-elf.js';
+import { DEFAULT_HEAP_KIND } from './heap-choice.js';
+import { heapFactory } from './heap-factories.js';
 
 export { DEFAULT_SCENARIO } from './budget.js';
 
@@ -169,6 +171,12 @@ export function prepareRun(request: RunRequest): PreparedRun {
     const defaults = { align: DEFAULT_ALIGN, slLog2: DEFAULT_SL_LOG2 };
     return prepareHostRun(request, readTraceFile(target.path), playerParams, defaults);
   }
+  const allocator = request.allocator ?? DEFAULT_HEAP_KIND;
+  if (allocator !== 'tlsf') {
+    // Nothing the user set may be silently ignored: these belong to the TLSF heap alone.
+    if (request.slLog2 !== undefined) throw new InputError(`--sl sets TLSF's second level; the ${allocator} heap has none (leave --sl out)`);
+    if (request.extraBanks?.length) throw new InputError(`--bank: the ${allocator} heap manages one region; extra banks need --allocator tlsf`);
+  }
   const board = resolveBoard(request.board);
   const params = { ...(request.params ?? {}) };
   let elf: Uint8Array;
@@ -204,6 +212,7 @@ export function prepareRun(request: RunRequest): PreparedRun {
   }
   // The parameters resolved to what the run uses, echoed as they are into the report's settings.
   const parameters = {
+    allocator,
     ...boardRunParameters({ ...request, heapSize }),
     align: request.align ?? DEFAULT_ALIGN,
     slLog2: request.slLog2 ?? DEFAULT_SL_LOG2,
@@ -211,7 +220,8 @@ export function prepareRun(request: RunRequest): PreparedRun {
     guard: request.guard ?? false,
     alignmentCheck: request.alignmentCheck ?? false,
   };
-  const options: RunOptions = { ...parameters, elf, elfName, board, recordEvents: request.recordEvents };
+  const { allocator: _allocator, ...boardParameters } = parameters;
+  const options: RunOptions = { ...boardParameters, elf, elfName, board, recordEvents: request.recordEvents };
   if (flashPatches) options.flashPatches = flashPatches;
   const settings: RunSettings = {
     ...parameters,
@@ -237,7 +247,7 @@ export function execute(prepared: PreparedRun, showProgress = true): RunReport {
     return runFirmware({
       ...prepared.options,
       onProgress: bar ? (value: number) => bar.update(value, maxInstructions) : undefined,
-    });
+    }, heapFactory(prepared.settings.allocator ?? DEFAULT_HEAP_KIND));
   } catch (error) {
     // The user's input (a heap that does not fit, a malformed ELF) is exit 2; an emulator failure or a bug is not.
     throw classifyRunError(error, `${prepared.label} on ${prepared.board.name}`);

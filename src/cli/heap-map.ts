@@ -25,7 +25,7 @@ export function drawRegion(region: Region, blocks: HeapBlock[], scale: number, h
     const from = block.header - region.start;
     const to = Math.min(from + block.blockSize, length);
     kinds.fill(block.used ? KIND_USED : KIND_FREE, from, to);
-    kinds.fill(block.used ? KIND_USED_HEADER : KIND_FREE_HEADER, from, Math.min(from + 4, to));
+    kinds.fill(block.used ? KIND_USED_HEADER : KIND_FREE_HEADER, from, Math.min(from + (block.address - block.header), to));
   }
   if (highlight && highlight.header >= region.start && highlight.header < region.end) {
     const from = highlight.header - region.start;

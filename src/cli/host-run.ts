@@ -1,6 +1,7 @@
-import { MAX_POOL_BYTES } from '../allocator/index.js';
-import { tlsfHeap, type BoardProfile, type HeapAllocator, type HeapEvent, type RunReport } from '../board/index.js';
+import { MAX_POOL_BYTES, TLSF_DEFAULTS, type HeapKind } from '../allocator/index.js';
+import type { BoardProfile, HeapAllocator, HeapEvent, RunReport } from '../board/index.js';
 import type { PreparedRun, RunRequest, ScenarioParam } from './engine.js';
+import { heapFactory } from './heap-factories.js';
 import { InputError, quoteInput } from './errors.js';
 import type { RunSettings } from './report.js';
 import { targetLabel } from './target.js';
@@ -91,7 +92,8 @@ export function prepareHostRun(
     heapSize, align: request.align ?? defaults.align, slLog2: request.slLog2 ?? defaults.slLog2, params,
     guard: false, alignmentCheck: false,
   };
-  const settings: RunSettings = { ...parameters, host: true, target: label, targetKind: 'trace', boardName: HOST_NAME };
+  const allocator = request.allocator ?? 'tlsf';
+  const settings: RunSettings = { ...parameters, allocator, host: true, target: label, targetKind: 'trace', boardName: HOST_NAME };
   if (request.timeoutMs !== undefined) settings.timeoutMs = request.timeoutMs;
   return {
     label, target: request.target, board, trace, host: { playerParams },
@@ -276,7 +278,7 @@ function replayTrace(
   return { replayed, failed };
 }
 
-function createHostHeap(heapSize: number, align: 4 | 8 | 16, slLog2: number | undefined): HeapAllocator {
+function createHostHeap(heapSize: number, align: 4 | 8 | 16, slLog2: number | undefined, allocator: HeapKind): HeapAllocator {
   let memory: ArrayBuffer;
   try {
     memory = new ArrayBuffer(heapSize);
@@ -284,7 +286,7 @@ function createHostHeap(heapSize: number, align: 4 | 8 | 16, slLog2: number | un
     throw new InputError(`--heap ${heapSize}: this machine cannot allocate a host heap of ${formatBytes(heapSize)}`);
   }
   try {
-    return tlsfHeap(memory, { base: HOST_HEAP_BASE, offset: 0, length: heapSize, align, slLog2 });
+    return heapFactory(allocator)(memory, { base: HOST_HEAP_BASE, offset: 0, length: heapSize, align, slLog2 });
   } catch (error) {
     throw new InputError(`host heap of ${heapSize} bytes: ${(error as Error).message}`);
   }
@@ -297,7 +299,7 @@ export function runTraceOnHost(prepared: PreparedRun): RunReport & { host: true 
   if (!trace || !prepared.host) throw new Error('runTraceOnHost needs a prepared host trace run');
   const heapSize = options.heapSize!;
   const params = hostParams(options.params ?? {}, prepared.host.playerParams);
-  const heap = createHostHeap(heapSize, options.align ?? 8, options.slLog2);
+  const heap = createHostHeap(heapSize, options.align ?? TLSF_DEFAULTS.align, options.slLog2, prepared.settings.allocator ?? 'tlsf');
   const calls = new HeapCalls(heap, options.recordEvents ? [] : null);
   const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
   const output = [`host replay: ${trace.ops.length} operations on ${trace.idCount} ids `

@@ -33,6 +33,7 @@ export function startLearnRun(request: RunRequest): LearnRun {
   const replay = new HeapReplay({
     board: prepared.board, heapBase: report.heapBase, heapSize: report.heapSize,
     align: prepared.settings.align as 4 | 8 | 16, slLog2: prepared.settings.slLog2, extraBanks: prepared.options.extraBanks,
+    allocator: prepared.settings.allocator,
   }, events);
   const lastCall = events.reduce((last, event) => (event.op === 'mark' ? last : Math.max(last, event.call)), 0);
   return { prepared, report, events, image, replay, lastCall };
@@ -76,7 +77,7 @@ export function headline(run: LearnRun, colours: Palette): string {
   const ok = report.result === 'ok';
   const result = ok ? colours.green(report.result) : colours.red(report.result);
   const calls = run.events.filter((event) => event.op !== 'mark').length;
-  return `${colours.bold(prepared.label)} on ${report.board}: ${result}, ${calls.toLocaleString('en-US')} heap calls; heap ${hex(report.heapBase)}, ${formatBytes(report.heapSize)}, align ${prepared.settings.align}, SL 2^${prepared.settings.slLog2}`;
+  return `${colours.bold(prepared.label)} on ${report.board}: ${result}, ${calls.toLocaleString('en-US')} heap calls; heap ${hex(report.heapBase)}, ${formatBytes(report.heapSize)}, align ${prepared.settings.align}, ${prepared.settings.allocator && prepared.settings.allocator !== 'tlsf' ? `${prepared.settings.allocator} heap` : `SL 2^${prepared.settings.slLog2}`}`;
 }
 
 export function replayLine(run: LearnRun, replayedCalls: number): string {

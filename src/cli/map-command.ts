@@ -1,4 +1,4 @@
-import { hex } from '../allocator/index.js';
+import { hex, Tlsf } from '../allocator/index.js';
 import type { RunRequest } from './engine.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError, quoteInput } from './errors.js';
 import { defaultScale, drawRegion, MAP_LEGEND, regionsOf } from './heap-map.js';
@@ -82,10 +82,11 @@ export function mapCommand(request: RunRequest, flags: MapFlags, io: CliIo, colo
       at: { point: point.kind, call: atCall, lastMark, transientPeak },
       heapBase: report.heapBase,
       heapSize: report.heapSize,
+      allocator: run.prepared.settings.allocator ?? 'tlsf',
       align: run.prepared.settings.align,
       slLog2: run.prepared.settings.slLog2,
       controlAddress: replay.heap.controlAddress,
-      controlBytes: replay.heap.layout.controlBytes,
+      controlBytes: replay.heap instanceof Tlsf ? replay.heap.layout.controlBytes : replay.heap.controlBytes,
       usedBytes: snapshot.usedBytes,
       freeBytes: snapshot.freeBytes,
       usedBlocks: snapshot.usedBlocks,
@@ -146,8 +147,15 @@ export function mapCommand(request: RunRequest, flags: MapFlags, io: CliIo, colo
     out(`  ${hex(block.address)}  ${block.blockSize.toLocaleString('en-US').padStart(9)}  ${block.used ? 'used ' : 'free '}  ${(block.sizeClass ? classText(block.sizeClass) : '').padEnd(8)}  ${by}`.trimEnd());
   }
   if (snapshot.blocks.length > shown.length) out(`  ... ${snapshot.blocks.length - shown.length} more blocks (--json lists them all)`);
-  out('  (address: the payload, what malloc returned; block: whole block bytes, its 4-byte header included)');
+  const headerBytes = replay.heap instanceof Tlsf ? 4 : replay.heap.headerBytes;
+  out(`  (address: the payload, what malloc returned; block: whole block bytes, its ${headerBytes}-byte header included)`);
   out();
+  if (!(replay.heap instanceof Tlsf)) {
+    // The other heaps have no classes or bitmaps to show; their own check says whether list and walk agree.
+    out(`free blocks: ${snapshot.freeBlocks} (the ${replay.heap.kind} heap; docs/allocator.md, "Other heaps", says how it keeps them)`);
+    out(snapshot.consistent ? '  its free list and a walk of the heap agree' : `  ${colours.red('inconsistent')}: ${snapshot.problems.slice(0, 5).join('; ')}`);
+    return exitCode;
+  }
   const rows = snapshot.secondLevelBitmaps.map((bits, fl) => (bits !== 0 ? fl : -1)).filter((fl) => fl >= 0);
   out(`free lists: first-level bitmap ${hex(snapshot.firstLevelBitmap)} (non-empty rows: ${rows.length > 0 ? rows.join(', ') : 'none'})`);
   for (const fl of rows) {

@@ -1,3 +1,4 @@
+import { halfFitWorstCaseBytes } from '../allocator/index.js';
 import type { RunReport } from '../board/index.js';
 import { execute, prepareRun, type PreparedRun, type RunRequest } from './engine.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from './errors.js';
@@ -7,7 +8,7 @@ import { worstCaseBounds, type WorstCaseBounds } from './robson.js';
 import type { Palette } from './terminal.js';
 import { formatBytes, formatKiB, formatPercent } from './units.js';
 
-interface Attempt { heapSize: number; result: string; report?: RunReport; error?: string }
+export interface Attempt { heapSize: number; result: string; report?: RunReport; error?: string }
 
 /**
  * The largest single request of a run (n in the bounds): from the trace itself, or from the board's per-call
@@ -28,6 +29,20 @@ export function largestRequestOf(prepared: PreparedRun, report: RunReport): numb
   return largest;
 }
 
+/** The smallest non-zero request of a run (l in o1heap's sizing formula), from the board's event log. */
+function smallestRequestOf(report: RunReport): number | undefined {
+  let smallest = Number.POSITIVE_INFINITY;
+  for (const event of report.events ?? []) {
+    const [first = 0, second = 0] = event.args;
+    const size = event.op === 'malloc' ? first
+      : event.op === 'realloc' || event.op === 'memalign' ? second
+      : event.op === 'calloc' ? first * second
+      : 0;
+    if (size > 0 && size < smallest) smallest = size;
+  }
+  return Number.isFinite(smallest) ? smallest : undefined;
+}
+
 function attempt(request: RunRequest, heapSize: number): Attempt {
   try {
     const report = execute(prepareRun({ ...request, heapSize }), false);
@@ -37,6 +52,49 @@ function attempt(request: RunRequest, heapSize: number): Attempt {
     if (error instanceof InputError) return { heapSize, result: 'rejected', error: error.message };
     throw error;
   }
+}
+
+export interface MinHeapSearch {
+  attempts: Attempt[];
+  /** The smallest heap (a multiple of the alignment) on which the run completed. */
+  minimum: number;
+  passing: RunReport;
+  failing: Attempt | undefined;
+  /** Whether `progress` was called (so a progress line needs clearing). */
+  showedProgress: boolean;
+}
+
+/**
+ * Bisects the heap size between 0 and the size `full` completed on. `progress` hears the bracket after each run
+ * once the search has taken over a second (min-heap draws it on a terminal).
+ */
+export function bisectMinHeap(
+  request: RunRequest, full: RunReport, align: number, progress?: (low: number, high: number) => void,
+): MinHeapSearch {
+  const attempts: Attempt[] = [{ heapSize: full.heapSize, result: full.result, report: full }];
+  let passingUnits = Math.floor(full.heapSize / align);
+  let passing: RunReport = full;
+  let failingUnits = 0;
+  let failing: Attempt | undefined;
+  const startedAt = Date.now();
+  let drawn = false;
+  while (passingUnits - failingUnits > 1) {
+    const middleUnits = Math.floor((passingUnits + failingUnits) / 2);
+    const outcome = attempt(request, middleUnits * align);
+    attempts.push(outcome);
+    if (outcome.result === 'ok') {
+      passingUnits = middleUnits;
+      passing = outcome.report!;
+    } else {
+      failingUnits = middleUnits;
+      failing = outcome;
+    }
+    if (progress && Date.now() - startedAt > 1000) {
+      progress(failingUnits * align, passingUnits * align);
+      drawn = true;
+    }
+  }
+  return { attempts, minimum: passingUnits * align, passing, failing, showedProgress: drawn };
 }
 
 /**
@@ -54,7 +112,8 @@ export function minHeapCommand(request: RunRequest, options: { json: boolean }, 
   if (full.result !== 'ok') {
     if (options.json) {
       io.stdout.write(`${JSON.stringify({
-        schemaVersion: REPORT_SCHEMA_VERSION, command: 'min-heap', target: first.label, board: full.board, align,
+        schemaVersion: REPORT_SCHEMA_VERSION, command: 'min-heap', target: first.label, board: full.board,
+        allocator: first.settings.allocator ?? 'tlsf', align,
         slLog2: first.settings.slLog2, params: first.settings.params, minHeap: null, defaultHeap: full.heapSize,
         belowMinimum: { heapSize: full.heapSize, result: full.result, message: full.message ?? null },
         runs: 1, atMinimum: null, worstCase: null,
@@ -63,34 +122,20 @@ export function minHeapCommand(request: RunRequest, options: { json: boolean }, 
     io.stderr.write(`tlsf-sim: ${label} does not complete even on the whole default heap (${formatBytes(full.heapSize)}): ${full.result}${full.message ? ` (${full.message})` : ''}\n`);
     return EXIT_CHECK_FAILED;
   }
-  const attempts: Attempt[] = [{ heapSize: full.heapSize, result: full.result, report: full }];
-  let passingUnits = Math.floor(full.heapSize / align);
-  let passing: RunReport = full;
-  let failingUnits = 0;
-  let failing: Attempt | undefined;
-  const startedAt = Date.now();
-  while (passingUnits - failingUnits > 1) {
-    const middleUnits = Math.floor((passingUnits + failingUnits) / 2);
-    const outcome = attempt(request, middleUnits * align);
-    attempts.push(outcome);
-    if (outcome.result === 'ok') {
-      passingUnits = middleUnits;
-      passing = outcome.report!;
-    } else {
-      failingUnits = middleUnits;
-      failing = outcome;
-    }
-    if (io.stderr.isTTY && Date.now() - startedAt > 1000) {
-      io.stderr.write(`\rmin-heap ${label}: between ${formatBytes(failingUnits * align)} and ${formatBytes(passingUnits * align)}\u001b[K`);
-    }
-  }
-  if (io.stderr.isTTY && Date.now() - startedAt > 1000) io.stderr.write('\r\u001b[K');
-
-  const minimum = passingUnits * align;
+  const { attempts, minimum, passing, failing, showedProgress } = bisectMinHeap(request, full, align, (low, high) => {
+    if (!io.stderr.isTTY) return;
+    io.stderr.write(`\rmin-heap ${label}: between ${formatBytes(low)} and ${formatBytes(high)}\u001b[K`);
+  });
+  if (showedProgress && io.stderr.isTTY) io.stderr.write('\r\u001b[K');
   const largestRequest = largestRequestOf(first, full);
   const bounds: WorstCaseBounds | undefined = largestRequest === undefined
     ? undefined
     : worstCaseBounds(passing.peakRequested, largestRequest, align);
+  // The half-fit heap comes with its own guarantee (o1heap's sizing formula), stated for the arena it manages.
+  const smallestRequest = first.settings.allocator === 'half-fit' ? smallestRequestOf(full) : undefined;
+  const halfFitArena = bounds && smallestRequest !== undefined
+    ? halfFitWorstCaseBytes(bounds.maxLiveBytes, bounds.largestRequest, smallestRequest)
+    : undefined;
 
   if (options.json) {
     io.stdout.write(`${JSON.stringify({
@@ -98,6 +143,7 @@ export function minHeapCommand(request: RunRequest, options: { json: boolean }, 
       command: 'min-heap',
       target: first.label,
       board: passing.board,
+      allocator: first.settings.allocator ?? 'tlsf',
       align,
       slLog2: first.settings.slLog2,
       params: first.settings.params,
@@ -117,7 +163,7 @@ export function minHeapCommand(request: RunRequest, options: { json: boolean }, 
         controlBytes: passing.controlBytes,
         instructions: passing.instructions,
       },
-      worstCase: bounds ?? null,
+      worstCase: bounds ? { ...bounds, ...(halfFitArena !== undefined ? { halfFitArenaBytes: halfFitArena } : {}) } : null,
     }, null, 2)}\n`);
     return EXIT_OK;
   }
@@ -139,6 +185,10 @@ export function minHeapCommand(request: RunRequest, options: { json: boolean }, 
     out(`    Robson bound    M·(1+⌈log2 n⌉) = ${formatBytes(bounds.robsonBytes)} (${formatKiB(bounds.robsonBytes)}): first fit never needs more, whatever the order;
                                      some order forces about half of it on any allocator that cannot move blocks`);
     out(`    best fit / TLSF M·(n−2)        = ${formatBytes(bounds.bestFitBytes)} (${formatKiB(bounds.bestFitBytes)}): the guarantee o1heap quotes for best fit, which TLSF approximates`);
+    if (halfFitArena !== undefined) {
+      out(`    half fit        o1heap's H(M, n, l = ${formatBytes(smallestRequest!)}) = ${formatBytes(halfFitArena)} (${formatKiB(halfFitArena)}): `
+        + 'an arena this large never fails, 2·M·(1+⌈log2 n⌉) with headers');
+    }
     out(`  this run needed ${formatPercent(minimum / bounds.robsonBytes)} of the Robson bound.`);
   } else {
     out('  worst-case bound: not shown (the board did not report the largest single request)');

@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 // constants.ts alone: the allocator's defaults without loading the allocator.
 import { TLSF_DEFAULTS } from '../allocator/constants.js';
 import type { BenchFlags } from './bench.js';
+import type { CompareFlags } from './compare.js';
 import type { MapFlags } from './map-command.js';
 import type { StepFlags } from './step-command.js';
 import { DEFAULT_SCENARIO } from './budget.js';
@@ -31,6 +32,7 @@ function addRunOptions(
 ): Command {
   return command
     .option('-b, --board <name>', boardHelp)
+    .option('--allocator <name>', 'the heap serving malloc: tlsf (default), first-fit, best-fit or half-fit')
     .option('--heap <size>', 'heap size from __heap_start (32768, 32K, 32KiB, 0x8000); default: what the linker script leaves')
     .option('--align <n>', `allocator alignment: 4, 8 or 16 (default ${TLSF_DEFAULTS.align})`)
     .option('--sl <n>', `second-level index bits, 1..5 (default ${TLSF_DEFAULTS.slLog2}: ${2 ** TLSF_DEFAULTS.slLog2} classes per power of two)`)
@@ -177,6 +179,22 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
       const request = runRequestFrom(targetFrom(target, io), flags);
       const { stepCommand } = await import('./step-command.js');
       result.exitCode = stepCommand(request, flags, io, coloursFor(io, globalColour()));
+    });
+
+  addRunOptions(
+    program
+      .command('compare')
+      .description('the same target under each heap (tlsf, first-fit, best-fit, half-fit): one table of peaks, smallest heap and work per call')
+      .argument('[target]', `scenario, .elf or .rep (default: ${DEFAULT_SCENARIO})`),
+  )
+    .option('--allocators <names>', 'comma-separated heaps to compare (default: all four)')
+    .option('--no-min-heap', 'skip the smallest-heap search (one bisection of real runs per heap)')
+    .option('--markdown', 'print the table as markdown')
+    .option('--json', 'print one JSON document')
+    .action(async (target: string | undefined, flags: RunFlags & CompareFlags) => {
+      const request = runRequestFrom(targetFrom(target, io), flags);
+      const { compareCommand } = await import('./compare.js');
+      result.exitCode = compareCommand(request, flags, io, coloursFor(io, globalColour()));
     });
 
   program

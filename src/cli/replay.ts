@@ -1,8 +1,9 @@
 import {
-  classRange, inspectControl, mapBlockSize, nextFreeLink, Tlsf, tlsfGeometry, type TlsfGeometry,
+  classRange, CountedHeap, inspectControl, mapBlockSize, nextFreeLink, Tlsf, tlsfGeometry, type HeapKind, type TlsfGeometry,
 } from '../allocator/index.js';
-import { tlsfHeap, type BoardProfile, type HeapEvent } from '../board/index.js';
+import type { BoardProfile, HeapEvent } from '../board/index.js';
 import { InputError } from './errors.js';
+import { heapFactory } from './heap-factories.js';
 import { formatHex } from './units.js';
 
 // The learner views (map, step) look at the heap between calls, which the board does not keep. They replay
@@ -19,7 +20,12 @@ export interface ReplaySetup {
   align: 4 | 8 | 16;
   slLog2: number;
   extraBanks?: string[];
+  /** The heap the run used (default TLSF): the replay must use the same one for addresses to match. */
+  allocator?: HeapKind;
 }
+
+/** TLSF, or one of the heaps it is compared with (they share walk, stats, poolList and the peak counters). */
+export type ReplayHeap = Tlsf | CountedHeap;
 
 interface MemoryGroup { base: number; size: number; memory: ArrayBuffer | null }
 
@@ -74,7 +80,7 @@ export interface Divergence { call: number; op: string; logged: number; replayed
 
 /** A fresh heap shaped like the board's, and the run's calls applied to it one at a time. */
 export class HeapReplay {
-  readonly heap: Tlsf;
+  readonly heap: ReplayHeap;
   readonly geometry: TlsfGeometry;
   readonly mainLength: number;
   private readonly groups: MemoryGroup[];
@@ -94,16 +100,23 @@ export class HeapReplay {
     });
     this.mainLength = setup.heapSize - extra.reduce((sum, bank) => sum + bank.size, 0);
     const main = this.groupOf(setup.heapBase);
-    const heap = tlsfHeap(this.memoryOf(main), {
+    const allocator = setup.allocator ?? 'tlsf';
+    const heap = heapFactory(allocator)(this.memoryOf(main), {
       base: main.base, offset: setup.heapBase - main.base, length: this.mainLength, align: setup.align, slLog2: setup.slLog2,
     });
-    // The board's factory is typed as its narrow HeapAllocator; the learner views need the TLSF inspection API.
-    if (!(heap instanceof Tlsf)) throw new Error('the board heap factory did not return the TLSF allocator');
+    // The board's factory is typed as its narrow HeapAllocator; the learner views need the inspection API.
+    if (!(heap instanceof Tlsf) && !(heap instanceof CountedHeap)) throw new Error(`the ${allocator} heap factory did not return one of this project's heaps`);
     this.heap = heap;
     for (const bank of extra) {
       const group = this.groupOf(bank.base);
       heap.addPool(this.memoryOf(group), { base: group.base, offset: bank.base - group.base, length: bank.size });
     }
+  }
+
+  /** The TLSF heap, for what only TLSF has (classes, bitmaps); a one-line error for another heap. */
+  get tlsf(): Tlsf {
+    if (!(this.heap instanceof Tlsf)) throw new InputError(`this view explains TLSF's classes and bitmaps; the run used the ${this.heap.kind} heap (use map, or --allocator tlsf)`);
+    return this.heap;
   }
 
   private groupOf(address: number): MemoryGroup {
@@ -172,6 +185,7 @@ export class HeapReplay {
   /** The heap as it stands: every block by address, the stored bitmaps and the free lists in list order. */
   snapshot(): HeapSnapshot {
     const heap = this.heap;
+    const isTlsf = heap instanceof Tlsf;
     const pools = heap.poolList();
     const blocks: HeapBlock[] = [];
     let usedBytes = 0;
@@ -186,11 +200,21 @@ export class HeapReplay {
       }
       blocks.push({
         header: block.header, address: block.addr, blockSize: block.blockSize, used: block.used,
-        sizeClass: block.used ? null : this.classOf(block.blockSize),
+        sizeClass: block.used || !isTlsf ? null : this.classOf(block.blockSize),
         allocatedBy: block.used ? this.allocatedBy.get(block.addr) ?? null : null,
         pool: Math.max(pool, 0),
       });
     });
+    if (!isTlsf) {
+      // The other heaps keep no TLSF bitmaps; their own check() says whether lists and walk agree.
+      const { errors } = heap.check();
+      return {
+        blocks, usedBytes, freeBytes,
+        usedBlocks: blocks.filter((block) => block.used).length, freeBlocks: blocks.filter((block) => !block.used).length, largestFree,
+        fragmentation: freeBytes === 0 ? 0 : 1 - largestFree / freeBytes,
+        firstLevelBitmap: 0, secondLevelBitmaps: [], freeLists: [], consistent: errors.length === 0, problems: errors,
+      };
+    }
     const problems: string[] = [];
     // The allocator's own reading of its control structure: its layout lives in src/allocator only.
     const control = inspectControl(heap);

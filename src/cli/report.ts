@@ -92,6 +92,7 @@ export function runReportJson(report: RunReportFigures, settings: RunSettings): 
     controlBytes: report.controlBytes,
     heapBase: report.heapBase,
     heapSize: report.heapSize,
+    allocator: settings.allocator ?? 'tlsf',
     align: settings.align,
     slLog2: settings.slLog2,
     params: settings.params,
@@ -107,6 +108,19 @@ export function runReportJson(report: RunReportFigures, settings: RunSettings): 
     output: report.output,
   };
 }
+
+/** What the heap line says about the allocator: TLSF's knobs, or which other heap ran. */
+function heapKindText(settings: RunSettings): string {
+  const allocator = settings.allocator ?? 'tlsf';
+  return allocator === 'tlsf' ? `align ${settings.align}, SL 2^${settings.slLog2}` : `${allocator} heap, align ${settings.align}`;
+}
+
+const CONTROL_TEXT = {
+  'tlsf': 'TLSF bitmaps and free-list heads',
+  'first-fit': 'free-list start node and end marker',
+  'best-fit': 'free-list head unit and end unit',
+  'half-fit': 'bin bitmap and 32 bin heads',
+} as const;
 
 function formatClock(hz: number): string {
   return hz >= 1e6 ? `${Number((hz / 1e6).toFixed(2))} MHz` : `${Number((hz / 1e3).toFixed(2))} kHz`;
@@ -142,7 +156,7 @@ export function formatRunReport(report: RunReportFigures, settings: RunSettings,
     lines.push(`  assertion       ${report.assertion.file}:${report.assertion.line}: ${report.assertion.expression}`);
   }
   const paramText = Object.entries(settings.params).map(([name, value]) => `${name}=${value}`).join(' ');
-  lines.push(`  heap            ${hex(report.heapBase)}, ${formatKiB(report.heapSize)} (${formatBytes(report.heapSize)}), align ${settings.align}, SL 2^${settings.slLog2}`);
+  lines.push(`  heap            ${hex(report.heapBase)}, ${formatKiB(report.heapSize)} (${formatBytes(report.heapSize)}), ${heapKindText(settings)}`);
   if (paramText) lines.push(`  parameters      ${paramText}`);
   const ops = report.ops;
   lines.push(`  operations      malloc ${count(ops.malloc)}, free ${count(ops.free)}, realloc ${count(ops.realloc)}, calloc ${count(ops.calloc)}, memalign ${count(ops.memalign)}, failed ${ops.failed ? colours.yellow(count(ops.failed)) : '0'}`);
@@ -152,11 +166,11 @@ export function formatRunReport(report: RunReportFigures, settings: RunSettings,
   lines.push(`  largest free    ${formatBytes(report.largestFreeAtPeak).padEnd(12)} at peak, ${formatBytes(report.largestFree)} at the end`);
   const atPeak = report.fragmentationAtPeak === undefined ? '' : `, ${formatPercent(report.fragmentationAtPeak)} at peak`;
   lines.push(`  fragmentation   ${formatPercent(report.fragmentation)} at the end${atPeak} (1 - largest free / free bytes)`);
-  lines.push(`  control bytes   ${formatBytes(report.controlBytes).padEnd(12)} TLSF bitmaps and free-list heads`);
+  lines.push(`  control bytes   ${formatBytes(report.controlBytes).padEnd(12)} ${CONTROL_TEXT[settings.allocator ?? 'tlsf']}`);
   const clock = settings.clockHz ? ` at ${formatClock(settings.clockHz)}` : '';
   if (settings.host) {
     const took = `${report.hostMs.toFixed(0)} ms`;
-    lines.push(`  ran on          the host: the TLSF allocator replayed the trace without the emulator, no instruction counts (${took})`);
+    lines.push(`  ran on          the host: the ${settings.allocator ?? 'tlsf'} heap replayed the trace without the emulator, no instruction counts (${took})`);
   } else {
     lines.push(`  instructions    ${count(report.instructions)}, ~${count(report.cycles)} cycles, ~${formatSeconds(report.seconds)}${clock} (host ${report.hostMs.toFixed(0)} ms)`);
   }

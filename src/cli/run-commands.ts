@@ -101,10 +101,15 @@ function runFigures(run: RunDocument): RunFigures {
  * A finished run's checks: its limits, and against its baseline run (null: the baseline lacks it; undefined:
  * no baseline given) its comparison, carried on the run, and its growth checks.
  */
+/** The target as check names it: with the heap when it is not TLSF, so entries differing only in that stay apart. */
+function checkTarget(target: string, allocator: string | undefined): string {
+  return allocator && allocator !== 'tlsf' ? `${target} (${allocator})` : target;
+}
+
 function judgeRun(
   run: RunDocument, limits: Limits, old: RunDocument | null | undefined,
 ): { run: RunDocument; outcomes: CheckOutcome[] } {
-  const target = run.target as string;
+  const target = checkTarget(run.target as string, run.allocator as string | undefined);
   const board = run.board as string;
   const outcomes = evaluateChecks(target, board, runFigures(run), limits);
   let comparison: Comparison | null | undefined;
@@ -137,7 +142,9 @@ export async function checkCommand(
   // Resolve every job before running any, so a typo in the last entry fails fast with exit 2 (on every shard).
   const prepared = jobs.map((job) => inJob(job, () => prepareRun(job)));
   const baseline = baselineFile === undefined ? undefined : loadBaseline(resolve(io.cwd, baselineFile), baselineFile);
-  const identities = prepared.map(({ settings }) => ({ target: settings.target, board: settings.boardName, params: settings.params }));
+  const identities = prepared.map(({ settings }) => ({
+    target: settings.target, board: settings.boardName, allocator: settings.allocator, params: settings.params,
+  }));
   const baselineRuns = baseline === undefined ? [] : matchBaseline(baseline, identities);
   if (baseline === undefined && jobs.some((job) => job.limits.maxGrowth !== undefined)) {
     io.stderr.write('tlsf-sim: note: max-growth is not checked without --baseline FILE\n');
@@ -154,7 +161,10 @@ export async function checkCommand(
   const checks: CheckOutcome[] = [];
   const runs: RunDocument[] = [];
   const colours = coloursFor(io, flags);
-  const labelWidth = labelWidthOf(selected.map((entry) => runLabel(prepared[entry]!.label, prepared[entry]!.board.name)));
+  const labelWidth = labelWidthOf(selected.map((entry) => {
+    const run = prepared[entry]!;
+    return runLabel(checkTarget(run.label, run.settings.allocator), run.board.name);
+  }));
   await runAll(selected.map((entry) => jobs[entry]!), selected.map((entry) => prepared[entry]!), {
     jobs: jobCount,
     describeError: (index, error) => withOrigin(jobs[selected[index]!]!, error),

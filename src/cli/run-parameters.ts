@@ -1,5 +1,7 @@
+import type { HeapKind } from '../allocator/heap-contract.js';
 import type { RunOptions } from '../board/index.js';
 import { InputError, quoteInput } from './errors.js';
+import { parseHeapKind } from './heap-choice.js';
 import { parseChoice, parseCount, parseDuration, parsePositiveSize } from './units.js';
 
 // The settings of one run that a user chooses, defined once: command-line flags, budget-file entries, the
@@ -18,6 +20,8 @@ export interface RunParameters extends BoardRunParameters {
   board?: string;
   /** Replay a trace on a host heap, without the emulator (host-run.ts). */
   host?: boolean;
+  /** The heap serving malloc; undefined: TLSF. */
+  allocator?: HeapKind;
 }
 
 /** Copies the board-side parameters out of a request (which may carry more, e.g. a budget job's limits). */
@@ -71,6 +75,10 @@ function readSwitch(value: ScalarInput, where: string): boolean {
 
 /** Every scalar run parameter, in the order the docs list them. A new one: a field above and a line here. */
 export const RUN_PARAMETER_FIELDS = [
+  textField({
+    key: 'allocator', flag: '--allocator', field: 'allocator', expects: 'tlsf, first-fit, best-fit or half-fit',
+    parse: parseHeapKind,
+  }),
   textField({ key: 'heap', flag: '--heap', field: 'heapSize', expects: 'a size such as 32K', parse: parsePositiveSize }),
   textField({
     key: 'align', flag: '--align', field: 'align', expects: '4, 8 or 16',

@@ -100,7 +100,7 @@ export function analyseStep(replay: HeapReplay, event: HeapEvent, before: HeapSn
     say(`needs a ${formatBytes(request.adjustedSize)} block (${size} + 4-byte header, rounded to ${replay.geometry.align}); realloc first tries to resize the block where it is`);
   } else if (request) {
     const own = `class ${classText(request.class)} (${formatBytes(request.classMin)}..${formatBytes(request.classMax)})`;
-    const layout = replay.heap.layout;
+    const layout = replay.tlsf.layout;
     const search = request.adjustedSize > layout.maxBlockSize || request.searchFirstLevel >= layout.flCount
       ? `that is beyond the largest block this heap can file (${formatBytes(layout.maxBlockSize)}, rows 0..${layout.flCount - 1}): refused without a search`
       : event.op === 'memalign'
@@ -180,7 +180,7 @@ export function analyseStep(replay: HeapReplay, event: HeapEvent, before: HeapSn
   } else if (allocating && event.result === 0) {
     if (facts.realloc === 'failed') say('fails: no block is large enough and the block cannot grow in place; the old block stays');
     else if (!request) say(`fails (returns NULL): ${event.op === 'calloc' ? `${argument0} × ${argument1} = ${(argument0 * argument1).toLocaleString('en-US')} B` : `${size} B`} is larger than any heap can hold`);
-    else if (request.adjustedSize > replay.heap.layout.maxBlockSize || request.searchFirstLevel >= replay.heap.layout.flCount) say('fails (returns NULL): no block of this heap can ever be that large');
+    else if (request.adjustedSize > replay.tlsf.layout.maxBlockSize || request.searchFirstLevel >= replay.tlsf.layout.flCount) say('fails (returns NULL): no block of this heap can ever be that large');
     else say(`fails (returns NULL): no free list at or above the search class is non-empty; the largest free block is ${formatBytes(before.largestFree)}`);
   }
 

@@ -19,6 +19,10 @@ export function stepCommand(request: RunRequest, flags: StepFlags, io: CliIo, co
   const from = flags.from === undefined ? 1 : parseCount(flags.from, '--from', { min: 1 });
   const count = flags.count === undefined ? 20 : parseCount(flags.count, '--count', { min: 1, max: 100_000 });
   const width = flags.width === undefined ? 64 : parseCount(flags.width, '--width', { min: 8, max: 1024 });
+  if (request.allocator !== undefined && request.allocator !== 'tlsf') {
+    // Checked before the run: step narrates TLSF's class search, which the other heaps do not have.
+    throw new InputError(`step explains how TLSF places each block (classes, bitmaps); with --allocator ${request.allocator} use map --at call:N`);
+  }
   const run = startLearnRun(request);
   const { replay, report, events } = run;
   if (from > run.lastCall) throw new InputError(`--from ${from}: the run made ${run.lastCall} heap calls`);
