@@ -7,7 +7,7 @@ import type { StepFlags } from './step-command.js';
 import { DEFAULT_SCENARIO } from './budget.js';
 import { LIMITS } from './checks.js';
 import { EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, InputError, internalErrorText, isInputError, quoteInput } from './errors.js';
-import { coloursFor, defaultIo, runRequestFrom, targetFrom, type CheckFlags, type CliIo, type RunFlags } from './options.js';
+import { coloursFor, defaultIo, fileFlag, runRequestFrom, targetFrom, type CheckFlags, type CliIo, type RunFlags } from './options.js';
 import { collectParam, parseChoice, parseSize } from './units.js';
 
 export type { CliIo } from './options.js';
@@ -126,6 +126,20 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
       const request = runRequestFrom(targetFrom(target, io), flags);
       const { stepCommand } = await import('./step-command.js');
       result.exitCode = stepCommand(request, flags, io, coloursFor(io, globalColour()));
+    });
+
+  // The HTML report page (src/cli/html): timeline, where the bytes are, heap map and TLSF step-through.
+  addRunOptions(
+    program
+      .command('report')
+      .description('write one self-contained HTML page of a run: timeline, bytes by call site, heap map, TLSF step-through')
+      .argument('[target]', `scenario, .elf or .rep (default: ${DEFAULT_SCENARIO})`),
+  )
+    .option('-o, --output <file>', 'the HTML file to write (default tlsf-report.html)')
+    .action(async (target: string | undefined, flags: RunFlags & { output?: string }) => {
+      const request = runRequestFrom(targetFrom(target, io), flags);
+      const { reportCommand } = await import('./html/report-command.js');
+      result.exitCode = await reportCommand(request, { output: fileFlag(flags.output, '--output') }, io);
     });
 
   program

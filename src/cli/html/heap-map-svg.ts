@@ -1,0 +1,108 @@
+import { hex } from '../../allocator/index.js';
+import type { Region } from '../heap-map.js';
+import type { HeapBlock } from '../replay.js';
+import { formatBytes } from '../units.js';
+
+// The heap map as SVG, for `map --svg` and the report page: each pool to scale as rows of equal byte spans,
+// every block a group of rectangles (one per row it crosses) carrying its facts as data attributes and a
+// <title> (the hover text in a browser or an SVG viewer). Built as text so the CLI and the page share it.
+
+export interface HeapMapSvgInput {
+  regions: Region[];
+  blocks: HeapBlock[];
+  /** The pool's control structure (main region only): drawn apart from padding. */
+  controlAddress: number;
+  controlBytes: number;
+  /** The block the selected call returned or released: outlined. */
+  highlight?: { header: number; blockSize: number } | null;
+  /** Fill of a used block (e.g. by call site); default one colour for all. */
+  usedColour?: (block: HeapBlock) => string;
+  /** More hover text for a block, e.g. the call that allocated it. */
+  describe?: (block: HeapBlock) => string;
+  /** Drawing width in pixels. */
+  width?: number;
+}
+
+const ROW_HEIGHT = 18;
+const ROW_GAP = 4;
+const LABEL_HEIGHT = 16;
+const MAX_ROWS = 16;
+const USED_COLOUR = '#4477aa';
+const CONTROL_COLOUR = '#c9a227';
+const SENTINEL_COLOUR = '#222222';
+
+/** Free blocks: lighter for small classes, darker for large, so fragmentation shows as pale specks. */
+export function freeColour(firstLevelIndex: number): string {
+  const lightness = Math.max(45, 88 - firstLevelIndex * 3);
+  return `hsl(140, 35%, ${lightness}%)`;
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** Bytes per row: a power of two, so the main pool fits in at most MAX_ROWS rows. */
+export function bytesPerRow(regions: Region[]): number {
+  const main = regions[0];
+  const length = main ? main.end - main.start : 1;
+  let span = 256;
+  while (Math.ceil(length / span) > MAX_ROWS) span *= 2;
+  return span;
+}
+
+export function heapMapSvg(input: HeapMapSvgInput): string {
+  const width = input.width ?? 960;
+  const span = bytesPerRow(input.regions);
+  const scale = width / span;
+  const parts: string[] = [];
+  let top = 0;
+  /** Rectangles for the bytes [from, to) of a region, split at row ends. */
+  const rects = (region: Region, regionTop: number, from: number, to: number, attributes: string): string => {
+    let text = '';
+    for (let at = Math.max(from, region.start); at < Math.min(to, region.end);) {
+      const offset = at - region.start;
+      const row = Math.floor(offset / span);
+      const rowEnd = region.start + (row + 1) * span;
+      const end = Math.min(to, rowEnd, region.end);
+      const x = (offset - row * span) * scale;
+      const y = regionTop + row * (ROW_HEIGHT + ROW_GAP);
+      // At least a hairline: a 16-byte block in a 64 KiB row is a fraction of a pixel.
+      const w = Math.max((end - at) * scale, 0.75);
+      text += `<rect x="${x.toFixed(2)}" y="${y}" width="${w.toFixed(2)}" height="${ROW_HEIGHT}"${attributes}/>`;
+      at = end;
+    }
+    return text;
+  };
+  input.regions.forEach((region, index) => {
+    const rows = Math.max(1, Math.ceil((region.end - region.start) / span));
+    const name = index === 0 ? 'main heap' : `extra bank ${index}`;
+    parts.push(`<text class="region-label" x="0" y="${top + 12}" font-size="12">${name} ${hex(region.start)}..${hex(region.end)} (${formatBytes(region.end - region.start)}, ${formatBytes(span)} per row)</text>`);
+    const regionTop = top + LABEL_HEIGHT;
+    const inRegion = input.blocks.filter((block) => block.header >= region.start && block.header < region.end);
+    const firstHeader = inRegion[0]?.header ?? region.end;
+    if (firstHeader > region.start) {
+      const isControl = input.controlAddress >= region.start && input.controlAddress < firstHeader;
+      const what = isControl ? `control structure (${formatBytes(input.controlBytes)}: bitmaps and free-list heads) and padding` : 'padding before the first block';
+      parts.push(`<g class="${isControl ? 'control' : 'padding'}" fill="${CONTROL_COLOUR}"><title>${escapeXml(`${hex(region.start)}..${hex(firstHeader)}: ${what}`)}</title>${rects(region, regionTop, region.start, firstHeader, '')}</g>`);
+    }
+    let lastEnd = firstHeader;
+    for (const block of inRegion) {
+      const touched = input.highlight !== null && input.highlight !== undefined && input.highlight.header === block.header;
+      const fill = block.used ? input.usedColour?.(block) ?? USED_COLOUR : freeColour(block.sizeClass?.fl ?? 0);
+      const classText = block.sizeClass ? ` class (${block.sizeClass.fl}, ${block.sizeClass.sl})` : '';
+      const extra = input.describe?.(block) ?? '';
+      const title = `${block.used ? 'used' : 'free'} block ${hex(block.address)}, ${formatBytes(block.blockSize)} (header ${hex(block.header)})${classText}${extra ? `; ${extra}` : ''}`;
+      const data = `data-header="${block.header}" data-address="${block.address}" data-size="${block.blockSize}" data-used="${block.used ? 1 : 0}"` +
+        (block.sizeClass ? ` data-fl="${block.sizeClass.fl}" data-sl="${block.sizeClass.sl}"` : '') +
+        (block.allocatedBy !== null ? ` data-by="${block.allocatedBy}"` : '');
+      const outline = touched ? ' stroke="#d62728" stroke-width="2.5"' : ' stroke="#ffffff" stroke-width="0.5"';
+      parts.push(`<g class="block ${block.used ? 'used' : 'free'}${touched ? ' touched' : ''}" ${data} fill="${fill}"${outline}><title>${escapeXml(title)}</title>${rects(region, regionTop, block.header, block.header + block.blockSize, '')}</g>`);
+      lastEnd = block.header + block.blockSize;
+    }
+    if (lastEnd < region.end) {
+      parts.push(`<g class="sentinel" fill="${SENTINEL_COLOUR}"><title>${escapeXml(`${hex(lastEnd)}: end sentinel (a zero-size used header closing the pool)`)}</title>${rects(region, regionTop, lastEnd, region.end, '')}</g>`);
+    }
+    top = regionTop + rows * (ROW_HEIGHT + ROW_GAP) + 8;
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" class="heap-map" width="${width}" height="${top}" viewBox="0 0 ${width} ${top}" font-family="sans-serif">${parts.join('')}</svg>`;
+}

@@ -1,0 +1,181 @@
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { formatBytes } from '../../units.js';
+import { indexOfCall, type RunModel } from './model.js';
+
+// The two charts over the run (uPlot): the heap's figures after every call, and live bytes by call site
+// stacked. Both share one x range (drag to zoom, wheel to zoom, shift+wheel to pan, double-click to reset),
+// show the phases (mark() labels) as bands, the peak and the selected call as lines; a click selects a call.
+
+export type XAxis = 'calls' | 'instructions' | 'time';
+
+export interface Timeline {
+  select(call: number): void;
+  setAxis(axis: XAxis): void;
+}
+
+const PHASE_FILLS = ['rgba(68,119,170,0.07)', 'rgba(204,187,68,0.10)'];
+
+function xValues(model: RunModel, axis: XAxis): Float64Array {
+  if (axis === 'calls') return model.call;
+  if (axis === 'instructions') return model.instructions;
+  const seconds = Number(model.meta.run.seconds) || 0;
+  const total = Number(model.meta.run.instructions) || 1;
+  return model.instructions.map((count) => (count / total) * seconds * 1000);
+}
+
+const AXIS_LABEL: Record<XAxis, string> = { calls: 'heap call', instructions: 'instructions', time: 'time (ms, estimated)' };
+
+export function createTimeline(model: RunModel, figures: HTMLElement, sites: HTMLElement, onSelect: (call: number) => void): Timeline {
+  let axis: XAxis = 'calls';
+  let selected = 0;
+  const width = (): number => Math.max(480, figures.clientWidth || 960);
+  /** The x position of a call on the current axis. */
+  const xOf = (call: number): number | null => {
+    const index = indexOfCall(model, call);
+    if (index < 0) return null;
+    return xValues(model, axis)[index]!;
+  };
+
+  const overlay = {
+    hooks: {
+      drawClear: [(plot: uPlot) => {
+        const context = plot.ctx;
+        const { top, height } = plot.bbox;
+        model.phases.forEach((phase, index) => {
+          const from = xOf(Math.max(phase.fromCall, 1)) ?? xOf(1);
+          const to = xOf(phase.toCall);
+          if (from === null || to === null) return;
+          const left = plot.valToPos(from, 'x', true);
+          const right = plot.valToPos(to, 'x', true);
+          context.fillStyle = PHASE_FILLS[index % PHASE_FILLS.length]!;
+          context.fillRect(left, top, Math.max(1, right - left), height);
+          context.fillStyle = '#555';
+          context.font = `${11 * devicePixelRatio}px sans-serif`;
+          context.fillText(phase.label, left + 3 * devicePixelRatio, top + 12 * devicePixelRatio);
+        });
+      }],
+      draw: [(plot: uPlot) => {
+        const context = plot.ctx;
+        const { top, height } = plot.bbox;
+        const line = (call: number, colour: string, dash: number[], label: string): void => {
+          const x = xOf(call);
+          if (x === null) return;
+          const position = plot.valToPos(x, 'x', true);
+          context.save();
+          context.strokeStyle = colour;
+          context.setLineDash(dash.map((value) => value * devicePixelRatio));
+          context.lineWidth = 1.5 * devicePixelRatio;
+          context.beginPath();
+          context.moveTo(position, top);
+          context.lineTo(position, top + height);
+          context.stroke();
+          if (label) {
+            context.fillStyle = colour;
+            context.font = `${11 * devicePixelRatio}px sans-serif`;
+            context.fillText(label, position + 3 * devicePixelRatio, top + height - 4 * devicePixelRatio);
+          }
+          context.restore();
+        };
+        if (model.peakCall > 0) line(model.peakCall, '#d62728', [4, 3], 'peak');
+        if (model.meta.run.result !== 'ok') line(model.lastCall, '#000', [2, 2], String(model.meta.run.result));
+        line(selected, '#ff7f0e', [], '');
+      }],
+    },
+  };
+
+  const bytesAxis = { values: (_plot: uPlot, ticks: number[]) => ticks.map((tick) => formatBytes(tick)), size: 70 };
+  const common = (title: string, height: number): Partial<uPlot.Options> => ({
+    title, width: width(), height,
+    cursor: { sync: { key: 'tlsf-timeline', setSeries: false }, drag: { x: true, y: false } },
+    scales: { x: { time: false } },
+    plugins: [overlay],
+  });
+  const figuresPlot = new uPlot({
+    ...common('Heap over the run', 300),
+    series: [
+      { label: AXIS_LABEL.calls },
+      { label: 'used', stroke: '#4477aa', width: 1.5, value: (_plot, value) => (value === null ? '' : formatBytes(value)) },
+      { label: 'requested', stroke: '#228833', width: 1, value: (_plot, value) => (value === null ? '' : formatBytes(value)) },
+      { label: 'largest free', stroke: '#ccbb44', width: 1, value: (_plot, value) => (value === null ? '' : formatBytes(value)) },
+      { label: 'free', stroke: '#aaaaaa', width: 1, value: (_plot, value) => (value === null ? '' : formatBytes(value)) },
+      { label: 'fragmentation', stroke: '#aa3377', width: 1, scale: '%', value: (_plot, value) => (value === null ? '' : `${(value * 100).toFixed(1)}%`) },
+    ],
+    axes: [{}, bytesAxis, { scale: '%', side: 1, grid: { show: false }, values: (_plot, ticks) => ticks.map((tick) => `${Math.round(tick * 100)}%`) }],
+  } as uPlot.Options, [xValues(model, axis), model.used, model.requested, model.largestFree, model.free, model.fragmentation] as uPlot.AlignedData, figures);
+
+  // Stacked: drawn from the top of the stack down, each filled to zero, so each band shows one site's bytes.
+  const stackOrder = [...model.siteSeries.keys()].reverse();
+  const sitesPlot = new uPlot({
+    ...common('Live bytes by allocating call site (stacked)', 240),
+    series: [
+      { label: AXIS_LABEL.calls },
+      ...stackOrder.map((slot) => {
+        const series = model.siteSeries[slot]!;
+        const below = slot > 0 ? model.siteSeries[slot - 1]!.values : null;
+        return {
+          label: series.name, stroke: series.colour, fill: series.colour, width: 0.5,
+          // The legend shows the site's own bytes, not the stacked total.
+          value: (_plot: uPlot, value: number | null, _series: number, index: number | null) =>
+            (value === null || index === null ? '' : formatBytes(value - (below ? below[index]! : 0))),
+        };
+      }),
+    ],
+    axes: [{}, bytesAxis],
+  } as uPlot.Options, [xValues(model, axis), ...stackOrder.map((slot) => model.siteSeries[slot]!.values)] as uPlot.AlignedData, sites);
+
+  const plots = [figuresPlot, sitesPlot];
+  // One x range for both charts.
+  let syncing = false;
+  for (const plot of plots) {
+    plot.hooks.setScale = [...(plot.hooks.setScale ?? []), (source: uPlot, key: string) => {
+      if (key !== 'x' || syncing) return;
+      syncing = true;
+      for (const other of plots) if (other !== source) other.setScale('x', { min: source.scales.x!.min!, max: source.scales.x!.max! });
+      syncing = false;
+    }];
+    const over = plot.over;
+    let downX = -1;
+    over.addEventListener('mousedown', (event) => { downX = event.clientX; });
+    over.addEventListener('click', (event) => {
+      // A drag zooms; only a click without movement selects.
+      if (Math.abs(event.clientX - downX) > 3 || plot.cursor.idx === null || plot.cursor.idx === undefined) return;
+      onSelect(model.call[plot.cursor.idx]!);
+    });
+    over.addEventListener('dblclick', () => resetZoom());
+    over.addEventListener('wheel', (event) => {
+      event.preventDefault();
+      const { min, max } = plot.scales.x as { min: number; max: number };
+      const range = max - min;
+      if (event.shiftKey) {
+        const shift = (range * Math.sign(event.deltaY || event.deltaX)) / 10;
+        plot.setScale('x', { min: min + shift, max: max + shift });
+        return;
+      }
+      const at = plot.posToVal(event.offsetX, 'x');
+      const factor = event.deltaY < 0 ? 0.8 : 1.25;
+      plot.setScale('x', { min: at - (at - min) * factor, max: at + (max - at) * factor });
+    }, { passive: false });
+  }
+  const resetZoom = (): void => {
+    const values = xValues(model, axis);
+    if (values.length === 0) return;
+    figuresPlot.setScale('x', { min: values[0]!, max: values[values.length - 1]! });
+  };
+  addEventListener('resize', () => { for (const plot of plots) plot.setSize({ width: width(), height: plot.height }); });
+
+  return {
+    select(call: number) {
+      selected = call;
+      for (const plot of plots) plot.redraw(false, false);
+    },
+    setAxis(next: XAxis) {
+      axis = next;
+      const x = xValues(model, axis);
+      figuresPlot.series[0]!.label = AXIS_LABEL[axis];
+      sitesPlot.series[0]!.label = AXIS_LABEL[axis];
+      figuresPlot.setData([x, model.used, model.requested, model.largestFree, model.free, model.fragmentation] as uPlot.AlignedData);
+      sitesPlot.setData([x, ...stackOrder.map((slot) => model.siteSeries[slot]!.values)] as uPlot.AlignedData);
+    },
+  };
+}

@@ -1,0 +1,90 @@
+import { classRange } from '../../../allocator/index.js';
+import { callText, fromText } from '../../learn-run.js';
+import { formatBytes } from '../../units.js';
+import type { Moment } from './cursor.js';
+import { escapeHtml, hexText } from './dom.js';
+
+// The TLSF panel at one moment: the first-level bitmap and every second-level bitmap as grids of bits (as
+// stored after the call), with the path of the call's search, the class it took a block from, the classes
+// its split and merge filed blocks in, and the `step` explanation of the call beside it.
+
+interface Cell { fl: number; sl: number }
+const same = (a: Cell | null | undefined, fl: number, sl: number): boolean => !!a && a.fl === fl && a.sl === sl;
+
+/** The bits a bitmap search visits from `start` up to `found`: the rest of the start row, then whole rows. */
+function scannedCells(start: Cell, found: Cell, slCount: number): Set<string> {
+  const cells = new Set<string>();
+  for (let fl = start.fl; fl <= found.fl; fl++) {
+    const from = fl === start.fl ? start.sl : 0;
+    const to = fl === found.fl ? found.sl : slCount - 1;
+    for (let sl = from; sl <= to; sl++) cells.add(`${fl},${sl}`);
+  }
+  return cells;
+}
+
+export function renderTlsfPanel(container: HTMLElement, moment: Moment): void {
+  const { replay, after, facts, before } = moment;
+  const layout = replay.heap.layout;
+  const { flCount, slCount } = layout;
+  const search = facts?.request?.searchClass ?? null;
+  const found = facts?.taken?.class ?? null;
+  const scanned = search && found ? scannedCells(search, found, slCount) : new Set<string>();
+  const filed = [...(facts?.remainders ?? []).map((block) => block.class), facts?.coalesced?.merged.class].filter((cell): cell is Cell => !!cell);
+  const changed = (fl: number, sl: number): string => {
+    if (!before) return '';
+    const was = (before.secondLevelBitmaps[fl]! >>> sl) & 1;
+    const now = (after.secondLevelBitmaps[fl]! >>> sl) & 1;
+    return was === now ? '' : now ? ' bit-set-now' : ' bit-cleared-now';
+  };
+
+  const firstLevel: string[] = [];
+  for (let fl = flCount - 1; fl >= 0; fl--) {
+    const bit = (after.firstLevelBitmap >>> fl) & 1;
+    const inScan = search && found && fl > search.fl && fl <= found.fl;
+    firstLevel.push(`<td class="bit fl-bit${bit ? ' set' : ''}${inScan ? ' scanned' : ''}" data-fl="${fl}" data-bit="${bit}" title="first-level bit ${fl}: ${bit ? 'some' : 'no'} class in row ${fl} holds a free block">${bit}</td>`);
+  }
+  const rows: string[] = [];
+  for (let fl = flCount - 1; fl >= 0; fl--) {
+    const bits = after.secondLevelBitmaps[fl]!;
+    const cells: string[] = [];
+    for (let sl = slCount - 1; sl >= 0; sl--) {
+      const bit = (bits >>> sl) & 1;
+      const { classMin, classMax } = classRange(replay.geometry, fl, sl);
+      const list = after.freeLists.find((candidate) => candidate.fl === fl && candidate.sl === sl);
+      const roles = [
+        scanned.has(`${fl},${sl}`) ? ' scanned' : '',
+        same(search, fl, sl) ? ' search' : '',
+        same(found, fl, sl) ? ' found' : '',
+        filed.some((cell) => same(cell, fl, sl)) ? ' filed' : '',
+        changed(fl, sl),
+      ].join('');
+      const title = `class (${fl}, ${sl}): blocks of ${formatBytes(classMin)}..${formatBytes(classMax)}; ${list ? `${list.blocks.length} free, ${formatBytes(list.bytes)}` : 'empty'}`;
+      cells.push(`<td class="bit sl-bit${bit ? ' set' : ''}${roles}" data-fl="${fl}" data-sl="${sl}" data-bit="${bit}" title="${escapeHtml(title)}">${bit}</td>`);
+    }
+    const { classMin } = classRange(replay.geometry, fl, 0);
+    rows.push(`<tr><th title="row ${fl}: blocks from ${formatBytes(classMin)}">${fl}<small>${formatBytes(classMin)}+</small></th><td class="hex">${hexText(bits)}</td>${cells.join('')}</tr>`);
+  }
+  const slHeader = Array.from({ length: slCount }, (_, index) => `<th>${slCount - 1 - index}</th>`).join('');
+
+  const event = moment.event;
+  const callLine = event
+    ? `<p class="call-line"><b>#${event.call}</b> ${escapeHtml(callText(event))}${escapeHtml(fromText(facts?.callerSymbol ?? null, event.caller))}${event.op === 'free' ? '' : ` → ${event.result === 0 ? 'NULL' : hexText(event.result)}`}</p>`
+    : `<p class="call-line">${moment.call === 0 ? 'Before the first heap call: the heap as initialised.' : `Call #${moment.call} is not in the replayed log.`}</p>`;
+  const explanation = facts ? `<ul class="explanation">${facts.explanation.map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>` : '';
+  const legend = '<p class="legend"><span class="bit set">1</span> non-empty <span class="bit scanned">&nbsp;</span> scanned by the search '
+    + '<span class="bit search">&nbsp;</span> search starts <span class="bit found">&nbsp;</span> block taken from '
+    + '<span class="bit filed">&nbsp;</span> split or merge filed a block <span class="bit bit-cleared-now">&nbsp;</span> bit cleared by this call</p>';
+
+  container.innerHTML = `
+    <div class="tlsf-grids">
+      <h3>First-level bitmap <span class="hex">${hexText(after.firstLevelBitmap)}</span></h3>
+      <table class="bitmap fl-bitmap"><tr>${firstLevel.join('')}</tr></table>
+      <h3>Second-level bitmaps (row = first-level index, column = second-level index)</h3>
+      <table class="bitmap sl-bitmap"><tr><th>fl</th><th>bits</th>${slHeader}</tr>${rows.join('')}</table>
+      ${legend}
+    </div>
+    <div class="tlsf-text">${callLine}${explanation}
+      <p class="figures">after the call: used ${formatBytes(after.usedBytes)} in ${after.usedBlocks} blocks, free ${formatBytes(after.freeBytes)} in ${after.freeBlocks}, largest free ${formatBytes(after.largestFree)}</p>
+      ${after.consistent ? '' : `<p class="problem">inconsistent: ${escapeHtml(after.problems.slice(0, 3).join('; '))}</p>`}
+    </div>`;
+}
