@@ -63,11 +63,11 @@ function skeleton(model: RunModel): string {
     </div>
   </header>
   <nav id="stepper" aria-label="stepping">
-    <button id="go-first" title="first call (Home)">⏮</button>
+    <button id="go-first" title="before the first call (Home)">first</button>
     <button id="go-back" title="previous call (←; Shift: 100)">◀</button>
     <input id="call-slider" type="range" min="0" max="${model.lastCall}" step="1" value="0" aria-label="heap call">
     <button id="go-next" title="next call (→; Shift: 100)">▶</button>
-    <button id="go-last" title="last call (End)">⏭</button>
+    <button id="go-last" title="last call (End)">last</button>
     <label>call <input id="call-number" type="number" min="0" max="${model.lastCall}" value="0"></label>
     <button id="go-peak" title="jump to the peak (P)">peak</button>
     <button id="go-failure" title="jump to the failure (F)"${failureCall(model) === null ? ' disabled' : ''}>failure</button>

@@ -24,6 +24,13 @@ function xValues(model: RunModel, axis: XAxis): Float64Array {
   return model.instructions.map((count) => (count / total) * seconds * 1000);
 }
 
+/** Axis ticks: short enough for the axis gutter. */
+function compactBytes(bytes: number): string {
+  if (Math.abs(bytes) < 1024) return `${bytes} B`;
+  if (Math.abs(bytes) < 1024 * 1024) return `${Number((bytes / 1024).toFixed(1))} KiB`;
+  return `${Number((bytes / 1024 / 1024).toFixed(1))} MiB`;
+}
+
 const AXIS_LABEL: Record<XAxis, string> = { calls: 'heap call', instructions: 'instructions', time: 'time (ms, estimated)' };
 
 export function createTimeline(model: RunModel, figures: HTMLElement, sites: HTMLElement, onSelect: (call: number) => void): Timeline {
@@ -84,24 +91,30 @@ export function createTimeline(model: RunModel, figures: HTMLElement, sites: HTM
     },
   };
 
-  const bytesAxis = { values: (_plot: uPlot, ticks: number[]) => ticks.map((tick) => formatBytes(tick)), size: 70 };
+  const bytesAxis = (scale: string, side: number) => ({
+    scale, side, size: 64, grid: { show: side === 3 },
+    values: (_plot: uPlot, ticks: number[]) => ticks.map((tick) => compactBytes(tick)),
+  });
   const common = (title: string, height: number): Partial<uPlot.Options> => ({
     title, width: width(), height,
     cursor: { sync: { key: 'tlsf-timeline', setSeries: false }, drag: { x: true, y: false } },
-    scales: { x: { time: false } },
+    scales: { x: { time: false }, '%': { range: [0, 1] } },
     plugins: [overlay],
   });
+  const bytesValue = (_plot: uPlot, value: number | null): string => (value === null ? '' : formatBytes(value));
+  // Used and requested bytes on the left axis; free and largest free (often ten times larger) on the right;
+  // fragmentation spans the height (0..100%) with its value in the legend.
   const figuresPlot = new uPlot({
     ...common('Heap over the run', 300),
     series: [
       { label: AXIS_LABEL.calls },
-      { label: 'used', stroke: '#4477aa', width: 1.5, value: (_plot, value) => (value === null ? '' : formatBytes(value)) },
-      { label: 'requested', stroke: '#228833', width: 1, value: (_plot, value) => (value === null ? '' : formatBytes(value)) },
-      { label: 'largest free', stroke: '#ccbb44', width: 1, value: (_plot, value) => (value === null ? '' : formatBytes(value)) },
-      { label: 'free', stroke: '#aaaaaa', width: 1, value: (_plot, value) => (value === null ? '' : formatBytes(value)) },
+      { label: 'used', stroke: '#4477aa', width: 1.5, scale: 'bytes', value: bytesValue },
+      { label: 'requested', stroke: '#228833', width: 1, scale: 'bytes', value: bytesValue },
+      { label: 'largest free (right)', stroke: '#ccbb44', width: 1, scale: 'free', value: bytesValue },
+      { label: 'free (right)', stroke: '#aaaaaa', width: 1, scale: 'free', value: bytesValue },
       { label: 'fragmentation', stroke: '#aa3377', width: 1, scale: '%', value: (_plot, value) => (value === null ? '' : `${(value * 100).toFixed(1)}%`) },
     ],
-    axes: [{}, bytesAxis, { scale: '%', side: 1, grid: { show: false }, values: (_plot, ticks) => ticks.map((tick) => `${Math.round(tick * 100)}%`) }],
+    axes: [{}, bytesAxis('bytes', 3), bytesAxis('free', 1)],
   } as uPlot.Options, [xValues(model, axis), model.used, model.requested, model.largestFree, model.free, model.fragmentation] as uPlot.AlignedData, figures);
 
   // Stacked: drawn from the top of the stack down, each filled to zero, so each band shows one site's bytes.
@@ -121,7 +134,7 @@ export function createTimeline(model: RunModel, figures: HTMLElement, sites: HTM
         };
       }),
     ],
-    axes: [{}, bytesAxis],
+    axes: [{}, bytesAxis('y', 3)],
   } as uPlot.Options, [xValues(model, axis), ...stackOrder.map((slot) => model.siteSeries[slot]!.values)] as uPlot.AlignedData, sites);
 
   const plots = [figuresPlot, sitesPlot];
