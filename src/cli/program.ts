@@ -58,7 +58,9 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
       .argument('[target]', `scenario name, firmware .elf, or trace .rep (default: ${DEFAULT_SCENARIO})`),
   )
     .option('--json', 'print one JSON document (docs/report.schema.json)')
-    .action(async (target: string | undefined, flags: RunFlags) => {
+    .option('--html <file>', 'also write the run as one self-contained HTML page (as `tlsf-sim report`)')
+    .action(async (target: string | undefined, flags: RunFlags & { html?: string }) => {
+      if (flags.html !== undefined) await (await import('./html/page-bundle.js')).loadPageBundle();
       const { runCommand } = await import('./run-commands.js');
       result.exitCode = runCommand(target, { ...flags, ...globalColour() }, io);
     });
@@ -76,7 +78,9 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
     .option('--junit <file>', 'write JUnit XML, one testcase per check')
     .option('--markdown <file>', 'write a markdown summary table (e.g. "$GITHUB_STEP_SUMMARY")')
     .option('--json', 'print one JSON document with every check and run')
-    .action(async (target: string | undefined, flags: CheckFlags) => {
+    .option('--html-dir <dir>', 'write one HTML report page per run into <dir> (for CI artifacts)')
+    .action(async (target: string | undefined, flags: CheckFlags & { htmlDir?: string }) => {
+      if (flags.htmlDir !== undefined) await (await import('./html/page-bundle.js')).loadPageBundle();
       const { checkCommand } = await import('./run-commands.js');
       result.exitCode = checkCommand(target, { ...flags, ...globalColour() }, io);
     });

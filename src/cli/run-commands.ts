@@ -1,11 +1,12 @@
-import { appendFileSync, writeFileSync } from 'node:fs';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { findDefaultBudgetFile, loadBudgetFile, targetLabel, type BudgetJob, type RunTarget } from './budget.js';
 import { evaluateChecks, type CheckOutcome } from './checks.js';
 import { toGithubAnnotations, toJUnit, toMarkdown, type RunTiming } from './ci.js';
 import { execute, prepareRun } from './engine.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from './errors.js';
 import { formatRunReport, runReportJson, REPORT_SCHEMA_VERSION } from './report.js';
+import { reportFileName, writeReportPage } from './html/report-command.js';
 import { boardList, coloursFor, fileFlag, limitsFromFlags, runParametersFrom, runRequestFrom, targetFrom, writeJson, type CheckFlags, type CliIo, type RunFlags } from './options.js';
 
 // The commands that run firmware, loaded by program.ts only when one of them is invoked, so that
@@ -16,9 +17,11 @@ function displayPath(path: string, cwd: string): string {
   return shown === '' || shown.startsWith('..') || isAbsolute(shown) ? path : shown;
 }
 
-export function runCommand(argument: string | undefined, flags: RunFlags, io: CliIo): number {
-  const prepared = prepareRun(runRequestFrom(targetFrom(argument, io), flags));
+export function runCommand(argument: string | undefined, flags: RunFlags & { html?: string }, io: CliIo): number {
+  const htmlFile = fileFlag(flags.html, '--html');
+  const prepared = prepareRun({ ...runRequestFrom(targetFrom(argument, io), flags), recordEvents: htmlFile !== undefined });
   const report = execute(prepared);
+  if (htmlFile !== undefined) writeReportPage(resolve(io.cwd, htmlFile), prepared, report);
   if (flags.json) writeJson(io, runReportJson(report, prepared.settings));
   else io.stdout.write(formatRunReport(report, prepared.settings, coloursFor(io, flags)));
   return report.result === 'ok' ? EXIT_OK : EXIT_CHECK_FAILED;
@@ -43,8 +46,9 @@ function writeOutputFile(path: string, text: string, what: string, append = fals
   }
 }
 
-export function checkCommand(argument: string | undefined, flags: CheckFlags, io: CliIo): number {
+export function checkCommand(argument: string | undefined, flags: CheckFlags & { htmlDir?: string }, io: CliIo): number {
   const flagLimits = limitsFromFlags(flags);
+  const htmlDirectory = fileFlag(flags.htmlDir, '--html-dir');
   const junitFile = fileFlag(flags.junit, '--junit');
   const markdownFile = fileFlag(flags.markdown, '--markdown');
   let jobs: BudgetJob[];
@@ -75,7 +79,15 @@ export function checkCommand(argument: string | undefined, flags: CheckFlags, io
   if (jobs.length === 0) throw new InputError('check: nothing to check: no runs');
 
   // Resolve every job before running any, so a typo in the last entry fails fast with exit 2.
-  const prepared = jobs.map((job) => inJob(job, () => prepareRun(job)));
+  const prepared = jobs.map((job) => inJob(job, () => prepareRun({ ...job, recordEvents: htmlDirectory !== undefined })));
+  const pageNames = new Set<string>();
+  if (htmlDirectory !== undefined) {
+    try {
+      mkdirSync(resolve(io.cwd, htmlDirectory), { recursive: true });
+    } catch (error) {
+      throw new InputError(`--html-dir ${htmlDirectory}: cannot create it: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+  }
   const outcomes: CheckOutcome[] = [];
   const runs: Record<string, unknown>[] = [];
   const timings: RunTiming[] = [];
@@ -83,6 +95,9 @@ export function checkCommand(argument: string | undefined, flags: CheckFlags, io
   const labelWidth = Math.max(...prepared.map((run) => `${targetLabel(run.target)} on ${run.board.name}`.length));
   prepared.forEach((run, index) => {
     const report = inJob(jobs[index]!, () => execute(run));
+    if (htmlDirectory !== undefined) {
+      writeReportPage(join(resolve(io.cwd, htmlDirectory), reportFileName(targetLabel(run.target), report.board, pageNames)), run, report);
+    }
     const runOutcomes = evaluateChecks(targetLabel(run.target), report.board, report, jobs[index]!.limits);
     outcomes.push(...runOutcomes);
     runs.push(runReportJson(report, run.settings));

@@ -74,6 +74,12 @@ function stale(directory: string): boolean {
 
 let cached: PageBundle | undefined;
 
+/** The bundle loaded by loadPageBundle, for the synchronous commands (run --html, check --html-dir). */
+export function loadedPageBundle(): PageBundle {
+  if (!cached) throw new Error('the report page bundle was not loaded first (loadPageBundle)');
+  return cached;
+}
+
 /** The bundle, built or rebuilt first when needed (async: esbuild's plugin API is). */
 export async function loadPageBundle(): Promise<PageBundle> {
   if (cached) return cached;

@@ -8,7 +8,7 @@ import type { CliIo } from '../options.js';
 import { runReportJson } from '../report.js';
 import { formatBytes } from '../units.js';
 import { reportPageHtml } from './html-page.js';
-import { loadPageBundle, type PageBundle } from './page-bundle.js';
+import { loadedPageBundle, loadPageBundle, type PageBundle } from './page-bundle.js';
 import { packEvents, REPORT_DATA_FORMAT, sitesOf, type ReportMeta } from './report-data.js';
 
 // `tlsf-sim report` and the pages `run --html` and `check --html-dir` write: one self-contained HTML file per
@@ -49,8 +49,11 @@ function imageOf(prepared: PreparedRun): ElfImage | null {
   }
 }
 
-/** Writes the page of a finished run (made with recordEvents); returns its size in bytes. */
-export function writeReportPage(path: string, prepared: PreparedRun, report: RunReport, bundle: PageBundle, image = imageOf(prepared)): number {
+/**
+ * Writes the page of a finished run (made with recordEvents); returns its size in bytes. Without a bundle, the
+ * one program.ts loaded before a synchronous command (run --html, check --html-dir) started.
+ */
+export function writeReportPage(path: string, prepared: PreparedRun, report: RunReport, bundle = loadedPageBundle(), image = imageOf(prepared)): number {
   const { meta, packed } = reportPageData(prepared, report, image);
   const html = reportPageHtml(meta, packed, bundle);
   try {
@@ -61,10 +64,17 @@ export function writeReportPage(path: string, prepared: PreparedRun, report: Run
   return Buffer.byteLength(html);
 }
 
-/** A file name for one run of several (check --html-dir): target and board, safe on any file system. */
-export function reportFileName(target: string, board: string): string {
-  const safe = (text: string): string => text.replace(/\.[a-z]+$/i, '').replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').slice(0, 80) || 'run';
-  return `${safe(target)}-${safe(board)}.html`;
+/**
+ * A file name for one run of several (check --html-dir): target and board, safe on any file system, made
+ * unique against `taken` (the same target and board twice in a budget file) with a counter.
+ */
+export function reportFileName(target: string, board: string, taken: Set<string>): string {
+  const safe = (text: string): string => text.replace(/\.[a-z0-9]+$/i, '').replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').slice(0, 80) || 'run';
+  const stem = `${safe(target)}-${safe(board)}`;
+  let name = `${stem}.html`;
+  for (let counter = 2; taken.has(name); counter++) name = `${stem}-${counter}.html`;
+  taken.add(name);
+  return name;
 }
 
 export interface ReportFlags { output?: string }
