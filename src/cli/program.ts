@@ -109,6 +109,7 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
     .option('--width <chars>', 'map characters per line (default 64)')
     .option('--scale <bytes>', 'bytes per map character (default: the alignment, doubled until the map fits 16 lines)')
     .option('--json', 'print one JSON document: blocks, bitmaps, free lists')
+    .option('--svg <file>', 'also write the heap map as an SVG file (blocks to scale, hover for their facts)')
     .action(async (target: string | undefined, flags: RunFlags & MapFlags) => {
       const request = runRequestFrom(targetFrom(target, io), flags);
       const { mapCommand, parseMapPoint } = await import('./map-command.js');

@@ -23,6 +23,9 @@ export interface HeapMapSvgInput {
   width?: number;
 }
 
+/** Colours of call sites (colour-blind-safe first), shared by the page's charts and map and by `map --svg`. */
+export const SITE_COLOURS = ['#4477aa', '#ee6677', '#228833', '#ccbb44', '#66ccee', '#aa3377', '#8c564b', '#e377c2'];
+
 const ROW_HEIGHT = 18;
 const ROW_GAP = 4;
 const LABEL_HEIGHT = 16;

@@ -1,5 +1,6 @@
 import type { BoardProfile, HeapEvent } from '../../../board/index.js';
 import { HeapReplay, type Divergence, type ReplaySetup } from '../../replay.js';
+import { SITE_COLOURS } from '../heap-map-svg.js';
 import { bytesFromBase64, unpackEvents, type ReportMeta } from '../report-data.js';
 import type { SiteSymbols } from './board-stand-in.js';
 
@@ -43,7 +44,6 @@ export interface RunModel {
   requestSizes: number[];
 }
 
-const SITE_COLOURS = ['#4477aa', '#ee6677', '#228833', '#ccbb44', '#66ccee', '#aa3377', '#8c564b', '#e377c2'];
 export const OTHER_COLOUR = '#9a9a9a';
 const TOP_SITES = SITE_COLOURS.length;
 
