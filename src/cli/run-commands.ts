@@ -7,6 +7,7 @@ import { execute, prepareRun } from './engine.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from './errors.js';
 import { formatRunReport, runReportJson, REPORT_SCHEMA_VERSION } from './report.js';
 import { reportFileName, writeReportPage } from './html/report-command.js';
+import { usedChart, type UsedChart } from './html/used-chart.js';
 import { boardList, coloursFor, fileFlag, limitsFromFlags, runParametersFrom, runRequestFrom, targetFrom, writeJson, type CheckFlags, type CliIo, type RunFlags } from './options.js';
 
 // The commands that run firmware, loaded by program.ts only when one of them is invoked, so that
@@ -79,8 +80,9 @@ export function checkCommand(argument: string | undefined, flags: CheckFlags & {
   if (jobs.length === 0) throw new InputError('check: nothing to check: no runs');
 
   // Resolve every job before running any, so a typo in the last entry fails fast with exit 2.
-  const prepared = jobs.map((job) => inJob(job, () => prepareRun({ ...job, recordEvents: htmlDirectory !== undefined })));
+  const prepared = jobs.map((job) => inJob(job, () => prepareRun({ ...job, recordEvents: htmlDirectory !== undefined || markdownFile !== undefined })));
   const pageNames = new Set<string>();
+  const charts: UsedChart[] = [];
   if (htmlDirectory !== undefined) {
     try {
       mkdirSync(resolve(io.cwd, htmlDirectory), { recursive: true });
@@ -98,6 +100,7 @@ export function checkCommand(argument: string | undefined, flags: CheckFlags & {
     if (htmlDirectory !== undefined) {
       writeReportPage(join(resolve(io.cwd, htmlDirectory), reportFileName(targetLabel(run.target), report.board, pageNames)), run, report);
     }
+    if (markdownFile !== undefined) charts.push(usedChart(run, report));
     const runOutcomes = evaluateChecks(targetLabel(run.target), report.board, report, jobs[index]!.limits);
     outcomes.push(...runOutcomes);
     runs.push(runReportJson(report, run.settings));
@@ -114,7 +117,7 @@ export function checkCommand(argument: string | undefined, flags: CheckFlags & {
   if (markdownFile) {
     // The job summary file collects every step's output, so it is appended to; any other file is replaced.
     const isStepSummary = io.env.GITHUB_STEP_SUMMARY !== undefined && resolve(io.cwd, markdownFile) === resolve(io.cwd, io.env.GITHUB_STEP_SUMMARY);
-    writeOutputFile(markdownFile, toMarkdown(outcomes), 'markdown summary', isStepSummary);
+    writeOutputFile(markdownFile, toMarkdown(outcomes, charts), 'markdown summary', isStepSummary);
   }
   if (io.env.GITHUB_ACTIONS === 'true') {
     const annotationStream = flags.json ? io.stderr : io.stdout;
