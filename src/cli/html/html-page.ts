@@ -29,7 +29,8 @@ export function reportPageHtml(meta: ReportMeta, packedLog: Uint8Array, bundle: 
     `<style>${bundle.style.replace(/<\/style/gi, '<\\/style')}</style>`,
     '</head><body>',
     '<main id="app"><p id="loading">Loading the run…</p></main>',
-    `<script type="application/json" id="report-meta">${inlineSafe(JSON.stringify(meta))}</script>`,
+    // In JSON `<` occurs only inside strings, where \u003c means the same: no markup can start in the data.
+    `<script type="application/json" id="report-meta">${JSON.stringify(meta).replace(/</g, '\\u003c')}</script>`,
     `<script type="application/octet-stream" id="report-log">${log}</script>`,
     `<script>${inlineSafe(bundle.script)}</script>`,
     '</body></html>',
