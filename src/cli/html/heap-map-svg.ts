@@ -40,6 +40,17 @@ export function freeColour(firstLevelIndex: number): string {
   return `hsl(140, 35%, ${lightness}%)`;
 }
 
+/** formatBytes through a cache: a map repeats few sizes, and number formatting with locale is slow in browsers. */
+function cachedBytes(): (bytes: number) => string {
+  const cache = new Map<number, string>();
+  return (bytes) => {
+    let text = cache.get(bytes);
+    if (text === undefined) cache.set(bytes, (text = formatBytes(bytes)));
+    return text;
+  };
+}
+const bytesText = cachedBytes();
+
 function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
@@ -79,13 +90,13 @@ export function heapMapSvg(input: HeapMapSvgInput): string {
   input.regions.forEach((region, index) => {
     const rows = Math.max(1, Math.ceil((region.end - region.start) / span));
     const name = index === 0 ? 'main heap' : `extra bank ${index}`;
-    parts.push(`<text class="region-label" x="0" y="${top + 12}" font-size="12">${name} ${hex(region.start)}..${hex(region.end)} (${formatBytes(region.end - region.start)}, ${formatBytes(span)} per row)</text>`);
+    parts.push(`<text class="region-label" x="0" y="${top + 12}" font-size="12">${name} ${hex(region.start)}..${hex(region.end)} (${bytesText(region.end - region.start)}, ${bytesText(span)} per row)</text>`);
     const regionTop = top + LABEL_HEIGHT;
     const inRegion = input.blocks.filter((block) => block.header >= region.start && block.header < region.end);
     const firstHeader = inRegion[0]?.header ?? region.end;
     if (firstHeader > region.start) {
       const isControl = input.controlAddress >= region.start && input.controlAddress < firstHeader;
-      const what = isControl ? `control structure (${formatBytes(input.controlBytes)}: bitmaps and free-list heads) and padding` : 'padding before the first block';
+      const what = isControl ? `control structure (${bytesText(input.controlBytes)}: bitmaps and free-list heads) and padding` : 'padding before the first block';
       parts.push(`<g class="${isControl ? 'control' : 'padding'}" fill="${CONTROL_COLOUR}"><title>${escapeXml(`${hex(region.start)}..${hex(firstHeader)}: ${what}`)}</title>${rects(region, regionTop, region.start, firstHeader, '')}</g>`);
     }
     let lastEnd = firstHeader;
@@ -94,7 +105,7 @@ export function heapMapSvg(input: HeapMapSvgInput): string {
       const fill = block.used ? input.usedColour?.(block) ?? USED_COLOUR : freeColour(block.sizeClass?.fl ?? 0);
       const classText = block.sizeClass ? ` class (${block.sizeClass.fl}, ${block.sizeClass.sl})` : '';
       const extra = input.describe?.(block) ?? '';
-      const title = `${block.used ? 'used' : 'free'} block ${hex(block.address)}, ${formatBytes(block.blockSize)} (header ${hex(block.header)})${classText}${extra ? `; ${extra}` : ''}`;
+      const title = `${block.used ? 'used' : 'free'} block ${hex(block.address)}, ${bytesText(block.blockSize)} (header ${hex(block.header)})${classText}${extra ? `; ${extra}` : ''}`;
       const data = `data-header="${block.header}" data-address="${block.address}" data-size="${block.blockSize}" data-used="${block.used ? 1 : 0}"` +
         (block.sizeClass ? ` data-fl="${block.sizeClass.fl}" data-sl="${block.sizeClass.sl}"` : '') +
         (block.allocatedBy !== null ? ` data-by="${block.allocatedBy}"` : '');

@@ -20,8 +20,8 @@ interface PageHandle {
   model: RunModel;
   select(call: number): void;
   selected(): number;
-  /** Milliseconds from the script's start to the first complete drawing, and of the last step. */
-  timings: { firstPaint: number; lastStep: number };
+  /** Milliseconds from the script's start to the first complete drawing, of the last step, and of its replay. */
+  timings: { firstPaint: number; lastStep: number; lastReplay: number };
 }
 
 declare global {
@@ -150,19 +150,20 @@ async function start(): Promise<void> {
   const status = byId('step-status');
   let current = -1;
   let pending: number | null = null;
-  const timings = { firstPaint: 0, lastStep: 0 };
+  const timings = { firstPaint: 0, lastStep: 0, lastReplay: 0 };
   let timeline: Timeline | null = null;
 
   const select = (call: number): void => {
     const target = Math.max(0, Math.min(model.lastCall, Math.round(call)));
     const begun = performance.now();
     const moment = cursor.at(target);
+    timings.lastReplay = performance.now() - begun;
     renderMoment(model, moment);
     current = target;
     slider.value = String(target);
     number.value = String(target);
     timeline?.select(target);
-    history.replaceState(null, '', `#call=${target}`);
+    scheduleHash(target);
     timings.lastStep = performance.now() - begun;
     status.textContent = `call #${target} of ${model.lastCall} · drawn in ${timings.lastStep.toFixed(1)} ms`;
   };
@@ -170,6 +171,12 @@ async function start(): Promise<void> {
   const selectSoon = (call: number): void => {
     if (pending === null) requestAnimationFrame(() => { const next = pending!; pending = null; select(next); });
     pending = call;
+  };
+  // The address follows the selection once stepping pauses: browsers throttle rapid history updates.
+  let hashTimer: ReturnType<typeof setTimeout> | undefined;
+  const scheduleHash = (call: number): void => {
+    clearTimeout(hashTimer);
+    hashTimer = setTimeout(() => history.replaceState(null, '', `#call=${call}`), 120);
   };
   const callFromHash = (): number | null => {
     const match = /call=(\d+)/.exec(location.hash);

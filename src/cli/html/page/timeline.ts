@@ -44,6 +44,23 @@ export function createTimeline(model: RunModel, figures: HTMLElement, sites: HTM
     return xValues(model, axis)[index]!;
   };
 
+  // The selected call is an element over the canvas, not drawn in it: moving it must not redraw 100k points.
+  const markers = new Map<uPlot, HTMLElement>();
+  const placeMarker = (plot: uPlot): void => {
+    let marker = markers.get(plot);
+    if (!marker) {
+      marker = document.createElement('div');
+      marker.className = 'selected-call';
+      plot.over.appendChild(marker);
+      markers.set(plot, marker);
+    }
+    const x = xOf(selected);
+    const position = x === null ? -1 : plot.valToPos(x, 'x');
+    // bbox, not clientWidth: reading layout right after the map was redrawn would force a synchronous layout.
+    marker.style.display = position < 0 || position > plot.bbox.width / devicePixelRatio ? 'none' : 'block';
+    marker.style.left = `${position}px`;
+  };
+
   const overlay = {
     hooks: {
       drawClear: [(plot: uPlot) => {
@@ -86,7 +103,7 @@ export function createTimeline(model: RunModel, figures: HTMLElement, sites: HTM
         };
         if (model.peakCall > 0) line(model.peakCall, '#d62728', [4, 3], 'peak');
         if (model.meta.run.result !== 'ok') line(model.lastCall, '#000', [2, 2], String(model.meta.run.result));
-        line(selected, '#ff7f0e', [], '');
+        placeMarker(plot);
       }],
     },
   };
@@ -180,7 +197,7 @@ export function createTimeline(model: RunModel, figures: HTMLElement, sites: HTM
   return {
     select(call: number) {
       selected = call;
-      for (const plot of plots) plot.redraw(false, false);
+      for (const plot of plots) placeMarker(plot);
     },
     setAxis(next: XAxis) {
       axis = next;

@@ -1,6 +1,6 @@
 import { classRange } from '../../../allocator/index.js';
 import { callText, fromText } from '../../learn-run.js';
-import { formatBytes } from '../../units.js';
+import { formatBytes as formatBytesSlowly } from '../../units.js';
 import type { Moment } from './cursor.js';
 import { escapeHtml, hexText } from './dom.js';
 
@@ -9,6 +9,14 @@ import { escapeHtml, hexText } from './dom.js';
 // its split and merge filed blocks in, and the `step` explanation of the call beside it.
 
 interface Cell { fl: number; sl: number }
+
+/** Locale number formatting is slow in browsers and the grid repeats the same few hundred sizes. */
+const bytesCache = new Map<number, string>();
+function formatBytes(bytes: number): string {
+  let text = bytesCache.get(bytes);
+  if (text === undefined) bytesCache.set(bytes, (text = formatBytesSlowly(bytes)));
+  return text;
+}
 const same = (a: Cell | null | undefined, fl: number, sl: number): boolean => !!a && a.fl === fl && a.sl === sl;
 
 /** The bits a bitmap search visits from `start` up to `found`: the rest of the start row, then whole rows. */
