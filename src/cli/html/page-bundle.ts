@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { packageRoot } from '../engine.js';
@@ -31,9 +31,24 @@ const STAND_INS: [RegExp, string][] = [
   [/(^|\/)engine\.js$/, 'engine-stand-in.ts'],
 ];
 
+/**
+ * Bundles the page into `outdir`. Built in a private directory and renamed into place file by file, so a
+ * command reading the bundle meanwhile (parallel test files) sees the old files or the new ones, never half.
+ */
 export async function buildPageBundle(outdir = bundleDirectory()): Promise<void> {
   const esbuild = await import('esbuild');
   const pageDirectory = dirname(pageSource());
+  mkdirSync(outdir, { recursive: true });
+  const building = mkdtempSync(join(outdir, '.building-'));
+  try {
+    await bundleInto(esbuild, pageDirectory, building);
+    for (const file of [STYLE, INPUTS, SCRIPT]) renameSync(join(building, file), join(outdir, file));
+  } finally {
+    rmSync(building, { recursive: true, force: true });
+  }
+}
+
+async function bundleInto(esbuild: typeof import('esbuild'), pageDirectory: string, outdir: string): Promise<void> {
   const result = await esbuild.build({
     entryPoints: { page: pageSource() },
     bundle: true,
@@ -86,7 +101,6 @@ export async function loadPageBundle(): Promise<PageBundle> {
   const directory = bundleDirectory();
   if (stale(directory)) {
     try {
-      mkdirSync(directory, { recursive: true });
       await buildPageBundle(directory);
     } catch (error) {
       if (!existsSync(join(directory, SCRIPT))) {
