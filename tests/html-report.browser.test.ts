@@ -115,8 +115,24 @@ describe.skipIf(!haveBrowser)('the HTML report in headless Chromium', () => {
     await page.keyboard.press('p');
     expect(await page.evaluate(() => window.tlsfReport!.selected())).toBe(await page.evaluate(() => window.tlsfReport!.model.peakCall));
 
+    expect(errors).toEqual([]);
+    expect(requests.filter((url) => !/^(file|data):/.test(url))).toEqual([]);
+    await page.close();
+  });
+
+  it('opens at the call a deep link names, with step\'s explanation of it', async () => {
+    const file = await report('rtos-queues', ['rtos-queues']);
+    const { page, errors, requests } = await open(file, '#call=1406');
+    expect(await page.evaluate(() => window.tlsfReport!.selected())).toBe(1406);
+    expect(await page.locator('.call-line').textContent()).toMatch(/^#1406 malloc\(640\) from xmalloc\+0x[0-9a-f]+ → 0x[0-9a-f]{8}$/);
+    const step = JSON.parse((await runCli(['step', 'rtos-queues', '--from', '1406', '--count', '1', '--json'])).stdout) as { steps: { explanation: string[] }[] };
+    expect(await page.locator('.explanation li').allTextContents()).toEqual(step.steps[0]!.explanation);
+    // The search path is drawn: a search-start cell and the class the block was taken from.
+    expect(await page.locator('td.sl-bit.search').count()).toBe(1);
+    expect(await page.locator('td.sl-bit.found').count()).toBe(1);
+    expect(await page.locator('#heap-map g.block.touched').count()).toBe(1);
     if (screenshots) {
-      await page.screenshot({ path: join(screenshots, 'report-page.png'), fullPage: false });
+      await page.screenshot({ path: join(screenshots, 'report-overview.png') });
       await page.locator('section.moment').screenshot({ path: join(screenshots, 'report-step.png') });
     }
     expect(errors).toEqual([]);
@@ -125,7 +141,7 @@ describe.skipIf(!haveBrowser)('the HTML report in headless Chromium', () => {
   });
 
   it('shows where a run that ran out of memory stopped, and jumps to the failure', async () => {
-    const file = await report('json-doc-oom', ['json-doc', '--heap', '6K']);
+    const file = await report('fragmenter-oom', ['fragmenter', '--board', 'tiny']);
     const { page, errors, requests } = await open(file);
     expect(await page.evaluate(() => window.tlsfReportError ?? null)).toBeNull();
     expect(await page.locator('#result').textContent()).toBe('out-of-memory');
@@ -137,7 +153,7 @@ describe.skipIf(!haveBrowser)('the HTML report in headless Chromium', () => {
     await page.keyboard.press('f');
     expect(await page.evaluate(() => window.tlsfReport!.selected())).toBe(failed);
     expect((await page.locator('.explanation li').allTextContents()).some((line) => line.startsWith('fails'))).toBe(true);
-    if (screenshots) await page.screenshot({ path: join(screenshots, 'report-oom.png') });
+    if (screenshots) await page.screenshot({ path: join(screenshots, 'report-out-of-memory.png') });
     expect(errors).toEqual([]);
     expect(requests.filter((url) => !/^(file|data):/.test(url))).toEqual([]);
     await page.close();
