@@ -101,6 +101,16 @@ describe.skipIf(!haveBrowser)('the HTML report in headless Chromium', () => {
     const step = JSON.parse((await runCli(['step', 'json-doc', '--from', '777', '--count', '1', '--json'])).stdout) as { steps: { explanation: string[] }[] };
     expect(await page.locator('.explanation li').allTextContents()).toEqual(step.steps[0]!.explanation);
 
+    // A search that leaves its row: the rest of the start row, then the first-level bits up to the row found,
+    // then that row up to the class found; the rows in between are skipped by the first-level scan.
+    await page.evaluate(() => window.tlsfReport!.select(868));
+    const search = await page.locator('td.sl-bit.search').evaluate((cell) => [Number((cell as HTMLElement).dataset.fl), Number((cell as HTMLElement).dataset.sl)]);
+    const found = await page.locator('td.sl-bit.found').evaluate((cell) => [Number((cell as HTMLElement).dataset.fl), Number((cell as HTMLElement).dataset.sl)]);
+    expect(found[0]).toBeGreaterThan(search[0]!);
+    const slCount = await page.locator('table.sl-bitmap tr:nth-child(2) td.sl-bit').count();
+    expect(await page.locator('td.sl-bit.scanned').count()).toBe(slCount - search[1]! + found[1]! + 1);
+    expect(await page.locator('td.fl-bit.scanned').count()).toBe(found[0]! - search[0]!);
+
     const run = JSON.parse((await runCli(['run', 'json-doc', '--json'])).stdout) as { peakUsed: number };
     const rows = await page.locator('.peak-table tbody td[data-bytes]').evaluateAll((cells) => cells.map((cell) => Number((cell as HTMLElement).dataset.bytes)));
     expect(rows.length).toBeGreaterThan(1);
@@ -130,6 +140,7 @@ describe.skipIf(!haveBrowser)('the HTML report in headless Chromium', () => {
     // The search path is drawn: a search-start cell and the class the block was taken from.
     expect(await page.locator('td.sl-bit.search').count()).toBe(1);
     expect(await page.locator('td.sl-bit.found').count()).toBe(1);
+    expect(await page.locator('td.sl-bit.scanned').count()).toBe(7); // (2, 9) up to (2, 15)
     expect(await page.locator('#heap-map g.block.touched').count()).toBe(1);
     if (screenshots) {
       await page.screenshot({ path: join(screenshots, 'report-overview.png') });

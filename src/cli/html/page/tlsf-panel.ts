@@ -19,14 +19,16 @@ function formatBytes(bytes: number): string {
 }
 const same = (a: Cell | null | undefined, fl: number, sl: number): boolean => !!a && a.fl === fl && a.sl === sl;
 
-/** The bits a bitmap search visits from `start` up to `found`: the rest of the start row, then whole rows. */
+/**
+ * The second-level bits a search visits: the start row from the start class up (one masked bit scan); when that
+ * row has nothing, the first-level bitmap is scanned for the next non-empty row (marked on the first-level row)
+ * and that row from its first class up to the one found. Rows in between are skipped by the first-level scan.
+ */
 function scannedCells(start: Cell, found: Cell, slCount: number): Set<string> {
   const cells = new Set<string>();
-  for (let fl = start.fl; fl <= found.fl; fl++) {
-    const from = fl === start.fl ? start.sl : 0;
-    const to = fl === found.fl ? found.sl : slCount - 1;
-    for (let sl = from; sl <= to; sl++) cells.add(`${fl},${sl}`);
-  }
+  const lastInStartRow = found.fl === start.fl ? found.sl : slCount - 1;
+  for (let sl = start.sl; sl <= lastInStartRow; sl++) cells.add(`${start.fl},${sl}`);
+  if (found.fl !== start.fl) for (let sl = 0; sl <= found.sl; sl++) cells.add(`${found.fl},${sl}`);
   return cells;
 }
 
