@@ -116,6 +116,9 @@ describe.skipIf(!haveBrowser)('the HTML report in headless Chromium', () => {
     expect(rows.length).toBeGreaterThan(1);
     expect(rows.reduce((sum, bytes) => sum + bytes, 0)).toBe(run.peakUsed);
 
+    // The timeline's x axis switches to instructions and time and back without errors.
+    for (const axis of ['instructions', 'time', 'calls']) await page.selectOption('#x-axis', axis);
+
     // Keyboard: End goes to the last call, Home before the first, "p" to the peak.
     await page.keyboard.press('End');
     const last = await page.evaluate(() => window.tlsfReport!.model.lastCall);

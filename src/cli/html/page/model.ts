@@ -235,3 +235,10 @@ export function indexOfCall(model: Pick<RunModel, 'call' | 'points'>, callNumber
 export function siteColour(model: RunModel, site: number | undefined): string {
   return model.siteSeries.find((series) => series.site === site)?.colour ?? OTHER_COLOUR;
 }
+
+/** Where "jump to failure" goes: the first failed allocation, else where a failed run stopped or the replay diverged. */
+export function failureCall(model: RunModel): number | null {
+  if (model.failedCall !== null) return model.failedCall;
+  if (model.divergence) return model.divergence.call;
+  return model.meta.run.result === 'ok' ? null : model.lastCall;
+}
