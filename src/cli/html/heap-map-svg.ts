@@ -71,7 +71,7 @@ export function heapMapSvg(input: HeapMapSvgInput): string {
   const parts: string[] = [];
   let top = 0;
   /** Rectangles for the bytes [from, to) of a region, split at row ends. */
-  const rects = (region: Region, regionTop: number, from: number, to: number, attributes: string): string => {
+  const rects = (region: Region, regionTop: number, from: number, to: number): string => {
     let text = '';
     for (let at = Math.max(from, region.start); at < Math.min(to, region.end);) {
       const offset = at - region.start;
@@ -82,22 +82,29 @@ export function heapMapSvg(input: HeapMapSvgInput): string {
       const y = regionTop + row * (ROW_HEIGHT + ROW_GAP);
       // At least a hairline: a 16-byte block in a 64 KiB row is a fraction of a pixel.
       const w = Math.max((end - at) * scale, 0.75);
-      text += `<rect x="${x.toFixed(2)}" y="${y}" width="${w.toFixed(2)}" height="${ROW_HEIGHT}"${attributes}/>`;
+      text += `<rect x="${x.toFixed(2)}" y="${y}" width="${w.toFixed(2)}" height="${ROW_HEIGHT}"/>`;
       at = end;
     }
     return text;
   };
+  /** One group per drawn thing: its attributes, its hover text, its rectangles. */
+  const group = (attributes: string, title: string, region: Region, regionTop: number, from: number, to: number): string =>
+    `<g ${attributes}><title>${escapeXml(title)}</title>${rects(region, regionTop, from, to)}</g>`;
   input.regions.forEach((region, index) => {
     const rows = Math.max(1, Math.ceil((region.end - region.start) / span));
     const name = index === 0 ? 'main heap' : `extra bank ${index}`;
-    parts.push(`<text class="region-label" x="0" y="${top + 12}" font-size="12">${name} ${hex(region.start)}..${hex(region.end)} (${bytesText(region.end - region.start)}, ${bytesText(span)} per row)</text>`);
+    const size = `${bytesText(region.end - region.start)}, ${bytesText(span)} per row`;
+    parts.push(`<text class="region-label" x="0" y="${top + 12}" font-size="12">${name} ${hex(region.start)}..${hex(region.end)} (${size})</text>`);
     const regionTop = top + LABEL_HEIGHT;
     const inRegion = input.blocks.filter((block) => block.header >= region.start && block.header < region.end);
     const firstHeader = inRegion[0]?.header ?? region.end;
     if (firstHeader > region.start) {
       const isControl = input.controlAddress >= region.start && input.controlAddress < firstHeader;
-      const what = isControl ? `control structure (${bytesText(input.controlBytes)}: bitmaps and free-list heads) and padding` : 'padding before the first block';
-      parts.push(`<g class="${isControl ? 'control' : 'padding'}" fill="${CONTROL_COLOUR}"><title>${escapeXml(`${hex(region.start)}..${hex(firstHeader)}: ${what}`)}</title>${rects(region, regionTop, region.start, firstHeader, '')}</g>`);
+      const what = isControl
+        ? `control structure (${bytesText(input.controlBytes)}: bitmaps and free-list heads) and padding`
+        : 'padding before the first block';
+      const attributes = `class="${isControl ? 'control' : 'padding'}" fill="${CONTROL_COLOUR}"`;
+      parts.push(group(attributes, `${hex(region.start)}..${hex(firstHeader)}: ${what}`, region, regionTop, region.start, firstHeader));
     }
     let lastEnd = firstHeader;
     for (const block of inRegion) {
@@ -105,18 +112,22 @@ export function heapMapSvg(input: HeapMapSvgInput): string {
       const fill = block.used ? input.usedColour?.(block) ?? USED_COLOUR : freeColour(block.sizeClass?.fl ?? 0);
       const classText = block.sizeClass ? ` class (${block.sizeClass.fl}, ${block.sizeClass.sl})` : '';
       const extra = input.describe?.(block) ?? '';
-      const title = `${block.used ? 'used' : 'free'} block ${hex(block.address)}, ${bytesText(block.blockSize)} (header ${hex(block.header)})${classText}${extra ? `; ${extra}` : ''}`;
-      const data = `data-header="${block.header}" data-address="${block.address}" data-size="${block.blockSize}" data-used="${block.used ? 1 : 0}"` +
-        (block.sizeClass ? ` data-fl="${block.sizeClass.fl}" data-sl="${block.sizeClass.sl}"` : '') +
-        (block.allocatedBy !== null ? ` data-by="${block.allocatedBy}"` : '');
-      const outline = touched ? ' stroke="#d62728" stroke-width="2.5"' : ' stroke="#ffffff" stroke-width="0.5"';
-      parts.push(`<g class="block ${block.used ? 'used' : 'free'}${touched ? ' touched' : ''}" ${data} fill="${fill}"${outline}><title>${escapeXml(title)}</title>${rects(region, regionTop, block.header, block.header + block.blockSize, '')}</g>`);
+      const title = `${block.used ? 'used' : 'free'} block ${hex(block.address)}, ${bytesText(block.blockSize)} `
+        + `(header ${hex(block.header)})${classText}${extra ? `; ${extra}` : ''}`;
+      const attributes = `class="block ${block.used ? 'used' : 'free'}${touched ? ' touched' : ''}" `
+        + `data-header="${block.header}" data-address="${block.address}" data-size="${block.blockSize}" data-used="${block.used ? 1 : 0}"`
+        + (block.sizeClass ? ` data-fl="${block.sizeClass.fl}" data-sl="${block.sizeClass.sl}"` : '')
+        + (block.allocatedBy !== null ? ` data-by="${block.allocatedBy}"` : '')
+        + ` fill="${fill}"${touched ? ' stroke="#d62728" stroke-width="2.5"' : ' stroke="#ffffff" stroke-width="0.5"'}`;
+      parts.push(group(attributes, title, region, regionTop, block.header, block.header + block.blockSize));
       lastEnd = block.header + block.blockSize;
     }
     if (lastEnd < region.end) {
-      parts.push(`<g class="sentinel" fill="${SENTINEL_COLOUR}"><title>${escapeXml(`${hex(lastEnd)}: end sentinel (a zero-size used header closing the pool)`)}</title>${rects(region, regionTop, lastEnd, region.end, '')}</g>`);
+      const title = `${hex(lastEnd)}: end sentinel (a zero-size used header closing the pool)`;
+      parts.push(group(`class="sentinel" fill="${SENTINEL_COLOUR}"`, title, region, regionTop, lastEnd, region.end));
     }
     top = regionTop + rows * (ROW_HEIGHT + ROW_GAP) + 8;
   });
-  return `<svg xmlns="http://www.w3.org/2000/svg" class="heap-map" width="${width}" height="${top}" viewBox="0 0 ${width} ${top}" font-family="sans-serif">${parts.join('')}</svg>`;
+  const size = `width="${width}" height="${top}" viewBox="0 0 ${width} ${top}"`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" class="heap-map" ${size} font-family="sans-serif">${parts.join('')}</svg>`;
 }

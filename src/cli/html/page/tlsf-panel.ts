@@ -32,27 +32,44 @@ function scannedCells(start: Cell, found: Cell, slCount: number): Set<string> {
   return cells;
 }
 
-export function renderTlsfPanel(container: HTMLElement, moment: Moment): void {
-  const { replay, after, facts, before } = moment;
-  const layout = replay.heap.layout;
-  const { flCount, slCount } = layout;
+/** What the call did to each class, for the grid: search path, the class taken from, classes filed in. */
+interface CallMarks {
+  search: Cell | null;
+  found: Cell | null;
+  scanned: Set<string>;
+  filed: Cell[];
+}
+
+function callMarks(moment: Moment): CallMarks {
+  const { facts } = moment;
   const search = facts?.request?.searchClass ?? null;
   const found = facts?.taken?.class ?? null;
-  const scanned = search && found ? scannedCells(search, found, slCount) : new Set<string>();
-  const filed = [...(facts?.remainders ?? []).map((block) => block.class), facts?.coalesced?.merged.class].filter((cell): cell is Cell => !!cell);
+  const scanned = search && found ? scannedCells(search, found, moment.replay.heap.layout.slCount) : new Set<string>();
+  const filed = [...(facts?.remainders ?? []).map((block) => block.class), facts?.coalesced?.merged.class]
+    .filter((cell): cell is Cell => !!cell);
+  return { search, found, scanned, filed };
+}
+
+function firstLevelCells(moment: Moment, marks: CallMarks): string {
+  const cells: string[] = [];
+  for (let fl = moment.replay.heap.layout.flCount - 1; fl >= 0; fl--) {
+    const bit = (moment.after.firstLevelBitmap >>> fl) & 1;
+    const inScan = marks.search && marks.found && fl > marks.search.fl && fl <= marks.found.fl;
+    const title = `first-level bit ${fl}: ${bit ? 'some' : 'no'} class in row ${fl} holds a free block`;
+    cells.push(`<td class="bit fl-bit${bit ? ' set' : ''}${inScan ? ' scanned' : ''}" data-fl="${fl}" data-bit="${bit}" title="${title}">${bit}</td>`);
+  }
+  return cells.join('');
+}
+
+function secondLevelRows(moment: Moment, marks: CallMarks): string {
+  const { replay, after, before } = moment;
+  const { flCount, slCount } = replay.heap.layout;
   const changed = (fl: number, sl: number): string => {
     if (!before) return '';
     const was = (before.secondLevelBitmaps[fl]! >>> sl) & 1;
     const now = (after.secondLevelBitmaps[fl]! >>> sl) & 1;
     return was === now ? '' : now ? ' bit-set-now' : ' bit-cleared-now';
   };
-
-  const firstLevel: string[] = [];
-  for (let fl = flCount - 1; fl >= 0; fl--) {
-    const bit = (after.firstLevelBitmap >>> fl) & 1;
-    const inScan = search && found && fl > search.fl && fl <= found.fl;
-    firstLevel.push(`<td class="bit fl-bit${bit ? ' set' : ''}${inScan ? ' scanned' : ''}" data-fl="${fl}" data-bit="${bit}" title="first-level bit ${fl}: ${bit ? 'some' : 'no'} class in row ${fl} holds a free block">${bit}</td>`);
-  }
   const rows: string[] = [];
   for (let fl = flCount - 1; fl >= 0; fl--) {
     const bits = after.secondLevelBitmaps[fl]!;
@@ -62,39 +79,58 @@ export function renderTlsfPanel(container: HTMLElement, moment: Moment): void {
       const { classMin, classMax } = classRange(replay.geometry, fl, sl);
       const list = after.freeLists.find((candidate) => candidate.fl === fl && candidate.sl === sl);
       const roles = [
-        scanned.has(`${fl},${sl}`) ? ' scanned' : '',
-        same(search, fl, sl) ? ' search' : '',
-        same(found, fl, sl) ? ' found' : '',
-        filed.some((cell) => same(cell, fl, sl)) ? ' filed' : '',
+        marks.scanned.has(`${fl},${sl}`) ? ' scanned' : '',
+        same(marks.search, fl, sl) ? ' search' : '',
+        same(marks.found, fl, sl) ? ' found' : '',
+        marks.filed.some((cell) => same(cell, fl, sl)) ? ' filed' : '',
         changed(fl, sl),
       ].join('');
-      const title = `class (${fl}, ${sl}): blocks of ${formatBytes(classMin)}..${formatBytes(classMax)}; ${list ? `${list.blocks.length} free, ${formatBytes(list.bytes)}` : 'empty'}`;
-      cells.push(`<td class="bit sl-bit${bit ? ' set' : ''}${roles}" data-fl="${fl}" data-sl="${sl}" data-bit="${bit}" title="${escapeHtml(title)}">${bit}</td>`);
+      const content = list ? `${list.blocks.length} free, ${formatBytes(list.bytes)}` : 'empty';
+      const title = escapeHtml(`class (${fl}, ${sl}): blocks of ${formatBytes(classMin)}..${formatBytes(classMax)}; ${content}`);
+      cells.push(`<td class="bit sl-bit${bit ? ' set' : ''}${roles}" data-fl="${fl}" data-sl="${sl}" data-bit="${bit}" title="${title}">${bit}</td>`);
     }
-    const { classMin } = classRange(replay.geometry, fl, 0);
-    rows.push(`<tr><th title="row ${fl}: blocks from ${formatBytes(classMin)}">${fl}<small>${formatBytes(classMin)}+</small></th><td class="hex">${hexText(bits)}</td>${cells.join('')}</tr>`);
+    const rowMin = formatBytes(classRange(replay.geometry, fl, 0).classMin);
+    const head = `<th title="row ${fl}: blocks from ${rowMin}">${fl}<small>${rowMin}+</small></th><td class="hex">${hexText(bits)}</td>`;
+    rows.push(`<tr>${head}${cells.join('')}</tr>`);
   }
-  const slHeader = Array.from({ length: slCount }, (_, index) => `<th>${slCount - 1 - index}</th>`).join('');
+  return rows.join('');
+}
 
-  const event = moment.event;
-  const callLine = event
-    ? `<p class="call-line"><b>#${event.call}</b> ${escapeHtml(callText(event))}${escapeHtml(fromText(facts?.callerSymbol ?? null, event.caller))}${event.op === 'free' ? '' : ` → ${event.result === 0 ? 'NULL' : hexText(event.result)}`}</p>`
-    : `<p class="call-line">${moment.call === 0 ? 'Before the first heap call: the heap as initialised.' : `Call #${moment.call} is not in the replayed log.`}</p>`;
+/** The call in one line, as `step` heads it, then `step`'s explanation of it. */
+function callTextHtml(moment: Moment): string {
+  const { event, facts, after } = moment;
+  let callLine: string;
+  if (event) {
+    const returned = event.op === 'free' ? '' : ` → ${event.result === 0 ? 'NULL' : hexText(event.result)}`;
+    const text = `${callText(event)}${fromText(facts?.callerSymbol ?? null, event.caller)}${returned}`;
+    callLine = `<p class="call-line"><b>#${event.call}</b> ${escapeHtml(text)}</p>`;
+  } else {
+    const text = moment.call === 0 ? 'Before the first heap call: the heap as initialised.' : `Call #${moment.call} is not in the replayed log.`;
+    callLine = `<p class="call-line">${text}</p>`;
+  }
   const explanation = facts ? `<ul class="explanation">${facts.explanation.map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>` : '';
-  const legend = '<p class="legend"><span class="bit set">1</span> non-empty <span class="bit scanned">&nbsp;</span> scanned by the search '
-    + '<span class="bit search">&nbsp;</span> search starts <span class="bit found">&nbsp;</span> block taken from '
-    + '<span class="bit filed">&nbsp;</span> split or merge filed a block <span class="bit bit-cleared-now">&nbsp;</span> bit cleared by this call</p>';
+  const figures = `after the call: used ${formatBytes(after.usedBytes)} in ${after.usedBlocks} blocks, `
+    + `free ${formatBytes(after.freeBytes)} in ${after.freeBlocks}, largest free ${formatBytes(after.largestFree)}`;
+  const problems = after.consistent ? '' : `<p class="problem">inconsistent: ${escapeHtml(after.problems.slice(0, 3).join('; '))}</p>`;
+  return `${callLine}${explanation}<p class="figures">${figures}</p>${problems}`;
+}
 
+const LEGEND = '<p class="legend"><span class="bit set">1</span> non-empty <span class="bit scanned">&nbsp;</span> scanned by the search '
+  + '<span class="bit search">&nbsp;</span> search starts <span class="bit found">&nbsp;</span> block taken from '
+  + '<span class="bit filed">&nbsp;</span> split or merge filed a block '
+  + '<span class="bit bit-cleared-now">&nbsp;</span> bit cleared by this call</p>';
+
+export function renderTlsfPanel(container: HTMLElement, moment: Moment): void {
+  const marks = callMarks(moment);
+  const slCount = moment.replay.heap.layout.slCount;
+  const slHeader = Array.from({ length: slCount }, (_, index) => `<th>${slCount - 1 - index}</th>`).join('');
   container.innerHTML = `
     <div class="tlsf-grids">
-      <h3>First-level bitmap <span class="hex">${hexText(after.firstLevelBitmap)}</span></h3>
-      <table class="bitmap fl-bitmap"><tr>${firstLevel.join('')}</tr></table>
+      <h3>First-level bitmap <span class="hex">${hexText(moment.after.firstLevelBitmap)}</span></h3>
+      <table class="bitmap fl-bitmap"><tr>${firstLevelCells(moment, marks)}</tr></table>
       <h3>Second-level bitmaps (row = first-level index, column = second-level index)</h3>
-      <table class="bitmap sl-bitmap"><tr><th>fl</th><th>bits</th>${slHeader}</tr>${rows.join('')}</table>
-      ${legend}
+      <table class="bitmap sl-bitmap"><tr><th>fl</th><th>bits</th>${slHeader}</tr>${secondLevelRows(moment, marks)}</table>
+      ${LEGEND}
     </div>
-    <div class="tlsf-text">${callLine}${explanation}
-      <p class="figures">after the call: used ${formatBytes(after.usedBytes)} in ${after.usedBlocks} blocks, free ${formatBytes(after.freeBytes)} in ${after.freeBlocks}, largest free ${formatBytes(after.largestFree)}</p>
-      ${after.consistent ? '' : `<p class="problem">inconsistent: ${escapeHtml(after.problems.slice(0, 3).join('; '))}</p>`}
-    </div>`;
+    <div class="tlsf-text">${callTextHtml(moment)}</div>`;
 }
