@@ -15,7 +15,9 @@ function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-const POLICY = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
+const POLICY = [
+  "default-src 'none'", "script-src 'unsafe-inline'", "style-src 'unsafe-inline'", 'img-src data:', "base-uri 'none'", "form-action 'none'",
+].join('; ');
 
 export function reportPageHtml(meta: ReportMeta, packedLog: Uint8Array, bundle: PageBundle): string {
   const log = base64FromBytes(gzipSync(packedLog, { level: 9 }));

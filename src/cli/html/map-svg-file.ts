@@ -21,7 +21,8 @@ export function writeMapSvg(path: string, run: LearnRun, snapshot: HeapSnapshot)
     },
     describe: (block) => {
       const event = block.allocatedBy === null ? undefined : byCall.get(block.allocatedBy);
-      return event ? `allocated by #${event.call} ${callText(event)}${fromText(callerSymbol(run.image, event.caller), event.caller)}` : '';
+      if (!event) return '';
+      return `allocated by #${event.call} ${callText(event)}${fromText(callerSymbol(run.image, event.caller), event.caller)}`;
     },
   });
   try {

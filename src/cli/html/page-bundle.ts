@@ -104,7 +104,8 @@ export async function loadPageBundle(): Promise<PageBundle> {
       await buildPageBundle(directory);
     } catch (error) {
       if (!existsSync(join(directory, SCRIPT))) {
-        throw new Error(`the report page is not built (${join(directory, SCRIPT)}) and cannot be built here: ${(error as Error).message}; run npm run build`);
+        const reason = (error as Error).message;
+        throw new Error(`the report page is not built (${join(directory, SCRIPT)}) and cannot be built here: ${reason}; run npm run build`);
       }
     }
   }

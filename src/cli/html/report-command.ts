@@ -17,7 +17,9 @@ import { packEvents, REPORT_DATA_FORMAT, sitesOf, type ReportMeta } from './repo
 export const DEFAULT_REPORT_FILE = 'tlsf-report.html';
 
 /** The page's data for a run made with recordEvents. */
-export function reportPageData(prepared: PreparedRun, report: RunReport, image: ElfImage | null): { meta: ReportMeta; packed: Uint8Array } {
+export function reportPageData(
+  prepared: PreparedRun, report: RunReport, image: ElfImage | null,
+): { meta: ReportMeta; packed: Uint8Array } {
   const events = report.events ?? [];
   const callers = sitesOf(events);
   const { bytes, labels } = packEvents(events, callers);
@@ -53,7 +55,9 @@ function imageOf(prepared: PreparedRun): ElfImage | null {
  * Writes the page of a finished run (made with recordEvents); returns its size in bytes. Without a bundle, the
  * one program.ts loaded before a synchronous command (run --html, check --html-dir) started.
  */
-export function writeReportPage(path: string, prepared: PreparedRun, report: RunReport, bundle = loadedPageBundle(), image = imageOf(prepared)): number {
+export function writeReportPage(
+  path: string, prepared: PreparedRun, report: RunReport, bundle = loadedPageBundle(), image = imageOf(prepared),
+): number {
   const { meta, packed } = reportPageData(prepared, report, image);
   const html = reportPageHtml(meta, packed, bundle);
   try {
@@ -69,7 +73,8 @@ export function writeReportPage(path: string, prepared: PreparedRun, report: Run
  * unique against `taken` (the same target and board twice in a budget file) with a counter.
  */
 export function reportFileName(target: string, board: string, taken: Set<string>): string {
-  const safe = (text: string): string => text.replace(/\.[a-z0-9]+$/i, '').replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').slice(0, 80) || 'run';
+  const safe = (text: string): string =>
+    text.replace(/\.[a-z0-9]+$/i, '').replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').slice(0, 80) || 'run';
   const stem = `${safe(target)}-${safe(board)}`;
   let name = `${stem}.html`;
   for (let counter = 2; taken.has(name); counter++) name = `${stem}-${counter}.html`;
@@ -85,6 +90,7 @@ export async function reportCommand(request: RunRequest, flags: ReportFlags, io:
   const path = resolve(io.cwd, flags.output ?? DEFAULT_REPORT_FILE);
   const bytes = writeReportPage(path, run.prepared, run.report, bundle, run.image);
   const calls = run.events.filter((event) => event.op !== 'mark').length;
-  io.stdout.write(`${run.prepared.label} on ${run.report.board}: ${run.report.result}, ${calls.toLocaleString('en-US')} heap calls; wrote ${flags.output ?? DEFAULT_REPORT_FILE} (${formatBytes(bytes)})\n`);
+  const what = `${run.prepared.label} on ${run.report.board}: ${run.report.result}, ${calls.toLocaleString('en-US')} heap calls`;
+  io.stdout.write(`${what}; wrote ${flags.output ?? DEFAULT_REPORT_FILE} (${formatBytes(bytes)})\n`);
   return run.report.result === 'ok' ? EXIT_OK : EXIT_CHECK_FAILED;
 }

@@ -7,11 +7,13 @@ import type { HeapEvent } from '../../board/index.js';
 
 export const REPORT_DATA_FORMAT = 1;
 
+export interface RamBankFacts { name: string; base: number; size: number; heap: boolean }
+
 /** What the page needs besides the log: the run's report, the heap's shape and the names of call sites. */
 export interface ReportMeta {
   format: typeof REPORT_DATA_FORMAT;
   target: string;
-  board: { name: string; cpu?: string; clockHz?: number; ram: { name: string; base: number; size: number; heap: boolean }[] };
+  board: { name: string; cpu?: string; clockHz?: number; ram: RamBankFacts[] };
   setup: { heapBase: number; heapSize: number; align: 4 | 8 | 16; slLog2: number; extraBanks: string[] };
   /** The `run --json` document (docs/report.schema.json), output and all. */
   run: Record<string, unknown>;
@@ -110,7 +112,9 @@ export function packEvents(events: HeapEvent[], siteAddresses: number[]): { byte
 /** The log back from its columns; `callers` maps a site index to the logged caller. */
 export function unpackEvents(bytes: Uint8Array, count: number, labels: string[], callers: number[]): HeapEvent[] {
   const expected = layout(count).bytes;
-  if (bytes.byteLength !== expected) throw new Error(`the report's call log has ${bytes.byteLength} bytes, expected ${expected} for ${count} events`);
+  if (bytes.byteLength !== expected) {
+    throw new Error(`the report's call log has ${bytes.byteLength} bytes, expected ${expected} for ${count} events`);
+  }
   // A fresh, aligned copy: the decoded bytes may sit at any offset of a larger buffer.
   const columns = views(bytes.slice().buffer, count);
   const events: HeapEvent[] = new Array(count);
@@ -123,7 +127,8 @@ export function unpackEvents(bytes: Uint8Array, count: number, labels: string[],
     const op = OPS[columns.op[index]!];
     if (op === undefined) throw new Error(`event ${index}: unknown operation code ${columns.op[index]}`);
     const args = ONE_ARGUMENT.has(op) ? [columns.arg0[index]!] : [columns.arg0[index]!, columns.arg1[index]!];
-    const event: HeapEvent = { call, op, args, result: columns.result[index]!, instructions, caller: callers[columns.site[index]!] ?? 0 };
+    const caller = callers[columns.site[index]!] ?? 0;
+    const event: HeapEvent = { call, op, args, result: columns.result[index]!, instructions, caller };
     if (op === 'mark') event.label = labels[label++] ?? '';
     events[index] = event;
   }

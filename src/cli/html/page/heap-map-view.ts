@@ -23,7 +23,8 @@ export function heapMapHtml(model: RunModel, moment: Moment): string {
     describe: (block) => {
       const event = allocatingEvent(block.allocatedBy);
       if (!event) return block.allocatedBy === null ? '' : `allocated by call #${block.allocatedBy}`;
-      return `allocated by #${event.call} ${callText(event)}${fromText(model.symbols.symbolOf(event.caller) ?? null, event.caller)}`;
+      const from = fromText(model.symbols.symbolOf(event.caller) ?? null, event.caller);
+      return `allocated by #${event.call} ${callText(event)}${from}`;
     },
   });
 }

@@ -22,13 +22,17 @@ export function histogramSvg(values: number[], title: string, colour: string): s
     const count = counts.get(bucket) ?? 0;
     const barHeight = count === 0 ? 0 : Math.max(1, (count / most) * (height - 40));
     const x = 5 + (bucket - low) * barWidth;
-    const range = bucket === 0 && low === 0 ? '0..1 B' : `${formatBytes(2 ** bucket)}..${formatBytes(2 ** (bucket + 1) - 1)}`;
+    const range = bucket === 0 ? '0..1 B' : `${formatBytes(2 ** bucket)}..${formatBytes(2 ** (bucket + 1) - 1)}`;
+    const label = bucket === 0 ? '0' : formatBytes(2 ** bucket).replace(' ', '');
+    const middle = x + (barWidth - 4) / 2;
+    const text = (y: number, content: string | number): string =>
+      `<text x="${middle}" y="${y}" font-size="9" text-anchor="middle">${content}</text>`;
     bars.push(`<g class="bar" data-bucket="${bucket}" data-count="${count}"><title>${escapeHtml(`${range}: ${count}`)}</title>`
       + `<rect x="${x}" y="${height - 20 - barHeight}" width="${barWidth - 4}" height="${barHeight}" fill="${colour}"/>`
-      + `<text x="${x + (barWidth - 4) / 2}" y="${height - 6}" font-size="9" text-anchor="middle">${bucket === 0 && low === 0 ? '0' : formatBytes(2 ** bucket).replace(' ', '')}</text>`
-      + (count > 0 ? `<text x="${x + (barWidth - 4) / 2}" y="${height - 23 - barHeight}" font-size="9" text-anchor="middle">${count}</text>` : '')
+      + text(height - 6, label) + (count > 0 ? text(height - 23 - barHeight, count) : '')
       + '</g>');
   }
-  return `<figure class="histogram"><figcaption>${escapeHtml(title)} (${values.length.toLocaleString('en-US')}; bars by power of two)</figcaption>`
-    + `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">${bars.join('')}</svg></figure>`;
+  const caption = `${escapeHtml(title)} (${values.length.toLocaleString('en-US')}; bars by power of two)`;
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">${bars.join('')}</svg>`;
+  return `<figure class="histogram"><figcaption>${caption}</figcaption>${svg}</figure>`;
 }

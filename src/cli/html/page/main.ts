@@ -81,8 +81,9 @@ async function start(): Promise<void> {
 
   timeline = createTimeline(model, byId('chart-figures'), byId('chart-sites'), select);
   const peakBlocks = cursor.at(model.peakCall).after.blocks.filter((block) => block.used).map((block) => block.blockSize);
-  byId('histograms').innerHTML = `<h2>Sizes</h2><div class="histogram-row">${histogramSvg(model.requestSizes, 'Requested sizes, every allocation', '#4477aa')}`
-    + `${histogramSvg(peakBlocks, `Used block sizes at the peak (call #${model.peakCall})`, '#ee6677')}</div>`;
+  const requests = histogramSvg(model.requestSizes, 'Requested sizes, every allocation', '#4477aa');
+  const blocks = histogramSvg(peakBlocks, `Used block sizes at the peak (call #${model.peakCall})`, '#ee6677');
+  byId('histograms').innerHTML = `<h2>Sizes</h2><div class="histogram-row">${requests}${blocks}</div>`;
 
   slider.addEventListener('input', () => selectSoon(Number(slider.value)));
   number.addEventListener('change', () => select(Number(number.value)));
@@ -92,8 +93,12 @@ async function start(): Promise<void> {
   byId('go-last').addEventListener('click', () => select(model.lastCall));
   byId('go-peak').addEventListener('click', () => select(model.peakCall));
   byId('go-failure').addEventListener('click', () => { const call = failureCall(model); if (call !== null) select(call); });
-  byId<HTMLSelectElement>('x-axis').addEventListener('change', (event) => timeline?.setAxis((event.target as HTMLSelectElement).value as XAxis));
-  addEventListener('hashchange', () => { const call = callFromHash(); if (call !== null && call !== current) select(call); });
+  const axis = byId<HTMLSelectElement>('x-axis');
+  axis.addEventListener('change', () => timeline?.setAxis(axis.value as XAxis));
+  addEventListener('hashchange', () => {
+    const call = callFromHash();
+    if (call !== null && call !== current) select(call);
+  });
   addEventListener('keydown', (event) => {
     const target = event.target as HTMLElement;
     if (target.tagName === 'SELECT' || (target.tagName === 'INPUT' && target !== slider)) return;

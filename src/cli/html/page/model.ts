@@ -114,7 +114,9 @@ function buildModel(meta: ReportMeta, events: HeapEvent[], setup: ReplaySetup, s
     eventOfCall.set(event.call, event);
     const [argument0 = 0, argument1 = 0] = event.args;
     const site = siteOfCaller.get(event.caller) ?? 0;
-    const releases = event.op === 'free' ? argument0 : event.op === 'realloc' && argument0 !== 0 && (event.result !== 0 || argument1 === 0) ? argument0 : 0;
+    // free(p), and a realloc that moved or freed p (on failure the old block stays).
+    const reallocReleases = event.op === 'realloc' && argument0 !== 0 && (event.result !== 0 || argument1 === 0);
+    const releases = event.op === 'free' || reallocReleases ? argument0 : 0;
     if (releases !== 0) {
       const block = live.get(releases);
       if (block) {
@@ -191,7 +193,8 @@ function bySite(model: RunModel, deltaSite: Int32Array, deltaBytes: Float64Array
   const top = ranked.slice(0, TOP_SITES);
   const total = model.peakUsed;
   model.peakTable = ranked.map((site) => ({
-    name: siteName(model, site), site, blocks: peakBlocks[site]!, bytes: peakBytes[site]!, share: total === 0 ? 0 : peakBytes[site]! / total,
+    name: siteName(model, site), site, blocks: peakBlocks[site]!, bytes: peakBytes[site]!,
+    share: total === 0 ? 0 : peakBytes[site]! / total,
   }));
   // Series: every point's live bytes for the top sites and the rest, stacked (each value includes those below).
   bytes.fill(0);

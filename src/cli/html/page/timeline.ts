@@ -31,9 +31,13 @@ function compactBytes(bytes: number): string {
   return `${Number((bytes / 1024 / 1024).toFixed(1))} MiB`;
 }
 
-const AXIS_LABEL: Record<XAxis, string> = { calls: 'heap call', instructions: 'instructions', time: 'time (ms, estimated)' };
+const AXIS_LABEL: Record<XAxis, string> = {
+  calls: 'heap call', instructions: 'instructions', time: 'time (ms, estimated)',
+};
 
-export function createTimeline(model: RunModel, figures: HTMLElement, sites: HTMLElement, onSelect: (call: number) => void): Timeline {
+export function createTimeline(
+  model: RunModel, figures: HTMLElement, sites: HTMLElement, onSelect: (call: number) => void,
+): Timeline {
   let axis: XAxis = 'calls';
   let selected = 0;
   const width = (): number => Math.max(480, figures.clientWidth || 960);
@@ -119,6 +123,8 @@ export function createTimeline(model: RunModel, figures: HTMLElement, sites: HTM
     plugins: [overlay],
   });
   const bytesValue = (_plot: uPlot, value: number | null): string => (value === null ? '' : formatBytes(value));
+  const figuresData = (x: Float64Array): uPlot.AlignedData =>
+    [x, model.used, model.requested, model.largestFree, model.free, model.fragmentation] as uPlot.AlignedData;
   // Used and requested bytes on the left axis; free and largest free (often ten times larger) on the right;
   // fragmentation spans the height (0..100%) with its value in the legend.
   const figuresPlot = new uPlot({
@@ -129,13 +135,18 @@ export function createTimeline(model: RunModel, figures: HTMLElement, sites: HTM
       { label: 'requested', stroke: '#228833', width: 1, scale: 'bytes', value: bytesValue },
       { label: 'largest free (right)', stroke: '#ccbb44', width: 1, scale: 'free', value: bytesValue },
       { label: 'free (right)', stroke: '#aaaaaa', width: 1, scale: 'free', value: bytesValue },
-      { label: 'fragmentation', stroke: '#aa3377', width: 1, scale: '%', value: (_plot, value) => (value === null ? '' : `${(value * 100).toFixed(1)}%`) },
+      {
+        label: 'fragmentation', stroke: '#aa3377', width: 1, scale: '%',
+        value: (_plot, value) => (value === null ? '' : `${(value * 100).toFixed(1)}%`),
+      },
     ],
     axes: [{}, bytesAxis('bytes', 3), bytesAxis('free', 1)],
-  } as uPlot.Options, [xValues(model, axis), model.used, model.requested, model.largestFree, model.free, model.fragmentation] as uPlot.AlignedData, figures);
+  } as uPlot.Options, figuresData(xValues(model, axis)), figures);
 
   // Stacked: drawn from the top of the stack down, each filled to zero, so each band shows one site's bytes.
   const stackOrder = [...model.siteSeries.keys()].reverse();
+  const sitesData = (x: Float64Array): uPlot.AlignedData =>
+    [x, ...stackOrder.map((slot) => model.siteSeries[slot]!.values)] as uPlot.AlignedData;
   const sitesPlot = new uPlot({
     ...common('Live bytes by allocating call site (stacked)', 240),
     series: [
@@ -152,7 +163,7 @@ export function createTimeline(model: RunModel, figures: HTMLElement, sites: HTM
       }),
     ],
     axes: [{}, bytesAxis('y', 3)],
-  } as uPlot.Options, [xValues(model, axis), ...stackOrder.map((slot) => model.siteSeries[slot]!.values)] as uPlot.AlignedData, sites);
+  } as uPlot.Options, sitesData(xValues(model, axis)), sites);
 
   const plots = [figuresPlot, sitesPlot];
   // One x range for both charts.
@@ -161,7 +172,8 @@ export function createTimeline(model: RunModel, figures: HTMLElement, sites: HTM
     plot.hooks.setScale = [...(plot.hooks.setScale ?? []), (source: uPlot, key: string) => {
       if (key !== 'x' || syncing) return;
       syncing = true;
-      for (const other of plots) if (other !== source) other.setScale('x', { min: source.scales.x!.min!, max: source.scales.x!.max! });
+      const range = { min: source.scales.x!.min!, max: source.scales.x!.max! };
+      for (const other of plots) if (other !== source) other.setScale('x', range);
       syncing = false;
     }];
     const over = plot.over;
@@ -204,8 +216,8 @@ export function createTimeline(model: RunModel, figures: HTMLElement, sites: HTM
       const x = xValues(model, axis);
       figuresPlot.series[0]!.label = AXIS_LABEL[axis];
       sitesPlot.series[0]!.label = AXIS_LABEL[axis];
-      figuresPlot.setData([x, model.used, model.requested, model.largestFree, model.free, model.fragmentation] as uPlot.AlignedData);
-      sitesPlot.setData([x, ...stackOrder.map((slot) => model.siteSeries[slot]!.values)] as uPlot.AlignedData);
+      figuresPlot.setData(figuresData(x));
+      sitesPlot.setData(sitesData(x));
     },
   };
 }
