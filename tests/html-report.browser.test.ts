@@ -111,6 +111,11 @@ describe.skipIf(!haveBrowser)('the HTML report in headless Chromium', () => {
     expect(await page.locator('td.sl-bit.scanned').count()).toBe(slCount - search[1]! + found[1]! + 1);
     expect(await page.locator('td.fl-bit.scanned').count()).toBe(found[0]! - search[0]!);
 
+    // A realloc that grows in place searches no list: no search path is drawn.
+    await page.evaluate(() => window.tlsfReport!.select(1012));
+    expect(await page.locator('.explanation li').first().textContent()).toContain('realloc first tries to resize the block where it is');
+    expect(await page.locator('td.sl-bit.search, td.sl-bit.scanned').count()).toBe(0);
+
     const run = JSON.parse((await runCli(['run', 'json-doc', '--json'])).stdout) as { peakUsed: number };
     const rows = await page.locator('.peak-table tbody td[data-bytes]').evaluateAll((cells) => cells.map((cell) => Number((cell as HTMLElement).dataset.bytes)));
     expect(rows.length).toBeGreaterThan(1);

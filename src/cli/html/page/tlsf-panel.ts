@@ -42,7 +42,8 @@ interface CallMarks {
 
 function callMarks(moment: Moment): CallMarks {
   const { facts } = moment;
-  const search = facts?.request?.searchClass ?? null;
+  // A realloc that resized in place searched nothing.
+  const search = facts?.realloc === 'in-place' ? null : facts?.request?.searchClass ?? null;
   const found = facts?.taken?.class ?? null;
   const scanned = search && found ? scannedCells(search, found, moment.replay.heap.layout.slCount) : new Set<string>();
   const filed = [...(facts?.remainders ?? []).map((block) => block.class), facts?.coalesced?.merged.class]
