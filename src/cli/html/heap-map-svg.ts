@@ -55,12 +55,15 @@ function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-/** Bytes per row: a power of two, so the main pool fits in at most MAX_ROWS rows. */
+/**
+ * Bytes per row: a power of two, so that all pools together fit in about MAX_ROWS rows (a few more for each
+ * extra pool); a small main heap beside a large extra bank would otherwise take pages.
+ */
 export function bytesPerRow(regions: Region[]): number {
-  const main = regions[0];
-  const length = main ? main.end - main.start : 1;
+  const allowed = MAX_ROWS + 4 * Math.max(0, regions.length - 1);
+  const rows = (span: number): number => regions.reduce((sum, region) => sum + Math.ceil((region.end - region.start) / span), 0);
   let span = 256;
-  while (Math.ceil(length / span) > MAX_ROWS) span *= 2;
+  while (rows(span) > allowed) span *= 2;
   return span;
 }
 
@@ -108,6 +111,11 @@ export function heapMapSvg(input: HeapMapSvgInput): string {
     }
     let lastEnd = firstHeader;
     for (const block of inRegion) {
+      if (block.header > lastEnd) {
+        // A region larger than one pool can span is carved into pieces, each closed by its own sentinel.
+        const title = `${hex(lastEnd)}..${hex(block.header)}: the sentinel closing one pool piece and the next piece's start`;
+        parts.push(group(`class="sentinel" fill="${SENTINEL_COLOUR}"`, title, region, regionTop, lastEnd, block.header));
+      }
       const touched = input.highlight !== null && input.highlight !== undefined && input.highlight.header === block.header;
       const fill = block.used ? input.usedColour?.(block) ?? USED_COLOUR : freeColour(block.sizeClass?.fl ?? 0);
       const classText = block.sizeClass ? ` class (${block.sizeClass.fl}, ${block.sizeClass.sl})` : '';
