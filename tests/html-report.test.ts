@@ -9,7 +9,7 @@ import type { HeapEvent } from '../src/board/index.js';
 import { execute, prepareRun } from '../src/cli/engine.js';
 import { mermaidUsedChart } from '../src/cli/ci.js';
 import { regionsOf } from '../src/cli/heap-map.js';
-import { heapMapSvg } from '../src/cli/html/heap-map-svg.js';
+import { bytesPerRow, heapMapSvg } from '../src/cli/html/heap-map-svg.js';
 import { reportPageHtml } from '../src/cli/html/html-page.js';
 import { reportFileName, reportPageData } from '../src/cli/html/report-command.js';
 import { base64FromBytes, bytesFromBase64, packEvents, sitesOf, unpackEvents, type ReportMeta } from '../src/cli/html/report-data.js';
@@ -111,6 +111,15 @@ describe('the SVG heap map', () => {
     const widths = [...svg.matchAll(/<rect x="[\d.]+" y="\d+" width="([\d.]+)"/g)].reduce((sum, match) => sum + Number(match[1]), 0);
     const row = Number(/, ([\d,]+) B per row/.exec(svg)![1]!.replace(/,/g, ''));
     expect(widths).toBeCloseTo((report.heapSize / row) * 960, -1);
+  });
+
+  it('fits all pools together in about 16 rows: a small main heap beside a 64 KiB bank', () => {
+    const main = { start: 0x2000_0088, end: 0x2000_2088 };
+    const bank = { start: 0x1000_0000, end: 0x1001_0000 };
+    expect(bytesPerRow([main])).toBe(512);
+    const span = bytesPerRow([main, bank]);
+    expect(span).toBe(4096);
+    expect(Math.ceil(8192 / span) + Math.ceil(65536 / span)).toBeLessThanOrEqual(20);
   });
 });
 
