@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { packageRoot } from '../engine.js';
 
@@ -15,6 +16,10 @@ const INPUTS = 'inputs.json';
 
 export function bundleDirectory(): string {
   return join(packageRoot(), 'dist', 'html-page');
+}
+
+function uplotLicence(): string {
+  return join(dirname(createRequire(import.meta.url).resolve('uplot/package.json')), 'LICENSE');
 }
 
 function pageSource(): string {
@@ -58,6 +63,8 @@ async function bundleInto(esbuild: typeof import('esbuild'), pageDirectory: stri
     minify: true,
     outdir,
     metafile: true,
+    // uPlot's MIT licence asks for its notice in every copy; its own header is not kept by minification.
+    banner: { js: `/*! uPlot: ${readFileSync(uplotLicence(), 'utf8').trim().replace(/\*\//g, '* /')} */` },
     logLevel: 'error',
     plugins: [{
       name: 'tlsf-sim-page-stand-ins',
