@@ -8,7 +8,7 @@ import type { CliIo } from '../options.js';
 import { runReportJson } from '../report.js';
 import { formatBytes } from '../units.js';
 import { reportPageHtml } from './html-page.js';
-import { loadedPageBundle, loadPageBundle, type PageBundle } from './page-bundle.js';
+import { loadedPageBundle, loadPageBundle } from './page-bundle.js';
 import { packEvents, REPORT_DATA_FORMAT, sitesOf, type ReportMeta } from './report-data.js';
 
 // `tlsf-sim report` and the pages `run --html` and `check --html-dir` write: one self-contained HTML file per
