@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_cross=${TLSF_SIM_WANT_CROSS:-0}
+# Chromium for the HTML report's browser tests (tests/html-report.browser.test.ts); they skip without it.
+want_browser=${TLSF_SIM_WANT_BROWSER:-0}
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"
@@ -52,5 +54,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# Not fatal: without a browser only the browser tests skip.
+if [ "$want_browser" = 1 ] && [ "$(uname)" = Linux ] && ! command -v chromium >/dev/null 2>&1; then
+  echo "tlsf-sim setup: installing chromium (for the HTML report's browser tests)" >&2
+  apt_install chromium || echo "tlsf-sim setup: could not install chromium; the browser tests will skip (sudo apt-get install -y chromium)" >&2
+fi
+
 [ -d node_modules/koffi ] || npm install --no-audit --no-fund >&2
-npx tsc -p tsconfig.json
+npm run build --silent

@@ -2,7 +2,7 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { comparisonCell, describeSites, formatComparison, type Comparison } from './baseline.js';
 import type { CheckOutcome } from './checks.js';
-import { toGithubAnnotations, toJUnit, toMarkdown, type MarkdownComparison, type RunTiming } from './ci.js';
+import { toGithubAnnotations, toJUnit, toMarkdown, type MarkdownChart, type MarkdownComparison, type RunTiming } from './ci.js';
 import { COMPARED_FIGURES, type RunDocument } from './compared-figures.js';
 import { InputError } from './errors.js';
 import { writeJson, type CliIo } from './options.js';
@@ -141,6 +141,8 @@ export interface CheckOutputs {
   /** The text lines of each run were written as the runs finished (check); merge writes them all here. */
   writeRunLines: boolean;
   colours: Palette;
+  /** Used bytes over each run, drawn under the markdown table (check; a merge of shards has none). */
+  charts?: MarkdownChart[];
 }
 
 /** Everything a check writes once its runs are done: files, annotations, then the JSON or the verdict line. */
@@ -160,7 +162,7 @@ export function writeCheckOutputs(document: CheckDocument, outputs: CheckOutputs
     // The job summary file collects every step's output, so it is appended to; any other file is replaced.
     const summary = io.env.GITHUB_STEP_SUMMARY;
     const isStepSummary = summary !== undefined && resolve(io.cwd, outputs.markdownFile) === resolve(io.cwd, summary);
-    const markdown = toMarkdown(document.checks, markdownComparison(document));
+    const markdown = toMarkdown(document.checks, markdownComparison(document), outputs.charts);
     writeOutputFile(outputs.markdownFile, markdown, 'markdown summary', isStepSummary);
   }
   if (io.env.GITHUB_ACTIONS === 'true') {

@@ -89,6 +89,24 @@ function escapeMarkdownCell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 
+/** Used bytes over one run (html/used-chart.ts), drawn as a mermaid chart under the table. */
+export interface MarkdownChart { title: string; calls: number[]; used: number[] }
+
+/** A mermaid `xychart-beta` line of used bytes: GitHub renders it in step summaries and comments. */
+export function mermaidUsedChart(chart: MarkdownChart): string {
+  const quote = (text: string): string => `"${text.replace(/["\\\r\n]/g, ' ')}"`;
+  const highest = Math.max(1, ...chart.used);
+  return [
+    '```mermaid',
+    'xychart-beta',
+    `    title ${quote(`${chart.title}: used bytes`)}`,
+    `    x-axis ${quote('heap call')} ${chart.calls[0] ?? 0} --> ${chart.calls[chart.calls.length - 1] ?? 0}`,
+    `    y-axis ${quote('used bytes')} 0 --> ${highest}`,
+    `    line [${chart.used.join(', ')}]`,
+    '```',
+  ].join('\n');
+}
+
 /** A run against the baseline, for the markdown report's second table. */
 export interface MarkdownComparison {
   target: string;
@@ -101,10 +119,11 @@ export interface MarkdownComparison {
 
 /**
  * A summary table for a pull-request comment or $GITHUB_STEP_SUMMARY; with a baseline, a second table of
- * old -> new per figure and the call sites that grew.
+ * old -> new per figure and the call sites that grew; a chart of used bytes per run if given.
  */
 export function toMarkdown(
   outcomes: CheckOutcome[], comparison?: { baselineFile: string; headers: string[]; runs: MarkdownComparison[] },
+  charts: MarkdownChart[] = [],
 ): string {
   const passed = outcomes.filter((outcome) => outcome.pass).length;
   const verdict = passed === outcomes.length ? 'all checks pass' : `${outcomes.length - passed} of ${outcomes.length} checks failed`;
@@ -137,6 +156,7 @@ export function toMarkdown(
       }
     }
   }
+  for (const chart of charts) lines.push('', mermaidUsedChart(chart));
   return `${lines.join('\n')}\n`;
 }
 

@@ -1,11 +1,13 @@
+import { resolve } from 'node:path';
 import { hex, Tlsf } from '../allocator/index.js';
 import type { RunRequest } from './engine.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError, quoteInput } from './errors.js';
 import { defaultScale, drawRegion, MAP_LEGEND, regionsOf } from './heap-map.js';
 import { callerSymbol, callText, classText, fromText, headline, replayLine, startLearnRun } from './learn-run.js';
-import { writeJson, type CliIo } from './options.js';
+import { fileFlag, writeJson, type CliIo } from './options.js';
 import { REPORT_SCHEMA_VERSION } from './report.js';
 import { HeapReplay } from './replay.js';
+import { writeMapSvg } from './html/map-svg-file.js';
 import type { Palette } from './terminal.js';
 import { formatBytes, formatPercent, parseCount } from './units.js';
 
@@ -23,10 +25,11 @@ export function parseMapPoint(text: string): MapPoint {
   throw new InputError(`--at: ${quoteInput(text)} is not a point of the run; use end, peak or call:N (after heap call N, e.g. call:120)`);
 }
 
-export interface MapFlags { at?: string; width?: string; scale?: string; json?: boolean }
+export interface MapFlags { at?: string; width?: string; scale?: string; json?: boolean; svg?: string }
 
 export function mapCommand(request: RunRequest, flags: MapFlags, io: CliIo, colours: Palette): number {
   const point = parseMapPoint(flags.at ?? 'end');
+  const svgFile = fileFlag(flags.svg, '--svg');
   const width = flags.width === undefined ? 64 : parseCount(flags.width, '--width', { min: 8, max: 1024 });
   const scaleOption = flags.scale === undefined ? undefined : parseCount(flags.scale, '--scale', { min: 1, max: 1 << 30 });
   const run = startLearnRun(request);
@@ -59,6 +62,7 @@ export function mapCommand(request: RunRequest, flags: MapFlags, io: CliIo, colo
   const stopAfter = point.kind === 'end' ? Infinity : point.kind === 'peak' ? peakCall : point.call;
   replay.runWhile((event) => event.call <= stopAfter);
   const snapshot = replay.snapshot();
+  if (svgFile !== undefined) writeMapSvg(resolve(io.cwd, svgFile), run, snapshot);
   const replayedCalls = events.slice(0, replay.position).filter((event) => event.op !== 'mark').length;
   const atCall = replay.position === 0 ? 0 : events[replay.position - 1]!.call;
   const lastMark = events.slice(0, replay.position).reverse().find((event) => event.op === 'mark')?.label ?? null;

@@ -5,10 +5,11 @@ import { runToDocument, type WorkerReply } from './parallel.js';
 
 // A worker thread of parallel.ts: its own emulator, one run per message, the run's report document back.
 
-parentPort!.on('message', (message: { index: number; request: RunRequest }) => {
+parentPort!.on('message', (message: { index: number; request: RunRequest; charts: boolean }) => {
   let reply: WorkerReply;
   try {
-    reply = { index: message.index, run: runToDocument(prepareRun(message.request), false) };
+    const { run, extras } = runToDocument(prepareRun(message.request), false, message.charts);
+    reply = { index: message.index, run, extras };
   } catch (error) {
     const known = error instanceof Error ? error : new Error(String(error));
     const { name, message: text, stack } = known;

@@ -1,6 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type { RunReport } from '../board/index.js';
 import { execute, prepareRun, type PreparedRun, type RunRequest } from './engine.js';
+import { usedChart, type UsedChart } from './html/used-chart.js';
 import type { RunDocument } from './compared-figures.js';
 import { InputError } from './errors.js';
 import { runReportJson } from './report.js';
@@ -24,9 +26,18 @@ export function parseJobs(text: string | undefined): number {
   return parseCount(text, '--jobs', { min: 1, max: MAX_JOBS });
 }
 
+/** What a run gives besides its report document: the used-bytes chart of `check --markdown`, when asked for. */
+export interface RunExtras { chart?: UsedChart }
+
 /** One run into its report document: what a worker does, and what the main thread does when it runs alone. */
-export function runToDocument(prepared: PreparedRun, showProgress: boolean): RunDocument {
-  return runReportJson(execute(prepared, showProgress), prepared.settings);
+export function runToDocument(
+  prepared: PreparedRun, showProgress: boolean, wantChart = false,
+  onReport?: (report: RunReport) => void,
+): { run: RunDocument; extras: RunExtras } {
+  const report = execute(prepared, showProgress);
+  onReport?.(report);
+  const extras: RunExtras = wantChart ? { chart: usedChart(prepared, report) } : {};
+  return { run: runReportJson(report, prepared.settings), extras };
 }
 
 /** An error as it crosses from a worker: enough to rebuild an InputError (exit 2) or an internal error (exit 3). */
@@ -40,6 +51,7 @@ export interface TransferredError {
 export interface WorkerReply {
   index: number;
   run?: RunDocument;
+  extras?: RunExtras;
   error?: TransferredError;
 }
 
@@ -54,7 +66,14 @@ function rebuildError(transferred: TransferredError): Error {
 export interface RunAllOptions {
   jobs: number;
   /** Called once per run, in the order of the runs, as soon as it and every run before it are done. */
-  onResult?: (index: number, run: RunDocument) => void;
+  onResult?: (index: number, run: RunDocument, extras: RunExtras) => void;
+  /** Compute each run's used-bytes chart (the runs must record their call log). */
+  charts?: boolean;
+  /**
+   * Sees each run's full report (with its call log) in this thread, e.g. to write its HTML page; the runs then
+   * go one at a time here, since a worker's report does not come back whole.
+   */
+  onReport?: (index: number, report: RunReport) => void;
   /** Gives an error context (which budget entry it came from) before it ends the command. */
   describeError?: (index: number, error: unknown) => unknown;
 }
@@ -67,31 +86,34 @@ export async function runAll(
   requests: RunRequest[], prepared: PreparedRun[], options: RunAllOptions,
 ): Promise<RunDocument[]> {
   const describe = options.describeError ?? ((_index: number, error: unknown) => error);
-  const workers = Math.min(options.jobs, requests.length);
+  const workers = options.onReport ? 1 : Math.min(options.jobs, requests.length);
   if (workers <= 1) {
     const runs: RunDocument[] = [];
     requests.forEach((_request, index) => {
-      let run: RunDocument;
+      let result: { run: RunDocument; extras: RunExtras };
       try {
-        run = runToDocument(prepared[index]!, true);
+        const onReport = options.onReport ? (report: RunReport) => options.onReport!(index, report) : undefined;
+        result = runToDocument(prepared[index]!, true, options.charts === true, onReport);
       } catch (error) {
         throw describe(index, error);
       }
-      runs.push(run);
-      options.onResult?.(index, run);
+      runs.push(result.run);
+      options.onResult?.(index, result.run, result.extras);
     });
     return runs;
   }
-  return runInWorkers(requests, workers, options.onResult, describe);
+  return runInWorkers(requests, workers, options.charts === true, options.onResult, describe);
 }
 
 function runInWorkers(
   requests: RunRequest[],
   workerCount: number,
+  charts: boolean,
   onResult: RunAllOptions['onResult'],
   describe: (index: number, error: unknown) => unknown,
 ): Promise<RunDocument[]> {
   const results = new Array<RunDocument | undefined>(requests.length);
+  const extras = new Array<RunExtras>(requests.length);
   const errors = new Map<number, unknown>();
   let next = 0;
   let delivered = 0;
@@ -117,7 +139,7 @@ function runInWorkers(
       while (delivered < requests.length && results[delivered] !== undefined) {
         // Off the terminal line before the run's own lines go to stdout; the next update redraws it.
         bar.finish();
-        onResult?.(delivered, results[delivered]!);
+        onResult?.(delivered, results[delivered]!, extras[delivered] ?? {});
         delivered++;
       }
       bar.update(finished / requests.length);
@@ -131,7 +153,7 @@ function runInWorkers(
       const index = next++;
       busy++;
       running.set(worker, index);
-      worker.postMessage({ index, request: requests[index] });
+      worker.postMessage({ index, request: requests[index], charts });
     };
     for (let count = 0; count < workerCount; count++) {
       const worker = new Worker(new URL('./parallel-worker.js', import.meta.url));
@@ -140,7 +162,10 @@ function runInWorkers(
         finished++;
         running.delete(worker);
         if (reply.error) errors.set(reply.index, describe(reply.index, rebuildError(reply.error)));
-        else results[reply.index] = reply.run;
+        else {
+          results[reply.index] = reply.run;
+          extras[reply.index] = reply.extras ?? {};
+        }
         // Runs before a failed one are still delivered, as one emulator working in order would have; the
         // loop stops at the first run without a result, so nothing after a failure is.
         deliver();

@@ -74,7 +74,9 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
       .argument('[target]', `scenario name, firmware .elf, or trace .rep (default: ${DEFAULT_SCENARIO})`),
   )
     .option('--json', 'print one JSON document (docs/report.schema.json)')
-    .action(async (target: string | undefined, flags: RunFlags) => {
+    .option('--html <file>', 'also write the run as one self-contained HTML page (as `tlsf-sim report`)')
+    .action(async (target: string | undefined, flags: RunFlags & { html?: string }) => {
+      if (flags.html !== undefined) await (await import('./html/page-bundle.js')).loadPageBundle();
       const { runCommand } = await import('./run-commands.js');
       result.exitCode = runCommand(target, { ...flags, ...globalColour() }, io);
     });
@@ -96,7 +98,9 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
     .option('--baseline <file>', 'compare with a previous `check --json` or `run --json` report (old -> new per figure)')
     .option('--jobs <n>', 'runs at once, each on its own emulator (default: the number of CPUs)')
     .option('--shard <i/n>', 'run slice i of n of the entries (1/3, 2/3, 3/3), or auto: CI_NODE_INDEX/CI_NODE_TOTAL')
-    .action(async (target: string | undefined, flags: CheckFlags & import('./run-commands.js').ScaleFlags) => {
+    .option('--html-dir <dir>', 'write one HTML report page per run into <dir> (for CI artifacts; the runs then go one at a time)')
+    .action(async (target: string | undefined, flags: CheckFlags & import('./run-commands.js').ScaleFlags & { htmlDir?: string }) => {
+      if (flags.htmlDir !== undefined) await (await import('./html/page-bundle.js')).loadPageBundle();
       const { checkCommand } = await import('./run-commands.js');
       result.exitCode = await checkCommand(target, { ...flags, ...globalColour() }, io);
     });
@@ -158,6 +162,7 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
     .option('--width <chars>', 'map characters per line (default 64)')
     .option('--scale <bytes>', 'bytes per map character (default: the alignment, doubled until the map fits 16 lines)')
     .option('--json', 'print one JSON document: blocks, bitmaps, free lists')
+    .option('--svg <file>', 'also write the heap map as an SVG file (blocks to scale, hover for their facts)')
     .action(async (target: string | undefined, flags: RunFlags & MapFlags) => {
       const request = runRequestFrom(targetFrom(target, io), flags);
       const { mapCommand, parseMapPoint } = await import('./map-command.js');
@@ -195,6 +200,19 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
       const request = runRequestFrom(targetFrom(target, io), flags);
       const { compareCommand } = await import('./compare.js');
       result.exitCode = compareCommand(request, flags, io, coloursFor(io, globalColour()));
+    });
+  // The HTML report page (src/cli/html): timeline, where the bytes are, heap map and TLSF step-through.
+  addRunOptions(
+    program
+      .command('report')
+      .description('write one self-contained HTML page of a run: timeline, bytes by call site, heap map, TLSF step-through')
+      .argument('[target]', `scenario, .elf or .rep (default: ${DEFAULT_SCENARIO})`),
+  )
+    .option('-o, --output <file>', 'the HTML file to write (default tlsf-report.html)')
+    .action(async (target: string | undefined, flags: RunFlags & { output?: string }) => {
+      const request = runRequestFrom(targetFrom(target, io), flags);
+      const { reportCommand } = await import('./html/report-command.js');
+      result.exitCode = await reportCommand(request, { output: fileFlag(flags.output, '--output') }, io);
     });
 
   program

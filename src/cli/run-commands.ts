@@ -1,4 +1,7 @@
-import { isAbsolute, relative, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { reportFileName, writeReportPage } from './html/report-command.js';
+import type { UsedChart } from './html/used-chart.js';
 import {
   compareRuns, expectedCost, growthOutcomes, loadBaseline, matchBaseline, sitesOf, withPeakSites, type Comparison,
 } from './baseline.js';
@@ -23,9 +26,11 @@ function displayPath(path: string, cwd: string): string {
   return shown === '' || shown.startsWith('..') || isAbsolute(shown) ? path : shown;
 }
 
-export function runCommand(argument: string | undefined, flags: RunFlags, io: CliIo): number {
-  const prepared = prepareRun(runRequestFrom(targetFrom(argument, io), flags));
+export function runCommand(argument: string | undefined, flags: RunFlags & { html?: string }, io: CliIo): number {
+  const htmlFile = fileFlag(flags.html, '--html');
+  const prepared = prepareRun({ ...runRequestFrom(targetFrom(argument, io), flags), recordEvents: htmlFile !== undefined });
   const report = execute(prepared);
+  if (htmlFile !== undefined) writeReportPage(resolve(io.cwd, htmlFile), prepared, report);
   if (flags.json) writeJson(io, runReportJson(report, prepared.settings));
   else io.stdout.write(formatRunReport(report, prepared.settings, coloursFor(io, flags)));
   return report.result === 'ok' ? EXIT_OK : EXIT_CHECK_FAILED;
@@ -124,9 +129,10 @@ function judgeRun(
 }
 
 export async function checkCommand(
-  argument: string | undefined, flags: CheckFlags & ScaleFlags, io: CliIo,
+  argument: string | undefined, flags: CheckFlags & ScaleFlags & { htmlDir?: string }, io: CliIo,
 ): Promise<number> {
   const flagLimits = limitsFromFlags(flags);
+  const htmlDirectory = fileFlag(flags.htmlDir, '--html-dir');
   const junitFile = fileFlag(flags.junit, '--junit');
   const markdownFile = fileFlag(flags.markdown, '--markdown');
   const baselineFile = fileFlag(flags.baseline, '--baseline');
@@ -140,7 +146,18 @@ export async function checkCommand(
   if (jobs.length === 0) throw new InputError('check: nothing to check: no runs');
 
   // Resolve every job before running any, so a typo in the last entry fails fast with exit 2 (on every shard).
-  const prepared = jobs.map((job) => inJob(job, () => prepareRun(job)));
+  // HTML pages and the markdown's used-bytes charts are drawn from each run's call log.
+  const recordEvents = htmlDirectory !== undefined || markdownFile !== undefined;
+  const prepared = jobs.map((job) => inJob(job, () => prepareRun({ ...job, recordEvents })));
+  if (htmlDirectory !== undefined) {
+    try {
+      mkdirSync(resolve(io.cwd, htmlDirectory), { recursive: true });
+    } catch (error) {
+      throw new InputError(`--html-dir ${htmlDirectory}: cannot create it: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+  }
+  const pageNames = new Set<string>();
+  const charts: UsedChart[] = [];
   const baseline = baselineFile === undefined ? undefined : loadBaseline(resolve(io.cwd, baselineFile), baselineFile);
   const identities = prepared.map(({ settings }) => ({
     target: settings.target, board: settings.boardName, allocator: settings.allocator, params: settings.params,
@@ -165,10 +182,17 @@ export async function checkCommand(
     const run = prepared[entry]!;
     return runLabel(checkTarget(run.label, run.settings.allocator), run.board.name);
   }));
-  await runAll(selected.map((entry) => jobs[entry]!), selected.map((entry) => prepared[entry]!), {
+  await runAll(selected.map((entry) => ({ ...jobs[entry]!, recordEvents })), selected.map((entry) => prepared[entry]!), {
     jobs: jobCount,
+    charts: markdownFile !== undefined,
+    onReport: htmlDirectory === undefined ? undefined : (index, report) => {
+      const run = prepared[selected[index]!]!;
+      const name = reportFileName(checkTarget(run.label, run.settings.allocator), report.board, pageNames);
+      writeReportPage(join(resolve(io.cwd, htmlDirectory), name), run, report);
+    },
     describeError: (index, error) => withOrigin(jobs[selected[index]!]!, error),
-    onResult: (index, report) => {
+    onResult: (index, report, extras) => {
+      if (extras.chart) charts.push(extras.chart);
       const entry = selected[index]!;
       const old = baseline === undefined ? undefined : (baselineRuns[entry] ?? null);
       const judged = judgeRun({ ...report, entry }, jobs[entry]!.limits, old);
@@ -187,6 +211,6 @@ export async function checkCommand(
     checks,
     runs,
   });
-  writeCheckOutputs(document, { json: flags.json === true, junitFile, markdownFile, writeRunLines: false, colours }, io);
+  writeCheckOutputs(document, { json: flags.json === true, junitFile, markdownFile, writeRunLines: false, colours, charts }, io);
   return document.failed === 0 ? EXIT_OK : EXIT_CHECK_FAILED;
 }
