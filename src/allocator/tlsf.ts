@@ -324,7 +324,8 @@ export class Tlsf {
   }
 
   /** The checks of unlinkFreeFast when one failed against the first pool: the pool table decides. */
-  private checkUnlinkSlow(index: number, next: number, prev: number): void {
+  private checkUnlinkSlow(index: number, size: number, next: number, prev: number): void {
+    this.checkFreeBlock(index, size);
     this.checkLink(next, index, 'next-free link');
     this.checkLink(prev, index, 'prev-free link');
   }
@@ -676,9 +677,9 @@ export class Tlsf {
    * unlinkFree over fastWords, branch-free, for the flat paths: with no next block, the back-link
    * store goes to the leaving block's own prev word (its links are dead once it leaves); `next` is
    * stored in the previous block's next link, or in the list head when the block heads the list;
-   * the bits are cleared only if the list is left empty. The caller has checked the block and its
-   * size (free and realloc know where a neighbour starts, so they test only its size;
-   * previousFreeFast checks the whole block before); the links are checked here.
+   * the bits are cleared only if the list is left empty. The caller knows that the block starts
+   * inside a pool (free: it is a neighbour of a checked block; realloc checks the whole block, which
+   * may be in another pool of this buffer); its size and links are checked here against the first pool.
    */
   private unlinkFreeFast(index: number, size: number): void {
     const words = this.fastWords;
@@ -687,13 +688,16 @@ export class Tlsf {
     const prev = words[index + 2]!;
     const hasNext = (next | (0 - next)) >> 31;
     const hasPrev = (prev | (0 - prev)) >> 31;
-    // RANGE CHECKS, as one sign test: each link 0 (masked to offset 0) or in the first pool.
+    // RANGE CHECKS, as one sign test: the block ends by the first pool's sentinel, each link is 0
+    // (masked to offset 0) or in the first pool.
     const firstBlock = this.fastFirstBlockInt;
     const limit = this.fastLinkLimit;
+    const end = ((index << 2) - this.fastFirstBlockFromBase + size - MIN_BLOCK_SIZE) | 0;
     const nextOffset = (next - firstBlock) & hasNext;
     const prevOffset = (prev - firstBlock) & hasPrev;
-    if ((nextOffset | prevOffset | (limit - nextOffset) | (limit - prevOffset)) < 0) {
-      this.checkUnlinkSlow(index, next, prev);
+    if ((size | (size - MIN_BLOCK_SIZE) | (limit - end) | nextOffset | prevOffset | (limit - nextOffset)
+        | (limit - prevOffset)) < 0) {
+      this.checkUnlinkSlow(index, size, next, prev);
     }
     const ownPrev = index + 2;
     words[ownPrev ^ ((ownPrev ^ (((next - memoryBase) >> 2) + 2)) & hasNext)] = prev;
@@ -989,12 +993,6 @@ export class Tlsf {
     const nextIndex = index + (size >> 2);
     const nextHeader = words[nextIndex]!;
     if ((nextHeader & PREV_FREE_BIT) !== 0) this.rejectHeader(ptr, header, 'free');
-    // RANGE CHECKS: the next block starts inside the pool (this block's size was checked); a free one
-    // must also end there, before anything is written.
-    const nextSize = nextHeader & SIZE_MASK;
-    if ((((nextSize - MIN_BLOCK_SIZE) | (this.fastBlockSpan - offset - size - nextSize)) & (0 - (nextHeader & FREE_BIT))) < 0) {
-      this.checkFreeBlockSlow(nextIndex, nextSize); // throws, naming the block
-    }
     this.usedBytesNow -= size;
 
     if ((header & PREV_FREE_BIT) !== 0) {
@@ -1008,6 +1006,7 @@ export class Tlsf {
       size += prevSize;
     }
     if ((nextHeader & FREE_BIT) !== 0) {
+      const nextSize = nextHeader & SIZE_MASK;
       this.unlinkFreeFast(nextIndex, nextSize);
       size += nextSize; // the block after a free one already carries P
     } else {
@@ -1085,20 +1084,19 @@ export class Tlsf {
     const nextHeader = words[nextIndex]!;
     const blockSize = this.blockSizeFor(size);
     const nextSize = (nextHeader & FREE_BIT) !== 0 ? nextHeader & SIZE_MASK : 0;
-    // RANGE CHECKS: a free next block must end inside the pool before it is merged or unlinked.
-    if (nextSize !== 0) this.checkFreeBlock(nextIndex, nextSize);
     if (blockSize <= current) {
       // Shrink: the tail, merged with a free next block, goes back on the lists.
       let rest = current - blockSize;
       if (rest < MIN_BLOCK_SIZE) return ptr;
-      words[index] = blockSize | (header & PREV_FREE_BIT);
-      this.usedBytesNow -= rest;
+      // Unlinked first: its checks (RANGE CHECKS) pass before anything is written.
       if (nextSize !== 0) {
         this.unlinkFreeFast(nextIndex, nextSize);
         rest += nextSize;
       } else {
         words[nextIndex] = nextHeader | PREV_FREE_BIT;
       }
+      words[index] = blockSize | (header & PREV_FREE_BIT);
+      this.usedBytesNow -= current - blockSize;
       this.makeFreeFast(index + (blockSize >> 2), block + blockSize, rest);
       return ptr;
     }
