@@ -644,8 +644,7 @@ export class Tlsf {
     const headIndex = this.headWord + list;
     const oldHead = words[headIndex]!;
     const hasHead = (oldHead | (0 - oldHead)) >> 31;
-    const headOffset = (oldHead - this.fastFirstBlockInt) | 0;
-    if (((headOffset | (this.fastLinkLimit - headOffset)) & hasHead) < 0) {
+    if ((((oldHead - this.fastFirstBlockInt) & hasHead) >>> 0) > (this.fastLinkLimit >>> 0)) {
       this.checkLinkSlow(oldHead, index, 'free list\'s head');
     }
     words[headIndex] = block;
@@ -677,9 +676,9 @@ export class Tlsf {
    * unlinkFree over fastWords, branch-free, for the flat paths: with no next block, the back-link
    * store goes to the leaving block's own prev word (its links are dead once it leaves); `next` is
    * stored in the previous block's next link, or in the list head when the block heads the list;
-   * the bits are cleared only if the list is left empty. The caller knows that the block starts
-   * inside a pool (free: it is a neighbour of a checked block; realloc checks the whole block, which
-   * may be in another pool of this buffer); its size and links are checked here against the first pool.
+   * the bits are cleared only if the list is left empty. The block, its size and its links are
+   * checked against the first pool (a block or link in another pool of this buffer passes in the slow
+   * check), before anything is written.
    */
   private unlinkFreeFast(index: number, size: number): void {
     const words = this.fastWords;
@@ -688,15 +687,14 @@ export class Tlsf {
     const prev = words[index + 2]!;
     const hasNext = (next | (0 - next)) >> 31;
     const hasPrev = (prev | (0 - prev)) >> 31;
-    // RANGE CHECKS, as one sign test: the block ends by the first pool's sentinel, each link is 0
-    // (masked to offset 0) or in the first pool.
+    // RANGE CHECKS, one unsigned compare each: the block's offset from the first block, its size and
+    // the offset of its last 16 bytes within the first pool; each link 0 (masked to offset 0) or in it.
     const firstBlock = this.fastFirstBlockInt;
-    const limit = this.fastLinkLimit;
-    const end = ((index << 2) - this.fastFirstBlockFromBase + size - MIN_BLOCK_SIZE) | 0;
-    const nextOffset = (next - firstBlock) & hasNext;
-    const prevOffset = (prev - firstBlock) & hasPrev;
-    if ((size | (size - MIN_BLOCK_SIZE) | (limit - end) | nextOffset | prevOffset | (limit - nextOffset)
-        | (limit - prevOffset)) < 0) {
+    const limit = this.fastLinkLimit >>> 0;
+    const offset = ((index << 2) - this.fastFirstBlockFromBase) | 0;
+    if ((offset >>> 0) > limit || ((size - MIN_BLOCK_SIZE) >>> 0) > limit
+        || ((offset + size - MIN_BLOCK_SIZE) >>> 0) > limit
+        || (((next - firstBlock) & hasNext) >>> 0) > limit || (((prev - firstBlock) & hasPrev) >>> 0) > limit) {
       this.checkUnlinkSlow(index, size, next, prev);
     }
     const ownPrev = index + 2;
@@ -900,19 +898,19 @@ export class Tlsf {
     // prev word, already 0 in a head.
     const headIndex = this.headWord + list;
     const block = words[headIndex]!;
-    const limit = this.fastLinkLimit;
-    const offset = (block - this.fastFirstBlockInt) | 0;
-    if ((offset | (limit - offset)) < 0) return this.mallocGeneric(size);
+    const limit = this.fastLinkLimit >>> 0;
+    const offset = (block - this.fastFirstBlockInt) >>> 0;
+    if (offset > limit) return this.mallocGeneric(size);
     const index = (block - memoryBase) >> 2;
     const header = words[index]!;
     const total = header & SIZE_MASK;
     const rest = total - blockSize;
     const nextFree = words[index + 1]!;
     const hasNext = (nextFree | (0 - nextFree)) >> 31;
-    const nextOffset = (nextFree - this.fastFirstBlockInt) | 0;
-    // One sign test: free, large enough, ending by the sentinel, and a next link that is 0 or in the pool.
-    if ((total | rest | ((header & FREE_BIT) - 1) | (limit + MIN_BLOCK_SIZE - offset - total)
-        | ((nextOffset | (limit - nextOffset)) & hasNext)) < 0) {
+    // Free, large enough (rest in [0, limit], so the next sum is exact), ending by the sentinel, and a
+    // next link that is 0 or in the pool: one unsigned compare each.
+    if ((header & FREE_BIT) === 0 || (rest >>> 0) > limit || ((limit + MIN_BLOCK_SIZE - offset - total) | 0) < 0
+        || (((nextFree - this.fastFirstBlockInt) & hasNext) >>> 0) > limit) {
       this.checkTaken(block, blockSize);
       this.checkLinkSlow(nextFree, index, 'next-free link'); // a next block in another pool passes
     }
