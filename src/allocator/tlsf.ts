@@ -399,7 +399,7 @@ export class Tlsf {
     const words = this.fastWords;
     const prev = words[index - 1]!;
     const prevOffset = (prev - this.fastFirstBlockInt) | 0;
-    if ((prevOffset | (offset - 1 - prevOffset)) < 0
+    if ((prevOffset >>> 0) >= (offset >>> 0)
         || prevOffset + (words[(prev - this.fastBase) >> 2]! & ~PREV_FREE_BIT) !== offset + FREE_BIT) {
       this.previousFree(index); // throws, naming the block
     }
@@ -730,9 +730,9 @@ export class Tlsf {
     let fl = list >> slLog2;
     if (fl >= this.flCount) return this.takeFromOwnClass(blockSize);
     const words = this.fastWords;
-    let rowBits = words[this.slWord + fl]! & (-1 << (list & this.slMask)) & this.slValidBits;
+    let rowBits = words[this.slWord + fl]! & ((-1 << (list & this.slMask)) & this.slValidBits);
     if (rowBits === 0) {
-      const levelBits = words[this.flWord]! & (-2 << fl) & this.flValidBits;
+      const levelBits = words[this.flWord]! & ((-2 << fl) & this.flValidBits);
       if (levelBits === 0) return this.takeFromOwnClass(blockSize);
       fl = 31 - Math.clz32(levelBits & -levelBits);
       rowBits = words[this.slWord + fl]! & this.slValidBits;
@@ -883,9 +883,10 @@ export class Tlsf {
     if (fl >= this.flCount) return this.mallocFromOwnClass(blockSize);
     // This branch stays: when it is predictable (often), the CPU runs ahead on the guess, and the
     // branch-free form (read both rows, pick by mask) was slower on the 'small' trace.
-    let rowBits = words[slWord + fl]! & (-1 << (searchList & this.slMask)) & this.slValidBits;
+    // The masks are grouped so that each bitmap read meets one AND on its way to the head read.
+    let rowBits = words[slWord + fl]! & ((-1 << (searchList & this.slMask)) & this.slValidBits);
     if (rowBits === 0) {
-      const levelBits = words[flWord]! & (-2 << fl) & this.flValidBits;
+      const levelBits = words[flWord]! & ((-2 << fl) & this.flValidBits);
       if (levelBits === 0) return this.mallocFromOwnClass(blockSize);
       fl = 31 - Math.clz32(levelBits & -levelBits);
       rowBits = words[slWord + fl]! & this.slValidBits;
