@@ -303,16 +303,17 @@ export class Tlsf {
    * RANGE CHECKS
    * Free blocks' links and sizes live in memory the firmware can write (a use after free), so every
    * address or size the allocator reads from a block is held against the pool before it is followed.
-   * The test is against the first pool: a link's offset from its first block, `(link -
-   * fastFirstBlockInt) | 0`, must lie in [0, fastLinkLimit], that is `offset | (fastLinkLimit -
-   * offset)` must not be negative (an address below the pool, or 0, gives a negative offset). The
-   * flat paths OR all the terms of a step (the block's offset, its size, each link's term masked by
-   * `(link | -link) >> 31` so that 0, "no block", passes) and take one branch on the sign, which is
-   * never taken in a sound heap; each term is an exact 32-bit integer whenever the ones before it
-   * hold, so none can wrap to a false pass. Only a step that fails looks in the pool table (pools are
-   * few: that loop is over pools, never over blocks), and only a link found in no pool throws
-   * TlsfError('corrupt'), naming the block it was read from. Nothing is written before the checks of
-   * a step pass.
+   * The test is against the first pool: a link's offset from its first block, taken mod 2^32,
+   * `(link - fastFirstBlockInt) >>> 0`, must be at most fastLinkLimit: one subtraction and one
+   * unsigned compare, which V8 compiles to a single cmp and branch when both sides are `>>> 0` values
+   * (an address below the pool, or 0, wraps to a huge offset). A link that may be 0 ("no block") is
+   * masked first, `& ((link | -link) >> 31)`, so that 0 tests as offset 0. Sizes are held the same
+   * way, in an order that keeps every sum exact (a size is tested before the block's end is computed
+   * from it). The flat paths test the terms of a step one after another with `||`: branches a sound
+   * heap never takes cost less than the sign arithmetic that once folded them into one test.
+   * Only a step that fails looks in the pool table (pools are few: that loop is over pools, never
+   * over blocks), and only a link found in no pool throws TlsfError('corrupt'), naming the block it
+   * was read from. Nothing is written before the checks of a step pass.
    */
 
   /** Throws unless `link`, read from the block at word `ownerIndex`, is 0 or the header of a block in a pool. */
