@@ -74,8 +74,32 @@ describe('use-after-free writes into free blocks\' links', () => {
     expect(changed()).toEqual([]);
   });
 
-  // Pool shapes: one region of a larger buffer; plus a second pool in the same buffer; plus one in another buffer.
-  const shapes = ['one-pool', 'same-buffer-pools', 'two-buffers'] as const;
+  // Pool shapes: one region of a larger buffer; plus a second pool in the same buffer, above or below it
+  // (below, a block's offset from the first pool is negative: a size check that trusted where a block
+  // starts would let a block of the lower pool grow across the gap); plus one in another buffer.
+  const shapes = ['one-pool', 'same-buffer-pools', 'same-buffer-pool-below', 'two-buffers'] as const;
+
+  test('a free block of a pool below the first cannot be grown across the gap into the first pool', () => {
+    // The flat realloc and free hold every block against the first pool; a block of a lower pool
+    // of the same buffer has a negative offset from it, which must fail that test on its own.
+    const memory = new ArrayBuffer(64 * 1024);
+    const first = { memory, base: SRAM, offset: 16 * 1024, length: 32 * 1024 };
+    const lower = { memory, base: SRAM, offset: 4 * 1024, length: 8 * 1024 };
+    const changed = guardOutside(memory, [first, lower]);
+    const heap = createTlsf(memory, { base: SRAM, offset: first.offset, length: first.length });
+    const inLower = (ptr: number): boolean => ptr >= SRAM + lower.offset && ptr < SRAM + lower.offset + lower.length;
+    while (heap.malloc(1000) !== 0); // the first pool full: the lower pool's blocks come next
+    heap.addPool(memory, lower);
+    const a = heap.malloc(1000);
+    const b = heap.malloc(1000);
+    expect(inLower(a) && b === a + 1008).toBe(true);
+    heap.free(b); // b and the rest of the lower pool: one free block after a
+    const nextHeader = b - 4 - SRAM;
+    // Its size now reaches from the lower pool across the gap into the first pool's blocks.
+    new DataView(memory).setUint32(nextHeader, ((SRAM + first.offset + 4096) - (b - 4)) | 1, true);
+    expect(() => heap.realloc(a, 2000)).toThrow(TlsfError);
+    expect(changed()).toEqual([]);
+  });
 
   test('random single-byte and single-word corruptions: pointers stay in pools, bytes outside never change', () => {
     const value = fc.oneof(
@@ -103,6 +127,7 @@ describe('use-after-free writes into free blocks\' links', () => {
         const regions: Region[] = [{ memory, base, offset: 16 * 1024, length: 32 * 1024 }];
         const other = new ArrayBuffer(8 * 1024);
         if (shape === 'same-buffer-pools') regions.push({ memory, base, offset: 52 * 1024, length: 8 * 1024 });
+        if (shape === 'same-buffer-pool-below') regions.push({ memory, base, offset: 4 * 1024, length: 8 * 1024 });
         if (shape === 'two-buffers') regions.push({ memory: other, base: CCM, offset: 1024, length: 6 * 1024 });
         const changedHere = guardOutside(memory, regions);
         const changedThere = guardOutside(other, regions);

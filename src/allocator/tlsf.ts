@@ -108,15 +108,19 @@ import type {
   BlockInfo, CheckResult, MetadataRange, PoolInfo, PoolOptions, TlsfMemory, TlsfOptions, TlsfStats,
 } from './types.js';
 
-// Imported bindings are live module cells that V8 re-reads and hole-checks on every use; the hot
-// paths use these literal copies instead, checked against constants.ts once at load.
-const BLOCK_HEADER_SIZE = 4;
-const MIN_BLOCK_SIZE = 16;
-const FREE_BIT = 1;
-const PREV_FREE_BIT = 2;
-const SIZE_MASK = ~3;
-if (BLOCK_HEADER_SIZE !== HEADER_SIZE_CONSTANT || MIN_BLOCK_SIZE !== MIN_BLOCK_SIZE_CONSTANT
-    || FREE_BIT !== FREE_BIT_CONSTANT || PREV_FREE_BIT !== PREV_FREE_BIT_CONSTANT) {
+// Imported bindings are live module cells that V8 re-reads and hole-checks on every use, and even a
+// module's own consts cost a context load and a hole check in bytecode; these compile to literals
+// (a const enum), which keeps the hot paths' bytecode small enough for V8 to inline (Speed notes in
+// docs/allocator.md). Checked against constants.ts once at load.
+const enum Block {
+  HeaderSize = 4,
+  MinSize = 16,
+  FreeBit = 1,
+  PrevFreeBit = 2,
+  SizeMask = ~3,
+}
+if (Block.HeaderSize !== HEADER_SIZE_CONSTANT || Block.MinSize !== MIN_BLOCK_SIZE_CONSTANT
+    || Block.FreeBit !== FREE_BIT_CONSTANT || Block.PrevFreeBit !== PREV_FREE_BIT_CONSTANT) {
   throw new Error('tlsf.ts block constants disagree with constants.ts');
 }
 
@@ -201,7 +205,7 @@ export class Tlsf {
     this.flCount = this.layout.flCount;
     this.flIndexShift = this.layout.flIndexShift;
     this.smallBlockSize = this.layout.smallBlockSize;
-    this.maxRequest = this.layout.maxBlockSize - BLOCK_HEADER_SIZE;
+    this.maxRequest = this.layout.maxBlockSize - Block.HeaderSize;
 
     const start = region.base + region.offset;
     const end = start + region.length;
@@ -230,7 +234,7 @@ export class Tlsf {
     this.fastBlockSpan = this.strict ? 0 : first.sentinel - first.firstBlock;
     this.fastFirstBlockInt = first.firstBlock | 0;
     this.fastFirstBlockFromBase = (first.firstBlock - region.base) | 0;
-    this.fastLinkLimit = first.sentinel - first.firstBlock - MIN_BLOCK_SIZE;
+    this.fastLinkLimit = first.sentinel - first.firstBlock - Block.MinSize;
     this.flValidBits = this.flCount >= 32 ? -1 : (1 << this.flCount) - 1;
     this.slValidBits = this.slCount >= 32 ? -1 : (1 << this.slCount) - 1;
     for (const piece of pieces) this.installPool(memory, region.base, words, piece.firstBlock, piece.sentinel, start, end);
@@ -303,16 +307,17 @@ export class Tlsf {
    * RANGE CHECKS
    * Free blocks' links and sizes live in memory the firmware can write (a use after free), so every
    * address or size the allocator reads from a block is held against the pool before it is followed.
-   * The test is against the first pool: a link's offset from its first block, `(link -
-   * fastFirstBlockInt) | 0`, must lie in [0, fastLinkLimit], that is `offset | (fastLinkLimit -
-   * offset)` must not be negative (an address below the pool, or 0, gives a negative offset). The
-   * flat paths OR all the terms of a step (the block's offset, its size, each link's term masked by
-   * `(link | -link) >> 31` so that 0, "no block", passes) and take one branch on the sign, which is
-   * never taken in a sound heap; each term is an exact 32-bit integer whenever the ones before it
-   * hold, so none can wrap to a false pass. Only a step that fails looks in the pool table (pools are
-   * few: that loop is over pools, never over blocks), and only a link found in no pool throws
-   * TlsfError('corrupt'), naming the block it was read from. Nothing is written before the checks of
-   * a step pass.
+   * The test is against the first pool: a link's offset from its first block, taken mod 2^32,
+   * `(link - fastFirstBlockInt) >>> 0`, must be at most fastLinkLimit: one subtraction and one
+   * unsigned compare, which V8 compiles to a single cmp and branch when both sides are `>>> 0` values
+   * (an address below the pool, or 0, wraps to a huge offset). A link that may be 0 ("no block") is
+   * masked first, `& ((link | -link) >> 31)`, so that 0 tests as offset 0. Sizes are held the same
+   * way, in an order that keeps every sum exact (a size is tested before the block's end is computed
+   * from it). The flat paths test the terms of a step one after another with `||`: branches a sound
+   * heap never takes cost less than the sign arithmetic that once folded them into one test.
+   * Only a step that fails looks in the pool table (pools are few: that loop is over pools, never
+   * over blocks), and only a link found in no pool throws TlsfError('corrupt'), naming the block it
+   * was read from. Nothing is written before the checks of a step pass.
    */
 
   /** Throws unless `link`, read from the block at word `ownerIndex`, is 0 or the header of a block in a pool. */
@@ -332,14 +337,14 @@ export class Tlsf {
 
   private checkLinkSlow(link: number, ownerIndex: number, role: string): void {
     const pool = this.poolOfHeader(link);
-    if (pool !== undefined && (link >>> 0) + MIN_BLOCK_SIZE <= pool.sentinel) return;
+    if (pool !== undefined && (link >>> 0) + Block.MinSize <= pool.sentinel) return;
     throw this.corruptBlock(ownerIndex, `its ${role} ${hex(link)} is outside every pool's blocks`);
   }
 
   /** Throws unless a free block of `size` bytes at word `index` lies wholly inside one pool's block area. */
   private checkFreeBlock(index: number, size: number): void {
     const offset = ((index << 2) - this.fastFirstBlockFromBase) >>> 0;
-    if (offset > this.fastLinkLimit || (size - MIN_BLOCK_SIZE) >>> 0 > this.fastLinkLimit - offset) {
+    if (offset > this.fastLinkLimit || (size - Block.MinSize) >>> 0 > this.fastLinkLimit - offset) {
       this.checkFreeBlockSlow(index, size);
     }
   }
@@ -347,7 +352,7 @@ export class Tlsf {
   private checkFreeBlockSlow(index: number, size: number): void {
     const block = this.addressOf(index);
     const pool = this.poolOfHeader(block);
-    if (pool !== undefined && size >= MIN_BLOCK_SIZE && block + size <= pool.sentinel) return;
+    if (pool !== undefined && size >= Block.MinSize && block + size <= pool.sentinel) return;
     throw this.corruptBlock(index, pool === undefined
       ? 'it is outside every pool\'s blocks'
       : `its size ${size} runs past its pool's end ${hex(pool.sentinel)}`);
@@ -359,7 +364,7 @@ export class Tlsf {
    */
   private checkTaken(block: number, blockSize: number): void {
     const address = block >>> 0;
-    let sentinel = this.fastFirstBlock + this.fastLinkLimit + MIN_BLOCK_SIZE;
+    let sentinel = this.fastFirstBlock + this.fastLinkLimit + Block.MinSize;
     if (((block - this.fastFirstBlock) >>> 0) > this.fastLinkLimit) {
       const pool = this.poolOfHeader(address);
       if (pool === undefined) {
@@ -368,8 +373,8 @@ export class Tlsf {
       sentinel = pool.sentinel;
     }
     const header = this.load(address);
-    const size = header & SIZE_MASK;
-    if ((header & FREE_BIT) === 0 || size < blockSize || address + size > sentinel) {
+    const size = header & Block.SizeMask;
+    if ((header & Block.FreeBit) === 0 || size < blockSize || address + size > sentinel) {
       throw this.corruptBlock(this.indexOf(block),
         `it is on a free list, but its header ${hex(header)} is not a free block of ${blockSize} bytes or more inside its pool`);
     }
@@ -387,7 +392,7 @@ export class Tlsf {
     }
     const prev = this.word(index - 1) >>> 0;
     if (prev < pool.firstBlock || prev >= block
-        || (this.load(prev) & ~PREV_FREE_BIT) !== block - prev + FREE_BIT) {
+        || (this.load(prev) & ~Block.PrevFreeBit) !== block - prev + Block.FreeBit) {
       throw this.corruptBlock(index,
         `its header says the block before it is free, but the back link before it, ${hex(prev)}, is not a free block ending there`);
     }
@@ -399,8 +404,8 @@ export class Tlsf {
     const words = this.fastWords;
     const prev = words[index - 1]!;
     const prevOffset = (prev - this.fastFirstBlockInt) | 0;
-    if ((prevOffset | (offset - 1 - prevOffset)) < 0
-        || prevOffset + (words[(prev - this.fastBase) >> 2]! & ~PREV_FREE_BIT) !== offset + FREE_BIT) {
+    if ((prevOffset >>> 0) >= (offset >>> 0)
+        || prevOffset + (words[(prev - this.fastBase) >> 2]! & ~Block.PrevFreeBit) !== offset + Block.FreeBit) {
       this.previousFree(index); // throws, naming the block
     }
     return prev;
@@ -431,7 +436,7 @@ export class Tlsf {
     this.pools.push(pool);
     const size = sentinel - firstBlock;
     this.blockAreaBytes += size;
-    this.store(sentinel, PREV_FREE_BIT);
+    this.store(sentinel, Block.PrevFreeBit);
     this.makeFree((firstBlock - this.fastBase) >> 2, firstBlock, size);
   }
 
@@ -591,8 +596,8 @@ export class Tlsf {
 
   /** Block size for a request: payload + header word, rounded to the alignment, at least the minimum. */
   private blockSizeFor(size: number): number {
-    const blockSize = (size + BLOCK_HEADER_SIZE + this.alignMask) & ~this.alignMask;
-    return blockSize < MIN_BLOCK_SIZE ? MIN_BLOCK_SIZE : blockSize;
+    const blockSize = (size + Block.HeaderSize + this.alignMask) & ~this.alignMask;
+    return blockSize < Block.MinSize ? Block.MinSize : blockSize;
   }
 
   /*
@@ -614,7 +619,7 @@ export class Tlsf {
    * last word, and the head of its list. The caller has set the P flag of the block after it.
    */
   private makeFree(index: number, block: number, size: number): void {
-    this.setWord(index, size | FREE_BIT);
+    this.setWord(index, size | Block.FreeBit);
     this.setWord(index + (size >> 2) - 1, block);
     const list = this.listOf(size);
     const words = this.fastWords;
@@ -638,14 +643,13 @@ export class Tlsf {
    */
   private makeFreeFast(index: number, block: number, size: number): void {
     const words = this.fastWords;
-    words[index] = size | FREE_BIT;
+    words[index] = size | Block.FreeBit;
     words[index + (size >> 2) - 1] = block;
     const list = this.listOf(size);
     const headIndex = this.headWord + list;
     const oldHead = words[headIndex]!;
     const hasHead = (oldHead | (0 - oldHead)) >> 31;
-    const headOffset = (oldHead - this.fastFirstBlockInt) | 0;
-    if (((headOffset | (this.fastLinkLimit - headOffset)) & hasHead) < 0) {
+    if ((((oldHead - this.fastFirstBlockInt) & hasHead) >>> 0) > (this.fastLinkLimit >>> 0)) {
       this.checkLinkSlow(oldHead, index, 'free list\'s head');
     }
     words[headIndex] = block;
@@ -677,7 +681,9 @@ export class Tlsf {
    * unlinkFree over fastWords, branch-free, for the flat paths: with no next block, the back-link
    * store goes to the leaving block's own prev word (its links are dead once it leaves); `next` is
    * stored in the previous block's next link, or in the list head when the block heads the list;
-   * the bits are cleared only if the list is left empty.
+   * the bits are cleared only if the list is left empty. The block, its size and its links are
+   * checked against the first pool (a block or link in another pool of this buffer passes in the slow
+   * check), before anything is written.
    */
   private unlinkFreeFast(index: number, size: number): void {
     const words = this.fastWords;
@@ -686,14 +692,14 @@ export class Tlsf {
     const prev = words[index + 2]!;
     const hasNext = (next | (0 - next)) >> 31;
     const hasPrev = (prev | (0 - prev)) >> 31;
-    // RANGE CHECKS, as one sign test: the block and its size inside the first pool, each link 0 or in it.
+    // RANGE CHECKS, one unsigned compare each: the block's offset from the first block, its size and
+    // the offset of its last 16 bytes within the first pool; each link 0 (masked to offset 0) or in it.
     const firstBlock = this.fastFirstBlockInt;
-    const limit = this.fastLinkLimit;
+    const limit = this.fastLinkLimit >>> 0;
     const offset = ((index << 2) - this.fastFirstBlockFromBase) | 0;
-    const nextOffset = (next - firstBlock) | 0;
-    const prevOffset = (prev - firstBlock) | 0;
-    if ((offset | (limit - offset) | size | (size - MIN_BLOCK_SIZE) | (limit - offset - size + MIN_BLOCK_SIZE)
-        | ((nextOffset | (limit - nextOffset)) & hasNext) | ((prevOffset | (limit - prevOffset)) & hasPrev)) < 0) {
+    if ((offset >>> 0) > limit || ((size - Block.MinSize) >>> 0) > limit
+        || ((offset + size - Block.MinSize) >>> 0) > limit
+        || (((next - firstBlock) & hasNext) >>> 0) > limit || (((prev - firstBlock) & hasPrev) >>> 0) > limit) {
       this.checkUnlinkSlow(index, size, next, prev);
     }
     const ownPrev = index + 2;
@@ -729,9 +735,9 @@ export class Tlsf {
     let fl = list >> slLog2;
     if (fl >= this.flCount) return this.takeFromOwnClass(blockSize);
     const words = this.fastWords;
-    let rowBits = words[this.slWord + fl]! & (-1 << (list & this.slMask)) & this.slValidBits;
+    let rowBits = words[this.slWord + fl]! & ((-1 << (list & this.slMask)) & this.slValidBits);
     if (rowBits === 0) {
-      const levelBits = words[this.flWord]! & (-2 << fl) & this.flValidBits;
+      const levelBits = words[this.flWord]! & ((-2 << fl) & this.flValidBits);
       if (levelBits === 0) return this.takeFromOwnClass(blockSize);
       fl = 31 - Math.clz32(levelBits & -levelBits);
       rowBits = words[this.slWord + fl]! & this.slValidBits;
@@ -750,8 +756,8 @@ export class Tlsf {
     if (list >> this.slLog2 >= this.flCount) return 0;
     const head = this.fastWords[this.headWord + list]!;
     if (head === 0) return 0;
-    this.checkTaken(head, MIN_BLOCK_SIZE);
-    if ((this.load(head) & SIZE_MASK) < blockSize) return 0;
+    this.checkTaken(head, Block.MinSize);
+    if ((this.load(head) & Block.SizeMask) < blockSize) return 0;
     return this.takeHead(list, head, blockSize);
   }
 
@@ -769,17 +775,17 @@ export class Tlsf {
   private useBlock(block: number, blockSize: number): void {
     const index = (block - this.fastBase) >> 2;
     const header = this.word(index);
-    const size = header & SIZE_MASK;
+    const size = header & Block.SizeMask;
     const rest = size - blockSize;
-    if (rest >= MIN_BLOCK_SIZE) {
-      this.setWord(index, blockSize | (header & PREV_FREE_BIT));
+    if (rest >= Block.MinSize) {
+      this.setWord(index, blockSize | (header & Block.PrevFreeBit));
       // The block after the remainder keeps its P flag: its neighbour is still free.
       this.makeFree(index + (blockSize >> 2), block + blockSize, rest);
       this.addUsed(blockSize);
     } else {
-      this.setWord(index, header & ~FREE_BIT);
+      this.setWord(index, header & ~Block.FreeBit);
       const nextIndex = index + (size >> 2);
-      this.setWord(nextIndex, this.word(nextIndex) & ~PREV_FREE_BIT);
+      this.setWord(nextIndex, this.word(nextIndex) & ~Block.PrevFreeBit);
       this.addUsed(size);
     }
   }
@@ -798,7 +804,7 @@ export class Tlsf {
    * say "previous is used" for a live block). Strict mode adds a walk of the pool.
    */
   private liveBlock(ptr: number, operation: string): number {
-    const header = ptr - BLOCK_HEADER_SIZE;
+    const header = ptr - Block.HeaderSize;
     // fastBlockSpan is 0 in strict mode, so strict heaps always take the slow path.
     // Addresses of 2^31 and above are correct but take the slow path (`ptr | 0` differs).
     const offset = header - this.fastFirstBlock;
@@ -807,9 +813,9 @@ export class Tlsf {
     }
     const index = (header - this.fastBase) >> 2;
     const word = this.word(index);
-    const size = word & SIZE_MASK;
-    if ((word & FREE_BIT) !== 0 || size < MIN_BLOCK_SIZE || (size & this.alignMask) !== 0
-        || size > this.fastBlockSpan - offset || (this.word(index + (size >> 2)) & PREV_FREE_BIT) !== 0) {
+    const size = word & Block.SizeMask;
+    if ((word & Block.FreeBit) !== 0 || size < Block.MinSize || (size & this.alignMask) !== 0
+        || size > this.fastBlockSpan - offset || (this.word(index + (size >> 2)) & Block.PrevFreeBit) !== 0) {
       this.rejectHeader(ptr, word, operation);
     }
     return header;
@@ -817,7 +823,7 @@ export class Tlsf {
 
   /** Pointers outside the first pool's block area, misaligned or non-integer ones, and strict mode. */
   private liveBlockSlow(ptr: number, operation: string): number {
-    const header = ptr - BLOCK_HEADER_SIZE;
+    const header = ptr - Block.HeaderSize;
     if (typeof ptr !== 'number' || !Number.isInteger(ptr) || ptr < 0 || ptr > 0xffff_ffff) {
       throw new TlsfError('out-of-pool', `${operation}(${String(ptr)}): not a 32-bit address`, ptr);
     }
@@ -830,9 +836,9 @@ export class Tlsf {
     }
     if (this.strict) this.strictCheck(pool, header, ptr, operation);
     const word = this.load(header);
-    const size = word & SIZE_MASK;
-    if ((word & FREE_BIT) !== 0 || size < MIN_BLOCK_SIZE || (size & this.alignMask) !== 0
-        || size > pool.sentinel - header || (this.load(header + size) & PREV_FREE_BIT) !== 0) {
+    const size = word & Block.SizeMask;
+    if ((word & Block.FreeBit) !== 0 || size < Block.MinSize || (size & this.alignMask) !== 0
+        || size > pool.sentinel - header || (this.load(header + size) & Block.PrevFreeBit) !== 0) {
       this.rejectHeader(ptr, word, operation);
     }
     return header;
@@ -840,7 +846,7 @@ export class Tlsf {
 
   private rejectHeader(ptr: number, word: number, operation: string): never {
     this.assertAttached();
-    if ((word & FREE_BIT) !== 0) {
+    if ((word & Block.FreeBit) !== 0) {
       throw new TlsfError('double-free', `${operation}(${hex(ptr)}): block is already free (double free?)`, ptr);
     }
     throw new TlsfError('not-a-block', `${operation}(${hex(ptr)}): the word before it (${hex(word)}) is not a live block header`, ptr);
@@ -858,7 +864,7 @@ export class Tlsf {
     if (found < 0) {
       throw new TlsfError('not-a-block', `${operation}(${hex(ptr)}): no block starts there (strict walk)`, ptr);
     }
-    if ((found & FREE_BIT) !== 0) {
+    if ((found & Block.FreeBit) !== 0) {
       throw new TlsfError('double-free', `${operation}(${hex(ptr)}): block is already free (double free?)`, ptr);
     }
   }
@@ -882,9 +888,10 @@ export class Tlsf {
     if (fl >= this.flCount) return this.mallocFromOwnClass(blockSize);
     // This branch stays: when it is predictable (often), the CPU runs ahead on the guess, and the
     // branch-free form (read both rows, pick by mask) was slower on the 'small' trace.
-    let rowBits = words[slWord + fl]! & (-1 << (searchList & this.slMask)) & this.slValidBits;
+    // The masks are grouped so that each bitmap read meets one AND on its way to the head read.
+    let rowBits = words[slWord + fl]! & ((-1 << (searchList & this.slMask)) & this.slValidBits);
     if (rowBits === 0) {
-      const levelBits = words[flWord]! & (-2 << fl) & this.flValidBits;
+      const levelBits = words[flWord]! & ((-2 << fl) & this.flValidBits);
       if (levelBits === 0) return this.mallocFromOwnClass(blockSize);
       fl = 31 - Math.clz32(levelBits & -levelBits);
       rowBits = words[slWord + fl]! & this.slValidBits;
@@ -897,19 +904,19 @@ export class Tlsf {
     // prev word, already 0 in a head.
     const headIndex = this.headWord + list;
     const block = words[headIndex]!;
-    const limit = this.fastLinkLimit;
-    const offset = (block - this.fastFirstBlockInt) | 0;
-    if ((offset | (limit - offset)) < 0) return this.mallocGeneric(size);
+    const limit = this.fastLinkLimit >>> 0;
+    const offset = (block - this.fastFirstBlockInt) >>> 0;
+    if (offset > limit) return this.mallocGeneric(size);
     const index = (block - memoryBase) >> 2;
     const header = words[index]!;
-    const total = header & SIZE_MASK;
+    const total = header & Block.SizeMask;
     const rest = total - blockSize;
     const nextFree = words[index + 1]!;
     const hasNext = (nextFree | (0 - nextFree)) >> 31;
-    const nextOffset = (nextFree - this.fastFirstBlockInt) | 0;
-    // One sign test: free, large enough, ending by the sentinel, and a next link that is 0 or in the pool.
-    if ((total | rest | ((header & FREE_BIT) - 1) | (limit + MIN_BLOCK_SIZE - offset - total)
-        | ((nextOffset | (limit - nextOffset)) & hasNext)) < 0) {
+    // Free, large enough (rest in [0, limit], so the next sum is exact), ending by the sentinel, and a
+    // next link that is 0 or in the pool: one unsigned compare each.
+    if ((header & Block.FreeBit) === 0 || (rest >>> 0) > limit || ((limit + Block.MinSize - offset - total) | 0) < 0
+        || (((nextFree - this.fastFirstBlockInt) & hasNext) >>> 0) > limit) {
       this.checkTaken(block, blockSize);
       this.checkLinkSlow(nextFree, index, 'next-free link'); // a next block in another pool passes
     }
@@ -921,18 +928,18 @@ export class Tlsf {
     words[flWord] &= ~((1 << fl) & ~((remaining | (0 - remaining)) >> 31));
 
     // Split: the tail goes back on the lists when it can be a block of its own.
-    if (rest >= MIN_BLOCK_SIZE) {
-      words[index] = blockSize | (header & PREV_FREE_BIT);
+    if (rest >= Block.MinSize) {
+      words[index] = blockSize | (header & Block.PrevFreeBit);
       // The block after the remainder keeps its P flag: its neighbour is still free.
       this.makeFreeFast(index + (blockSize >> 2), block + blockSize, rest);
       this.addUsed(blockSize);
     } else {
-      words[index] = header & ~FREE_BIT;
+      words[index] = header & ~Block.FreeBit;
       const nextIndex = index + (total >> 2);
-      words[nextIndex] = words[nextIndex]! & ~PREV_FREE_BIT;
+      words[nextIndex] = words[nextIndex]! & ~Block.PrevFreeBit;
       this.addUsed(total);
     }
-    return (block + BLOCK_HEADER_SIZE) >>> 0;
+    return (block + Block.HeaderSize) >>> 0;
   }
 
   /** The path malloc takes when the search finds nothing: the own class's head, if it fits. */
@@ -943,7 +950,7 @@ export class Tlsf {
       return 0;
     }
     this.useBlock(block, blockSize);
-    return (block + BLOCK_HEADER_SIZE) >>> 0;
+    return (block + Block.HeaderSize) >>> 0;
   }
 
   /** malloc as takeFree + useBlock, through word/setWord: what multi-memory heaps run. */
@@ -956,7 +963,7 @@ export class Tlsf {
       return 0;
     }
     this.useBlock(block, blockSize);
-    return (block + BLOCK_HEADER_SIZE) >>> 0;
+    return (block + Block.HeaderSize) >>> 0;
   }
 
   /** Too large is a failure (0); not a size at all is misuse. */
@@ -972,7 +979,7 @@ export class Tlsf {
     // node --print-bytecode --print-bytecode-filter=free (the range checks live in helpers for this).
     if (ptr === 0) return;
     const firstBlock = this.fastFirstBlock;
-    let block = ptr - BLOCK_HEADER_SIZE;
+    let block = ptr - Block.HeaderSize;
     const offset = block - firstBlock;
     if (offset < 0 || offset >= this.fastBlockSpan || (ptr & this.alignMask) !== 0 || (ptr | 0) !== ptr) {
       this.release(this.liveBlockSlow(ptr, 'free'));
@@ -982,33 +989,32 @@ export class Tlsf {
     const memoryBase = this.fastBase;
     let index = (block - memoryBase) >> 2;
     const header = words[index]!;
-    let size = header & SIZE_MASK;
-    if ((header & FREE_BIT) !== 0 || size < MIN_BLOCK_SIZE || (size & this.alignMask) !== 0
+    let size = header & Block.SizeMask;
+    if ((header & Block.FreeBit) !== 0 || size < Block.MinSize || (size & this.alignMask) !== 0
         || size > this.fastBlockSpan - offset) {
       this.rejectHeader(ptr, header, 'free');
     }
     const nextIndex = index + (size >> 2);
     const nextHeader = words[nextIndex]!;
-    if ((nextHeader & PREV_FREE_BIT) !== 0) this.rejectHeader(ptr, header, 'free');
+    if ((nextHeader & Block.PrevFreeBit) !== 0) this.rejectHeader(ptr, header, 'free');
     this.usedBytesNow -= size;
 
-    if ((header & PREV_FREE_BIT) !== 0) {
+    if ((header & Block.PrevFreeBit) !== 0) {
       const prev = this.previousFreeFast(index, offset);
       // Leave F set in the swallowed header so that a second free of ptr is still caught.
-      words[index] = header | FREE_BIT;
-      const prevIndex = (prev - memoryBase) >> 2;
-      const prevSize = words[prevIndex]! & SIZE_MASK;
-      this.unlinkFreeFast(prevIndex, prevSize);
+      words[index] = header | Block.FreeBit;
+      const prevSize = block - prev; // previousFreeFast found its header saying so
+      index = (prev - memoryBase) >> 2;
+      this.unlinkFreeFast(index, prevSize);
       block = prev;
-      index = prevIndex;
       size += prevSize;
     }
-    if ((nextHeader & FREE_BIT) !== 0) {
-      const nextSize = nextHeader & SIZE_MASK;
+    if ((nextHeader & Block.FreeBit) !== 0) {
+      const nextSize = nextHeader & Block.SizeMask;
       this.unlinkFreeFast(nextIndex, nextSize);
       size += nextSize; // the block after a free one already carries P
     } else {
-      words[nextIndex] = nextHeader | PREV_FREE_BIT;
+      words[nextIndex] = nextHeader | Block.PrevFreeBit;
     }
     this.makeFreeFast(index, block, size);
   }
@@ -1023,26 +1029,26 @@ export class Tlsf {
     let block = freed;
     let index = (block - this.fastBase) >> 2;
     const header = this.word(index);
-    let size = header & SIZE_MASK;
+    let size = header & Block.SizeMask;
     this.usedBytesNow -= size;
-    if ((header & PREV_FREE_BIT) !== 0) {
+    if ((header & Block.PrevFreeBit) !== 0) {
       // Leave F set in the swallowed header so that a second free of ptr is still caught.
       block = this.previousFree(index);
-      this.setWord(index, header | FREE_BIT);
+      this.setWord(index, header | Block.FreeBit);
       index = (block - this.fastBase) >> 2;
-      const prevSize = this.word(index) & SIZE_MASK;
+      const prevSize = this.word(index) & Block.SizeMask;
       this.unlinkFree(index, prevSize);
       size += prevSize;
     }
     const nextIndex = index + (size >> 2);
     const nextHeader = this.word(nextIndex);
-    if ((nextHeader & FREE_BIT) !== 0) {
+    if ((nextHeader & Block.FreeBit) !== 0) {
       // The block after a free one already carries P.
-      const nextSize = nextHeader & SIZE_MASK;
+      const nextSize = nextHeader & Block.SizeMask;
       this.unlinkFree(nextIndex, nextSize);
       size += nextSize;
     } else {
-      this.setWord(nextIndex, nextHeader | PREV_FREE_BIT);
+      this.setWord(nextIndex, nextHeader | Block.PrevFreeBit);
     }
     this.makeFree(index, block, size);
   }
@@ -1050,7 +1056,7 @@ export class Tlsf {
   /** Payload bytes of the live block at ptr (at least what was asked for). */
   usableSize(ptr: number): number {
     const block = this.liveBlock(ptr, 'usableSize');
-    return (this.load(block) & SIZE_MASK) - BLOCK_HEADER_SIZE;
+    return (this.load(block) & Block.SizeMask) - Block.HeaderSize;
   }
 
   /**
@@ -1077,23 +1083,24 @@ export class Tlsf {
     const words = this.fastWords;
     const index = (block - this.fastBase) >> 2;
     const header = words[index]!;
-    const current = header & SIZE_MASK;
+    const current = header & Block.SizeMask;
     const nextIndex = index + (current >> 2);
     const nextHeader = words[nextIndex]!;
     const blockSize = this.blockSizeFor(size);
-    const nextSize = (nextHeader & FREE_BIT) !== 0 ? nextHeader & SIZE_MASK : 0;
+    const nextSize = (nextHeader & Block.FreeBit) !== 0 ? nextHeader & Block.SizeMask : 0;
     if (blockSize <= current) {
       // Shrink: the tail, merged with a free next block, goes back on the lists.
       let rest = current - blockSize;
-      if (rest < MIN_BLOCK_SIZE) return ptr;
-      words[index] = blockSize | (header & PREV_FREE_BIT);
-      this.usedBytesNow -= rest;
+      if (rest < Block.MinSize) return ptr;
+      // Unlinked first: its checks (RANGE CHECKS) pass before anything is written.
       if (nextSize !== 0) {
         this.unlinkFreeFast(nextIndex, nextSize);
         rest += nextSize;
       } else {
-        words[nextIndex] = nextHeader | PREV_FREE_BIT;
+        words[nextIndex] = nextHeader | Block.PrevFreeBit;
       }
+      words[index] = blockSize | (header & Block.PrevFreeBit);
+      this.usedBytesNow -= current - blockSize;
       this.makeFreeFast(index + (blockSize >> 2), block + blockSize, rest);
       return ptr;
     }
@@ -1102,22 +1109,22 @@ export class Tlsf {
       // Grow forwards into the free next block; the block after that one already carries P.
       this.unlinkFreeFast(nextIndex, nextSize);
       const rest = combined - blockSize;
-      if (rest >= MIN_BLOCK_SIZE) {
-        words[index] = blockSize | (header & PREV_FREE_BIT);
+      if (rest >= Block.MinSize) {
+        words[index] = blockSize | (header & Block.PrevFreeBit);
         this.makeFreeFast(index + (blockSize >> 2), block + blockSize, rest);
         this.addUsed(blockSize - current);
       } else {
-        words[index] = combined | (header & PREV_FREE_BIT);
+        words[index] = combined | (header & Block.PrevFreeBit);
         const afterIndex = nextIndex + (nextSize >> 2);
-        words[afterIndex] = words[afterIndex]! & ~PREV_FREE_BIT;
+        words[afterIndex] = words[afterIndex]! & ~Block.PrevFreeBit;
         this.addUsed(combined - current);
       }
       return ptr;
     }
     const moved = this.malloc(size);
     // A failed malloc changes nothing, so reallocGeneric meets the same heap and fails it again.
-    if (moved === 0) return (header & PREV_FREE_BIT) !== 0 ? this.reallocGeneric(ptr, size) : 0;
-    this.moveBytes(ptr, moved, current - BLOCK_HEADER_SIZE);
+    if (moved === 0) return (header & Block.PrevFreeBit) !== 0 ? this.reallocGeneric(ptr, size) : 0;
+    this.moveBytes(ptr, moved, current - Block.HeaderSize);
     this.free(ptr);
     return moved;
   }
@@ -1137,22 +1144,22 @@ export class Tlsf {
     const blockSize = this.blockSizeFor(size);
     const index = (block - this.fastBase) >> 2;
     const header = this.word(index);
-    const current = header & SIZE_MASK;
+    const current = header & Block.SizeMask;
     let nextIndex = index + (current >> 2);
     const nextHeader = this.word(nextIndex);
-    const nextSize = (nextHeader & FREE_BIT) !== 0 ? nextHeader & SIZE_MASK : 0;
+    const nextSize = (nextHeader & Block.FreeBit) !== 0 ? nextHeader & Block.SizeMask : 0;
 
     if (blockSize <= current) {
       // Shrink: the tail, merged with a free next block, goes back on the lists.
       let rest = current - blockSize;
-      if (rest < MIN_BLOCK_SIZE) return ptr;
-      this.setWord(index, blockSize | (header & PREV_FREE_BIT));
+      if (rest < Block.MinSize) return ptr;
+      this.setWord(index, blockSize | (header & Block.PrevFreeBit));
       this.usedBytesNow -= rest;
       if (nextSize !== 0) {
         this.unlinkFree(nextIndex, nextSize);
         rest += nextSize;
       } else {
-        this.setWord(nextIndex, nextHeader | PREV_FREE_BIT);
+        this.setWord(nextIndex, nextHeader | Block.PrevFreeBit);
       }
       this.makeFree(index + (blockSize >> 2), block + blockSize, rest);
       return ptr;
@@ -1168,14 +1175,14 @@ export class Tlsf {
       // placement"), so it is kept only for when nothing else fits, where it saves a failure.
       const moved = this.malloc(size);
       if (moved !== 0) {
-        this.moveBytes(ptr, moved, current - BLOCK_HEADER_SIZE);
+        this.moveBytes(ptr, moved, current - Block.HeaderSize);
         this.free(ptr); // the flat free: cheaper here than inlining release into realloc
         return moved;
       }
-      if ((header & PREV_FREE_BIT) === 0) return 0;
+      if ((header & Block.PrevFreeBit) === 0) return 0;
       const prev = this.previousFree(index);
       const prevIndex = (prev - this.fastBase) >> 2;
-      const prevSize = this.word(prevIndex) & SIZE_MASK;
+      const prevSize = this.word(prevIndex) & Block.SizeMask;
       if (combined + prevSize < blockSize) return 0;
       this.unlinkFree(prevIndex, prevSize);
       start = prev;
@@ -1188,19 +1195,19 @@ export class Tlsf {
       nextIndex += nextSize >> 2;
     }
     // Unlinked before the copy: a backwards copy overwrites the previous block's links.
-    if (start !== block) this.moveBytes(ptr, start + BLOCK_HEADER_SIZE, current - BLOCK_HEADER_SIZE);
+    if (start !== block) this.moveBytes(ptr, start + Block.HeaderSize, current - Block.HeaderSize);
     const rest = combined - blockSize;
-    if (rest >= MIN_BLOCK_SIZE) {
-      this.setWord(startIndex, blockSize | (startHeader & PREV_FREE_BIT));
-      this.setWord(nextIndex, this.word(nextIndex) | PREV_FREE_BIT);
+    if (rest >= Block.MinSize) {
+      this.setWord(startIndex, blockSize | (startHeader & Block.PrevFreeBit));
+      this.setWord(nextIndex, this.word(nextIndex) | Block.PrevFreeBit);
       this.makeFree(startIndex + (blockSize >> 2), start + blockSize, rest);
       this.addUsed(blockSize - current);
     } else {
-      this.setWord(startIndex, combined | (startHeader & PREV_FREE_BIT));
-      this.setWord(nextIndex, this.word(nextIndex) & ~PREV_FREE_BIT);
+      this.setWord(startIndex, combined | (startHeader & Block.PrevFreeBit));
+      this.setWord(nextIndex, this.word(nextIndex) & ~Block.PrevFreeBit);
       this.addUsed(combined - current);
     }
-    return (start + BLOCK_HEADER_SIZE) >>> 0;
+    return (start + Block.HeaderSize) >>> 0;
   }
 
   /**
@@ -1254,25 +1261,25 @@ export class Tlsf {
     if (alignment <= this.align) return this.malloc(size);
     if (size >>> 0 !== size || size > this.maxRequest) return this.badRequest(size, 'memalign');
     const blockSize = this.blockSizeFor(size);
-    const withGap = blockSize + alignment - this.align + MIN_BLOCK_SIZE;
+    const withGap = blockSize + alignment - this.align + Block.MinSize;
     if (withGap > this.layout.maxBlockSize) return 0;
     const taken = this.takeFree(withGap);
     if (taken === 0) return 0;
     const block = taken >>> 0; // alignment arithmetic below wants the unsigned address
     const header = this.load(block);
-    const ptr = block + BLOCK_HEADER_SIZE;
+    const ptr = block + Block.HeaderSize;
     let aligned = alignUp(ptr, alignment);
-    if (aligned !== ptr && aligned - ptr < MIN_BLOCK_SIZE) aligned = alignUp(ptr + MIN_BLOCK_SIZE, alignment);
+    if (aligned !== ptr && aligned - ptr < Block.MinSize) aligned = alignUp(ptr + Block.MinSize, alignment);
     const gap = aligned - ptr;
     let target = block;
     if (gap > 0) {
       // The block was free, so its previous neighbour is used: the gap becomes a free block with P = 0.
       target = block + gap;
-      this.store(target, ((header & SIZE_MASK) - gap) | FREE_BIT | PREV_FREE_BIT);
+      this.store(target, ((header & Block.SizeMask) - gap) | Block.FreeBit | Block.PrevFreeBit);
       this.makeFree((block - this.fastBase) >> 2, block, gap);
     }
     this.useBlock(target, blockSize);
-    return (target + BLOCK_HEADER_SIZE) >>> 0;
+    return (target + Block.HeaderSize) >>> 0;
   }
 
   // ---------------------------------------------------------------- byte helpers

@@ -1,0 +1,72 @@
+/**
+ * A/B measurement of this heap alone, for comparing builds of src/allocator (docs/allocator.md,
+ * "Range checks: cost"). One process replays one trace against the heap of one build, so builds never
+ * share a process and its JIT state.
+ *
+ *   node dist/bench/allocator-ab.js <allocator index.js> <trace> <warm replays> <timed replays> [ops]
+ *
+ * Prints one line: `<trace> <ns/op best> <ns/op median>` (CPU time per replay, fresh heap each time).
+ * For instruction counts, run it under valgrind twice with different timed-replay counts and divide
+ * the difference in Ir by the extra operations: start-up, compilation and warm-up cancel out.
+ */
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import { OP_FREE, OP_MALLOC, makeTrace, type TraceName } from './traces.js';
+
+interface Heap {
+  malloc(size: number): number;
+  free(ptr: number): void;
+  realloc(ptr: number, size: number): number;
+}
+
+const HEAP_BYTES = 4 * 1024 * 1024;
+const SRAM_BASE = 0x2000_0000;
+
+function replay(ops: Int32Array, heap: Heap, pointers: Uint32Array): number {
+  let failures = 0;
+  for (let i = 0; i < ops.length; i += 3) {
+    const kind = ops[i]!;
+    const slot = ops[i + 1]!;
+    if (kind === OP_MALLOC) {
+      const ptr = heap.malloc(ops[i + 2]!);
+      if (ptr === 0) failures++;
+      pointers[slot] = ptr;
+    } else if (kind === OP_FREE) {
+      heap.free(pointers[slot]!);
+    } else {
+      const ptr = heap.realloc(pointers[slot]!, ops[i + 2]!);
+      if (ptr === 0) failures++;
+      else pointers[slot] = ptr;
+    }
+  }
+  return failures;
+}
+
+async function main(): Promise<void> {
+  const [modulePath, traceName, warmText, timedText, opsText] = process.argv.slice(2);
+  if (modulePath === undefined || traceName === undefined) {
+    throw new Error('usage: allocator-ab.js <allocator index.js> <trace> <warm> <timed> [ops]');
+  }
+  const allocator = await import(pathToFileURL(resolve(modulePath)).href) as {
+    createTlsf(memory: ArrayBuffer, options: { base: number }): Heap;
+  };
+  const trace = makeTrace(traceName as TraceName, opsText === undefined ? undefined : Number(opsText));
+  const operations = trace.ops.length / 3;
+  const once = (): number => {
+    const heap = allocator.createTlsf(new ArrayBuffer(HEAP_BYTES), { base: SRAM_BASE });
+    return replay(trace.ops, heap, new Uint32Array(trace.slotCount));
+  };
+  for (let r = 0; r < Number(warmText ?? 3); r++) once();
+  const times: number[] = [];
+  for (let r = 0; r < Number(timedText ?? 5); r++) {
+    const started = process.cpuUsage();
+    once();
+    const used = process.cpuUsage(started);
+    times.push(((used.user + used.system) * 1000) / operations);
+  }
+  times.sort((a, b) => a - b);
+  const median = times.length === 0 ? 0 : times[Math.floor(times.length / 2)]!;
+  console.log(`${traceName} ${(times[0] ?? 0).toFixed(2)} ${median.toFixed(2)}`);
+}
+
+await main();
