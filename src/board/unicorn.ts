@@ -4,6 +4,7 @@
 import koffi from 'koffi';
 import { readFileSync } from 'node:fs';
 import type * as KoffiTypes from 'koffi';
+import { selectedEngine, type EngineChoice } from './engine-locate.js';
 
 export const UC_ARCH_ARM = 1;
 export const UC_MODE_THUMB = 16;
@@ -105,39 +106,24 @@ interface Library {
 
 let library: Library | undefined;
 
-function candidatePaths(): string[] {
-  const list: string[] = [];
-  const fromEnv = process.env.UNICORN_LIB;
-  if (fromEnv) list.push(fromEnv);
-  list.push('libunicorn.so.2', 'libunicorn.so', 'libunicorn.2.dylib', 'libunicorn.dylib',
-    '/opt/homebrew/lib/libunicorn.2.dylib', '/usr/local/lib/libunicorn.2.dylib',
-    '/usr/local/lib/libunicorn.so.2', '/usr/lib/x86_64-linux-gnu/libunicorn.so.2', '/usr/lib/aarch64-linux-gnu/libunicorn.so.2');
-  return list;
+export { installHint } from './engine-locate.js';
+
+/** Which library runs firmware in this process (chosen and verified by engine-locate.ts): for RunReport.engine. */
+export function engineInfo(): EngineChoice {
+  return selectedEngine();
 }
 
-export function installHint(): string {
-  return process.platform === 'darwin' ? 'brew install unicorn' : 'sudo apt-get install -y libunicorn2';
-}
-
-/** Loads Unicorn once per process. Throws one line naming the install command when it is missing. */
+/** Loads the chosen Unicorn once per process. Throws one line naming the install command when there is none. */
 export function unicorn(): Library {
   if (library) return library;
-  let loaded: KoffiTypes.LibraryHandle | undefined;
-  let loadedPath = '';
-  const tried: string[] = [];
-  for (const path of candidatePaths()) {
-    try {
-      loaded = koffi.load(path);
-      loadedPath = path;
-      break;
-    } catch {
-      tried.push(path);
-    }
+  const engine = selectedEngine();
+  let loaded: KoffiTypes.LibraryHandle;
+  try {
+    loaded = koffi.load(engine.path);
+  } catch (error) {
+    throw new Error(`Unicorn library ${engine.path} passed its self-test but does not load here: ${String((error as Error).message).split('\n')[0]}`);
   }
-  if (!loaded) {
-    const envNote = process.env.UNICORN_LIB ? ` (UNICORN_LIB=${process.env.UNICORN_LIB} did not load)` : '';
-    throw new Error(`Unicorn 2 emulator library not found${envNote}; install it with: ${installHint()} (or set UNICORN_LIB to libunicorn's path)`);
-  }
+  const loadedPath = engine.path;
   const lib = loaded;
   // Distinct type names per process: koffi types are global, and a second load must not redeclare them.
   koffi.opaque('tlsf_uc_engine');
