@@ -10,6 +10,9 @@ import { parseElf, symbolize, type ElfImage } from './elf.js';
 import { CPI, isArmv6m, type BoardProfile, type CpuName, type RamBank } from './profiles.js';
 import type { HeapAllocator, HeapFactory } from './heap-types.js';
 import { BlockTable } from './block-table.js';
+import { hasFastStores } from './engine-locate.js';
+import { complementRanges, ramPermissions, rangesWithCode, tlbPermissions } from './memory-protection.js';
+import { engineInfo } from './unicorn.js';
 
 export const SERVICE_PAGE = 0x9fff_f000;
 export const SERVICE_PAGE_SIZE = 0x1000;
@@ -468,7 +471,14 @@ export class Machine {
     const engine = this.engine;
     engine.map(`flash of ${this.board.name}`, this.board.flash.base, this.board.flash.size, UC_PROT_READ | UC_PROT_EXEC);
     if (this.flashUsed > 0) engine.write(this.board.flash.base, this.flashImage.subarray(0, this.flashUsed), 'loading the flash image');
-    for (const group of this.groups) engine.mapHost(group.name, group.base, group.memory);
+    const withCode = rangesWithCode(this.image.segments, this.groups);
+    for (const group of this.groups) engine.mapHost(group.name, group.base, group.memory, ramPermissions(withCode.has(group)));
+    if (hasFastStores(engineInfo().version)) {
+      // Unicorn 2.1+ takes page permissions from us instead of the Cortex-M default map (all SRAM executable).
+      const dataOnly = this.groups.filter((group) => !withCode.has(group));
+      engine.useVirtualTlb(tlbPermissions(dataOnly, (page) => this.onFetchFromData(page)));
+      this.invalidHookRanges = complementRanges(this.groups);
+    }
     // The System Control Space as plain memory: CMSIS SystemInit writes CPACR (FPU enable; Unicorn's FPU is
     // always on) and VTOR, which must not fault. NVIC, SysTick and the other SCS registers are not emulated.
     engine.map('the System Control Space', SCS_BASE, SCS_SIZE, UC_PROT_READ | UC_PROT_WRITE);
@@ -502,7 +512,10 @@ export class Machine {
     // halves the speed of all code (measured: 277 vs 136 MIPS; docs/board.md).
     engine.addBlockHook((address) => this.onService(address), SERVICE_PAGE, SERVICE_PAGE + SERVICE_PAGE_SIZE - 1);
     engine.addIntrHook((intno) => this.onInterrupt(intno));
-    engine.addMemHook(UC_HOOK_MEM_INVALID, (type, address, size) => this.onBadAccess(type, address, size), 1, 0);
+    // On 2.1+ any access hook over RAM keeps its stores on the slow path; RAM faults come from the TLB hook there.
+    for (const [begin, end] of this.invalidHookRanges) {
+      engine.addMemHook(UC_HOOK_MEM_INVALID, (type, address, size) => this.onBadAccess(type, address, size), begin, end);
+    }
     const checkAlignment = this.options.alignmentCheck ?? false;
     const guard = this.options.guard ?? false;
     if (checkAlignment || guard) {
@@ -951,6 +964,15 @@ export class Machine {
 
   // ---- faults ---------------------------------------------------------------------------------
 
+  private invalidHookRanges: Array<[number, number]> = [[1, 0]];
+
+  /** A fetch from RAM the ELF put no code in (virtual-TLB engines; UC_MEM_FETCH_PROT in onBadAccess otherwise). */
+  private onFetchFromData(page: number): void {
+    const pc = this.engine.readReg(REG_PC) & ~1;
+    const address = pc >= page && pc < page + 0x400 ? pc : page;
+    this.reportFault('fetch-protected', address, 2, address, `fetched 2 bytes at ${hex(address)} (fetch from non-executable RAM: the ELF puts no code there)`);
+  }
+
   private onBadAccess(type: number, address: number, size: number): boolean {
     const kinds: Record<number, [string, string]> = {
       [UC_MEM_READ_UNMAPPED]: ['read-unmapped', 'read'],
@@ -964,6 +986,7 @@ export class Machine {
     const pc = type === UC_MEM_FETCH_UNMAPPED || type === UC_MEM_FETCH_PROT ? address : this.engine.readReg(REG_PC);
     let what = `${verb} ${bytes(size)} at ${hex(address)}`;
     if (type === UC_MEM_WRITE_PROT && this.regionOf(address, 1)?.kind === 'flash') what += ' (flash is read-only)';
+    else if (type === UC_MEM_FETCH_PROT && this.regionOf(address, 1)?.kind === 'ram') what += ' (fetch from non-executable RAM: the ELF puts no code there)';
     else if (type === UC_MEM_WRITE_PROT || type === UC_MEM_READ_PROT) what += address >= SERVICE_PAGE && address < SERVICE_PAGE + SERVICE_PAGE_SIZE ? ' (the heap service page)' : '';
     else what += ' (outside the memory map)';
     this.reportFault(kind, address, size, pc, what);

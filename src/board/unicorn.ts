@@ -26,6 +26,8 @@ export const REG_LR = 10;
 export const REG_PC = 11;
 export const REG_SP = 12;
 export const REG_R0 = 66;
+const REG_EPSR = 121;
+const EPSR_THUMB = 1 << 24;
 
 export const UC_HOOK_INTR = 1 << 0;
 export const UC_HOOK_CODE = 1 << 2;
@@ -38,6 +40,7 @@ export const UC_HOOK_MEM_WRITE_PROT = 1 << 8;
 export const UC_HOOK_MEM_FETCH_PROT = 1 << 9;
 export const UC_HOOK_MEM_READ = 1 << 10;
 export const UC_HOOK_MEM_WRITE = 1 << 11;
+export const UC_HOOK_TLB_FILL = 1 << 17;
 export const UC_HOOK_MEM_INVALID = (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 9);
 
 // uc_mem_type, as passed to memory hooks.
@@ -54,6 +57,8 @@ export const UC_MEM_FETCH_PROT = 24;
 // uc_control_type values and the UC_CTL(type, nr, rw) encoding from unicorn.h:
 // type | (argument count << 26) | (io direction << 30), with UC_CTL_IO_WRITE = 1.
 const UC_CTL_CPU_MODEL = 7;
+const UC_CTL_TLB_TYPE = 12; // Unicorn 2.1+
+const UC_TLB_VIRTUAL = 1;
 const UC_CTL_IO_WRITE = 1;
 const ctlWrite = (type: number, argumentCount: number): number => (type | (argumentCount << 26) | (UC_CTL_IO_WRITE << 30)) | 0;
 
@@ -101,6 +106,7 @@ interface Library {
   codeProto: KoffiTypes.TypeObject;
   memProto: KoffiTypes.TypeObject;
   intrProto: KoffiTypes.TypeObject;
+  tlbProto: KoffiTypes.TypeObject;
   path: string;
 }
 
@@ -133,6 +139,8 @@ export function unicorn(): Library {
   // conventions of every 64-bit platform Unicorn runs on (the caller owns the argument area).
   const memProto = koffi.proto('bool TlsfUcMemCb(uintptr_t uc, int type, uint64_t address, int size)');
   const intrProto = koffi.proto('void TlsfUcIntrCb(uintptr_t uc, uint32_t intno, uintptr_t user)');
+  // uc_cb_tlbevent_t: the entry to fill is struct uc_tlb_entry { uint64_t paddr; uc_prot perms; }.
+  const tlbProto = koffi.proto('bool TlsfUcTlbCb(uintptr_t uc, uint64_t vaddr, int type, void *entry, uintptr_t user)');
   const bound = {
     uc_open: lib.func('int uc_open(int arch, int mode, _Out_ tlsf_uc_engine **uc)'),
     uc_close: lib.func('int uc_close(tlsf_uc_engine *uc)'),
@@ -155,7 +163,7 @@ export function unicorn(): Library {
   library = {
     ...bound,
     uc_ctl_int: (uc, control, value) => bound.uc_ctl(uc, control, 'int', value) as number,
-    codeProto, memProto, intrProto, path: loadedPath,
+    codeProto, memProto, intrProto, tlbProto, path: loadedPath,
   } as Library;
   return library;
 }
@@ -199,6 +207,15 @@ export class Engine {
   private readonly batchValueView: Uint32Array;
   private readonly batchPointers: Pointer;
   private counterView: BigUint64Array | null = null;
+  /**
+   * Unicorn 2.1.x restores the CPU state of the current instruction into the CPU before a memory hook or a TLB
+   * fill (to give hooks the right PC) without leaving the translated block. Inside a Thumb IT block that writes
+   * the IT bits, which the block's code never clears, so the first instruction of the next block runs as if
+   * still under the IT condition and is skipped when it fails (`it eq; streq` to a hooked address, then any
+   * block: its first instruction is lost). Within a block the CPU's IT bits are zero (QEMU tracks IT state while
+   * translating), so clearing them after such a callback is exact.
+   */
+  private readonly staleItState: boolean;
 
   constructor(cpuModel: number, doing = 'opening the Arm Cortex-M engine') {
     this.lib = unicorn();
@@ -210,6 +227,10 @@ export class Engine {
       this.lib.uc_close(this.handle);
       check(modelError, () => `selecting CPU model ${cpuModel} (unicorn/arm.h uc_cpu_arm)`);
     }
+    const major = [0];
+    const minor = [0];
+    this.lib.uc_version(major, minor);
+    this.staleItState = major[0]! > 2 || (major[0] === 2 && minor[0]! >= 1);
     // Preallocated native buffers so that hooks read and write registers without allocating.
     this.regValue = koffi.alloc('uint64_t', 1);
     this.regValueView = new Uint32Array(koffi.view(this.regValue, 8));
@@ -299,16 +320,46 @@ export class Engine {
   }
 
   addMemHook(type: number, callback: MemHook, begin: number, end: number): number {
-    const registered = koffi.register(
-      (_uc: Pointer, accessType: number, address: number | bigint, size: number) =>
-        callback(accessType, Number(address), size),
-      koffi.pointer(this.lib.memProto));
+    const validAccesses = (type & (UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE)) !== 0;
+    const registered = koffi.register(this.staleItState && validAccesses
+      ? (_uc: Pointer, accessType: number, address: number | bigint, size: number) => {
+        const result = callback(accessType, Number(address), size);
+        this.clearItState();
+        return result;
+      }
+      : (_uc: Pointer, accessType: number, address: number | bigint, size: number) => callback(accessType, Number(address), size),
+    koffi.pointer(this.lib.memProto));
     return this.addHook(type, registered, begin, end, 'adding a memory hook');
   }
 
   addIntrHook(callback: IntrHook): number {
     const registered = koffi.register((_uc: Pointer, intno: number) => callback(intno), koffi.pointer(this.lib.intrProto));
     return this.addHook(UC_HOOK_INTR, registered, 1, 0, 'adding an interrupt hook');
+  }
+
+  /**
+   * Unicorn 2.1+: page permissions come from `permsOf(pageAddress, accessType)` (identity mapping; 0 denies the
+   * access and stops the run) instead of the Cortex-M default memory map, which makes all SRAM executable and
+   * so keeps every store on Unicorn's slow path. Called once per page per TLB fill, not per access.
+   */
+  useVirtualTlb(permsOf: (pageAddress: number, accessType: number) => number): void {
+    check(this.lib.uc_ctl_int(this.handle, ctlWrite(UC_CTL_TLB_TYPE, 1), UC_TLB_VIRTUAL), () => 'selecting the virtual TLB (Unicorn 2.1+)');
+    const registered = koffi.register((_uc: Pointer, address: number | bigint, accessType: number, entry: Pointer) => {
+      const page = Number(address);
+      const perms = permsOf(page, accessType);
+      if (perms === 0) return false;
+      // Data fills happen inside a block (see staleItState); a fetch fill happens between blocks, where the IT
+      // bits are the next block's real state and must stay.
+      if (this.staleItState && accessType !== UC_MEM_FETCH) this.clearItState();
+      koffi.encode(entry, 0, 'uint64_t', page);
+      koffi.encode(entry, 8, 'int', perms);
+      return true;
+    }, koffi.pointer(this.lib.tlbProto));
+    this.addHook(UC_HOOK_TLB_FILL, registered, 1, 0, 'adding the TLB fill hook');
+  }
+
+  private clearItState(): void {
+    this.writeReg(REG_EPSR, EPSR_THUMB);
   }
 
   private addHook(type: number, registered: RegisteredCallback, begin: number, end: number, doing: string): number {
