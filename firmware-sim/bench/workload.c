@@ -6,6 +6,8 @@
  *   kind 2  malloc/free churn: each iteration allocates a block of 32..284 bytes, writes every word of
  *           it, and frees the block allocated 8 iterations earlier after checking its first and last words
  *   kind 3  word stores: one 32-bit store per iteration into a 4 KiB buffer
+ *   kind 4  not a workload: calls into a RAM buffer holding `bx lr`, which tlsf-sim reports as a fetch from
+ *           non-executable RAM (this image puts no code in RAM)
  *
  * The same source is built twice (Makefile): for a tlsf-sim board, where parameters are patched into the
  * firmware's parameter block and malloc is the host's TLSF heap; and for QEMU's mps2-an386 (BENCH_QEMU),
@@ -65,6 +67,14 @@ static uint32_t stores(int32_t count) {
   return store_buffer[0] ^ store_buffer[STORE_WORDS - 1];
 }
 
+static uint16_t ram_code[2];
+
+static uint32_t call_ram(void) {
+  ram_code[0] = 0x4770; /* bx lr */
+  ((void (*)(void))((uintptr_t)ram_code | 1u))();
+  return 0;
+}
+
 static void put_line(const char *label, uint32_t value) {
   static const char digits[] = "0123456789abcdef";
   char line[48];
@@ -84,10 +94,11 @@ int main(void) {
   case 1: result = integer_loop(count); break;
   case 2: result = churn(count); break;
   case 3: result = stores(count); break;
+  case 4: result = call_ram(); break;
   default:
     put_line("workload: unknown kind", (uint32_t)kind);
     return 2;
   }
-  put_line(kind == 1 ? "integer" : kind == 2 ? "churn" : "stores", result);
+  put_line(kind == 1 ? "integer" : kind == 2 ? "churn" : kind == 3 ? "stores" : "ram call", result);
   return result == 0xdeadbeefu ? 1 : 0;
 }
