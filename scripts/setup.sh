@@ -29,18 +29,24 @@ install_fast_engine() {
   [ "${TLSF_SIM_FAST_ENGINE:-1}" = 0 ] && return 0
   [ -n "${UNICORN_LIB:-}" ] && return 0
   have_fast_engine && return 0
+  # A failed attempt is not repeated for a day: setup runs before every `npm test` and `npm run demo`.
+  if [ -n "$(find .cache/unicorn-py.failed -mmin -1440 2>/dev/null)" ]; then return 0; fi
   local python
   python=$(command -v python3 || command -v python || true)
   if [ -z "$python" ] || ! "$python" -m pip --version >/dev/null 2>&1; then
     echo "tlsf-sim setup: no pip to fetch Unicorn 2.1; using the system's Unicorn 2 (slower guest stores)" >&2
     return 0
   fi
-  if "$python" -m pip install --quiet --disable-pip-version-check --no-deps --retries 0 --timeout 20 \
+  # --target writes only under the project: PEP 668's guard for the system Python does not apply (older pips
+  # ignore the variable).
+  rm -f .cache/unicorn-py.failed
+  if PIP_BREAK_SYSTEM_PACKAGES=1 "$python" -m pip install --quiet --disable-pip-version-check --no-deps --retries 0 --timeout 20 \
        --target "$fast_engine_dir" 'unicorn>=2.1,<3' >/dev/null 2>&1 && have_fast_engine; then
     rm -f "$fast_engine_dir"/unicorn/lib/libunicorn.a  # the static library: not needed, half the download
     echo "tlsf-sim setup: installed Unicorn 2.1 from pip into $fast_engine_dir" >&2
   else
     rm -rf "$fast_engine_dir"
+    mkdir -p .cache && : > .cache/unicorn-py.failed
     echo "tlsf-sim setup: pip could not fetch Unicorn 2.1 (no index or no wheel for this machine); using the system's Unicorn 2 (slower guest stores)" >&2
   fi
 }
