@@ -11,7 +11,7 @@ import { CPI, isArmv6m, type BoardProfile, type CpuName, type RamBank } from './
 import type { HeapAllocator, HeapFactory } from './heap-types.js';
 import { BlockTable } from './block-table.js';
 import { hasFastStores } from './engine-locate.js';
-import { complementRanges, ramPermissions, rangesWithCode, tlbPermissions } from './memory-protection.js';
+import { complementRanges, ramPermissions, rangesWithCode, TLB_PAGE_BYTES, tlbPermissions } from './memory-protection.js';
 import { engineInfo } from './unicorn.js';
 
 export const SERVICE_PAGE = 0x9fff_f000;
@@ -969,7 +969,7 @@ export class Machine {
   /** A fetch from RAM the ELF put no code in (virtual-TLB engines; UC_MEM_FETCH_PROT in onBadAccess otherwise). */
   private onFetchFromData(page: number): void {
     const pc = this.engine.readReg(REG_PC) & ~1;
-    const address = pc >= page && pc < page + 0x400 ? pc : page;
+    const address = pc >= page && pc < page + TLB_PAGE_BYTES ? pc : page;
     this.reportFault('fetch-protected', address, 2, address, `fetched 2 bytes at ${hex(address)} (fetch from non-executable RAM: the ELF puts no code there)`);
   }
 

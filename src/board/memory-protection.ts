@@ -7,6 +7,8 @@ import { UC_MEM_FETCH, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE } from './unico
 export interface AddressRange { base: number; size: number }
 
 const PF_X = 1;
+/** QEMU's TLB page on Arm: the TLB fill hook is called with page addresses of this size. */
+export const TLB_PAGE_BYTES = 0x400;
 const ADDRESS_SPACE = 0x1_0000_0000;
 
 /** The ranges the image runs code in: a loadable segment with the execute flag overlapping them at its run address. */
