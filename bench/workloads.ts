@@ -11,7 +11,8 @@ import { loadBoard, runFirmware } from '../src/board/index.js';
 import { engineInfo } from '../src/board/unicorn.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = [resolve(here, '..'), resolve(here, '..', '..')].find((candidate) => existsSync(resolve(candidate, 'firmware-sim/bench'))) ?? resolve(here, '..', '..');
+const root = [resolve(here, '..'), resolve(here, '..', '..')]
+  .find((candidate) => existsSync(resolve(candidate, 'firmware-sim/bench'))) ?? resolve(here, '..', '..');
 const elfPath = (name: string) => resolve(root, 'firmware-sim/bench/elf', name);
 
 export interface Workload { name: string; kind: number; count: number }
@@ -44,9 +45,12 @@ function cpuMs(since?: NodeJS.CpuUsage): number {
 
 function runOnBoard(elf: Uint8Array, workload: Workload): { ms: number; instructions: number; output: string } {
   const started = process.cpuUsage();
-  const report = runFirmware({ elf, elfName: 'workload', board: loadBoard('stm32f411re'), params: { kind: workload.kind, count: workload.count }, maxInstructions: 1e11 });
+  const params = { kind: workload.kind, count: workload.count };
+  const report = runFirmware({ elf, elfName: 'workload', board: loadBoard('stm32f411re'), params, maxInstructions: 1e11 });
   const ms = cpuMs(started);
-  if (report.result !== 'ok') throw new Error(`bench workload ${workload.name} ended ${report.result}: ${report.message ?? ''}`);
+  if (report.result !== 'ok') {
+    throw new Error(`bench workload ${workload.name} ended ${report.result}: ${report.message ?? ''}`);
+  }
   return { ms, instructions: report.instructions, output: report.output };
 }
 
@@ -62,7 +66,9 @@ function runOnQemu(workload: Workload, icount: boolean): { ms: number; output: s
     '-kernel', elfPath('workload-mps2-an386.elf')];
   const script = 'qemu-system-arm "$@"; status=$?; times >&2; exit $status';
   const result = spawnSync('bash', ['-c', script, 'qemu', ...args], { encoding: 'utf8', timeout: 600_000 });
-  if (result.status !== 0) throw new Error(`bench: qemu-system-arm ${workload.name} failed (${result.status}): ${result.stderr.trim().slice(0, 200)}`);
+  if (result.status !== 0) {
+    throw new Error(`bench: qemu-system-arm ${workload.name} failed (${result.status}): ${result.stderr.trim().slice(0, 200)}`);
+  }
   // QEMU writes the semihosting console to stderr, before the two lines of `times` (shell, then children).
   const lines = result.stderr.trimEnd().split('\n');
   const children = lines[lines.length - 1]!.trim().split(/\s+/);
@@ -79,10 +85,13 @@ export function runWorkloadBench(scale = Number(process.env.TLSF_SIM_BENCH_SCALE
   const engine = engineInfo();
   const withQemu = qemuAvailable();
   runOnBoard(elf, { name: 'warm-up', kind: 1, count: 1000 });
-  const fixed = (value: number | null, digits = 0) => (value === null || !Number.isFinite(value) ? 'n/a' : value.toFixed(digits));
-  console.log(`engine workloads (Unicorn ${engine.version} at ${engine.path}; stm32f411re against QEMU mps2-an386; CPU ms, best of 3)`);
+  const fixed = (value: number | null) => (value === null || !Number.isFinite(value) ? 'n/a' : value.toFixed(0));
+  const row = (cells: string[]) => console.log(`  ${cells[0]!.padEnd(18)} ${cells[1]!.padStart(13)} ${cells[2]!.padStart(9)} `
+    + `${cells[3]!.padStart(12)} ${cells[4]!.padStart(6)} ${cells[5]!.padStart(8)}`);
+  console.log(`engine workloads (Unicorn ${engine.version} at ${engine.path}; stm32f411re against QEMU mps2-an386; `
+    + 'CPU ms, best of 3)');
   if (!withQemu) console.log('  qemu-system-arm not installed: tlsf-sim figures only (TLSF_SIM_WANT_BENCH=1 npm run setup installs it)');
-  console.log(`  ${'workload'.padEnd(18)} ${'instructions'.padStart(13)} ${'tlsf-sim'.padStart(9)} ${'QEMU icount'.padStart(12)} ${'ratio'.padStart(6)} ${'QEMU'.padStart(8)}`);
+  row(['workload', 'instructions', 'tlsf-sim', 'QEMU icount', 'ratio', 'QEMU']);
   const results: WorkloadResult[] = [];
   for (const workload of workloads(scale)) {
     let board = runOnBoard(elf, workload);
@@ -96,14 +105,16 @@ export function runWorkloadBench(scale = Number(process.env.TLSF_SIM_BENCH_SCALE
       const counted = [0, 1, 2].map(() => runOnQemu(workload, true));
       // The same checksum line on both sides: the two builds did the same work.
       if (counted[0]!.output.trim() !== board.output.trim()) {
-        throw new Error(`bench: QEMU printed ${JSON.stringify(counted[0]!.output.trim())}, tlsf-sim ${JSON.stringify(board.output.trim())}`);
+        const [theirs, ours] = [counted[0]!.output.trim(), board.output.trim()];
+        throw new Error(`bench: QEMU printed ${JSON.stringify(theirs)}, tlsf-sim ${JSON.stringify(ours)}`);
       }
       qemuIcountMs = Math.min(...counted.map((run) => run.ms));
       qemuMs = Math.min(...[0, 1, 2].map(() => runOnQemu(workload, false).ms));
     }
     const ratio = qemuIcountMs === null ? null : board.ms / qemuIcountMs;
     results.push({ name: workload.name, instructions: board.instructions, tlsfSimMs: board.ms, qemuIcountMs, qemuMs, ratio });
-    console.log(`  ${workload.name.padEnd(18)} ${String(board.instructions).padStart(13)} ${fixed(board.ms).padStart(9)} ${fixed(qemuIcountMs).padStart(12)} ${(ratio === null ? 'n/a' : `${ratio.toFixed(2)}x`).padStart(6)} ${fixed(qemuMs).padStart(8)}`);
+    row([workload.name, String(board.instructions), fixed(board.ms), fixed(qemuIcountMs),
+      ratio === null ? 'n/a' : `${ratio.toFixed(2)}x`, fixed(qemuMs)]);
   }
   return results;
 }

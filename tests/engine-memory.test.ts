@@ -16,7 +16,9 @@ describe('RAM permissions', () => {
     const report = runFirmware({ elf: benchElf('workload-stm32f411re.elf'), board: loadBoard('stm32f411re'), params: { kind: 4 } });
     expect(report.result).toBe('fault');
     expect(report.fault?.kind).toBe('fetch-protected');
-    expect(report.message).toMatch(/^fetch-protected: fetched 2 bytes at 0x200000[0-9a-f]{2} \(fetch from non-executable RAM: the ELF puts no code there\); pc 0x200000[0-9a-f]{2} \(lr 0x080[0-9a-f]+ \(main\+0x[0-9a-f]+\)\)$/);
+    expect(report.message).toMatch(new RegExp('^fetch-protected: fetched 2 bytes at 0x200000[0-9a-f]{2} '
+      + '\\(fetch from non-executable RAM: the ELF puts no code there\\); '
+      + 'pc 0x200000[0-9a-f]{2} \\(lr 0x080[0-9a-f]+ \\(main\\+0x[0-9a-f]+\\)\\)$'));
   });
 
   it('a function the ELF places in RAM runs there', () => {
@@ -28,7 +30,8 @@ describe('RAM permissions', () => {
   it('finds the executable ranges from the LOAD segments and hooks everything else', () => {
     const ram = { base: 0x20000000, size: 0x20000 };
     const ccm = { base: 0x10000000, size: 0x10000 };
-    const segment = (vaddr: number, memSize: number, flags: number) => ({ paddr: vaddr, vaddr, fileSize: memSize, memSize, flags, data: new Uint8Array() });
+    const segment = (vaddr: number, memSize: number, flags: number) =>
+      ({ paddr: vaddr, vaddr, fileSize: memSize, memSize, flags, data: new Uint8Array() });
     expect(rangesWithCode([segment(0x08000000, 0x100, 5), segment(0x20000000, 0x40, 6)], [ram, ccm]).size).toBe(0);
     expect([...rangesWithCode([segment(0x1000fff0, 0x20, 7)], [ram, ccm])]).toEqual([ccm]);
     expect(complementRanges([ram, ccm])).toEqual([[0, 0x0fffffff], [0x10010000, 0x1fffffff], [0x20020000, 0xffffffff]]);
@@ -43,7 +46,8 @@ function runItBlockStore(setUp: (engine: Engine) => void): number {
   try {
     setUp(engine);
     engine.map('code', 0x08000000, 0x1000, UC_PROT_READ | UC_PROT_EXEC);
-    engine.write(0x08000000, new Uint8Array([0x01, 0x22, 0x01, 0x2a, 0x08, 0xbf, 0x02, 0x70, 0x02, 0x2a, 0xff, 0xe7, 0x07, 0x24, 0x00, 0xbf]));
+    const code = [0x01, 0x22, 0x01, 0x2a, 0x08, 0xbf, 0x02, 0x70, 0x02, 0x2a, 0xff, 0xe7, 0x07, 0x24, 0x00, 0xbf];
+    engine.write(0x08000000, new Uint8Array(code));
     engine.map('ram', 0x20000000, 0x10000, UC_PROT_READ | UC_PROT_WRITE);
     engine.writeReg(66, 0x20000400);
     engine.writeReg(70, 0);

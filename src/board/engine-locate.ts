@@ -71,7 +71,8 @@ function sitePackageDirs(env: NodeJS.ProcessEnv, platform: NodeJS.Platform): str
   const home = env.HOME ?? homedir();
   const pythonDirs = (lib: string, suffix: string): string[] => {
     try {
-      return readdirSync(lib).filter((entry) => /^python3\.\d+$/.test(entry)).sort().reverse().map((entry) => join(lib, entry, suffix));
+      const versions = readdirSync(lib).filter((entry) => /^python3\.\d+$/.test(entry)).sort().reverse();
+      return versions.map((entry) => join(lib, entry, suffix));
     } catch {
       return [];
     }
@@ -89,11 +90,14 @@ function sitePackageDirs(env: NodeJS.ProcessEnv, platform: NodeJS.Platform): str
   }
   const pyenv = join(env.PYENV_ROOT ?? join(home, '.pyenv'), 'versions');
   try {
-    for (const version of readdirSync(pyenv).sort().reverse()) dirs.push(...pythonDirs(join(pyenv, version, 'lib'), 'site-packages'));
+    for (const version of readdirSync(pyenv).sort().reverse()) {
+      dirs.push(...pythonDirs(join(pyenv, version, 'lib'), 'site-packages'));
+    }
   } catch {
     // no pyenv
   }
-  dirs.push(...pythonDirs('/usr/local/lib', 'site-packages'), ...pythonDirs('/usr/local/lib', 'dist-packages'), '/usr/lib/python3/dist-packages');
+  dirs.push(...pythonDirs('/usr/local/lib', 'site-packages'), ...pythonDirs('/usr/local/lib', 'dist-packages'));
+  dirs.push('/usr/lib/python3/dist-packages');
   return dirs;
 }
 
@@ -183,17 +187,21 @@ export function chooseEngine(options: LocateOptions = {}): EngineChoice {
     const verdict = verify(candidate.path);
     if (!verdict.ok) {
       if (candidate.source === 'UNICORN_LIB') {
-        throw new EngineNotFoundError(`UNICORN_LIB=${candidate.path.slice(0, 80)} is not a working Unicorn 2: ${verdict.reason}`);
+        const shown = candidate.path.slice(0, 80);
+        throw new EngineNotFoundError(`UNICORN_LIB=${shown} is not a working Unicorn 2: ${verdict.reason}`);
       }
       rejected.push(`${candidate.path}: ${verdict.reason}`);
       continue;
     }
-    if (!best || compareVersions(verdict.version, best.version) > 0) best = { path: candidate.path, version: verdict.version, source: candidate.source };
+    if (!best || compareVersions(verdict.version, best.version) > 0) {
+      best = { path: candidate.path, version: verdict.version, source: candidate.source };
+    }
     if (hasFastStores(best.version)) break;
   }
   if (best) return best;
   const detail = rejected.length > 0 ? ` (rejected: ${rejected.join('; ')})` : '';
-  throw new EngineNotFoundError(`Unicorn 2 emulator library not found${detail}; install it with: ${installHint(platform)} (or set UNICORN_LIB to libunicorn's path)`);
+  throw new EngineNotFoundError(`Unicorn 2 emulator library not found${detail}; install it with: ${installHint(platform)}`
+    + ' (or set UNICORN_LIB to libunicorn\'s path)');
 }
 
 // ---- verification ------------------------------------------------------------------------------
@@ -205,8 +213,14 @@ const koffi = require(process.argv[1]);
 const path = process.argv[2];
 const say = (value) => { process.stdout.write(JSON.stringify(value) + '\\n'); process.exit(0); };
 let lib;
-try { lib = koffi.load(path); } catch (error) { say({ ok: false, reason: 'does not load: ' + String(error.message).split('\\n')[0].slice(0, 120) }); }
-const fn = (signature) => { try { return lib.func(signature); } catch { say({ ok: false, reason: 'missing ' + signature.split('(')[0].split(' ').pop() }); } };
+try {
+  lib = koffi.load(path);
+} catch (error) {
+  say({ ok: false, reason: 'does not load: ' + String(error.message).split('\\n')[0].slice(0, 120) });
+}
+const fn = (signature) => {
+  try { return lib.func(signature); } catch { say({ ok: false, reason: 'missing ' + signature.split('(')[0].split(' ').pop() }); }
+};
 koffi.opaque('tlsf_probe_engine');
 const uc_version = fn('unsigned int uc_version(void *major, void *minor)');
 const uc_open = fn('int uc_open(int arch, int mode, _Out_ tlsf_probe_engine **uc)');
@@ -214,7 +228,8 @@ const uc_close = fn('int uc_close(tlsf_probe_engine *uc)');
 const uc_mem_map = fn('int uc_mem_map(tlsf_probe_engine *uc, uint64_t address, size_t size, uint32_t perms)');
 const uc_mem_write = fn('int uc_mem_write(tlsf_probe_engine *uc, uint64_t address, const void *bytes, size_t size)');
 const uc_reg_read = fn('int uc_reg_read(tlsf_probe_engine *uc, int regid, _Out_ uint64_t *value)');
-const uc_emu_start = fn('int uc_emu_start(tlsf_probe_engine *uc, uint64_t begin, uint64_t until, uint64_t timeout, size_t count)');
+const uc_emu_start = fn('int uc_emu_start(tlsf_probe_engine *uc, uint64_t begin, uint64_t until, uint64_t timeout, '
+  + 'size_t count)');
 const packed = uc_version(null, null) >>> 0;
 const version = [packed >>> 24, (packed >>> 16) & 255, (packed >>> 8) & 255].join('.');
 if (packed >>> 24 !== 2) say({ ok: false, reason: 'version ' + version + ', not Unicorn 2' });
@@ -234,7 +249,9 @@ uc_mem_write(uc, 0x1000, Buffer.from([0x2a, 0x20, 0x01, 0x30, 0x00, 0xbf]), 6);
 const full = run(0);
 const counted = run(1);
 uc_close(uc);
-if (full !== 43 || counted !== 42) say({ ok: false, reason: 'the self-test computed ' + full + '/' + counted + ' instead of 43/42' });
+if (full !== 43 || counted !== 42) {
+  say({ ok: false, reason: 'the self-test computed ' + full + '/' + counted + ' instead of 43/42' });
+}
 say({ ok: true, version });
 `;
 
@@ -249,7 +266,8 @@ export function verifyInChild(path: string): EngineVerdict {
   } catch {
     // fall through: the child crashed or printed something else
   }
-  const how = result.error ? result.error.message : result.signal ? `killed by ${result.signal}` : `exit status ${result.status}`;
+  const how = result.error ? result.error.message
+    : result.signal ? `killed by ${result.signal}` : `exit status ${result.status}`;
   return { ok: false, reason: `the self-test process failed (${how})` };
 }
 

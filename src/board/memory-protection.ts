@@ -43,7 +43,9 @@ export function complementRanges(ranges: readonly AddressRange[]): Array<[number
  * that Unicorn's own region checks still report unmapped and write-protected accesses through the usual hook.
  * A fetch from RAM without code is refused after `onFetchDenied(page)` records the fault.
  */
-export function tlbPermissions(dataOnly: readonly AddressRange[], onFetchDenied: (page: number) => void): (page: number, accessType: number) => number {
+export function tlbPermissions(
+  dataOnly: readonly AddressRange[], onFetchDenied: (page: number) => void,
+): (page: number, accessType: number) => number {
   const all = UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC;
   return (page, accessType) => {
     const range = dataOnly.find((candidate) => page >= candidate.base && page < candidate.base + candidate.size);
