@@ -3,7 +3,7 @@
 // (its version and a three-instruction run) in a child process, so a broken or foreign library cannot take
 // the simulator down, and the verdict is cached per path, size and modification time.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -286,10 +286,13 @@ type VerdictCache = Record<string, CachedVerdict>;
 const CACHE_FILE = 'engines.json';
 const PYTHON_CACHE_FILE = 'python-unicorn.json';
 
+/** Written whole or not at all (a temporary file renamed): test processes in parallel share the cache. */
 function writeCacheFile(file: string, value: unknown): void {
   try {
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, JSON.stringify(value, null, 1));
+    const temporary = `${file}.${process.pid}.tmp`;
+    writeFileSync(temporary, JSON.stringify(value, null, 1));
+    renameSync(temporary, file);
   } catch {
     // read-only home: work it out again next time
   }
