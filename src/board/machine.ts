@@ -122,7 +122,7 @@ export class Machine {
       if (guard) {
         for (const region of this.regions) region.writable = new Uint8Array(Math.ceil(region.size / 4));
       }
-      this.memory.mapInto(this.engine);
+      const invalidHookRanges = this.memory.mapInto(this.engine, this.image.segments, (page) => this.faults.onFetchFromData(page));
 
       this.count = new InstructionCount(this.engine);
       const registerFile = this.engine.registerFile();
@@ -136,7 +136,7 @@ export class Machine {
         callers, this.outcome, this.faults, guard, options.recordEvents ?? false);
       this.semihosting = new Semihosting(this.engine, registerFile, this.board, this.count, this.outcome,
         { heapStart: bounds.start, heapEnd: bounds.start + bounds.length, initialSp: this.initialSp });
-      this.installHooks();
+      this.installHooks(invalidHookRanges);
     } catch (error) {
       this.engine.close();
       throw error;
@@ -148,7 +148,7 @@ export class Machine {
     return this.count.now();
   }
 
-  private installHooks(): void {
+  private installHooks(invalidHookRanges: ReadonlyArray<[number, number]>): void {
     const engine = this.engine;
     // What the service hook can need (arguments, caller argument, lr) in one FFI call when there is no register
     // file; semihosting uses the first two. Order matters: see HeapService.hookRegister().
@@ -160,7 +160,9 @@ export class Machine {
     engine.addBlockHook((address) => service.onService(address), SERVICE_PAGE, SERVICE_PAGE + SERVICE_PAGE_SIZE - 1);
     engine.addIntrHook((intno) => this.onInterrupt(intno));
     const faults = this.faults;
-    engine.addMemHook(UC_HOOK_MEM_INVALID, (type, address, size) => faults.onBadAccess(type, address, size), 1, 0);
+    for (const [begin, end] of invalidHookRanges) {
+      engine.addMemHook(UC_HOOK_MEM_INVALID, (type, address, size) => faults.onBadAccess(type, address, size), begin, end);
+    }
     const checkAlignment = this.options.alignmentCheck ?? false;
     const guard = this.options.guard ?? false;
     if (checkAlignment || guard) {
