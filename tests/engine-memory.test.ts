@@ -66,6 +66,11 @@ describe('the engine in use', () => {
     expect(info.path).toMatch(/unicorn/);
   });
 
+  it('every run report names it', () => {
+    const report = runFirmware({ elf: benchElf('ram-code-stm32f411re.elf'), board: loadBoard('stm32f411re') });
+    expect(report.engine).toEqual(engineInfo());
+  });
+
   it('an instruction after an IT block whose store went through a memory hook runs', () => {
     expect(runItBlockStore((engine) => engine.addMemHook(UC_HOOK_MEM_WRITE, () => true, 0x20000000, 0x2000ffff))).toBe(7);
   });
