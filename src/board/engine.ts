@@ -5,9 +5,10 @@
 import koffi from 'koffi';
 import { hex } from '../allocator/index.js';
 import {
-  check, ctlWrite, ucErrorName, unicorn, REG_EPSR, UC_ARCH_ARM, UC_CPU_ARM_CORTEX_M3, UC_CTL_CPU_MODEL, UC_CTL_TLB_TYPE, UC_ERR_OK,
-  UC_HOOK_BLOCK, UC_HOOK_INTR, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_HOOK_TLB_FILL, UC_MEM_FETCH, UC_MODE_MCLASS, UC_MODE_THUMB,
-  UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE, UC_TLB_VIRTUAL, type Library, type Pointer,
+  check, ctlWrite, ucErrorName, unicorn, REG_EPSR, UC_ARCH_ARM, UC_CPU_ARM_CORTEX_M3, UC_CTL_CPU_MODEL,
+  UC_CTL_TLB_TYPE, UC_ERR_OK, UC_HOOK_BLOCK, UC_HOOK_INTR, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_HOOK_TLB_FILL,
+  UC_MEM_FETCH, UC_MODE_MCLASS, UC_MODE_THUMB, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE, UC_TLB_VIRTUAL,
+  type Library, type Pointer,
 } from './unicorn.js';
 import { locateCounterOffset, locateRegisterFile } from './engine-probes.js';
 
@@ -144,14 +145,14 @@ export class Engine {
 
   addMemHook(type: number, callback: MemHook, begin: number, end: number): number {
     const validAccesses = (type & (UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE)) !== 0;
-    const registered = koffi.register(this.staleItState && validAccesses
-      ? (_uc: Pointer, accessType: number, address: number | bigint, size: number) => {
-        const result = callback(accessType, Number(address), size);
-        this.clearItState();
-        return result;
-      }
-      : (_uc: Pointer, accessType: number, address: number | bigint, size: number) => callback(accessType, Number(address), size),
-    koffi.pointer(this.lib.memProto));
+    const plain = (_uc: Pointer, accessType: number, address: number | bigint, size: number) =>
+      callback(accessType, Number(address), size);
+    const repairing = (_uc: Pointer, accessType: number, address: number | bigint, size: number) => {
+      const result = callback(accessType, Number(address), size);
+      this.clearItState();
+      return result;
+    };
+    const registered = koffi.register(this.staleItState && validAccesses ? repairing : plain, koffi.pointer(this.lib.memProto));
     return this.addHook(type, registered, begin, end, 'adding a memory hook');
   }
 
@@ -166,7 +167,8 @@ export class Engine {
    * so keeps every store on Unicorn's slow path. Called once per page per TLB fill, not per access.
    */
   useVirtualTlb(permsOf: (pageAddress: number, accessType: number) => number): void {
-    check(this.lib.uc_ctl_int(this.handle, ctlWrite(UC_CTL_TLB_TYPE, 1), UC_TLB_VIRTUAL), () => 'selecting the virtual TLB (Unicorn 2.1+)');
+    check(this.lib.uc_ctl_int(this.handle, ctlWrite(UC_CTL_TLB_TYPE, 1), UC_TLB_VIRTUAL),
+      () => 'selecting the virtual TLB (Unicorn 2.1+)');
     const registered = koffi.register((_uc: Pointer, address: number | bigint, accessType: number, entry: Pointer) => {
       const page = Number(address);
       const perms = permsOf(page, accessType);

@@ -75,8 +75,9 @@ export class FaultDiagnosis {
     const pc = type === UC_MEM_FETCH_UNMAPPED || type === UC_MEM_FETCH_PROT ? address : this.engine.readReg(REG_PC);
     let what = `${verb} ${bytes(size)} at ${hex(address)}`;
     if (type === UC_MEM_WRITE_PROT && this.memory.regionOf(address, 1)?.kind === 'flash') what += ' (flash is read-only)';
-    else if (type === UC_MEM_FETCH_PROT && this.memory.regionOf(address, 1)?.kind === 'ram') what += ` (${NON_EXECUTABLE_RAM})`;
-    else if (type === UC_MEM_WRITE_PROT || type === UC_MEM_READ_PROT) {
+    else if (type === UC_MEM_FETCH_PROT && this.memory.regionOf(address, 1)?.kind === 'ram') {
+      what += ` (${NON_EXECUTABLE_RAM})`;
+    } else if (type === UC_MEM_WRITE_PROT || type === UC_MEM_READ_PROT) {
       what += address >= SERVICE_PAGE && address < SERVICE_PAGE + SERVICE_PAGE_SIZE ? ' (the heap service page)' : '';
     } else what += ' (outside the memory map)';
     this.reportFault(kind, address, size, pc, what);
@@ -87,7 +88,8 @@ export class FaultDiagnosis {
   onFetchFromData(page: number): void {
     const pc = this.engine.readReg(REG_PC) & ~1;
     const address = pc >= page && pc < page + TLB_PAGE_BYTES ? pc : page;
-    this.reportFault('fetch-protected', address, 2, address, `fetched 2 bytes at ${hex(address)} (${NON_EXECUTABLE_RAM})`);
+    const what = `fetched 2 bytes at ${hex(address)} (${NON_EXECUTABLE_RAM})`;
+    this.reportFault('fetch-protected', address, 2, address, what);
   }
 
   /** A faulting access at `pc`, described by `what`, with the nearest heap block. */

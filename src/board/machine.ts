@@ -123,7 +123,8 @@ export class Machine {
       if (guard) {
         for (const region of this.regions) region.writable = new Uint8Array(Math.ceil(region.size / 4));
       }
-      const invalidHookRanges = this.memory.mapInto(this.engine, this.image.segments, (page) => this.faults.onFetchFromData(page));
+      const invalidHookRanges = this.memory.mapInto(this.engine, this.image.segments,
+        (page) => this.faults.onFetchFromData(page));
 
       this.count = new InstructionCount(this.engine);
       const registerFile = this.engine.registerFile();
@@ -162,7 +163,8 @@ export class Machine {
     engine.addIntrHook((intno) => this.onInterrupt(intno));
     const faults = this.faults;
     for (const [begin, end] of invalidHookRanges) {
-      engine.addMemHook(UC_HOOK_MEM_INVALID, (type, address, size) => faults.onBadAccess(type, address, size), begin, end);
+      engine.addMemHook(UC_HOOK_MEM_INVALID, (type, address, size) => faults.onBadAccess(type, address, size),
+        begin, end);
     }
     const checkAlignment = this.options.alignmentCheck ?? false;
     const guard = this.options.guard ?? false;

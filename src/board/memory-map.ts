@@ -130,12 +130,15 @@ export class BoardMemory {
    * memory, or on Unicorn 2.1+ all but RAM, where any access hook keeps stores on the slow path; RAM's page
    * permissions come from the virtual TLB there, and a fetch from data RAM calls `onFetchFromData(page)`.
    */
-  mapInto(engine: Engine, segments: readonly ElfSegment[], onFetchFromData: (page: number) => void): Array<[number, number]> {
+  mapInto(engine: Engine, segments: readonly ElfSegment[],
+    onFetchFromData: (page: number) => void): Array<[number, number]> {
     const board = this.board;
     engine.map(`flash of ${board.name}`, board.flash.base, board.flash.size, UC_PROT_READ | UC_PROT_EXEC);
     if (this.flashUsed > 0) engine.write(board.flash.base, this.flashImage.subarray(0, this.flashUsed), 'loading the flash image');
     const withCode = rangesWithCode(segments, this.groups);
-    for (const group of this.groups) engine.mapHost(group.name, group.base, group.memory, ramPermissions(withCode.has(group)));
+    for (const group of this.groups) {
+      engine.mapHost(group.name, group.base, group.memory, ramPermissions(withCode.has(group)));
+    }
     let invalidHookRanges: Array<[number, number]> = [[1, 0]];
     if (hasFastStores(engineInfo().version)) {
       // Unicorn 2.1+ takes page permissions from us instead of the Cortex-M default map (all SRAM executable).
