@@ -2,9 +2,8 @@
 // the board (memory map, image loader, heap service, peaks, semihosting, fault diagnosis). See docs/board.md.
 import { hex, TLSF_DEFAULTS } from '../allocator/index.js';
 import { Engine } from './engine.js';
-import { engineInfo } from './unicorn.js';
 import {
-  REG_LR, REG_PC, REG_R0, REG_SP, UC_ERR_OK, UC_HOOK_MEM_INVALID, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_CPU_ARM_CORTEX_M0, UC_CPU_ARM_CORTEX_M3, UC_CPU_ARM_CORTEX_M4, UC_CPU_ARM_CORTEX_M7, UC_CPU_ARM_CORTEX_M33,
+  engineInfo, REG_LR, REG_PC, REG_R0, REG_SP, UC_ERR_OK, UC_HOOK_MEM_INVALID, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_CPU_ARM_CORTEX_M0, UC_CPU_ARM_CORTEX_M3, UC_CPU_ARM_CORTEX_M4, UC_CPU_ARM_CORTEX_M7, UC_CPU_ARM_CORTEX_M33,
 } from './unicorn.js';
 import { parseElf, type ElfImage } from './elf.js';
 import { CPI, isArmv6m, type BoardProfile, type CpuName } from './profiles.js';
