@@ -1,5 +1,6 @@
 // Board benchmark: emulated MIPS (no hooks, with the instruction counter, full board), the round trip of one
-// firmware malloc+free pair through the service page, and the cost of the alignment and guard checks.
+// firmware malloc+free pair through the service page, the cost of the alignment and guard checks, and the
+// engine workloads side by side with QEMU (bench/workloads.ts).
 // Run: npx tsc -p tsconfig.json && node dist/bench/board.js
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +10,7 @@ import { REG_SP, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE } from '../src/board/
 import { loadBoard, parseElf, runFirmware, cpuModel, SERVICE_PAGE, DEFAULT_BOARD } from '../src/board/index.js';
 import type { RunOptions, RunReport } from '../src/board/index.js';
 import { createTlsf } from '../src/allocator/index.js';
+import { runWorkloadBench, type WorkloadResult } from './workloads.js';
 
 // The repository root: two levels up from dist/bench/board.js, one from bench/board.ts.
 const here = dirname(fileURLToPath(import.meta.url));
@@ -90,6 +92,7 @@ export interface BoardBenchResult {
   hostPairMicroseconds: number;
   alignmentCheckSlowdown: number;
   guardSlowdown: number;
+  workloads: WorkloadResult[];
 }
 
 export function runBoardBench(boardName = DEFAULT_BOARD): BoardBenchResult {
@@ -156,6 +159,7 @@ export function runBoardBench(boardName = DEFAULT_BOARD): BoardBenchResult {
     hostPairMicroseconds,
     alignmentCheckSlowdown,
     guardSlowdown,
+    workloads: [],
   };
   const fixed = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
   console.log(`board bench (${boardName}, ${instructions} instructions in the compute loop)`);
@@ -166,6 +170,7 @@ export function runBoardBench(boardName = DEFAULT_BOARD): BoardBenchResult {
   console.log(`  host-only malloc+free pair:                 ${fixed(result.hostPairMicroseconds, 3)} µs  (ratio ${fixed(result.pairMicroseconds / result.hostPairMicroseconds, 1)}x)`);
   console.log(`  packet-pool slowdown, alignmentCheck:       ${fixed(result.alignmentCheckSlowdown, 2)}x  (${checkedAccesses} heap accesses, ${fixed(alignmentNsPerAccess, 0)} ns each)`);
   console.log(`  packet-pool slowdown, guard:                ${fixed(result.guardSlowdown, 2)}x  (${checkedWrites} heap writes, ${fixed(guardNsPerWrite, 0)} ns each)`);
+  result.workloads = runWorkloadBench();
   return result;
 }
 

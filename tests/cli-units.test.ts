@@ -13,7 +13,7 @@ import { encodeTrace } from '../src/cli/trace-encoding.js';
 import { toGithubAnnotations, toJUnit, toMarkdown } from '../src/cli/ci.js';
 import { colourEnabled, palette, ProgressBar } from '../src/cli/terminal.js';
 import { worstCaseBounds } from '../src/cli/robson.js';
-import { formatRunReport, runReportJson } from '../src/cli/report.js';
+import { describeEngine, formatRunReport, runReportJson } from '../src/cli/report.js';
 
 describe('parseSize', () => {
   it.each([
@@ -361,6 +361,7 @@ describe('run report', () => {
     fragmentation: 0.125, controlBytes: 400, heapBase: 0x20000100, heapSize: 6144,
     instructions: 1_000_000, cycles: 1_400_000, seconds: 0.0875, hostMs: 12.4,
     message: 'wrote 4 bytes past block', fault: { kind: 'write-unmapped', address: 0x30000000, size: 4, pc: 0x08000123, symbol: 'main+0x10' },
+    engine: { path: '/opt/x/libunicorn.so.2', version: '2.1.4', source: 'homebrew' },
   };
   const settings = { target: 'fw.elf', targetKind: 'elf' as const, boardName: 'tiny', cpu: 'cortex-m0', clockHz: 16e6, align: 8, slLog2: 5, params: { n: 3 }, guard: false };
 
@@ -375,6 +376,14 @@ describe('run report', () => {
     expect(text).toContain('fragmentation   12.5%');
     expect(text).toContain('1,000,000, ~1,400,000 cycles, ~87.50 ms at 16 MHz');
     expect(text).toContain('    | world');
+    expect(text).toContain('\n  engine          Unicorn 2.1.4 (Homebrew, /opt/x/libunicorn.so.2)\n');
+  });
+
+  it('names the engine with its source, and a path inside the project relative to it', () => {
+    const engine = { path: '/work/p/.cache/unicorn-py/unicorn/lib/libunicorn.so.2', version: '2.1.4', source: 'project' };
+    expect(describeEngine(engine, '/work/p')).toBe('Unicorn 2.1.4 (pip, .cache/unicorn-py/unicorn/lib/libunicorn.so.2)');
+    expect(describeEngine(engine, '/elsewhere')).toBe(`Unicorn 2.1.4 (pip, ${engine.path})`);
+    expect(runReportJson(report, settings).engine).toEqual(report.engine);
   });
 
   it('keeps the documented JSON field names', () => {

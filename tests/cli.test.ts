@@ -74,6 +74,8 @@ describe.concurrent('tlsf-sim (built program)', () => {
     expect(report.peakSpan).toBeGreaterThanOrEqual(report.peakUsed);
     expect(report.heapSize).toBeGreaterThan(report.peakSpan);
     expect(report.instructions).toBeGreaterThan(0);
+    expect(report.engine.version).toMatch(/^2\.\d+\.\d+$/);
+    expect(report.engine.path).toMatch(/unicorn/);
   });
 
   it('run --heap sets the heap size', async () => {

@@ -5,12 +5,18 @@
 import koffi from 'koffi';
 import { hex } from '../allocator/index.js';
 import {
-  check, ctlWrite, ucErrorName, unicorn, UC_ARCH_ARM, UC_CPU_ARM_CORTEX_M3, UC_CTL_CPU_MODEL, UC_ERR_OK, UC_HOOK_BLOCK, UC_HOOK_INTR, UC_MODE_MCLASS, UC_MODE_THUMB, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE, type Library, type Pointer,
+  check, ctlWrite, ucErrorName, unicorn, REG_EPSR, UC_ARCH_ARM, UC_CPU_ARM_CORTEX_M3, UC_CTL_CPU_MODEL,
+  UC_CTL_TLB_TYPE, UC_ERR_OK, UC_HOOK_BLOCK, UC_HOOK_INTR, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_HOOK_TLB_FILL,
+  UC_MEM_FETCH, UC_MODE_MCLASS, UC_MODE_THUMB, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE, UC_TLB_VIRTUAL,
+  type Library, type Pointer,
 } from './unicorn.js';
 import { locateCounterOffset, locateRegisterFile } from './engine-probes.js';
 
 /** What koffi.register returns: the handle to unregister a JS callback with. */
 type RegisteredCallback = bigint;
+
+/** EPSR with only the Thumb bit: what clearing the IT state writes back. */
+const EPSR_THUMB = 1 << 24;
 
 export type BlockHook = (address: number, size: number) => void;
 export type MemHook = (type: number, address: number, size: number) => boolean;
@@ -31,6 +37,15 @@ export class Engine {
   private readonly batchValueView: Uint32Array;
   private readonly batchPointers: Pointer;
   private counterView: BigUint64Array | null = null;
+  /**
+   * Unicorn 2.1.x restores the CPU state of the current instruction into the CPU before a memory hook or a TLB
+   * fill (to give hooks the right PC) without leaving the translated block. Inside a Thumb IT block that writes
+   * the IT bits, which the block's code never clears, so the first instruction of the next block runs as if
+   * still under the IT condition and is skipped when it fails (`it eq; streq` to a hooked address, then any
+   * block: its first instruction is lost). Within a block the CPU's IT bits are zero (QEMU tracks IT state while
+   * translating), so clearing them after such a callback is exact.
+   */
+  private readonly staleItState: boolean;
 
   constructor(cpuModel: number, doing = 'opening the Arm Cortex-M engine') {
     this.lib = unicorn();
@@ -42,6 +57,10 @@ export class Engine {
       this.lib.uc_close(this.handle);
       check(modelError, () => `selecting CPU model ${cpuModel} (unicorn/arm.h uc_cpu_arm)`);
     }
+    const major = [0];
+    const minor = [0];
+    this.lib.uc_version(major, minor);
+    this.staleItState = major[0]! > 2 || (major[0] === 2 && minor[0]! >= 1);
     // Preallocated native buffers so that hooks read and write registers without allocating.
     this.regValue = koffi.alloc('uint64_t', 1);
     this.regValueView = new Uint32Array(koffi.view(this.regValue, 8));
@@ -125,16 +144,47 @@ export class Engine {
   }
 
   addMemHook(type: number, callback: MemHook, begin: number, end: number): number {
-    const registered = koffi.register(
-      (_uc: Pointer, accessType: number, address: number | bigint, size: number) =>
-        callback(accessType, Number(address), size),
-      koffi.pointer(this.lib.memProto));
+    const validAccesses = (type & (UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE)) !== 0;
+    const plain = (_uc: Pointer, accessType: number, address: number | bigint, size: number) =>
+      callback(accessType, Number(address), size);
+    const repairing = (_uc: Pointer, accessType: number, address: number | bigint, size: number) => {
+      const result = callback(accessType, Number(address), size);
+      this.clearItState();
+      return result;
+    };
+    const registered = koffi.register(this.staleItState && validAccesses ? repairing : plain, koffi.pointer(this.lib.memProto));
     return this.addHook(type, registered, begin, end, 'adding a memory hook');
   }
 
   addIntrHook(callback: IntrHook): number {
     const registered = koffi.register((_uc: Pointer, intno: number) => callback(intno), koffi.pointer(this.lib.intrProto));
     return this.addHook(UC_HOOK_INTR, registered, 1, 0, 'adding an interrupt hook');
+  }
+
+  /**
+   * Unicorn 2.1+: page permissions come from `permsOf(pageAddress, accessType)` (identity mapping; 0 denies the
+   * access and stops the run) instead of the Cortex-M default memory map, which makes all SRAM executable and
+   * so keeps every store on Unicorn's slow path. Called once per page per TLB fill, not per access.
+   */
+  useVirtualTlb(permsOf: (pageAddress: number, accessType: number) => number): void {
+    check(this.lib.uc_ctl_int(this.handle, ctlWrite(UC_CTL_TLB_TYPE, 1), UC_TLB_VIRTUAL),
+      () => 'selecting the virtual TLB (Unicorn 2.1+)');
+    const registered = koffi.register((_uc: Pointer, address: number | bigint, accessType: number, entry: Pointer) => {
+      const page = Number(address);
+      const perms = permsOf(page, accessType);
+      if (perms === 0) return false;
+      // Data fills happen inside a block (see staleItState); a fetch fill happens between blocks, where the IT
+      // bits are the next block's real state and must stay.
+      if (this.staleItState && accessType !== UC_MEM_FETCH) this.clearItState();
+      koffi.encode(entry, 0, 'uint64_t', page);
+      koffi.encode(entry, 8, 'int', perms);
+      return true;
+    }, koffi.pointer(this.lib.tlbProto));
+    this.addHook(UC_HOOK_TLB_FILL, registered, 1, 0, 'adding the TLB fill hook');
+  }
+
+  private clearItState(): void {
+    this.writeReg(REG_EPSR, EPSR_THUMB);
   }
 
   private addHook(type: number, registered: RegisteredCallback, begin: number, end: number, doing: string): number {

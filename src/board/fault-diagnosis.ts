@@ -15,9 +15,11 @@ import type { RunOutcome } from './run-outcome.js';
 import type { RunResult } from './run-types.js';
 import { symbolFor, where } from './code-locations.js';
 import { findDamagedHeader, type DamagedHeader } from './heap-damage.js';
+import { TLB_PAGE_BYTES } from './memory-protection.js';
 
 const UC_ERR_INSN_INVALID = 10;
 const HEADER_BYTES = 4;
+const NON_EXECUTABLE_RAM = 'fetch from non-executable RAM: the ELF puts no code there';
 
 const ACCESS_KINDS: Record<number, [kind: string, verb: string]> = {
   [UC_MEM_READ_UNMAPPED]: ['read-unmapped', 'read'],
@@ -73,11 +75,21 @@ export class FaultDiagnosis {
     const pc = type === UC_MEM_FETCH_UNMAPPED || type === UC_MEM_FETCH_PROT ? address : this.engine.readReg(REG_PC);
     let what = `${verb} ${bytes(size)} at ${hex(address)}`;
     if (type === UC_MEM_WRITE_PROT && this.memory.regionOf(address, 1)?.kind === 'flash') what += ' (flash is read-only)';
-    else if (type === UC_MEM_WRITE_PROT || type === UC_MEM_READ_PROT) {
+    else if (type === UC_MEM_FETCH_PROT && this.memory.regionOf(address, 1)?.kind === 'ram') {
+      what += ` (${NON_EXECUTABLE_RAM})`;
+    } else if (type === UC_MEM_WRITE_PROT || type === UC_MEM_READ_PROT) {
       what += address >= SERVICE_PAGE && address < SERVICE_PAGE + SERVICE_PAGE_SIZE ? ' (the heap service page)' : '';
     } else what += ' (outside the memory map)';
     this.reportFault(kind, address, size, pc, what);
     return false;
+  }
+
+  /** The virtual TLB refused a fetch from RAM without code (Unicorn 2.1+; onBadAccess's UC_MEM_FETCH_PROT otherwise). */
+  onFetchFromData(page: number): void {
+    const pc = this.engine.readReg(REG_PC) & ~1;
+    const address = pc >= page && pc < page + TLB_PAGE_BYTES ? pc : page;
+    const what = `fetched 2 bytes at ${hex(address)} (${NON_EXECUTABLE_RAM})`;
+    this.reportFault('fetch-protected', address, 2, address, what);
   }
 
   /** A faulting access at `pc`, described by `what`, with the nearest heap block. */

@@ -19,7 +19,8 @@ export type { ParamInfo } from './image-loader.js';
 export { SERVICE_PAGE, SERVICE_PAGE_SIZE, groupBanks } from './memory-map.js';
 export { SLOT } from './heap-service.js';
 export type { HeapAllocator, HeapFactory, HeapFactoryOptions, HeapBlockVisit } from './heap-types.js';
-export { unicorn, unicornVersion, installHint, UnicornError } from './unicorn.js';
+export { unicorn, unicornVersion, installHint, engineInfo, UnicornError } from './unicorn.js';
+export type { EngineChoice, EngineSource } from './engine-locate.js';
 export { Engine } from './engine.js';
 
 /**

@@ -3,7 +3,7 @@
 import { hex, TLSF_DEFAULTS } from '../allocator/index.js';
 import { Engine } from './engine.js';
 import {
-  REG_LR, REG_PC, REG_R0, REG_SP, UC_ERR_OK, UC_HOOK_MEM_INVALID, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_CPU_ARM_CORTEX_M0, UC_CPU_ARM_CORTEX_M3, UC_CPU_ARM_CORTEX_M4, UC_CPU_ARM_CORTEX_M7, UC_CPU_ARM_CORTEX_M33,
+  engineInfo, REG_LR, REG_PC, REG_R0, REG_SP, UC_ERR_OK, UC_HOOK_MEM_INVALID, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_CPU_ARM_CORTEX_M0, UC_CPU_ARM_CORTEX_M3, UC_CPU_ARM_CORTEX_M4, UC_CPU_ARM_CORTEX_M7, UC_CPU_ARM_CORTEX_M33,
 } from './unicorn.js';
 import { parseElf, type ElfImage } from './elf.js';
 import { CPI, isArmv6m, type BoardProfile, type CpuName } from './profiles.js';
@@ -122,7 +122,8 @@ export class Machine {
       if (guard) {
         for (const region of this.regions) region.writable = new Uint8Array(Math.ceil(region.size / 4));
       }
-      this.memory.mapInto(this.engine);
+      const invalidHookRanges = this.memory.mapInto(this.engine, this.image.segments,
+        (page) => this.faults.onFetchFromData(page));
 
       this.count = new InstructionCount(this.engine);
       const registerFile = this.engine.registerFile();
@@ -136,7 +137,7 @@ export class Machine {
         callers, this.outcome, this.faults, guard, options.recordEvents ?? false);
       this.semihosting = new Semihosting(this.engine, registerFile, this.board, this.count, this.outcome,
         { heapStart: bounds.start, heapEnd: bounds.start + bounds.length, initialSp: this.initialSp });
-      this.installHooks();
+      this.installHooks(invalidHookRanges);
     } catch (error) {
       this.engine.close();
       throw error;
@@ -148,7 +149,7 @@ export class Machine {
     return this.count.now();
   }
 
-  private installHooks(): void {
+  private installHooks(invalidHookRanges: ReadonlyArray<[number, number]>): void {
     const engine = this.engine;
     // What the service hook can need (arguments, caller argument, lr) in one FFI call when there is no register
     // file; semihosting uses the first two. Order matters: see HeapService.hookRegister().
@@ -160,7 +161,10 @@ export class Machine {
     engine.addBlockHook((address) => service.onService(address), SERVICE_PAGE, SERVICE_PAGE + SERVICE_PAGE_SIZE - 1);
     engine.addIntrHook((intno) => this.onInterrupt(intno));
     const faults = this.faults;
-    engine.addMemHook(UC_HOOK_MEM_INVALID, (type, address, size) => faults.onBadAccess(type, address, size), 1, 0);
+    for (const [begin, end] of invalidHookRanges) {
+      engine.addMemHook(UC_HOOK_MEM_INVALID, (type, address, size) => faults.onBadAccess(type, address, size),
+        begin, end);
+    }
     const checkAlignment = this.options.alignmentCheck ?? false;
     const guard = this.options.guard ?? false;
     if (checkAlignment || guard) {
@@ -363,6 +367,7 @@ export class Machine {
       cycles,
       seconds: cycles / this.board.clockHz,
       hostMs,
+      engine: engineInfo(),
     };
     if (peaks.peakUsedSeen === 0 && stats) {
       report.largestFreeAtPeak = stats.largestFree;

@@ -1,9 +1,13 @@
 // The board's memory as the host holds it and as the engine maps it: a host buffer for the flash image, one
 // host buffer per run of adjacent RAM banks (mapped with uc_mem_map_ptr, so the allocator and the firmware
-// share the bytes), the System Control Space, and the heap service page.
+// share the bytes), the System Control Space, and the heap service page. RAM is executable only where the ELF
+// puts code (memory-protection.ts).
 import { hex } from '../allocator/index.js';
 import { Engine } from './engine.js';
-import { UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE } from './unicorn.js';
+import { engineInfo, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE } from './unicorn.js';
+import { hasFastStores } from './engine-locate.js';
+import { complementRanges, ramPermissions, rangesWithCode, tlbPermissions } from './memory-protection.js';
+import type { ElfSegment } from './elf.js';
 import type { BoardProfile, RamBank } from './profiles.js';
 import { SCS_BASE, SCS_SIZE, SERVICE_PAGE, SERVICE_PAGE_SIZE } from './reserved-regions.js';
 
@@ -120,12 +124,28 @@ export class BoardMemory {
     return this.banks.find((bank) => address >= bank.base && address < bank.base + bank.size);
   }
 
-  /** Maps flash (read + execute, with the loaded image), the RAM groups, the SCS and the service page. */
-  mapInto(engine: Engine): void {
+  /**
+   * Maps flash (read + execute, with the loaded image), the RAM groups (executable only where `segments` put
+   * code), the SCS and the service page. Returns the inclusive ranges the invalid-memory hook must cover: all
+   * memory, or on Unicorn 2.1+ all but RAM, where any access hook keeps stores on the slow path; RAM's page
+   * permissions come from the virtual TLB there, and a fetch from data RAM calls `onFetchFromData(page)`.
+   */
+  mapInto(engine: Engine, segments: readonly ElfSegment[],
+    onFetchFromData: (page: number) => void): Array<[number, number]> {
     const board = this.board;
     engine.map(`flash of ${board.name}`, board.flash.base, board.flash.size, UC_PROT_READ | UC_PROT_EXEC);
     if (this.flashUsed > 0) engine.write(board.flash.base, this.flashImage.subarray(0, this.flashUsed), 'loading the flash image');
-    for (const group of this.groups) engine.mapHost(group.name, group.base, group.memory);
+    const withCode = rangesWithCode(segments, this.groups);
+    for (const group of this.groups) {
+      engine.mapHost(group.name, group.base, group.memory, ramPermissions(withCode.has(group)));
+    }
+    let invalidHookRanges: Array<[number, number]> = [[1, 0]];
+    if (hasFastStores(engineInfo().version)) {
+      // Unicorn 2.1+ takes page permissions from us instead of the Cortex-M default map (all SRAM executable).
+      const dataOnly = this.groups.filter((group) => !withCode.has(group));
+      engine.useVirtualTlb(tlbPermissions(dataOnly, onFetchFromData));
+      invalidHookRanges = complementRanges(this.groups);
+    }
     // The System Control Space as plain memory: CMSIS SystemInit writes CPACR (FPU enable; Unicorn's FPU is
     // always on) and VTOR, which must not fault. NVIC, SysTick and the other SCS registers are not emulated.
     engine.map('the System Control Space', SCS_BASE, SCS_SIZE, UC_PROT_READ | UC_PROT_WRITE);
@@ -136,5 +156,6 @@ export class BoardMemory {
       slots[at + 2] = 0x00; slots[at + 3] = 0xbf; // nop
     }
     engine.write(SERVICE_PAGE, slots, 'filling the heap service page');
+    return invalidHookRanges;
   }
 }

@@ -1,6 +1,7 @@
 // What a run takes and what it gives back (docs/design.md section 2): RunOptions in, RunReport out, and the
 // error a bad firmware image or option raises before the run starts.
 import type { BoardProfile } from './profiles.js';
+import type { EngineChoice } from './engine-locate.js';
 
 export type RunResult =
   | 'ok' | 'out-of-memory' | 'fault' | 'heap-corruption' | 'assertion' | 'hang' | 'timeout' | 'exit-failure';
@@ -79,6 +80,11 @@ export interface RunReport {
   fragmentationAtPeak: number;
   heapBase: number; heapSize: number;
   instructions: number; cycles: number; seconds: number; hostMs: number;
+  /**
+   * The Unicorn library that ran the firmware: its path, version and where it was found (engine-locate.ts).
+   * Always set by the board; absent only in the CLI's host replays of a trace, which run no emulator.
+   */
+  engine?: EngineChoice;
   message?: string;
   fault?: FaultInfo;
   assertion?: { file: string; line: number; expression: string };

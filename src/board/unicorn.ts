@@ -1,9 +1,10 @@
-// A thin, typed binding to the Unicorn 2 C library through koffi: where the library is looked for, the C
+// A thin, typed binding to the Unicorn 2 C library through koffi: loading the library engine-locate.ts chose, the C
 // functions the board calls (declared as in unicorn.h), their constants and error names. Only those calls
 // are bound. The Engine wrapper (engine.ts) turns every non-zero uc_err into an UnicornError saying what was
 // being done, e.g. `mapping SRAM1 at 0x20000000: UC_ERR_MAP (Invalid memory mapping (UC_ERR_MAP))`.
 import koffi from 'koffi';
 import type * as KoffiTypes from 'koffi';
+import { selectedEngine, type EngineChoice } from './engine-locate.js';
 
 export const UC_ARCH_ARM = 1;
 export const UC_MODE_THUMB = 16;
@@ -25,6 +26,7 @@ export const REG_LR = 10;
 export const REG_PC = 11;
 export const REG_SP = 12;
 export const REG_R0 = 66;
+export const REG_EPSR = 121;
 
 export const UC_HOOK_INTR = 1 << 0;
 export const UC_HOOK_BLOCK = 1 << 3;
@@ -36,6 +38,7 @@ export const UC_HOOK_MEM_WRITE_PROT = 1 << 8;
 export const UC_HOOK_MEM_FETCH_PROT = 1 << 9;
 export const UC_HOOK_MEM_READ = 1 << 10;
 export const UC_HOOK_MEM_WRITE = 1 << 11;
+export const UC_HOOK_TLB_FILL = 1 << 17;
 export const UC_HOOK_MEM_INVALID = UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED | UC_HOOK_MEM_FETCH_UNMAPPED
   | UC_HOOK_MEM_READ_PROT | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT;
 
@@ -53,6 +56,8 @@ export const UC_MEM_FETCH_PROT = 24;
 // uc_control_type values and the UC_CTL(type, nr, rw) encoding from unicorn.h:
 // type | (argument count << 26) | (io direction << 30), with UC_CTL_IO_WRITE = 1.
 export const UC_CTL_CPU_MODEL = 7;
+export const UC_CTL_TLB_TYPE = 12; // Unicorn 2.1+
+export const UC_TLB_VIRTUAL = 1;
 const UC_CTL_IO_WRITE = 1;
 export const ctlWrite = (type: number, argumentCount: number): number => (type | (argumentCount << 26) | (UC_CTL_IO_WRITE << 30)) | 0;
 
@@ -99,44 +104,32 @@ export interface Library {
   codeProto: KoffiTypes.TypeObject;
   memProto: KoffiTypes.TypeObject;
   intrProto: KoffiTypes.TypeObject;
+  /** uc_cb_tlbevent_t, the TLB fill hook (Unicorn 2.1+). */
+  tlbProto: KoffiTypes.TypeObject;
   path: string;
 }
 
 let library: Library | undefined;
 
-function candidatePaths(): string[] {
-  const list: string[] = [];
-  const fromEnv = process.env.UNICORN_LIB;
-  if (fromEnv) list.push(fromEnv);
-  list.push('libunicorn.so.2', 'libunicorn.so', 'libunicorn.2.dylib', 'libunicorn.dylib',
-    '/opt/homebrew/lib/libunicorn.2.dylib', '/usr/local/lib/libunicorn.2.dylib',
-    '/usr/local/lib/libunicorn.so.2', '/usr/lib/x86_64-linux-gnu/libunicorn.so.2', '/usr/lib/aarch64-linux-gnu/libunicorn.so.2');
-  return list;
+export { installHint } from './engine-locate.js';
+
+/** Which library runs firmware in this process (chosen and verified by engine-locate.ts): for RunReport.engine. */
+export function engineInfo(): EngineChoice {
+  return selectedEngine();
 }
 
-export function installHint(): string {
-  return process.platform === 'darwin' ? 'brew install unicorn' : 'sudo apt-get install -y libunicorn2';
-}
-
-/** Loads Unicorn once per process. Throws one line naming the install command when it is missing. */
+/** Loads the chosen Unicorn once per process. Throws one line naming the install command when there is none. */
 export function unicorn(): Library {
   if (library) return library;
-  let loaded: KoffiTypes.LibraryHandle | undefined;
-  let loadedPath = '';
-  const tried: string[] = [];
-  for (const path of candidatePaths()) {
-    try {
-      loaded = koffi.load(path);
-      loadedPath = path;
-      break;
-    } catch {
-      tried.push(path);
-    }
+  const engine = selectedEngine();
+  let loaded: KoffiTypes.LibraryHandle;
+  try {
+    loaded = koffi.load(engine.path);
+  } catch (error) {
+    const reason = String((error as Error).message).split('\n')[0];
+    throw new Error(`Unicorn library ${engine.path} passed its self-test but does not load here: ${reason}`);
   }
-  if (!loaded) {
-    const envNote = process.env.UNICORN_LIB ? ` (UNICORN_LIB=${process.env.UNICORN_LIB} did not load)` : '';
-    throw new Error(`Unicorn 2 emulator library not found${envNote}; install it with: ${installHint()} (or set UNICORN_LIB to libunicorn's path)`);
-  }
+  const loadedPath = engine.path;
   const lib = loaded;
   // Distinct type names per process: koffi types are global, and a second load must not redeclare them.
   koffi.opaque('tlsf_uc_engine');
@@ -146,6 +139,8 @@ export function unicorn(): Library {
   // conventions of every 64-bit platform Unicorn runs on (the caller owns the argument area).
   const memProto = koffi.proto('bool TlsfUcMemCb(uintptr_t uc, int type, uint64_t address, int size)');
   const intrProto = koffi.proto('void TlsfUcIntrCb(uintptr_t uc, uint32_t intno, uintptr_t user)');
+  // uc_cb_tlbevent_t: the entry to fill is struct uc_tlb_entry { uint64_t paddr; uc_prot perms; }.
+  const tlbProto = koffi.proto('bool TlsfUcTlbCb(uintptr_t uc, uint64_t vaddr, int type, void *entry, uintptr_t user)');
   const bound = {
     uc_open: lib.func('int uc_open(int arch, int mode, _Out_ tlsf_uc_engine **uc)'),
     uc_close: lib.func('int uc_close(tlsf_uc_engine *uc)'),
@@ -166,7 +161,7 @@ export function unicorn(): Library {
   library = {
     ...bound,
     uc_ctl_int: (uc, control, value) => bound.uc_ctl(uc, control, 'int', value) as number,
-    codeProto, memProto, intrProto, path: loadedPath,
+    codeProto, memProto, intrProto, tlbProto, path: loadedPath,
   } as Library;
   return library;
 }

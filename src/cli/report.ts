@@ -1,5 +1,6 @@
 import type { RunParameters } from './run-parameters.js';
 import type { Palette } from './terminal.js';
+import { relative, sep } from 'node:path';
 import { hex } from '../allocator/index.js';
 import { formatBytes, formatKiB, formatPercent } from './units.js';
 
@@ -29,6 +30,8 @@ export interface RunReportFigures {
   cycles: number;
   seconds: number;
   hostMs: number;
+  /** The Unicorn library that ran the firmware; absent in reports from boards that predate it. */
+  engine?: EngineFigures;
   message?: string;
   /** `address` is absent when the fault has none (e.g. heap corruption found inside malloc). */
   fault?: { kind: string; address?: number; size: number; pc: number; symbol?: string; nearestBlock?: string };
@@ -41,6 +44,22 @@ export interface StoppedAt {
   pc: number;
   symbol?: string;
   reason: 'branch-to-self' | 'wait-for-interrupt' | 'instruction-budget' | 'wall-clock';
+}
+
+export interface EngineFigures { path: string; version: string; source: string }
+
+/** Where the engine's library came from, as the text report names it (engine-locate.ts's sources). */
+const ENGINE_SOURCE_TEXT: Record<string, string> = {
+  UNICORN_LIB: 'UNICORN_LIB', project: 'pip', python: 'Python package', homebrew: 'Homebrew',
+  'source-build': 'source build', system: 'system',
+};
+
+/** "Unicorn 2.1.4 (pip, .cache/unicorn-py/unicorn/lib/libunicorn.so.2)": paths under `base` shown relative to it. */
+export function describeEngine(engine: EngineFigures, base = process.cwd()): string {
+  const inside = relative(base, engine.path);
+  const path = inside !== '' && !inside.startsWith('..') && !inside.startsWith(sep) && !/^[a-z]:/i.test(inside)
+    ? inside : engine.path;
+  return `Unicorn ${engine.version} (${ENGINE_SOURCE_TEXT[engine.source] ?? engine.source}, ${path})`;
 }
 
 const STOP_REASON_TEXT: Record<StoppedAt['reason'], string> = {
@@ -102,6 +121,7 @@ export function runReportJson(report: RunReportFigures, settings: RunSettings): 
     cycles: report.cycles,
     seconds: report.seconds,
     hostMs: Math.round(report.hostMs * 1000) / 1000,
+    engine: report.engine ? { path: report.engine.path, version: report.engine.version, source: report.engine.source } : null,
     fault: report.fault ?? null,
     stoppedAt: report.stoppedAt ?? null,
     assertion: report.assertion ?? null,
@@ -173,6 +193,7 @@ export function formatRunReport(report: RunReportFigures, settings: RunSettings,
     lines.push(`  ran on          the host: the ${settings.allocator ?? 'tlsf'} heap replayed the trace without the emulator, no instruction counts (${took})`);
   } else {
     lines.push(`  instructions    ${count(report.instructions)}, ~${count(report.cycles)} cycles, ~${formatSeconds(report.seconds)}${clock} (host ${report.hostMs.toFixed(0)} ms)`);
+    if (report.engine) lines.push(`  engine          ${describeEngine(report.engine)}`);
   }
   const output = report.output.replace(/\s+$/, '');
   if (output) {
