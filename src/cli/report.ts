@@ -35,6 +35,13 @@ export interface RunReportFigures {
   /** Where a run that did not finish stopped ('hang' and 'timeout' results). */
   stoppedAt?: StoppedAt;
   assertion?: { file: string; line: number; expression: string };
+  // The stack and the RAM budget (absent from reports of boards that predate them).
+  stackSize?: number;
+  stackLimit?: number;
+  stackPeak?: number;
+  staticBytes?: number;
+  ramBytes?: number;
+  stackOverflow?: { pc: number; symbol?: string; sp: number; limit: number; address?: number; depth: number };
 }
 
 export interface StoppedAt {
@@ -103,6 +110,7 @@ export function runReportJson(report: RunReportFigures, settings: RunSettings): 
     fault: report.fault ?? null,
     stoppedAt: report.stoppedAt ?? null,
     assertion: report.assertion ?? null,
+    ...ramBudgetJson(report),
     output: report.output,
   };
 }
@@ -140,6 +148,7 @@ export function formatRunReport(report: RunReportFigures, settings: RunSettings,
   if (report.assertion) {
     lines.push(`  assertion       ${report.assertion.file}:${report.assertion.line}: ${report.assertion.expression}`);
   }
+  lines.push(...formatStackOverflow(report));
   const paramText = Object.entries(settings.params).map(([name, value]) => `${name}=${value}`).join(' ');
   lines.push(`  heap            ${hex(report.heapBase)}, ${formatKiB(report.heapSize)} (${formatBytes(report.heapSize)}), align ${settings.align}, SL 2^${settings.slLog2}`);
   if (paramText) lines.push(`  parameters      ${paramText}`);
@@ -152,6 +161,7 @@ export function formatRunReport(report: RunReportFigures, settings: RunSettings,
   const atPeak = report.fragmentationAtPeak === undefined ? '' : `, ${formatPercent(report.fragmentationAtPeak)} at peak`;
   lines.push(`  fragmentation   ${formatPercent(report.fragmentation)} at the end${atPeak} (1 - largest free / free bytes)`);
   lines.push(`  control bytes   ${formatBytes(report.controlBytes).padEnd(12)} TLSF bitmaps and free-list heads`);
+  lines.push(...formatRamBudget(report));
   const clock = settings.clockHz ? ` at ${formatClock(settings.clockHz)}` : '';
   lines.push(`  instructions    ${count(report.instructions)}, ~${count(report.cycles)} cycles, ~${formatSeconds(report.seconds)}${clock} (host ${report.hostMs.toFixed(0)} ms)`);
   const output = report.output.replace(/\s+$/, '');
@@ -160,4 +170,66 @@ export function formatRunReport(report: RunReportFigures, settings: RunSettings,
     for (const line of output.split(/\r?\n/)) lines.push(`    ${colours.dim('|')} ${line}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+// ---- The stack and the whole RAM budget (static + heap + stack) -------------------------------------------
+
+/** RAM as one budget: what the banks hold, what each part was given and what the run needed of it. */
+export interface RamBudget {
+  /** The RAM of the banks holding the image's data, the heap and the stack. */
+  total: number;
+  /** .data, .bss and thread-locals (allocated RAM sections outside heap and stack). */
+  static: number;
+  heapSize: number;
+  heapPeakSpan: number;
+  stackSize: number;
+  stackPeak: number;
+  /** RAM given to none of the three: total - static - heap size - stack size. */
+  free: number;
+  /** What the run really needed: static + heap peak span + stack peak (`check --max-ram` holds this). */
+  needed: number;
+}
+
+/** The budget, or undefined for a report without the stack figures. */
+export function ramBudget(report: RunReportFigures): RamBudget | undefined {
+  if (report.stackSize === undefined || report.stackPeak === undefined || report.ramBytes === undefined) return undefined;
+  const statics = report.staticBytes ?? 0;
+  return {
+    total: report.ramBytes,
+    static: statics,
+    heapSize: report.heapSize,
+    heapPeakSpan: report.peakSpan,
+    stackSize: report.stackSize,
+    stackPeak: report.stackPeak,
+    free: Math.max(0, report.ramBytes - statics - report.heapSize - report.stackSize),
+    needed: statics + report.peakSpan + report.stackPeak,
+  };
+}
+
+/** The JSON fields: stackPeak, stackSize, stackOverflow and ram (docs/report.schema.json). */
+function ramBudgetJson(report: RunReportFigures): Record<string, unknown> {
+  return {
+    stackSize: report.stackSize ?? null,
+    stackPeak: report.stackPeak ?? null,
+    stackOverflow: report.stackOverflow ?? null,
+    ram: ramBudget(report) ?? null,
+  };
+}
+
+function formatStackOverflow(report: RunReportFigures): string[] {
+  const overflow = report.stackOverflow;
+  if (!overflow) return [];
+  const wrote = overflow.address === undefined ? '' : `, wrote ${hex(overflow.address)}`;
+  return [`  stack overflow  pc ${hex(overflow.pc)}${overflow.symbol ? ` in ${overflow.symbol}` : ''}, sp ${hex(overflow.sp)}${wrote}, limit ${hex(overflow.limit)}, ${count(overflow.depth)} bytes deep`];
+}
+
+function formatRamBudget(report: RunReportFigures): string[] {
+  const budget = ramBudget(report);
+  if (!budget) return [];
+  const stackLimit = report.stackLimit === undefined ? '' : ` from ${hex(report.stackLimit)}`;
+  return [
+    `  stack           ${formatBytes(budget.stackPeak).padEnd(12)} peak of ${formatBytes(budget.stackSize)}${stackLimit}`,
+    `  RAM             ${formatKiB(budget.total)}: static ${formatKiB(budget.static)}, heap ${formatKiB(budget.heapSize)}, stack ${formatKiB(budget.stackSize)}, free ${formatKiB(budget.free)}`,
+    `  RAM needed      ${formatBytes(budget.needed).padEnd(12)} static ${formatKiB(budget.static)} + heap peak span ${formatKiB(budget.heapPeakSpan)} + stack peak ${formatKiB(budget.stackPeak)}`,
+  ];
 }
