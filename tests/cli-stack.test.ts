@@ -1,0 +1,103 @@
+// The stack and the whole RAM budget through the built command line: --stack, stack-overflow, the RAM figures
+// in text and JSON, check --max-stack/--max-ram (flags and budget keys) and min-heap's whole need.
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli as cli } from './support/cli.js';
+
+const FIXTURE = 'tests/fixtures/elf/fixture-stm32f411re.elf';
+/** `recurse` 80 levels deep: about 6 KiB of stack (tests/fixtures/src/fixture.c test 25). */
+const SIX_KIB = ['--param', 'test=25', '--param', 'count=80'];
+const SHORT = ['--param', 'bursts=20'];
+
+describe.concurrent('tlsf-sim and the stack', () => {
+  it('run names a stack overflow as such, with the function, exit 1', async () => {
+    const result = await cli(['run', FIXTURE, ...SIX_KIB]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/: stack-overflow\n/);
+    expect(result.stdout).toMatch(/stack overflow  pc 0x[0-9a-f]{8} in recurse\+0x[0-9a-f]+, sp 0x[0-9a-f]{8}, wrote 0x[0-9a-f]{8}, limit 0x2001f000, [\d,]+ bytes deep/);
+    expect(result.stdout).not.toMatch(/heap-corruption|use after free|write-unmapped/);
+  });
+
+  it('run --stack 8K gives the same program the stack it needs; --json carries the stack and the RAM budget', async () => {
+    const result = await cli(['run', FIXTURE, ...SIX_KIB, '--stack', '8K', '--json']);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as Record<string, any>;
+    expect(report.result).toBe('ok');
+    expect(report.stackSize).toBe(8192);
+    expect(report.stackPeak).toBeGreaterThan(5 * 1024);
+    expect(report.stackPeak).toBeLessThan(7 * 1024);
+    expect(report.stackOverflow).toBeNull();
+    const ram = report.ram as Record<string, number>;
+    expect(Object.keys(ram).sort()).toEqual(['free', 'heapPeakSpan', 'heapSize', 'needed', 'stackPeak', 'stackSize', 'static', 'total']);
+    expect(ram.total).toBe(128 * 1024);
+    expect(ram.static).toBeGreaterThan(0);
+    expect(ram.heapSize).toBe(report.heapSize);
+    expect(ram.stackSize).toBe(8192);
+    expect(ram.stackPeak).toBe(report.stackPeak);
+    expect(ram.static + ram.heapSize + ram.stackSize + ram.free).toBe(ram.total);
+    expect(ram.needed).toBe(ram.static + ram.heapPeakSpan + ram.stackPeak);
+  });
+
+  it('run shows the stack and the RAM budget in the text report', async () => {
+    const result = await cli(['run', ...SHORT]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/\n {2}stack {11}[\d,]+ B +peak of 4,096 B from 0x2001f000\n/);
+    expect(result.stdout).toMatch(/\n {2}RAM {13}128 KiB: static \d+ B, heap [\d.]+ KiB, stack 4 KiB, free \d+ B\n/);
+    expect(result.stdout).toMatch(/\n {2}RAM needed {6}[\d,]+ B +static \d+ B \+ heap peak span [\d.]+ KiB \+ stack peak \d+ B\n/);
+  });
+
+  it('refuses stack sizes that do not fit, in one line, exit 2', async () => {
+    for (const [size, message] of [
+      ['12', /^tlsf-sim: --stack: "12" must be a multiple of 8 bytes \(the AAPCS stack alignment\)\n$/],
+      ['200K', /^tlsf-sim: packet-pool on stm32f411re: stack of 204800 bytes does not fit below the initial stack pointer 0x20020000 \(131072 bytes of SRAM1 below it\)\n$/],
+      ['0', /^tlsf-sim: --stack: "0" must be greater than zero\n$/],
+    ] as const) {
+      const result = await cli(['run', '--stack', size]);
+      expect(result.code, size).toBe(2);
+      expect(result.stderr).toMatch(message);
+    }
+  });
+
+  it('check --max-ram passes at the RAM the run needs and fails one byte below; --max-stack likewise', async () => {
+    const report = JSON.parse((await cli(['run', ...SHORT, '--json'])).stdout) as { ram: { needed: number }; stackPeak: number };
+    const needed = report.ram.needed;
+    const pass = await cli(['check', 'packet-pool', ...SHORT, '--max-ram', String(needed), '--max-stack', String(report.stackPeak)]);
+    expect(pass.code).toBe(0);
+    expect(pass.stdout).toMatch(/PASS .* max-ram +RAM needed [\d,]+ B \(static \d+ B \+ heap span [\d,]+ B \+ stack [\d,]+ B\) <= max/);
+    expect(pass.stdout).toMatch(/PASS .* max-stack +stack peak [\d,]+ B <= max/);
+    const fail = await cli(['check', 'packet-pool', ...SHORT, '--max-ram', String(needed - 1), '--max-stack', String(report.stackPeak - 4), '--json']);
+    expect(fail.code).toBe(1);
+    const checks = (JSON.parse(fail.stdout) as { checks: { check: string; pass: boolean; measured: number }[] }).checks;
+    expect(checks.find((check) => check.check === 'max-ram')).toMatchObject({ pass: false, measured: needed });
+    expect(checks.find((check) => check.check === 'max-stack')).toMatchObject({ pass: false, measured: report.stackPeak });
+  });
+
+  it('a budget file takes maxRam / max-stack and the stack size', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'tlsf-stack-'));
+    const budget = join(directory, 'budget.json');
+    writeFileSync(budget, JSON.stringify({ checks: [
+      { elf: join(process.cwd(), FIXTURE), params: { test: 25, count: 80 }, stack: '8K', limits: { 'max-stack': '7K', maxRam: '8K' } },
+      { elf: join(process.cwd(), FIXTURE), params: { test: 25, count: 80 }, limits: { 'max-stack': '4K' } },
+    ] }));
+    const result = await cli(['check', '--budget', budget, '--json']);
+    expect(result.code).toBe(1);
+    const checks = (JSON.parse(result.stdout) as { checks: { check: string; pass: boolean; measured: number | string }[] }).checks;
+    expect(checks.map((check) => [check.check, check.pass])).toEqual([
+      ['completes', true], ['max-stack', true], ['max-ram', true],
+      ['completes', false], ['max-stack', false],
+    ]);
+    expect(checks[3]!.measured).toBe('stack-overflow');
+  });
+
+  it('min-heap says the whole RAM the workload needs', async () => {
+    const result = await cli(['min-heap', ...SHORT]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/\n {2}needs [\d.]+ KiB of RAM: static [\d.]+, heap [\d.]+, stack [\d.]+ \(KiB; the stack's peak of its 4 KiB\)\n/);
+    const document = JSON.parse((await cli(['min-heap', ...SHORT, '--json'])).stdout) as Record<string, any>;
+    expect(document.ram.heap).toBe(document.minHeap);
+    expect(document.ram.total).toBe(document.ram.static + document.ram.heap + document.ram.stackPeak);
+    expect(document.ram.stackPeak).toBeGreaterThan(0);
+  });
+});
