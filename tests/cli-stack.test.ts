@@ -1,10 +1,14 @@
 // The stack and the whole RAM budget through the built command line: --stack, stack-overflow, the RAM figures
 // in text and JSON, check --max-stack/--max-ram (flags and budget keys) and min-heap's whole need.
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli as cli } from './support/cli.js';
+import { root, runCli as cli } from './support/cli.js';
+
+const haveCross = spawnSync('arm-none-eabi-gcc', ['--version']).status === 0;
+const crossSkip = haveCross ? '' : ' (skipped: arm-none-eabi-gcc is not installed; apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)';
 
 const FIXTURE = 'tests/fixtures/elf/fixture-stm32f411re.elf';
 /** `recurse` 80 levels deep: about 6 KiB of stack (tests/fixtures/src/fixture.c test 25). */
@@ -16,7 +20,7 @@ describe.concurrent('tlsf-sim and the stack', () => {
     const result = await cli(['run', FIXTURE, ...SIX_KIB]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/: stack-overflow\n/);
-    expect(result.stdout).toMatch(/stack overflow  pc 0x[0-9a-f]{8} in recurse\+0x[0-9a-f]+, sp 0x[0-9a-f]{8}, wrote 0x[0-9a-f]{8}, limit 0x2001f000, [\d,]+ bytes deep/);
+    expect(result.stdout).toMatch(/stack overflow  pc 0x[0-9a-f]{8} in recurse(\+0x[0-9a-f]+)?, sp 0x[0-9a-f]{8}, wrote 0x[0-9a-f]{8}, limit 0x2001f000, [\d,]+ bytes deep/);
     expect(result.stdout).not.toMatch(/heap-corruption|use after free|write-unmapped/);
   });
 
@@ -100,4 +104,24 @@ describe.concurrent('tlsf-sim and the stack', () => {
     expect(document.ram.total).toBe(document.ram.static + document.ram.heap + document.ram.stackPeak);
     expect(document.ram.stackPeak).toBeGreaterThan(0);
   });
+
+  it.skipIf(!haveCross)(`firmware built with tlsf-sim build: ~6 KiB of recursion overflows 4 KiB, passes with --stack 8K; unbounded recursion is stack-overflow${crossSkip}`, async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'tlsf-stack-build-'));
+    const elf = join(directory, 'stack-depth.elf');
+    const built = await cli(['build', join(root, 'firmware-sim', 'tests', 'stack-depth.c'), '--board', 'stm32f411re', '-o', elf],
+      { env: { TLSF_SIM_CACHE: join(directory, 'cache') } });
+    expect(built.code, built.stderr).toBe(0);
+    const runJson = async (args: string[]) => JSON.parse((await cli(['run', elf, ...args, '--json'])).stdout) as Record<string, any>;
+    const small = await runJson([]);
+    expect(small.result).toBe('stack-overflow');
+    expect(small.stackOverflow.symbol).toMatch(/^(walk|malloc|free|memset)/);
+    const large = await runJson(['--stack', '8K']);
+    expect(large.result).toBe('ok');
+    expect(large.output).toMatch(/stack-depth: 56 levels/);
+    expect(large.stackPeak).toBeGreaterThan(5 * 1024);
+    expect(large.stackPeak).toBeLessThan(8 * 1024);
+    const unbounded = await runJson(['--param', 'levels=100000', '--stack', '16K']);
+    expect(unbounded.result).toBe('stack-overflow');
+    expect(unbounded.stackOverflow.depth).toBeGreaterThan(16 * 1024);
+  }, 60_000);
 });

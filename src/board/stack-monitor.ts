@@ -12,6 +12,8 @@ import type { StackOverflowInfo } from './run-types.js';
 /** The paint: FreeRTOS fills its task stacks with the same byte, so it is a known "untouched" value. */
 export const STACK_PAINT = 0xa5a5a5a5;
 const SHF_ALLOC = 0x2;
+/** The most one store-multiple writes below SP before SP moves (vpush of 16 doubleword registers). */
+const PUSH_REACH = 128;
 
 export class StackMonitor {
   readonly top: number;
@@ -20,6 +22,8 @@ export class StackMonitor {
   /** Set when a check saw SP below the limit, or the paint's lowest word was touched. */
   suspect = false;
   overflow: StackOverflowInfo | undefined;
+  /** A watched write just below an SP still at or above the limit: maybe the push that goes below it. */
+  private pendingPush: { pc: number; address: number; size: number } | null = null;
   private readonly view: DataView;
   private readonly groupBase: number;
   /** Parts of the stack range that hold the image (never painted, never read as stack use). */
@@ -74,30 +78,53 @@ export class StackMonitor {
   }
 
   /**
-   * SP seen below the limit without the write that took it there (at a heap call, between slices, where a
-   * fault stopped the run): the run stops as a stack overflow at `pc`.
+   * SP seen below the limit without a watched write that took it there (at a heap call, between slices, where
+   * a fault stopped the run): the run stops as a stack overflow at `pc`, or at the push that went below.
    */
   spBelowLimit(sp: number, pc: number, seenAt: string, address?: number): void {
     this.suspect = true;
+    if (this.pendingPush) {
+      const push = this.pendingPush;
+      this.overflowAt(push.pc, sp, push.address, push.size);
+      return;
+    }
+    const info = this.overflowInfo(pc, sp, address);
+    const wrote = address !== undefined ? `, accessing ${hex(address)}` : '';
+    this.outcome.stop('stack-overflow', `stack-overflow: sp ${hex(sp)} is below the stack's limit ${hex(this.limit)} ${seenAt} ${where(this.image, pc)}${wrote}; ${this.describe(info.depth)}`);
+  }
+
+  /**
+   * A watched write below the limit. While SP is below the limit too, it is the overflow. A push writes below
+   * SP before SP moves, so a write just below an SP still at or above the limit is held as the likely first
+   * push of an overflow: the next watched write (or SP check) with SP below the limit reports it; a write
+   * with SP above the limit that is not just below SP (a heap or data write) drops it.
+   */
+  onWatchedWrite(address: number, size: number, sp: number, pc: number): void {
+    if (this.overflow) return;
+    if (sp < this.limit) {
+      const push = this.pendingPush;
+      if (push) this.overflowAt(push.pc, sp, push.address, push.size);
+      else this.overflowAt(pc, sp, address, size);
+    } else if (address + size <= sp && address >= sp - PUSH_REACH) {
+      this.pendingPush = { pc, address, size };
+    } else {
+      this.pendingPush = null;
+    }
+  }
+
+  private overflowAt(pc: number, sp: number, address: number, size: number): void {
+    const info = this.overflowInfo(pc, sp, address);
+    this.outcome.stop('stack-overflow', `stack-overflow: ${where(this.image, pc)} wrote ${size} byte${size === 1 ? '' : 's'} at ${hex(address)} with sp ${hex(sp)}, below the stack's limit ${hex(this.limit)}; ${this.describe(info.depth)}`);
+  }
+
+  private overflowInfo(pc: number, sp: number, address: number | undefined): StackOverflowInfo {
     const depth = this.top - Math.min(sp, address ?? sp);
     const info: StackOverflowInfo = { pc: pc & ~1, sp, limit: this.limit, depth };
     if (address !== undefined) info.address = address;
     const symbol = symbolFor(this.image, pc);
     if (symbol) info.symbol = symbol;
     this.overflow = info;
-    const wrote = address !== undefined ? `, accessing ${hex(address)}` : '';
-    this.outcome.stop('stack-overflow', `stack-overflow: sp ${hex(sp)} is below the stack's limit ${hex(this.limit)} ${seenAt} ${where(this.image, pc)}${wrote}; ${this.describe(depth)}`);
-  }
-
-  /** A watched write below the limit: an overflow only while SP is below it too (else a heap or data write). */
-  onWatchedWrite(address: number, size: number, sp: number, pc: number): void {
-    if (sp >= this.limit || this.overflow) return;
-    const depth = this.top - Math.min(sp, address);
-    const info: StackOverflowInfo = { pc: pc & ~1, sp, limit: this.limit, address, depth };
-    const symbol = symbolFor(this.image, pc);
-    if (symbol) info.symbol = symbol;
-    this.overflow = info;
-    this.outcome.stop('stack-overflow', `stack-overflow: ${where(this.image, pc)} wrote ${size} byte${size === 1 ? '' : 's'} at ${hex(address)} with sp ${hex(sp)}, below the stack's limit ${hex(this.limit)}; ${this.describe(depth)}`);
+    return info;
   }
 
   private describe(depth: number): string {
