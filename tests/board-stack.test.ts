@@ -122,3 +122,14 @@ describe('the stack size at run time', () => {
     expect(() => run('tiny', { test: 0 }, { heapSize: 7800 })).toThrow(/^heap 0x[0-9a-f]+\.\.0x[0-9a-f]+ reaches into the stack \(1024 bytes from 0x20001c00 to 0x20002000\)/);
   });
 });
+
+describe('a stack of the firmware\'s own', () => {
+  for (const board of ['stm32f411re', 'tiny']) {
+    it(`SP moved into a live heap block (a coroutine's stack) is no overflow (${board})`, () => {
+      const report = run(board, { test: 27 });
+      expect(report.message).toBeUndefined();
+      expect(report.result).toBe('ok');
+      expect(report.ops.malloc).toBe(2);
+    });
+  }
+});

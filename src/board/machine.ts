@@ -37,6 +37,7 @@ const SLICE_APPROXIMATE = 1_000_000;
 const INTNO_BKPT = 7;
 const UC_ERR_INSN_INVALID = 10;
 const BKPT_SEMIHOSTING = 0xbeab;
+const SHF_ALLOC = 0x2;
 /** SP (r13) in the register file view of r0-r15. */
 const SP_INDEX = 13;
 
@@ -142,7 +143,7 @@ export class Machine {
       this.count = new InstructionCount(this.engine);
       const registerFile = this.engine.registerFile();
       this.outcome = new RunOutcome(this.engine);
-      this.stack = new StackMonitor(this.stackBounds, this.image, this.outcome);
+      this.stack = new StackMonitor(this.stackBounds, this.image, this.outcome, (sp) => this.isOwnStack(sp));
       this.stack.paint();
       const callers = new CallerResolver(this.memory);
       this.peaks = new PeakTracker(this.heap, bounds.start, bounds.length);
@@ -182,8 +183,9 @@ export class Machine {
     const stackPointer = registers ? () => registers[SP_INDEX]! : () => engine.readReg(REG_SP);
     engine.addBlockHook((address) => {
       const sp = stackPointer();
-      if (sp < stackLimit) stack.spBelowLimit(sp, engine.readReg(REG_LR), 'at a heap call returning to');
-      else service.onService(address);
+      if (sp >= stackLimit || !stack.spBelowLimit(sp, engine.readReg(REG_LR), 'at a heap call returning to')) {
+        service.onService(address);
+      }
     }, SERVICE_PAGE, SERVICE_PAGE + SERVICE_PAGE_SIZE - 1);
     engine.addIntrHook((intno) => this.onInterrupt(intno));
     const faults = this.faults;
@@ -291,10 +293,7 @@ export class Machine {
       // A slice ran to its instruction count: carry on from where it stopped.
       count.sliceDone(executed);
       const sp = engine.readReg(REG_SP);
-      if (sp < this.stack.limit) {
-        this.stack.spBelowLimit(sp, pc, 'between slices at');
-        break;
-      }
+      if (sp < this.stack.limit && this.stack.spBelowLimit(sp, pc, 'between slices at')) break;
       trail.add(pc);
       this.options.onProgress?.(count.finished);
       if (branchesToSelf(this.memory, pc)) {
@@ -320,9 +319,27 @@ export class Machine {
     const sp = this.engine.readReg(REG_SP);
     if (sp >= this.stack.limit) return;
     const fault = this.outcome.fault;
+    const before = { result: this.outcome.result, message: this.outcome.message };
     this.outcome.result = null;
     this.outcome.fault = undefined;
-    this.stack.spBelowLimit(sp, fault?.pc ?? this.engine.readReg(REG_PC), `where the run stopped (${result}) at`, fault?.address);
+    if (!this.stack.spBelowLimit(sp, fault?.pc ?? this.engine.readReg(REG_PC), `where the run stopped (${result}) at`, fault?.address)) {
+      // SP is on a stack of the firmware's own: the result stands.
+      this.outcome.result = before.result;
+      this.outcome.message = before.message;
+      this.outcome.fault = fault;
+    }
+  }
+
+  /**
+   * SP inside a live heap block or a static RAM section clear of the heap and the stack: where firmware may
+   * put a stack of its own (a coroutine's). Asked only when SP is below the stack's limit.
+   */
+  private isOwnStack(sp: number): boolean {
+    if (this.blocks.live().some((block) => sp > block.address && sp <= block.address + block.usable)) return true;
+    const reserved = [...this.regions, { base: this.stackBounds.limit, size: this.stackBounds.size }];
+    return this.image.sections.some((section) => (section.flags & SHF_ALLOC) !== 0 && section.size > 0
+      && sp > section.addr && sp <= section.addr + section.size && this.memory.bankContaining(section.addr) !== undefined
+      && !reserved.some((region) => section.addr < region.base + region.size && region.base < section.addr + section.size));
   }
 
   /**

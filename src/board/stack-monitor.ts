@@ -29,7 +29,14 @@ export class StackMonitor {
   /** Parts of the stack range that hold the image (never painted, never read as stack use). */
   private readonly imageRanges: [number, number][];
 
-  constructor(bounds: StackBounds, private readonly image: ElfImage, private readonly outcome: RunOutcome) {
+  /**
+   * `ownStack(sp)`: SP lies in memory the firmware may have made a stack of its own (a live heap block, a static
+   * array), as a coroutine library does. SP there is no overflow while the main stack's lowest word still holds
+   * the paint: a stack that ran over its limit wrote it on the way down (a frame that jumps past it lands in
+   * free memory, not a live block).
+   */
+  constructor(bounds: StackBounds, private readonly image: ElfImage, private readonly outcome: RunOutcome,
+    private readonly ownStack: (sp: number) => boolean) {
     this.top = bounds.top;
     this.limit = bounds.limit;
     this.size = bounds.size;
@@ -65,6 +72,18 @@ export class StackMonitor {
     return 0;
   }
 
+  private onOwnStack(sp: number): boolean {
+    return !this.bottomTouched() && this.ownStack(sp);
+  }
+
+  /** Whether the stack's lowest painted word lost the paint. */
+  private bottomTouched(): boolean {
+    for (let address = this.limit; address < this.top; address += 4) {
+      if (!this.holdsImage(address)) return this.view.getUint32(address - this.groupBase, true) !== STACK_PAINT;
+    }
+    return false;
+  }
+
   /** After the run: a stack used down to its last word may have gone further; a watched run decides. */
   settle(): number {
     const peak = this.peak();
@@ -80,17 +99,20 @@ export class StackMonitor {
   /**
    * SP seen below the limit without a watched write that took it there (at a heap call, between slices, where
    * a fault stopped the run): the run stops as a stack overflow at `pc`, or at the push that went below.
+   * False, and nothing stops, when SP is on a stack of the firmware's own.
    */
-  spBelowLimit(sp: number, pc: number, seenAt: string, address?: number): void {
+  spBelowLimit(sp: number, pc: number, seenAt: string, address?: number): boolean {
+    if (this.onOwnStack(sp)) return false;
     this.suspect = true;
     if (this.pendingPush) {
       const push = this.pendingPush;
       this.overflowAt(push.pc, sp, push.address, push.size);
-      return;
+      return true;
     }
     const info = this.overflowInfo(pc, sp, address);
     const wrote = address !== undefined ? `, accessing ${hex(address)}` : '';
     this.outcome.stop('stack-overflow', `stack-overflow: sp ${hex(sp)} is below the stack's limit ${hex(this.limit)} ${seenAt} ${where(this.image, pc)}${wrote}; ${this.describe(info.depth)}`);
+    return true;
   }
 
   /**
@@ -101,7 +123,7 @@ export class StackMonitor {
    */
   onWatchedWrite(address: number, size: number, sp: number, pc: number): void {
     if (this.overflow) return;
-    if (sp < this.limit) {
+    if (sp < this.limit && !this.onOwnStack(sp)) {
       const push = this.pendingPush;
       if (push) this.overflowAt(push.pc, sp, push.address, push.size);
       else this.overflowAt(pc, sp, address, size);
