@@ -2,7 +2,7 @@
 // in text and JSON, check --max-stack/--max-ram (flags and budget keys) and min-heap's whole need.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { root, runCli as cli } from './support/cli.js';
@@ -76,6 +76,17 @@ describe.concurrent('tlsf-sim and the stack', () => {
     const checks = (JSON.parse(fail.stdout) as { checks: { check: string; pass: boolean; measured: number }[] }).checks;
     expect(checks.find((check) => check.check === 'max-ram')).toMatchObject({ pass: false, measured: needed });
     expect(checks.find((check) => check.check === 'max-stack')).toMatchObject({ pass: false, measured: report.stackPeak });
+  });
+
+  it('check --markdown adds the RAM budget of each run after the checks', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'tlsf-stack-md-'));
+    const summary = join(directory, 'summary.md');
+    const result = await cli(['check', 'packet-pool', ...SHORT, '--max-ram', '64K', '--markdown', summary]);
+    expect(result.code).toBe(0);
+    const text = readFileSync(summary, 'utf8');
+    expect(text).toMatch(/\| ✅ \| packet-pool \| stm32f411re \| max-ram \| [\d,]+ B \| 65,536 B \|/);
+    expect(text).toMatch(/#### RAM budget\n\n\| Target \| Board \| RAM \| Static \| Heap size \/ peak used \/ peak span \| Stack size \/ peak \| Free \| Needed \|\n/);
+    expect(text).toMatch(/\n\| packet-pool \| stm32f411re \| 128 KiB \| \d+ B \| [\d.]+ KiB \/ [\d.]+ KiB \/ [\d.]+ KiB \| 4 KiB \/ \d+ B \| \d+ B \| [\d.]+ KiB \|\n/);
   });
 
   it('a budget file takes maxRam / max-stack and the stack size', async () => {

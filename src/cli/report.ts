@@ -233,3 +233,25 @@ function formatRamBudget(report: RunReportFigures): string[] {
     `  RAM needed      ${formatBytes(budget.needed).padEnd(12)} static ${formatKiB(budget.static)} + heap peak span ${formatKiB(budget.heapPeakSpan)} + stack peak ${formatKiB(budget.stackPeak)}`,
   ];
 }
+
+/** The RAM budget of each run as a markdown table, after the checks in `check --markdown`. */
+export function ramBudgetMarkdown(runs: readonly { target: string; report: RunReportFigures }[]): string {
+  const rows = runs.flatMap(({ target, report }) => {
+    const budget = ramBudget(report);
+    if (!budget) return [];
+    const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+    return [`| ${cell(target)} | ${cell(report.board)} | ${formatKiB(budget.total)} | ${formatKiB(budget.static)} | ` +
+      `${formatKiB(budget.heapSize)} / ${formatKiB(report.peakUsed)} / ${formatKiB(budget.heapPeakSpan)} | ` +
+      `${formatKiB(budget.stackSize)} / ${formatKiB(budget.stackPeak)} | ${formatKiB(budget.free)} | ${formatKiB(budget.needed)} |`];
+  });
+  if (rows.length === 0) return '';
+  return [
+    '',
+    '#### RAM budget',
+    '',
+    '| Target | Board | RAM | Static | Heap size / peak used / peak span | Stack size / peak | Free | Needed |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+    ...rows,
+    '',
+  ].join('\n');
+}

@@ -5,7 +5,7 @@ import { evaluateChecks, type CheckOutcome } from './checks.js';
 import { toGithubAnnotations, toJUnit, toMarkdown, type RunTiming } from './ci.js';
 import { execute, prepareRun } from './engine.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from './errors.js';
-import { formatRunReport, runReportJson, REPORT_SCHEMA_VERSION } from './report.js';
+import { formatRunReport, ramBudgetMarkdown, runReportJson, REPORT_SCHEMA_VERSION, type RunReportFigures } from './report.js';
 import { boardList, coloursFor, fileFlag, limitsFromFlags, runParametersFrom, runRequestFrom, targetFrom, writeJson, type CheckFlags, type CliIo, type RunFlags } from './options.js';
 
 // The commands that run firmware, loaded by program.ts only when one of them is invoked, so that
@@ -79,6 +79,7 @@ export function checkCommand(argument: string | undefined, flags: CheckFlags, io
   const outcomes: CheckOutcome[] = [];
   const runs: Record<string, unknown>[] = [];
   const timings: RunTiming[] = [];
+  const budgets: { target: string; report: RunReportFigures }[] = [];
   const colours = coloursFor(io, flags);
   const labelWidth = Math.max(...prepared.map((run) => `${targetLabel(run.target)} on ${run.board.name}`.length));
   prepared.forEach((run, index) => {
@@ -86,6 +87,7 @@ export function checkCommand(argument: string | undefined, flags: CheckFlags, io
     const runOutcomes = evaluateChecks(targetLabel(run.target), report.board, report, jobs[index]!.limits);
     outcomes.push(...runOutcomes);
     runs.push(runReportJson(report, run.settings));
+    budgets.push({ target: targetLabel(run.target), report });
     timings.push({ target: targetLabel(run.target), board: report.board, seconds: report.hostMs / 1000, output: report.output });
     if (!flags.json) {
       for (const outcome of runOutcomes) {
@@ -99,7 +101,7 @@ export function checkCommand(argument: string | undefined, flags: CheckFlags, io
   if (markdownFile) {
     // The job summary file collects every step's output, so it is appended to; any other file is replaced.
     const isStepSummary = io.env.GITHUB_STEP_SUMMARY !== undefined && resolve(io.cwd, markdownFile) === resolve(io.cwd, io.env.GITHUB_STEP_SUMMARY);
-    writeOutputFile(markdownFile, toMarkdown(outcomes), 'markdown summary', isStepSummary);
+    writeOutputFile(markdownFile, toMarkdown(outcomes) + ramBudgetMarkdown(budgets), 'markdown summary', isStepSummary);
   }
   if (io.env.GITHUB_ACTIONS === 'true') {
     const annotationStream = flags.json ? io.stderr : io.stdout;
