@@ -98,6 +98,16 @@ describe('stack overflow', () => {
     expect(report.stackOverflow!.depth).toBeGreaterThanOrEqual(6000);
   });
 
+  for (const board of ['stm32f411re', 'tiny']) {
+    it(`with --guard, which stops at the first push into the heap before SP moves, it is still a stack-overflow (${board})`, () => {
+      const report = run(board, { test: RECURSE, count: 1e9 }, { guard: true });
+      expect(report.result).toBe('stack-overflow');
+      expect(report.fault).toBeUndefined();
+      expect(report.stackOverflow!.symbol).toMatch(/^recurse(\+0x[0-9a-f]+)?$/);
+      expect(report.stackOverflow!.address).toBeLessThan(report.stackLimit);
+    });
+  }
+
   it('on the smallest board (Armv6-M, 1 KiB stack) as well', () => {
     const report = run('tiny', { test: RECURSE, count: 1e9 });
     expect(report.result).toBe('stack-overflow');

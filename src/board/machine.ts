@@ -317,8 +317,16 @@ export class Machine {
     const result = this.outcome.result;
     if (result === null || result === 'stack-overflow') return;
     const sp = this.engine.readReg(REG_SP);
-    if (sp >= this.stack.limit) return;
     const fault = this.outcome.fault;
+    if (sp >= this.stack.limit) {
+      // --guard (or the alignment check) stops at the push that crosses the limit, before SP moves.
+      if (fault?.address === undefined) return;
+      const before = { result, message: this.outcome.message };
+      this.outcome.result = null;
+      if (this.stack.pushBelowLimit(sp, fault.pc, fault.address, fault.size)) this.outcome.fault = undefined;
+      else Object.assign(this.outcome, before);
+      return;
+    }
     const before = { result: this.outcome.result, message: this.outcome.message };
     this.outcome.result = null;
     this.outcome.fault = undefined;

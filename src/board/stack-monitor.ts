@@ -15,6 +15,11 @@ const SHF_ALLOC = 0x2;
 /** The most one store-multiple writes below SP before SP moves (vpush of 16 doubleword registers). */
 const PUSH_REACH = 128;
 
+/** A write just below SP, as a push makes before SP moves. */
+function isPushBelow(address: number, size: number, sp: number): boolean {
+  return address + size <= sp && address >= sp - PUSH_REACH;
+}
+
 export class StackMonitor {
   readonly top: number;
   readonly limit: number;
@@ -127,11 +132,22 @@ export class StackMonitor {
       const push = this.pendingPush;
       if (push) this.overflowAt(push.pc, sp, push.address, push.size);
       else this.overflowAt(pc, sp, address, size);
-    } else if (address + size <= sp && address >= sp - PUSH_REACH) {
+    } else if (isPushBelow(address, size, sp)) {
       this.pendingPush = { pc, address, size };
     } else {
       this.pendingPush = null;
     }
+  }
+
+  /**
+   * A fault at a write just below SP and below the limit while SP is still at or above it (--guard stops at
+   * the push before SP moves): that push is the overflow. False when the write does not look like one.
+   */
+  pushBelowLimit(sp: number, pc: number, address: number, size: number): boolean {
+    if (!isPushBelow(address, size, sp) || address >= this.limit) return false;
+    this.suspect = true;
+    this.overflowAt(pc, sp, address, size);
+    return true;
   }
 
   private overflowAt(pc: number, sp: number, address: number, size: number): void {
