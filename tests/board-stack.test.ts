@@ -125,6 +125,32 @@ describe('the stack size at run time', () => {
     expect(larger.heapBase + larger.heapSize).toBe(larger.stackLimit);
   });
 
+  it('a heap the linker script runs up to the stack\'s top (shared space) ends below the stack instead', () => {
+    // The fixture with __heap_end moved to _estack, as scripts that let heap and stack share the space have it.
+    const elf = new Uint8Array(fixture('stm32f411re'));
+    const image = parseElf(elf);
+    const symtab = image.sections.find((section) => section.name === '.symtab')!;
+    const strtab = image.sections.find((section) => section.name === '.strtab')!;
+    const view = new DataView(elf.buffer, elf.byteOffset);
+    const nameAt = (offset: number) => {
+      let name = '';
+      for (let at = strtab.offset + offset; elf[at] !== 0; at++) name += String.fromCharCode(elf[at]!);
+      return name;
+    };
+    let patched = 0;
+    for (let entry = symtab.offset; entry < symtab.offset + symtab.size; entry += 16) {
+      if (nameAt(view.getUint32(entry, true)) === '__heap_end') {
+        view.setUint32(entry + 4, image.symbolByName.get('_estack')!.value, true);
+        patched++;
+      }
+    }
+    expect(patched).toBe(1);
+    const report = runFirmware({ elf, board: loadBoard('stm32f411re'), params: { test: 0 } });
+    expect(report.result).toBe('ok');
+    expect(report.stackSize).toBe(4096);
+    expect(report.heapBase + report.heapSize).toBe(report.stackLimit);
+  });
+
   it('refuses sizes that do not fit, and heaps that reach into the stack, in one line', () => {
     expect(() => run('tiny', { test: 0 }, { stackSize: 8192 })).toThrow(/^[^\n]*8192-byte stack below 0x20002000 leaves no room for the heap[^\n]*$/);
     expect(() => run('tiny', { test: 0 }, { stackSize: 16384 })).toThrow(/^stack of 16384 bytes does not fit below the initial stack pointer 0x20002000 \(8192 bytes of SRAM below it\)$/);

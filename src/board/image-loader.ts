@@ -202,6 +202,11 @@ export class ImageLoader {
     if (stack.rule === 'run' && end !== undefined && end === this.stackBounds(stack.top, undefined).limit) {
       end = stack.limit;
       rule += ` with a ${stack.size}-byte stack`;
+    } else if (heapSize === undefined && end !== undefined && start < stack.limit && end > stack.limit && end <= stack.top) {
+      // A script whose heap runs up to the stack's top (heap and stack sharing the space) gets the heap below
+      // the stack, so that the stack has its own room and an overflow is one.
+      end = stack.limit;
+      rule += ` below a ${stack.size}-byte stack`;
     }
     const bank = this.memory.bankContaining(start);
     if (!bank) throw new FirmwareError(`${this.firmwareName}: heap start ${hex(start)} (${rule}) is not in a RAM bank of board ${board} (${this.memory.describe()})`);
