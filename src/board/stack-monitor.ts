@@ -116,7 +116,8 @@ export class StackMonitor {
     }
     const info = this.overflowInfo(pc, sp, address);
     const wrote = address !== undefined ? `, accessing ${hex(address)}` : '';
-    this.outcome.stop('stack-overflow', `stack-overflow: sp ${hex(sp)} is below the stack's limit ${hex(this.limit)} ${seenAt} ${where(this.image, pc)}${wrote}; ${this.describe(info.depth)}`);
+    this.outcome.stop('stack-overflow', `stack-overflow: sp ${hex(sp)} is below the stack's limit ${hex(this.limit)} `
+      + `${seenAt} ${where(this.image, pc)}${wrote}; ${this.describe(info.depth)}`);
     return true;
   }
 
@@ -152,7 +153,9 @@ export class StackMonitor {
 
   private overflowAt(pc: number, sp: number, address: number, size: number): void {
     const info = this.overflowInfo(pc, sp, address);
-    this.outcome.stop('stack-overflow', `stack-overflow: ${where(this.image, pc)} wrote ${size} byte${size === 1 ? '' : 's'} at ${hex(address)} with sp ${hex(sp)}, below the stack's limit ${hex(this.limit)}; ${this.describe(info.depth)}`);
+    const bytes = `${size} byte${size === 1 ? '' : 's'}`;
+    this.outcome.stop('stack-overflow', `stack-overflow: ${where(this.image, pc)} wrote ${bytes} at ${hex(address)} `
+      + `with sp ${hex(sp)}, below the stack's limit ${hex(this.limit)}; ${this.describe(info.depth)}`);
   }
 
   private overflowInfo(pc: number, sp: number, address: number | undefined): StackOverflowInfo {
@@ -166,6 +169,7 @@ export class StackMonitor {
   }
 
   private describe(depth: number): string {
-    return `the stack went ${depth} bytes deep, ${depth - this.size} past its ${this.size} bytes from ${hex(this.top)} (raise it with --stack / stackSize)`;
+    return `the stack went ${depth} bytes deep, ${depth - this.size} past its ${this.size} bytes from ${hex(this.top)} `
+      + '(raise it with --stack / stackSize)';
   }
 }
