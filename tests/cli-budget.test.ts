@@ -114,7 +114,7 @@ describe('budget file: unknown keys, __proto__ included, are refused (hole 3)', 
 
   it('suggests the key that was probably meant and lists the known ones', () => {
     expect(() => parseBudget({ checks: [{ scenario: 'x', limits: { 'max-peek': '1K' } }] }, 'b.json'))
-      .toThrow(/checks\[0\]\.limits: unknown limit "max-peek" \(did you mean "maxPeak"\?\); known: maxPeak, maxSpan, maxFragmentation, minFree, noOom/);
+      .toThrow(/checks\[0\]\.limits: unknown limit "max-peek" \(did you mean "maxPeak"\?\); known: maxPeak, maxSpan, maxStack, maxRam, maxFragmentation, minFree, noOom/);
     expect(() => parseBudget({ checks: [{ scenario: 'x', boardz: ['tiny'] }] }, 'b.json'))
       .toThrow(/checks\[0\]: unknown field "boardz" \(did you mean "board"\?\); known: scenario, elf, trace, name, board, boards, /);
   });

@@ -142,7 +142,7 @@ describe('one definition per limit and per run parameter', () => {
 
   // A value each run parameter accepts, the same text as a flag and in a budget file.
   const PARAMETER_SAMPLES: Record<string, [given: string | boolean, read: unknown]> = {
-    heap: ['8K', 8192], align: ['16', 16], sl: ['3', 3], maxInstructions: ['1e6', 1e6], timeout: ['90s', 90_000],
+    heap: ['8K', 8192], stack: ['8K', 8192], align: ['16', 16], sl: ['3', 3], maxInstructions: ['1e6', 1e6], timeout: ['90s', 90_000],
     guard: [true, true], alignCheck: [true, true], host: [true, true], allocator: ['best-fit', 'best-fit'],
   };
 

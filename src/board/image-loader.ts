@@ -7,6 +7,8 @@ import type { BoardMemory, Bank, BankGroup, HeapRegion } from './memory-map.js';
 import { FirmwareError, type FlashPatch } from './run-types.js';
 
 const PARAM_RECORD = 32;
+/** The stack assumed when the image says nothing about it (the heap rule end.._estack-4KiB assumes the same). */
+const DEFAULT_STACK_SIZE = 4096;
 const PARAM_NAME = 28;
 
 const VECTOR_SECTIONS = ['.isr_vector', '.vectors', '.vector_table'];
@@ -40,6 +42,15 @@ function byteFromSegments(image: ElfImage, address: number): number {
     if (address >= segment.paddr && address < segment.paddr + segment.fileSize) return segment.data[address - segment.paddr]!;
   }
   return 0;
+}
+
+/** The stack: top (the initial SP) down to limit; `rule` says where its size came from. */
+export interface StackBounds {
+  top: number;
+  limit: number;
+  size: number;
+  group: BankGroup;
+  rule: 'run' | '__stack_size' | '__heap_end' | 'default';
 }
 
 /** Where the core starts: the first two words of the vector table. */
@@ -129,8 +140,49 @@ export class ImageLoader {
     }
   }
 
-  /** Heap bounds per design.md section 4: the image's symbols, or `heapSize` bytes from __heap_start. */
-  heapBounds(heapSize: number | undefined): { start: number; length: number; group: BankGroup } {
+  /**
+   * The stack: from the initial SP down `stackSize` bytes (the run's choice, else the ELF's __stack_size, else
+   * what lies between __heap_end and the initial SP, else 4 KiB as the heap rule assumes). It must lie in one
+   * RAM bank group.
+   */
+  stackBounds(initialSp: number, stackSize: number | undefined): StackBounds {
+    const symbol = (name: string) => this.image.symbolByName.get(name)?.value;
+    const top = initialSp;
+    const group = this.memory.groups.find((candidate) => top > candidate.base && top <= candidate.base + candidate.size);
+    if (!group) throw new FirmwareError(`${this.firmwareName}: initial stack pointer ${hex(top)} is not inside a RAM bank`);
+    let size: number;
+    let rule: StackBounds['rule'];
+    if (stackSize !== undefined) {
+      if (!Number.isSafeInteger(stackSize) || stackSize <= 0 || stackSize % 8 !== 0) {
+        throw new FirmwareError(`stack size must be a positive multiple of 8 bytes (the AAPCS keeps SP 8-aligned), got ${stackSize}`);
+      }
+      size = stackSize;
+      rule = 'run';
+    } else {
+      const linked = symbol('__stack_size');
+      const heapEnd = symbol('__heap_end');
+      if (linked !== undefined && linked > 0 && linked <= top - group.base) {
+        size = linked;
+        rule = '__stack_size';
+      } else if (heapEnd !== undefined && heapEnd < top && heapEnd >= group.base) {
+        size = top - heapEnd;
+        rule = '__heap_end';
+      } else {
+        size = Math.min(DEFAULT_STACK_SIZE, top - group.base);
+        rule = 'default';
+      }
+    }
+    if (size > top - group.base) {
+      throw new FirmwareError(`stack of ${size} bytes does not fit below the initial stack pointer ${hex(top)} (${top - group.base} bytes of ${group.name} below it)`);
+    }
+    return { top, limit: top - size, size, group, rule };
+  }
+
+  /**
+   * Heap bounds per design.md section 4: the image's symbols, or `heapSize` bytes from __heap_start. A heap
+   * that ends where the linked stack begins ends where this run's stack begins; no heap may reach into the stack.
+   */
+  heapBounds(heapSize: number | undefined, stack: StackBounds): { start: number; length: number; group: BankGroup } {
     const symbol = (name: string) => this.image.symbolByName.get(name)?.value;
     const board = this.memory.board.name;
     let start = symbol('__heap_start');
@@ -141,11 +193,20 @@ export class ImageLoader {
       const estack = symbol('_estack');
       const stackSize = symbol('__stack_size');
       if (start !== undefined && estack !== undefined) {
-        end = estack - (stackSize ?? 4096);
+        end = estack - (stackSize ?? DEFAULT_STACK_SIZE);
         rule = stackSize !== undefined ? 'end.._estack-__stack_size' : 'end.._estack-4KiB';
       } else {
         throw new FirmwareError(`${this.firmwareName}: cannot find the heap: define __heap_start and __heap_end in the linker script (or end and _estack)`);
       }
+    }
+    if (stack.rule === 'run' && end !== undefined && end === this.stackBounds(stack.top, undefined).limit) {
+      end = stack.limit;
+      rule += ` with a ${stack.size}-byte stack`;
+    } else if (heapSize === undefined && end !== undefined && start < stack.limit && end > stack.limit && end <= stack.top) {
+      // A script whose heap runs up to the stack's top (heap and stack sharing the space) gets the heap below
+      // the stack, so that the stack has its own room and an overflow is one.
+      end = stack.limit;
+      rule += ` below a ${stack.size}-byte stack`;
     }
     const bank = this.memory.bankContaining(start);
     if (!bank) throw new FirmwareError(`${this.firmwareName}: heap start ${hex(start)} (${rule}) is not in a RAM bank of board ${board} (${this.memory.describe()})`);
@@ -160,8 +221,16 @@ export class ImageLoader {
       length = heapSize;
     } else {
       if (end === undefined) throw new FirmwareError(`${this.firmwareName}: __heap_start without __heap_end`);
-      if (end > groupEnd || end <= start) throw new FirmwareError(`${this.firmwareName}: heap ${hex(start)}..${hex(end)} (${rule}) is empty or leaves ${group.name} (${hex(group.base)}..${hex(groupEnd)})`);
+      if (end > groupEnd || end <= start) {
+        const why = stack.rule === 'run' && end === stack.limit
+          ? `a ${stack.size}-byte stack below ${hex(stack.top)} leaves no room for the heap from ${hex(start)}`
+          : `heap ${hex(start)}..${hex(end)} (${rule}) is empty or leaves ${group.name} (${hex(group.base)}..${hex(groupEnd)})`;
+        throw new FirmwareError(`${this.firmwareName}: ${why}`);
+      }
       length = end - start;
+    }
+    if (start < stack.top && stack.limit < start + length) {
+      throw new FirmwareError(`heap ${hex(start)}..${hex(start + length)} reaches into the stack (${stack.size} bytes from ${hex(stack.limit)} to ${hex(stack.top)}); use a smaller heap or stack`);
     }
     for (const touched of this.memory.banks) {
       if (touched.base < start + length && start < touched.base + touched.size && !touched.heap) {
@@ -169,6 +238,41 @@ export class ImageLoader {
       }
     }
     return { start, length, group };
+  }
+
+  /**
+   * Static RAM: the bytes of allocated sections (.data, .bss, .tdata, .tbss, ...) in RAM, outside the heap and
+   * the stack, counted once where sections overlap (.tbss and the space reserved after it).
+   */
+  staticBytes(excluded: readonly { base: number; size: number }[]): number {
+    const SHF_ALLOC = 0x2;
+    const ranges: [number, number][] = [];
+    for (const section of this.image.sections) {
+      if ((section.flags & SHF_ALLOC) === 0 || section.size === 0) continue;
+      if (!this.memory.bankContaining(section.addr)) continue;
+      let pieces: [number, number][] = [[section.addr, section.addr + section.size]];
+      for (const region of excluded) {
+        pieces = pieces.flatMap(([low, high]) => {
+          const cutLow = region.base;
+          const cutHigh = region.base + region.size;
+          if (cutHigh <= low || cutLow >= high) return [[low, high] as [number, number]];
+          const kept: [number, number][] = [];
+          if (low < cutLow) kept.push([low, cutLow]);
+          if (cutHigh < high) kept.push([cutHigh, high]);
+          return kept;
+        });
+      }
+      ranges.push(...pieces);
+    }
+    ranges.sort((a, b) => a[0] - b[0]);
+    let total = 0;
+    let reached = -1;
+    for (const [low, high] of ranges) {
+      const from = Math.max(low, reached);
+      if (high > from) total += high - from;
+      reached = Math.max(reached, high);
+    }
+    return total;
   }
 
   /** The RAM bank named `bankName`, checked to be free of the heap, the image and the stack, to add whole to the heap. */

@@ -12,10 +12,10 @@ export type { ElfImage, ElfSegment, ElfSection, ElfSymbol } from './elf.js';
 export { Machine, cpuModel } from './machine.js';
 export { FirmwareError, DEFAULT_MAX_INSTRUCTIONS, DEFAULT_TIMEOUT_MS } from './run-types.js';
 export type {
-  RunOptions, RunReport, RunResult, FaultInfo, HeapEvent, FlashPatch, StopReason, StoppedAt,
+  RunOptions, RunReport, RunResult, FaultInfo, HeapEvent, FlashPatch, StopReason, StoppedAt, StackOverflowInfo,
 } from './run-types.js';
 export { readParams } from './image-loader.js';
-export type { ParamInfo } from './image-loader.js';
+export type { ParamInfo, StackBounds } from './image-loader.js';
 export { SERVICE_PAGE, SERVICE_PAGE_SIZE, groupBanks } from './memory-map.js';
 export { SLOT } from './heap-service.js';
 export type { HeapAllocator, HeapFactory, HeapFactoryOptions, HeapBlockVisit } from './heap-types.js';

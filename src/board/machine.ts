@@ -12,7 +12,8 @@ import { BlockTable } from './block-table.js';
 import {
   BoardMemory, SERVICE_PAGE, SERVICE_PAGE_SIZE, type Bank, type BankGroup, type HeapRegion,
 } from './memory-map.js';
-import { ImageLoader } from './image-loader.js';
+import { ImageLoader, type StackBounds } from './image-loader.js';
+import { StackMonitor } from './stack-monitor.js';
 import { InstructionCount } from './instruction-count.js';
 import { RunOutcome } from './run-outcome.js';
 import { CallerResolver } from './callers.js';
@@ -36,6 +37,9 @@ const SLICE_APPROXIMATE = 1_000_000;
 const INTNO_BKPT = 7;
 const UC_ERR_INSN_INVALID = 10;
 const BKPT_SEMIHOSTING = 0xbeab;
+const SHF_ALLOC = 0x2;
+/** SP (r13) in the register file view of r0-r15. */
+const SP_INDEX = 13;
 
 export function cpuModel(cpu: CpuName): number {
   switch (cpu) {
@@ -64,6 +68,8 @@ export class Machine {
   readonly resetHandler: number;
   readonly maxInstructions: number;
   readonly timeoutMs: number;
+  readonly stackBounds: StackBounds;
+  readonly staticBytes: number;
 
   private readonly options: RunOptions;
   private readonly count: InstructionCount;
@@ -74,10 +80,17 @@ export class Machine {
   private readonly accessChecks: AccessChecks;
   private readonly service: HeapService;
   private readonly semihosting: Semihosting;
+  private readonly stack: StackMonitor;
+  private readonly createHeap: HeapFactory;
   private ran = false;
 
-  constructor(options: RunOptions, createHeap: HeapFactory) {
+  /**
+   * `watchStack`: watch every write below the stack's limit (a host call each) to find the instruction that
+   * overflowed; the run loop asks for it by running again when the free checks suspect an overflow.
+   */
+  constructor(options: RunOptions, createHeap: HeapFactory, private readonly watchStack = false) {
     this.options = options;
+    this.createHeap = createHeap;
     this.board = options.board;
     this.firmwareName = options.elfName ?? 'firmware.elf';
     this.maxInstructions = options.maxInstructions ?? DEFAULT_MAX_INSTRUCTIONS;
@@ -102,7 +115,8 @@ export class Machine {
       this.initialSp = reset.initialSp;
       this.resetHandler = reset.resetHandler;
 
-      const bounds = loader.heapBounds(options.heapSize);
+      this.stackBounds = loader.stackBounds(this.initialSp, options.stackSize);
+      const bounds = loader.heapBounds(options.heapSize, this.stackBounds);
       this.heapStart = bounds.start;
       this.heapLength = bounds.length;
       const heapGroup = bounds.group;
@@ -118,6 +132,8 @@ export class Machine {
         this.regions.push({ base: bank.base, size: bank.size, group: bank.group, writable: null });
       }
       for (const region of this.regions) this.blocks.addRegion(region.base, region.size);
+      const stackRegion = { base: this.stackBounds.limit, size: this.stackBounds.size };
+      this.staticBytes = loader.staticBytes([...this.regions, stackRegion]);
       const guard = options.guard ?? false;
       if (guard) {
         for (const region of this.regions) region.writable = new Uint8Array(Math.ceil(region.size / 4));
@@ -128,6 +144,8 @@ export class Machine {
       this.count = new InstructionCount(this.engine);
       const registerFile = this.engine.registerFile();
       this.outcome = new RunOutcome(this.engine);
+      this.stack = new StackMonitor(this.stackBounds, this.image, this.outcome, (sp) => this.isOwnStack(sp));
+      this.stack.paint();
       const callers = new CallerResolver(this.memory);
       this.peaks = new PeakTracker(this.heap, bounds.start, bounds.length);
       this.faults = new FaultDiagnosis(this.engine, this.image, this.memory, this.regions, this.heap, this.blocks, callers,
@@ -158,7 +176,18 @@ export class Machine {
     // a ranged block hook costs nothing elsewhere, while a second code hook next to Unicorn's counting hook
     // halves the speed of all code (measured: 277 vs 136 MIPS; docs/board.md).
     const service = this.service;
-    engine.addBlockHook((address) => service.onService(address), SERVICE_PAGE, SERVICE_PAGE + SERVICE_PAGE_SIZE - 1);
+    // SP is checked before each heap call is served: a stack already below its limit may have overwritten the
+    // top of the heap, which the call would then report as heap damage. A typed-array read per call.
+    const stack = this.stack;
+    const stackLimit = stack.limit;
+    const registers = engine.registerFile();
+    const stackPointer = registers ? () => registers[SP_INDEX]! : () => engine.readReg(REG_SP);
+    engine.addBlockHook((address) => {
+      const sp = stackPointer();
+      if (sp >= stackLimit || !stack.spBelowLimit(sp, engine.readReg(REG_LR), 'at a heap call returning to')) {
+        service.onService(address);
+      }
+    }, SERVICE_PAGE, SERVICE_PAGE + SERVICE_PAGE_SIZE - 1);
     engine.addIntrHook((intno) => this.onInterrupt(intno));
     const faults = this.faults;
     for (const [begin, end] of invalidHookRanges) {
@@ -175,6 +204,13 @@ export class Machine {
           checks.onHeapAccess(region, accessType, address, size, checkAlignment, guard);
         engine.addMemHook(type, hook, region.base, region.base + region.size - 1);
       }
+    }
+    const watched = this.watchStack ? stack.watchRange() : null;
+    if (watched) {
+      engine.addMemHook(UC_HOOK_MEM_WRITE, (_type, address, size) => {
+        stack.onWatchedWrite(address, size, stackPointer(), engine.readReg(REG_PC));
+        return true;
+      }, watched.begin, watched.end);
     }
   }
 
@@ -260,6 +296,8 @@ export class Machine {
       }
       // A slice ran to its instruction count: carry on from where it stopped.
       count.sliceDone(executed);
+      const sp = engine.readReg(REG_SP);
+      if (sp < this.stack.limit && this.stack.spBelowLimit(sp, pc, 'between slices at')) break;
       trail.add(pc);
       this.options.onProgress?.(count.finished);
       if (branchesToSelf(this.memory, pc)) {
@@ -272,7 +310,66 @@ export class Machine {
       if (fixedSlice === undefined && count.exact && slice < SLICE_EXACT) slice = Math.min(slice * 2, SLICE_EXACT);
     }
     const hostMs = performance.now() - started;
-    return this.report(hostMs);
+    this.checkStackAtStop();
+    const report = this.report(hostMs);
+    if (this.stack.suspect && !this.watchStack && this.stack.watchRange()) return this.runWatched(report);
+    return report;
+  }
+
+  /** A run that stopped with SP below the stack's limit (a fault, say, or heap damage) is a stack overflow. */
+  private checkStackAtStop(): void {
+    const result = this.outcome.result;
+    if (result === null || result === 'stack-overflow') return;
+    const sp = this.engine.readReg(REG_SP);
+    const fault = this.outcome.fault;
+    if (sp >= this.stack.limit) {
+      // --guard (or the alignment check) stops at the push that crosses the limit, before SP moves.
+      if (fault?.address === undefined) return;
+      const before = { result, message: this.outcome.message };
+      this.outcome.result = null;
+      if (this.stack.pushBelowLimit(sp, fault.pc, fault.address, fault.size)) this.outcome.fault = undefined;
+      else Object.assign(this.outcome, before);
+      return;
+    }
+    const before = { result: this.outcome.result, message: this.outcome.message };
+    this.outcome.result = null;
+    this.outcome.fault = undefined;
+    if (!this.stack.spBelowLimit(sp, fault?.pc ?? this.engine.readReg(REG_PC), `where the run stopped (${result}) at`, fault?.address)) {
+      // SP is on a stack of the firmware's own: the result stands.
+      this.outcome.result = before.result;
+      this.outcome.message = before.message;
+      this.outcome.fault = fault;
+    }
+  }
+
+  /**
+   * SP inside a live heap block or a static RAM section clear of the heap and the stack: where firmware may
+   * put a stack of its own (a coroutine's). Asked only when SP is below the stack's limit.
+   */
+  private isOwnStack(sp: number): boolean {
+    if (this.blocks.live().some((block) => sp > block.address && sp <= block.address + block.usable)) return true;
+    const reserved = [...this.regions, { base: this.stackBounds.limit, size: this.stackBounds.size }];
+    return this.image.sections.some((section) => (section.flags & SHF_ALLOC) !== 0 && section.size > 0
+      && sp > section.addr && sp <= section.addr + section.size && this.memory.bankContaining(section.addr) !== undefined
+      && !reserved.some((region) => section.addr < region.base + region.size && region.base < section.addr + section.size));
+  }
+
+  /**
+   * The same run again (it is deterministic: no interrupts, time from the instruction count) with every write
+   * below the stack's limit watched, to name the instruction that overflowed. Its report replaces this one
+   * when it finds the overflow; otherwise (the stack reached its last word and no further) this one stands.
+   */
+  private runWatched(report: RunReport): RunReport {
+    const { onProgress: _progress, ...options } = this.options;
+    const watched = new Machine(options, this.createHeap, true);
+    try {
+      const again = watched.run();
+      if (again.result !== 'stack-overflow') return report;
+      again.hostMs += report.hostMs;
+      return again;
+    } finally {
+      watched.close();
+    }
   }
 
   /**
@@ -343,6 +440,7 @@ export class Machine {
         message = `heap check after the run failed: ${this.faults.damageAfterRun()}${check.errors.slice(0, 3).join('; ')}${check.errors.length > 3 ? ` (+${check.errors.length - 3} more)` : ''}`;
       }
     }
+    const stackPeak = this.stack.settle();
     const instructions = outcome.stoppedAt?.reason === 'instruction-budget' ? this.maxInstructions : this.count.now();
     const cycles = Math.round(instructions * CPI[this.board.cpu]);
     const peaks = this.peaks;
@@ -363,6 +461,11 @@ export class Machine {
       controlBytes: stats?.controlBytes ?? 0,
       heapBase: this.heapStart,
       heapSize: this.regions.reduce((sum, region) => sum + region.size, 0),
+      stackSize: this.stack.size,
+      stackLimit: this.stack.limit,
+      stackPeak: this.stack.overflow ? Math.max(stackPeak, this.stack.overflow.depth) : stackPeak,
+      staticBytes: this.staticBytes,
+      ramBytes: this.ramBytes(),
       instructions,
       cycles,
       seconds: cycles / this.board.clockHz,
@@ -375,12 +478,23 @@ export class Machine {
     }
     if (result !== 'ok' && message) report.message = message;
     if (outcome.fault) report.fault = outcome.fault;
+    if (this.stack.overflow && result === 'stack-overflow') report.stackOverflow = this.stack.overflow;
     if (outcome.stoppedAt) report.stoppedAt = outcome.stoppedAt;
     if (outcome.assertion) report.assertion = outcome.assertion;
     if (this.service.events) report.events = this.service.events;
     if (!this.count.exact) report.instructionsApproximate = true;
     if (this.options.alignmentCheck || this.options.guard) report.checkedAccesses = this.accessChecks.checked;
     return report;
+  }
+
+  /** The RAM of the bank groups that hold the image's data, the heap (extra banks too) and the stack. */
+  private ramBytes(): number {
+    const groups = new Set<BankGroup>([this.stackBounds.group, ...this.regions.map((region) => region.group)]);
+    for (const segment of this.image.segments) {
+      const bank = this.memory.bankContaining(segment.vaddr);
+      if (bank && segment.memSize > 0) groups.add(bank.group);
+    }
+    return [...groups].reduce((sum, group) => sum + group.size, 0);
   }
 
   close(): void {

@@ -4,7 +4,8 @@ import type { BoardProfile } from './profiles.js';
 import type { EngineChoice } from './engine-locate.js';
 
 export type RunResult =
-  | 'ok' | 'out-of-memory' | 'fault' | 'heap-corruption' | 'assertion' | 'hang' | 'timeout' | 'exit-failure';
+  | 'ok' | 'out-of-memory' | 'fault' | 'heap-corruption' | 'stack-overflow' | 'assertion' | 'hang' | 'timeout'
+  | 'exit-failure';
 
 /** Why a run that never finished was stopped: 'hang' for the first two, 'timeout' for the limits. */
 export type StopReason = 'branch-to-self' | 'wait-for-interrupt' | 'instruction-budget' | 'wall-clock';
@@ -20,6 +21,21 @@ export interface FaultInfo {
   pc: number;
   symbol?: string;
   nearestBlock?: string;
+}
+
+/** Set for 'stack-overflow': where the stack went below its limit, and how far. */
+export interface StackOverflowInfo {
+  /** The instruction that wrote below the limit (or, when no write was seen there, where SP was found below it). */
+  pc: number;
+  symbol?: string;
+  /** SP at that instruction. */
+  sp: number;
+  /** The lowest address the stack may use (top - stackSize). */
+  limit: number;
+  /** The address written below the limit, when a write was seen. */
+  address?: number;
+  /** How deep the stack went, in bytes from its top: top - min(sp, address). */
+  depth: number;
 }
 
 export interface HeapEvent {
@@ -39,6 +55,11 @@ export interface RunOptions {
   elfName?: string;
   board: BoardProfile;
   heapSize?: number;
+  /**
+   * Extension: the stack's size in bytes (a multiple of 8), below the initial SP. Default: the ELF's
+   * __stack_size. A heap that ends where the stack begins ends at the new limit instead (docs/board.md, The stack).
+   */
+  stackSize?: number;
   align?: 4 | 8 | 16;
   slLog2?: number;
   params?: Record<string, number>;
@@ -94,6 +115,17 @@ export interface RunReport {
   events?: HeapEvent[];
   /** Extension: firmware accesses to the heap seen by the alignment/guard hook (when either is on). */
   checkedAccesses?: number;
+  /** Extension: the stack's size (bytes below the initial SP the firmware may use) and limit (its lowest address). */
+  stackSize: number;
+  stackLimit: number;
+  /** Extension: the stack's high-water mark, exact to the word (from the paint; see docs/board.md, The stack). */
+  stackPeak: number;
+  /** Extension: static RAM of the image (.data, .bss, TLS and other allocated RAM sections outside heap and stack). */
+  staticBytes: number;
+  /** Extension: the RAM of the banks holding the image's data, the heap and the stack. */
+  ramBytes: number;
+  /** Set for 'stack-overflow'. */
+  stackOverflow?: StackOverflowInfo;
   /** Extension: true when this Unicorn build's instruction counter could not be located and counts are per 1M-instruction slice. */
   instructionsApproximate?: boolean;
 }

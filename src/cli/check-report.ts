@@ -6,7 +6,7 @@ import { toGithubAnnotations, toJUnit, toMarkdown, type MarkdownChart, type Mark
 import { COMPARED_FIGURES, type RunDocument } from './compared-figures.js';
 import { InputError } from './errors.js';
 import { writeJson, type CliIo } from './options.js';
-import { REPORT_SCHEMA_VERSION } from './report.js';
+import { ramBudgetMarkdown, REPORT_SCHEMA_VERSION } from './report.js';
 import type { Palette } from './terminal.js';
 
 // The check report: one document (the `check --json` output) from which every other output of a check is
@@ -162,7 +162,7 @@ export function writeCheckOutputs(document: CheckDocument, outputs: CheckOutputs
     // The job summary file collects every step's output, so it is appended to; any other file is replaced.
     const summary = io.env.GITHUB_STEP_SUMMARY;
     const isStepSummary = summary !== undefined && resolve(io.cwd, outputs.markdownFile) === resolve(io.cwd, summary);
-    const markdown = toMarkdown(document.checks, markdownComparison(document), outputs.charts);
+    const markdown = toMarkdown(document.checks, markdownComparison(document), outputs.charts) + ramBudgetMarkdown(document.runs);
     writeOutputFile(outputs.markdownFile, markdown, 'markdown summary', isStepSummary);
   }
   if (io.env.GITHUB_ACTIONS === 'true') {

@@ -17,6 +17,14 @@ export interface RunFigures {
   /** At the moment of peak use (RunReport.fragmentationAtPeak); absent from figures that predate it. */
   fragmentationAtPeak?: number;
   message?: string;
+  /** The stack's high-water mark and the image's static RAM (RunReport.stackPeak, staticBytes). */
+  stackPeak?: number;
+  staticBytes?: number;
+}
+
+/** The RAM a run really needed: static data, the heap up to its highest used byte, and the stack's peak. */
+export function ramNeeded(figures: Pick<RunFigures, 'staticBytes' | 'peakSpan' | 'stackPeak'>): number {
+  return (figures.staticBytes ?? 0) + figures.peakSpan + (figures.stackPeak ?? 0);
 }
 
 /**
@@ -133,6 +141,25 @@ export const LIMITS = [
     limitFigure: (limit) => limit,
     passes: atMost,
     describe: (measured, limit, pass) => `peak span ${formatBytes(measured)} ${pass ? '<=' : '>'} max ${formatBytes(limit)}`,
+  }),
+  defineLimit({
+    name: 'max-stack', key: 'maxStack', option: '--max-stack <size>', unit: 'bytes',
+    help: 'the stack\'s high-water mark may not exceed this',
+    parse: (value, where) => parsePositiveSize(valueText(value, where), where),
+    measure: (figures) => figures.stackPeak ?? 0,
+    limitFigure: (limit) => limit,
+    passes: atMost,
+    describe: (measured, limit, pass) => `stack peak ${formatBytes(measured)} ${pass ? '<=' : '>'} max ${formatBytes(limit)}`,
+  }),
+  defineLimit({
+    name: 'max-ram', key: 'maxRam', option: '--max-ram <size>', unit: 'bytes',
+    help: 'static RAM + heap peak span + stack peak may not exceed this',
+    parse: (value, where) => parsePositiveSize(valueText(value, where), where),
+    measure: ramNeeded,
+    limitFigure: (limit) => limit,
+    passes: atMost,
+    describe: (measured, limit, pass, figures) =>
+      `RAM needed ${formatBytes(measured)} (static ${formatBytes(figures.staticBytes ?? 0)} + heap span ${formatBytes(figures.peakSpan)} + stack ${formatBytes(figures.stackPeak ?? 0)}) ${pass ? '<=' : '>'} max ${formatBytes(limit)}`,
   }),
   defineLimit({
     name: 'max-fragmentation', key: 'maxFragmentation', option: '--max-fragmentation <pct>', unit: 'fraction',

@@ -164,12 +164,14 @@ export function minHeapCommand(request: RunRequest, options: { json: boolean }, 
         instructions: passing.instructions,
       },
       worstCase: bounds ? { ...bounds, ...(halfFitArena !== undefined ? { halfFitArenaBytes: halfFitArena } : {}) } : null,
+      ram: wholeNeed(minimum, passing),
     }, null, 2)}\n`);
     return EXIT_OK;
   }
 
   const out = (line = ''): void => void io.stdout.write(`${line}\n`);
   out(`${colours.bold(label)}: smallest heap ${colours.bold(formatBytes(minimum))} (${formatKiB(minimum)}), align ${align}, found in ${attempts.length} runs`);
+  out(`  ${describeWholeNeed(wholeNeed(minimum, passing))}`);
   if (failing) {
     const why = failing.report?.message ?? failing.error ?? failing.result;
     out(`  at ${formatBytes(failing.heapSize)}: ${failing.result}${why && why !== failing.result ? ` (${why})` : ''}`);
@@ -194,4 +196,19 @@ export function minHeapCommand(request: RunRequest, options: { json: boolean }, 
     out('  worst-case bound: not shown (the board did not report the largest single request)');
   }
   return EXIT_OK;
+}
+
+/** The whole RAM the workload needs at the smallest heap: static data, that heap, and the stack's peak. */
+export interface WholeNeed { total: number; static: number; heap: number; stackPeak: number; stackSize: number }
+
+export function wholeNeed(minimumHeap: number, atMinimum: RunReport): WholeNeed {
+  const statics = atMinimum.staticBytes ?? 0;
+  const stackPeak = atMinimum.stackPeak ?? 0;
+  return { total: statics + minimumHeap + stackPeak, static: statics, heap: minimumHeap, stackPeak, stackSize: atMinimum.stackSize ?? 0 };
+}
+
+/** "needs 47.8 KiB of RAM: static 1.2, heap 46.7, stack 0.9 (KiB; the stack's peak of its 4 KiB)". */
+export function describeWholeNeed(need: WholeNeed): string {
+  const kib = (bytes: number) => Number((bytes / 1024).toFixed(1)).toString();
+  return `needs ${kib(need.total)} KiB of RAM: static ${kib(need.static)}, heap ${kib(need.heap)}, stack ${kib(need.stackPeak)} (KiB; the stack's peak of its ${formatKiB(need.stackSize)})`;
 }

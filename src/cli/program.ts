@@ -34,6 +34,7 @@ function addRunOptions(
     .option('-b, --board <name>', boardHelp)
     .option('--allocator <name>', 'the heap serving malloc: tlsf (default), first-fit, best-fit or half-fit')
     .option('--heap <size>', 'heap size from __heap_start (32768, 32K, 32KiB, 0x8000); default: what the linker script leaves')
+    .option('--stack <size>', 'stack size below the initial SP (8K); the heap then ends where it begins; default: the linked __stack_size')
     .option('--align <n>', `allocator alignment: 4, 8 or 16 (default ${TLSF_DEFAULTS.align})`)
     .option('--sl <n>', `second-level index bits, 1..5 (default ${TLSF_DEFAULTS.slLog2}: ${2 ** TLSF_DEFAULTS.slLog2} classes per power of two)`)
     .option('-p, --param <name=value>', param.help, param.collect)

@@ -38,6 +38,13 @@ export interface RunReportFigures {
   /** Where a run that did not finish stopped ('hang' and 'timeout' results). */
   stoppedAt?: StoppedAt;
   assertion?: { file: string; line: number; expression: string };
+  // The stack and the RAM budget (absent from reports of boards that predate them).
+  stackSize?: number;
+  stackLimit?: number;
+  stackPeak?: number;
+  staticBytes?: number;
+  ramBytes?: number;
+  stackOverflow?: { pc: number; symbol?: string; sp: number; limit: number; address?: number; depth: number };
 }
 
 export interface StoppedAt {
@@ -125,6 +132,7 @@ export function runReportJson(report: RunReportFigures, settings: RunSettings): 
     fault: report.fault ?? null,
     stoppedAt: report.stoppedAt ?? null,
     assertion: report.assertion ?? null,
+    ...ramBudgetJson(report),
     output: report.output,
   };
 }
@@ -175,6 +183,7 @@ export function formatRunReport(report: RunReportFigures, settings: RunSettings,
   if (report.assertion) {
     lines.push(`  assertion       ${report.assertion.file}:${report.assertion.line}: ${report.assertion.expression}`);
   }
+  lines.push(...formatStackOverflow(report));
   const paramText = Object.entries(settings.params).map(([name, value]) => `${name}=${value}`).join(' ');
   lines.push(`  heap            ${hex(report.heapBase)}, ${formatKiB(report.heapSize)} (${formatBytes(report.heapSize)}), ${heapKindText(settings)}`);
   if (paramText) lines.push(`  parameters      ${paramText}`);
@@ -187,6 +196,7 @@ export function formatRunReport(report: RunReportFigures, settings: RunSettings,
   const atPeak = report.fragmentationAtPeak === undefined ? '' : `, ${formatPercent(report.fragmentationAtPeak)} at peak`;
   lines.push(`  fragmentation   ${formatPercent(report.fragmentation)} at the end${atPeak} (1 - largest free / free bytes)`);
   lines.push(`  control bytes   ${formatBytes(report.controlBytes).padEnd(12)} ${CONTROL_TEXT[settings.allocator ?? 'tlsf']}`);
+  lines.push(...formatRamBudget(report));
   const clock = settings.clockHz ? ` at ${formatClock(settings.clockHz)}` : '';
   if (settings.host) {
     const took = `${report.hostMs.toFixed(0)} ms`;
@@ -201,4 +211,91 @@ export function formatRunReport(report: RunReportFigures, settings: RunSettings,
     for (const line of output.split(/\r?\n/)) lines.push(`    ${colours.dim('|')} ${line}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+// ---- The stack and the whole RAM budget (static + heap + stack) -------------------------------------------
+
+/** RAM as one budget: what the banks hold, what each part was given and what the run needed of it. */
+export interface RamBudget {
+  /** The RAM of the banks holding the image's data, the heap and the stack. */
+  total: number;
+  /** .data, .bss and thread-locals (allocated RAM sections outside heap and stack). */
+  static: number;
+  heapSize: number;
+  heapPeakSpan: number;
+  stackSize: number;
+  stackPeak: number;
+  /** RAM given to none of the three: total - static - heap size - stack size. */
+  free: number;
+  /** What the run really needed: static + heap peak span + stack peak (`check --max-ram` holds this). */
+  needed: number;
+}
+
+/** The budget, or undefined for a report without the stack figures. */
+export function ramBudget(report: RunReportFigures): RamBudget | undefined {
+  // ramBytes 0: a trace replayed on the host (--host), with no board RAM to budget.
+  if (report.stackSize === undefined || report.stackPeak === undefined || !report.ramBytes) return undefined;
+  const statics = report.staticBytes ?? 0;
+  return {
+    total: report.ramBytes,
+    static: statics,
+    heapSize: report.heapSize,
+    heapPeakSpan: report.peakSpan,
+    stackSize: report.stackSize,
+    stackPeak: report.stackPeak,
+    free: Math.max(0, report.ramBytes - statics - report.heapSize - report.stackSize),
+    needed: statics + report.peakSpan + report.stackPeak,
+  };
+}
+
+/** The JSON fields: stackPeak, stackSize, stackOverflow and ram (docs/report.schema.json). */
+function ramBudgetJson(report: RunReportFigures): Record<string, unknown> {
+  const measured = report.ramBytes !== 0;
+  return {
+    stackSize: measured ? (report.stackSize ?? null) : null,
+    stackPeak: measured ? (report.stackPeak ?? null) : null,
+    stackOverflow: report.stackOverflow ?? null,
+    ram: ramBudget(report) ?? null,
+  };
+}
+
+function formatStackOverflow(report: RunReportFigures): string[] {
+  const overflow = report.stackOverflow;
+  if (!overflow) return [];
+  const wrote = overflow.address === undefined ? '' : `, wrote ${hex(overflow.address)}`;
+  return [`  stack overflow  pc ${hex(overflow.pc)}${overflow.symbol ? ` in ${overflow.symbol}` : ''}, sp ${hex(overflow.sp)}${wrote}, limit ${hex(overflow.limit)}, ${count(overflow.depth)} bytes deep`];
+}
+
+function formatRamBudget(report: RunReportFigures): string[] {
+  const budget = ramBudget(report);
+  if (!budget) return [];
+  const stackLimit = report.stackLimit === undefined ? '' : ` from ${hex(report.stackLimit)}`;
+  return [
+    `  stack           ${formatBytes(budget.stackPeak).padEnd(12)} peak of ${formatBytes(budget.stackSize)}${stackLimit}`,
+    `  RAM             ${formatKiB(budget.total)}: static ${formatKiB(budget.static)}, heap ${formatKiB(budget.heapSize)}, stack ${formatKiB(budget.stackSize)}, free ${formatKiB(budget.free)}`,
+    `  RAM needed      ${formatBytes(budget.needed).padEnd(12)} static ${formatKiB(budget.static)} + heap peak span ${formatKiB(budget.heapPeakSpan)} + stack peak ${formatKiB(budget.stackPeak)}`,
+  ];
+}
+
+/** The RAM budget of each run as a markdown table, after the checks in `check --markdown`. */
+/** The RAM table of `check --markdown`, from the runs' report documents (their `ram` field). */
+export function ramBudgetMarkdown(runs: readonly { target?: unknown; board?: unknown; peakUsed?: unknown; ram?: unknown }[]): string {
+  const rows = runs.flatMap((run) => {
+    const budget = run.ram as RamBudget | null | undefined;
+    if (!budget) return [];
+    const cell = (text: unknown) => String(text).replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+    return [`| ${cell(run.target)} | ${cell(run.board)} | ${formatKiB(budget.total)} | ${formatKiB(budget.static)} | ` +
+      `${formatKiB(budget.heapSize)} / ${formatKiB(Number(run.peakUsed))} / ${formatKiB(budget.heapPeakSpan)} | ` +
+      `${formatKiB(budget.stackSize)} / ${formatKiB(budget.stackPeak)} | ${formatKiB(budget.free)} | ${formatKiB(budget.needed)} |`];
+  });
+  if (rows.length === 0) return '';
+  return [
+    '',
+    '#### RAM budget',
+    '',
+    '| Target | Board | RAM | Static | Heap size / peak used / peak span | Stack size / peak | Free | Needed |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+    ...rows,
+    '',
+  ].join('\n');
 }

@@ -99,6 +99,8 @@ function runFigures(run: RunDocument): RunFigures {
     fragmentation: run.fragmentation as number,
     fragmentationAtPeak: (run.fragmentationAtPeak as number | null) ?? undefined,
     message: (run.message as string | null) ?? undefined,
+    stackPeak: (run.stackPeak as number | null) ?? undefined,
+    staticBytes: (run.ram as { static?: number } | null)?.static,
   };
 }
 

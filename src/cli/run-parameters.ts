@@ -10,7 +10,7 @@ import { parseChoice, parseCount, parseDuration, parsePositiveSize } from './uni
 
 /** The board-side run options a user sets; their meaning and types are the board's (RunOptions). */
 export const BOARD_RUN_PARAMETERS = [
-  'heapSize', 'align', 'slLog2', 'params', 'maxInstructions', 'timeoutMs', 'guard', 'alignmentCheck', 'extraBanks',
+  'heapSize', 'stackSize', 'align', 'slLog2', 'params', 'maxInstructions', 'timeoutMs', 'guard', 'alignmentCheck', 'extraBanks',
 ] as const satisfies readonly (keyof RunOptions)[];
 
 export type BoardRunParameters = Pick<RunOptions, (typeof BOARD_RUN_PARAMETERS)[number]>;
@@ -73,6 +73,13 @@ function readSwitch(value: ScalarInput, where: string): boolean {
   throw new InputError(`${where} must be true or false, got ${typeof value === 'string' ? quoteInput(value) : value}`);
 }
 
+/** A stack size: positive and a multiple of 8 bytes, the AAPCS alignment of SP (as `build --stack`). */
+function parseStackSize(text: string, where: string): number {
+  const bytes = parsePositiveSize(text, where);
+  if (bytes % 8 !== 0) throw new InputError(`${where}: ${quoteInput(text)} must be a multiple of 8 bytes (the AAPCS stack alignment)`);
+  return bytes;
+}
+
 /** Every scalar run parameter, in the order the docs list them. A new one: a field above and a line here. */
 export const RUN_PARAMETER_FIELDS = [
   textField({
@@ -80,6 +87,7 @@ export const RUN_PARAMETER_FIELDS = [
     parse: parseHeapKind,
   }),
   textField({ key: 'heap', flag: '--heap', field: 'heapSize', expects: 'a size such as 32K', parse: parsePositiveSize }),
+  textField({ key: 'stack', flag: '--stack', field: 'stackSize', expects: 'a size such as 8K', parse: parseStackSize }),
   textField({
     key: 'align', flag: '--align', field: 'align', expects: '4, 8 or 16',
     parse: (text, where) => parseChoice(text, [4, 8, 16] as const, where),
