@@ -57,6 +57,18 @@ export const COMPARED_FIGURES: readonly ComparedFigure[] = [
     key: 'instructions', name: 'instructions', label: 'instructions', unit: 'count', byDefault: false,
     read: (run) => numberField(run, 'instructions'),
   },
+  {
+    key: 'stackPeak', name: 'stack-peak', label: 'stack peak', unit: 'bytes', byDefault: false,
+    read: (run) => numberField(run, 'stackPeak'),
+  },
+  {
+    // What --max-ram holds: static + heap peak span + stack peak (report.ts, ramBudget).
+    key: 'ramNeeded', name: 'ram-needed', label: 'RAM needed', unit: 'bytes', byDefault: false,
+    read: (run) => {
+      const ram = run.ram;
+      return ram !== null && typeof ram === 'object' ? numberField(ram as RunDocument, 'needed') : undefined;
+    },
+  },
 ];
 
 export function findComparedFigure(key: string): ComparedFigure | undefined {
