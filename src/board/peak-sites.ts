@@ -28,6 +28,9 @@ export class PeakSites {
    * the use again, so the arrays are copied once, at that release (or at the end), not at every allocation.
    */
   private pending = false;
+  /** The last caller argument believed, and its site (-1: none yet; a caller argument is never -1). */
+  private lastArgument = -1;
+  private lastSite = 0;
 
   constructor(private readonly resolver: CallerResolver) {}
 
@@ -36,10 +39,18 @@ export class PeakSites {
    * A known, believable caller argument (the C library's wrappers pass one) costs one Map lookup.
    */
   siteFor(argument: number, lr: number): number {
+    // Allocation loops call from one place again and again: the last believed argument spares the lookup.
+    if (argument === this.lastArgument) return this.lastSite;
     const site = this.siteByCaller.get(argument);
-    if (site !== undefined && this.believable[site] === 1) return site;
-    if (site === undefined && this.resolver.isCallerArgument(argument)) return this.intern(argument);
+    if (site !== undefined && this.believable[site] === 1) return this.remember(argument, site);
+    if (site === undefined && this.resolver.isCallerArgument(argument)) return this.remember(argument, this.intern(argument));
     return this.siteByCaller.get(lr) ?? this.intern(lr);
+  }
+
+  private remember(argument: number, site: number): number {
+    this.lastArgument = argument;
+    this.lastSite = site;
+    return site;
   }
 
   private intern(caller: number): number {
