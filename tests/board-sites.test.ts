@@ -8,6 +8,7 @@ import {
   Machine, loadBoard, parseElf, runFirmware, symbolize, tlsfHeap, type HeapEvent, type RunOptions, type RunReport,
 } from '../src/board/index.js';
 import { PeakSites } from '../src/board/peak-sites.js';
+import { sourceLines } from '../src/board/dwarf-lines.js';
 import type { CallerResolver } from '../src/board/callers.js';
 import { createTlsf } from '../src/allocator/index.js';
 import { formatRunReport, runReportJson, type RunReportFigures, type RunSettings } from '../src/cli/report.js';
@@ -182,6 +183,84 @@ describe('peakSites on the board', () => {
       delete process.env.TLSF_SIM_SAFE_REGISTERS;
     }
     expect(located.map((entry) => entry.symbol)).toContain('hashmap_add');
+  });
+});
+
+describe('file:line of the peak sites from DWARF line tables', () => {
+  const fixtureDir = join(import.meta.dirname, 'fixtures');
+  const fixture = (board: string) => readFileSync(join(fixtureDir, 'elf', `fixture-${board}.elf`));
+
+  it('names the source line of each allocating call in the fixture (DWARF 5, built with -g)', () => {
+    // The round trip's allocations: their lines are found in the source, not written down here.
+    const source = readFileSync(join(fixtureDir, 'src', 'fixture.c'), 'utf8').split('\n');
+    const lineOf = (call: string) => source.findIndex((text) => text.includes(call)) + 1;
+    const expected = ['h_malloc(size)', 'h_realloc(blocks[1], 400)', 'h_calloc(10, 8)', 'h_memalign(64, 50)'].map(lineOf);
+    expect(expected.every((line) => line > 0)).toBe(true);
+    for (const board of ['stm32f411re', 'tiny']) {
+      const report = runFirmware({ elf: fixture(board), board: loadBoard(board), params: { test: 0 } });
+      expect(report.result, report.message).toBe('ok');
+      expect(report.peakSites.map((entry) => entry.file), board).toEqual(expected.map(() => 'src/fixture.c'));
+      expect(report.peakSites.map((entry) => entry.line).sort(), board).toEqual([...expected].sort());
+      expectSumIsPeak(report, board);
+    }
+  });
+
+  it('a damaged or missing line table leaves file and line out, and the run as it was', () => {
+    const elf = fixture('stm32f411re');
+    const image = parseElf(elf);
+    const section = image.sections.find((candidate) => candidate.name === '.debug_line')!;
+    const good = runFirmware({ elf, board: loadBoard('stm32f411re'), params: { test: 0 } });
+    expect(good.peakSites.every((entry) => entry.line !== undefined)).toBe(true);
+    const damages: [string, (bytes: Uint8Array) => void, boolean][] = [
+      ['a length past the section', (bytes) => bytes.fill(0xff, section.offset, section.offset + 4), false],
+      ['version 0', (bytes) => bytes.fill(0x00, section.offset + 4, section.offset + section.size), false],
+      ['a garbled program', (bytes) => bytes.fill(0x7f, section.offset + 40, section.offset + section.size), true],
+    ];
+    for (const [what, damage, someLinesMayStay] of damages) {
+      const damaged = Uint8Array.from(elf);
+      damage(damaged);
+      const report = runFirmware({ elf: damaged, board: loadBoard('stm32f411re'), params: { test: 0 } });
+      expect(report.result).toBe('ok');
+      expect(report.peakSites.map(({ site, blocks, bytes }) => ({ site, blocks, bytes })))
+        .toEqual(good.peakSites.map(({ site, blocks, bytes }) => ({ site, blocks, bytes })));
+      for (const entry of report.peakSites) {
+        if (!someLinesMayStay) expect(entry, what).not.toHaveProperty('line');
+        else if (entry.line !== undefined) expect(entry.file, what).toBe('src/fixture.c');
+      }
+    }
+    const scenario = runFirmware({ elf: elfOf('packet-pool', 'stm32f411re'), board: loadBoard('stm32f411re'), params: { bursts: 5 } });
+    for (const entry of scenario.peakSites) expect(entry).not.toHaveProperty('line'); // built without -g
+  });
+
+  it('reads a DWARF 4 table: directories and files before the program, rows up to the end of a sequence', () => {
+    const bytes: number[] = [];
+    const text = (value: string) => bytes.push(...new TextEncoder().encode(value), 0);
+    bytes.push(0, 0, 0, 0, 4, 0, 0, 0, 0, 0); // unit length and header length, filled in below; version 4
+    const headerStart = bytes.length;
+    bytes.push(2, 1, 1, 0xfb, 14, 13); // min instruction length 2, max ops 1, is_stmt, line base -5, range 14, opcode base 13
+    bytes.push(0, 1, 1, 1, 1, 0, 0, 0, 1, 0, 0, 1); // operands of the standard opcodes 1..12
+    text('inc');
+    bytes.push(0);
+    text('a.c');
+    bytes.push(0, 0, 0);
+    text('b.h');
+    bytes.push(1, 0, 0);
+    bytes.push(0);
+    const programStart = bytes.length;
+    bytes.push(0, 5, 2, 0x00, 0x01, 0x00, 0x08); // DW_LNE_set_address 0x08000100
+    bytes.push(3, 9, 1); // advance_line +9 (line 10), copy: 0x08000100 a.c:10
+    bytes.push(13 + (2 + 5) + 14 * 2); // special: address +4, line +2: 0x08000104 a.c:12
+    bytes.push(4, 2, 2, 4, 1); // set_file 2, advance_pc 4 units (+8), copy: 0x0800010c b.h:12
+    bytes.push(2, 2, 0, 1, 1); // advance_pc +4, end_sequence at 0x08000110
+    const view = new DataView(Uint8Array.from(bytes).buffer);
+    view.setUint32(0, bytes.length - 4, true);
+    view.setUint32(6, programStart - headerStart, true);
+    const elf = new Uint8Array(view.buffer);
+    const image = { sections: [{ name: '.debug_line', addr: 0, size: elf.length, type: 1, flags: 0, offset: 0 }] };
+    const lines = sourceLines(elf, image as unknown as Parameters<typeof sourceLines>[1],
+      [0x0800_0102, 0x0800_0104, 0x0800_010a, 0x0800_010e, 0x0800_0110, 0x0800_00fe]);
+    expect(Object.fromEntries([...lines].map(([address, where]) => [address.toString(16), `${where.file}:${where.line}`])))
+      .toEqual({ 8000102: 'a.c:10', 8000104: 'a.c:12', '800010a': 'a.c:12', '800010e': 'inc/b.h:12' });
   });
 });
 

@@ -1,6 +1,7 @@
 // Code addresses as reports name them: "0x0800006c (main_dispatch+0x5a)".
 import { hex } from '../allocator/index.js';
 import { symbolize, type ElfImage } from './elf.js';
+import { sourceLines } from './dwarf-lines.js';
 import type { SiteTotals } from './peak-sites.js';
 import type { PeakSite } from './run-types.js';
 
@@ -16,10 +17,11 @@ export function where(image: ElfImage, address: number): string {
 }
 
 /**
- * The peak sites as reports give them: named by function and offset, merged when two caller addresses name
- * the same place (with and without the Thumb bit), by bytes (largest first), then blocks, then address.
+ * The peak sites as reports give them: named by function and offset, with file:line when `elf` (the image's
+ * bytes) has DWARF line tables, merged when two caller addresses name the same place (with and without the
+ * Thumb bit), by bytes (largest first), then blocks, then address.
  */
-export function namePeakSites(image: ElfImage, totals: readonly SiteTotals[]): PeakSite[] {
+export function namePeakSites(image: ElfImage, totals: readonly SiteTotals[], elf?: Uint8Array): PeakSite[] {
   const byName = new Map<string, PeakSite>();
   for (const { caller, blocks, bytes } of totals) {
     const address = (caller & ~1) >>> 0;
@@ -38,5 +40,17 @@ export function namePeakSites(image: ElfImage, totals: readonly SiteTotals[]): P
       byName.set(site, { site, symbol: functionName, offset, address, blocks, bytes });
     }
   }
-  return [...byName.values()].sort((a, b) => b.bytes - a.bytes || b.blocks - a.blocks || a.address - b.address);
+  const sites = [...byName.values()].sort((a, b) => b.bytes - a.bytes || b.blocks - a.blocks || a.address - b.address);
+  if (elf && sites.length > 0) {
+    // The line of the call itself: a return address follows the BL (4 bytes) or BLX (2), so 2 before it is inside.
+    const lines = sourceLines(elf, image, sites.map((entry) => entry.address - 2));
+    for (const entry of sites) {
+      const source = lines.get(entry.address - 2);
+      if (source && source.file !== '') {
+        entry.file = source.file;
+        entry.line = source.line;
+      }
+    }
+  }
+  return sites;
 }

@@ -356,7 +356,7 @@ export class Machine {
       largestFree: stats?.largestFree ?? 0,
       fragmentation: stats?.fragmentation ?? 0,
       fragmentationAtPeak: peaks.fragmentationAtPeak,
-      peakSites: namePeakSites(this.image, this.service.sites.atPeak()),
+      peakSites: namePeakSites(this.image, this.service.sites.atPeak(), this.options.elf),
       controlBytes: stats?.controlBytes ?? 0,
       heapBase: this.heapStart,
       heapSize: this.regions.reduce((sum, region) => sum + region.size, 0),
