@@ -93,7 +93,9 @@ function replayPeak(machine: Machine, events: readonly HeapEvent[]): ReplayedPea
   return { ...peak, backwardMoves };
 }
 
-function runKept(scenario: string, board: string, extra: Partial<RunOptions> = {}): { report: RunReport; replay: ReplayedPeak } {
+function runKept(
+  scenario: string, board: string, extra: Partial<RunOptions> = {},
+): { report: RunReport; replay: ReplayedPeak } {
   const machine = new Machine({
     elf: elfOf(scenario, board), elfName: `${scenario}.elf`, board: loadBoard(board), recordEvents: true, ...extra,
   }, tlsfHeap);
@@ -134,7 +136,8 @@ describe('peakSites on the board', () => {
     expect(replay.peakUsed).toBe(report.peakUsed);
     expect(sitesByAddress(report)).toEqual(replay.sites);
     const image = parseElf(elfOf('packet-pool', 'stm32f411re'));
-    const packetAlloc = [...replay.sites.entries()].filter(([address]) => symbolize(image, address)?.startsWith('packet_alloc+'));
+    const packetAlloc = [...replay.sites.entries()]
+      .filter(([address]) => symbolize(image, address)?.startsWith('packet_alloc+'));
     expect(packetAlloc).toHaveLength(1);
     const [address, holding] = packetAlloc[0]!;
     const top = report.peakSites[0]!;
@@ -160,7 +163,8 @@ describe('peakSites on the board', () => {
     // Heap 4096: after the player's id table, 0 and 1 are allocated and 0 freed; 2 (too large for 0's space)
     // goes after 1 and 3 after it, then 2 is freed. Growing 1 to 2500 fits no free block, so the allocator's
     // last resort takes 0's space before it and 2's after it: the run's peak, with 1 counted once.
-    const rep = ['4096', '4', '7', '1', 'a 0 1000', 'a 1 1000', 'f 0', 'a 2 1100', 'a 3 100', 'f 2', 'r 1 2500'].join('\n');
+    const rep = ['4096', '4', '7', '1', 'a 0 1000', 'a 1 1000', 'f 0', 'a 2 1100', 'a 3 100', 'f 2', 'r 1 2500']
+      .join('\n');
     const bytes = encodeTrace(parseRep(rep, 'backwards.rep')) as Uint8Array;
     const { report, replay } = runKept('trace-player', 'stm32f411re', {
       heapSize: 4096, params: { verify: 1 },
@@ -174,7 +178,8 @@ describe('peakSites on the board', () => {
   });
 
   it('registers read through Unicorn\'s API give the same sites as the located register file', () => {
-    const run = () => runFirmware({ elf: elfOf('third-party', 'stm32f411re'), board: loadBoard('stm32f411re') }).peakSites;
+    const run = () => runFirmware({ elf: elfOf('third-party', 'stm32f411re'), board: loadBoard('stm32f411re') })
+      .peakSites;
     const located = run();
     process.env.TLSF_SIM_SAFE_REGISTERS = '1';
     try {
@@ -194,7 +199,8 @@ describe('file:line of the peak sites from DWARF line tables', () => {
     // The round trip's allocations: their lines are found in the source, not written down here.
     const source = readFileSync(join(fixtureDir, 'src', 'fixture.c'), 'utf8').split('\n');
     const lineOf = (call: string) => source.findIndex((text) => text.includes(call)) + 1;
-    const expected = ['h_malloc(size)', 'h_realloc(blocks[1], 400)', 'h_calloc(10, 8)', 'h_memalign(64, 50)'].map(lineOf);
+    const calls = ['h_malloc(size)', 'h_realloc(blocks[1], 400)', 'h_calloc(10, 8)', 'h_memalign(64, 50)'];
+    const expected = calls.map(lineOf);
     expect(expected.every((line) => line > 0)).toBe(true);
     for (const board of ['stm32f411re', 'tiny']) {
       const report = runFirmware({ elf: fixture(board), board: loadBoard(board), params: { test: 0 } });
@@ -228,7 +234,9 @@ describe('file:line of the peak sites from DWARF line tables', () => {
         else if (entry.line !== undefined) expect(entry.file, what).toBe('src/fixture.c');
       }
     }
-    const scenario = runFirmware({ elf: elfOf('packet-pool', 'stm32f411re'), board: loadBoard('stm32f411re'), params: { bursts: 5 } });
+    const scenario = runFirmware({
+      elf: elfOf('packet-pool', 'stm32f411re'), board: loadBoard('stm32f411re'), params: { bursts: 5 },
+    });
     for (const entry of scenario.peakSites) expect(entry).not.toHaveProperty('line'); // built without -g
   });
 
@@ -237,7 +245,8 @@ describe('file:line of the peak sites from DWARF line tables', () => {
     const text = (value: string) => bytes.push(...new TextEncoder().encode(value), 0);
     bytes.push(0, 0, 0, 0, 4, 0, 0, 0, 0, 0); // unit length and header length, filled in below; version 4
     const headerStart = bytes.length;
-    bytes.push(2, 1, 1, 0xfb, 14, 13); // min instruction length 2, max ops 1, is_stmt, line base -5, range 14, opcode base 13
+    // min instruction length 2, max ops 1, is_stmt, line base -5, line range 14, opcode base 13
+    bytes.push(2, 1, 1, 0xfb, 14, 13);
     bytes.push(0, 1, 1, 1, 1, 0, 0, 0, 1, 0, 0, 1); // operands of the standard opcodes 1..12
     text('inc');
     bytes.push(0);
@@ -259,8 +268,8 @@ describe('file:line of the peak sites from DWARF line tables', () => {
     const image = { sections: [{ name: '.debug_line', addr: 0, size: elf.length, type: 1, flags: 0, offset: 0 }] };
     const lines = sourceLines(elf, image as unknown as Parameters<typeof sourceLines>[1],
       [0x0800_0102, 0x0800_0104, 0x0800_010a, 0x0800_010e, 0x0800_0110, 0x0800_00fe]);
-    expect(Object.fromEntries([...lines].map(([address, where]) => [address.toString(16), `${where.file}:${where.line}`])))
-      .toEqual({ 8000102: 'a.c:10', 8000104: 'a.c:12', '800010a': 'a.c:12', '800010e': 'inc/b.h:12' });
+    const named = [...lines].map(([address, where]) => [address.toString(16), `${where.file}:${where.line}`]);
+    expect(Object.fromEntries(named)).toEqual({ 8000102: 'a.c:10', 8000104: 'a.c:12', '800010a': 'a.c:12', '800010e': 'inc/b.h:12' });
   });
 });
 
@@ -341,7 +350,8 @@ describe('peakSites in the CLI reports', () => {
   it('run --json carries every site with the documented fields, in the board\'s order', () => {
     const json = runReportJson(report, settings);
     expect(json.peakSites).toEqual(report.peakSites);
-    expect(Object.keys((json.peakSites as object[])[0]!)).toEqual(['site', 'symbol', 'offset', 'address', 'blocks', 'bytes']);
+    expect(Object.keys((json.peakSites as object[])[0]!))
+      .toEqual(['site', 'symbol', 'offset', 'address', 'blocks', 'bytes']);
     expect(runReportJson({ ...report, peakSites: undefined }, settings).peakSites).toEqual([]);
   });
 

@@ -90,7 +90,9 @@ function stringAt(view: DataView | null, offset: number): string {
 }
 
 /** One attribute of a DWARF 5 directory or file entry, in its form: a string, a number, or null when skipped. */
-function readForm(reader: Reader, form: number, offsetSize: number, strings: DataView | null, lineStrings: DataView | null): string | number | null {
+function readForm(
+  reader: Reader, form: number, offsetSize: number, strings: DataView | null, lineStrings: DataView | null,
+): string | number | null {
   switch (form) {
     case 0x08: return reader.cString();                                    // DW_FORM_string
     case 0x1f: return stringAt(lineStrings, reader.sized(offsetSize));    // DW_FORM_line_strp
@@ -107,7 +109,9 @@ function readForm(reader: Reader, form: number, offsetSize: number, strings: Dat
 }
 
 /** Reads a DWARF 5 entry-format table and its entries (directories or files). */
-function readEntries(reader: Reader, offsetSize: number, strings: DataView | null, lineStrings: DataView | null): { path: string; directory: number }[] {
+function readEntries(
+  reader: Reader, offsetSize: number, strings: DataView | null, lineStrings: DataView | null,
+): { path: string; directory: number }[] {
   const formatCount = reader.u8();
   const formats: [number, number][] = [];
   for (let i = 0; i < formatCount; i++) formats.push([reader.uleb(), reader.uleb()]);
@@ -202,11 +206,12 @@ function readUnits(lines: DataView, strings: DataView | null, lineStrings: DataV
       }
     }
     reader.offset = programStart;
-    runProgram(reader, unitEnd, { addressSize, minimumInstructionLength, lineBase, lineRange, opcodeBase, operandCounts },
-      (file) => {
-        const entry = files[file];
-        return entry ? joinPath(directories, entry.path, entry.directory) : '';
-      }, targets, found);
+    const header = { addressSize, minimumInstructionLength, lineBase, lineRange, opcodeBase, operandCounts };
+    const fileName = (file: number) => {
+      const entry = files[file];
+      return entry ? joinPath(directories, entry.path, entry.directory) : '';
+    };
+    runProgram(reader, unitEnd, header, fileName, targets, found);
     reader.offset = unitEnd;
   }
 }
@@ -270,7 +275,9 @@ function runProgram(reader: Reader, end: number, header: ProgramHeader, fileName
     else if (opcode === DW_LNS_ADVANCE_PC) address += reader.uleb() * minimumInstructionLength;
     else if (opcode === DW_LNS_ADVANCE_LINE) line += reader.sleb();
     else if (opcode === DW_LNS_SET_FILE) file = reader.uleb();
-    else if (opcode === DW_LNS_CONST_ADD_PC) address += Math.floor((255 - opcodeBase) / lineRange) * minimumInstructionLength;
+    else if (opcode === DW_LNS_CONST_ADD_PC) {
+      address += Math.floor((255 - opcodeBase) / lineRange) * minimumInstructionLength;
+    }
     else if (opcode === DW_LNS_FIXED_ADVANCE_PC) address += reader.u16();
     else for (let i = 0; i < operandCounts[opcode]!; i++) reader.uleb(); // set_column, set_isa, and unknown ones
   }

@@ -43,7 +43,9 @@ export class PeakSites {
     if (argument === this.lastArgument) return this.lastSite;
     const site = this.siteByCaller.get(argument);
     if (site !== undefined && this.believable[site] === 1) return this.remember(argument, site);
-    if (site === undefined && this.resolver.isCallerArgument(argument)) return this.remember(argument, this.intern(argument));
+    if (site === undefined && this.resolver.isCallerArgument(argument)) {
+      return this.remember(argument, this.intern(argument));
+    }
     return this.siteByCaller.get(lr) ?? this.intern(lr);
   }
 

@@ -148,7 +148,9 @@ function peakHolderLines(sites: readonly PeakSiteFigures[], peakUsed: number): s
   const nameWidth = Math.min(40, Math.max(...shown.map((entry) => entry.site.length)));
   const blocksWidth = Math.max(...shown.map((entry) => blockCount(entry.blocks).length));
   const bytesWidth = Math.max(...shown.map((entry) => formatBytes(entry.bytes).length));
-  const lines = ['  peak holders    allocating call sites at the peak: blocks, bytes (headers included), share of peak used'];
+  const lines = [
+    '  peak holders    allocating call sites at the peak: blocks, bytes (headers included), share of peak used',
+  ];
   for (const entry of shown) {
     const place = entry.file !== undefined && entry.line !== undefined ? `  ${entry.file}:${entry.line}` : '';
     lines.push(`    ${entry.site.padEnd(nameWidth)}  ${blockCount(entry.blocks).padStart(blocksWidth)}  `
