@@ -114,9 +114,4 @@ export class PeakSites {
     }
     return totals;
   }
-
-  /** The highest sum of live block bytes seen, the transient state of a moving realloc included. */
-  get peakBytesTotal(): number {
-    return this.peakUsed;
-  }
 }
