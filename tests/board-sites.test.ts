@@ -279,38 +279,45 @@ describe('PeakSites bookkeeping', () => {
 
   it('names the caller argument when it is believable, else lr, as CallerResolver.choose does', () => {
     const sites = new PeakSites(resolver);
-    const wrapper = sites.siteFor(0x0800_0101, 0x0800_0201);
-    expect(sites.siteFor(0x0800_0101, 0x0800_0301)).toBe(wrapper);
-    const classic = sites.siteFor(0x2000_0040, 0x0800_0401); // a data value in the caller register: lr
-    expect(sites.siteFor(0x2000_0080, 0x0800_0401)).toBe(classic);
+    const wrapper = sites.allocated(0x0800_0101, 0x0800_0201, 16);
+    expect(sites.allocated(0x0800_0101, 0x0800_0301, 16)).toBe(wrapper);
+    const classic = sites.allocated(0x2000_0040, 0x0800_0401, 16); // a data value in the caller register: lr
+    expect(sites.allocated(0x2000_0080, 0x0800_0401, 16)).toBe(classic);
     expect(classic).not.toBe(wrapper);
     // An lr that fails the test is that lr's site, never a site found through the caller argument.
-    const odd = sites.siteFor(0, 0x0800_0500);
-    expect(sites.siteFor(0x0800_0500, 0x0800_0601)).not.toBe(odd);
-    for (const site of [wrapper, classic, odd]) sites.allocated(site, 16);
-    expect(sites.atPeak().map((entry) => entry.caller)).toEqual([0x0800_0101, 0x0800_0401, 0x0800_0500]);
+    const odd = sites.allocated(0, 0x0800_0500, 16);
+    const other = sites.allocated(0x0800_0500, 0x0800_0601, 16);
+    expect(other).not.toBe(odd);
+    // The same pair again, after others: the same site (the one-call memory and the Map agree).
+    expect(sites.allocated(0x0800_0101, 0x0800_0201, 16)).toBe(wrapper);
+    expect(sites.allocated(0x2000_0040, 0x0800_0401, 16)).toBe(classic);
+    expect(sites.atPeak().map(({ caller, blocks }) => [caller, blocks])).toEqual([
+      [0x0800_0101, 3], [0x0800_0401, 3], [0x0800_0500, 1], [0x0800_0601, 1],
+    ]);
   });
 
   it('copies the holders at the first moment of the peak, not a later equal or lower state', () => {
     const sites = new PeakSites(resolver);
-    const first = sites.siteFor(0x0800_0101, 0);
-    const second = sites.siteFor(0x0800_0201, 0);
-    sites.allocated(first, 100);
-    sites.allocated(second, 50);
+    const first = sites.allocated(0x0800_0101, 0, 100);
+    const second = sites.allocated(0x0800_0201, 0, 50);
     sites.released(first, 100);
-    sites.allocated(second, 100); // 150 again: equal, not a new peak
-    sites.allocated(second, 200); // 350: the peak
+    sites.allocated(0x0800_0201, 0, 100); // 150 again: equal, not a new peak
+    sites.allocated(0x0800_0201, 0, 200); // 350: the peak
     sites.released(second, 200);
-    sites.allocated(first, 40);
+    sites.allocated(0x0800_0101, 0, 40);
     expect(sites.atPeak()).toEqual([{ caller: 0x0800_0201, blocks: 3, bytes: 350 }]);
   });
 
-  it('grows past its first site capacity', () => {
+  it('grows past its first site capacity, keeping a peak copied before', () => {
     const sites = new PeakSites(resolver);
-    for (let i = 0; i < 200; i++) sites.allocated(sites.siteFor(0x0800_0001 + i * 4, 0), 8 + i);
+    const first = sites.allocated(0x0800_0001, 0, 1000);
+    sites.released(first, 1000); // the peak so far: 1000 bytes at the first site, copied here
+    for (let i = 1; i < 200; i++) sites.allocated(0x0800_0001 + i * 4, 0, 4); // 796 bytes: no new peak
+    expect(sites.atPeak()).toEqual([{ caller: 0x0800_0001, blocks: 1, bytes: 1000 }]);
+    for (let i = 1; i < 200; i++) sites.allocated(0x0800_0001 + i * 4, 0, 8 + i);
     const totals = sites.atPeak();
-    expect(totals).toHaveLength(200);
-    expect(totals.reduce((sum, entry) => sum + entry.bytes, 0)).toBe(200 * 8 + (199 * 200) / 2);
+    expect(totals).toHaveLength(199);
+    expect(totals.reduce((sum, entry) => sum + entry.bytes, 0)).toBe(199 * 4 + 199 * 8 + (199 * 200) / 2);
   });
 });
 

@@ -72,13 +72,12 @@ export class HeapService {
     const argument = CALLER_REGISTER[slot]!;
     const callerArgument = registers ? registers[argument]! : this.hookRegister(argument);
     const lr = registers ? registers[LR_INDEX]! : this.hookRegister(LR_INDEX);
-    const site = this.sites.siteFor(callerArgument, lr);
+    // Bytes as the allocator's usedBytes counts them (block sizes, headers included), so sites sum to peakUsed.
+    const site = this.sites.allocated(callerArgument, lr, usable + BLOCK_HEADER_SIZE);
     if (!this.blocks.add(address, requestedSize, usable, this.callNumber, callerArgument, lr, site)) {
       throw new Error(`the allocator returned ${hex(address)}, outside the heap`);
     }
     this.peaks.allocated(address, requestedSize, usable);
-    // Bytes as the allocator's usedBytes counts them (block sizes, headers included), so sites sum to peakUsed.
-    this.sites.allocated(site, usable + BLOCK_HEADER_SIZE);
     if (this.guarding) AccessChecks.markWritable(this.regions, address, usable, 1);
   }
 

@@ -16,10 +16,10 @@ export class PeakSites {
    * caller argument (the test depends on the address alone, so it is made once per site).
    */
   private believable = new Uint8Array(INITIAL_SITES);
-  private liveBytes = new Uint32Array(INITIAL_SITES);
-  private liveBlocks = new Uint32Array(INITIAL_SITES);
-  private peakBytes = new Uint32Array(INITIAL_SITES);
-  private peakBlocks = new Uint32Array(INITIAL_SITES);
+  /** Per site: live bytes at 2 × site, live blocks at 2 × site + 1 (one cache line for both). */
+  private live = new Uint32Array(2 * INITIAL_SITES);
+  /** The same at the peak. */
+  private peak = new Uint32Array(2 * INITIAL_SITES);
   /** Bytes of the live blocks, headers included: follows the allocator's usedBytes when sizes are counted alike. */
   private used = 0;
   private peakUsed = 0;
@@ -28,36 +28,60 @@ export class PeakSites {
    * the use again, so the arrays are copied once, at that release (or at the end), not at every allocation.
    */
   private pending = false;
-  /** The last caller argument believed, and its site (-1: none yet; a caller argument is never -1). */
+  /** The last allocation's caller argument and lr (-1: none yet; registers are never -1), and their site. */
   private lastArgument = -1;
+  private lastLr = -1;
   private lastSite = 0;
 
   constructor(private readonly resolver: CallerResolver) {}
 
   /**
-   * The site of an allocation made with this caller argument and lr: the one CallerResolver.choose would report.
-   * A known, believable caller argument (the C library's wrappers pass one) costs one Map lookup.
+   * A block of `bytes` (header included) became live, allocated with this caller argument and lr; returns its
+   * site. The same pair as the last allocation's costs two compares (allocation loops call from one place
+   * again and again).
    */
-  siteFor(argument: number, lr: number): number {
-    // Allocation loops call from one place again and again: the last believed argument spares the lookup.
-    if (argument === this.lastArgument) return this.lastSite;
-    const site = this.siteByCaller.get(argument);
-    if (site !== undefined && this.believable[site] === 1) return this.remember(argument, site);
-    if (site === undefined && this.resolver.isCallerArgument(argument)) {
-      return this.remember(argument, this.intern(argument));
+  allocated(argument: number, lr: number, bytes: number): number {
+    const site = argument === this.lastArgument && lr === this.lastLr ? this.lastSite : this.siteFor(argument, lr);
+    const live = this.live;
+    live[2 * site] += bytes;
+    live[2 * site + 1]++;
+    const used = this.used + bytes;
+    this.used = used;
+    if (used > this.peakUsed) {
+      this.peakUsed = used;
+      this.pending = true;
     }
-    return this.siteByCaller.get(lr) ?? this.intern(lr);
+    return site;
   }
 
-  private remember(argument: number, site: number): number {
+  /** A block of `bytes` allocated for `site` was freed (or moved away by realloc). */
+  released(site: number, bytes: number): void {
+    if (this.pending) this.capture();
+    const live = this.live;
+    live[2 * site] -= bytes;
+    live[2 * site + 1]--;
+    this.used -= bytes;
+  }
+
+  /**
+   * The site CallerResolver.choose would report for this caller argument and lr. A known, believable caller
+   * argument (the C library's wrappers pass one) costs one Map lookup.
+   */
+  private siteFor(argument: number, lr: number): number {
+    let site = this.siteByCaller.get(argument);
+    if (site === undefined || this.believable[site] !== 1) {
+      if (site === undefined && this.resolver.isCallerArgument(argument)) site = this.intern(argument);
+      else site = this.siteByCaller.get(lr) ?? this.intern(lr);
+    }
     this.lastArgument = argument;
+    this.lastLr = lr;
     this.lastSite = site;
     return site;
   }
 
   private intern(caller: number): number {
     const site = this.callers.length;
-    if (site === this.liveBytes.length) this.grow();
+    if (site === this.believable.length) this.grow();
     this.callers.push(caller);
     this.siteByCaller.set(caller, site);
     this.believable[site] = this.resolver.isCallerArgument(caller) ? 1 : 0;
@@ -65,43 +89,20 @@ export class PeakSites {
   }
 
   private grow(): void {
-    const capacity = this.liveBytes.length * 2;
-    const larger = <T extends Uint8Array | Uint32Array>(array: T, make: (length: number) => T): T => {
-      const copy = make(capacity);
-      copy.set(array);
-      return copy;
-    };
-    this.believable = larger(this.believable, (length) => new Uint8Array(length));
-    this.liveBytes = larger(this.liveBytes, (length) => new Uint32Array(length));
-    this.liveBlocks = larger(this.liveBlocks, (length) => new Uint32Array(length));
-    this.peakBytes = larger(this.peakBytes, (length) => new Uint32Array(length));
-    this.peakBlocks = larger(this.peakBlocks, (length) => new Uint32Array(length));
-  }
-
-  /** A block of `bytes` (header included) became live for `site`. */
-  allocated(site: number, bytes: number): void {
-    this.liveBytes[site] += bytes;
-    this.liveBlocks[site]++;
-    const used = this.used + bytes;
-    this.used = used;
-    if (used > this.peakUsed) {
-      this.peakUsed = used;
-      this.pending = true;
-    }
-  }
-
-  /** A block of `site` was freed (or moved away by realloc). */
-  released(site: number, bytes: number): void {
-    if (this.pending) this.capture();
-    this.liveBytes[site] -= bytes;
-    this.liveBlocks[site]--;
-    this.used -= bytes;
+    const believable = new Uint8Array(this.believable.length * 2);
+    believable.set(this.believable);
+    this.believable = believable;
+    const live = new Uint32Array(this.live.length * 2);
+    live.set(this.live);
+    this.live = live;
+    const peak = new Uint32Array(live.length);
+    peak.set(this.peak);
+    this.peak = peak;
   }
 
   private capture(): void {
     this.pending = false;
-    this.peakBytes.set(this.liveBytes);
-    this.peakBlocks.set(this.liveBlocks);
+    this.peak.set(this.live);
   }
 
   /** The sites holding blocks at the peak, with the bytes they held; their bytes sum to the peak's. */
@@ -109,8 +110,9 @@ export class PeakSites {
     if (this.pending) this.capture();
     const totals: SiteTotals[] = [];
     for (let site = 0; site < this.callers.length; site++) {
-      if (this.peakBlocks[site] === 0) continue;
-      totals.push({ caller: this.callers[site]!, blocks: this.peakBlocks[site]!, bytes: this.peakBytes[site]! });
+      const blocks = this.peak[2 * site + 1]!;
+      if (blocks === 0) continue;
+      totals.push({ caller: this.callers[site]!, blocks, bytes: this.peak[2 * site]! });
     }
     return totals;
   }
