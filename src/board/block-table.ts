@@ -1,16 +1,18 @@
 // Per-block bookkeeping for the heap service, in typed arrays indexed by the block's address: what the
-// firmware requested, the usable size, the call that allocated it, the call that last freed it, and the two
+// firmware requested, the usable size, the call that allocated it, the call that last freed it, the two
 // candidates for the allocating call's caller (its caller argument and lr), kept raw so that the hook only
-// copies two registers and fault reports decide which one to believe.
+// copies two registers and fault reports decide which one to believe, and the allocating site's id in
+// PeakSites (resolved once per caller address, so the hook does not decide per call).
 // Flat arrays instead of Maps keep the service hook free of allocation and hashing (docs/board.md).
 
-const FIELDS = 6;
+const FIELDS = 7;
 const REQUESTED = 0;
 const USABLE = 1;
 const ALLOCATED_BY = 2; // 0: not live
 const FREED_BY = 3;     // 0: never freed at this address
 const CALLER_ARGUMENT = 4; // the heap service's caller argument at the allocating call (docs/design.md §3)
 const LINK_REGISTER = 5;   // lr at the allocating call
+const SITE = 6;            // PeakSites' id of the allocating call site
 const GRANULE_SHIFT = 2; // every block address is at least 4-aligned
 
 interface TableRegion { base: number; end: number; data: Uint32Array }
@@ -67,7 +69,9 @@ export class BlockTable {
   }
 
   /** Records a new live block; returns false when the address is outside the heap (an allocator bug). */
-  add(address: number, requested: number, usable: number, call: number, callerArgument: number, lr: number): boolean {
+  add(
+    address: number, requested: number, usable: number, call: number, callerArgument: number, lr: number, site: number,
+  ): boolean {
     if (!this.locate(address)) return false;
     const data = this.data;
     const at = this.index;
@@ -77,15 +81,18 @@ export class BlockTable {
     data[at + FREED_BY] = 0;
     data[at + CALLER_ARGUMENT] = callerArgument;
     data[at + LINK_REGISTER] = lr;
+    data[at + SITE] = site;
     return true;
   }
 
-  remove(address: number, call: number): void {
-    if (!this.locate(address)) return;
+  /** Marks the block at `address` freed by `call`; returns its allocating site (-1 when outside the heap). */
+  remove(address: number, call: number): number {
+    if (!this.locate(address)) return -1;
     const data = this.data;
     const at = this.index;
     data[at + ALLOCATED_BY] = 0;
     data[at + FREED_BY] = call;
+    return data[at + SITE]!;
   }
 
   /** Every live block, by address (slow: for fault reports only). */

@@ -1,8 +1,8 @@
 // The heap service page (docs/design.md section 3): a call through slot n reaches onService, which reads the
-// arguments, calls the allocator, keeps the block table, the peaks and the event log, and writes r0. This is
-// the board's hot path (one call per firmware malloc/free): no allocation or closure per call, registers read
-// from the located register file when there is one.
-import { hex } from '../allocator/index.js';
+// arguments, calls the allocator, keeps the block table, the peaks, the peak sites and the event log, and
+// writes r0. This is the board's hot path (one call per firmware malloc/free): no allocation or closure per
+// call, registers read from the located register file when there is one.
+import { BLOCK_HEADER_SIZE, hex } from '../allocator/index.js';
 import { Engine } from './engine.js';
 import { REG_LR, REG_R0 } from './unicorn.js';
 import { SERVICE_PAGE, type HeapRegion } from './memory-map.js';
@@ -10,6 +10,7 @@ import type { HeapAllocator } from './heap-types.js';
 import type { BlockTable } from './block-table.js';
 import { CALLER_REGISTER, LR_INDEX, type CallerResolver } from './callers.js';
 import type { PeakTracker } from './peak-tracker.js';
+import { PeakSites } from './peak-sites.js';
 import type { InstructionCount } from './instruction-count.js';
 import type { RunOutcome } from './run-outcome.js';
 import type { FaultDiagnosis } from './fault-diagnosis.js';
@@ -28,6 +29,8 @@ const SLOT_NAMES = ['malloc', 'free', 'realloc', 'calloc', 'memalign', 'malloc_u
 export class HeapService {
   readonly ops: RunReport['ops'] = { malloc: 0, free: 0, realloc: 0, calloc: 0, memalign: 0, failed: 0 };
   readonly events: HeapEvent[] | null;
+  /** Live blocks and bytes per allocating call site, and their copy at the peak. */
+  readonly sites: PeakSites;
   private callNumber = 0;
   /** Inside onService without a register file: the allocating services' registers were read as one batch. */
   private batchRead = false;
@@ -49,6 +52,7 @@ export class HeapService {
     recordEvents: boolean,
   ) {
     this.events = recordEvents ? [] : null;
+    this.sites = new PeakSites(callers);
   }
 
   private totalHeapSize(): number {
@@ -68,18 +72,45 @@ export class HeapService {
     const argument = CALLER_REGISTER[slot]!;
     const callerArgument = registers ? registers[argument]! : this.hookRegister(argument);
     const lr = registers ? registers[LR_INDEX]! : this.hookRegister(LR_INDEX);
-    if (!this.blocks.add(address, requestedSize, usable, this.callNumber, callerArgument, lr)) {
+    // Bytes as the allocator's usedBytes counts them (block sizes, headers included), so sites sum to peakUsed.
+    const site = this.sites.allocated(callerArgument, lr, usable + BLOCK_HEADER_SIZE);
+    if (!this.blocks.add(address, requestedSize, usable, this.callNumber, callerArgument, lr, site)) {
       throw new Error(`the allocator returned ${hex(address)}, outside the heap`);
     }
     this.peaks.allocated(address, requestedSize, usable);
     if (this.guarding) AccessChecks.markWritable(this.regions, address, usable, 1);
   }
 
-  private untrack(address: number): void {
+  /**
+   * Forgets the live block at `address`. With `releaseSite` false its site keeps holding it and the caller
+   * releases it (`sites.released`) later; returns the site.
+   */
+  private untrack(address: number, releaseSite = true): number {
     const usable = this.blocks.usable(address);
     this.peaks.released(this.blocks.requested(address), usable);
-    this.blocks.remove(address, this.callNumber);
+    const site = this.blocks.remove(address, this.callNumber);
+    if (releaseSite) this.sites.released(site, usable + BLOCK_HEADER_SIZE);
     if (this.guarding) AccessChecks.markWritable(this.regions, address, usable, 0);
+    return site;
+  }
+
+  /**
+   * The bookkeeping of a realloc that succeeded (or freed with size 0). A move to a separate block was a malloc,
+   * a copy and a free inside the allocator, which counted both blocks as used meanwhile (its peakUsed can be
+   * that moment): the new block's site is credited before the old one's is released, so the peak sites see it
+   * too. Growing backwards over the old block (the allocator's last resort) never held both.
+   */
+  private reallocated(oldAddress: number, newAddress: number, requestedSize: number, slot: number): void {
+    if (newAddress === 0 || newAddress === oldAddress) {
+      this.untrack(oldAddress);
+      if (newAddress !== 0) this.track(newAddress, requestedSize, slot);
+      return;
+    }
+    const oldBytes = this.blocks.usable(oldAddress) + BLOCK_HEADER_SIZE;
+    const apart = newAddress > oldAddress || newAddress + this.heap.usableSize(newAddress) <= oldAddress;
+    const oldSite = this.untrack(oldAddress, !apart);
+    this.track(newAddress, requestedSize, slot);
+    if (apart) this.sites.released(oldSite, oldBytes);
   }
 
   /** Validates a pointer given to free/realloc/usable_size; stops the run with a fault when it is not a live block. */
@@ -173,10 +204,7 @@ export class HeapService {
             this.peaks.settle();
             result = heap.realloc(r0, r1);
             // The bookkeeping follows the allocator: on failure (0 for a non-zero size) the old block stays.
-            if (result !== 0 || r1 === 0) {
-              this.untrack(r0);
-              if (result !== 0) this.track(result, r1, slot);
-            }
+            if (result !== 0 || r1 === 0) this.reallocated(r0, result, r1, slot);
           }
           if (result === 0 && r1 !== 0) this.ops.failed++;
           if (this.events) this.record('realloc', [r0, r1], result, this.caller(slot));

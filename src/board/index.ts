@@ -12,7 +12,7 @@ export type { ElfImage, ElfSegment, ElfSection, ElfSymbol } from './elf.js';
 export { Machine, cpuModel } from './machine.js';
 export { FirmwareError, DEFAULT_MAX_INSTRUCTIONS, DEFAULT_TIMEOUT_MS } from './run-types.js';
 export type {
-  RunOptions, RunReport, RunResult, FaultInfo, HeapEvent, FlashPatch, StopReason, StoppedAt, StackOverflowInfo,
+  RunOptions, RunReport, RunResult, FaultInfo, HeapEvent, FlashPatch, StopReason, StoppedAt, StackOverflowInfo, PeakSite,
 } from './run-types.js';
 export { readParams } from './image-loader.js';
 export type { ParamInfo, StackBounds } from './image-loader.js';

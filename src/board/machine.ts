@@ -22,7 +22,7 @@ import { FaultDiagnosis } from './fault-diagnosis.js';
 import { AccessChecks } from './access-checks.js';
 import { HeapService } from './heap-service.js';
 import { Semihosting } from './semihosting.js';
-import { symbolFor, where } from './code-locations.js';
+import { namePeakSites, symbolFor, where } from './code-locations.js';
 import { branchesToSelf, hintBefore, SliceTrail } from './hang-detection.js';
 import {
   DEFAULT_MAX_INSTRUCTIONS, DEFAULT_TIMEOUT_MS, FirmwareError, type RunOptions, type RunReport, type StopReason,
@@ -458,6 +458,7 @@ export class Machine {
       largestFree: stats?.largestFree ?? 0,
       fragmentation: stats?.fragmentation ?? 0,
       fragmentationAtPeak: peaks.fragmentationAtPeak,
+      peakSites: namePeakSites(this.image, this.service.sites.atPeak(), this.options.elf),
       controlBytes: stats?.controlBytes ?? 0,
       heapBase: this.heapStart,
       heapSize: this.regions.reduce((sum, region) => sum + region.size, 0),

@@ -48,6 +48,27 @@ export interface HeapEvent {
   label?: string;
 }
 
+/**
+ * The live blocks of one allocating call site at the peak of used bytes (docs/board.md, "Peak sites"). The
+ * site of a block is the reported caller of the call that allocated it, or of the realloc that last moved or
+ * resized it.
+ */
+export interface PeakSite {
+  /** "symbol+0xoffset", or the address in hex when no function of the ELF contains it. */
+  site: string;
+  /** The function containing the return address (the hex address when none does). */
+  symbol: string;
+  /** The return address's offset in that function (0 when none contains it). */
+  offset: number;
+  /** The return address of the allocating call, Thumb bit cleared. */
+  address: number;
+  file?: string;
+  line?: number;
+  blocks: number;
+  /** Block sizes, headers included, as peakUsed counts them: the bytes of all sites sum to peakUsed. */
+  bytes: number;
+}
+
 export interface FlashPatch { symbol?: string; address?: number; endSymbol?: string; bytes: Uint8Array }
 
 export interface RunOptions {
@@ -99,6 +120,8 @@ export interface RunReport {
   largestFreeAtPeak: number; largestFree: number; fragmentation: number; controlBytes: number;
   /** 1 - largestFreeAtPeak / free bytes at the peak, captured with largestFreeAtPeak (0 when nothing was free). */
   fragmentationAtPeak: number;
+  /** Live blocks at the peak of used bytes, grouped by allocating call site, by bytes (largest first). */
+  peakSites: PeakSite[];
   heapBase: number; heapSize: number;
   instructions: number; cycles: number; seconds: number; hostMs: number;
   /**

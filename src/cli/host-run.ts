@@ -334,6 +334,8 @@ export function runTraceOnHost(prepared: PreparedRun): RunReport & { host: true 
     fragmentationAtPeak: figures.fragmentationAtPeak, controlBytes: stats.controlBytes,
     // No board: no stack and no image in RAM; ramBytes 0 tells the reports nothing of the kind was measured.
     stackSize: 0, stackLimit: 0, stackPeak: 0, staticBytes: 0, ramBytes: 0,
+    // A trace names no call sites (its calls come from the player, not from code).
+    peakSites: [],
     heapBase: HOST_HEAP_BASE, heapSize, instructions: 0, cycles: 0, seconds: 0, hostMs: performance.now() - started,
     host: true,
   };

@@ -45,6 +45,20 @@ export interface RunReportFigures {
   staticBytes?: number;
   ramBytes?: number;
   stackOverflow?: { pc: number; symbol?: string; sp: number; limit: number; address?: number; depth: number };
+  /** Live blocks at the peak by allocating call site, largest first; absent in reports that predate it. */
+  peakSites?: PeakSiteFigures[];
+}
+
+/** One allocating call site at the peak (the board's PeakSite; docs/board.md, "Peak sites"). */
+export interface PeakSiteFigures {
+  site: string;
+  symbol: string;
+  offset: number;
+  address: number;
+  file?: string;
+  line?: number;
+  blocks: number;
+  bytes: number;
 }
 
 export interface StoppedAt {
@@ -115,6 +129,7 @@ export function runReportJson(report: RunReportFigures, settings: RunSettings): 
     largestFree: report.largestFree,
     fragmentation: report.fragmentation,
     fragmentationAtPeak: report.fragmentationAtPeak ?? null,
+    peakSites: peakSitesJson(report.peakSites ?? []),
     controlBytes: report.controlBytes,
     heapBase: report.heapBase,
     heapSize: report.heapSize,
@@ -149,6 +164,50 @@ const CONTROL_TEXT = {
   'best-fit': 'free-list head unit and end unit',
   'half-fit': 'bin bitmap and 32 bin heads',
 } as const;
+
+/** The peak sites with the documented fields only, in the board's order (bytes, largest first). */
+function peakSitesJson(sites: readonly PeakSiteFigures[]): Record<string, unknown>[] {
+  return sites.map((entry) => {
+    const json: Record<string, unknown> = {
+      site: entry.site, symbol: entry.symbol, offset: entry.offset, address: entry.address,
+    };
+    if (entry.file !== undefined) json.file = entry.file;
+    if (entry.line !== undefined) json.line = entry.line;
+    json.blocks = entry.blocks;
+    json.bytes = entry.bytes;
+    return json;
+  });
+}
+
+/** How many sites the text report lists under "peak holders"; the JSON has them all. */
+const PEAK_HOLDERS_SHOWN = 5;
+
+/** The "peak holders" lines: the sites holding the most bytes at the peak, and what the others hold together. */
+function peakHolderLines(sites: readonly PeakSiteFigures[], peakUsed: number): string[] {
+  if (sites.length === 0) return [];
+  const share = (bytes: number) => (peakUsed > 0 ? formatPercent(bytes / peakUsed) : '-');
+  const blockCount = (blocks: number) => `${count(blocks)} block${blocks === 1 ? '' : 's'}`;
+  const shown = sites.slice(0, PEAK_HOLDERS_SHOWN);
+  const nameWidth = Math.min(40, Math.max(...shown.map((entry) => entry.site.length)));
+  const blocksWidth = Math.max(...shown.map((entry) => blockCount(entry.blocks).length));
+  const bytesWidth = Math.max(...shown.map((entry) => formatBytes(entry.bytes).length));
+  const lines = [
+    '  peak holders    allocating call sites at the peak: blocks, bytes (headers included), share of peak used',
+  ];
+  for (const entry of shown) {
+    const place = entry.file !== undefined && entry.line !== undefined ? `  ${entry.file}:${entry.line}` : '';
+    lines.push(`    ${entry.site.padEnd(nameWidth)}  ${blockCount(entry.blocks).padStart(blocksWidth)}  `
+      + `${formatBytes(entry.bytes).padStart(bytesWidth)}  ${share(entry.bytes).padStart(6)}${place}`);
+  }
+  const rest = sites.slice(PEAK_HOLDERS_SHOWN);
+  if (rest.length > 0) {
+    const restBytes = rest.reduce((sum, entry) => sum + entry.bytes, 0);
+    const restBlocks = rest.reduce((sum, entry) => sum + entry.blocks, 0);
+    lines.push(`    (${rest.length} more site${rest.length === 1 ? '' : 's'}: ${blockCount(restBlocks)}, `
+      + `${formatBytes(restBytes)}, ${share(restBytes)})`);
+  }
+  return lines;
+}
 
 function formatClock(hz: number): string {
   return hz >= 1e6 ? `${Number((hz / 1e6).toFixed(2))} MHz` : `${Number((hz / 1e3).toFixed(2))} kHz`;
@@ -197,6 +256,7 @@ export function formatRunReport(report: RunReportFigures, settings: RunSettings,
   lines.push(`  fragmentation   ${formatPercent(report.fragmentation)} at the end${atPeak} (1 - largest free / free bytes)`);
   lines.push(`  control bytes   ${formatBytes(report.controlBytes).padEnd(12)} ${CONTROL_TEXT[settings.allocator ?? 'tlsf']}`);
   lines.push(...formatRamBudget(report));
+  lines.push(...peakHolderLines(report.peakSites ?? [], report.peakUsed));
   const clock = settings.clockHz ? ` at ${formatClock(settings.clockHz)}` : '';
   if (settings.host) {
     const took = `${report.hostMs.toFixed(0)} ms`;
