@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   if (modulePath === undefined || traceName === undefined) {
     throw new Error('usage: allocator-ab.js <allocator index.js> <trace> <warm> <timed> [ops]');
   }
-  const allocator = await import(pathToFileURL(resolve(modulePath)).href) as {
+  const allocator = (await import(pathToFileURL(resolve(modulePath)).href)) as {
     createTlsf(memory: ArrayBuffer, options: { base: number }): Heap;
   };
   const trace = makeTrace(traceName as TraceName, opsText === undefined ? undefined : Number(opsText));

@@ -25,8 +25,12 @@ const SRAM_BASE = 0x2000_0000;
 const C_TLSF_SPAN: Record<string, number> = { steady: 1.16, small: 1.21, 'mixed-realloc': 1.14 };
 
 // The project compiles without the DOM lib, so the few WebAssembly pieces used here are declared locally.
-interface WasmModule { readonly __wasmModule?: never }
-interface WasmMemory { readonly buffer: ArrayBuffer }
+interface WasmModule {
+  readonly __wasmModule?: never;
+}
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
 interface WasmApi {
   Module: new (bytes: Uint8Array) => WasmModule;
   Instance: new (module: WasmModule, imports: Record<string, Record<string, unknown>>) => { exports: unknown };
@@ -352,10 +356,11 @@ function projectRoot(): string {
   let directory = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     const manifest = join(directory, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'tlsf-sim') return directory;
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'tlsf-sim')
+      return directory;
     directory = dirname(directory);
   }
-  throw new Error('cannot find the tlsf-sim project root (package.json) above ' + fileURLToPath(import.meta.url));
+  throw new Error(`cannot find the tlsf-sim project root (package.json) above ${fileURLToPath(import.meta.url)}`);
 }
 
 /** Compiles bench/as/heap.ts with asc on first use (or when the source is newer) into bench/.cache/. */
@@ -369,7 +374,10 @@ function assemblyScriptModule(): WasmModule {
     const ascPackage = dirname(require.resolve('assemblyscript/package.json'));
     const ascBin = resolve(ascPackage, 'bin', 'asc.js');
     console.log(`compiling ${source} with asc -O3 --runtime incremental ...`);
-    execFileSync(process.execPath, [ascBin, source, '-O3', '--runtime', 'incremental', '-o', output], { stdio: 'inherit', cwd: root });
+    execFileSync(process.execPath, [ascBin, source, '-O3', '--runtime', 'incremental', '-o', output], {
+      stdio: 'inherit',
+      cwd: root,
+    });
   }
   return new wasm.Module(readFileSync(output));
 }
@@ -415,7 +423,9 @@ export function runAllocatorBench(options: AllocatorBenchOptions = {}): void {
   const scale = options.scale ?? 1;
   const runs = options.runs ?? 11;
   const asModule = assemblyScriptModule();
-  console.log(`Allocator benchmark: node ${process.version}, CPU time, best of ${runs} replays for the TLSF heaps, 2 for MemPool; heap ${HEAP_BYTES / 1024} KiB`);
+  console.log(
+    `Allocator benchmark: node ${process.version}, CPU time, best of ${runs} replays for the TLSF heaps, 2 for MemPool; heap ${HEAP_BYTES / 1024} KiB`,
+  );
   console.log('MemPool realloc is emulated as malloc + copy + free (its own realloc leaks the old block when moving).');
   console.log('');
   const header = ['trace', 'allocator', 'ns/op', 'vs AS', 'peak span', 'span/live', 'C TLSF', 'C model', 'failed'];
@@ -427,24 +437,51 @@ export function runAllocatorBench(options: AllocatorBenchOptions = {}): void {
     const pointers = new Uint32Array(trace.slotCount);
     // Contenders are timed in turns (round r of each before round r + 1 of any), best round kept,
     // so a burst of other load on a shared machine hits all of them rather than one.
-    interface Contender { name: string; runs: number; once: () => number; span: () => number; best: number; failures: number }
+    interface Contender {
+      name: string;
+      runs: number;
+      once: () => number;
+      span: () => number;
+      best: number;
+      failures: number;
+    }
     const memory = new ArrayBuffer(HEAP_BYTES);
     const contenders: Contender[] = [
-      { name: 'tlsf-sim (align 8)', runs, best: Infinity, failures: 0,
+      {
+        name: 'tlsf-sim (align 8)',
+        runs,
+        best: Infinity,
+        failures: 0,
         once: () => replayOurs(trace.ops, createTlsf(memory, { base: SRAM_BASE, align: 8 }), pointers),
-        span: () => spanOurs(trace, createTlsf(memory, { base: SRAM_BASE, align: 8 }), SRAM_BASE) },
-      { name: 'AssemblyScript TLSF', runs, best: Infinity, failures: 0,
+        span: () => spanOurs(trace, createTlsf(memory, { base: SRAM_BASE, align: 8 }), SRAM_BASE),
+      },
+      {
+        name: 'AssemblyScript TLSF',
+        runs,
+        best: Infinity,
+        failures: 0,
         once: () => replayAs(trace.ops, instantiateAs(asModule), pointers),
-        span: () => spanAs(trace, instantiateAs(asModule)) },
-      { name: 'tlsf-sim (align 4)', runs, best: Infinity, failures: 0,
+        span: () => spanAs(trace, instantiateAs(asModule)),
+      },
+      {
+        name: 'tlsf-sim (align 4)',
+        runs,
+        best: Infinity,
+        failures: 0,
         once: () => replayOurs(trace.ops, createTlsf(memory, { base: SRAM_BASE, align: 4 }), pointers),
-        span: () => spanOurs(trace, createTlsf(memory, { base: SRAM_BASE, align: 4 }), SRAM_BASE) },
-      { name: '@thi.ng/malloc MemPool', runs: 2, best: Infinity, failures: 0,
+        span: () => spanOurs(trace, createTlsf(memory, { base: SRAM_BASE, align: 4 }), SRAM_BASE),
+      },
+      {
+        name: '@thi.ng/malloc MemPool',
+        runs: 2,
+        best: Infinity,
+        failures: 0,
         once: () => {
           const buffer = new ArrayBuffer(HEAP_BYTES);
           return replayThing(trace.ops, new MemPool({ buf: buffer }), buffer, pointers);
         },
-        span: () => spanThing(trace, new ArrayBuffer(HEAP_BYTES)) },
+        span: () => spanThing(trace, new ArrayBuffer(HEAP_BYTES)),
+      },
     ];
     for (let round = 0; round < runs; round++) {
       for (const contender of contenders) {
@@ -455,34 +492,50 @@ export function runAllocatorBench(options: AllocatorBenchOptions = {}): void {
       }
     }
     const results: Result[] = contenders.map((contender) => ({
-      allocator: contender.name, nsPerOp: contender.best / operations, span: contender.span(), failures: contender.failures,
+      allocator: contender.name,
+      nsPerOp: contender.best / operations,
+      span: contender.span(),
+      failures: contender.failures,
     }));
 
     const asNs = results.find((r) => r.allocator === 'AssemblyScript TLSF')!.nsPerOp;
     const cModelSpan = cTlsfModelSpan(trace, HEAP_BYTES);
     for (const result of results) {
       rows.push([
-        spec.name, result.allocator, result.nsPerOp.toFixed(1), (result.nsPerOp / asNs).toFixed(2) + 'x',
-        String(result.span), (result.span / trace.peakLiveBytes).toFixed(3) + 'x',
-        C_TLSF_SPAN[spec.name] !== undefined ? (result.span / trace.peakLiveBytes / C_TLSF_SPAN[spec.name]!).toFixed(3) + 'x' : '-',
-        (result.span / cModelSpan).toFixed(3) + 'x',
+        spec.name,
+        result.allocator,
+        result.nsPerOp.toFixed(1),
+        `${(result.nsPerOp / asNs).toFixed(2)}x`,
+        String(result.span),
+        `${(result.span / trace.peakLiveBytes).toFixed(3)}x`,
+        C_TLSF_SPAN[spec.name] !== undefined
+          ? `${(result.span / trace.peakLiveBytes / C_TLSF_SPAN[spec.name]!).toFixed(3)}x`
+          : '-',
+        `${(result.span / cModelSpan).toFixed(3)}x`,
         String(result.failures),
       ]);
     }
-    rows.push([`  (${operations} ops: ${trace.counts.malloc} malloc, ${trace.counts.free} free, ${trace.counts.realloc} realloc; peak live ${trace.peakLiveBytes} B; C TLSF model span ${cModelSpan} B = ${(cModelSpan / trace.peakLiveBytes).toFixed(3)}x)`]);
+    rows.push([
+      `  (${operations} ops: ${trace.counts.malloc} malloc, ${trace.counts.free} free, ${trace.counts.realloc} realloc; peak live ${trace.peakLiveBytes} B; C TLSF model span ${cModelSpan} B = ${(cModelSpan / trace.peakLiveBytes).toFixed(3)}x)`,
+    ]);
   }
   printTable(header, rows);
   console.log('');
-  console.log('vs AS: time relative to AssemblyScript\'s TLSF (target for tlsf-sim: <= 0.80x).');
+  console.log("vs AS: time relative to AssemblyScript's TLSF (target for tlsf-sim: <= 0.80x).");
   console.log('span: highest block end minus start of heap memory (control structure included), at its maximum;');
-  console.log('span/live: that over peak live requested bytes; C TLSF: span/live over the figures issue 2 quotes for a 32-bit C TLSF');
+  console.log(
+    'span/live: that over peak live requested bytes; C TLSF: span/live over the figures issue 2 quotes for a 32-bit C TLSF',
+  );
   console.log('  (1.16x, 1.21x, 1.14x: quoted, not measured on these traces; for scale only);');
-  console.log('C model: span over a classic 32-bit C TLSF\'s on this same trace (cTlsfModelSpan, a size-only simulation; target <= 1.05x).');
+  console.log(
+    "C model: span over a classic 32-bit C TLSF's on this same trace (cTlsfModelSpan, a size-only simulation; target <= 1.05x).",
+  );
 }
 
 function printTable(header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.filter((r) => r.length > 1).map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of rows) console.log(row.length === 1 ? row[0] : line(row));

@@ -14,7 +14,10 @@ import { runWorkloadBench, type WorkloadResult } from './workloads.js';
 
 // The repository root: two levels up from dist/bench/board.js, one from bench/board.ts.
 const here = dirname(fileURLToPath(import.meta.url));
-const root = [resolve(here, '..'), resolve(here, '..', '..')].find((candidate) => existsSync(resolve(candidate, 'tests/fixtures/elf'))) ?? resolve(here, '..', '..');
+const root =
+  [resolve(here, '..'), resolve(here, '..', '..')].find((candidate) =>
+    existsSync(resolve(candidate, 'tests/fixtures/elf')),
+  ) ?? resolve(here, '..', '..');
 const fixturePath = (board: string) => {
   const path = resolve(root, 'tests/fixtures/elf', `fixture-${board}.elf`);
   if (!existsSync(path)) throw new Error(`bench: fixture ELF for board ${board} not found at ${path}`);
@@ -42,7 +45,8 @@ function rawLoop(elf: Uint8Array, boardName: string, iterations: number, count: 
   try {
     const flash = new Uint8Array(board.flash.size);
     for (const segment of image.segments) {
-      if (segment.paddr >= board.flash.base && segment.paddr < board.flash.base + board.flash.size) flash.set(segment.data, segment.paddr - board.flash.base);
+      if (segment.paddr >= board.flash.base && segment.paddr < board.flash.base + board.flash.size)
+        flash.set(segment.data, segment.paddr - board.flash.base);
     }
     const view = new DataView(flash.buffer);
     // Patch test = compute, count = iterations, as the loader would.
@@ -53,7 +57,10 @@ function rawLoop(elf: Uint8Array, boardName: string, iterations: number, count: 
     engine.write(board.flash.base, flash);
     for (const bank of board.ram) engine.mapHost(bank.name, bank.base, new ArrayBuffer(bank.size));
     engine.map('service', SERVICE_PAGE, 0x1000, UC_PROT_READ | UC_PROT_EXEC | UC_PROT_WRITE);
-    engine.write(SERVICE_PAGE, new Uint8Array(0x1000).fill(0).map((_, i) => [0x70, 0x47, 0x00, 0xbf][i % 4]!));
+    engine.write(
+      SERVICE_PAGE,
+      new Uint8Array(0x1000).fill(0).map((_, i) => [0x70, 0x47, 0x00, 0xbf][i % 4]!),
+    );
     engine.writeReg(REG_SP, view.getUint32(0, true));
     const reset = view.getUint32(4, true);
     const exitSlot = SERVICE_PAGE + 4 * 7;
@@ -73,7 +80,12 @@ function cpuMs(since?: NodeJS.CpuUsage): number {
   return (usage.user + usage.system) / 1000;
 }
 
-function run(boardName: string, test: number, params: Record<string, number>, extra: Partial<RunOptions> = {}): RunReport & { cpuMs: number } {
+function run(
+  boardName: string,
+  test: number,
+  params: Record<string, number>,
+  extra: Partial<RunOptions> = {},
+): RunReport & { cpuMs: number } {
   const elf = readFileSync(fixturePath(boardName));
   const board = loadBoard(boardName);
   const started = process.cpuUsage();
@@ -102,15 +114,35 @@ export function runBoardBench(boardName = DEFAULT_BOARD): BoardBenchResult {
   const counted = run(boardName, COMPUTE_TEST, { count: iterations });
   const instructions = counted.instructions;
   rawLoop(elf, boardName, 100_000, 0); // warm-up: first engine, library code paged in
-  const raw = best(3, () => rawLoop(elf, boardName, iterations, 0), (r) => r.ms);
-  const rawCounted = best(3, () => rawLoop(elf, boardName, iterations, 4e9), (r) => r.ms);
-  const board = best(3, () => run(boardName, COMPUTE_TEST, { count: iterations }), (r) => r.cpuMs);
+  const raw = best(
+    3,
+    () => rawLoop(elf, boardName, iterations, 0),
+    (r) => r.ms,
+  );
+  const rawCounted = best(
+    3,
+    () => rawLoop(elf, boardName, iterations, 4e9),
+    (r) => r.ms,
+  );
+  const board = best(
+    3,
+    () => run(boardName, COMPUTE_TEST, { count: iterations }),
+    (r) => r.cpuMs,
+  );
   const mips = (ms: number) => instructions / ms / 1e3;
 
   const pairs = 200_000;
-  const withCalls = best(3, () => run(boardName, PAIRS_TEST, { count: pairs, size: 64 }), (r) => r.cpuMs);
-  const baseline = best(3, () => run(boardName, PAIRS_BASELINE_TEST, { count: pairs, size: 64 }), (r) => r.cpuMs);
-  const pairMicroseconds = (withCalls.cpuMs - baseline.cpuMs) * 1000 / pairs;
+  const withCalls = best(
+    3,
+    () => run(boardName, PAIRS_TEST, { count: pairs, size: 64 }),
+    (r) => r.cpuMs,
+  );
+  const baseline = best(
+    3,
+    () => run(boardName, PAIRS_BASELINE_TEST, { count: pairs, size: 64 }),
+    (r) => r.cpuMs,
+  );
+  const pairMicroseconds = ((withCalls.cpuMs - baseline.cpuMs) * 1000) / pairs;
 
   const heap = createTlsf(new ArrayBuffer(128 * 1024), { base: 0x20000000 });
   const hostPairs = 2_000_000;
@@ -120,7 +152,7 @@ export function runBoardBench(boardName = DEFAULT_BOARD): BoardBenchResult {
     for (let i = 0; i < hostPairs; i++) heap.free(heap.malloc(64));
     hostMs = Math.min(hostMs, cpuMs(started));
   }
-  const hostPairMicroseconds = hostMs * 1000 / hostPairs;
+  const hostPairMicroseconds = (hostMs * 1000) / hostPairs;
 
   // Checks over the heap range cost a host call per firmware access to the heap: the pairs loop touches the
   // heap only through the allocator (host side), so use a scenario-like load: the round-trip fixture is too
@@ -134,18 +166,28 @@ export function runBoardBench(boardName = DEFAULT_BOARD): BoardBenchResult {
   let checkedWrites = 0;
   if (existsSync(scenarioPath)) {
     const scenarioElf = readFileSync(scenarioPath);
-    const scenario = (extra: Partial<RunOptions>) => best(3, () => {
-      const started = process.cpuUsage();
-      const report = runFirmware({ elf: scenarioElf, elfName: 'packet-pool', board: loadBoard(boardName), ...extra });
-      return { ms: cpuMs(started), accesses: report.checkedAccesses ?? 0 };
-    }, (r) => r.ms);
+    const scenario = (extra: Partial<RunOptions>) =>
+      best(
+        3,
+        () => {
+          const started = process.cpuUsage();
+          const report = runFirmware({
+            elf: scenarioElf,
+            elfName: 'packet-pool',
+            board: loadBoard(boardName),
+            ...extra,
+          });
+          return { ms: cpuMs(started), accesses: report.checkedAccesses ?? 0 };
+        },
+        (r) => r.ms,
+      );
     const plain = scenario({});
     const aligned = scenario({ alignmentCheck: true });
     const guarded = scenario({ guard: true });
     alignmentCheckSlowdown = aligned.ms / plain.ms;
     guardSlowdown = guarded.ms / plain.ms;
-    alignmentNsPerAccess = (aligned.ms - plain.ms) * 1e6 / aligned.accesses;
-    guardNsPerWrite = (guarded.ms - plain.ms) * 1e6 / guarded.accesses;
+    alignmentNsPerAccess = ((aligned.ms - plain.ms) * 1e6) / aligned.accesses;
+    guardNsPerWrite = ((guarded.ms - plain.ms) * 1e6) / guarded.accesses;
     checkedAccesses = aligned.accesses;
     checkedWrites = guarded.accesses;
   }
@@ -166,10 +208,18 @@ export function runBoardBench(boardName = DEFAULT_BOARD): BoardBenchResult {
   console.log(`  emulated MIPS, no hooks:                    ${fixed(result.mipsNoHooks, 0)}`);
   console.log(`  emulated MIPS, Unicorn instruction count:   ${fixed(result.mipsCounted, 0)}`);
   console.log(`  emulated MIPS, full board (count + hooks):  ${fixed(result.mipsBoard, 0)}`);
-  console.log(`  firmware malloc+free pair:                  ${fixed(result.pairMicroseconds, 3)} µs  (${pairs} pairs: ${fixed(withCalls.cpuMs, 0)} ms - ${fixed(baseline.cpuMs, 0)} ms for the loop calling local stand-ins; CPU time)`);
-  console.log(`  host-only malloc+free pair:                 ${fixed(result.hostPairMicroseconds, 3)} µs  (ratio ${fixed(result.pairMicroseconds / result.hostPairMicroseconds, 1)}x)`);
-  console.log(`  packet-pool slowdown, alignmentCheck:       ${fixed(result.alignmentCheckSlowdown, 2)}x  (${checkedAccesses} heap accesses, ${fixed(alignmentNsPerAccess, 0)} ns each)`);
-  console.log(`  packet-pool slowdown, guard:                ${fixed(result.guardSlowdown, 2)}x  (${checkedWrites} heap writes, ${fixed(guardNsPerWrite, 0)} ns each)`);
+  console.log(
+    `  firmware malloc+free pair:                  ${fixed(result.pairMicroseconds, 3)} µs  (${pairs} pairs: ${fixed(withCalls.cpuMs, 0)} ms - ${fixed(baseline.cpuMs, 0)} ms for the loop calling local stand-ins; CPU time)`,
+  );
+  console.log(
+    `  host-only malloc+free pair:                 ${fixed(result.hostPairMicroseconds, 3)} µs  (ratio ${fixed(result.pairMicroseconds / result.hostPairMicroseconds, 1)}x)`,
+  );
+  console.log(
+    `  packet-pool slowdown, alignmentCheck:       ${fixed(result.alignmentCheckSlowdown, 2)}x  (${checkedAccesses} heap accesses, ${fixed(alignmentNsPerAccess, 0)} ns each)`,
+  );
+  console.log(
+    `  packet-pool slowdown, guard:                ${fixed(result.guardSlowdown, 2)}x  (${checkedWrites} heap writes, ${fixed(guardNsPerWrite, 0)} ns each)`,
+  );
   result.workloads = runWorkloadBench();
   return result;
 }

@@ -11,7 +11,11 @@ import { pathToFileURL } from 'node:url';
 /** The page's handle (src/cli/html/page/main.ts), as seen from the benchmark. */
 declare const requestAnimationFrame: (callback: () => void) => number;
 declare const window: {
-  tlsfReport?: { select(call: number): void; model: { lastCall: number }; timings: { firstPaint: number; lastStep: number; lastReplay: number } };
+  tlsfReport?: {
+    select(call: number): void;
+    model: { lastCall: number };
+    timings: { firstPaint: number; lastStep: number; lastReplay: number };
+  };
   tlsfReportError?: string;
 };
 
@@ -25,9 +29,11 @@ mkdirSync(cache, { recursive: true });
 function random(seed: number): () => number {
   let state = seed >>> 0 || 1;
   return () => {
-    state ^= state << 13; state >>>= 0;
+    state ^= state << 13;
+    state >>>= 0;
     state ^= state >>> 17;
-    state ^= state << 5; state >>>= 0;
+    state ^= state << 5;
+    state >>>= 0;
     return state / 2 ** 32;
   };
 }
@@ -66,7 +72,11 @@ const trace = join(cache, `report-${calls}.rep`);
 writeFileSync(trace, makeTrace(calls));
 const page = join(cache, `report-${calls}.html`);
 const started = Date.now();
-const made = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), 'report', trace, '--board', board, '-o', page], { encoding: 'utf8' });
+const made = spawnSync(
+  process.execPath,
+  [join(root, 'dist', 'cli.js'), 'report', trace, '--board', board, '-o', page],
+  { encoding: 'utf8' },
+);
 if (made.status !== 0 && made.status !== 1) throw new Error(`report failed (${made.status}): ${made.stderr}`);
 const writeSeconds = (Date.now() - started) / 1000;
 const bytes = statSync(page).size;
@@ -75,14 +85,25 @@ const { chromium } = await import('playwright-core');
 const profile = mkdtempSync(join(tmpdir(), 'tlsf-bench-chromium-'));
 const browser = await chromium.launchPersistentContext(profile, {
   executablePath: process.env.TLSF_SIM_CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
   viewport: { width: 1280, height: 1000 },
 });
 try {
   const tab = await browser.newPage();
   const opened = Date.now();
   await tab.goto(pathToFileURL(page).href);
-  await tab.waitForFunction(() => window.tlsfReport !== undefined || window.tlsfReportError !== undefined, null, { timeout: 60_000 });
+  await tab.waitForFunction(() => window.tlsfReport !== undefined || window.tlsfReportError !== undefined, null, {
+    timeout: 60_000,
+  });
   const loadMs = Date.now() - opened;
   const error = await tab.evaluate(() => window.tlsfReportError ?? null);
   if (error) throw new Error(`the page failed: ${error}`);
@@ -90,17 +111,31 @@ try {
   const lastCall = await tab.evaluate(() => window.tlsfReport!.model.lastCall);
   // Steps as a user makes them: one forward, one back, and jumps anywhere.
   const next = random(99);
-  const targets = [1, 2, 1, lastCall, lastCall - 1, 0, ...Array.from({ length: 20 }, () => Math.floor(next() * lastCall))];
+  const targets = [
+    1,
+    2,
+    1,
+    lastCall,
+    lastCall - 1,
+    0,
+    ...Array.from({ length: 20 }, () => Math.floor(next() * lastCall)),
+  ];
   const steps: number[] = [];
   const replays: number[] = [];
   const framed: number[] = [];
   for (const target of targets) {
     // The page's own timing (replay and drawing), and until the browser has laid out and painted the result.
-    const timing = await tab.evaluate((call) => new Promise<{ lastStep: number; lastReplay: number; toPaint: number }>((done) => {
-      const begun = performance.now();
-      window.tlsfReport!.select(call);
-      requestAnimationFrame(() => setTimeout(() => done({ ...window.tlsfReport!.timings, toPaint: performance.now() - begun }), 0));
-    }), target);
+    const timing = await tab.evaluate(
+      (call) =>
+        new Promise<{ lastStep: number; lastReplay: number; toPaint: number }>((done) => {
+          const begun = performance.now();
+          window.tlsfReport!.select(call);
+          requestAnimationFrame(() =>
+            setTimeout(() => done({ ...window.tlsfReport!.timings, toPaint: performance.now() - begun }), 0),
+          );
+        }),
+      target,
+    );
     steps.push(timing.lastStep);
     replays.push(timing.lastReplay);
     framed.push(timing.toPaint);
@@ -109,10 +144,19 @@ try {
   replays.sort((a, b) => a - b);
   framed.sort((a, b) => a - b);
   const result = {
-    calls: lastCall, board, pageBytes: bytes, pageMiB: Number((bytes / 2 ** 20).toFixed(2)), writeSeconds,
-    loadMs, firstPaintMs: Math.round(firstPaint), stepMedianMs: Number(steps[steps.length >> 1]!.toFixed(1)), stepMaxMs: Number(steps[steps.length - 1]!.toFixed(1)),
-    stepToPaintMedianMs: Number(framed[framed.length >> 1]!.toFixed(1)), stepToPaintMaxMs: Number(framed[framed.length - 1]!.toFixed(1)),
-    replayMedianMs: Number(replays[replays.length >> 1]!.toFixed(1)), replayMaxMs: Number(replays[replays.length - 1]!.toFixed(1)),
+    calls: lastCall,
+    board,
+    pageBytes: bytes,
+    pageMiB: Number((bytes / 2 ** 20).toFixed(2)),
+    writeSeconds,
+    loadMs,
+    firstPaintMs: Math.round(firstPaint),
+    stepMedianMs: Number(steps[steps.length >> 1]!.toFixed(1)),
+    stepMaxMs: Number(steps[steps.length - 1]!.toFixed(1)),
+    stepToPaintMedianMs: Number(framed[framed.length >> 1]!.toFixed(1)),
+    stepToPaintMaxMs: Number(framed[framed.length - 1]!.toFixed(1)),
+    replayMedianMs: Number(replays[replays.length >> 1]!.toFixed(1)),
+    replayMaxMs: Number(replays[replays.length - 1]!.toFixed(1)),
   };
   console.log(JSON.stringify(result, null, 2));
 } finally {

@@ -37,12 +37,39 @@ export interface Trace extends TraceSpec {
 }
 
 export const TRACE_SPECS: readonly TraceSpec[] = [
-  { name: 'steady', description: 'log-uniform 8..2048 B, ~200 live, 1M ops', operations: 1_000_000, targetLive: 200,
-    reallocShare: 0, minSize: 8, maxSize: 2048, distribution: 'log-uniform', seed: 0x5eed_0001 },
-  { name: 'small', description: 'uniform 8..64 B, ~1000 live, 1M ops', operations: 1_000_000, targetLive: 1000,
-    reallocShare: 0, minSize: 8, maxSize: 64, distribution: 'uniform', seed: 0x5eed_0002 },
-  { name: 'mixed-realloc', description: 'log-uniform 16..4096 B, ~128 live, 20% realloc, 500k ops', operations: 500_000,
-    targetLive: 128, reallocShare: 0.2, minSize: 16, maxSize: 4096, distribution: 'log-uniform', seed: 0x5eed_0003 },
+  {
+    name: 'steady',
+    description: 'log-uniform 8..2048 B, ~200 live, 1M ops',
+    operations: 1_000_000,
+    targetLive: 200,
+    reallocShare: 0,
+    minSize: 8,
+    maxSize: 2048,
+    distribution: 'log-uniform',
+    seed: 0x5eed_0001,
+  },
+  {
+    name: 'small',
+    description: 'uniform 8..64 B, ~1000 live, 1M ops',
+    operations: 1_000_000,
+    targetLive: 1000,
+    reallocShare: 0,
+    minSize: 8,
+    maxSize: 64,
+    distribution: 'uniform',
+    seed: 0x5eed_0002,
+  },
+  {
+    name: 'mixed-realloc',
+    description: 'log-uniform 16..4096 B, ~128 live, 20% realloc, 500k ops',
+    operations: 500_000,
+    targetLive: 128,
+    reallocShare: 0.2,
+    minSize: 16,
+    maxSize: 4096,
+    distribution: 'log-uniform',
+    seed: 0x5eed_0003,
+  },
 ];
 
 /** xorshift32: tiny, fast, and the same sequence on every machine. Returns [0, 1). */
@@ -60,17 +87,19 @@ function randomSource(seed: number): () => number {
 
 export function makeTrace(spec: TraceSpec | TraceName, operations?: number): Trace {
   const resolved = typeof spec === 'string' ? TRACE_SPECS.find((s) => s.name === spec) : spec;
-  if (resolved === undefined) throw new Error(`unknown trace ${String(spec)}; known: ${TRACE_SPECS.map((s) => s.name).join(', ')}`);
+  if (resolved === undefined)
+    throw new Error(`unknown trace ${String(spec)}; known: ${TRACE_SPECS.map((s) => s.name).join(', ')}`);
   const count = operations ?? resolved.operations;
   const random = randomSource(resolved.seed);
   const logMin = Math.log(resolved.minSize);
   const logSpan = Math.log(resolved.maxSize + 1) - logMin;
-  const drawSize = resolved.distribution === 'uniform'
-    ? () => resolved.minSize + Math.floor(random() * (resolved.maxSize - resolved.minSize + 1))
-    : () => Math.min(resolved.maxSize, Math.floor(Math.exp(logMin + random() * logSpan)));
+  const drawSize =
+    resolved.distribution === 'uniform'
+      ? () => resolved.minSize + Math.floor(random() * (resolved.maxSize - resolved.minSize + 1))
+      : () => Math.min(resolved.maxSize, Math.floor(Math.exp(logMin + random() * logSpan)));
 
   const ops = new Int32Array(count * 3);
-  const liveSlots: number[] = [];          // slots currently allocated, in no order
+  const liveSlots: number[] = []; // slots currently allocated, in no order
   const sizeOfSlot: number[] = [];
   const freeSlots: number[] = [];
   let slotCount = 0;

@@ -11,11 +11,17 @@ import { loadBoard, runFirmware } from '../src/board/index.js';
 import { engineInfo } from '../src/board/unicorn.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = [resolve(here, '..'), resolve(here, '..', '..')]
-  .find((candidate) => existsSync(resolve(candidate, 'firmware-sim/bench'))) ?? resolve(here, '..', '..');
+const root =
+  [resolve(here, '..'), resolve(here, '..', '..')].find((candidate) =>
+    existsSync(resolve(candidate, 'firmware-sim/bench')),
+  ) ?? resolve(here, '..', '..');
 const elfPath = (name: string) => resolve(root, 'firmware-sim/bench/elf', name);
 
-export interface Workload { name: string; kind: number; count: number }
+export interface Workload {
+  name: string;
+  kind: number;
+  count: number;
+}
 
 /** The issue's sizes: 1.8 G instructions of integer loop (3 per iteration), 200 k pairs, 100 M word stores. */
 export function workloads(scale = 1): Workload[] {
@@ -46,7 +52,13 @@ function cpuMs(since?: NodeJS.CpuUsage): number {
 function runOnBoard(elf: Uint8Array, workload: Workload): { ms: number; instructions: number; output: string } {
   const started = process.cpuUsage();
   const params = { kind: workload.kind, count: workload.count };
-  const report = runFirmware({ elf, elfName: 'workload', board: loadBoard('stm32f411re'), params, maxInstructions: 1e11 });
+  const report = runFirmware({
+    elf,
+    elfName: 'workload',
+    board: loadBoard('stm32f411re'),
+    params,
+    maxInstructions: 1e11,
+  });
   const ms = cpuMs(started);
   if (report.result !== 'ok') {
     throw new Error(`bench workload ${workload.name} ended ${report.result}: ${report.message ?? ''}`);
@@ -60,19 +72,34 @@ export function qemuAvailable(): boolean {
 
 /** One QEMU process; its CPU time from bash's `times` (children's user and system time). */
 function runOnQemu(workload: Workload, icount: boolean): { ms: number; output: string } {
-  const args = ['-M', 'mps2-an386', '-nographic', '-monitor', 'none', '-serial', 'none',
+  const args = [
+    '-M',
+    'mps2-an386',
+    '-nographic',
+    '-monitor',
+    'none',
+    '-serial',
+    'none',
     ...(icount ? ['-icount', 'shift=0'] : []),
-    '-semihosting-config', `enable=on,target=native,arg=kind=${workload.kind},arg=count=${workload.count}`,
-    '-kernel', elfPath('workload-mps2-an386.elf')];
+    '-semihosting-config',
+    `enable=on,target=native,arg=kind=${workload.kind},arg=count=${workload.count}`,
+    '-kernel',
+    elfPath('workload-mps2-an386.elf'),
+  ];
   const script = 'qemu-system-arm "$@"; status=$?; times >&2; exit $status';
   const result = spawnSync('bash', ['-c', script, 'qemu', ...args], { encoding: 'utf8', timeout: 600_000 });
   if (result.status !== 0) {
-    throw new Error(`bench: qemu-system-arm ${workload.name} failed (${result.status}): ${result.stderr.trim().slice(0, 200)}`);
+    throw new Error(
+      `bench: qemu-system-arm ${workload.name} failed (${result.status}): ${result.stderr.trim().slice(0, 200)}`,
+    );
   }
   // QEMU writes the semihosting console to stderr, before the two lines of `times` (shell, then children).
   const lines = result.stderr.trimEnd().split('\n');
   const children = lines[lines.length - 1]!.trim().split(/\s+/);
-  const output = lines.slice(0, -2).map((line) => `${line}\n`).join('');
+  const output = lines
+    .slice(0, -2)
+    .map((line) => `${line}\n`)
+    .join('');
   const seconds = (text: string) => {
     const match = /^(\d+)m([\d.]+)s$/.exec(text);
     return match ? Number(match[1]) * 60 + Number(match[2]) : NaN;
@@ -86,11 +113,19 @@ export function runWorkloadBench(scale = Number(process.env.TLSF_SIM_BENCH_SCALE
   const withQemu = qemuAvailable();
   runOnBoard(elf, { name: 'warm-up', kind: 1, count: 1000 });
   const fixed = (value: number | null) => (value === null || !Number.isFinite(value) ? 'n/a' : value.toFixed(0));
-  const row = (cells: string[]) => console.log(`  ${cells[0]!.padEnd(18)} ${cells[1]!.padStart(13)} ${cells[2]!.padStart(9)} `
-    + `${cells[3]!.padStart(12)} ${cells[4]!.padStart(6)} ${cells[5]!.padStart(8)}`);
-  console.log(`engine workloads (Unicorn ${engine.version} at ${engine.path}; stm32f411re against QEMU mps2-an386; `
-    + 'CPU ms, best of 3)');
-  if (!withQemu) console.log('  qemu-system-arm not installed: tlsf-sim figures only (TLSF_SIM_WANT_BENCH=1 npm run setup installs it)');
+  const row = (cells: string[]) =>
+    console.log(
+      `  ${cells[0]!.padEnd(18)} ${cells[1]!.padStart(13)} ${cells[2]!.padStart(9)} ` +
+        `${cells[3]!.padStart(12)} ${cells[4]!.padStart(6)} ${cells[5]!.padStart(8)}`,
+    );
+  console.log(
+    `engine workloads (Unicorn ${engine.version} at ${engine.path}; stm32f411re against QEMU mps2-an386; ` +
+      'CPU ms, best of 3)',
+  );
+  if (!withQemu)
+    console.log(
+      '  qemu-system-arm not installed: tlsf-sim figures only (TLSF_SIM_WANT_BENCH=1 npm run setup installs it)',
+    );
   row(['workload', 'instructions', 'tlsf-sim', 'QEMU icount', 'ratio', 'QEMU']);
   const results: WorkloadResult[] = [];
   for (const workload of workloads(scale)) {
@@ -112,9 +147,22 @@ export function runWorkloadBench(scale = Number(process.env.TLSF_SIM_BENCH_SCALE
       qemuMs = Math.min(...[0, 1, 2].map(() => runOnQemu(workload, false).ms));
     }
     const ratio = qemuIcountMs === null ? null : board.ms / qemuIcountMs;
-    results.push({ name: workload.name, instructions: board.instructions, tlsfSimMs: board.ms, qemuIcountMs, qemuMs, ratio });
-    row([workload.name, String(board.instructions), fixed(board.ms), fixed(qemuIcountMs),
-      ratio === null ? 'n/a' : `${ratio.toFixed(2)}x`, fixed(qemuMs)]);
+    results.push({
+      name: workload.name,
+      instructions: board.instructions,
+      tlsfSimMs: board.ms,
+      qemuIcountMs,
+      qemuMs,
+      ratio,
+    });
+    row([
+      workload.name,
+      String(board.instructions),
+      fixed(board.ms),
+      fixed(qemuIcountMs),
+      ratio === null ? 'n/a' : `${ratio.toFixed(2)}x`,
+      fixed(qemuMs),
+    ]);
   }
   return results;
 }

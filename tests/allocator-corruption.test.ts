@@ -11,13 +11,20 @@ const CCM = 0x1000_0000;
 const HIGH = 0xc000_0000;
 const PATTERN = 0xa5;
 
-interface Region { memory: ArrayBuffer; base: number; offset: number; length: number }
+interface Region {
+  memory: ArrayBuffer;
+  base: number;
+  offset: number;
+  length: number;
+}
 
 /** Fills everything outside the regions with PATTERN; returns a function listing bytes that changed. */
 function guardOutside(memory: ArrayBuffer, regions: Region[]): () => number[] {
   const bytes = new Uint8Array(memory);
   const inside = (index: number): boolean =>
-    regions.some((region) => region.memory === memory && index >= region.offset && index < region.offset + region.length);
+    regions.some(
+      (region) => region.memory === memory && index >= region.offset && index < region.offset + region.length,
+    );
   for (let i = 0; i < bytes.length; i++) if (!inside(i)) bytes[i] = PATTERN;
   return () => {
     const changed: number[] = [];
@@ -34,7 +41,7 @@ function freeBlockMetadata(heap: Tlsf): number[] {
   return words;
 }
 
-describe('use-after-free writes into free blocks\' links', () => {
+describe("use-after-free writes into free blocks' links", () => {
   test('issue 15 reproduction: a next link below the region ends in TlsfError naming the block', () => {
     const memory = new ArrayBuffer(64 * 1024);
     const region = { memory, base: SRAM, offset: 16 * 1024, length: 32 * 1024 };
@@ -96,7 +103,7 @@ describe('use-after-free writes into free blocks\' links', () => {
     heap.free(b); // b and the rest of the lower pool: one free block after a
     const nextHeader = b - 4 - SRAM;
     // Its size now reaches from the lower pool across the gap into the first pool's blocks.
-    new DataView(memory).setUint32(nextHeader, ((SRAM + first.offset + 4096) - (b - 4)) | 1, true);
+    new DataView(memory).setUint32(nextHeader, (SRAM + first.offset + 4096 - (b - 4)) | 1, true);
     expect(() => heap.realloc(a, 2000)).toThrow(TlsfError);
     expect(changed()).toEqual([]);
   });
@@ -117,74 +124,82 @@ describe('use-after-free writes into free blocks\' links', () => {
       size: fc.oneof(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 0, max: 9000 })),
       pick: fc.nat(),
     });
-    fc.assert(fc.property(
-      fc.constantFrom(...shapes),
-      fc.constantFrom(SRAM, HIGH), // HIGH: addresses above 2^31 read back negative from an Int32Array
-      fc.array(fc.integer({ min: 1, max: 3000 }), { minLength: 2, maxLength: 24 }),
-      fc.nat(), damage, fc.array(operation, { minLength: 1, maxLength: 40 }),
-      (shape, base, sizes, target, hit, operations) => {
-        const memory = new ArrayBuffer(64 * 1024);
-        const regions: Region[] = [{ memory, base, offset: 16 * 1024, length: 32 * 1024 }];
-        const other = new ArrayBuffer(8 * 1024);
-        if (shape === 'same-buffer-pools') regions.push({ memory, base, offset: 52 * 1024, length: 8 * 1024 });
-        if (shape === 'same-buffer-pool-below') regions.push({ memory, base, offset: 4 * 1024, length: 8 * 1024 });
-        if (shape === 'two-buffers') regions.push({ memory: other, base: CCM, offset: 1024, length: 6 * 1024 });
-        const changedHere = guardOutside(memory, regions);
-        const changedThere = guardOutside(other, regions);
-        const heap = createTlsf(memory, { base, offset: regions[0]!.offset, length: regions[0]!.length });
-        for (const region of regions.slice(1)) heap.addPool(region.memory, region);
-        const inPool = (ptr: number, size: number): boolean =>
-          heap.poolList().some((pool) => ptr - 4 >= pool.firstBlock && ptr + size <= pool.sentinel);
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...shapes),
+        fc.constantFrom(SRAM, HIGH), // HIGH: addresses above 2^31 read back negative from an Int32Array
+        fc.array(fc.integer({ min: 1, max: 3000 }), { minLength: 2, maxLength: 24 }),
+        fc.nat(),
+        damage,
+        fc.array(operation, { minLength: 1, maxLength: 40 }),
+        (shape, base, sizes, target, hit, operations) => {
+          const memory = new ArrayBuffer(64 * 1024);
+          const regions: Region[] = [{ memory, base, offset: 16 * 1024, length: 32 * 1024 }];
+          const other = new ArrayBuffer(8 * 1024);
+          if (shape === 'same-buffer-pools') regions.push({ memory, base, offset: 52 * 1024, length: 8 * 1024 });
+          if (shape === 'same-buffer-pool-below') regions.push({ memory, base, offset: 4 * 1024, length: 8 * 1024 });
+          if (shape === 'two-buffers') regions.push({ memory: other, base: CCM, offset: 1024, length: 6 * 1024 });
+          const changedHere = guardOutside(memory, regions);
+          const changedThere = guardOutside(other, regions);
+          const heap = createTlsf(memory, { base, offset: regions[0]!.offset, length: regions[0]!.length });
+          for (const region of regions.slice(1)) heap.addPool(region.memory, region);
+          const inPool = (ptr: number, size: number): boolean =>
+            heap.poolList().some((pool) => ptr - 4 >= pool.firstBlock && ptr + size <= pool.sentinel);
 
-        const live: number[] = [];
-        for (const size of sizes) {
-          const ptr = heap.malloc(size);
-          if (ptr !== 0) live.push(ptr);
-        }
-        for (let i = live.length - 1; i >= 0; i -= 2) heap.free(live.splice(i, 1)[0]!);
-        const metadata = freeBlockMetadata(heap);
-        if (metadata.length === 0) return;
-        const address = metadata[target % metadata.length]!;
-        const region = regions.find((candidate) => address >= candidate.base + candidate.offset
-          && address < candidate.base + candidate.offset + candidate.length)!;
-        const view = new DataView(region.memory);
-        if (hit.kind === 'byte') {
-          view.setUint8(address - region.base + hit.byteIndex, hit.value);
-        } else {
-          const word = hit.nearBase && hit.value < 0x1_0000 ? base + hit.value : hit.value;
-          view.setUint32(address - region.base, word >>> 0, true);
-        }
-
-        for (const { kind, size, pick } of operations) {
-          try {
-            if (kind === 'free' && live.length > 0) {
-              heap.free(live.splice(pick % live.length, 1)[0]!);
-            } else if (kind === 'realloc' && live.length > 0) {
-              const index = pick % live.length;
-              const moved = heap.realloc(live[index]!, size);
-              if (moved !== 0) {
-                expect(inPool(moved, size)).toBe(true);
-                live[index] = moved;
-              } else if (size === 0) {
-                live.splice(index, 1);
-              }
-            } else {
-              const ptr = kind === 'memalign' ? heap.memalign(64, size) : heap.malloc(size);
-              if (ptr !== 0) {
-                expect(inPool(ptr, size)).toBe(true);
-                live.push(ptr);
-              }
-            }
-          } catch (error) {
-            if (!(error instanceof TlsfError)) throw error;
-            // A realloc that failed may or may not have released the block: forget it.
-            if (kind === 'realloc' && live.length > 0) live.splice(pick % live.length, 1);
+          const live: number[] = [];
+          for (const size of sizes) {
+            const ptr = heap.malloc(size);
+            if (ptr !== 0) live.push(ptr);
           }
-        }
-        heap.check(); // never throws, whatever the damage
-        expect(changedHere()).toEqual([]);
-        expect(changedThere()).toEqual([]);
-      },
-    ), { numRuns: 3000 });
+          for (let i = live.length - 1; i >= 0; i -= 2) heap.free(live.splice(i, 1)[0]!);
+          const metadata = freeBlockMetadata(heap);
+          if (metadata.length === 0) return;
+          const address = metadata[target % metadata.length]!;
+          const region = regions.find(
+            (candidate) =>
+              address >= candidate.base + candidate.offset &&
+              address < candidate.base + candidate.offset + candidate.length,
+          )!;
+          const view = new DataView(region.memory);
+          if (hit.kind === 'byte') {
+            view.setUint8(address - region.base + hit.byteIndex, hit.value);
+          } else {
+            const word = hit.nearBase && hit.value < 0x1_0000 ? base + hit.value : hit.value;
+            view.setUint32(address - region.base, word >>> 0, true);
+          }
+
+          for (const { kind, size, pick } of operations) {
+            try {
+              if (kind === 'free' && live.length > 0) {
+                heap.free(live.splice(pick % live.length, 1)[0]!);
+              } else if (kind === 'realloc' && live.length > 0) {
+                const index = pick % live.length;
+                const moved = heap.realloc(live[index]!, size);
+                if (moved !== 0) {
+                  expect(inPool(moved, size)).toBe(true);
+                  live[index] = moved;
+                } else if (size === 0) {
+                  live.splice(index, 1);
+                }
+              } else {
+                const ptr = kind === 'memalign' ? heap.memalign(64, size) : heap.malloc(size);
+                if (ptr !== 0) {
+                  expect(inPool(ptr, size)).toBe(true);
+                  live.push(ptr);
+                }
+              }
+            } catch (error) {
+              if (!(error instanceof TlsfError)) throw error;
+              // A realloc that failed may or may not have released the block: forget it.
+              if (kind === 'realloc' && live.length > 0) live.splice(pick % live.length, 1);
+            }
+          }
+          heap.check(); // never throws, whatever the damage
+          expect(changedHere()).toEqual([]);
+          expect(changedThere()).toEqual([]);
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 });

@@ -23,8 +23,22 @@ const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ op: fc.constant('malloc' as const), size: sizeArbitrary }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('free' as const), pick: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('realloc' as const), pick: fc.nat(), size: sizeArbitrary }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('memalign' as const), alignLog2: fc.integer({ min: 0, max: 12 }), size: sizeArbitrary }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('calloc' as const), count: fc.integer({ min: 0, max: 40 }), size: fc.integer({ min: 0, max: 100 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('memalign' as const),
+      alignLog2: fc.integer({ min: 0, max: 12 }),
+      size: sizeArbitrary,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('calloc' as const),
+      count: fc.integer({ min: 0, max: 40 }),
+      size: fc.integer({ min: 0, max: 100 }),
+    }),
+  },
 );
 
 interface Live {
@@ -209,10 +223,14 @@ describe('model-based: random operation sequences', () => {
           const ccm = new ArrayBuffer(8 * 1024);
           const heap = createTlsf(sram, { base: 0x2000_0000, align, slLog2 });
           heap.addPool(ccm, { base: secondBase });
-          runModel(heap, [
-            { base: 0x2000_0000, bytes: new Uint8Array(sram) },
-            { base: secondBase, bytes: new Uint8Array(ccm) },
-          ], commands);
+          runModel(
+            heap,
+            [
+              { base: 0x2000_0000, bytes: new Uint8Array(sram) },
+              { base: secondBase, bytes: new Uint8Array(ccm) },
+            ],
+            commands,
+          );
         },
       ),
       { numRuns: 100 },

@@ -19,7 +19,9 @@ describe('benchmark traces', () => {
       let peakLive = 0;
       for (let i = 0; i < first.ops.length; i += 3) {
         const [kind, slot, size] = [first.ops[i]!, first.ops[i + 1]!, first.ops[i + 2]!];
-        const bad = (why: string): never => { throw new Error(`op ${i / 3} (${kind}, ${slot}, ${size}): ${why}`); };
+        const bad = (why: string): never => {
+          throw new Error(`op ${i / 3} (${kind}, ${slot}, ${size}): ${why}`);
+        };
         if (kind !== OP_FREE && (size < spec.minSize || size > spec.maxSize)) bad('size out of range');
         if (kind === OP_MALLOC) {
           if (live.has(slot)) bad('slot already live');
@@ -66,7 +68,11 @@ describe('the C TLSF span model of the benchmark', () => {
   // then blocks of max(12, request rounded to 4) + 4 bytes, reuse of freed blocks, realloc in place
   // only forwards.
   const CONTROL = 3188;
-  const traceOf = (ops: number[], slotCount: number): Trace => ({ ...makeTrace('steady', 1), ops: Int32Array.from(ops), slotCount });
+  const traceOf = (ops: number[], slotCount: number): Trace => ({
+    ...makeTrace('steady', 1),
+    ops: Int32Array.from(ops),
+    slotCount,
+  });
 
   test('packs mallocs after the control structure with 4-byte headers and 12-byte minimum payloads', () => {
     const ops = [OP_MALLOC, 0, 1, OP_MALLOC, 1, 12, OP_MALLOC, 2, 13, OP_MALLOC, 3, 100];

@@ -1,8 +1,20 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import {
-  BLOCK_HEADER_SIZE, MIN_BLOCK_SIZE, TLSF_DEFAULTS, TlsfError, classRange, createTlsf, inspectControl, mapBlockSize,
-  mapRequest, nextFreeLink, searchSizeFor, tlsfGeometry, tlsfLayout, type Tlsf,
+  BLOCK_HEADER_SIZE,
+  MIN_BLOCK_SIZE,
+  TLSF_DEFAULTS,
+  TlsfError,
+  classRange,
+  createTlsf,
+  inspectControl,
+  mapBlockSize,
+  mapRequest,
+  nextFreeLink,
+  searchSizeFor,
+  tlsfGeometry,
+  tlsfLayout,
+  type Tlsf,
 } from '../src/allocator/index.js';
 
 const SRAM = 0x2000_0000;
@@ -30,7 +42,12 @@ describe('size-to-class mapping', () => {
   test('the README example: slLog2 = 2, align 8 gives 32-39, 40-47, 48-55, 56-63', () => {
     const geometry = tlsfGeometry({ align: 8, slLog2: 2 });
     expect(geometry.smallBlockSize).toBe(32);
-    const expected = [[32, 39], [40, 47], [48, 55], [56, 63]];
+    const expected = [
+      [32, 39],
+      [40, 47],
+      [48, 55],
+      [56, 63],
+    ];
     expected.forEach(([min, max], sl) => {
       expect(classRange(geometry, 1, sl)).toEqual({ classMin: min, classMax: max });
       expect(mapBlockSize(geometry, min!)).toEqual({ firstLevelIndex: 1, secondLevelIndex: sl });
@@ -39,13 +56,25 @@ describe('size-to-class mapping', () => {
     expect(classRange(geometry, 2, 0)).toEqual({ classMin: 64, classMax: 79 });
     // 37 bytes + 4 header = 41 -> 48: class (1,2) 48..55; already on a boundary, so searched there.
     expect(mapRequest(37, { align: 8, slLog2: 2 })).toMatchObject({
-      adjustedSize: 48, firstLevelIndex: 1, secondLevelIndex: 2, classMin: 48, classMax: 55,
-      searchSize: 48, searchFirstLevel: 1, searchSecondLevel: 2,
+      adjustedSize: 48,
+      firstLevelIndex: 1,
+      secondLevelIndex: 2,
+      classMin: 48,
+      classMax: 55,
+      searchSize: 48,
+      searchFirstLevel: 1,
+      searchSecondLevel: 2,
     });
     // 100 + 4 = 104 lies in 96..111 (2,2); a block there may be 96..103, so search starts at 112.
     expect(mapRequest(100, { align: 8, slLog2: 2 })).toMatchObject({
-      adjustedSize: 104, firstLevelIndex: 2, secondLevelIndex: 2, classMin: 96, classMax: 111,
-      searchSize: 112, searchFirstLevel: 2, searchSecondLevel: 3,
+      adjustedSize: 104,
+      firstLevelIndex: 2,
+      secondLevelIndex: 2,
+      classMin: 96,
+      classMax: 111,
+      searchSize: 112,
+      searchFirstLevel: 2,
+      searchSecondLevel: 3,
     });
   });
 
@@ -72,10 +101,13 @@ describe('size-to-class mapping', () => {
             for (const request of requests) {
               const search = searchSizeFor(geometry, request);
               const target = mapBlockSize(geometry, search);
-              expect(classRange(geometry, target.firstLevelIndex, target.secondLevelIndex).classMin).toBeGreaterThanOrEqual(request);
+              expect(
+                classRange(geometry, target.firstLevelIndex, target.secondLevelIndex).classMin,
+              ).toBeGreaterThanOrEqual(request);
               const sameClass = request === classMin;
-              expect(target).toEqual(sameClass ? { firstLevelIndex: fl, secondLevelIndex: sl }
-                : mapBlockSize(geometry, classMax + 1));
+              expect(target).toEqual(
+                sameClass ? { firstLevelIndex: fl, secondLevelIndex: sl } : mapBlockSize(geometry, classMax + 1),
+              );
             }
             previousMax = classMax;
             expectedSl = sl + 1 === geometry.slCount ? 0 : sl + 1;
@@ -89,7 +121,9 @@ describe('size-to-class mapping', () => {
           const mapping = mapRequest(request, { align, slLog2 });
           expect(mapping.adjustedSize % align).toBe(0);
           expect(mapping.adjustedSize).toBeGreaterThanOrEqual(Math.max(MIN_BLOCK_SIZE, request + BLOCK_HEADER_SIZE));
-          expect(mapping.adjustedSize - (request + BLOCK_HEADER_SIZE)).toBeLessThan(Math.max(align, MIN_BLOCK_SIZE - BLOCK_HEADER_SIZE - request + 1));
+          expect(mapping.adjustedSize - (request + BLOCK_HEADER_SIZE)).toBeLessThan(
+            Math.max(align, MIN_BLOCK_SIZE - BLOCK_HEADER_SIZE - request + 1),
+          );
           expect(mapping.classMin).toBeLessThanOrEqual(mapping.adjustedSize);
           expect(mapping.classMax).toBeGreaterThanOrEqual(mapping.adjustedSize);
         }
@@ -97,9 +131,12 @@ describe('size-to-class mapping', () => {
     }
   }
 
-  test('the heap\'s own branch-free mapping agrees with mapBlockSize and searchSizeFor everywhere', () => {
+  test("the heap's own branch-free mapping agrees with mapBlockSize and searchSizeFor everywhere", () => {
     // listOf / searchListOf are private and written for speed; this holds them to the readable rule.
-    interface Internals { listOf(size: number): number; searchListOf(size: number): number }
+    interface Internals {
+      listOf(size: number): number;
+      searchListOf(size: number): number;
+    }
     for (const align of [4, 8, 16] as const) {
       for (let slLog2 = 1; slLog2 <= 5; slLog2++) {
         const geometry = tlsfGeometry({ align, slLog2 });
@@ -220,7 +257,12 @@ describe('heap in target memory', () => {
 
 describe('operations', () => {
   test('exhaustion and recovery: fill until 0, free all, one free block again', () => {
-    for (const [align, slLog2] of [[4, 1], [8, 5], [16, 3], [8, 2]] as const) {
+    for (const [align, slLog2] of [
+      [4, 1],
+      [8, 5],
+      [16, 3],
+      [8, 2],
+    ] as const) {
       const heap = createTlsf(new ArrayBuffer(48 * 1024), { base: SRAM, align, slLog2 });
       const before = heap.stats();
       const pointers: number[] = [];
@@ -462,7 +504,7 @@ describe('pools', () => {
     expectTlsfError(() => heap.rebind(memory.buffer), 'bad-option'); // nothing is detached now
   });
 
-  test('without maxPoolBytes, later pools are cut to the first pool\'s classes; rebind checks the new buffer', () => {
+  test("without maxPoolBytes, later pools are cut to the first pool's classes; rebind checks the new buffer", () => {
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 64 });
     const heap = createTlsf(memory.buffer);
     const oldBytes = memory.buffer.byteLength;
@@ -582,7 +624,7 @@ describe('check() finds corruption and never throws', () => {
     heap.malloc(40);
     heap.free(b);
     const at = (addr: number): number => (addr - SRAM) >>> 2;
-    const hexOf = (n: number): string => '0x' + n.toString(16).padStart(8, '0');
+    const hexOf = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
 
     const saved = words[at(a - 4)]!;
     words[at(a - 4)] = saved | 1; // a used block claims to be free
@@ -627,7 +669,11 @@ describe('check() finds corruption and never throws', () => {
           const words = new Uint32Array(memory);
           const heap = createTlsf(memory, { base: SRAM, slLog2: 3 });
           const live = sizes.map((s) => heap.malloc(s % 700)).filter((p) => p !== 0);
-          live.filter((_, i) => i % 2 === 0).forEach((p) => heap.free(p));
+          live
+            .filter((_, i) => i % 2 === 0)
+            .forEach((p) => {
+              heap.free(p);
+            });
           for (const [index, value] of damage) words[index] = value;
           const result = heap.check();
           expect(typeof result.ok).toBe('boolean');
@@ -643,28 +689,38 @@ describe('check() finds corruption and never throws', () => {
 
 describe('inspection helpers', () => {
   test('the O(1) freeBytes and largestFreeBlock() agree with a walk, over two pools and random operations', () => {
-    fc.assert(fc.property(
-      fc.array(fc.record({ kind: fc.constantFrom('malloc', 'free', 'realloc', 'memalign'), size: fc.integer({ min: 0, max: 3000 }), pick: fc.nat() }), { maxLength: 80 }),
-      (operations) => {
-        const heap = createTlsf(new ArrayBuffer(16384), { base: SRAM });
-        heap.addPool(new ArrayBuffer(8192), { base: CCM });
-        const live: number[] = [];
-        for (const { kind, size, pick } of operations) {
-          if (kind === 'free' && live.length > 0) heap.free(live.splice(pick % live.length, 1)[0]!);
-          else if (kind === 'realloc' && live.length > 0) {
-            const index = pick % live.length;
-            const moved = heap.realloc(live[index]!, size + 1);
-            if (moved !== 0) live[index] = moved;
-          } else {
-            const ptr = kind === 'memalign' ? heap.memalign(64, size) : heap.malloc(size);
-            if (ptr !== 0) live.push(ptr);
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            kind: fc.constantFrom('malloc', 'free', 'realloc', 'memalign'),
+            size: fc.integer({ min: 0, max: 3000 }),
+            pick: fc.nat(),
+          }),
+          { maxLength: 80 },
+        ),
+        (operations) => {
+          const heap = createTlsf(new ArrayBuffer(16384), { base: SRAM });
+          heap.addPool(new ArrayBuffer(8192), { base: CCM });
+          const live: number[] = [];
+          for (const { kind, size, pick } of operations) {
+            if (kind === 'free' && live.length > 0) heap.free(live.splice(pick % live.length, 1)[0]!);
+            else if (kind === 'realloc' && live.length > 0) {
+              const index = pick % live.length;
+              const moved = heap.realloc(live[index]!, size + 1);
+              if (moved !== 0) live[index] = moved;
+            } else {
+              const ptr = kind === 'memalign' ? heap.memalign(64, size) : heap.malloc(size);
+              if (ptr !== 0) live.push(ptr);
+            }
+            const stats = heap.stats();
+            expect(heap.freeBytes).toBe(stats.freeBytes);
+            expect(heap.largestFreeBlock()).toBe(stats.largestFree);
           }
-          const stats = heap.stats();
-          expect(heap.freeBytes).toBe(stats.freeBytes);
-          expect(heap.largestFreeBlock()).toBe(stats.largestFree);
-        }
-      },
-    ), { numRuns: 60 });
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 
   test('walk, findBlock and metadata ranges', () => {
@@ -702,7 +758,14 @@ describe('inspection helpers', () => {
     const control = inspectControl(heap);
     const words = new Uint32Array(memory);
     const layout = heap.layout;
-    expect(control).toMatchObject({ address: SRAM, bytes: layout.controlBytes, align: 8, slLog2: 3, flCount: layout.flCount, slCount: 8 });
+    expect(control).toMatchObject({
+      address: SRAM,
+      bytes: layout.controlBytes,
+      align: 8,
+      slLog2: 3,
+      flCount: layout.flCount,
+      slCount: 8,
+    });
     expect(control.firstLevelBitmap).toBe(words[0]);
     expect(control.secondLevelBitmaps).toEqual([...words.subarray(1, 1 + layout.flCount)]);
     const { firstLevelIndex: fl, secondLevelIndex: sl } = mapBlockSize(layout, heap.usableSize(heap.malloc(40)) + 4);

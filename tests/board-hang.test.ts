@@ -22,8 +22,11 @@ function mainDispatch(board: string): number {
 function runCode(board: string, code: number[], extra: Partial<RunOptions> = {}): RunReport {
   const bytes = new Uint8Array(code.flatMap((halfword) => [halfword & 0xff, halfword >> 8]));
   return runFirmware({
-    elf: fixture(board), elfName: `fixture-${board}.elf`, board: loadBoard(board),
-    flashPatches: [{ address: mainDispatch(board), bytes }], ...extra,
+    elf: fixture(board),
+    elfName: `fixture-${board}.elf`,
+    board: loadBoard(board),
+    flashPatches: [{ address: mainDispatch(board), bytes }],
+    ...extra,
   });
 }
 
@@ -39,8 +42,14 @@ describe('hang: nothing can wake the core', () => {
     it(`${board}: b . ends the run at once, naming the PC and the function`, () => {
       const report = runCode(board, [NOP, B_SELF]);
       expect(report.result, report.message).toBe('hang');
-      expect(report.stoppedAt).toEqual({ pc: mainDispatch(board) + 2, symbol: 'main_dispatch+0x2', reason: 'branch-to-self' });
-      expect(report.message).toMatch(/^hang: the core branches to itself at 0x[0-9a-f]+ \(main_dispatch\+0x2\) and nothing can wake it/);
+      expect(report.stoppedAt).toEqual({
+        pc: mainDispatch(board) + 2,
+        symbol: 'main_dispatch+0x2',
+        reason: 'branch-to-self',
+      });
+      expect(report.message).toMatch(
+        /^hang: the core branches to itself at 0x[0-9a-f]+ \(main_dispatch\+0x2\) and nothing can wake it/,
+      );
       // The default budget is 2e9; the hang is seen after the first slice or two.
       expect(report.instructions).toBeLessThan(5_000_000);
     });
@@ -93,22 +102,35 @@ describe('hang: nothing can wake the core', () => {
     expect(Math.abs(counts[1]! - counts[0]!)).toBeLessThanOrEqual(3);
     // Taken (r0 == 0): the same code is a hang, with any slice size.
     for (const sliceInstructions of [undefined, 1]) {
-      const taken = runCode('stm32f411re', [0x2000, 0x2800, 0xbf08, B_SELF, ...RETURN_0], sliceInstructions ? { sliceInstructions } : {});
+      const taken = runCode(
+        'stm32f411re',
+        [0x2000, 0x2800, 0xbf08, B_SELF, ...RETURN_0],
+        sliceInstructions ? { sliceInstructions } : {},
+      );
       expect(taken.result, taken.message).toBe('hang');
     }
   });
 });
 
 describe('timeout: the wall clock and the instruction budget', () => {
-  const runaway = (extra: Partial<RunOptions>) => runFirmware({
-    elf: fixture('stm32f411re'), board: loadBoard('stm32f411re'), params: { test: RUNAWAY_TEST }, ...extra,
-  });
+  const runaway = (extra: Partial<RunOptions>) =>
+    runFirmware({
+      elf: fixture('stm32f411re'),
+      board: loadBoard('stm32f411re'),
+      params: { test: RUNAWAY_TEST },
+      ...extra,
+    });
 
   it('an endless loop that is not a branch to itself ends at timeoutMs, naming the limit, PC and loop', () => {
     const report = runaway({ timeoutMs: 300 });
     expect(report.result, report.message).toBe('timeout');
-    expect(report.stoppedAt).toMatchObject({ reason: 'wall-clock', symbol: expect.stringMatching(/^main_dispatch\+0x/) });
-    expect(report.message).toMatch(/^no exit within 300 ms of host time \(the wall-clock limit; raise it with timeoutMs \/ --timeout\); pc 0x[0-9a-f]+ \(main_dispatch\+0x[0-9a-f]+\)(; the last \d+ slices (all ended at 0x[0-9a-f]+|ended in 0x[0-9a-f]+\.\.0x[0-9a-f]+) \(main_dispatch\))?$/);
+    expect(report.stoppedAt).toMatchObject({
+      reason: 'wall-clock',
+      symbol: expect.stringMatching(/^main_dispatch\+0x/),
+    });
+    expect(report.message).toMatch(
+      /^no exit within 300 ms of host time \(the wall-clock limit; raise it with timeoutMs \/ --timeout\); pc 0x[0-9a-f]+ \(main_dispatch\+0x[0-9a-f]+\)(; the last \d+ slices (all ended at 0x[0-9a-f]+|ended in 0x[0-9a-f]+\.\.0x[0-9a-f]+) \(main_dispatch\))?$/,
+    );
     expect(report.instructions).toBeLessThan(2e9);
     expect(report.instructions).toBeGreaterThan(0);
     expect(report.hostMs).toBeGreaterThanOrEqual(300);
@@ -118,7 +140,10 @@ describe('timeout: the wall clock and the instruction budget', () => {
     const report = runaway({ maxInstructions: 3_000_000, timeoutMs: 60_000 });
     expect(report.result).toBe('timeout');
     expect(report.instructions).toBe(3_000_000);
-    expect(report.stoppedAt).toMatchObject({ reason: 'instruction-budget', symbol: expect.stringMatching(/^main_dispatch\+0x/) });
+    expect(report.stoppedAt).toMatchObject({
+      reason: 'instruction-budget',
+      symbol: expect.stringMatching(/^main_dispatch\+0x/),
+    });
     expect(report.message).toMatch(/^no exit after 3000000 instructions \(the instruction budget/);
   });
 

@@ -58,8 +58,15 @@ function boardFile(name: string, text: string): string {
 
 describe('clockHz takes decimal prefixes (sizes keep binary ones)', () => {
   it.each([
-    ['48M', 48_000_000], ['48MHz', 48_000_000], ['48 MHz', 48_000_000], ['48000000', 48_000_000],
-    ['32.768k', 32_768], ['32.768kHz', 32_768], ['100K', 100_000], ['1.2G', 1_200_000_000], ['16000000Hz', 16_000_000],
+    ['48M', 48_000_000],
+    ['48MHz', 48_000_000],
+    ['48 MHz', 48_000_000],
+    ['48000000', 48_000_000],
+    ['32.768k', 32_768],
+    ['32.768kHz', 32_768],
+    ['100K', 100_000],
+    ['1.2G', 1_200_000_000],
+    ['16000000Hz', 16_000_000],
   ])('"%s" is %d Hz', (text, hertz) => {
     expect(validateBoard({ ...goodBoard(), clockHz: text }, 'my.json').clockHz).toBe(hertz);
   });
@@ -97,39 +104,56 @@ describe('clockHz takes decimal prefixes (sizes keep binary ones)', () => {
 
 describe('memory regions', () => {
   it('refuses a bank or the flash running past 4 GiB', () => {
-    expect(refusal(withBank(0, { base: '0xfffff000', size: '0x2000' })))
-      .toMatch(/ram\[0\] \(bank "SRAM1"\) at 0xfffff000 size 0x2000 runs past the end of the 32-bit address space/);
-    expect(refusal({ ...goodBoard(), flash: { base: '0xffff0000', size: '0x20000' } }))
-      .toMatch(/flash at 0xffff0000 size 0x20000 runs past the end of the 32-bit address space/);
+    expect(refusal(withBank(0, { base: '0xfffff000', size: '0x2000' }))).toMatch(
+      /ram\[0\] \(bank "SRAM1"\) at 0xfffff000 size 0x2000 runs past the end of the 32-bit address space/,
+    );
+    expect(refusal({ ...goodBoard(), flash: { base: '0xffff0000', size: '0x20000' } })).toMatch(
+      /flash at 0xffff0000 size 0x20000 runs past the end of the 32-bit address space/,
+    );
     // Ending exactly at 4 GiB is allowed.
     expect(validateBoard(withBank(1, { base: '0xfffff000', size: '0x1000' }), 'my.json').ram[1]!.base).toBe(0xfffff000);
   });
 
   it('refuses duplicate bank names, also differing only in case (--extra-bank matches either)', () => {
-    expect(refusal(withBank(1, { name: 'SRAM1' }))).toMatch(/ram\[1\] and ram\[0\] are both named "SRAM1"; bank names must be unique/);
+    expect(refusal(withBank(1, { name: 'SRAM1' }))).toMatch(
+      /ram\[1\] and ram\[0\] are both named "SRAM1"; bank names must be unique/,
+    );
     expect(refusal(withBank(1, { name: 'sram1' }))).toMatch(/ram\[1\] and ram\[0\] are both named "sram1"/);
   });
 
   it('refuses banks that overlap each other or the flash', () => {
-    expect(refusal(withBank(1, { base: '0x20004000' })))
-      .toMatch(/ram\[0\] \(bank "SRAM1"\) \(0x20000000\.\.0x20007fff\) and ram\[1\] \(bank "SRAM2"\) \(0x20004000\.\.0x20007fff\) overlap/);
-    expect(refusal(withBank(1, { base: '0x08008000' }))).toMatch(/flash \(0x8000000\.\.0x800ffff\) and ram\[1\] \(bank "SRAM2"\) .* overlap/);
+    expect(refusal(withBank(1, { base: '0x20004000' }))).toMatch(
+      /ram\[0\] \(bank "SRAM1"\) \(0x20000000\.\.0x20007fff\) and ram\[1\] \(bank "SRAM2"\) \(0x20004000\.\.0x20007fff\) overlap/,
+    );
+    expect(refusal(withBank(1, { base: '0x08008000' }))).toMatch(
+      /flash \(0x8000000\.\.0x800ffff\) and ram\[1\] \(bank "SRAM2"\) .* overlap/,
+    );
   });
 
   it('refuses a bank over the System Control Space / Private Peripheral Bus, naming the bank', () => {
-    expect(refusal(withBank(1, { base: SCS_BASE, size: '4K' })))
-      .toMatch(/ram\[1\] \(bank "SRAM2"\) at 0xe000e000 size 0x1000 overlaps the Private Peripheral Bus \(System Control Space\) at 0xe0000000\.\.0xe00fffff, which the machine maps itself/);
-    expect(refusal(withBank(1, { base: '0xe0000000', size: '4K' }))).toMatch(/bank "SRAM2".* overlaps the Private Peripheral Bus/);
-    expect(refusal(withBank(1, { base: '0xdff00000', size: '0x200000' }))).toMatch(/bank "SRAM2".* overlaps the Private Peripheral Bus/);
-    expect(refusal({ ...goodBoard(), flash: { base: '0xe00ff000', size: '8K' } })).toMatch(/flash at 0xe00ff000 .* overlaps the Private Peripheral Bus/);
+    expect(refusal(withBank(1, { base: SCS_BASE, size: '4K' }))).toMatch(
+      /ram\[1\] \(bank "SRAM2"\) at 0xe000e000 size 0x1000 overlaps the Private Peripheral Bus \(System Control Space\) at 0xe0000000\.\.0xe00fffff, which the machine maps itself/,
+    );
+    expect(refusal(withBank(1, { base: '0xe0000000', size: '4K' }))).toMatch(
+      /bank "SRAM2".* overlaps the Private Peripheral Bus/,
+    );
+    expect(refusal(withBank(1, { base: '0xdff00000', size: '0x200000' }))).toMatch(
+      /bank "SRAM2".* overlaps the Private Peripheral Bus/,
+    );
+    expect(refusal({ ...goodBoard(), flash: { base: '0xe00ff000', size: '8K' } })).toMatch(
+      /flash at 0xe00ff000 .* overlaps the Private Peripheral Bus/,
+    );
     // The vendor system region above the PPB is not mapped by the machine.
     expect(validateBoard(withBank(1, { base: '0xe0100000', size: '4K' }), 'my.json').ram[1]!.base).toBe(0xe0100000);
   });
 
   it('refuses a bank or the flash over the heap service page', () => {
-    expect(refusal(withBank(1, { base: '0x9fff0000', size: '64K' })))
-      .toMatch(/ram\[1\] \(bank "SRAM2"\) at 0x9fff0000 size 0x10000 overlaps the heap service page at 0x9ffff000\.\.0x9fffffff/);
-    expect(refusal({ ...goodBoard(), flash: { base: SERVICE_PAGE, size: '4K' } })).toMatch(/flash at 0x9ffff000 .* overlaps the heap service page/);
+    expect(refusal(withBank(1, { base: '0x9fff0000', size: '64K' }))).toMatch(
+      /ram\[1\] \(bank "SRAM2"\) at 0x9fff0000 size 0x10000 overlaps the heap service page at 0x9ffff000\.\.0x9fffffff/,
+    );
+    expect(refusal({ ...goodBoard(), flash: { base: SERVICE_PAGE, size: '4K' } })).toMatch(
+      /flash at 0x9ffff000 .* overlaps the heap service page/,
+    );
   });
 
   it('every reserved region lies inside the 32-bit address space and they do not overlap', () => {
@@ -139,20 +163,27 @@ describe('memory regions', () => {
   });
 
   it('refuses regions that are not whole 4 KiB pages, and empty ones (Unicorn maps pages)', () => {
-    expect(refusal(withBank(1, { base: '0x20008800' }))).toMatch(/ram\[1\] \(bank "SRAM2"\) at 0x20008800 size 0x4000 must be 4 KiB aligned/);
-    expect(refusal(withBank(1, { size: 5000 }))).toMatch(/ram\[1\] \(bank "SRAM2"\) at 0x20008000 size 0x1388 must be 4 KiB aligned/);
+    expect(refusal(withBank(1, { base: '0x20008800' }))).toMatch(
+      /ram\[1\] \(bank "SRAM2"\) at 0x20008800 size 0x4000 must be 4 KiB aligned/,
+    );
+    expect(refusal(withBank(1, { size: 5000 }))).toMatch(
+      /ram\[1\] \(bank "SRAM2"\) at 0x20008000 size 0x1388 must be 4 KiB aligned/,
+    );
     expect(refusal({ ...goodBoard(), flash: { base: '0x08000000', size: 0 } })).toMatch(/flash at 0x8000000 is empty/);
   });
 });
 
 describe('fields', () => {
   it('refuses unknown keys at the top level, in flash and in a bank, listing the known ones', () => {
-    expect(refusal({ ...goodBoard(), clockHZ: 1 }))
-      .toMatch(/board "my-board" \(my\.json\): unknown field "clockHZ" \(known fields: name, description, cpu, clockHz, flash, ram, source\)/);
-    expect(refusal({ ...goodBoard(), flash: { base: 0x08000000, size: '64K', wait: 1 } }))
-      .toMatch(/flash: unknown field "wait" \(known fields: base, size\)/);
-    expect(refusal(withBank(0, { heaps: true })))
-      .toMatch(/ram\[0\] \(bank "SRAM1"\): unknown field "heaps" \(known fields: name, base, size, heap, notes\)/);
+    expect(refusal({ ...goodBoard(), clockHZ: 1 })).toMatch(
+      /board "my-board" \(my\.json\): unknown field "clockHZ" \(known fields: name, description, cpu, clockHz, flash, ram, source\)/,
+    );
+    expect(refusal({ ...goodBoard(), flash: { base: 0x08000000, size: '64K', wait: 1 } })).toMatch(
+      /flash: unknown field "wait" \(known fields: base, size\)/,
+    );
+    expect(refusal(withBank(0, { heaps: true }))).toMatch(
+      /ram\[0\] \(bank "SRAM1"\): unknown field "heaps" \(known fields: name, base, size, heap, notes\)/,
+    );
   });
 
   it('refuses a bank whose notes are not text, a non-object bank, and names that are not one path component', () => {
@@ -160,7 +191,9 @@ describe('fields', () => {
     expect(refusal({ ...goodBoard(), ram: ['SRAM'] })).toMatch(/field "ram\[0\]" must be an object, got "SRAM"/);
     expect(refusal({ ...goodBoard(), ram: [[]] })).toMatch(/field "ram\[0\]" must be an object/);
     expect(refusal({ ...goodBoard(), name: '../../etc' })).toMatch(/field "name" must be 1-64 letters/);
-    expect(refusal(withBank(0, { name: 'SRAM\n1' }))).toMatch(/field "ram\[0\]\.name" must be 1-64 printable ASCII characters, got "SRAM\\n1"/);
+    expect(refusal(withBank(0, { name: 'SRAM\n1' }))).toMatch(
+      /field "ram\[0\]\.name" must be 1-64 printable ASCII characters, got "SRAM\\n1"/,
+    );
   });
 
   it('quotes at most ~80 characters of an offending value', () => {
@@ -188,9 +221,16 @@ describe('board files', () => {
 
   it('refuses "__proto__" and "constructor" keys instead of applying them', () => {
     const protoText = JSON.stringify(goodBoard()).replace(/^\{/, '{"__proto__": {"polluted": true, "clockHz": 1},');
-    expect(() => loadBoard(boardFile('proto.json', protoText))).toThrow(/proto\.json\): unknown field "__proto__" \(known fields:/);
-    const bankProto = JSON.stringify(goodBoard()).replace('{"name":"SRAM1"', '{"__proto__": {"heap": true}, "name":"SRAM1"');
-    expect(() => loadBoard(boardFile('bank-proto.json', bankProto))).toThrow(/ram\[0\] \(bank "SRAM1"\): unknown field "__proto__"/);
+    expect(() => loadBoard(boardFile('proto.json', protoText))).toThrow(
+      /proto\.json\): unknown field "__proto__" \(known fields:/,
+    );
+    const bankProto = JSON.stringify(goodBoard()).replace(
+      '{"name":"SRAM1"',
+      '{"__proto__": {"heap": true}, "name":"SRAM1"',
+    );
+    expect(() => loadBoard(boardFile('bank-proto.json', bankProto))).toThrow(
+      /ram\[0\] \(bank "SRAM1"\): unknown field "__proto__"/,
+    );
     const constructorText = JSON.stringify(goodBoard()).replace(/^\{/, '{"constructor": {"name": "x"},');
     expect(() => loadBoard(boardFile('constructor.json', constructorText))).toThrow(/unknown field "constructor"/);
     expect(({} as Json).polluted).toBeUndefined();
@@ -205,7 +245,9 @@ describe('board files', () => {
     expect(() => loadBoard(zero)).toThrow(/^board file .*zero\.json is not a regular file$/);
     const huge = boardFile('huge.json', ' '.repeat(2 * 1024 * 1024));
     expect(() => loadBoard(huge)).toThrow(/huge\.json is 2097152 bytes; a board file is at most 1048576 bytes/);
-    expect(() => loadBoard(join(directory, 'missing.json'))).toThrow(/^cannot read board file .*missing\.json: no such file$/);
+    expect(() => loadBoard(join(directory, 'missing.json'))).toThrow(
+      /^cannot read board file .*missing\.json: no such file$/,
+    );
   });
 
   it('a JSON syntax error is one short line naming the file', () => {

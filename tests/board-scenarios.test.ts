@@ -7,8 +7,15 @@ import { createTlsf } from '../src/allocator/index.js';
 
 const firmwareDir = join(import.meta.dirname, '..', 'firmware-sim');
 const scenariosPath = join(firmwareDir, 'scenarios.json');
-interface Scenario { name: string; elf: string; minRam: number; minHeap?: number }
-const scenarios: Scenario[] = existsSync(scenariosPath) ? JSON.parse(readFileSync(scenariosPath, 'utf8')) as Scenario[] : [];
+interface Scenario {
+  name: string;
+  elf: string;
+  minRam: number;
+  minHeap?: number;
+}
+const scenarios: Scenario[] = existsSync(scenariosPath)
+  ? (JSON.parse(readFileSync(scenariosPath, 'utf8')) as Scenario[])
+  : [];
 
 const elfPath = (scenario: Scenario, board: string) => join(firmwareDir, scenario.elf.replace('{board}', board));
 
@@ -18,7 +25,12 @@ describe.skipIf(scenarios.length === 0)('firmware-sim scenarios on every board',
       for (const scenario of scenarios) {
         const path = elfPath(scenario, board.name);
         if (!existsSync(path)) continue;
-        const report = runFirmware({ elf: readFileSync(path), elfName: `${scenario.name}.elf`, board: loadBoard(board.name), maxInstructions: 5e8 });
+        const report = runFirmware({
+          elf: readFileSync(path),
+          elfName: `${scenario.name}.elf`,
+          board: loadBoard(board.name),
+          maxInstructions: 5e8,
+        });
         // scenarios.json states the smallest heap each scenario completes in.
         if (report.heapSize >= (scenario.minHeap ?? 0)) {
           expect(report.result, `${scenario.name} on ${board.name}: ${report.message}`).toBe('ok');
@@ -36,7 +48,8 @@ describe.skipIf(scenarios.length === 0)('firmware-sim scenarios on every board',
 
   it('heap calls through the C library are logged as called from the firmware function, not the malloc wrapper', () => {
     // runtime/heap.c passes its own return address in the services' caller argument (docs/design.md §3).
-    const shim = /^_?(malloc|free|realloc|calloc|memalign|aligned_alloc|posix_memalign|valloc|pvalloc|reallocf|cfree|_malloc_r|_free_r|_realloc_r|_calloc_r|_memalign_r)(\+0x[0-9a-f]+)?$/;
+    const shim =
+      /^_?(malloc|free|realloc|calloc|memalign|aligned_alloc|posix_memalign|valloc|pvalloc|reallocf|cfree|_malloc_r|_free_r|_realloc_r|_calloc_r|_memalign_r)(\+0x[0-9a-f]+)?$/;
     const callersOf = (scenarioName: string, board: string, params: Record<string, number> = {}) => {
       const elf = readFileSync(elfPath(scenarios.find((candidate) => candidate.name === scenarioName)!, board));
       const image = parseElf(elf);
@@ -74,14 +87,21 @@ describe.skipIf(scenarios.length === 0)('firmware-sim scenarios on every board',
     }
   });
 
-  it('the peak figures match a replay of the run\'s own call log on a fresh allocator', () => {
+  it("the peak figures match a replay of the run's own call log on a fresh allocator", () => {
     const scenario = scenarios.find((candidate) => candidate.name === 'rtos-queues') ?? scenarios[0]!;
-    const machine = new Machine({ elf: readFileSync(elfPath(scenario, 'stm32f411re')), board: loadBoard('stm32f411re'), recordEvents: true }, tlsfHeap);
+    const machine = new Machine(
+      { elf: readFileSync(elfPath(scenario, 'stm32f411re')), board: loadBoard('stm32f411re'), recordEvents: true },
+      tlsfHeap,
+    );
     try {
       const report = machine.run();
       expect(report.result, report.message).toBe('ok');
       const group = machine.groups[0]!;
-      const replay = createTlsf(new ArrayBuffer(group.size), { base: group.base, offset: machine.heapStart - group.base, length: machine.heapLength });
+      const replay = createTlsf(new ArrayBuffer(group.size), {
+        base: group.base,
+        offset: machine.heapStart - group.base,
+        length: machine.heapLength,
+      });
       let peakUsed = 0;
       let largestFreeAtPeak = replay.stats().largestFree;
       let live = 0;
@@ -95,9 +115,17 @@ describe.skipIf(scenarios.length === 0)('firmware-sim scenarios on every board',
         else if (event.op === 'realloc') result = replay.realloc(event.args[0]!, event.args[1]!);
         else if (event.op === 'free' && event.args[0] !== 0) replay.free(event.args[0]!);
         if (event.op !== 'mark') expect(result).toBe(event.result);
-        if (event.op === 'free' || event.op === 'realloc') { live -= requested.get(event.args[0]!) ?? 0; requested.delete(event.args[0]!); }
+        if (event.op === 'free' || event.op === 'realloc') {
+          live -= requested.get(event.args[0]!) ?? 0;
+          requested.delete(event.args[0]!);
+        }
         if (result !== 0) {
-          const size = event.op === 'malloc' ? event.args[0]! : event.op === 'calloc' ? event.args[0]! * event.args[1]! : event.args[1]!;
+          const size =
+            event.op === 'malloc'
+              ? event.args[0]!
+              : event.op === 'calloc'
+                ? event.args[0]! * event.args[1]!
+                : event.args[1]!;
           requested.set(result, size);
           live += size;
           peakRequested = Math.max(peakRequested, live);
@@ -121,7 +149,13 @@ describe.skipIf(scenarios.length === 0)('firmware-sim scenarios on every board',
       for (const scenario of scenarios) {
         const path = elfPath(scenario, boardName);
         if (!existsSync(path)) continue;
-        const report = runFirmware({ elf: readFileSync(path), board: loadBoard(boardName), guard: true, alignmentCheck: true, maxInstructions: 5e8 });
+        const report = runFirmware({
+          elf: readFileSync(path),
+          board: loadBoard(boardName),
+          guard: true,
+          alignmentCheck: true,
+          maxInstructions: 5e8,
+        });
         expect(report.result, `${scenario.name} on ${boardName}: ${report.message}`).toBe('ok');
       }
     }

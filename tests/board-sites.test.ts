@@ -5,7 +5,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  Machine, loadBoard, parseElf, runFirmware, symbolize, tlsfHeap, type HeapEvent, type RunOptions, type RunReport,
+  Machine,
+  loadBoard,
+  parseElf,
+  runFirmware,
+  symbolize,
+  tlsfHeap,
+  type HeapEvent,
+  type RunOptions,
+  type RunReport,
 } from '../src/board/index.js';
 import { PeakSites } from '../src/board/peak-sites.js';
 import { sourceLines } from '../src/board/dwarf-lines.js';
@@ -19,11 +27,23 @@ import { encodeTrace, parseRep } from '../firmware-sim/tools/rep2c.mjs';
 import { runCli } from './support/cli.js';
 
 const firmwareDir = join(import.meta.dirname, '..', 'firmware-sim');
-const SCENARIOS = ['packet-pool', 'rtos-queues', 'json-doc', 'tls-handshake', 'sensor-logger', 'fragmenter',
-  'realloc-grow', 'trace-player', 'third-party'];
+const SCENARIOS = [
+  'packet-pool',
+  'rtos-queues',
+  'json-doc',
+  'tls-handshake',
+  'sensor-logger',
+  'fragmenter',
+  'realloc-grow',
+  'trace-player',
+  'third-party',
+];
 const elfOf = (scenario: string, board: string) => readFileSync(join(firmwareDir, 'elf', board, `${scenario}.elf`));
 
-interface Holding { blocks: number; bytes: number }
+interface Holding {
+  blocks: number;
+  bytes: number;
+}
 
 /** The sites of a report keyed as the replay keys them: the caller address with the Thumb bit cleared. */
 function sitesByAddress(report: RunReport): Map<number, Holding> {
@@ -48,7 +68,9 @@ interface ReplayedPeak {
 function replayPeak(machine: Machine, events: readonly HeapEvent[]): ReplayedPeak {
   const group = machine.groups[0]!;
   const heap = createTlsf(new ArrayBuffer(group.size), {
-    base: group.base, offset: machine.heapStart - group.base, length: machine.heapLength,
+    base: group.base,
+    offset: machine.heapStart - group.base,
+    length: machine.heapLength,
   });
   const live = new Map<number, { caller: number; bytes: number; usable: number }>();
   let peak: ReplayedPeak = { peakUsed: 0, sites: new Map(), insideRealloc: false, backwardMoves: 0 };
@@ -94,11 +116,20 @@ function replayPeak(machine: Machine, events: readonly HeapEvent[]): ReplayedPea
 }
 
 function runKept(
-  scenario: string, board: string, extra: Partial<RunOptions> = {},
+  scenario: string,
+  board: string,
+  extra: Partial<RunOptions> = {},
 ): { report: RunReport; replay: ReplayedPeak } {
-  const machine = new Machine({
-    elf: elfOf(scenario, board), elfName: `${scenario}.elf`, board: loadBoard(board), recordEvents: true, ...extra,
-  }, tlsfHeap);
+  const machine = new Machine(
+    {
+      elf: elfOf(scenario, board),
+      elfName: `${scenario}.elf`,
+      board: loadBoard(board),
+      recordEvents: true,
+      ...extra,
+    },
+    tlsfHeap,
+  );
   try {
     const report = machine.run();
     return { report, replay: replayPeak(machine, report.events!) };
@@ -108,7 +139,10 @@ function runKept(
 }
 
 function expectSumIsPeak(report: RunReport, what: string): void {
-  expect(report.peakSites.reduce((sum, entry) => sum + entry.bytes, 0), what).toBe(report.peakUsed);
+  expect(
+    report.peakSites.reduce((sum, entry) => sum + entry.bytes, 0),
+    what,
+  ).toBe(report.peakUsed);
   for (let i = 1; i < report.peakSites.length; i++) {
     expect(report.peakSites[i - 1]!.bytes, what).toBeGreaterThanOrEqual(report.peakSites[i]!.bytes);
   }
@@ -136,8 +170,9 @@ describe('peakSites on the board', () => {
     expect(replay.peakUsed).toBe(report.peakUsed);
     expect(sitesByAddress(report)).toEqual(replay.sites);
     const image = parseElf(elfOf('packet-pool', 'stm32f411re'));
-    const packetAlloc = [...replay.sites.entries()]
-      .filter(([address]) => symbolize(image, address)?.startsWith('packet_alloc+'));
+    const packetAlloc = [...replay.sites.entries()].filter(([address]) =>
+      symbolize(image, address)?.startsWith('packet_alloc+'),
+    );
     expect(packetAlloc).toHaveLength(1);
     const [address, holding] = packetAlloc[0]!;
     const top = report.peakSites[0]!;
@@ -163,11 +198,13 @@ describe('peakSites on the board', () => {
     // Heap 4096: after the player's id table, 0 and 1 are allocated and 0 freed; 2 (too large for 0's space)
     // goes after 1 and 3 after it, then 2 is freed. Growing 1 to 2500 fits no free block, so the allocator's
     // last resort takes 0's space before it and 2's after it: the run's peak, with 1 counted once.
-    const rep = ['4096', '4', '7', '1', 'a 0 1000', 'a 1 1000', 'f 0', 'a 2 1100', 'a 3 100', 'f 2', 'r 1 2500']
-      .join('\n');
+    const rep = ['4096', '4', '7', '1', 'a 0 1000', 'a 1 1000', 'f 0', 'a 2 1100', 'a 3 100', 'f 2', 'r 1 2500'].join(
+      '\n',
+    );
     const bytes = encodeTrace(parseRep(rep, 'backwards.rep')) as Uint8Array;
     const { report, replay } = runKept('trace-player', 'stm32f411re', {
-      heapSize: 4096, params: { verify: 1 },
+      heapSize: 4096,
+      params: { verify: 1 },
       flashPatches: [{ symbol: '__tlsf_trace_start', endSymbol: '__tlsf_trace_end', bytes }],
     });
     expect(report.result, report.output).toBe('ok');
@@ -177,9 +214,9 @@ describe('peakSites on the board', () => {
     expectSumIsPeak(report, 'backwards');
   });
 
-  it('registers read through Unicorn\'s API give the same sites as the located register file', () => {
-    const run = () => runFirmware({ elf: elfOf('third-party', 'stm32f411re'), board: loadBoard('stm32f411re') })
-      .peakSites;
+  it("registers read through Unicorn's API give the same sites as the located register file", () => {
+    const run = () =>
+      runFirmware({ elf: elfOf('third-party', 'stm32f411re'), board: loadBoard('stm32f411re') }).peakSites;
     const located = run();
     process.env.TLSF_SIM_SAFE_REGISTERS = '1';
     try {
@@ -205,7 +242,10 @@ describe('file:line of the peak sites from DWARF line tables', () => {
     for (const board of ['stm32f411re', 'tiny']) {
       const report = runFirmware({ elf: fixture(board), board: loadBoard(board), params: { test: 0 } });
       expect(report.result, report.message).toBe('ok');
-      expect(report.peakSites.map((entry) => entry.file), board).toEqual(expected.map(() => 'src/fixture.c'));
+      expect(
+        report.peakSites.map((entry) => entry.file),
+        board,
+      ).toEqual(expected.map(() => 'src/fixture.c'));
       expect(report.peakSites.map((entry) => entry.line).sort(), board).toEqual([...expected].sort());
       expectSumIsPeak(report, board);
     }
@@ -227,15 +267,18 @@ describe('file:line of the peak sites from DWARF line tables', () => {
       damage(damaged);
       const report = runFirmware({ elf: damaged, board: loadBoard('stm32f411re'), params: { test: 0 } });
       expect(report.result).toBe('ok');
-      expect(report.peakSites.map(({ site, blocks, bytes }) => ({ site, blocks, bytes })))
-        .toEqual(good.peakSites.map(({ site, blocks, bytes }) => ({ site, blocks, bytes })));
+      expect(report.peakSites.map(({ site, blocks, bytes }) => ({ site, blocks, bytes }))).toEqual(
+        good.peakSites.map(({ site, blocks, bytes }) => ({ site, blocks, bytes })),
+      );
       for (const entry of report.peakSites) {
         if (!someLinesMayStay) expect(entry, what).not.toHaveProperty('line');
         else if (entry.line !== undefined) expect(entry.file, what).toBe('src/fixture.c');
       }
     }
     const scenario = runFirmware({
-      elf: elfOf('packet-pool', 'stm32f411re'), board: loadBoard('stm32f411re'), params: { bursts: 5 },
+      elf: elfOf('packet-pool', 'stm32f411re'),
+      board: loadBoard('stm32f411re'),
+      params: { bursts: 5 },
     });
     for (const entry of scenario.peakSites) expect(entry).not.toHaveProperty('line'); // built without -g
   });
@@ -266,10 +309,18 @@ describe('file:line of the peak sites from DWARF line tables', () => {
     view.setUint32(6, programStart - headerStart, true);
     const elf = new Uint8Array(view.buffer);
     const image = { sections: [{ name: '.debug_line', addr: 0, size: elf.length, type: 1, flags: 0, offset: 0 }] };
-    const lines = sourceLines(elf, image as unknown as Parameters<typeof sourceLines>[1],
-      [0x0800_0102, 0x0800_0104, 0x0800_010a, 0x0800_010e, 0x0800_0110, 0x0800_00fe]);
+    const lines = sourceLines(
+      elf,
+      image as unknown as Parameters<typeof sourceLines>[1],
+      [0x0800_0102, 0x0800_0104, 0x0800_010a, 0x0800_010e, 0x0800_0110, 0x0800_00fe],
+    );
     const named = [...lines].map(([address, where]) => [address.toString(16), `${where.file}:${where.line}`]);
-    expect(Object.fromEntries(named)).toEqual({ 8000102: 'a.c:10', 8000104: 'a.c:12', '800010a': 'a.c:12', '800010e': 'inc/b.h:12' });
+    expect(Object.fromEntries(named)).toEqual({
+      8000102: 'a.c:10',
+      8000104: 'a.c:12',
+      '800010a': 'a.c:12',
+      '800010e': 'inc/b.h:12',
+    });
   });
 });
 
@@ -292,7 +343,10 @@ describe('PeakSites bookkeeping', () => {
     expect(sites.allocated(0x0800_0101, 0x0800_0201, 16)).toBe(wrapper);
     expect(sites.allocated(0x2000_0040, 0x0800_0401, 16)).toBe(classic);
     expect(sites.atPeak().map(({ caller, blocks }) => [caller, blocks])).toEqual([
-      [0x0800_0101, 3], [0x0800_0401, 3], [0x0800_0500, 1], [0x0800_0601, 1],
+      [0x0800_0101, 3],
+      [0x0800_0401, 3],
+      [0x0800_0500, 1],
+      [0x0800_0601, 1],
     ]);
   });
 
@@ -323,20 +377,53 @@ describe('PeakSites bookkeeping', () => {
 
 describe('peakSites in the CLI reports', () => {
   const settings: RunSettings = {
-    target: 'demo', targetKind: 'scenario', boardName: 'tiny', align: 8, slLog2: 5, params: {}, guard: false,
+    target: 'demo',
+    targetKind: 'scenario',
+    boardName: 'tiny',
+    align: 8,
+    slLog2: 5,
+    params: {},
+    guard: false,
     alignmentCheck: false,
   } as RunSettings;
   const site = (name: string, offset: number, blocks: number, bytes: number) => ({
-    site: `${name}+0x${offset.toString(16)}`, symbol: name, offset, address: 0x0800_0100 + offset, blocks, bytes,
+    site: `${name}+0x${offset.toString(16)}`,
+    symbol: name,
+    offset,
+    address: 0x0800_0100 + offset,
+    blocks,
+    bytes,
   });
   const report: RunReportFigures = {
-    result: 'ok', exitCode: 0, output: '', board: 'tiny', firmware: 'demo.elf',
+    result: 'ok',
+    exitCode: 0,
+    output: '',
+    board: 'tiny',
+    firmware: 'demo.elf',
     ops: { malloc: 10, free: 10, realloc: 0, calloc: 0, memalign: 0, failed: 0 },
-    peakUsed: 10_000, peakRequested: 9_000, peakSpan: 10_500, largestFreeAtPeak: 100, largestFree: 5_000,
-    fragmentation: 0, fragmentationAtPeak: 0, controlBytes: 300, heapBase: 0x2000_0000, heapSize: 16_384,
-    instructions: 1000, cycles: 1400, seconds: 0.001, hostMs: 5,
-    peakSites: [site('packet_alloc', 0x1a, 6, 8_192), site('queue_new', 0x10, 1, 800), site('a', 2, 1, 400),
-      site('b', 4, 1, 300), site('c', 6, 1, 200), site('d', 8, 2, 60), site('e', 10, 1, 48)],
+    peakUsed: 10_000,
+    peakRequested: 9_000,
+    peakSpan: 10_500,
+    largestFreeAtPeak: 100,
+    largestFree: 5_000,
+    fragmentation: 0,
+    fragmentationAtPeak: 0,
+    controlBytes: 300,
+    heapBase: 0x2000_0000,
+    heapSize: 16_384,
+    instructions: 1000,
+    cycles: 1400,
+    seconds: 0.001,
+    hostMs: 5,
+    peakSites: [
+      site('packet_alloc', 0x1a, 6, 8_192),
+      site('queue_new', 0x10, 1, 800),
+      site('a', 2, 1, 400),
+      site('b', 4, 1, 300),
+      site('c', 6, 1, 200),
+      site('d', 8, 2, 60),
+      site('e', 10, 1, 48),
+    ],
   };
 
   it('the text report lists the top five holders with their share of peak used, and what the rest hold', () => {
@@ -353,11 +440,17 @@ describe('peakSites in the CLI reports', () => {
     expect(none).not.toContain('peak holders');
   });
 
-  it('run --json carries every site with the documented fields, in the board\'s order', () => {
+  it("run --json carries every site with the documented fields, in the board's order", () => {
     const json = runReportJson(report, settings);
     expect(json.peakSites).toEqual(report.peakSites);
-    expect(Object.keys((json.peakSites as object[])[0]!))
-      .toEqual(['site', 'symbol', 'offset', 'address', 'blocks', 'bytes']);
+    expect(Object.keys((json.peakSites as object[])[0]!)).toEqual([
+      'site',
+      'symbol',
+      'offset',
+      'address',
+      'blocks',
+      'bytes',
+    ]);
     expect(runReportJson({ ...report, peakSites: undefined }, settings).peakSites).toEqual([]);
   });
 

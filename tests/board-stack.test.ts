@@ -3,7 +3,15 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Machine, loadBoard, parseElf, runFirmware, tlsfHeap, type RunOptions, type RunReport } from '../src/board/index.js';
+import {
+  Machine,
+  loadBoard,
+  parseElf,
+  runFirmware,
+  tlsfHeap,
+  type RunOptions,
+  type RunReport,
+} from '../src/board/index.js';
 
 const fixtureDir = join(import.meta.dirname, 'fixtures', 'elf');
 const fixture = (board: string) => readFileSync(join(fixtureDir, `fixture-${board}.elf`));
@@ -13,7 +21,14 @@ const BIG_FRAME = 26;
 const SIX_KIB_LEVELS = 80;
 
 function run(board: string, params: Record<string, number>, extra: Partial<RunOptions> = {}): RunReport {
-  return runFirmware({ elf: fixture(board), elfName: `fixture-${board}.elf`, board: loadBoard(board), params, maxInstructions: 5e7, ...extra });
+  return runFirmware({
+    elf: fixture(board),
+    elfName: `fixture-${board}.elf`,
+    board: loadBoard(board),
+    params,
+    maxInstructions: 5e7,
+    ...extra,
+  });
 }
 
 /** Runs `recurse`, then reads the SP its deepest level recorded (g_deepest_sp). */
@@ -23,7 +38,9 @@ function deepestRecursion(board: string, levels: number): { report: RunReport; d
   try {
     const report = machine.run();
     const address = parseElf(elf).symbolByName.get('g_deepest_sp')!.value;
-    const bank = machine.banks.find((candidate) => address >= candidate.base && address < candidate.base + candidate.size)!;
+    const bank = machine.banks.find(
+      (candidate) => address >= candidate.base && address < candidate.base + candidate.size,
+    )!;
     const deepestSp = new DataView(bank.bytes.buffer, bank.bytes.byteOffset).getUint32(address - bank.base, true);
     return { report, deepestSp, top: machine.initialSp };
   } finally {
@@ -77,7 +94,9 @@ describe('stack overflow', () => {
     expect(overflow.sp).toBeLessThan(overflow.limit);
     expect(overflow.sp).toBeGreaterThan(overflow.limit - 128);
     expect(overflow.depth).toBeGreaterThan(report.stackSize);
-    expect(report.message).toMatch(/^stack-overflow: 0x[0-9a-f]{8} \(recurse(\+0x[0-9a-f]+)?\) wrote \d bytes? at 0x[0-9a-f]+ with sp 0x[0-9a-f]+, below the stack's limit 0x2001f000; the stack went \d+ bytes deep/);
+    expect(report.message).toMatch(
+      /^stack-overflow: 0x[0-9a-f]{8} \(recurse(\+0x[0-9a-f]+)?\) wrote \d bytes? at 0x[0-9a-f]+ with sp 0x[0-9a-f]+, below the stack's limit 0x2001f000; the stack went \d+ bytes deep/,
+    );
   });
 
   it('a program that needs about 6 KiB of stack overflows 4 KiB and passes with 8 KiB', () => {
@@ -125,7 +144,7 @@ describe('the stack size at run time', () => {
     expect(larger.heapBase + larger.heapSize).toBe(larger.stackLimit);
   });
 
-  it('a heap the linker script runs up to the stack\'s top (shared space) ends below the stack instead', () => {
+  it("a heap the linker script runs up to the stack's top (shared space) ends below the stack instead", () => {
     // The fixture with __heap_end moved to _estack, as scripts that let heap and stack share the space have it.
     const elf = new Uint8Array(fixture('stm32f411re'));
     const image = parseElf(elf);
@@ -152,14 +171,22 @@ describe('the stack size at run time', () => {
   });
 
   it('refuses sizes that do not fit, and heaps that reach into the stack, in one line', () => {
-    expect(() => run('tiny', { test: 0 }, { stackSize: 8192 })).toThrow(/^[^\n]*8192-byte stack below 0x20002000 leaves no room for the heap[^\n]*$/);
-    expect(() => run('tiny', { test: 0 }, { stackSize: 16384 })).toThrow(/^stack of 16384 bytes does not fit below the initial stack pointer 0x20002000 \(8192 bytes of SRAM below it\)$/);
-    expect(() => run('tiny', { test: 0 }, { stackSize: 1020 })).toThrow(/^stack size must be a positive multiple of 8 bytes/);
-    expect(() => run('tiny', { test: 0 }, { heapSize: 7800 })).toThrow(/^heap 0x[0-9a-f]+\.\.0x[0-9a-f]+ reaches into the stack \(1024 bytes from 0x20001c00 to 0x20002000\)/);
+    expect(() => run('tiny', { test: 0 }, { stackSize: 8192 })).toThrow(
+      /^[^\n]*8192-byte stack below 0x20002000 leaves no room for the heap[^\n]*$/,
+    );
+    expect(() => run('tiny', { test: 0 }, { stackSize: 16384 })).toThrow(
+      /^stack of 16384 bytes does not fit below the initial stack pointer 0x20002000 \(8192 bytes of SRAM below it\)$/,
+    );
+    expect(() => run('tiny', { test: 0 }, { stackSize: 1020 })).toThrow(
+      /^stack size must be a positive multiple of 8 bytes/,
+    );
+    expect(() => run('tiny', { test: 0 }, { heapSize: 7800 })).toThrow(
+      /^heap 0x[0-9a-f]+\.\.0x[0-9a-f]+ reaches into the stack \(1024 bytes from 0x20001c00 to 0x20002000\)/,
+    );
   });
 });
 
-describe('a stack of the firmware\'s own', () => {
+describe("a stack of the firmware's own", () => {
   for (const board of ['stm32f411re', 'tiny']) {
     it(`SP moved into a live heap block (a coroutine's stack) is no overflow (${board})`, () => {
       const report = run(board, { test: 27 });

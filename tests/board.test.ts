@@ -4,8 +4,18 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  DEFAULT_BOARD, Engine, Machine, loadBoard, listBoards, parseElf, readParams, runFirmware, tlsfHeap, validateBoard,
-  type RunOptions, type RunReport,
+  DEFAULT_BOARD,
+  Engine,
+  Machine,
+  loadBoard,
+  listBoards,
+  parseElf,
+  readParams,
+  runFirmware,
+  tlsfHeap,
+  validateBoard,
+  type RunOptions,
+  type RunReport,
 } from '../src/board/index.js';
 import { REG_R0, UC_PROT_READ, UC_PROT_WRITE, UC_PROT_EXEC, UC_CPU_ARM_CORTEX_M4 } from '../src/board/unicorn.js';
 
@@ -14,13 +24,41 @@ const fixture = (board: string) => readFileSync(join(fixtureDir, `fixture-${boar
 const BOARDS = ['stm32f103c8', 'stm32f411re', 'stm32f407vg', 'nrf52840', 'rp2040', 'stm32h743', 'tiny'];
 
 const TEST = {
-  roundTrip: 0, semihosting: 1, writeUnmapped: 2, writeFlash: 3, readUnmapped: 4, fetchUnmapped: 5, doubleFree: 6,
-  invalidFree: 7, overflow: 8, unaligned: 9, runaway: 10, assertion: 11, exhaust: 12, exit: 13, compute: 14,
-  otherBkpt: 17, undefinedInstruction: 18, ticks: 19, useAfterFree: 20,
+  roundTrip: 0,
+  semihosting: 1,
+  writeUnmapped: 2,
+  writeFlash: 3,
+  readUnmapped: 4,
+  fetchUnmapped: 5,
+  doubleFree: 6,
+  invalidFree: 7,
+  overflow: 8,
+  unaligned: 9,
+  runaway: 10,
+  assertion: 11,
+  exhaust: 12,
+  exit: 13,
+  compute: 14,
+  otherBkpt: 17,
+  undefinedInstruction: 18,
+  ticks: 19,
+  useAfterFree: 20,
 } as const;
 
-function run(board: string, test: number, extra: Partial<RunOptions> = {}, params: Record<string, number> = {}): RunReport {
-  return runFirmware({ elf: fixture(board), elfName: `fixture-${board}.elf`, board: loadBoard(board), params: { test, ...params }, maxInstructions: 5e6, ...extra });
+function run(
+  board: string,
+  test: number,
+  extra: Partial<RunOptions> = {},
+  params: Record<string, number> = {},
+): RunReport {
+  return runFirmware({
+    elf: fixture(board),
+    elfName: `fixture-${board}.elf`,
+    board: loadBoard(board),
+    params: { test, ...params },
+    maxInstructions: 5e6,
+    ...extra,
+  });
 }
 
 /** Runs on a Machine kept open so the test can read memory after the run. */
@@ -31,7 +69,9 @@ function runKept(board: string, test: number, extra: Partial<RunOptions> = {}) {
 }
 
 function ramWord(machine: Machine, address: number): number {
-  const bank = machine.banks.find((candidate) => address >= candidate.base && address < candidate.base + candidate.size)!;
+  const bank = machine.banks.find(
+    (candidate) => address >= candidate.base && address < candidate.base + candidate.size,
+  )!;
   return new DataView(bank.bytes.buffer, bank.bytes.byteOffset).getUint32(address - bank.base, true);
 }
 
@@ -43,7 +83,10 @@ describe('boards', () => {
     for (const board of listBoards()) expect(board.source.length).toBeGreaterThan(10);
     const f407 = loadBoard('STM32F407VG');
     expect(f407.ram.map((bank) => [bank.name, bank.base, bank.size])).toEqual([
-      ['SRAM1', 0x20000000, 112 * 1024], ['SRAM2', 0x2001c000, 16 * 1024], ['CCM', 0x10000000, 64 * 1024]]);
+      ['SRAM1', 0x20000000, 112 * 1024],
+      ['SRAM2', 0x2001c000, 16 * 1024],
+      ['CCM', 0x10000000, 64 * 1024],
+    ]);
     expect(loadBoard('rp2040').ram[0]!.size).toBe(264 * 1024);
   });
 
@@ -55,18 +98,27 @@ describe('boards', () => {
     const badBank = { ...good, ram: [{ name: 'SRAM', base: '0x20000000', heap: true }] };
     expect(() => validateBoard(badBank, 'my.json')).toThrow(/missing field "ram\[0\]\.size"/);
     expect(() => validateBoard({ ...good, cpu: 'cortex-a53' }, 'my.json')).toThrow(/field "cpu" must be one of/);
-    expect(() => validateBoard({ ...good, flash: { base: '0x08000000', size: 'lots' } }, 'my.json')).toThrow(/"flash.size"/);
+    expect(() => validateBoard({ ...good, flash: { base: '0x08000000', size: 'lots' } }, 'my.json')).toThrow(
+      /"flash.size"/,
+    );
     expect(() => loadBoard('no-such-board')).toThrow(/unknown board "no-such-board"; built-in boards: .*stm32f411re/);
   });
 
   it('loads a user board JSON file and runs firmware on a Cortex-M33 model', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tlsf-board-'));
     const path = join(dir, 'm33.json');
-    writeFileSync(path, JSON.stringify({
-      name: 'my-m33', description: 'a Cortex-M33 board from a file', cpu: 'cortex-m33', clockHz: 150e6,
-      flash: { base: '0x08000000', size: '0x80000' }, ram: [{ name: 'SRAM', base: '0x20000000', size: '0x20000', heap: true }],
-      source: 'test',
-    }));
+    writeFileSync(
+      path,
+      JSON.stringify({
+        name: 'my-m33',
+        description: 'a Cortex-M33 board from a file',
+        cpu: 'cortex-m33',
+        clockHz: 150e6,
+        flash: { base: '0x08000000', size: '0x80000' },
+        ram: [{ name: 'SRAM', base: '0x20000000', size: '0x20000', heap: true }],
+        source: 'test',
+      }),
+    );
     const board = loadBoard(path);
     expect(board.cpu).toBe('cortex-m33');
     const report = runFirmware({ elf: fixture('stm32f411re'), board, params: { test: TEST.roundTrip } });
@@ -91,7 +143,9 @@ describe('host-backed SRAM', () => {
       expect(words[1]).toBe(42);
       expect(engine.readReg(REG_R0 + 1)).toBe(42);
       engine.map('scratch', 0x30000000, 0x1000, UC_PROT_READ | UC_PROT_WRITE);
-      expect(() => engine.map('SRAM again', 0x20000000, 0x1000, UC_PROT_READ)).toThrow(/mapping SRAM again at 0x20000000 \(4096 bytes\): UC_ERR_MAP/);
+      expect(() => engine.map('SRAM again', 0x20000000, 0x1000, UC_PROT_READ)).toThrow(
+        /mapping SRAM again at 0x20000000 \(4096 bytes\): UC_ERR_MAP/,
+      );
     } finally {
       engine.close();
     }
@@ -113,8 +167,12 @@ describe('firmware on every board', () => {
         expect(report.heapBase).toBe(machine.image.symbolByName.get('__heap_start')!.value);
         // The block the firmware kept holds its string, read straight from the host-backed SRAM.
         const blockAddress = ramWord(machine, machine.image.symbolByName.get('g_block')!.value);
-        const bank = machine.banks.find((candidate) => blockAddress >= candidate.base && blockAddress < candidate.base + candidate.size)!;
-        const text = new TextDecoder().decode(bank.bytes.subarray(blockAddress - bank.base, blockAddress - bank.base + 23));
+        const bank = machine.banks.find(
+          (candidate) => blockAddress >= candidate.base && blockAddress < candidate.base + candidate.size,
+        )!;
+        const text = new TextDecoder().decode(
+          bank.bytes.subarray(blockAddress - bank.base, blockAddress - bank.base + 23),
+        );
         expect(text).toBe('written by the firmware');
         expect(machine.heap.usableSize(blockAddress)).toBeGreaterThanOrEqual(32);
         const marks = report.events!.filter((event) => event.op === 'mark');
@@ -158,7 +216,11 @@ describe('semihosting and exits', () => {
   it('assertion and out-of-memory stop the run with their results', () => {
     const assertion = run('nrf52840', TEST.assertion);
     expect(assertion.result).toBe('assertion');
-    expect(assertion.assertion).toEqual({ file: 'src/fixture.c', line: expect.any(Number), expression: 'PARAM(1) == 12345' });
+    expect(assertion.assertion).toEqual({
+      file: 'src/fixture.c',
+      line: expect.any(Number),
+      expression: 'PARAM(1) == 12345',
+    });
     const exhausted = run('tiny', TEST.exhaust, {}, { size: 100 });
     expect(exhausted.result).toBe('out-of-memory');
     expect(exhausted.ops.failed).toBe(1);
@@ -186,10 +248,16 @@ describe('semihosting and exits', () => {
     const counts: number[] = [];
     for (const sliceInstructions of [undefined, 999_983, 77_777]) {
       const progress: number[] = [];
-      const machine = new Machine({
-        elf: fixture('rp2040'), board: loadBoard('rp2040'), params: { test: TEST.compute, count: iterations },
-        ...(sliceInstructions ? { sliceInstructions } : {}), onProgress: (done) => progress.push(done),
-      }, tlsfHeap);
+      const machine = new Machine(
+        {
+          elf: fixture('rp2040'),
+          board: loadBoard('rp2040'),
+          params: { test: TEST.compute, count: iterations },
+          ...(sliceInstructions ? { sliceInstructions } : {}),
+          onProgress: (done) => progress.push(done),
+        },
+        tlsfHeap,
+      );
       try {
         const report = machine.run();
         expect(report.result).toBe('ok');
@@ -209,7 +277,12 @@ describe('semihosting and exits', () => {
     const pairs = 300;
     const counts: number[] = [];
     for (const sliceInstructions of [undefined, 3, 7, 13, 101]) {
-      const report = run('rp2040', 15, { ...(sliceInstructions ? { sliceInstructions } : {}) }, { count: pairs, size: 24 });
+      const report = run(
+        'rp2040',
+        15,
+        { ...(sliceInstructions ? { sliceInstructions } : {}) },
+        { count: pairs, size: 24 },
+      );
       expect(report.result, `slice ${sliceInstructions}: ${report.message}`).toBe('ok');
       expect(report.ops).toMatchObject({ malloc: pairs, free: pairs, failed: 0 });
       counts.push(report.instructions);
@@ -222,20 +295,31 @@ describe('semihosting and exits', () => {
     let x = 12345;
     let acc = 0;
     for (let i = 0; i < iterations; i++) {
-      if (x > 777) { x -= 777; acc += 3; } else x += 2 * 777;
+      if (x > 777) {
+        x -= 777;
+        acc += 3;
+      } else x += 2 * 777;
     }
     const expected = (x ^ acc) >>> 0;
     for (const board of ['stm32f411re', 'stm32h743', 'stm32f103c8']) {
       const counts: number[] = [];
       for (const sliceInstructions of [undefined, 1000, 3]) {
-        const machine = new Machine({
-          elf: fixture(board), board: loadBoard(board), params: { test: 23, count: iterations },
-          ...(sliceInstructions ? { sliceInstructions } : {}),
-        }, tlsfHeap);
+        const machine = new Machine(
+          {
+            elf: fixture(board),
+            board: loadBoard(board),
+            params: { test: 23, count: iterations },
+            ...(sliceInstructions ? { sliceInstructions } : {}),
+          },
+          tlsfHeap,
+        );
         try {
           const report = machine.run();
           expect(report.result, report.message).toBe('ok');
-          expect(ramWord(machine, machine.image.symbolByName.get('sink')!.value), `${board} slice ${sliceInstructions}`).toBe(expected);
+          expect(
+            ramWord(machine, machine.image.symbolByName.get('sink')!.value),
+            `${board} slice ${sliceInstructions}`,
+          ).toBe(expected);
           counts.push(report.instructions);
         } finally {
           machine.close();
@@ -258,7 +342,9 @@ describe('semihosting and exits', () => {
   it('patches parameters and rejects unknown ones, listing the known', () => {
     const params = readParams(parseElf(fixture('tiny')));
     expect(params.map((param) => param.name)).toEqual(['test', 'count', 'status', 'size']);
-    expect(() => run('tiny', TEST.roundTrip, {}, { bogus: 1 })).toThrow(/unknown parameter "bogus"; known parameters: test, count, status, size/);
+    expect(() => run('tiny', TEST.roundTrip, {}, { bogus: 1 })).toThrow(
+      /unknown parameter "bogus"; known parameters: test, count, status, size/,
+    );
   });
 });
 
@@ -266,7 +352,9 @@ describe('strings from the firmware', () => {
   /** Thumb-2 movw/movt of a 32-bit constant into register `rd`. */
   const load32 = (rd: number, value: number): number[] => {
     const half = (top: number, imm16: number) => [
-      top | (((imm16 >> 11) & 1) << 10) | (imm16 >> 12), (((imm16 >> 8) & 7) << 12) | (rd << 8) | (imm16 & 0xff)];
+      top | (((imm16 >> 11) & 1) << 10) | (imm16 >> 12),
+      (((imm16 >> 8) & 7) << 12) | (rd << 8) | (imm16 & 0xff),
+    ];
     return [...half(0xf240, value & 0xffff), ...half(0xf2c0, value >>> 16)];
   };
 
@@ -275,12 +363,20 @@ describe('strings from the firmware', () => {
     // assert_fail(text, 7, text) from main_dispatch: a 64-byte read there runs past the mapping.
     const text = new TextEncoder().encode('near the end\0');
     const at = 0x1001_0000 - text.length;
-    const code = [...load32(0, at), 0x2107 /* movs r1, #7 */, 0x4602 /* mov r2, r0 */, ...load32(3, 0x9fff_f001 + 4 * 9),
-      0x4798 /* blx r3 */, 0xe7fe];
+    const code = [
+      ...load32(0, at),
+      0x2107 /* movs r1, #7 */,
+      0x4602 /* mov r2, r0 */,
+      ...load32(3, 0x9fff_f001 + 4 * 9),
+      0x4798 /* blx r3 */,
+      0xe7fe,
+    ];
     const elf = fixture('stm32f407vg');
     const mainDispatch = parseElf(elf).symbolByName.get('main_dispatch')!.value & ~1;
     const report = runFirmware({
-      elf, board: loadBoard('stm32f407vg'), flashPatches: [
+      elf,
+      board: loadBoard('stm32f407vg'),
+      flashPatches: [
         { address: mainDispatch, bytes: new Uint8Array(code.flatMap((halfword) => [halfword & 0xff, halfword >> 8])) },
         { address: at, bytes: text },
       ],
@@ -292,7 +388,13 @@ describe('strings from the firmware', () => {
 
 describe('faults', () => {
   it.each([
-    ['stm32f411re', TEST.writeUnmapped, 'write-unmapped', 0x60000000, /wrote 4 bytes at 0x60000000 \(outside the memory map\)/],
+    [
+      'stm32f411re',
+      TEST.writeUnmapped,
+      'write-unmapped',
+      0x60000000,
+      /wrote 4 bytes at 0x60000000 \(outside the memory map\)/,
+    ],
     ['stm32f103c8', TEST.readUnmapped, 'read-unmapped', 0x60000010, /read 4 bytes at 0x60000010/],
     ['nrf52840', TEST.writeFlash, 'write-protected', undefined, /\(flash is read-only\)/],
     ['rp2040', TEST.fetchUnmapped, 'fetch-unmapped', 0x70000000, /fetched .* at 0x70000000/],
@@ -310,10 +412,14 @@ describe('faults', () => {
     const double = run('stm32f407vg', TEST.doubleFree);
     expect(double.result).toBe('fault');
     expect(double.fault!.kind).toBe('double-free');
-    expect(double.message).toMatch(/double-free: free\(0x[0-9a-f]+\) called from 0x[0-9a-f]+ \(main_dispatch\+0x[0-9a-f]+\): block 0x[0-9a-f]+ was already freed by call #2/);
+    expect(double.message).toMatch(
+      /double-free: free\(0x[0-9a-f]+\) called from 0x[0-9a-f]+ \(main_dispatch\+0x[0-9a-f]+\): block 0x[0-9a-f]+ was already freed by call #2/,
+    );
     const invalid = run('tiny', TEST.invalidFree);
     expect(invalid.fault!.kind).toBe('invalid-free');
-    expect(invalid.message).toMatch(/is not a block returned by the allocator \(4 bytes into block 0x[0-9a-f]+ \(24 bytes\) allocated by call #1 from main_dispatch\+0x[0-9a-f]+\)/);
+    expect(invalid.message).toMatch(
+      /is not a block returned by the allocator \(4 bytes into block 0x[0-9a-f]+ \(24 bytes\) allocated by call #1 from main_dispatch\+0x[0-9a-f]+\)/,
+    );
   });
 
   it('an overflow into the next header is heap corruption; --guard catches it at the writing instruction', () => {
@@ -322,7 +428,9 @@ describe('faults', () => {
     const guarded = run('stm32f411re', TEST.overflow, { guard: true });
     expect(guarded.result).toBe('heap-corruption');
     expect(guarded.fault!.kind).toBe('metadata-write');
-    expect(guarded.message).toMatch(/wrote 1 byte at 0x[0-9a-f]+ into the header of block 0x[0-9a-f]+ \(allocated by call #2 from main_dispatch\+0x[0-9a-f]+\), right after the end of block 0x[0-9a-f]+ \(100 bytes\) allocated by call #1 from main_dispatch\+0x/);
+    expect(guarded.message).toMatch(
+      /wrote 1 byte at 0x[0-9a-f]+ into the header of block 0x[0-9a-f]+ \(allocated by call #2 from main_dispatch\+0x[0-9a-f]+\), right after the end of block 0x[0-9a-f]+ \(100 bytes\) allocated by call #1 from main_dispatch\+0x/,
+    );
     expect(guarded.fault!.symbol).toMatch(/^main_dispatch/);
     expect(guarded.instructions).toBeLessThan(unguarded.instructions);
   });
@@ -356,7 +464,11 @@ describe('faults', () => {
 
 describe('floating point and fallbacks', () => {
   it('hard-float firmware runs on an M4F board after the CMSIS-style FPU enable', () => {
-    const report = runFirmware({ elf: readFileSync(join(fixtureDir, 'fixture-stm32f411re-hardfp.elf')), board: loadBoard('stm32f411re'), params: { test: 22 } });
+    const report = runFirmware({
+      elf: readFileSync(join(fixtureDir, 'fixture-stm32f411re-hardfp.elf')),
+      board: loadBoard('stm32f411re'),
+      params: { test: 22 },
+    });
     expect(report.result).toBe('exit-failure');
     expect(report.exitCode).toBe(487);
   });
@@ -391,7 +503,9 @@ describe('floating point and fallbacks', () => {
 describe('loader errors', () => {
   it('rejects malformed ELF files clearly', () => {
     const truncated = readFileSync(join(fixtureDir, 'malformed-truncated.elf'));
-    expect(() => parseElf(truncated, 'bad.elf')).toThrow(/bad.elf: not a loadable ELF32 Arm executable: .* runs past the end of the 200-byte file/);
+    expect(() => parseElf(truncated, 'bad.elf')).toThrow(
+      /bad.elf: not a loadable ELF32 Arm executable: .* runs past the end of the 200-byte file/,
+    );
     expect(() => parseElf(new Uint8Array(10), 'tiny.elf')).toThrow(/shorter than an ELF32 header/);
     const wrongMagic = Uint8Array.from(fixture('tiny'));
     wrongMagic[1] = 0x46;
@@ -405,19 +519,36 @@ describe('loader errors', () => {
   });
 
   it('rejects firmware linked for another board, and heap sizes that do not fit', () => {
-    expect(() => runFirmware({ elf: fixture('nrf52840'), board: loadBoard('stm32f411re') })).toThrow(/does not fit the memory of board stm32f411re/);
-    expect(() => runFirmware({ elf: fixture('tiny'), board: loadBoard('tiny'), heapSize: 64 * 1024 })).toThrow(/heap of 65536 bytes .* does not fit SRAM/);
-    const small = runFirmware({ elf: fixture('stm32f411re'), board: loadBoard('stm32f411re'), heapSize: 4096, params: { test: TEST.roundTrip } });
+    expect(() => runFirmware({ elf: fixture('nrf52840'), board: loadBoard('stm32f411re') })).toThrow(
+      /does not fit the memory of board stm32f411re/,
+    );
+    expect(() => runFirmware({ elf: fixture('tiny'), board: loadBoard('tiny'), heapSize: 64 * 1024 })).toThrow(
+      /heap of 65536 bytes .* does not fit SRAM/,
+    );
+    const small = runFirmware({
+      elf: fixture('stm32f411re'),
+      board: loadBoard('stm32f411re'),
+      heapSize: 4096,
+      params: { test: TEST.roundTrip },
+    });
     expect(small.result, small.message).toBe('ok');
     expect(small.heapSize).toBe(4096);
   });
 
   it('adds a whole extra bank to the heap with addPool', () => {
-    const report = runFirmware({ elf: fixture('stm32f407vg'), board: loadBoard('stm32f407vg'), extraBanks: ['CCM'], params: { test: TEST.exhaust, size: 1000 }, maxInstructions: 5e6 });
+    const report = runFirmware({
+      elf: fixture('stm32f407vg'),
+      board: loadBoard('stm32f407vg'),
+      extraBanks: ['CCM'],
+      params: { test: TEST.exhaust, size: 1000 },
+      maxInstructions: 5e6,
+    });
     expect(report.result).toBe('out-of-memory');
     // SRAM1 minus stack and image, plus the 64 KiB CCM.
     expect(report.heapSize).toBeGreaterThan(170 * 1024);
     expect(report.ops.malloc - report.ops.failed).toBeGreaterThan(170);
-    expect(() => runFirmware({ elf: fixture('stm32f407vg'), board: loadBoard('stm32f407vg'), extraBanks: ['SRAM1'] })).toThrow(/SRAM1 already holds/);
+    expect(() =>
+      runFirmware({ elf: fixture('stm32f407vg'), board: loadBoard('stm32f407vg'), extraBanks: ['SRAM1'] }),
+    ).toThrow(/SRAM1 already holds/);
   });
 });

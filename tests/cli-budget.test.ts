@@ -36,7 +36,9 @@ describe('budget file: wrong shapes are refused, naming the file and field (hole
   it('defaults.limits given as a string is an error, not an empty set of limits', () => {
     const path = budgetFile('defaults: { limits: "max-peak: 1K" }\nchecks:\n  - scenario: packet-pool\n');
     expect(() => loadBudgetFile(path)).toThrow(InputError);
-    expect(() => loadBudgetFile(path)).toThrow(`${path}: defaults.limits must be a mapping of limit: value, got "max-peak: 1K"`);
+    expect(() => loadBudgetFile(path)).toThrow(
+      `${path}: defaults.limits must be a mapping of limit: value, got "max-peak: 1K"`,
+    );
   });
 
   it('the same budget through the CLI is exit 2 instead of a passing gate', async () => {
@@ -45,29 +47,101 @@ describe('budget file: wrong shapes are refused, naming the file and field (hole
   });
 
   const wrongShapes: [string, unknown, RegExp][] = [
-    ['defaults as a list', { defaults: [], checks: [{ scenario: 'x' }] }, /b\.json: defaults must be a mapping, got a list/],
+    [
+      'defaults as a list',
+      { defaults: [], checks: [{ scenario: 'x' }] },
+      /b\.json: defaults must be a mapping, got a list/,
+    ],
     ['checks as a mapping', { checks: { scenario: 'x' } }, /"checks" must be a list, got a mapping/],
     ['an entry as a string', { checks: ['packet-pool'] }, /checks\[0\] must be a mapping, got "packet-pool"/],
     ['scenario as a number', { checks: [{ scenario: 5 }] }, /checks\[0\]\.scenario must be a non-empty string, got 5/],
-    ['name as a mapping', { checks: [{ scenario: 'x', name: { a: 1 } }] }, /checks\[0\]\.name must be a non-empty string, got a mapping/],
-    ['heap as a list', { checks: [{ scenario: 'x', heap: [1] }] }, /checks\[0\]\.heap: expected a size such as 32K, got a list/],
-    ['heap as true', { checks: [{ scenario: 'x', heap: true }] }, /checks\[0\]\.heap: expected a size such as 32K, got true/],
+    [
+      'name as a mapping',
+      { checks: [{ scenario: 'x', name: { a: 1 } }] },
+      /checks\[0\]\.name must be a non-empty string, got a mapping/,
+    ],
+    [
+      'heap as a list',
+      { checks: [{ scenario: 'x', heap: [1] }] },
+      /checks\[0\]\.heap: expected a size such as 32K, got a list/,
+    ],
+    [
+      'heap as true',
+      { checks: [{ scenario: 'x', heap: true }] },
+      /checks\[0\]\.heap: expected a size such as 32K, got true/,
+    ],
     ['sl as null', { checks: [{ scenario: 'x', sl: null }] }, /checks\[0\]\.sl: expected a number 1\.\.5, got nothing/],
-    ['maxInstructions as a mapping', { checks: [{ scenario: 'x', maxInstructions: {} }] }, /checks\[0\]\.maxInstructions: expected a count/],
-    ['timeout as words', { checks: [{ scenario: 'x', timeout: 'soon' }] }, /checks\[0\]\.timeout: "soon" is not a duration/],
-    ['guard as a string', { checks: [{ scenario: 'x', guard: 'yes' }] }, /checks\[0\]\.guard must be true or false, got "yes"/],
+    [
+      'maxInstructions as a mapping',
+      { checks: [{ scenario: 'x', maxInstructions: {} }] },
+      /checks\[0\]\.maxInstructions: expected a count/,
+    ],
+    [
+      'timeout as words',
+      { checks: [{ scenario: 'x', timeout: 'soon' }] },
+      /checks\[0\]\.timeout: "soon" is not a duration/,
+    ],
+    [
+      'guard as a string',
+      { checks: [{ scenario: 'x', guard: 'yes' }] },
+      /checks\[0\]\.guard must be true or false, got "yes"/,
+    ],
     ['board as a number', { checks: [{ scenario: 'x', board: 5 }] }, /checks\[0\]\.board must be a board name, got 5/],
-    ['boards as a string', { checks: [{ scenario: 'x', boards: 'tiny' }] }, /checks\[0\]\.boards must be a non-empty list of board names, got "tiny"/],
-    ['a board in boards as a number', { checks: [{ scenario: 'x', boards: ['tiny', 3] }] }, /checks\[0\]\.boards\[1\] must be a board name, got 3/],
-    ['params as a list', { checks: [{ scenario: 'x', params: [1] }] }, /checks\[0\]\.params must be a mapping of name: value, got a list/],
-    ['a param as a list', { checks: [{ scenario: 'x', params: { n: [1] } }] }, /checks\[0\]\.params\.n must be a number, got a list/],
-    ['limits as a list', { checks: [{ scenario: 'x', limits: ['max-peak'] }] }, /checks\[0\]\.limits must be a mapping of limit: value, got a list/],
-    ['a limit as a mapping', { checks: [{ scenario: 'x', limits: { maxPeak: { value: 1 } } }] }, /checks\[0\]\.limits\.maxPeak: expected a value, got a mapping/],
-    ['a size limit as true', { checks: [{ scenario: 'x', limits: { minFree: true } }] }, /checks\[0\]\.limits\.minFree: expected a value, got true/],
-    ['defaults.params as a string', { defaults: { params: 'n=1' }, checks: [{ scenario: 'x' }] }, /b\.json: defaults\.params must be a mapping/],
-    ['defaults.heap as a list', { defaults: { heap: ['1K'] }, checks: [{ scenario: 'x' }] }, /b\.json: defaults\.heap: expected a size/],
-    ['the same key in both spellings', { checks: [{ scenario: 'x', 'max-instructions': 5, maxInstructions: 6 }] }, /checks\[0\]: field "maxInstructions" is given twice/],
-    ['the same limit in both spellings', { checks: [{ scenario: 'x', limits: { 'max-peak': '1K', maxPeak: '2K' } }] }, /checks\[0\]\.limits: limit "maxPeak" is given twice \(as camelCase and kebab-case\)/],
+    [
+      'boards as a string',
+      { checks: [{ scenario: 'x', boards: 'tiny' }] },
+      /checks\[0\]\.boards must be a non-empty list of board names, got "tiny"/,
+    ],
+    [
+      'a board in boards as a number',
+      { checks: [{ scenario: 'x', boards: ['tiny', 3] }] },
+      /checks\[0\]\.boards\[1\] must be a board name, got 3/,
+    ],
+    [
+      'params as a list',
+      { checks: [{ scenario: 'x', params: [1] }] },
+      /checks\[0\]\.params must be a mapping of name: value, got a list/,
+    ],
+    [
+      'a param as a list',
+      { checks: [{ scenario: 'x', params: { n: [1] } }] },
+      /checks\[0\]\.params\.n must be a number, got a list/,
+    ],
+    [
+      'limits as a list',
+      { checks: [{ scenario: 'x', limits: ['max-peak'] }] },
+      /checks\[0\]\.limits must be a mapping of limit: value, got a list/,
+    ],
+    [
+      'a limit as a mapping',
+      { checks: [{ scenario: 'x', limits: { maxPeak: { value: 1 } } }] },
+      /checks\[0\]\.limits\.maxPeak: expected a value, got a mapping/,
+    ],
+    [
+      'a size limit as true',
+      { checks: [{ scenario: 'x', limits: { minFree: true } }] },
+      /checks\[0\]\.limits\.minFree: expected a value, got true/,
+    ],
+    [
+      'defaults.params as a string',
+      { defaults: { params: 'n=1' }, checks: [{ scenario: 'x' }] },
+      /b\.json: defaults\.params must be a mapping/,
+    ],
+    [
+      'defaults.heap as a list',
+      { defaults: { heap: ['1K'] }, checks: [{ scenario: 'x' }] },
+      /b\.json: defaults\.heap: expected a size/,
+    ],
+    [
+      'the same key in both spellings',
+      { checks: [{ scenario: 'x', 'max-instructions': 5, maxInstructions: 6 }] },
+      /checks\[0\]: field "maxInstructions" is given twice/,
+    ],
+    [
+      'the same limit in both spellings',
+      { checks: [{ scenario: 'x', limits: { 'max-peak': '1K', maxPeak: '2K' } }] },
+      /checks\[0\]\.limits: limit "maxPeak" is given twice \(as camelCase and kebab-case\)/,
+    ],
   ];
   it.each(wrongShapes)('%s', (_name, document, message) => {
     expect(() => parseBudget(document, 'b.json')).toThrow(InputError);
@@ -89,11 +163,31 @@ describe('budget file: wrong shapes are refused, naming the file and field (hole
 
 describe('budget file: unknown keys, __proto__ included, are refused (hole 3)', () => {
   it.each([
-    ['in an entry', '{"checks":[{"scenario":"packet-pool","__proto__":{"limits":{"maxPeak":"1"}}}]}', /checks\[0\]: unknown field "__proto__"/],
-    ['at the top', '{"__proto__":{"checks":[{"scenario":"packet-pool"}]},"checks":[{"scenario":"packet-pool"}]}', /unknown top-level field "__proto__"/],
-    ['in defaults', '{"defaults":{"__proto__":{"heap":"1K"}},"checks":[{"scenario":"packet-pool"}]}', /defaults: unknown field "__proto__"/],
-    ['in limits', '{"checks":[{"scenario":"packet-pool","limits":{"__proto__":{"maxPeak":"1"}}}]}', /checks\[0\]\.limits: unknown limit "__proto__"/],
-    ['as constructor', '{"checks":[{"scenario":"packet-pool","constructor":1}]}', /checks\[0\]: unknown field "constructor"/],
+    [
+      'in an entry',
+      '{"checks":[{"scenario":"packet-pool","__proto__":{"limits":{"maxPeak":"1"}}}]}',
+      /checks\[0\]: unknown field "__proto__"/,
+    ],
+    [
+      'at the top',
+      '{"__proto__":{"checks":[{"scenario":"packet-pool"}]},"checks":[{"scenario":"packet-pool"}]}',
+      /unknown top-level field "__proto__"/,
+    ],
+    [
+      'in defaults',
+      '{"defaults":{"__proto__":{"heap":"1K"}},"checks":[{"scenario":"packet-pool"}]}',
+      /defaults: unknown field "__proto__"/,
+    ],
+    [
+      'in limits',
+      '{"checks":[{"scenario":"packet-pool","limits":{"__proto__":{"maxPeak":"1"}}}]}',
+      /checks\[0\]\.limits: unknown limit "__proto__"/,
+    ],
+    [
+      'as constructor',
+      '{"checks":[{"scenario":"packet-pool","constructor":1}]}',
+      /checks\[0\]: unknown field "constructor"/,
+    ],
   ])('JSON %s', (_name, text, message) => {
     const path = budgetFile(text, 'tlsf-budget.json');
     expect(() => loadBudgetFile(path)).toThrow(message);
@@ -113,10 +207,12 @@ describe('budget file: unknown keys, __proto__ included, are refused (hole 3)', 
   });
 
   it('suggests the key that was probably meant and lists the known ones', () => {
-    expect(() => parseBudget({ checks: [{ scenario: 'x', limits: { 'max-peek': '1K' } }] }, 'b.json'))
-      .toThrow(/checks\[0\]\.limits: unknown limit "max-peek" \(did you mean "maxPeak"\?\); known: maxPeak, maxSpan, maxStack, maxRam, maxFragmentation, minFree, noOom/);
-    expect(() => parseBudget({ checks: [{ scenario: 'x', boardz: ['tiny'] }] }, 'b.json'))
-      .toThrow(/checks\[0\]: unknown field "boardz" \(did you mean "board"\?\); known: scenario, elf, trace, name, board, boards, /);
+    expect(() => parseBudget({ checks: [{ scenario: 'x', limits: { 'max-peek': '1K' } }] }, 'b.json')).toThrow(
+      /checks\[0\]\.limits: unknown limit "max-peek" \(did you mean "maxPeak"\?\); known: maxPeak, maxSpan, maxStack, maxRam, maxFragmentation, minFree, noOom/,
+    );
+    expect(() => parseBudget({ checks: [{ scenario: 'x', boardz: ['tiny'] }] }, 'b.json')).toThrow(
+      /checks\[0\]: unknown field "boardz" \(did you mean "board"\?\); known: scenario, elf, trace, name, board, boards, /,
+    );
   });
 
   it('YAML merge keys are not merged but refused as an unknown key', () => {
@@ -139,15 +235,28 @@ describe('budget file: unknown keys, __proto__ included, are refused (hole 3)', 
   });
 
   it('YAML tags outside the core schema and non-string keys are refused', () => {
-    expect(() => loadBudgetFile(budgetFile('checks:\n  - scenario: !custom packet-pool\n'))).toThrow(/is not valid YAML: .*tag/i);
-    expect(() => loadBudgetFile(budgetFile('checks:\n  - scenario: packet-pool\n    params: { 1: 5 }\n'))).toThrow(/params has a key that is not a string/);
+    expect(() => loadBudgetFile(budgetFile('checks:\n  - scenario: !custom packet-pool\n'))).toThrow(
+      /is not valid YAML: .*tag/i,
+    );
+    expect(() => loadBudgetFile(budgetFile('checks:\n  - scenario: packet-pool\n    params: { 1: 5 }\n'))).toThrow(
+      /params has a key that is not a string/,
+    );
   });
 
   it('a key given twice in JSON is refused, not silently the last one', () => {
-    const path = budgetFile('{"checks":[{"scenario":"packet-pool","limits":{"maxPeak":"1K","maxPeak":"1M"}}]}', 'tlsf-budget.json');
+    const path = budgetFile(
+      '{"checks":[{"scenario":"packet-pool","limits":{"maxPeak":"1K","maxPeak":"1M"}}]}',
+      'tlsf-budget.json',
+    );
     expect(() => loadBudgetFile(path)).toThrow(/key "maxPeak" appears twice in one object/);
-    const escaped = budgetFile('{"checks":[{"scenario":"a\\"b","limits":{"maxPeak":"1K"}},{"scenario":"x","limits":{"maxPeak":"1K"}}]}', 'tlsf-budget.json');
-    expect(loadBudgetFile(escaped).map((job) => job.target)).toEqual([{ kind: 'scenario', name: 'a"b' }, { kind: 'scenario', name: 'x' }]);
+    const escaped = budgetFile(
+      '{"checks":[{"scenario":"a\\"b","limits":{"maxPeak":"1K"}},{"scenario":"x","limits":{"maxPeak":"1K"}}]}',
+      'tlsf-budget.json',
+    );
+    expect(loadBudgetFile(escaped).map((job) => job.target)).toEqual([
+      { kind: 'scenario', name: 'a"b' },
+      { kind: 'scenario', name: 'x' },
+    ]);
     const yaml = budgetFile('checks:\n  - scenario: x\n    heap: 1K\n    heap: 2K\n');
     expect(() => loadBudgetFile(yaml)).toThrow(/is not valid YAML: Map keys must be unique/);
   });
@@ -160,22 +269,40 @@ describe('budget file: unknown keys, __proto__ included, are refused (hole 3)', 
 
 describe('budget file: what is not a budget file is refused before it is read', () => {
   it('a file larger than any budget file', () => {
-    const path = budgetFile(`${' '.repeat(2 * 1024 * 1024)}{"checks":[{"scenario":"packet-pool"}]}`, 'tlsf-budget.json');
-    expect(() => loadBudgetFile(path)).toThrow(/is 2,097,191 bytes, more than any budget file can be \(at most 1,048,576\)/);
+    const path = budgetFile(
+      `${' '.repeat(2 * 1024 * 1024)}{"checks":[{"scenario":"packet-pool"}]}`,
+      'tlsf-budget.json',
+    );
+    expect(() => loadBudgetFile(path)).toThrow(
+      /is 2,097,191 bytes, more than any budget file can be \(at most 1,048,576\)/,
+    );
   });
 
   it('a device that never ends', async () => {
-    expectBadInput(await cli(['check', '--budget', '/dev/zero']), /budget file \/dev\/zero: it is a character device, not a regular file/);
+    expectBadInput(
+      await cli(['check', '--budget', '/dev/zero']),
+      /budget file \/dev\/zero: it is a character device, not a regular file/,
+    );
   }, 20_000);
 });
 
 describe('budget file: unknown names inside it name the file and the entry (hole 3)', () => {
   const cases: [string, string, RegExp][] = [
-    ['scenario', 'checks:\n  - scenario: packet-pool\n    params: { bursts: 2 }\n  - scenario: packet-poool\n',
-      /tlsf-budget\.yaml: checks\[1\]: unknown scenario "packet-poool"/],
-    ['board', 'checks:\n  - scenario: packet-pool\n    boards: [tiny, esp32]\n', /tlsf-budget\.yaml: checks\[0\]: unknown board "esp32"/],
-    ['parameter', 'checks:\n  - scenario: packet-pool\n    params: { packets: 3 }\n',
-      /tlsf-budget\.yaml: checks\[0\]: scenario packet-pool has no parameter "packets"; its parameters: .*bursts/],
+    [
+      'scenario',
+      'checks:\n  - scenario: packet-pool\n    params: { bursts: 2 }\n  - scenario: packet-poool\n',
+      /tlsf-budget\.yaml: checks\[1\]: unknown scenario "packet-poool"/,
+    ],
+    [
+      'board',
+      'checks:\n  - scenario: packet-pool\n    boards: [tiny, esp32]\n',
+      /tlsf-budget\.yaml: checks\[0\]: unknown board "esp32"/,
+    ],
+    [
+      'parameter',
+      'checks:\n  - scenario: packet-pool\n    params: { packets: 3 }\n',
+      /tlsf-budget\.yaml: checks\[0\]: scenario packet-pool has no parameter "packets"; its parameters: .*bursts/,
+    ],
   ];
   it.each(cases)('unknown %s', async (_name, text, message) => {
     const path = budgetFile(text);
@@ -187,7 +314,11 @@ describe('empty lists and names are bad input, never a vacuous pass (hole 4)', (
   it.each([
     ['--board ,', ['check', 'packet-pool', '--board', ',', '--max-peak', '1K'], /--board: empty board name in ","/],
     ["--board ''", ['check', 'packet-pool', '--board', '', '--max-peak', '1K'], /--board: empty name/],
-    ['--board a,,b', ['check', 'packet-pool', '--board', 'tiny,,rp2040'], /--board: empty board name in "tiny,,rp2040"/],
+    [
+      '--board a,,b',
+      ['check', 'packet-pool', '--board', 'tiny,,rp2040'],
+      /--board: empty board name in "tiny,,rp2040"/,
+    ],
     ["run --board ''", ['run', '--board', ''], /--board: empty name/],
     ["min-heap --board ' '", ['min-heap', '--board', ' '], /--board: empty name/],
     ["--bank ''", ['run', '--bank', ''], /--bank: "" is not a RAM bank name/],
@@ -208,8 +339,16 @@ describe('empty lists and names are bad input, never a vacuous pass (hole 4)', (
     ['no entries', { checks: [] }, /"checks" is empty/],
     ['a bare empty list', [], /"checks" is empty/],
     ['no boards', { checks: [{ scenario: 'x', boards: [] }] }, /checks\[0\]\.boards must be a non-empty list/],
-    ['no boards in defaults', { defaults: { boards: [] }, checks: [{ scenario: 'x' }] }, /defaults\.boards must be a non-empty list/],
-    ['an empty board name', { checks: [{ scenario: 'x', boards: [' '] }] }, /checks\[0\]\.boards\[0\] must be a board name/],
+    [
+      'no boards in defaults',
+      { defaults: { boards: [] }, checks: [{ scenario: 'x' }] },
+      /defaults\.boards must be a non-empty list/,
+    ],
+    [
+      'an empty board name',
+      { checks: [{ scenario: 'x', boards: [' '] }] },
+      /checks\[0\]\.boards\[0\] must be a board name/,
+    ],
     ['no params', { checks: [{ scenario: 'x', params: {} }] }, /checks\[0\]\.params is empty/],
     ['no limits', { checks: [{ scenario: 'x', limits: {} }] }, /checks\[0\]\.limits is empty/],
     ['no defaults.limits', { defaults: { limits: {} }, checks: [{ scenario: 'x' }] }, /defaults\.limits is empty/],

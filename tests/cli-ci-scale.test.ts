@@ -67,8 +67,9 @@ describe.concurrent('check --shard and merge', () => {
     const directory = directoryWith({ 'tlsf-budget.yaml': BUDGET });
     const whole = await cli(['check', '--json', '--jobs', '1', '--junit', 'whole.xml'], directory);
     expect(whole.code, whole.stderr).toBe(1);
-    const shards = await Promise.all([1, 2, 3].map((index) =>
-      cli(['check', '--json', '--jobs', '1', '--shard', `${index}/3`], directory)));
+    const shards = await Promise.all(
+      [1, 2, 3].map((index) => cli(['check', '--json', '--jobs', '1', '--shard', `${index}/3`], directory)),
+    );
     shards.forEach((shard, index) => {
       expect(shard.code === 0 || shard.code === 1, shard.stderr).toBe(true);
       writeFileSync(join(directory, `shard-${index + 1}.json`), shard.stdout);
@@ -76,11 +77,15 @@ describe.concurrent('check --shard and merge', () => {
     // Every entry in exactly one shard, dealt out in turn when costs are unknown.
     expect(shards.map((shard) => JSON.parse(shard.stdout).shard.entries)).toEqual([[0, 3], [1, 4], [2]]);
 
-    const merged = await cli(['merge', 'shard-3.json', 'shard-1.json', 'shard-2.json', '--json', '--junit', 'merged.xml'], directory);
+    const merged = await cli(
+      ['merge', 'shard-3.json', 'shard-1.json', 'shard-2.json', '--json', '--junit', 'merged.xml'],
+      directory,
+    );
     expect(merged.code, merged.stderr).toBe(1);
     expect(withoutHostTime(merged.stdout)).toEqual(withoutHostTime(whole.stdout));
-    expect(withoutXmlTimes(readFileSync(join(directory, 'merged.xml'), 'utf8')))
-      .toBe(withoutXmlTimes(readFileSync(join(directory, 'whole.xml'), 'utf8')));
+    expect(withoutXmlTimes(readFileSync(join(directory, 'merged.xml'), 'utf8'))).toBe(
+      withoutXmlTimes(readFileSync(join(directory, 'whole.xml'), 'utf8')),
+    );
 
     const wholeText = await cli(['check', '--jobs', '1'], directory);
     const mergedText = await cli(['merge', 'shard-1.json', 'shard-2.json', 'shard-3.json'], directory);
@@ -96,9 +101,12 @@ describe.concurrent('check --shard and merge', () => {
     expect(xml.match(/<testsuite name="packet-pool on stm32f411re"/g)).toHaveLength(2);
   });
 
-  it('--shard auto reads GitLab\'s CI_NODE_INDEX / CI_NODE_TOTAL', async () => {
+  it("--shard auto reads GitLab's CI_NODE_INDEX / CI_NODE_TOTAL", async () => {
     const directory = directoryWith({ 'tlsf-budget.yaml': BUDGET });
-    const auto = await cli(['check', '--json', '--shard', 'auto'], directory, { CI_NODE_INDEX: '2', CI_NODE_TOTAL: '3' });
+    const auto = await cli(['check', '--json', '--shard', 'auto'], directory, {
+      CI_NODE_INDEX: '2',
+      CI_NODE_TOTAL: '3',
+    });
     const explicit = await cli(['check', '--json', '--shard', '2/3'], directory);
     expect(withoutHostTime(auto.stdout)).toEqual(withoutHostTime(explicit.stdout));
     expect(JSON.parse(auto.stdout).shard).toEqual({ index: 2, count: 3, entries: [1, 4] });
@@ -119,7 +127,9 @@ describe.concurrent('check --shard and merge', () => {
   });
 
   it('a shard with no entries passes and merges', async () => {
-    const directory = directoryWith({ 'tlsf-budget.yaml': 'checks:\n  - scenario: packet-pool\n    params: { bursts: 5 }\n' });
+    const directory = directoryWith({
+      'tlsf-budget.yaml': 'checks:\n  - scenario: packet-pool\n    params: { bursts: 5 }\n',
+    });
     const empty = await cli(['check', '--json', '--shard', '2/2'], directory);
     expect(empty.code, empty.stderr).toBe(0);
     expect(JSON.parse(empty.stdout).runs).toEqual([]);
@@ -149,12 +159,27 @@ describe.concurrent('check --shard and merge', () => {
     const run = await cli(['run', 'packet-pool', '--param', 'bursts=5', '--json'], directory);
     writeFileSync(join(directory, 'run.json'), run.stdout);
 
-    expectBadInput(await cli(['merge', 's1.json', 's3.json'], directory), /budget entries 1, 4 are in none of the 2 reports; missing shard 2\/3/);
-    expectBadInput(await cli(['merge', 's1.json', 's2.json', 's2.json', 's3.json'], directory), /report s2\.json \(shard 2\/3\) overlaps s2\.json \(shard 2\/3\)/);
-    expectBadInput(await cli(['merge', 's1.json', 's2.json', 'o3.json'], directory), /report o3\.json is of a different budget than s1\.json/);
+    expectBadInput(
+      await cli(['merge', 's1.json', 's3.json'], directory),
+      /budget entries 1, 4 are in none of the 2 reports; missing shard 2\/3/,
+    );
+    expectBadInput(
+      await cli(['merge', 's1.json', 's2.json', 's2.json', 's3.json'], directory),
+      /report s2\.json \(shard 2\/3\) overlaps s2\.json \(shard 2\/3\)/,
+    );
+    expectBadInput(
+      await cli(['merge', 's1.json', 's2.json', 'o3.json'], directory),
+      /report o3\.json is of a different budget than s1\.json/,
+    );
     expectBadInput(await cli(['merge', 's1.json', 'broken.json'], directory), /report broken\.json is not JSON/);
-    expectBadInput(await cli(['merge', 'future.json'], directory), /report future\.json has schema version 2; this tlsf-sim reads version 1/);
-    expectBadInput(await cli(['merge', 's1.json', 'run.json'], directory), /report run\.json: not a `check --json` report \(command "run"\)/);
+    expectBadInput(
+      await cli(['merge', 'future.json'], directory),
+      /report future\.json has schema version 2; this tlsf-sim reads version 1/,
+    );
+    expectBadInput(
+      await cli(['merge', 's1.json', 'run.json'], directory),
+      /report run\.json: not a `check --json` report \(command "run"\)/,
+    );
     expectBadInput(await cli(['merge', 'nothing.json'], directory), /cannot read report nothing\.json: no such file/);
   });
 });
@@ -178,15 +203,21 @@ describe.concurrent('check --jobs', () => {
     // 64 KiB of heap does not fit the teaching board's 8 KiB: found by the board when the run starts, long
     // before the first entry's 2,000 bursts are done; that entry is still reported, as --jobs 1 reports it.
     const directory = directoryWith({
-      'tlsf-budget.yaml': 'checks:\n  - scenario: packet-pool\n    params: { bursts: 2000 }\n  - scenario: packet-pool\n    board: tiny\n    heap: 64K\n',
+      'tlsf-budget.yaml':
+        'checks:\n  - scenario: packet-pool\n    params: { bursts: 2000 }\n  - scenario: packet-pool\n    board: tiny\n    heap: 64K\n',
     });
-    const [bad, inOrder] = await Promise.all([cli(['check', '--jobs', '2'], directory), cli(['check', '--jobs', '1'], directory)]);
+    const [bad, inOrder] = await Promise.all([
+      cli(['check', '--jobs', '2'], directory),
+      cli(['check', '--jobs', '1'], directory),
+    ]);
     expect(bad.code, bad.stderr).toBe(2);
     expect(bad.stderr).toMatch(/^tlsf-sim: .*tlsf-budget\.yaml: checks\[1\]: /);
-    expect(bad.stdout).toMatch(/^PASS  packet-pool on stm32f411re  completes/);
+    expect(bad.stdout).toMatch(/^PASS {2}packet-pool on stm32f411re {2}completes/);
     expect(bad.stdout).toBe(inOrder.stdout);
     expect(bad.stderr).toBe(inOrder.stderr);
-    const broken = await cli(['check', 'packet-pool', '--board', 'stm32f411re,rp2040', '--jobs', '2'], directory, { TLSF_SIM_TEST_FAULT: 'internal' });
+    const broken = await cli(['check', 'packet-pool', '--board', 'stm32f411re,rp2040', '--jobs', '2'], directory, {
+      TLSF_SIM_TEST_FAULT: 'internal',
+    });
     expect(broken.code, broken.stderr).toBe(3);
     expect(broken.stderr).toMatch(/internal error: Error: injected internal error/);
   });
@@ -211,13 +242,32 @@ describe.concurrent('check --baseline and --max-growth', () => {
     expect(absolute.code, absolute.stdout + absolute.stderr).toBe(0);
     expect(absolute.stdout).toMatch(/vs baseline +peak used 10,248 B -> 11,720 B \(\+1,472 B\)/);
 
-    const result = await cli(['check', 'packet-pool', '--max-peak', '64K', '--max-growth', '5%', '--baseline', 'main.json', '--json', '--markdown', 'pr.md'], directory);
+    const result = await cli(
+      [
+        'check',
+        'packet-pool',
+        '--max-peak',
+        '64K',
+        '--max-growth',
+        '5%',
+        '--baseline',
+        'main.json',
+        '--json',
+        '--markdown',
+        'pr.md',
+      ],
+      directory,
+    );
     expect(result.code, result.stderr).toBe(1);
     const document = JSON.parse(result.stdout);
     const byCheck = (name: string) => document.checks.filter((check: { check: string }) => check.check === name);
     expect(byCheck('max-peak')[0].pass).toBe(true);
-    expect(byCheck('max-growth').map((check: { figure: string; pass: boolean }) => [check.figure, check.pass]))
-      .toEqual([['peakUsed', false], ['peakSpan', false]]);
+    expect(byCheck('max-growth').map((check: { figure: string; pass: boolean }) => [check.figure, check.pass])).toEqual(
+      [
+        ['peakUsed', false],
+        ['peakSpan', false],
+      ],
+    );
     expect(document.runs[0].baseline.figures.peakUsed).toEqual({ old: 10248, new: 11720, delta: 1472 });
     expect(document.baseline).toEqual({ file: 'main.json', digest: expect.stringMatching(/^[0-9a-f]{16}$/) });
     const markdown = readFileSync(join(directory, 'pr.md'), 'utf8');
@@ -235,26 +285,37 @@ describe.concurrent('check --baseline and --max-growth', () => {
     expect(growth.length).toBe(10);
     expect(growth.every((check: { pass: boolean }) => check.pass)).toBe(true);
 
-    const more = directoryWith({ 'tlsf-budget.yaml': `${BUDGET}  - scenario: sensor-logger\n`, 'main.json': first.stdout });
-    const withNew = await cli(['check', '--json', '--max-growth', '0%', '--baseline', 'main.json', '--jobs', '1'], more);
+    const more = directoryWith({
+      'tlsf-budget.yaml': `${BUDGET}  - scenario: sensor-logger\n`,
+      'main.json': first.stdout,
+    });
+    const withNew = await cli(
+      ['check', '--json', '--max-growth', '0%', '--baseline', 'main.json', '--jobs', '1'],
+      more,
+    );
     const added = JSON.parse(withNew.stdout);
     expect(added.runs[5].baseline).toBeNull();
-    const newCheck = added.checks.find((check: { entry: number; check: string }) => check.entry === 5 && check.check === 'max-growth');
+    const newCheck = added.checks.find(
+      (check: { entry: number; check: string }) => check.entry === 5 && check.check === 'max-growth',
+    );
     expect(newCheck).toMatchObject({ pass: true, measured: 'new' });
   });
 
-  it('balances shards by the baseline\'s instructions when it has them', async () => {
+  it("balances shards by the baseline's instructions when it has them", async () => {
     const directory = directoryWith({ 'tlsf-budget.yaml': BUDGET });
     const first = await cli(['check', '--json'], directory);
     writeFileSync(join(directory, 'main.json'), first.stdout);
     const shard = await cli(['check', '--json', '--shard', '1/2', '--baseline', 'main.json'], directory);
     const runs = JSON.parse(first.stdout).runs as { instructions: number }[];
     const costs = runs.map((run) => run.instructions);
-    expect(JSON.parse(shard.stdout).shard.entries).toEqual(shardEntries(assignShards(costs, 2), { index: 1, count: 2 }));
+    expect(JSON.parse(shard.stdout).shard.entries).toEqual(
+      shardEntries(assignShards(costs, 2), { index: 1, count: 2 }),
+    );
   });
 
   it('merge refuses shards compared with different versions of the baseline file', async () => {
-    const budget = 'checks:\n  - scenario: packet-pool\n    params: { bursts: 5 }\n  - scenario: rtos-queues\n    params: { rounds: 5 }\n';
+    const budget =
+      'checks:\n  - scenario: packet-pool\n    params: { bursts: 5 }\n  - scenario: rtos-queues\n    params: { rounds: 5 }\n';
     const directory = directoryWith({ 'tlsf-budget.yaml': budget });
     const first = await cli(['check', '--json'], directory);
     writeFileSync(join(directory, 'main.json'), first.stdout);
@@ -266,7 +327,10 @@ describe.concurrent('check --baseline and --max-growth', () => {
     writeFileSync(join(directory, 'main.json'), JSON.stringify(moved));
     const shardTwo = await cli(['check', '--json', '--shard', '2/2', '--baseline', 'main.json'], directory);
     writeFileSync(join(directory, 's2.json'), shardTwo.stdout);
-    expectBadInput(await cli(['merge', 's1.json', 's2.json'], directory), /report s2\.json was compared with baseline main\.json, s1\.json with main\.json \(or another version of it\)/);
+    expectBadInput(
+      await cli(['merge', 's1.json', 's2.json'], directory),
+      /report s2\.json was compared with baseline main\.json, s1\.json with main\.json \(or another version of it\)/,
+    );
   });
 
   it('bad baselines and a growth limit without one are exit 2', async () => {
@@ -276,58 +340,125 @@ describe.concurrent('check --baseline and --max-growth', () => {
       'text.json': 'peak used 1,234 B',
     });
     const target = ['check', 'packet-pool', '--param', 'bursts=5', '--max-peak', '64K'];
-    expectBadInput(await cli([...target, '--baseline', 'future.json'], directory), /baseline .*future\.json has schema version 9; this tlsf-sim reads version 1/);
-    expectBadInput(await cli([...target, '--baseline', 'min-heap.json'], directory), /baseline .*min-heap\.json is not a check or run report \(command "min-heap"\)/);
+    expectBadInput(
+      await cli([...target, '--baseline', 'future.json'], directory),
+      /baseline .*future\.json has schema version 9; this tlsf-sim reads version 1/,
+    );
+    expectBadInput(
+      await cli([...target, '--baseline', 'min-heap.json'], directory),
+      /baseline .*min-heap\.json is not a check or run report \(command "min-heap"\)/,
+    );
     expectBadInput(await cli([...target, '--baseline', 'text.json'], directory), /baseline .*text\.json is not JSON/);
     expectBadInput(await cli([...target, '--max-growth', '5%'], directory), /--max-growth needs --baseline FILE/);
   });
 });
 
 // A run report as the board will write it once it attributes the peak to call sites (peakSites), by hand.
-function handRun(peakUsed: number, sites: [symbol: string, offset: number, blocks: number, bytes: number][]): Record<string, unknown> {
+function handRun(
+  peakUsed: number,
+  sites: [symbol: string, offset: number, blocks: number, bytes: number][],
+): Record<string, unknown> {
   return {
-    schemaVersion: 1, command: 'run', target: 'packet-pool', board: 'stm32f411re', params: {}, result: 'ok', message: null,
-    ops: { failed: 0 }, peakUsed, peakSpan: peakUsed + 1000, largestFreeAtPeak: 50_000, fragmentation: 0, fragmentationAtPeak: 0,
-    instructions: 1_000_000, heapSize: 126_840,
-    peakSites: sites.map(([symbol, offset, blocks, bytes]) => ({ site: 0x0800_0100 + offset, symbol, offset, blocks, bytes })),
+    schemaVersion: 1,
+    command: 'run',
+    target: 'packet-pool',
+    board: 'stm32f411re',
+    params: {},
+    result: 'ok',
+    message: null,
+    ops: { failed: 0 },
+    peakUsed,
+    peakSpan: peakUsed + 1000,
+    largestFreeAtPeak: 50_000,
+    fragmentation: 0,
+    fragmentationAtPeak: 0,
+    instructions: 1_000_000,
+    heapSize: 126_840,
+    peakSites: sites.map(([symbol, offset, blocks, bytes]) => ({
+      site: 0x0800_0100 + offset,
+      symbol,
+      offset,
+      blocks,
+      bytes,
+    })),
   };
 }
 
 describe('baseline comparison with call sites (hand-written reports with peakSites)', () => {
-  const old = handRun(8_000, [['packet_alloc', 0x1a, 4, 6_144], ['queue_create', 0x10, 2, 1_000], ['timer_new', 0x8, 1, 400]]);
-  const now = handRun(10_500, [['packet_alloc', 0x1a, 6, 8_192], ['queue_create', 0x10, 2, 1_000], ['log_buffer', 0x22, 1, 900], ['timer_new', 0x8, 1, 100]]);
+  const old = handRun(8_000, [
+    ['packet_alloc', 0x1a, 4, 6_144],
+    ['queue_create', 0x10, 2, 1_000],
+    ['timer_new', 0x8, 1, 400],
+  ]);
+  const now = handRun(10_500, [
+    ['packet_alloc', 0x1a, 6, 8_192],
+    ['queue_create', 0x10, 2, 1_000],
+    ['log_buffer', 0x22, 1, 900],
+    ['timer_new', 0x8, 1, 100],
+  ]);
 
   it('names the sites that grew in a failing growth check, most growth first', () => {
     const comparison = compareRuns(now, old);
     expect(comparison.sites!.map((site) => [site.site, site.delta])).toEqual([
-      ['packet_alloc+0x1a', 2_048], ['queue_create+0x10', 0], ['log_buffer+0x22', 900], ['timer_new+0x8', -300],
+      ['packet_alloc+0x1a', 2_048],
+      ['queue_create+0x10', 0],
+      ['log_buffer+0x22', 900],
+      ['timer_new+0x8', -300],
     ]);
     const [peak] = growthOutcomes('packet-pool', 'stm32f411re', comparison, { peakUsed: 0.05 });
     expect(peak!.pass).toBe(false);
-    expect(peak!.summary).toBe('peak used 8,000 B -> 10,500 B (+31.3%) > max growth 5.0%; grew: ' +
-      'packet_alloc+0x1a holds 8,192 B in 6 blocks, +2,048 B against the baseline; ' +
-      'log_buffer+0x22 holds 900 B in 1 block, +900 B against the baseline');
+    expect(peak!.summary).toBe(
+      'peak used 8,000 B -> 10,500 B (+31.3%) > max growth 5.0%; grew: ' +
+        'packet_alloc+0x1a holds 8,192 B in 6 blocks, +2,048 B against the baseline; ' +
+        'log_buffer+0x22 holds 900 B in 1 block, +900 B against the baseline',
+    );
   });
 
   it('names the three largest sites in a failing max-peak check', () => {
     const comparison = compareRuns(now, old);
-    const outcomes = withPeakSites([
-      { target: 'packet-pool', board: 'stm32f411re', check: 'max-peak', pass: false, measured: 10_500, limit: 10_000, unit: 'bytes', summary: 'peak used 10,500 B > max 10,000 B' },
-    ], comparison.sites);
-    expect(outcomes[0]!.summary).toBe('peak used 10,500 B > max 10,000 B; packet_alloc+0x1a holds 8,192 B in 6 blocks, +2,048 B against the baseline; ' +
-      'queue_create+0x10 holds 1,000 B in 2 blocks, ±0 B against the baseline; log_buffer+0x22 holds 900 B in 1 block, +900 B against the baseline');
+    const outcomes = withPeakSites(
+      [
+        {
+          target: 'packet-pool',
+          board: 'stm32f411re',
+          check: 'max-peak',
+          pass: false,
+          measured: 10_500,
+          limit: 10_000,
+          unit: 'bytes',
+          summary: 'peak used 10,500 B > max 10,000 B',
+        },
+      ],
+      comparison.sites,
+    );
+    expect(outcomes[0]!.summary).toBe(
+      'peak used 10,500 B > max 10,000 B; packet_alloc+0x1a holds 8,192 B in 6 blocks, +2,048 B against the baseline; ' +
+        'queue_create+0x10 holds 1,000 B in 2 blocks, ±0 B against the baseline; log_buffer+0x22 holds 900 B in 1 block, +900 B against the baseline',
+    );
   });
 
   it('lists the sites that grew under the markdown table', () => {
     const [match] = matchBaseline({ file: 'main.json', runs: [old] }, [now]);
     const run = { ...now, entry: 0, baseline: compareRuns(now, match!) };
     const document = checkDocument({
-      budgetFile: null, budget: { digest: 'x', entries: 1 }, baseline: { file: 'main.json', digest: 'y' }, checks: [], runs: [run],
+      budgetFile: null,
+      budget: { digest: 'x', entries: 1 },
+      baseline: { file: 'main.json', digest: 'y' },
+      checks: [],
+      runs: [run],
     });
     expect(document.baseline).toEqual({ file: 'main.json', digest: 'y' });
     const markdown = toMarkdown([], {
-      baselineFile: 'main.json', headers: ['peak used'],
-      runs: [{ target: 'packet-pool', board: 'stm32f411re', cells: ['8,000 B -> 10,500 B (+2,500 B)'], grownSites: 'packet_alloc+0x1a holds 8,192 B' }],
+      baselineFile: 'main.json',
+      headers: ['peak used'],
+      runs: [
+        {
+          target: 'packet-pool',
+          board: 'stm32f411re',
+          cells: ['8,000 B -> 10,500 B (+2,500 B)'],
+          grownSites: 'packet_alloc+0x1a holds 8,192 B',
+        },
+      ],
     });
     expect(markdown).toContain('#### Against the baseline (main.json)');
     expect(markdown).toContain('- packet-pool on stm32f411re: packet_alloc+0x1a holds 8,192 B');
@@ -338,15 +469,24 @@ describe('budget max-growth, shard specs and assignment, sweep ranges (functions
   it('max-growth takes a percentage or a mapping of figure: percentage', () => {
     const [scalar] = parseBudget({ checks: [{ scenario: 's', limits: { 'max-growth': '5%' } }] }, 'b.json');
     expect(scalar!.limits.maxGrowth).toEqual({ peakUsed: 0.05, peakSpan: 0.05 });
-    const [mapping] = parseBudget({ checks: [{ scenario: 's', limits: { maxGrowth: { 'peak-used': '2%', instructions: '10%' } } }] }, 'b.json');
+    const [mapping] = parseBudget(
+      { checks: [{ scenario: 's', limits: { maxGrowth: { 'peak-used': '2%', instructions: '10%' } } }] },
+      'b.json',
+    );
     expect(mapping!.limits.maxGrowth).toEqual({ peakUsed: 0.02, instructions: 0.1 });
-    expect(() => parseBudget({ checks: [{ scenario: 's', limits: { maxGrowth: { heap: '2%' } } }] }, 'b.json'))
-      .toThrow(/b\.json: checks\[0\]\.limits\.maxGrowth: unknown figure "heap"; figures: peak-used, peak-span/);
-    expect(() => parseBudget({ checks: [{ scenario: 's', limits: { maxPeak: { a: 1 } } }] }, 'b.json')).toThrow(InputError);
+    expect(() => parseBudget({ checks: [{ scenario: 's', limits: { maxGrowth: { heap: '2%' } } }] }, 'b.json')).toThrow(
+      /b\.json: checks\[0\]\.limits\.maxGrowth: unknown figure "heap"; figures: peak-used, peak-span/,
+    );
+    expect(() => parseBudget({ checks: [{ scenario: 's', limits: { maxPeak: { a: 1 } } }] }, 'b.json')).toThrow(
+      InputError,
+    );
   });
 
   it('growth of a byte figure from zero fails any limit; fragmentation grows in points', () => {
-    const zero = compareRuns({ ...handRun(1000, []), ops: { failed: 1 } }, { ...handRun(1000, []), ops: { failed: 0 } });
+    const zero = compareRuns(
+      { ...handRun(1000, []), ops: { failed: 1 } },
+      { ...handRun(1000, []), ops: { failed: 0 } },
+    );
     const [failed] = growthOutcomes('t', 'b', zero, { failed: 1 });
     expect(failed).toMatchObject({ pass: false, measured: 'from zero' });
     const fragmented = compareRuns({ ...handRun(1000, []), fragmentation: 0.04 }, handRun(1000, []));
@@ -358,8 +498,12 @@ describe('budget max-growth, shard specs and assignment, sweep ranges (functions
     expect(parseShardSpec('2/5', {})).toEqual({ index: 2, count: 5 });
     expect(parseShardSpec(' 1 / 1 ', {})).toEqual({ index: 1, count: 1 });
     expect(parseShardSpec('auto', { CI_NODE_INDEX: '3', CI_NODE_TOTAL: '4' })).toEqual({ index: 3, count: 4 });
-    expect(() => parseShardSpec('auto', { CI_NODE_INDEX: '5', CI_NODE_TOTAL: '4' })).toThrow('--shard: shard 5 of 4 does not exist');
-    expect(() => parseShardSpec('auto', { CI_NODE_INDEX: 'x', CI_NODE_TOTAL: '4' })).toThrow('--shard auto: CI_NODE_INDEX: "x" is not a whole number');
+    expect(() => parseShardSpec('auto', { CI_NODE_INDEX: '5', CI_NODE_TOTAL: '4' })).toThrow(
+      '--shard: shard 5 of 4 does not exist',
+    );
+    expect(() => parseShardSpec('auto', { CI_NODE_INDEX: 'x', CI_NODE_TOTAL: '4' })).toThrow(
+      '--shard auto: CI_NODE_INDEX: "x" is not a whole number',
+    );
   });
 
   it('balances by cost, longest first onto the least loaded shard; every entry in exactly one shard', () => {
@@ -373,12 +517,27 @@ describe('budget max-growth, shard specs and assignment, sweep ranges (functions
   });
 
   it('reads one sweep range among fixed parameters and fits a line', () => {
-    const params = ['tx_queue=1', 'rx_queue=1:10:3'].reduce((previous, text) => collectSweepParam(text, previous), undefined as never);
+    const params = ['tx_queue=1', 'rx_queue=1:10:3'].reduce(
+      (previous, text) => collectSweepParam(text, previous),
+      undefined as never,
+    );
     expect(params).toEqual({ fixed: { tx_queue: 1 }, ranges: [{ name: 'rx_queue', from: 1, to: 10, step: 3 }] });
-    expect(() => collectSweepParam('n=1:2:3:4')).toThrow('--param: "n=1:2:3:4" is not name=FROM:TO or name=FROM:TO:STEP');
+    expect(() => collectSweepParam('n=1:2:3:4')).toThrow(
+      '--param: "n=1:2:3:4" is not name=FROM:TO or name=FROM:TO:STEP',
+    );
     expect(() => collectSweepParam('n=1:1e6')).toThrow(/is not an integer/);
-    expect(() => collectSweepParam('n=1:5000')).toThrow('--param n: 5,000 values; a sweep runs at most 1000 (raise STEP)');
-    const fit = fitLine([[1, 1_000], [2, 1_500], [3, 2_000]], 3_000, 500)!;
+    expect(() => collectSweepParam('n=1:5000')).toThrow(
+      '--param n: 5,000 values; a sweep runs at most 1000 (raise STEP)',
+    );
+    const fit = fitLine(
+      [
+        [1, 1_000],
+        [2, 1_500],
+        [3, 2_000],
+      ],
+      3_000,
+      500,
+    )!;
     expect(fit).toMatchObject({ slope: 500, intercept: 500, r2: 1, points: 3, crossesHeapAt: 5, crossesUsableAt: 4 });
     expect(fitLine([[1, 1_000]], 3_000)).toBeNull();
   });
@@ -387,28 +546,68 @@ describe('budget max-growth, shard specs and assignment, sweep ranges (functions
 describe.concurrent('sweep', () => {
   it('finds the first failing value on the teaching board', async () => {
     const directory = directoryWith({});
-    const args = ['sweep', 'packet-pool', '--board', 'tiny', '--param', 'rx_queue=1:9', '--param', 'tx_queue=1', '--param', 'max_frame=600'];
+    const args = [
+      'sweep',
+      'packet-pool',
+      '--board',
+      'tiny',
+      '--param',
+      'rx_queue=1:9',
+      '--param',
+      'tx_queue=1',
+      '--param',
+      'max_frame=600',
+    ];
     const result = await cli([...args, '--json', '--markdown', 'sweep.md'], directory);
     expect(result.code, result.stderr).toBe(0);
     const document = JSON.parse(result.stdout);
-    expect(document).toMatchObject({ command: 'sweep', board: 'tiny', param: 'rx_queue', firstFailing: 7, largestCompleting: 6 });
-    expect(document.points.map((point: { result: string }) => point.result))
-      .toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'out-of-memory', 'out-of-memory', 'out-of-memory']);
+    expect(document).toMatchObject({
+      command: 'sweep',
+      board: 'tiny',
+      param: 'rx_queue',
+      firstFailing: 7,
+      largestCompleting: 6,
+    });
+    expect(document.points.map((point: { result: string }) => point.result)).toEqual([
+      'ok',
+      'ok',
+      'ok',
+      'ok',
+      'ok',
+      'ok',
+      'out-of-memory',
+      'out-of-memory',
+      'out-of-memory',
+    ]);
     // Each queue slot holds one 600-byte frame and its header: peak use rises by the same amount per value.
     expect(document.fit.slope).toBeCloseTo(624, 0);
     expect(document.fit.crossesUsableAt).toBeGreaterThan(6);
     expect(document.fit.crossesUsableAt).toBeLessThan(8);
     expect(readFileSync(join(directory, 'sweep.md'), 'utf8')).toContain('| 7 | ❌ out-of-memory |');
     const text = await cli([...args, '--jobs', '1'], directory);
-    expect(text.stdout).toContain('largest value that completes: rx_queue=6 (first failing: rx_queue=7, out-of-memory)');
+    expect(text.stdout).toContain(
+      'largest value that completes: rx_queue=6 (first failing: rx_queue=7, out-of-memory)',
+    );
   });
 
   it('bad ranges are exit 2 with one line', async () => {
     const directory = directoryWith({});
-    expectBadInput(await cli(['sweep', 'packet-pool'], directory), /sweep: give the parameter to sweep as --param name=FROM:TO\[:STEP\]/);
+    expectBadInput(
+      await cli(['sweep', 'packet-pool'], directory),
+      /sweep: give the parameter to sweep as --param name=FROM:TO\[:STEP\]/,
+    );
     expectBadInput(await cli(['sweep', 'packet-pool', '-p', 'bursts=5:1'], directory), /range 5:1 runs backwards/);
-    expectBadInput(await cli(['sweep', 'packet-pool', '-p', 'bursts=1:5', '-p', 'seed=1:2'], directory), /one range at a time; got bursts and seed/);
-    expectBadInput(await cli(['sweep', 'packet-pool', '-p', 'bursts=1:5', '-p', 'bursts=3'], directory), /given both as a range and a value/);
-    expectBadInput(await cli(['sweep', 'packet-pool', '-p', 'burst=1:5'], directory), /scenario packet-pool has no parameter "burst"/);
+    expectBadInput(
+      await cli(['sweep', 'packet-pool', '-p', 'bursts=1:5', '-p', 'seed=1:2'], directory),
+      /one range at a time; got bursts and seed/,
+    );
+    expectBadInput(
+      await cli(['sweep', 'packet-pool', '-p', 'bursts=1:5', '-p', 'bursts=3'], directory),
+      /given both as a range and a value/,
+    );
+    expectBadInput(
+      await cli(['sweep', 'packet-pool', '-p', 'burst=1:5'], directory),
+      /scenario packet-pool has no parameter "burst"/,
+    );
   });
 });

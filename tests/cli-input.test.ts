@@ -23,21 +23,35 @@ const ELF = join(root, 'firmware-sim', 'elf', 'stm32f411re', 'packet-pool.elf');
  * The CLI in a child process, killed after `killAfterMs`: before the fixes several of these inputs hung (a FIFO)
  * or read /dev/zero without end, and a test must fail on that rather than leave the process behind.
  */
-function cli(args: string[], env: Record<string, string> = {}, killAfterMs = 30_000): Promise<CliResult & { killed: boolean }> {
+function cli(
+  args: string[],
+  env: Record<string, string> = {},
+  killAfterMs = 30_000,
+): Promise<CliResult & { killed: boolean }> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
   delete childEnv.GITHUB_ACTIONS;
   delete childEnv.TLSF_SIM_DEBUG;
   Object.assign(childEnv, env);
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd: work, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliPath, ...args], {
+      cwd: work,
+      env: childEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let killed = false;
-    const timer = setTimeout(() => { killed = true; child.kill('SIGKILL'); }, killAfterMs);
+    const timer = setTimeout(() => {
+      killed = true;
+      child.kill('SIGKILL');
+    }, killAfterMs);
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.on('error', reject);
-    child.on('close', (code) => { clearTimeout(timer); resolvePromise({ code, stdout, stderr, killed }); });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr, killed });
+    });
   });
 }
 
@@ -77,8 +91,17 @@ describe.concurrent('oversized input is quoted, never echoed whole (hole 1)', ()
 
   it('option values and names are quoted short: --heap, --sl, --param, --bank, scenario, option and command names', async () => {
     const huge = 'x'.repeat(100_000);
-    for (const args of [['run', '--heap', huge], ['run', '--sl', huge], ['run', '--param', huge], ['run', huge], ['step', '--from', huge], ['run', '--timeout', huge],
-      ['run', '--bank', huge], ['run', `--${huge}`], [huge]]) {
+    for (const args of [
+      ['run', '--heap', huge],
+      ['run', '--sl', huge],
+      ['run', '--param', huge],
+      ['run', huge],
+      ['step', '--from', huge],
+      ['run', '--timeout', huge],
+      ['run', '--bank', huge],
+      ['run', `--${huge}`],
+      [huge],
+    ]) {
       const result = await cli(args);
       expect(result.code, args[1]).toBe(2);
       expect(result.stderr.length, args.slice(0, 2).join(' ')).toBeLessThan(400);
@@ -86,8 +109,10 @@ describe.concurrent('oversized input is quoted, never echoed whole (hole 1)', ()
   });
 
   it('a trace of more operations than any flash can hold is refused at the first one too many', () => {
-    const text = 'a 0 1\nf 0\n'.repeat(MAX_TRACE_OPS / 2) + 'a 0 1\n';
-    expect(() => parseTrace(text, 'many.rep')).toThrow(new RegExp(`many\\.rep:${MAX_TRACE_OPS + 1}: more than 2,097,152 operations`));
+    const text = `${'a 0 1\nf 0\n'.repeat(MAX_TRACE_OPS / 2)}a 0 1\n`;
+    expect(() => parseTrace(text, 'many.rep')).toThrow(
+      new RegExp(`many\\.rep:${MAX_TRACE_OPS + 1}: more than 2,097,152 operations`),
+    );
   });
 
   it('quoteInput cuts at 80 characters, says how long the whole was, and escapes control characters', () => {
@@ -102,7 +127,10 @@ describe.concurrent('paths that are not regular files, and files larger than any
   it('a symbolic link to /dev/zero named like firmware is refused, not read', async () => {
     const path = join(work, 'zero.elf');
     symlinkSync('/dev/zero', path);
-    expectOneLineInputError(await cli(['run', path]), /cannot read firmware .*zero\.elf: it is a character device, not a regular file/);
+    expectOneLineInputError(
+      await cli(['run', path]),
+      /cannot read firmware .*zero\.elf: it is a character device, not a regular file/,
+    );
   });
 
   it('a FIFO as a trace, a firmware and a budget file is refused without blocking', async () => {
@@ -114,7 +142,10 @@ describe.concurrent('paths that are not regular files, and files larger than any
     expectOneLineInputError(await cli(['run', fifoElf]), /cannot read firmware .*pipe\.elf: it is a FIFO/);
     const fifoBudget = join(work, 'pipe-budget.json');
     await mkfifo(fifoBudget);
-    expectOneLineInputError(await cli(['check', '--budget', fifoBudget]), /cannot read budget file .*pipe-budget\.json: it is a FIFO/);
+    expectOneLineInputError(
+      await cli(['check', '--budget', fifoBudget]),
+      /cannot read budget file .*pipe-budget\.json: it is a FIFO/,
+    );
   });
 
   it('a directory is refused as firmware and a device as a board file', async () => {
@@ -123,7 +154,10 @@ describe.concurrent('paths that are not regular files, and files larger than any
     expectOneLineInputError(await cli(['run', directory]), /cannot read firmware .*folder\.elf: it is a directory/);
     const board = join(work, 'zero-board.json');
     symlinkSync('/dev/zero', board);
-    expectOneLineInputError(await cli(['run', '--board', board]), /cannot read board file .*zero-board\.json: it is a character device/);
+    expectOneLineInputError(
+      await cli(['run', '--board', board]),
+      /cannot read board file .*zero-board\.json: it is a character device/,
+    );
   });
 
   it('a 1 GiB sparse ELF and a 1 GiB sparse trace are refused by their size before a byte is read', async () => {
@@ -131,11 +165,17 @@ describe.concurrent('paths that are not regular files, and files larger than any
     writeFileSync(elf, '');
     truncateSync(elf, 1024 ** 3);
     const elfResult = await cli(['run', elf]);
-    expectOneLineInputError(elfResult, /firmware .*sparse\.elf is 1,073,741,824 bytes, more than any firmware can be \(at most 67,108,864\)/);
+    expectOneLineInputError(
+      elfResult,
+      /firmware .*sparse\.elf is 1,073,741,824 bytes, more than any firmware can be \(at most 67,108,864\)/,
+    );
     const trace = join(work, 'sparse.rep');
     writeFileSync(trace, '');
     truncateSync(trace, 1024 ** 3);
-    expectOneLineInputError(await cli(['run', trace]), /trace .*sparse\.rep is 1,073,741,824 bytes, more than any trace can be/);
+    expectOneLineInputError(
+      await cli(['run', trace]),
+      /trace .*sparse\.rep is 1,073,741,824 bytes, more than any trace can be/,
+    );
   });
 });
 
@@ -144,7 +184,9 @@ describe.concurrent('exit 3 for internal errors, 2 for bad input (hole 8)', () =
     const result = await cli(['run', ...SHORT], { TLSF_SIM_TEST_FAULT: 'emulator' });
     expect(result.code).toBe(3);
     expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
-    expect(result.stderr).toMatch(/^tlsf-sim: internal error: UnicornError: uc_emu_start: UC_ERR_EXCEPTION .*--verbose/);
+    expect(result.stderr).toMatch(
+      /^tlsf-sim: internal error: UnicornError: uc_emu_start: UC_ERR_EXCEPTION .*--verbose/,
+    );
     const verbose = await cli(['run', '--verbose', ...SHORT], { TLSF_SIM_TEST_FAULT: 'emulator' });
     expect(verbose.code).toBe(3);
     expect(verbose.stderr).toMatch(/\n\s+at /);
@@ -154,7 +196,9 @@ describe.concurrent('exit 3 for internal errors, 2 for bad input (hole 8)', () =
   });
 
   it('check exits 3, not 1 or 2, when the tool fails mid-gate', async () => {
-    const result = await cli(['check', 'packet-pool', ...SHORT, '--max-peak', '1M'], { TLSF_SIM_TEST_FAULT: 'internal' });
+    const result = await cli(['check', 'packet-pool', ...SHORT, '--max-peak', '1M'], {
+      TLSF_SIM_TEST_FAULT: 'internal',
+    });
     expect(result.code).toBe(3);
   });
 
@@ -192,19 +236,35 @@ describe.concurrent('targets are classified by content; names get suggestions (h
   });
 
   it('a scenario on a board JSON file without the cross compiler: one line naming tlsf-sim build', async () => {
-    const board = JSON.parse(readFileSync(join(root, 'src', 'board', 'boards', 'stm32f411re.json'), 'utf8')) as Record<string, unknown>;
+    const board = JSON.parse(readFileSync(join(root, 'src', 'board', 'boards', 'stm32f411re.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     const path = join(work, 'my-board.json');
     writeFileSync(path, JSON.stringify({ ...board, name: 'my-board' }));
     const result = await cli(['run', 'packet-pool', '--board', path], {
-      TLSF_SIM_CACHE: join(work, 'empty-cache'), TLSF_SIM_CROSS: join(work, 'no-such-dir', 'arm-none-eabi-'),
+      TLSF_SIM_CACHE: join(work, 'empty-cache'),
+      TLSF_SIM_CROSS: join(work, 'no-such-dir', 'arm-none-eabi-'),
     });
-    expectOneLineInputError(result, /scenario packet-pool is not built for board my-board, and linking it needs the Arm cross compiler .*tlsf-sim build/);
+    expectOneLineInputError(
+      result,
+      /scenario packet-pool is not built for board my-board, and linking it needs the Arm cross compiler .*tlsf-sim build/,
+    );
   });
 
   it('near-miss scenario, board and parameter names get "did you mean"', async () => {
-    expectOneLineInputError(await cli(['run', 'pakcet-pool']), /unknown scenario "pakcet-pool" \(did you mean "packet-pool"\?\)/);
-    expectOneLineInputError(await cli(['run', '--board', 'stm32f411']), /unknown board "stm32f411" \(did you mean "stm32f411re"\?\)/);
-    expectOneLineInputError(await cli(['run', '--param', 'burst=3']), /no parameter "burst" \(did you mean "bursts"\?\)/);
+    expectOneLineInputError(
+      await cli(['run', 'pakcet-pool']),
+      /unknown scenario "pakcet-pool" \(did you mean "packet-pool"\?\)/,
+    );
+    expectOneLineInputError(
+      await cli(['run', '--board', 'stm32f411']),
+      /unknown board "stm32f411" \(did you mean "stm32f411re"\?\)/,
+    );
+    expectOneLineInputError(
+      await cli(['run', '--param', 'burst=3']),
+      /no parameter "burst" \(did you mean "bursts"\?\)/,
+    );
     const far = await cli(['run', 'tetris']);
     expect(far.stderr).not.toContain('did you mean');
   });
@@ -223,26 +283,52 @@ describe.concurrent('--timeout and how a stopped run is printed (hole 10, CLI si
     expect(parseDuration('500ms')).toBe(500);
     expect(parseDuration('2.5')).toBe(2_500);
     expect(parseDuration('1h')).toBe(3_600_000);
-    for (const bad of ['0', '0s', '-5s', '5x', '', 's', '2d', '25h']) expect(() => parseDuration(bad, '--timeout'), bad).toThrow(/--timeout/);
+    for (const bad of ['0', '0s', '-5s', '5x', '', 's', '2d', '25h'])
+      expect(() => parseDuration(bad, '--timeout'), bad).toThrow(/--timeout/);
   });
 
   it('--timeout reaches the run request; a bad one is exit 2 before any run', async () => {
     expect(runRequestFrom({ kind: 'scenario', name: 'packet-pool' }, { timeout: '90s' }).timeoutMs).toBe(90_000);
     expectOneLineInputError(await cli(['run', '--timeout', '0']), /--timeout: "0" must be longer than zero/);
-    expectOneLineInputError(await cli(['check', 'packet-pool', '--max-peak', '1M', '--timeout', 'soon']), /--timeout: "soon" is not a duration/);
+    expectOneLineInputError(
+      await cli(['check', 'packet-pool', '--max-peak', '1M', '--timeout', 'soon']),
+      /--timeout: "soon" is not a duration/,
+    );
     const ok = await cli(['run', ...SHORT, '--timeout', '10m']);
     expect(ok.code).toBe(0);
   });
 
   it('a hang prints where it stopped; a fault without an address prints none', () => {
     const settings: RunSettings = {
-      target: 'hang.elf', targetKind: 'elf', boardName: 'stm32f411re', align: 8, slLog2: 5, params: {}, guard: false, alignmentCheck: false,
+      target: 'hang.elf',
+      targetKind: 'elf',
+      boardName: 'stm32f411re',
+      align: 8,
+      slLog2: 5,
+      params: {},
+      guard: false,
+      alignmentCheck: false,
     };
     const report: RunReportFigures = {
-      result: 'hang', exitCode: 0, output: '', board: 'stm32f411re', firmware: 'hang.elf',
+      result: 'hang',
+      exitCode: 0,
+      output: '',
+      board: 'stm32f411re',
+      firmware: 'hang.elf',
       ops: { malloc: 1, free: 0, realloc: 0, calloc: 0, memalign: 0, failed: 0 },
-      peakUsed: 16, peakRequested: 8, peakSpan: 16, largestFreeAtPeak: 100, largestFree: 100, fragmentation: 0, controlBytes: 800,
-      heapBase: 0x2000_0000, heapSize: 4096, instructions: 120, cycles: 150, seconds: 1e-6, hostMs: 3,
+      peakUsed: 16,
+      peakRequested: 8,
+      peakSpan: 16,
+      largestFreeAtPeak: 100,
+      largestFree: 100,
+      fragmentation: 0,
+      controlBytes: 800,
+      heapBase: 0x2000_0000,
+      heapSize: 4096,
+      instructions: 120,
+      cycles: 150,
+      seconds: 1e-6,
+      hostMs: 3,
       message: 'the core branches to itself at 0x08000124 in main',
       stoppedAt: { pc: 0x0800_0124, symbol: 'main', reason: 'branch-to-self' },
       fault: { kind: 'heap-corruption', size: 100, pc: 0x0800_0200, symbol: 'malloc' },

@@ -12,16 +12,27 @@ const SHORT = ['--param', 'bursts=20'];
 
 const cli = (args: string[]): Promise<CliResult> => runCli(args);
 
-const schema = JSON.parse(readFileSync(join(root, 'docs', 'report.schema.json'), 'utf8')) as { $defs: Record<string, { required?: string[] }> };
+const schema = JSON.parse(readFileSync(join(root, 'docs', 'report.schema.json'), 'utf8')) as {
+  $defs: Record<string, { required?: string[] }>;
+};
 
 function json(result: CliResult, definition: string): Record<string, any> {
   expect(result.stderr).toBe('');
   const document = JSON.parse(result.stdout) as Record<string, any>;
-  for (const field of schema.$defs[definition]?.required ?? ['missing definition']) expect(document, definition).toHaveProperty(field);
+  for (const field of schema.$defs[definition]?.required ?? ['missing definition'])
+    expect(document, definition).toHaveProperty(field);
   return document;
 }
 
-interface MapBlock { header: number; address: number; blockSize: number; used: boolean; class: { fl: number; sl: number } | null; allocatedBy: number | null; pool: number }
+interface MapBlock {
+  header: number;
+  address: number;
+  blockSize: number;
+  used: boolean;
+  class: { fl: number; sl: number } | null;
+  allocatedBy: number | null;
+  pool: number;
+}
 
 /** Facts any heap map must satisfy, whatever the workload: blocks tile each pool, figures add up, bitmaps match the lists. */
 function expectCoherentMap(map: Record<string, any>): void {
@@ -40,13 +51,18 @@ function expectCoherentMap(map: Record<string, any>): void {
     expect(blocks[i]!.used || blocks[i - 1]!.used).toBe(true);
   }
   for (const block of used) expect(block.allocatedBy).toBeGreaterThan(0);
-  const listed = new Set((map.bitmaps.freeLists as { fl: number; sl: number; blocks: number[] }[]).flatMap((list) => list.blocks.map((header) => `${header}:${list.fl},${list.sl}`)));
+  const listed = new Set(
+    (map.bitmaps.freeLists as { fl: number; sl: number; blocks: number[] }[]).flatMap((list) =>
+      list.blocks.map((header) => `${header}:${list.fl},${list.sl}`),
+    ),
+  );
   for (const block of free) expect(listed.has(`${block.header}:${block.class!.fl},${block.class!.sl}`)).toBe(true);
   expect(listed.size).toBe(free.length);
   const secondLevel = map.bitmaps.secondLevel as number[];
-  secondLevel.forEach((bits, fl) => expect(((map.bitmaps.firstLevel >>> fl) & 1) === 1).toBe(bits !== 0));
+  secondLevel.forEach((bits, fl) => {
+    expect(((map.bitmaps.firstLevel >>> fl) & 1) === 1).toBe(bits !== 0);
+  });
 }
-
 
 describe('map', () => {
   it('at the peak shows the figures the board measured at its peak', async () => {
@@ -69,7 +85,7 @@ describe('map', () => {
     expect(map.map[0].cells).toContain('#');
   });
 
-  it('at the end of a run that ran out of memory: exit 1, the run\'s final figures, and the map still drawn', async () => {
+  it("at the end of a run that ran out of memory: exit 1, the run's final figures, and the map still drawn", async () => {
     const [mapResult, runResult] = await Promise.all([
       cli(['map', 'fragmenter', '--board', 'tiny', '--json']),
       cli(['run', 'fragmenter', '--board', 'tiny', '--json']),
@@ -85,7 +101,18 @@ describe('map', () => {
   });
 
   it('the human map: legend, one row per width of cells, block table and free lists', async () => {
-    const result = await cli(['map', 'fragmenter', '--board', 'tiny', '--at', 'call:120', '--width', '32', '--scale', '16']);
+    const result = await cli([
+      'map',
+      'fragmenter',
+      '--board',
+      'tiny',
+      '--at',
+      'call:120',
+      '--width',
+      '32',
+      '--scale',
+      '16',
+    ]);
     expect(result.code).toBe(1); // the run itself ran out of memory later
     expect(result.stdout).toContain('after call #120');
     expect(result.stdout).toContain('16 B per character');
@@ -121,7 +148,18 @@ describe('map', () => {
   });
 
   it('extra banks are replayed as pools too', async () => {
-    const result = await cli(['map', 'packet-pool', '--board', 'stm32f407vg', '--bank', 'CCM', ...SHORT, '--at', 'peak', '--json']);
+    const result = await cli([
+      'map',
+      'packet-pool',
+      '--board',
+      'stm32f407vg',
+      '--bank',
+      'CCM',
+      ...SHORT,
+      '--at',
+      'peak',
+      '--json',
+    ]);
     expect(result.code).toBe(0);
     const map = json(result, 'mapReport');
     expectCoherentMap(map);
@@ -151,7 +189,9 @@ describe('step', () => {
     const step = json(stepResult, 'stepReport');
     const report = runFirmware({
       elf: readFileSync(join(root, 'firmware-sim', 'elf', 'stm32f411re', 'packet-pool.elf')),
-      board: loadBoard('stm32f411re'), params: { bursts: 20 }, recordEvents: true,
+      board: loadBoard('stm32f411re'),
+      params: { bursts: 20 },
+      recordEvents: true,
     });
     const logged = new Map(report.events!.filter((event) => event.op !== 'mark').map((event) => [event.call, event]));
     const steps = (step.steps as Record<string, any>[]).filter((entry) => entry.op !== 'mark');
@@ -178,7 +218,10 @@ describe('step', () => {
   it('a free that coalesces reports the merged block, and the map after that call agrees', async () => {
     const stepResult = await cli(['step', 'packet-pool', ...SHORT, '--count', '80', '--json']);
     const steps = json(stepResult, 'stepReport').steps as Record<string, any>[];
-    const merges = steps.filter((entry) => entry.op === 'free' && entry.coalesced && (entry.coalesced.previous !== null || entry.coalesced.next !== null));
+    const merges = steps.filter(
+      (entry) =>
+        entry.op === 'free' && entry.coalesced && (entry.coalesced.previous !== null || entry.coalesced.next !== null),
+    );
     expect(merges.length).toBeGreaterThan(0);
     for (const entry of merges) {
       const { previous, next, merged } = entry.coalesced;
@@ -188,16 +231,26 @@ describe('step', () => {
     const chosen = merges[0]!;
     const map = json(await cli(['map', 'packet-pool', ...SHORT, '--at', `call:${chosen.call}`, '--json']), 'mapReport');
     const block = (map.blocks as MapBlock[]).find((candidate) => candidate.header === chosen.coalesced.merged.header)!;
-    expect(block).toMatchObject({ used: false, blockSize: chosen.coalesced.merged.blockSize, class: chosen.coalesced.merged.class });
+    expect(block).toMatchObject({
+      used: false,
+      blockSize: chosen.coalesced.merged.blockSize,
+      class: chosen.coalesced.merged.class,
+    });
   });
 
   it('allocations: block size and classes from mapRequest, the taken block split into the returned block and the remainder', async () => {
-    const steps = json(await cli(['step', 'fragmenter', '--board', 'tiny', '--from', '200', '--count', '40', '--json']), 'stepReport').steps as Record<string, any>[];
+    const steps = json(
+      await cli(['step', 'fragmenter', '--board', 'tiny', '--from', '200', '--count', '40', '--json']),
+      'stepReport',
+    ).steps as Record<string, any>[];
     const allocations = steps.filter((entry) => entry.op === 'malloc' && entry.result !== 0 && entry.taken);
     expect(allocations.length).toBeGreaterThan(5);
     for (const entry of allocations) {
       expect(entry.block.blockSize).toBeGreaterThanOrEqual(entry.request.adjustedSize);
-      expect(entry.taken.blockSize).toBe(entry.block.blockSize + entry.remainders.reduce((sum: number, block: { blockSize: number }) => sum + block.blockSize, 0));
+      expect(entry.taken.blockSize).toBe(
+        entry.block.blockSize +
+          entry.remainders.reduce((sum: number, block: { blockSize: number }) => sum + block.blockSize, 0),
+      );
       // Good fit: the block taken comes from the search class or above.
       const { fl, sl } = entry.taken.class;
       const search = entry.request.searchClass;
@@ -210,15 +263,24 @@ describe('step', () => {
     expect(failed!.explanation.join(' ')).toContain('fails');
   });
 
-  it('good fit: a skipped block in the request\'s own class really was free and large enough just before the call', async () => {
-    const steps = json(await cli(['step', 'rtos-queues', '--from', '1300', '--count', '200', '--json']), 'stepReport').steps as Record<string, any>[];
+  it("good fit: a skipped block in the request's own class really was free and large enough just before the call", async () => {
+    const steps = json(await cli(['step', 'rtos-queues', '--from', '1300', '--count', '200', '--json']), 'stepReport')
+      .steps as Record<string, any>[];
     const skipping = steps.filter((entry) => entry.skippedFits > 0);
     expect(skipping.length).toBeGreaterThan(0);
     const entry = skipping[0]!;
     // The block taken came from above the request's own class although a fitting block sat in it.
-    expect(entry.taken.class.fl * 32 + entry.taken.class.sl).toBeGreaterThan(entry.request.class.fl * 32 + entry.request.class.sl);
+    expect(entry.taken.class.fl * 32 + entry.taken.class.sl).toBeGreaterThan(
+      entry.request.class.fl * 32 + entry.request.class.sl,
+    );
     const map = json(await cli(['map', 'rtos-queues', '--at', `call:${entry.call - 1}`, '--json']), 'mapReport');
-    const fitting = (map.blocks as MapBlock[]).filter((block) => !block.used && block.class!.fl === entry.request.class.fl && block.class!.sl === entry.request.class.sl && block.blockSize >= entry.request.adjustedSize);
+    const fitting = (map.blocks as MapBlock[]).filter(
+      (block) =>
+        !block.used &&
+        block.class!.fl === entry.request.class.fl &&
+        block.class!.sl === entry.request.class.sl &&
+        block.blockSize >= entry.request.adjustedSize,
+    );
     expect(fitting).toHaveLength(entry.skippedFits);
   });
 
@@ -257,12 +319,25 @@ describe('replay', () => {
 
 describe('fragmentation at peak', () => {
   it('max-fragmentation holds the worse of peak and end', () => {
-    const figures = { result: 'ok', ops: { failed: 0 }, peakUsed: 1, peakSpan: 1, largestFreeAtPeak: 1, fragmentation: 0.05, fragmentationAtPeak: 0.4 };
+    const figures = {
+      result: 'ok',
+      ops: { failed: 0 },
+      peakUsed: 1,
+      peakSpan: 1,
+      largestFreeAtPeak: 1,
+      fragmentation: 0.05,
+      fragmentationAtPeak: 0.4,
+    };
     expect(worstFragmentation(figures)).toBe(0.4);
     const [, outcome] = evaluateChecks('t', 'b', figures, { maxFragmentation: 0.3 });
     expect(outcome).toMatchObject({ check: 'max-fragmentation', pass: false, measured: 0.4 });
     expect(outcome!.summary).toContain('(at peak)');
-    const [, endWorse] = evaluateChecks('t', 'b', { ...figures, fragmentation: 0.5, fragmentationAtPeak: 0.1 }, { maxFragmentation: 0.3 });
+    const [, endWorse] = evaluateChecks(
+      't',
+      'b',
+      { ...figures, fragmentation: 0.5, fragmentationAtPeak: 0.1 },
+      { maxFragmentation: 0.3 },
+    );
     expect(endWorse).toMatchObject({ pass: false, measured: 0.5 });
     expect(endWorse!.summary).toContain('(at the end)');
   });

@@ -32,11 +32,14 @@ describe('parseSize', () => {
     expect(parseSize(text)).toBe(bytes);
   });
 
-  it.each(['', 'abc', '-4K', '32Q', '0.3K', '1.2.3', '0x', '5G', '0x100000000', '32 K B'])('refuses %j, naming it', (text) => {
-    expect(() => parseSize(text, '--heap')).toThrow(InputError);
-    expect(() => parseSize(text, '--heap')).toThrow(/--heap/);
-    if (text !== '') expect(() => parseSize(text, '--heap')).toThrow(text);
-  });
+  it.each(['', 'abc', '-4K', '32Q', '0.3K', '1.2.3', '0x', '5G', '0x100000000', '32 K B'])(
+    'refuses %j, naming it',
+    (text) => {
+      expect(() => parseSize(text, '--heap')).toThrow(InputError);
+      expect(() => parseSize(text, '--heap')).toThrow(/--heap/);
+      if (text !== '') expect(() => parseSize(text, '--heap')).toThrow(text);
+    },
+  );
 });
 
 describe('parseFraction', () => {
@@ -80,7 +83,12 @@ describe('counts, choices and params', () => {
 });
 
 const okFigures: RunFigures = {
-  result: 'ok', ops: { failed: 0 }, peakUsed: 10_000, peakSpan: 12_000, largestFreeAtPeak: 4096, fragmentation: 0.2,
+  result: 'ok',
+  ops: { failed: 0 },
+  peakUsed: 10_000,
+  peakSpan: 12_000,
+  largestFreeAtPeak: 4096,
+  fragmentation: 0.2,
 };
 
 describe('evaluateChecks', () => {
@@ -94,7 +102,11 @@ describe('evaluateChecks', () => {
   });
   it('compares each limit with its measured figure, boundaries inclusive', () => {
     const outcomes = evaluateChecks('s', 'b', okFigures, {
-      maxPeak: 10_000, maxSpan: 11_999, maxFragmentation: 0.25, minFree: 4097, noOom: true,
+      maxPeak: 10_000,
+      maxSpan: 11_999,
+      maxFragmentation: 0.25,
+      minFree: 4097,
+      noOom: true,
     });
     const byName = Object.fromEntries(outcomes.map((o) => [o.check, o]));
     expect(byName['max-peak']!.pass).toBe(true);
@@ -119,41 +131,63 @@ describe('evaluateChecks', () => {
 describe('one definition per limit and per run parameter', () => {
   // A value each kind of limit accepts, as a flag and as a budget-file value.
   const LIMIT_SAMPLES: Record<string, [flagValue: string | boolean, budgetValue: string | number | boolean]> = {
-    bytes: ['2K', 2048], fraction: ['25%', 0.25], count: [false, true],
+    bytes: ['2K', 2048],
+    fraction: ['25%', 0.25],
+    count: [false, true],
   };
 
   // max-growth is held against a baseline, not by evaluateChecks: tests/cli-ci-scale.test.ts covers it.
   const RUN_LIMITS = LIMITS.filter((definition) => !('againstBaseline' in definition));
-  it.each(RUN_LIMITS.map((definition) => [definition.name, definition] as const))('limit %s: flag, both budget spellings, one outcome', (name, definition) => {
-    const [flagValue, budgetValue] = LIMIT_SAMPLES[definition.unit]!;
-    // commander's property for the flag: --max-peak as maxPeak, --no-oom as oom (false when given).
-    const flagProperty = definition.option.startsWith('--no-') ? definition.key.replace(/^no(.)/, (_, letter: string) => letter.toLowerCase()) : definition.key;
-    const fromFlag = limitsFromFlags({ [flagProperty]: flagValue });
-    const fromKebab = parseBudget({ checks: [{ scenario: 's', limits: { [name]: budgetValue } }] }, 'b.json')[0]!.limits;
-    const fromCamel = parseBudget({ checks: [{ scenario: 's', limits: { [definition.key]: budgetValue } }] }, 'b.json')[0]!.limits;
-    expect(Object.keys(fromFlag)).toEqual([definition.key]);
-    expect(fromKebab).toEqual(fromFlag);
-    expect(fromCamel).toEqual(fromFlag);
-    expect(hasAnyLimit(fromFlag)).toBe(true);
-    const outcomes = evaluateChecks('s', 'b', okFigures, fromFlag);
-    expect(outcomes.map((outcome) => outcome.check)).toEqual(['completes', name]);
-    expect(outcomes[1]!.unit).toBe(definition.unit);
-  });
+  it.each(RUN_LIMITS.map((definition) => [definition.name, definition] as const))(
+    'limit %s: flag, both budget spellings, one outcome',
+    (name, definition) => {
+      const [flagValue, budgetValue] = LIMIT_SAMPLES[definition.unit]!;
+      // commander's property for the flag: --max-peak as maxPeak, --no-oom as oom (false when given).
+      const flagProperty = definition.option.startsWith('--no-')
+        ? definition.key.replace(/^no(.)/, (_, letter: string) => letter.toLowerCase())
+        : definition.key;
+      const fromFlag = limitsFromFlags({ [flagProperty]: flagValue });
+      const fromKebab = parseBudget({ checks: [{ scenario: 's', limits: { [name]: budgetValue } }] }, 'b.json')[0]!
+        .limits;
+      const fromCamel = parseBudget(
+        { checks: [{ scenario: 's', limits: { [definition.key]: budgetValue } }] },
+        'b.json',
+      )[0]!.limits;
+      expect(Object.keys(fromFlag)).toEqual([definition.key]);
+      expect(fromKebab).toEqual(fromFlag);
+      expect(fromCamel).toEqual(fromFlag);
+      expect(hasAnyLimit(fromFlag)).toBe(true);
+      const outcomes = evaluateChecks('s', 'b', okFigures, fromFlag);
+      expect(outcomes.map((outcome) => outcome.check)).toEqual(['completes', name]);
+      expect(outcomes[1]!.unit).toBe(definition.unit);
+    },
+  );
 
   // A value each run parameter accepts, the same text as a flag and in a budget file.
   const PARAMETER_SAMPLES: Record<string, [given: string | boolean, read: unknown]> = {
-    heap: ['8K', 8192], stack: ['8K', 8192], align: ['16', 16], sl: ['3', 3], maxInstructions: ['1e6', 1e6], timeout: ['90s', 90_000],
-    guard: [true, true], alignCheck: [true, true], host: [true, true], allocator: ['best-fit', 'best-fit'],
+    heap: ['8K', 8192],
+    stack: ['8K', 8192],
+    align: ['16', 16],
+    sl: ['3', 3],
+    maxInstructions: ['1e6', 1e6],
+    timeout: ['90s', 90_000],
+    guard: [true, true],
+    alignCheck: [true, true],
+    host: [true, true],
+    allocator: ['best-fit', 'best-fit'],
   };
 
-  it.each(RUN_PARAMETER_FIELDS.map((field) => [field.key, field] as const))('run parameter %s: the flag and the budget key fill the same field', (key, field) => {
-    expect(PARAMETER_SAMPLES, `a sample value for ${key}`).toHaveProperty(key);
-    const [given, read] = PARAMETER_SAMPLES[key]!;
-    const fromFlag = runParametersFrom({ [key]: given });
-    const [job] = parseBudget({ checks: [{ scenario: 's', [key]: given }] }, 'b.json');
-    expect(fromFlag).toEqual({ [field.field]: read });
-    expect(job![field.field]).toEqual(read);
-  });
+  it.each(RUN_PARAMETER_FIELDS.map((field) => [field.key, field] as const))(
+    'run parameter %s: the flag and the budget key fill the same field',
+    (key, field) => {
+      expect(PARAMETER_SAMPLES, `a sample value for ${key}`).toHaveProperty(key);
+      const [given, read] = PARAMETER_SAMPLES[key]!;
+      const fromFlag = runParametersFrom({ [key]: given });
+      const [job] = parseBudget({ checks: [{ scenario: 's', [key]: given }] }, 'b.json');
+      expect(fromFlag).toEqual({ [field.field]: read });
+      expect(job![field.field]).toEqual(read);
+    },
+  );
 });
 
 describe('budget files', () => {
@@ -161,40 +195,64 @@ describe('budget files', () => {
 
   it('expands boards, merges defaults and resolves paths against the file', () => {
     const path = join(directory, 'tlsf-budget.yaml');
-    writeFileSync(path, [
-      'defaults:',
-      '  board: stm32f411re',
-      '  limits: { max-peak: 24K, noOom: true }',
-      'checks:',
-      '  - scenario: packet-pool',
-      '    boards: [nrf52840, rp2040]',
-      '    params: { packets: 50, size: 1K }',
-      '    limits: { maxFragmentation: 30% }',
-      '  - elf: fw/app.elf',
-      '    heap: 0x4000',
-      '    limits: { maxPeak: 8K }',
-    ].join('\n'));
+    writeFileSync(
+      path,
+      [
+        'defaults:',
+        '  board: stm32f411re',
+        '  limits: { max-peak: 24K, noOom: true }',
+        'checks:',
+        '  - scenario: packet-pool',
+        '    boards: [nrf52840, rp2040]',
+        '    params: { packets: 50, size: 1K }',
+        '    limits: { maxFragmentation: 30% }',
+        '  - elf: fw/app.elf',
+        '    heap: 0x4000',
+        '    limits: { maxPeak: 8K }',
+      ].join('\n'),
+    );
     expect(findDefaultBudgetFile(directory)).toBe(path);
     const jobs = loadBudgetFile(path);
     expect(jobs).toHaveLength(3);
-    expect(jobs[0]).toMatchObject({ board: 'nrf52840', params: { packets: 50, size: 1024 }, limits: { maxPeak: 24576, noOom: true, maxFragmentation: 0.3 } });
+    expect(jobs[0]).toMatchObject({
+      board: 'nrf52840',
+      params: { packets: 50, size: 1024 },
+      limits: { maxPeak: 24576, noOom: true, maxFragmentation: 0.3 },
+    });
     expect(jobs[1]!.board).toBe('rp2040');
-    expect(jobs[2]).toMatchObject({ board: 'stm32f411re', heapSize: 0x4000, target: { kind: 'elf', path: join(directory, 'fw/app.elf') }, limits: { maxPeak: 8192, noOom: true } });
+    expect(jobs[2]).toMatchObject({
+      board: 'stm32f411re',
+      heapSize: 0x4000,
+      target: { kind: 'elf', path: join(directory, 'fw/app.elf') },
+      limits: { maxPeak: 8192, noOom: true },
+    });
   });
 
   it('accepts a bare list in JSON', () => {
     const path = join(directory, 'list.json');
     writeFileSync(path, JSON.stringify([{ scenario: 'json-doc', limits: { minFree: '2K' } }]));
-    expect(loadBudgetFile(path)).toEqual([{
-      target: { kind: 'scenario', name: 'json-doc' }, board: undefined, params: {}, limits: { minFree: 2048 }, heapSize: undefined,
-      align: undefined, slLog2: undefined, maxInstructions: undefined, origin: `${path}: checks[0]`,
-    }]);
+    expect(loadBudgetFile(path)).toEqual([
+      {
+        target: { kind: 'scenario', name: 'json-doc' },
+        board: undefined,
+        params: {},
+        limits: { minFree: 2048 },
+        heapSize: undefined,
+        align: undefined,
+        slLog2: undefined,
+        maxInstructions: undefined,
+        origin: `${path}: checks[0]`,
+      },
+    ]);
   });
 
   it('names the file and field of every mistake', () => {
     const cases: [unknown, RegExp][] = [
       [{ checks: [{ scenario: 'x', limits: { maxPeak: 'big' } }] }, /b\.yaml: checks\[0\]\.limits\.maxPeak: "big"/],
-      [{ checks: [{ scenario: 'x', maxPeak: '1K' }] }, /checks\[0\]: unknown field "maxPeak" \(put it under "limits"\)/],
+      [
+        { checks: [{ scenario: 'x', maxPeak: '1K' }] },
+        /checks\[0\]: unknown field "maxPeak" \(put it under "limits"\)/,
+      ],
       [{ checks: [{ limits: {} }] }, /checks\[0\]: needs exactly one of "scenario", "elf" or "trace"/],
       [{ checks: [{ scenario: 'x', elf: 'y.elf' }] }, /has scenario and elf/],
       [{ checks: [{ scenario: 'x', limits: { maxFrag: 1 } }] }, /unknown limit "maxFrag"/],
@@ -213,7 +271,9 @@ describe('budget files', () => {
   });
 
   it('reports unreadable and unparsable files', () => {
-    expect(() => loadBudgetFile(join(directory, 'missing.yaml'))).toThrow(/cannot read budget file .*missing\.yaml: no such file/);
+    expect(() => loadBudgetFile(join(directory, 'missing.yaml'))).toThrow(
+      /cannot read budget file .*missing\.yaml: no such file/,
+    );
     const broken = join(directory, 'broken.json');
     writeFileSync(broken, '{ "checks": [');
     expect(() => loadBudgetFile(broken)).toThrow(/broken\.json is not valid JSON/);
@@ -266,7 +326,9 @@ describe('encodeTrace', () => {
     expect([word(6), word(7)]).toEqual([0x2000_0000, 300]);
     expect([word(8), word(9)]).toEqual([0x0000_0001, 8]);
     expect([word(10), word(11)]).toEqual([0x1000_0000, 0]);
-    expect(encoded.flashPatches).toEqual([{ symbol: '__tlsf_trace_start', endSymbol: '__tlsf_trace_end', bytes: encoded.bytes }]);
+    expect(encoded.flashPatches).toEqual([
+      { symbol: '__tlsf_trace_start', endSymbol: '__tlsf_trace_end', bytes: encoded.bytes },
+    ]);
   });
 });
 
@@ -277,7 +339,9 @@ describe('CI outputs', () => {
   ];
 
   it('writes JUnit with one testcase per check and escaped names', () => {
-    const xml = toJUnit(outcomes, [{ target: 'packet-pool', board: 'STM32F411RE', seconds: 0.5, output: 'hi \u0001there' }]);
+    const xml = toJUnit(outcomes, [
+      { target: 'packet-pool', board: 'STM32F411RE', seconds: 0.5, output: 'hi \u0001there' },
+    ]);
     expect(xml).toMatch(/^<\?xml version="1.0"/);
     expect(xml).toContain('<testsuites name="tlsf-sim check" tests="3" failures="2"');
     expect(xml.match(/<testcase /g)).toHaveLength(3);
@@ -296,7 +360,9 @@ describe('CI outputs', () => {
   it('writes ::error annotations for failures only, escaped', () => {
     const lines = toGithubAnnotations(outcomes, 'ci/tlsf-budget.yaml');
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toBe('::error file=ci/tlsf-budget.yaml,title=tlsf-sim max-peak::packet-pool on STM32F411RE: peak used 10,000 B > max 8,192 B');
+    expect(lines[0]).toBe(
+      '::error file=ci/tlsf-budget.yaml,title=tlsf-sim max-peak::packet-pool on STM32F411RE: peak used 10,000 B > max 8,192 B',
+    );
     expect(toGithubAnnotations([{ ...outcomes[1]!, summary: '50% \n' }])[0]).toContain('50%25 %0A');
   });
 });
@@ -334,7 +400,12 @@ describe('progress against the instruction budget', () => {
   it('shows instructions and the share of the budget', () => {
     let clock = 0;
     const written: string[] = [];
-    const bar = new ProgressBar({ isTTY: true, write: (text: string) => written.push(text) }, 'x on y', true, () => clock);
+    const bar = new ProgressBar(
+      { isTTY: true, write: (text: string) => written.push(text) },
+      'x on y',
+      true,
+      () => clock,
+    );
     clock = 2000;
     bar.update(500e6, 2e9);
     expect(written[0]).toContain('x on y: 500M instructions');
@@ -355,15 +426,40 @@ describe('worst-case bounds', () => {
 
 describe('run report', () => {
   const report = {
-    result: 'fault', exitCode: 0, output: 'hello\nworld\n', board: 'tiny', firmware: 'fw.elf',
+    result: 'fault',
+    exitCode: 0,
+    output: 'hello\nworld\n',
+    board: 'tiny',
+    firmware: 'fw.elf',
     ops: { malloc: 1234, free: 1200, realloc: 3, calloc: 1, memalign: 0, failed: 2 },
-    peakUsed: 5000, peakRequested: 4500, peakSpan: 5200, largestFreeAtPeak: 300, largestFree: 2000,
-    fragmentation: 0.125, controlBytes: 400, heapBase: 0x20000100, heapSize: 6144,
-    instructions: 1_000_000, cycles: 1_400_000, seconds: 0.0875, hostMs: 12.4,
-    message: 'wrote 4 bytes past block', fault: { kind: 'write-unmapped', address: 0x30000000, size: 4, pc: 0x08000123, symbol: 'main+0x10' },
+    peakUsed: 5000,
+    peakRequested: 4500,
+    peakSpan: 5200,
+    largestFreeAtPeak: 300,
+    largestFree: 2000,
+    fragmentation: 0.125,
+    controlBytes: 400,
+    heapBase: 0x20000100,
+    heapSize: 6144,
+    instructions: 1_000_000,
+    cycles: 1_400_000,
+    seconds: 0.0875,
+    hostMs: 12.4,
+    message: 'wrote 4 bytes past block',
+    fault: { kind: 'write-unmapped', address: 0x30000000, size: 4, pc: 0x08000123, symbol: 'main+0x10' },
     engine: { path: '/opt/x/libunicorn.so.2', version: '2.1.4', source: 'homebrew' },
   };
-  const settings = { target: 'fw.elf', targetKind: 'elf' as const, boardName: 'tiny', cpu: 'cortex-m0', clockHz: 16e6, align: 8, slLog2: 5, params: { n: 3 }, guard: false };
+  const settings = {
+    target: 'fw.elf',
+    targetKind: 'elf' as const,
+    boardName: 'tiny',
+    cpu: 'cortex-m0',
+    clockHz: 16e6,
+    align: 8,
+    slLog2: 5,
+    params: { n: 3 },
+    guard: false,
+  };
 
   it('prints every figure a line, the stop reason and the firmware output', () => {
     const text = formatRunReport(report, settings, palette(false));
@@ -380,18 +476,36 @@ describe('run report', () => {
   });
 
   it('names the engine with its source, and a path inside the project relative to it', () => {
-    const engine = { path: '/work/p/.cache/unicorn-py/unicorn/lib/libunicorn.so.2', version: '2.1.4', source: 'project' };
-    expect(describeEngine(engine, '/work/p')).toBe('Unicorn 2.1.4 (pip, .cache/unicorn-py/unicorn/lib/libunicorn.so.2)');
+    const engine = {
+      path: '/work/p/.cache/unicorn-py/unicorn/lib/libunicorn.so.2',
+      version: '2.1.4',
+      source: 'project',
+    };
+    expect(describeEngine(engine, '/work/p')).toBe(
+      'Unicorn 2.1.4 (pip, .cache/unicorn-py/unicorn/lib/libunicorn.so.2)',
+    );
     expect(describeEngine(engine, '/elsewhere')).toBe(`Unicorn 2.1.4 (pip, ${engine.path})`);
     expect(runReportJson(report, settings).engine).toEqual(report.engine);
   });
 
   it('keeps the documented JSON field names', () => {
     const document = runReportJson(report, settings);
-    for (const field of ['result', 'peakUsed', 'peakRequested', 'peakSpan', 'largestFree', 'fragmentation', 'controlBytes', 'ops', 'instructions']) {
+    for (const field of [
+      'result',
+      'peakUsed',
+      'peakRequested',
+      'peakSpan',
+      'largestFree',
+      'fragmentation',
+      'controlBytes',
+      'ops',
+      'instructions',
+    ]) {
       expect(document).toHaveProperty(field);
     }
-    const schema = JSON.parse(readFileSync(new URL('../docs/report.schema.json', import.meta.url), 'utf8')) as { $defs: { runReport: { required: string[]; properties: Record<string, unknown> } } };
+    const schema = JSON.parse(readFileSync(new URL('../docs/report.schema.json', import.meta.url), 'utf8')) as {
+      $defs: { runReport: { required: string[]; properties: Record<string, unknown> } };
+    };
     for (const field of schema.$defs.runReport.required) expect(document).toHaveProperty(field);
     for (const field of Object.keys(document)) expect(schema.$defs.runReport.properties).toHaveProperty(field);
   });

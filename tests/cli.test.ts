@@ -18,7 +18,12 @@ const schema = JSON.parse(readFileSync(join(root, 'docs', 'report.schema.json'),
   $defs: Record<string, { required?: string[]; properties?: Record<string, { const?: unknown }> }>;
 };
 const SCHEMA_FOR_COMMAND: Record<string, string> = {
-  run: 'runReport', check: 'checkReport', 'min-heap': 'minHeapReport', explain: 'explainReport', boards: 'boardsReport', scenarios: 'scenariosReport',
+  run: 'runReport',
+  check: 'checkReport',
+  'min-heap': 'minHeapReport',
+  explain: 'explainReport',
+  boards: 'boardsReport',
+  scenarios: 'scenariosReport',
 };
 
 /** Parses stdout as the one JSON document and checks it carries every field its schema definition requires. */
@@ -26,7 +31,8 @@ function json(result: CliResult): Record<string, any> {
   const document = JSON.parse(result.stdout) as Record<string, any>;
   const definition = schema.$defs[SCHEMA_FOR_COMMAND[document.command as string] ?? ''];
   expect(definition, `schema definition for command ${String(document.command)}`).toBeDefined();
-  for (const field of definition!.required ?? []) expect(document, `${String(document.command)} --json`).toHaveProperty(field);
+  for (const field of definition!.required ?? [])
+    expect(document, `${String(document.command)} --json`).toHaveProperty(field);
   if (document.command === 'check') {
     for (const run of document.runs as Record<string, unknown>[]) {
       for (const field of schema.$defs.runReport!.required ?? []) expect(run).toHaveProperty(field);
@@ -35,22 +41,33 @@ function json(result: CliResult): Record<string, any> {
   return document;
 }
 
-
 describe.concurrent('tlsf-sim (built program)', () => {
   it('prints its version and help with exit 0', async () => {
     const version = await cli(['--version']);
     expect(version.code).toBe(0);
-    expect(version.stdout.trim()).toBe((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version);
+    expect(version.stdout.trim()).toBe(
+      (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version,
+    );
     const help = await cli(['--help']);
     expect(help.code).toBe(0);
-    for (const command of ['run', 'check', 'min-heap', 'explain', 'boards', 'scenarios', 'bench']) expect(help.stdout).toContain(command);
+    for (const command of ['run', 'check', 'min-heap', 'explain', 'boards', 'scenarios', 'bench'])
+      expect(help.stdout).toContain(command);
   });
 
   it('run with no argument runs packet-pool on the default board and prints a plain report', async () => {
     const result = await cli(['run', ...SHORT]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^packet-pool on stm32f411re \(cortex-m4f, 100 MHz\): ok/);
-    for (const label of ['peak used', 'peak requested', 'peak span', 'largest free', 'fragmentation', 'control bytes', 'instructions', 'firmware output']) {
+    for (const label of [
+      'peak used',
+      'peak requested',
+      'peak span',
+      'largest free',
+      'fragmentation',
+      'control bytes',
+      'instructions',
+      'firmware output',
+    ]) {
       expect(result.stdout).toContain(label);
     }
     // Not a terminal: no colour codes and no progress bar.
@@ -59,8 +76,20 @@ describe.concurrent('tlsf-sim (built program)', () => {
   });
 
   it('run --json prints one document with the stable field names and consistent figures', async () => {
-    const report = json(await cli(['run', 'packet-pool', '--board', 'nrf52840', '--align', '16', '--sl', '4', ...SHORT, '--json']));
-    for (const field of ['result', 'peakUsed', 'peakRequested', 'peakSpan', 'largestFree', 'fragmentation', 'controlBytes', 'ops', 'instructions']) {
+    const report = json(
+      await cli(['run', 'packet-pool', '--board', 'nrf52840', '--align', '16', '--sl', '4', ...SHORT, '--json']),
+    );
+    for (const field of [
+      'result',
+      'peakUsed',
+      'peakRequested',
+      'peakSpan',
+      'largestFree',
+      'fragmentation',
+      'controlBytes',
+      'ops',
+      'instructions',
+    ]) {
       expect(report).toHaveProperty(field);
     }
     expect(report.command).toBe('run');
@@ -85,7 +114,10 @@ describe.concurrent('tlsf-sim (built program)', () => {
 
   it('runs a malloc-lab trace through the trace-player firmware', async () => {
     const tracePath = join(work, 'small.rep');
-    writeFileSync(tracePath, ['3000', '3', '7', '1', 'a 0 100', 'a 1 2000', 'r 0 300', 'f 1', 'a 2 50', 'f 0', 'f 2', ''].join('\n'));
+    writeFileSync(
+      tracePath,
+      ['3000', '3', '7', '1', 'a 0 100', 'a 1 2000', 'r 0 300', 'f 1', 'a 2 50', 'f 0', 'f 2', ''].join('\n'),
+    );
     const report = json(await cli(['run', tracePath, '--json']));
     expect(report.result).toBe('ok');
     expect(report.targetKind).toBe('trace');
@@ -97,7 +129,17 @@ describe.concurrent('tlsf-sim (built program)', () => {
   });
 
   it('runs a firmware ELF by path', async () => {
-    const report = json(await cli(['run', join(root, 'firmware-sim', 'elf', 'stm32f103c8', 'json-doc.elf'), '--board', 'stm32f103c8', '--param', 'docs=2', '--json']));
+    const report = json(
+      await cli([
+        'run',
+        join(root, 'firmware-sim', 'elf', 'stm32f103c8', 'json-doc.elf'),
+        '--board',
+        'stm32f103c8',
+        '--param',
+        'docs=2',
+        '--json',
+      ]),
+    );
     expect(report.result).toBe('ok');
     expect(report.targetKind).toBe('elf');
     expect(report.ops.malloc).toBeGreaterThan(0);
@@ -108,10 +150,19 @@ describe.concurrent('tlsf-sim (built program)', () => {
     // that access, while Unicorn alone lets it through and the fixture falls out of its test with status 100.
     const fixture = join(root, 'tests', 'fixtures', 'elf', 'fixture-tiny.elf');
     const args = ['run', fixture, '--board', 'tiny', '--param', 'test=9'];
-    const [checked, unchecked, text] = await Promise.all([cli([...args, '--align-check', '--json']), cli([...args, '--json']), cli([...args, '--align-check'])]);
+    const [checked, unchecked, text] = await Promise.all([
+      cli([...args, '--align-check', '--json']),
+      cli([...args, '--json']),
+      cli([...args, '--align-check']),
+    ]);
     expect(checked.code).toBe(1);
     const fault = json(checked);
-    expect(fault).toMatchObject({ result: 'fault', alignmentCheck: true, guard: false, fault: { kind: 'unaligned-read', size: 4 } });
+    expect(fault).toMatchObject({
+      result: 'fault',
+      alignmentCheck: true,
+      guard: false,
+      fault: { kind: 'unaligned-read', size: 4 },
+    });
     expect(fault.fault.address % 4).toBe(2);
     expect(fault.message).toMatch(/2 bytes into block 0x[0-9a-f]+ \(64 bytes\) allocated by call #1/);
     const passed = json(unchecked);
@@ -120,13 +171,24 @@ describe.concurrent('tlsf-sim (built program)', () => {
     expect(text.stdout).toMatch(/: fault\n\s+stopped\s+unaligned-read: HardFault: unaligned 4-byte read/);
 
     const budgetDirectory = mkdtempSync(join(tmpdir(), 'tlsf-cli-align-'));
-    writeFileSync(join(budgetDirectory, 'tlsf-budget.json'), JSON.stringify({
-      checks: [{ elf: fixture, board: 'tiny', params: { test: 9 }, alignCheck: true, guard: true }],
-    }));
+    writeFileSync(
+      join(budgetDirectory, 'tlsf-budget.json'),
+      JSON.stringify({
+        checks: [{ elf: fixture, board: 'tiny', params: { test: 9 }, alignCheck: true, guard: true }],
+      }),
+    );
     const budget = await cli(['check', '--json'], { cwd: budgetDirectory });
     expect(budget.code).toBe(1);
-    expect(json(budget).runs[0]).toMatchObject({ result: 'fault', alignmentCheck: true, guard: true, fault: { kind: 'unaligned-read' } });
-    writeFileSync(join(budgetDirectory, 'tlsf-budget.json'), JSON.stringify({ checks: [{ elf: fixture, board: 'tiny', alignCheck: 'yes' }] }));
+    expect(json(budget).runs[0]).toMatchObject({
+      result: 'fault',
+      alignmentCheck: true,
+      guard: true,
+      fault: { kind: 'unaligned-read' },
+    });
+    writeFileSync(
+      join(budgetDirectory, 'tlsf-budget.json'),
+      JSON.stringify({ checks: [{ elf: fixture, board: 'tiny', alignCheck: 'yes' }] }),
+    );
     const bad = await cli(['check'], { cwd: budgetDirectory });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('checks[0].alignCheck must be true or false, got "yes"');
@@ -151,25 +213,31 @@ describe.concurrent('tlsf-sim (built program)', () => {
     beforeAll(() => {
       for (const directory of [passing, failing, join(passing, 'traces')]) mkdirSync(directory, { recursive: true });
       writeFileSync(join(passing, 'traces', 'session.rep'), 'a 0 512\na 1 256\nr 0 1024\nf 1\nf 0\n');
-      writeFileSync(join(passing, 'tlsf-budget.yaml'), [
-        'defaults:',
-        '  limits: { no-oom: true }',
-        'checks:',
-        '  - scenario: packet-pool',
-        '    boards: [stm32f411re, rp2040]',
-        '    params: { bursts: 20 }',
-        '    limits: { max-peak: 16K, min-free: 2K, max-fragmentation: 50% }',
-        '  - trace: traces/session.rep',
-        '    board: tiny',
-        '    limits: { max-span: 4K }',
-        '',
-      ].join('\n'));
-      writeFileSync(join(failing, 'tlsf-budget.json'), JSON.stringify({
-        checks: [
-          { scenario: 'packet-pool', params: { bursts: 20 }, limits: { maxPeak: '4K', noOom: true } },
-          { scenario: 'fragmenter', board: 'tiny', limits: { noOom: true } },
-        ],
-      }));
+      writeFileSync(
+        join(passing, 'tlsf-budget.yaml'),
+        [
+          'defaults:',
+          '  limits: { no-oom: true }',
+          'checks:',
+          '  - scenario: packet-pool',
+          '    boards: [stm32f411re, rp2040]',
+          '    params: { bursts: 20 }',
+          '    limits: { max-peak: 16K, min-free: 2K, max-fragmentation: 50% }',
+          '  - trace: traces/session.rep',
+          '    board: tiny',
+          '    limits: { max-span: 4K }',
+          '',
+        ].join('\n'),
+      );
+      writeFileSync(
+        join(failing, 'tlsf-budget.json'),
+        JSON.stringify({
+          checks: [
+            { scenario: 'packet-pool', params: { bursts: 20 }, limits: { maxPeak: '4K', noOom: true } },
+            { scenario: 'fragmenter', board: 'tiny', limits: { noOom: true } },
+          ],
+        }),
+      );
     });
 
     it('passes a budget that holds: exit 0, one line per check with the measured figure', async () => {
@@ -179,18 +247,25 @@ describe.concurrent('tlsf-sim (built program)', () => {
       expect(lines.filter((line) => line.startsWith('PASS'))).toHaveLength(13);
       expect(result.stdout).toMatch(/PASS\s+packet-pool on rp2040\s+max-peak\s+peak used [\d,]+ B <= max 16,384 B/);
       // The trace path is relative to the budget file and shown relative to the working directory.
-      expect(result.stdout).toMatch(/PASS\s+traces\/session\.rep on tiny\s+max-span\s+peak span [\d,]+ B <= max 4,096 B/);
+      expect(result.stdout).toMatch(
+        /PASS\s+traces\/session\.rep on tiny\s+max-span\s+peak span [\d,]+ B <= max 4,096 B/,
+      );
       expect(lines.at(-1)).toMatch(/^13 checks passed \(3 runs, .*tlsf-budget\.yaml\)$/);
     });
 
     it('fails a budget that is broken: exit 1, JUnit, markdown and GitHub annotations', async () => {
       const junitPath = join(failing, 'junit.xml');
       const markdownPath = join(failing, 'summary.md');
-      const result = await cli(['check', '--junit', junitPath, '--markdown', markdownPath], { cwd: failing, env: { GITHUB_ACTIONS: 'true' } });
+      const result = await cli(['check', '--junit', junitPath, '--markdown', markdownPath], {
+        cwd: failing,
+        env: { GITHUB_ACTIONS: 'true' },
+      });
       expect(result.code).toBe(1);
       expect(result.stdout).toMatch(/FAIL\s+packet-pool on stm32f411re\s+max-peak\s+peak used [\d,]+ B > max 4,096 B/);
       expect(result.stdout).toMatch(/FAIL\s+fragmenter on tiny\s+completes\s+run completes: out-of-memory/);
-      expect(result.stdout).toMatch(/^::error file=.*tlsf-budget\.json,title=tlsf-sim max-peak::packet-pool on stm32f411re: peak used/m);
+      expect(result.stdout).toMatch(
+        /^::error file=.*tlsf-budget\.json,title=tlsf-sim max-peak::packet-pool on stm32f411re: peak used/m,
+      );
       const junit = readFileSync(junitPath, 'utf8');
       expect(junit.match(/<testcase /g)).toHaveLength(5);
       expect(junit.match(/<failure /g)).toHaveLength(3);
@@ -200,13 +275,25 @@ describe.concurrent('tlsf-sim (built program)', () => {
       const summaryPath = join(failing, 'step-summary.md');
       writeFileSync(summaryPath, '# earlier step\n');
       await cli(['check', '--markdown', summaryPath], { cwd: failing, env: { GITHUB_STEP_SUMMARY: summaryPath } });
-      expect(readFileSync(summaryPath, 'utf8')).toMatch(/^# earlier step\n### tlsf-sim heap budget: 3 of 5 checks failed/);
+      expect(readFileSync(summaryPath, 'utf8')).toMatch(
+        /^# earlier step\n### tlsf-sim heap budget: 3 of 5 checks failed/,
+      );
       expect(markdown).toContain('3 of 5 checks failed');
       expect(markdown).toMatch(/\| ❌ \| packet-pool \| stm32f411re \| max-peak \| [\d,]+ B \| 4,096 B \|/);
     });
 
     it('takes limits from flags and prints JSON', async () => {
-      const result = await cli(['check', 'packet-pool', ...SHORT, '--board', 'stm32f411re,stm32f407vg', '--max-peak', '64K', '--no-oom', '--json']);
+      const result = await cli([
+        'check',
+        'packet-pool',
+        ...SHORT,
+        '--board',
+        'stm32f411re,stm32f407vg',
+        '--max-peak',
+        '64K',
+        '--no-oom',
+        '--json',
+      ]);
       expect(result.code).toBe(0);
       const document = json(result);
       expect(document.result).toBe('pass');
@@ -214,7 +301,10 @@ describe.concurrent('tlsf-sim (built program)', () => {
       expect(document.runs).toHaveLength(2);
       expect(document.checks[1]).toMatchObject({ check: 'max-peak', limit: 65536, unit: 'bytes', pass: true });
       expect(document.checks[1].measured).toBe(document.runs[0].peakUsed);
-      const tight = await cli(['check', 'packet-pool', ...SHORT, '--max-peak', String(document.runs[0].peakUsed - 1), '--json'], { env: { GITHUB_ACTIONS: 'true' } });
+      const tight = await cli(
+        ['check', 'packet-pool', ...SHORT, '--max-peak', String(document.runs[0].peakUsed - 1), '--json'],
+        { env: { GITHUB_ACTIONS: 'true' } },
+      );
       expect(tight.code).toBe(1);
       // With --json, stdout stays one document and the annotations go to stderr.
       expect(json(tight)).toMatchObject({ result: 'fail', failed: 1 });
@@ -226,7 +316,10 @@ describe.concurrent('tlsf-sim (built program)', () => {
       const none = await cli(['check'], { cwd: empty });
       expect(none.code).toBe(2);
       expect(none.stderr).toContain('tlsf-budget.json');
-      writeFileSync(join(empty, 'tlsf-budget.yaml'), 'checks:\n  - scenario: packet-pool\n    limits: { max-peak: lots }\n');
+      writeFileSync(
+        join(empty, 'tlsf-budget.yaml'),
+        'checks:\n  - scenario: packet-pool\n    limits: { max-peak: lots }\n',
+      );
       const broken = await cli(['check'], { cwd: empty });
       expect(broken.code).toBe(2);
       expect(broken.stderr).toMatch(/tlsf-budget\.yaml: checks\[0\]\.limits\.maxPeak: "lots"/);

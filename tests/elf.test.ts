@@ -10,7 +10,14 @@ const SHT_SYMTAB = 2;
 const SHT_STRTAB = 3;
 const STT_FUNC = 2;
 
-interface SectionSpec { name: string; type: number; data: Uint8Array; link?: number; entsize?: number; addr?: number }
+interface SectionSpec {
+  name: string;
+  type: number;
+  data: Uint8Array;
+  link?: number;
+  entsize?: number;
+  addr?: number;
+}
 
 interface Built {
   bytes: Uint8Array;
@@ -32,7 +39,9 @@ function stringTable(names: string[]): { data: Uint8Array; index: Record<string,
   return { data: new TextEncoder().encode(text), index };
 }
 
-function symbolTable(symbols: { nameIndex: number; value: number; size?: number; info?: number; shndx?: number }[]): Uint8Array {
+function symbolTable(
+  symbols: { nameIndex: number; value: number; size?: number; info?: number; shndx?: number }[],
+): Uint8Array {
   const data = new Uint8Array(16 * (symbols.length + 1));
   const view = new DataView(data.buffer);
   symbols.forEach((symbol, i) => {
@@ -55,8 +64,16 @@ function buildElf(segments: { paddr: number; data: Uint8Array }[], sections: Sec
   const allSections = [...sections, { name: '.shstrtab', type: SHT_STRTAB, data: shstrtab.data }];
   const phoff = 52;
   let offset = phoff + 32 * segments.length;
-  const segmentOffsets = segments.map((segment) => { const at = offset; offset += segment.data.length; return at; });
-  const sectionOffsets = allSections.map((section) => { const at = offset; offset += section.data.length; return at; });
+  const segmentOffsets = segments.map((segment) => {
+    const at = offset;
+    offset += segment.data.length;
+    return at;
+  });
+  const sectionOffsets = allSections.map((section) => {
+    const at = offset;
+    offset += section.data.length;
+    return at;
+  });
   offset = (offset + 3) & ~3;
   const shoff = offset;
   const total = shoff + 40 * (allSections.length + 1);
@@ -90,11 +107,11 @@ function buildElf(segments: { paddr: number; data: Uint8Array }[], sections: Sec
     const at = shoff + 40 * (i + 1);
     view.setUint32(at, shstrtab.index[section.name]!, true);
     view.setUint32(at + 4, section.type, true);
-    view.setUint32(at + 12, 'addr' in section ? section.addr ?? 0 : 0, true);
+    view.setUint32(at + 12, 'addr' in section ? (section.addr ?? 0) : 0, true);
     view.setUint32(at + 16, sectionOffsets[i]!, true);
     view.setUint32(at + 20, section.data.length, true);
-    view.setUint32(at + 24, 'link' in section ? section.link ?? 0 : 0, true);
-    view.setUint32(at + 36, 'entsize' in section ? section.entsize ?? 0 : 0, true);
+    view.setUint32(at + 24, 'link' in section ? (section.link ?? 0) : 0, true);
+    view.setUint32(at + 36, 'entsize' in section ? (section.entsize ?? 0) : 0, true);
     bytes.set(section.data, sectionOffsets[i]!);
   });
   return { bytes, view, phoff, shoff, sectionOffsets };
@@ -105,14 +122,23 @@ const CODE = new Uint8Array([0x00, 0xbf, 0xfe, 0xe7, 0, 0, 0, 0]); // nop; b .
 /** A valid image with one segment and a symbol table naming `main` (sections: 1 .text, 2 .symtab, 3 .strtab). */
 function goodElf(): Built {
   const names = stringTable(['main', 'helper']);
-  return buildElf([{ paddr: 0x08000000, data: CODE }], [
-    { name: '.text', type: SHT_PROGBITS, data: CODE, addr: 0x08000000 },
-    { name: '.symtab', type: SHT_SYMTAB, data: symbolTable([
-      { nameIndex: names.index.main!, value: 0x08000001, size: 4 },
-      { nameIndex: names.index.helper!, value: 0x08000005, size: 2 },
-    ]), link: 3, entsize: 16 },
-    { name: '.strtab', type: SHT_STRTAB, data: names.data },
-  ]);
+  return buildElf(
+    [{ paddr: 0x08000000, data: CODE }],
+    [
+      { name: '.text', type: SHT_PROGBITS, data: CODE, addr: 0x08000000 },
+      {
+        name: '.symtab',
+        type: SHT_SYMTAB,
+        data: symbolTable([
+          { nameIndex: names.index.main!, value: 0x08000001, size: 4 },
+          { nameIndex: names.index.helper!, value: 0x08000005, size: 2 },
+        ]),
+        link: 3,
+        entsize: 16,
+      },
+      { name: '.strtab', type: SHT_STRTAB, data: names.data },
+    ],
+  );
 }
 
 /** The one-line error parseElf throws for `bytes`. */
@@ -146,7 +172,9 @@ describe('a valid byte-built ELF', () => {
 
 describe('malformed ELFs', () => {
   it('a truncated header', () => {
-    expect(refusal(goodElf().bytes.subarray(0, 51))).toMatch(/file is 51 bytes, shorter than an ELF32 header \(52 bytes\)/);
+    expect(refusal(goodElf().bytes.subarray(0, 51))).toMatch(
+      /file is 51 bytes, shorter than an ELF32 header \(52 bytes\)/,
+    );
     expect(refusal(new Uint8Array(0))).toMatch(/file is 0 bytes/);
   });
 
@@ -174,10 +202,14 @@ describe('malformed ELFs', () => {
     expect(refusal(small.bytes)).toMatch(/program header entry size 16 is smaller than 32/);
     const tablePast = goodElf();
     tablePast.view.setUint32(28, 0xfffffff0, true);
-    expect(refusal(tablePast.bytes)).toMatch(/program header table at file offset 4294967280 \(\+32 bytes\) runs past the end of the \d+-byte file/);
+    expect(refusal(tablePast.bytes)).toMatch(
+      /program header table at file offset 4294967280 \(\+32 bytes\) runs past the end of the \d+-byte file/,
+    );
     const absurd = goodElf();
     absurd.view.setUint16(44, 0xffff, true);
-    expect(refusal(absurd.bytes)).toMatch(/program header table at file offset 52 \(\+2097120 bytes\) runs past the end/);
+    expect(refusal(absurd.bytes)).toMatch(
+      /program header table at file offset 52 \(\+2097120 bytes\) runs past the end/,
+    );
     const segmentPast = goodElf();
     segmentPast.view.setUint32(segmentPast.phoff + 4, 0xfffffff0, true);
     expect(refusal(segmentPast.bytes)).toMatch(/segment 0 at file offset 4294967280 \(\+8 bytes\) runs past the end/);
@@ -195,10 +227,14 @@ describe('malformed ELFs', () => {
   it('section headers: table past the end, absurd count, too small', () => {
     const tablePast = goodElf();
     tablePast.view.setUint32(32, tablePast.bytes.length - 8, true);
-    expect(refusal(tablePast.bytes)).toMatch(/section header table at file offset \d+ \(\+200 bytes\) runs past the end/);
+    expect(refusal(tablePast.bytes)).toMatch(
+      /section header table at file offset \d+ \(\+200 bytes\) runs past the end/,
+    );
     const absurd = goodElf();
     absurd.view.setUint16(48, 0xffff, true);
-    expect(refusal(absurd.bytes)).toMatch(/section header table at file offset \d+ \(\+2621400 bytes\) runs past the end/);
+    expect(refusal(absurd.bytes)).toMatch(
+      /section header table at file offset \d+ \(\+2621400 bytes\) runs past the end/,
+    );
     const small = goodElf();
     small.view.setUint16(46, 20, true);
     expect(refusal(small.bytes)).toMatch(/section header entry size 20 is smaller than 40/);
@@ -207,10 +243,14 @@ describe('malformed ELFs', () => {
   it('symbol and string tables: offsets past the end, links and name indexes out of range', () => {
     const symtabPast = goodElf();
     symtabPast.view.setUint32(SECTION_HEADER(symtabPast, 2) + 16, 0x7fffff00, true);
-    expect(refusal(symtabPast.bytes)).toMatch(/symbol table at file offset 2147483392 \(\+48 bytes\) runs past the end/);
+    expect(refusal(symtabPast.bytes)).toMatch(
+      /symbol table at file offset 2147483392 \(\+48 bytes\) runs past the end/,
+    );
     const strtabPast = goodElf();
     strtabPast.view.setUint32(SECTION_HEADER(strtabPast, 3) + 20, 0x10000000, true);
-    expect(refusal(strtabPast.bytes)).toMatch(/string table 3 at file offset \d+ \(\+268435456 bytes\) runs past the end/);
+    expect(refusal(strtabPast.bytes)).toMatch(
+      /string table 3 at file offset \d+ \(\+268435456 bytes\) runs past the end/,
+    );
     const badLink = goodElf();
     badLink.view.setUint32(SECTION_HEADER(badLink, 2) + 24, 99, true);
     expect(refusal(badLink.bytes)).toMatch(/string table index 99 out of range/);
@@ -228,23 +268,34 @@ describe('malformed ELFs', () => {
     const names = new Uint8Array(tableBytes).fill(0x61);
     names[tableBytes - 1] = 0;
     const symbols = Array.from({ length: 60_000 }, (_, i) => ({ nameIndex: 1 + i * 8, value: 0x08000001 }));
-    const built = buildElf([{ paddr: 0x08000000, data: CODE }], [
-      { name: '.text', type: SHT_PROGBITS, data: CODE, addr: 0x08000000 },
-      { name: '.symtab', type: SHT_SYMTAB, data: symbolTable(symbols), link: 3, entsize: 16 },
-      { name: '.strtab', type: SHT_STRTAB, data: names },
-    ]);
+    const built = buildElf(
+      [{ paddr: 0x08000000, data: CODE }],
+      [
+        { name: '.text', type: SHT_PROGBITS, data: CODE, addr: 0x08000000 },
+        { name: '.symtab', type: SHT_SYMTAB, data: symbolTable(symbols), link: 3, entsize: 16 },
+        { name: '.strtab', type: SHT_STRTAB, data: names },
+      ],
+    );
     expect(built.bytes.length).toBeLessThan(2 * 1024 * 1024);
-    expect(refusal(built.bytes)).toMatch(/symbol and section names add up to more than \d+ bytes \(string table 3 is reused by overlapping names\)/);
+    expect(refusal(built.bytes)).toMatch(
+      /symbol and section names add up to more than \d+ bytes \(string table 3 is reused by overlapping names\)/,
+    );
   });
 
   it('many symbols sharing one name (mapping symbols, merged strings) decode it once and load', () => {
     const names = stringTable(['$t', 'shared_name']);
-    const symbols = Array.from({ length: 50_000 }, (_, i) => ({ nameIndex: i % 2 === 0 ? names.index.$t! : names.index.shared_name!, value: 0x08000001 }));
-    const built = buildElf([{ paddr: 0x08000000, data: CODE }], [
-      { name: '.text', type: SHT_PROGBITS, data: CODE, addr: 0x08000000 },
-      { name: '.symtab', type: SHT_SYMTAB, data: symbolTable(symbols), link: 3, entsize: 16 },
-      { name: '.strtab', type: SHT_STRTAB, data: names.data },
-    ]);
+    const symbols = Array.from({ length: 50_000 }, (_, i) => ({
+      nameIndex: i % 2 === 0 ? names.index.$t! : names.index.shared_name!,
+      value: 0x08000001,
+    }));
+    const built = buildElf(
+      [{ paddr: 0x08000000, data: CODE }],
+      [
+        { name: '.text', type: SHT_PROGBITS, data: CODE, addr: 0x08000000 },
+        { name: '.symtab', type: SHT_SYMTAB, data: symbolTable(symbols), link: 3, entsize: 16 },
+        { name: '.strtab', type: SHT_STRTAB, data: names.data },
+      ],
+    );
     const image = parseElf(built.bytes, 'shared.elf');
     expect(image.symbols).toHaveLength(25_000);
     expect(image.symbolByName.get('shared_name')?.value).toBe(0x08000001);

@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  chooseEngine, engineCandidates, EngineNotFoundError, hasFastStores, PROJECT_PYTHON_DIR, verifyCached, verifyInChild,
+  chooseEngine,
+  engineCandidates,
+  EngineNotFoundError,
+  hasFastStores,
+  PROJECT_PYTHON_DIR,
+  verifyCached,
+  verifyInChild,
   type EngineVerdict,
 } from '../src/board/engine-locate.js';
 
@@ -28,7 +34,12 @@ const linux = { platform: 'linux' as const, env: { HOME: '/nonexistent-home', PA
 describe('engine candidates', () => {
   it('UNICORN_LIB is the only candidate when set', () => {
     const install = fakeInstall();
-    const list = engineCandidates({ ...linux, env: { UNICORN_LIB: '/opt/x/libunicorn.so.2' }, projectRoot: install.root, pythonPackageDir: () => install.pythonDir });
+    const list = engineCandidates({
+      ...linux,
+      env: { UNICORN_LIB: '/opt/x/libunicorn.so.2' },
+      projectRoot: install.root,
+      pythonPackageDir: () => install.pythonDir,
+    });
     expect(list).toEqual([{ path: '/opt/x/libunicorn.so.2', source: 'UNICORN_LIB' }]);
   });
 
@@ -49,8 +60,12 @@ describe('engine candidates', () => {
     const install = fakeInstall();
     let asked = 0;
     const choice = chooseEngine({
-      ...linux, projectRoot: install.root,
-      pythonPackageDir: () => { asked++; return install.pythonDir; },
+      ...linux,
+      projectRoot: install.root,
+      pythonPackageDir: () => {
+        asked++;
+        return install.pythonDir;
+      },
       verify: () => ({ ok: true, version: '2.1.4' }),
     });
     expect(choice).toEqual({ path: install.projectLibrary, version: '2.1.4', source: 'project' });
@@ -66,7 +81,9 @@ describe('choosing an engine', () => {
       [install.pythonLibrary, { ok: true, version: '2.1.4' }],
     ]);
     const choice = chooseEngine({
-      ...linux, projectRoot: install.root, pythonPackageDir: () => install.pythonDir,
+      ...linux,
+      projectRoot: install.root,
+      pythonPackageDir: () => install.pythonDir,
       verify: (path) => verdicts.get(path) ?? { ok: true, version: '2.0.1' },
     });
     expect(choice).toEqual({ path: install.pythonLibrary, version: '2.1.4', source: 'python' });
@@ -75,27 +92,42 @@ describe('choosing an engine', () => {
   it('falls back to 2.0.1 when nothing newer works', () => {
     const install = fakeInstall();
     const choice = chooseEngine({
-      ...linux, projectRoot: install.root, pythonPackageDir: () => null,
-      verify: (path) => (path === install.projectLibrary ? { ok: false, reason: 'bad' } : { ok: true, version: '2.0.1' }),
+      ...linux,
+      projectRoot: install.root,
+      pythonPackageDir: () => null,
+      verify: (path) =>
+        path === install.projectLibrary ? { ok: false, reason: 'bad' } : { ok: true, version: '2.0.1' },
     });
     expect(choice.version).toBe('2.0.1');
     expect(choice.path).not.toBe(install.projectLibrary);
   });
 
   it('a failing UNICORN_LIB is an error naming it, never a silent fallback', () => {
-    expect(() => chooseEngine({ ...linux, env: { UNICORN_LIB: '/nope/libunicorn.so.2' }, verify: () => ({ ok: false, reason: 'does not load' }) }))
-      .toThrow(new EngineNotFoundError('UNICORN_LIB=/nope/libunicorn.so.2 is not a working Unicorn 2: does not load'));
+    expect(() =>
+      chooseEngine({
+        ...linux,
+        env: { UNICORN_LIB: '/nope/libunicorn.so.2' },
+        verify: () => ({ ok: false, reason: 'does not load' }),
+      }),
+    ).toThrow(new EngineNotFoundError('UNICORN_LIB=/nope/libunicorn.so.2 is not a working Unicorn 2: does not load'));
   });
 
   it('no working library: one line naming the install command', () => {
     const install = fakeInstall();
     let message = '';
     try {
-      chooseEngine({ ...linux, projectRoot: install.root, pythonPackageDir: () => null, verify: () => ({ ok: false, reason: 'broken' }) });
+      chooseEngine({
+        ...linux,
+        projectRoot: install.root,
+        pythonPackageDir: () => null,
+        verify: () => ({ ok: false, reason: 'broken' }),
+      });
     } catch (error) {
       message = (error as Error).message;
     }
-    expect(message).toMatch(/^Unicorn 2 emulator library not found \(rejected: .*\); install it with: sudo apt-get install -y libunicorn2/);
+    expect(message).toMatch(
+      /^Unicorn 2 emulator library not found \(rejected: .*\); install it with: sudo apt-get install -y libunicorn2/,
+    );
     expect(message).not.toContain('\n');
   });
 
@@ -124,7 +156,11 @@ describe('verifying a library', () => {
   });
 
   it('rejects a shared library that is not Unicorn', () => {
-    const other = ['/lib/x86_64-linux-gnu/libz.so.1', '/usr/lib/x86_64-linux-gnu/libz.so.1', '/usr/lib/libz.dylib'].find(existsSync);
+    const other = [
+      '/lib/x86_64-linux-gnu/libz.so.1',
+      '/usr/lib/x86_64-linux-gnu/libz.so.1',
+      '/usr/lib/libz.dylib',
+    ].find(existsSync);
     if (!other) return;
     expect(verifyInChild(other)).toEqual({ ok: false, reason: 'missing uc_version' });
   });

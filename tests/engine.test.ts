@@ -4,7 +4,15 @@
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../src/board/engine.js';
 import {
-  REG_PC, REG_R0, UC_CPU_ARM_CORTEX_M3, UC_ERR_OK, UC_PROT_EXEC, UC_PROT_READ, UnicornError, ucErrorName, unicorn,
+  REG_PC,
+  REG_R0,
+  UC_CPU_ARM_CORTEX_M3,
+  UC_ERR_OK,
+  UC_PROT_EXEC,
+  UC_PROT_READ,
+  UnicornError,
+  ucErrorName,
+  unicorn,
   unicornVersion,
 } from '../src/board/unicorn.js';
 
@@ -39,10 +47,10 @@ describe('Engine', () => {
       expect(engine.start(CODE, 0xffffffff, 1 + 2 * 50)).toBe(UC_ERR_OK);
       expect(engine.readReg(REG_R0)).toBe(50);
       expect(engine.readReg(REG_PC)).toBe(CODE + 2);
-      expect(() => engine.write(0x30000000, new Uint8Array(4), 'patching the image'))
-        .toThrow(UnicornError);
-      expect(() => engine.write(0x30000000, new Uint8Array(4), 'patching the image'))
-        .toThrow(/^patching the image at 0x30000000 \(4 bytes\): UC_ERR_WRITE_UNMAPPED \(/);
+      expect(() => engine.write(0x30000000, new Uint8Array(4), 'patching the image')).toThrow(UnicornError);
+      expect(() => engine.write(0x30000000, new Uint8Array(4), 'patching the image')).toThrow(
+        /^patching the image at 0x30000000 \(4 bytes\): UC_ERR_WRITE_UNMAPPED \(/,
+      );
       expect(engine.tryRead(0x30000000, 4)).toBeNull();
       expect([...engine.tryRead(CODE, 2)!]).toEqual([0x00, 0x20]);
     });
@@ -70,14 +78,17 @@ describe('probes', () => {
     });
   });
 
-  it.runIf(process.platform === 'linux')('locate the register file: writes through either path are seen by the other', () => {
-    withEngine((engine) => {
-      const registers = engine.registerFile();
-      expect(registers, 'the register file was not located').not.toBeNull();
-      engine.writeReg(REG_R0 + 3, 0x12345678);
-      expect(registers![3]).toBe(0x12345678);
-      registers![5] = 0x0badf00d;
-      expect(engine.readReg(REG_R0 + 5)).toBe(0x0badf00d);
-    });
-  });
+  it.runIf(process.platform === 'linux')(
+    'locate the register file: writes through either path are seen by the other',
+    () => {
+      withEngine((engine) => {
+        const registers = engine.registerFile();
+        expect(registers, 'the register file was not located').not.toBeNull();
+        engine.writeReg(REG_R0 + 3, 0x12345678);
+        expect(registers![3]).toBe(0x12345678);
+        registers![5] = 0x0badf00d;
+        expect(engine.readReg(REG_R0 + 5)).toBe(0x0badf00d);
+      });
+    },
+  );
 });

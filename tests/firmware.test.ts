@@ -8,8 +8,18 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
-  listBoards, loadBoard, parseElf, readParams, runFirmware, symbolize, tlsfHeap,
-  type BoardProfile, type HeapAllocator, type HeapFactory, type RunOptions, type RunReport,
+  listBoards,
+  loadBoard,
+  parseElf,
+  readParams,
+  runFirmware,
+  symbolize,
+  tlsfHeap,
+  type BoardProfile,
+  type HeapAllocator,
+  type HeapFactory,
+  type RunOptions,
+  type RunReport,
 } from '../src/board/index.js';
 // The reference trace encoder (same format as the CLI's src/cli/trace-encoding.ts).
 // @ts-expect-error: a plain ES module without type declarations
@@ -36,7 +46,12 @@ function elfPath(scenario: ScenarioEntry, board: BoardProfile): string {
   return join(firmwareDir, scenario.elf.replace('{board}', board.name.toLowerCase()));
 }
 
-function run(scenario: ScenarioEntry, board: BoardProfile, extra: Partial<RunOptions> = {}, heap?: HeapFactory): RunReport {
+function run(
+  scenario: ScenarioEntry,
+  board: BoardProfile,
+  extra: Partial<RunOptions> = {},
+  heap?: HeapFactory,
+): RunReport {
   const elf = readFileSync(elfPath(scenario, board));
   return runFirmware({ elf, elfName: `${scenario.name}.elf`, board, maxInstructions: 200_000_000, ...extra }, heap);
 }
@@ -50,8 +65,15 @@ function scenario(name: string): ScenarioEntry {
 describe('scenarios.json', () => {
   it('lists the nine built-in scenarios with their documentation', () => {
     expect(scenarios.map((s) => s.name)).toEqual([
-      'packet-pool', 'rtos-queues', 'json-doc', 'tls-handshake', 'sensor-logger', 'fragmenter', 'realloc-grow',
-      'trace-player', 'third-party',
+      'packet-pool',
+      'rtos-queues',
+      'json-doc',
+      'tls-handshake',
+      'sensor-logger',
+      'fragmenter',
+      'realloc-grow',
+      'trace-player',
+      'third-party',
     ]);
     for (const entry of scenarios) {
       expect(entry.elf).toBe(`elf/{board}/${entry.name}.elf`);
@@ -68,23 +90,35 @@ describe('scenarios.json', () => {
         const image = parseElf(readFileSync(elfPath(entry, board)), entry.name);
         // The linker orders the records as the compiler emitted them, not as the source lists them.
         const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
-        const params = readParams(image).map(({ name, value }) => ({ name, value })).sort(byName);
-        expect(params, `${entry.name} on ${board.name}`).toEqual(entry.params.map((p) => ({ name: p.name, value: p.default })).sort(byName));
+        const params = readParams(image)
+          .map(({ name, value }) => ({ name, value }))
+          .sort(byName);
+        expect(params, `${entry.name} on ${board.name}`).toEqual(
+          entry.params.map((p) => ({ name: p.name, value: p.default })).sort(byName),
+        );
       }
     }
   });
 
   it("links no part of newlib's allocator into any ELF (the shim replaces it)", () => {
-    const newlibAllocatorSymbols = ['__malloc_free_list', '__malloc_sbrk_start', '__malloc_av_', '__malloc_current_mallinfo', '__malloc_top_pad'];
+    const newlibAllocatorSymbols = [
+      '__malloc_free_list',
+      '__malloc_sbrk_start',
+      '__malloc_av_',
+      '__malloc_current_mallinfo',
+      '__malloc_top_pad',
+    ];
     for (const entry of scenarios) {
       for (const board of boards) {
         const image = parseElf(readFileSync(elfPath(entry, board)), entry.name);
-        for (const symbol of newlibAllocatorSymbols) expect(image.symbolByName.has(symbol), `${symbol} in ${entry.name}/${board.name}`).toBe(false);
+        for (const symbol of newlibAllocatorSymbols)
+          expect(image.symbolByName.has(symbol), `${symbol} in ${entry.name}/${board.name}`).toBe(false);
         for (const symbol of ['__heap_start', '__heap_end', '_estack', '__tlsf_params_start', 'Reset_Handler']) {
           expect(image.symbolByName.has(symbol), `${symbol} in ${entry.name}/${board.name}`).toBe(true);
         }
         // Scenarios that print through newlib's stdio reach the heap through the shim's _malloc_r.
-        if (entry.name === 'json-doc' || entry.name === 'third-party') expect(image.symbolByName.has('_malloc_r')).toBe(true);
+        if (entry.name === 'json-doc' || entry.name === 'third-party')
+          expect(image.symbolByName.has('_malloc_r')).toBe(true);
       }
     }
   });
@@ -175,7 +209,9 @@ describe('scenario behaviour', () => {
 
   it('without a flash trace, trace-player replays its built-in trace', () => {
     const report = run(scenario('trace-player'), board);
-    const rep = parseRep(readFileSync(join(firmwareDir, 'traces/default.rep'), 'utf8'), 'default.rep') as { ops: { op: string }[] };
+    const rep = parseRep(readFileSync(join(firmwareDir, 'traces/default.rep'), 'utf8'), 'default.rep') as {
+      ops: { op: string }[];
+    };
     expect(report.output).toContain(`built-in trace, ${rep.ops.length} operations`);
     expect(report.ops.malloc).toBe(rep.ops.filter((o) => o.op === 'a').length);
     expect(report.ops.realloc).toBe(rep.ops.filter((o) => o.op === 'r').length);
@@ -224,7 +260,16 @@ describe('scenario behaviour', () => {
     };
   }
 
-  for (const name of ['packet-pool', 'rtos-queues', 'json-doc', 'tls-handshake', 'sensor-logger', 'fragmenter', 'realloc-grow', 'trace-player']) {
+  for (const name of [
+    'packet-pool',
+    'rtos-queues',
+    'json-doc',
+    'tls-handshake',
+    'sensor-logger',
+    'fragmenter',
+    'realloc-grow',
+    'trace-player',
+  ]) {
     it(`${name} detects a damaged block with its own data check`, () => {
       const report = run(scenario(name), board, {}, corruptingHeap(40));
       expect(report.result, `${report.message}\n${report.output}`).toBe('assertion');
@@ -235,7 +280,9 @@ describe('scenario behaviour', () => {
 
 describe('build inputs', () => {
   it('the committed linker scripts match the board profiles', () => {
-    const result = spawnSync(process.execPath, [join(firmwareDir, 'tools/gen-ld.mjs'), '--check'], { encoding: 'utf8' });
+    const result = spawnSync(process.execPath, [join(firmwareDir, 'tools/gen-ld.mjs'), '--check'], {
+      encoding: 'utf8',
+    });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
   });
@@ -251,7 +298,9 @@ describe('build inputs', () => {
         expect(end).toBeGreaterThan(start);
         const bank = board.ram.find((b) => start >= b.base && start < b.base + b.size);
         expect(bank, `${entry.name}/${board.name} heap at ${start.toString(16)}`).toBeDefined();
-        expect(stackTop).toBeLessThanOrEqual(board.ram.filter((b) => b.heap).reduce((max, b) => Math.max(max, b.base + b.size), 0));
+        expect(stackTop).toBeLessThanOrEqual(
+          board.ram.filter((b) => b.heap).reduce((max, b) => Math.max(max, b.base + b.size), 0),
+        );
       }
     }
   });
@@ -267,7 +316,9 @@ describe('build inputs', () => {
     () => {
       const out = mkdtempSync(join(tmpdir(), 'tlsf-sim-example-'));
       try {
-        const runtime = ['startup.c', 'heap.c', 'syscalls.c', 'tlsf_sim.c'].map((file) => join(firmwareDir, 'runtime', file));
+        const runtime = ['startup.c', 'heap.c', 'syscalls.c', 'tlsf_sim.c'].map((file) =>
+          join(firmwareDir, 'runtime', file),
+        );
         const variants = [
           { board: 'stm32f411re', cpu: 'cortex-m4', specs: ['--specs=nano.specs'] },
           { board: 'tiny', cpu: 'cortex-m0', specs: ['--specs=nano.specs'] },
@@ -277,13 +328,31 @@ describe('build inputs', () => {
           const elf = join(out, `my-${index}.elf`);
           const map = join(out, `my-${index}.map`);
           execFileSync('arm-none-eabi-gcc', [
-            `-mcpu=${variant.cpu}`, '-mthumb', '-mfloat-abi=soft', '-Os', '-ffunction-sections', '-fdata-sections',
-            `-I${join(firmwareDir, 'include')}`, join(firmwareDir, 'examples/my.c'), ...runtime,
-            ...variant.specs, '-nostartfiles', '-Wl,--gc-sections', `-L${join(firmwareDir, 'ld')}`, '-T', `${variant.board}.ld`,
-            `-Wl,-Map=${map}`, '-o', elf,
+            `-mcpu=${variant.cpu}`,
+            '-mthumb',
+            '-mfloat-abi=soft',
+            '-Os',
+            '-ffunction-sections',
+            '-fdata-sections',
+            `-I${join(firmwareDir, 'include')}`,
+            join(firmwareDir, 'examples/my.c'),
+            ...runtime,
+            ...variant.specs,
+            '-nostartfiles',
+            '-Wl,--gc-sections',
+            `-L${join(firmwareDir, 'ld')}`,
+            '-T',
+            `${variant.board}.ld`,
+            `-Wl,-Map=${map}`,
+            '-o',
+            elf,
           ]);
           expect(readFileSync(map, 'utf8')).not.toMatch(/lib_a-(nano-)?(mallocr|freer|reallocr|callocr)\.o/);
-          const report = runFirmware({ elf: readFileSync(elf), board: loadBoard(variant.board), params: { items: 120 } });
+          const report = runFirmware({
+            elf: readFileSync(elf),
+            board: loadBoard(variant.board),
+            params: { items: 120 },
+          });
           expect(report.result, report.output).toBe('ok');
           expect(report.output).toContain('built and freed 120 items');
           expect(report.ops.malloc).toBeGreaterThanOrEqual(120);
@@ -303,50 +372,85 @@ describe('build inputs', () => {
       const out = mkdtempSync(join(tmpdir(), 'tlsf-sim-caller-'));
       try {
         const source = join(out, 'labels.c');
-        writeFileSync(source, [
-          '#include <malloc.h>', '#include <stdlib.h>', '#include <string.h>', '#include "tlsf_sim.h"',
-          'TLSF_SIM_PARAM(bug, 0);',
-          'static volatile int dropped;',
-          '__attribute__((noinline)) char *make_label(size_t length) {',
-          '  char *label = malloc(length);',
-          '  if (!label) tlsf_sim_out_of_memory(length);',
-          "  memset(label, 'x', length);",
-          '  return label;',
-          '}',
-          // Not a tail call: the increment keeps drop_label on the stack while free() runs.
-          '__attribute__((noinline)) void drop_label(char *label) { free(label); dropped++; }',
-          'int main(void) {',
-          '  char *first = make_label(20), *second = make_label(20);',
-          '  if (TLSF_SIM_PARAM_GET(bug) == 1) drop_label(first + 4);',
-          '  if (TLSF_SIM_PARAM_GET(bug) == 2) first[malloc_usable_size(first)] = 0;',
-          '  drop_label(first);',
-          '  drop_label(second);',
-          '  return 0;',
-          '}',
-          '',
-        ].join('\n'));
-        const runtime = ['startup.c', 'heap.c', 'syscalls.c', 'tlsf_sim.c'].map((file) => join(firmwareDir, 'runtime', file));
-        for (const variant of [{ board: 'tiny', cpu: 'cortex-m0' }, { board: 'stm32f411re', cpu: 'cortex-m4' }]) {
+        writeFileSync(
+          source,
+          [
+            '#include <malloc.h>',
+            '#include <stdlib.h>',
+            '#include <string.h>',
+            '#include "tlsf_sim.h"',
+            'TLSF_SIM_PARAM(bug, 0);',
+            'static volatile int dropped;',
+            '__attribute__((noinline)) char *make_label(size_t length) {',
+            '  char *label = malloc(length);',
+            '  if (!label) tlsf_sim_out_of_memory(length);',
+            "  memset(label, 'x', length);",
+            '  return label;',
+            '}',
+            // Not a tail call: the increment keeps drop_label on the stack while free() runs.
+            '__attribute__((noinline)) void drop_label(char *label) { free(label); dropped++; }',
+            'int main(void) {',
+            '  char *first = make_label(20), *second = make_label(20);',
+            '  if (TLSF_SIM_PARAM_GET(bug) == 1) drop_label(first + 4);',
+            '  if (TLSF_SIM_PARAM_GET(bug) == 2) first[malloc_usable_size(first)] = 0;',
+            '  drop_label(first);',
+            '  drop_label(second);',
+            '  return 0;',
+            '}',
+            '',
+          ].join('\n'),
+        );
+        const runtime = ['startup.c', 'heap.c', 'syscalls.c', 'tlsf_sim.c'].map((file) =>
+          join(firmwareDir, 'runtime', file),
+        );
+        for (const variant of [
+          { board: 'tiny', cpu: 'cortex-m0' },
+          { board: 'stm32f411re', cpu: 'cortex-m4' },
+        ]) {
           const elfFile = join(out, `labels-${variant.board}.elf`);
           execFileSync('arm-none-eabi-gcc', [
-            `-mcpu=${variant.cpu}`, '-mthumb', '-mfloat-abi=soft', '-Os', '-ffunction-sections', '-fdata-sections',
-            `-I${join(firmwareDir, 'include')}`, source, ...runtime, '--specs=nano.specs', '-nostartfiles', '-Wl,--gc-sections',
-            `-L${join(firmwareDir, 'ld')}`, '-T', `${variant.board}.ld`, '-o', elfFile,
+            `-mcpu=${variant.cpu}`,
+            '-mthumb',
+            '-mfloat-abi=soft',
+            '-Os',
+            '-ffunction-sections',
+            '-fdata-sections',
+            `-I${join(firmwareDir, 'include')}`,
+            source,
+            ...runtime,
+            '--specs=nano.specs',
+            '-nostartfiles',
+            '-Wl,--gc-sections',
+            `-L${join(firmwareDir, 'ld')}`,
+            '-T',
+            `${variant.board}.ld`,
+            '-o',
+            elfFile,
           ]);
           const elf = readFileSync(elfFile);
           const board = loadBoard(variant.board);
           const clean = runFirmware({ elf, board, recordEvents: true });
           expect(clean.result, clean.message).toBe('ok');
           const image = parseElf(elf);
-          expect(clean.events!.map((event) => `${event.op} ${symbolize(image, event.caller & ~1)?.replace(/\+0x[0-9a-f]+$/, '')}`))
-            .toEqual(['malloc make_label', 'malloc make_label', 'free drop_label', 'free drop_label']);
+          expect(
+            clean.events!.map(
+              (event) => `${event.op} ${symbolize(image, event.caller & ~1)?.replace(/\+0x[0-9a-f]+$/, '')}`,
+            ),
+          ).toEqual(['malloc make_label', 'malloc make_label', 'free drop_label', 'free drop_label']);
           const invalid = runFirmware({ elf, board, params: { bug: 1 } });
           expect(invalid.result).toBe('fault');
-          expect(invalid.fault).toMatchObject({ kind: 'invalid-free', symbol: expect.stringMatching(/^drop_label\+0x/) as unknown });
-          expect(invalid.message).toMatch(/^invalid-free: free\(0x[0-9a-f]+\) called from 0x[0-9a-f]+ \(drop_label\+0x[0-9a-f]+\): .* \(4 bytes into block 0x[0-9a-f]+ \(20 bytes\) allocated by call #1 from make_label\+0x[0-9a-f]+\)$/);
+          expect(invalid.fault).toMatchObject({
+            kind: 'invalid-free',
+            symbol: expect.stringMatching(/^drop_label\+0x/) as unknown,
+          });
+          expect(invalid.message).toMatch(
+            /^invalid-free: free\(0x[0-9a-f]+\) called from 0x[0-9a-f]+ \(drop_label\+0x[0-9a-f]+\): .* \(4 bytes into block 0x[0-9a-f]+ \(20 bytes\) allocated by call #1 from make_label\+0x[0-9a-f]+\)$/,
+          );
           const overflow = runFirmware({ elf, board, params: { bug: 2 }, guard: true });
           expect(overflow.result).toBe('heap-corruption');
-          expect(overflow.message).toMatch(/into the header of block 0x[0-9a-f]+ \(allocated by call #2 from make_label\+0x[0-9a-f]+\), right after the end of block 0x[0-9a-f]+ \(20 bytes\) allocated by call #1 from make_label\+0x/);
+          expect(overflow.message).toMatch(
+            /into the header of block 0x[0-9a-f]+ \(allocated by call #2 from make_label\+0x[0-9a-f]+\), right after the end of block 0x[0-9a-f]+ \(20 bytes\) allocated by call #1 from make_label\+0x/,
+          );
         }
       } finally {
         rmSync(out, { recursive: true, force: true });
@@ -356,9 +460,11 @@ describe('build inputs', () => {
   );
   // Another compiler or newlib release makes different bytes, not stale ones: compare only with the toolchain
   // that built the committed ELFs (firmware-sim/elf/TOOLCHAIN, written by the build).
-  const toolchain = haveCross && haveMake
-    ? spawnSync('make', ['-s', '--no-print-directory', '-C', firmwareDir, 'toolchain-id'], { encoding: 'utf8' }).stdout
-    : '';
+  const toolchain =
+    haveCross && haveMake
+      ? spawnSync('make', ['-s', '--no-print-directory', '-C', firmwareDir, 'toolchain-id'], { encoding: 'utf8' })
+          .stdout
+      : '';
   const committedToolchain = readFileSync(join(firmwareDir, 'elf/TOOLCHAIN'), 'utf8');
   const sameToolchain = toolchain === committedToolchain;
   const skipReason = !haveCross
@@ -371,7 +477,10 @@ describe('build inputs', () => {
   it.skipIf(skipReason !== '')(
     `the committed ELFs are byte-identical to a fresh build${skipReason}`,
     () => {
-      const output = execFileSync('make', ['-s', '-j2', '-C', firmwareDir, 'check-uptodate'], { encoding: 'utf8', timeout: 170_000 });
+      const output = execFileSync('make', ['-s', '-j2', '-C', firmwareDir, 'check-uptodate'], {
+        encoding: 'utf8',
+        timeout: 170_000,
+      });
       expect(output).toMatch(/all \d+ ELFs match a fresh build/);
     },
     180_000,
@@ -384,7 +493,10 @@ describe('cross toolchain detection', () => {
   function fakeCompiler(specsAnswer: string): { env: NodeJS.ProcessEnv; cleanup: () => void } {
     const bin = mkdtempSync(join(tmpdir(), 'tlsf-sim-fake-gcc-'));
     const script = join(bin, 'arm-none-eabi-gcc');
-    writeFileSync(script, `#!/bin/sh\ncase "$1" in\n  --version) echo "arm-none-eabi-gcc (fake) 12.2.1";;\n  -print-file-name=*) echo "${specsAnswer}";;\n  *) exit 1;;\nesac\n`);
+    writeFileSync(
+      script,
+      `#!/bin/sh\ncase "$1" in\n  --version) echo "arm-none-eabi-gcc (fake) 12.2.1";;\n  -print-file-name=*) echo "${specsAnswer}";;\n  *) exit 1;;\nesac\n`,
+    );
     chmodSync(script, 0o755);
     return { env: { ...process.env, PATH: bin }, cleanup: () => rmSync(bin, { recursive: true, force: true }) };
   }
@@ -393,7 +505,8 @@ describe('cross toolchain detection', () => {
     const fake = fakeCompiler('nano.specs');
     try {
       expect(crossToolchainProblem('arm-none-eabi-gcc', fake.env)).toBe(
-        'arm-none-eabi-gcc is installed but newlib is not (no nano.specs); apt-get install libnewlib-arm-none-eabi');
+        'arm-none-eabi-gcc is installed but newlib is not (no nano.specs); apt-get install libnewlib-arm-none-eabi',
+      );
     } finally {
       fake.cleanup();
     }
@@ -403,7 +516,8 @@ describe('cross toolchain detection', () => {
     const empty = mkdtempSync(join(tmpdir(), 'tlsf-sim-empty-path-'));
     try {
       expect(crossToolchainProblem('arm-none-eabi-gcc', { ...process.env, PATH: empty })).toMatch(
-        /^arm-none-eabi-gcc is not installed; apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi$/);
+        /^arm-none-eabi-gcc is not installed; apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi$/,
+      );
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }

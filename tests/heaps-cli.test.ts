@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CliResult, root, runCli } from './support/cli.js';
 
-interface Scenario { name: string }
+interface Scenario {
+  name: string;
+}
 const scenarioList = JSON.parse(readFileSync(join(root, 'firmware-sim', 'scenarios.json'), 'utf8')) as Scenario[];
 const scenarios = scenarioList.map((scenario) => scenario.name);
 
@@ -15,7 +17,7 @@ const scenarios = scenarioList.map((scenario) => scenario.name);
 async function inPairs<T>(jobs: (() => Promise<T>)[]): Promise<T[]> {
   const results: T[] = [];
   for (let index = 0; index < jobs.length; index += 2) {
-    results.push(...await Promise.all(jobs.slice(index, index + 2).map((job) => job())));
+    results.push(...(await Promise.all(jobs.slice(index, index + 2).map((job) => job()))));
   }
   return results;
 }
@@ -29,13 +31,22 @@ function expectBadInput(result: CliResult, message: RegExp): void {
 
 describe.each(['first-fit', 'best-fit', 'half-fit'])('run <scenario> --allocator %s', (allocator) => {
   it('every built-in scenario ends ok or out-of-memory, and the report names the heap', async () => {
-    const results = await inPairs(scenarios.map((scenario) => () => runCli(['run', scenario, '--allocator', allocator, '--json'])));
+    const results = await inPairs(
+      scenarios.map((scenario) => () => runCli(['run', scenario, '--allocator', allocator, '--json'])),
+    );
     results.forEach((result, index) => {
       const scenario = scenarios[index]!;
       expect(result.code, `${scenario}: ${result.stderr}`).not.toBe(2);
       expect(result.code, `${scenario}: ${result.stderr}`).not.toBe(3);
-      const report = JSON.parse(result.stdout) as { result: string; allocator: string; message: string | null; peakUsed: number };
-      expect(['ok', 'out-of-memory'], `${scenario} under ${allocator}: ${report.result} ${report.message}`).toContain(report.result);
+      const report = JSON.parse(result.stdout) as {
+        result: string;
+        allocator: string;
+        message: string | null;
+        peakUsed: number;
+      };
+      expect(['ok', 'out-of-memory'], `${scenario} under ${allocator}: ${report.result} ${report.message}`).toContain(
+        report.result,
+      );
       expect(report.allocator).toBe(allocator);
       expect(report.peakUsed).toBeGreaterThan(0);
     });
@@ -53,7 +64,8 @@ describe('misuse and corruption under another heap are reported as under TLSF', 
     [['--param', 'test=20', '--guard'], 'heap-corruption', 'metadata-write'],
   ] as const;
   it.each(['first-fit', 'best-fit', 'half-fit'])('%s', async (allocator) => {
-    const run = (args: readonly string[]) => () => runCli(['run', fixture, '--board', 'tiny', '--allocator', allocator, ...args, '--json']);
+    const run = (args: readonly string[]) => () =>
+      runCli(['run', fixture, '--board', 'tiny', '--allocator', allocator, ...args, '--json']);
     const results = await inPairs(cases.map(([args]) => run(args)));
     results.forEach((result, index) => {
       const [args, expected, kind] = cases[index]!;
@@ -65,32 +77,50 @@ describe('misuse and corruption under another heap are reported as under TLSF', 
 });
 
 describe('map and step with another heap', () => {
-  it.each(['first-fit', 'best-fit', 'half-fit'])('map replays the run on a %s heap and every address matches', async (allocator) => {
-    const result = await runCli(['map', 'fragmenter', '--allocator', allocator, '--at', 'peak', '--json']);
-    expect(result.code, result.stderr).toBe(0);
-    const map = JSON.parse(result.stdout) as {
-      allocator: string; replay: { matches: boolean; calls: number }; bitmaps: { consistent: boolean };
-      blocks: { used: boolean; class: unknown }[];
-    };
-    expect(map.allocator).toBe(allocator);
-    expect(map.replay.matches).toBe(true);
-    expect(map.replay.calls).toBeGreaterThan(10);
-    expect(map.bitmaps.consistent).toBe(true);
-    expect(map.blocks.some((block) => block.used)).toBe(true);
-    expect(map.blocks.every((block) => block.class === null)).toBe(true);
-  });
+  it.each(['first-fit', 'best-fit', 'half-fit'])(
+    'map replays the run on a %s heap and every address matches',
+    async (allocator) => {
+      const result = await runCli(['map', 'fragmenter', '--allocator', allocator, '--at', 'peak', '--json']);
+      expect(result.code, result.stderr).toBe(0);
+      const map = JSON.parse(result.stdout) as {
+        allocator: string;
+        replay: { matches: boolean; calls: number };
+        bitmaps: { consistent: boolean };
+        blocks: { used: boolean; class: unknown }[];
+      };
+      expect(map.allocator).toBe(allocator);
+      expect(map.replay.matches).toBe(true);
+      expect(map.replay.calls).toBeGreaterThan(10);
+      expect(map.bitmaps.consistent).toBe(true);
+      expect(map.blocks.some((block) => block.used)).toBe(true);
+      expect(map.blocks.every((block) => block.class === null)).toBe(true);
+    },
+  );
 
   it('step, which narrates TLSF classes, refuses another heap before running', async () => {
-    expectBadInput(await runCli(['step', 'packet-pool', '--allocator', 'half-fit']), /step explains how TLSF places each block .* use map --at call:N/);
+    expectBadInput(
+      await runCli(['step', 'packet-pool', '--allocator', 'half-fit']),
+      /step explains how TLSF places each block .* use map --at call:N/,
+    );
   });
 });
 
 describe('min-heap with another heap', () => {
   it("searches that heap, and for half fit adds o1heap's guarantee for the same workload", async () => {
-    const result = await runCli(['min-heap', 'sensor-logger', '--param', 'ticks=40', '--allocator', 'half-fit', '--json']);
+    const result = await runCli([
+      'min-heap',
+      'sensor-logger',
+      '--param',
+      'ticks=40',
+      '--allocator',
+      'half-fit',
+      '--json',
+    ]);
     expect(result.code, result.stderr).toBe(0);
     const document = JSON.parse(result.stdout) as {
-      allocator: string; minHeap: number; worstCase: { robsonBytes: number; halfFitArenaBytes?: number };
+      allocator: string;
+      minHeap: number;
+      worstCase: { robsonBytes: number; halfFitArenaBytes?: number };
     };
     expect(document.allocator).toBe('half-fit');
     expect(document.worstCase.halfFitArenaBytes).toBeGreaterThan(document.minHeap);
@@ -111,14 +141,21 @@ describe('--allocator as input', () => {
   });
 
   it('an unknown name is one line, exit 2, with the names and a suggestion', async () => {
-    expectBadInput(await runCli(['run', 'packet-pool', '--allocator', 'frist-fit']),
-      /--allocator: unknown allocator "frist-fit" \(did you mean "first-fit"\?\); allocators: tlsf, first-fit, best-fit, half-fit/);
+    expectBadInput(
+      await runCli(['run', 'packet-pool', '--allocator', 'frist-fit']),
+      /--allocator: unknown allocator "frist-fit" \(did you mean "first-fit"\?\); allocators: tlsf, first-fit, best-fit, half-fit/,
+    );
   });
 
   it("TLSF's own knobs are refused with another heap rather than ignored", async () => {
-    expectBadInput(await runCli(['run', 'packet-pool', '--allocator', 'best-fit', '--sl', '3']), /--sl sets TLSF's second level; the best-fit heap has none/);
-    expectBadInput(await runCli(['run', 'packet-pool', '--board', 'stm32f407vg', '--allocator', 'first-fit', '--bank', 'CCM']),
-      /--bank: the first-fit heap manages one region; extra banks need --allocator tlsf/);
+    expectBadInput(
+      await runCli(['run', 'packet-pool', '--allocator', 'best-fit', '--sl', '3']),
+      /--sl sets TLSF's second level; the best-fit heap has none/,
+    );
+    expectBadInput(
+      await runCli(['run', 'packet-pool', '--board', 'stm32f407vg', '--allocator', 'first-fit', '--bank', 'CCM']),
+      /--bank: the first-fit heap manages one region; extra banks need --allocator tlsf/,
+    );
   });
 
   it('a budget file takes allocator like any run parameter', async () => {
@@ -130,14 +167,20 @@ describe('--allocator as input', () => {
     expect(result.stdout).toMatch(/first-fit/);
     // Entries that differ only in the heap stay apart in check's report.
     const both = join(directory, 'both.yaml');
-    writeFileSync(both, 'defaults: { params: { ticks: 50 } }\nchecks:\n  - scenario: sensor-logger\n'
-      + '  - scenario: sensor-logger\n    allocator: half-fit\n');
+    writeFileSync(
+      both,
+      'defaults: { params: { ticks: 50 } }\nchecks:\n  - scenario: sensor-logger\n' +
+        '  - scenario: sensor-logger\n    allocator: half-fit\n',
+    );
     const text = await runCli(['check', '--budget', both], { cwd: directory });
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/^PASS {2}sensor-logger on stm32f411re /m);
     expect(text.stdout).toMatch(/^PASS {2}sensor-logger \(half-fit\) on stm32f411re /m);
     const bad = join(directory, 'bad.yaml');
     writeFileSync(bad, 'checks:\n  - scenario: sensor-logger\n    allocator: next-fit\n');
-    expectBadInput(await runCli(['check', '--budget', bad], { cwd: directory }), /checks\[0\]\.allocator: unknown allocator "next-fit"/);
+    expectBadInput(
+      await runCli(['check', '--budget', bad], { cwd: directory }),
+      /checks\[0\]\.allocator: unknown allocator "next-fit"/,
+    );
   });
 });

@@ -6,11 +6,17 @@ import { join } from 'node:path';
 import { type CliResult, root, runCli } from './support/cli.js';
 
 interface Work {
-  maxNodes: number; p99Nodes: number; meanNodes: number; maxWords: number;
+  maxNodes: number;
+  p99Nodes: number;
+  meanNodes: number;
+  maxWords: number;
   maxCall: { call: number; text: string; caller: string | null } | null;
 }
 interface Heap {
-  allocator: string; result: string; minHeap: number | null; replayMatches: boolean;
+  allocator: string;
+  result: string;
+  minHeap: number | null;
+  replayMatches: boolean;
   work: { allocations: Work; frees: Work } | null;
 }
 
@@ -66,7 +72,16 @@ describe('compare', () => {
 
   it('--allocators picks and orders the heaps; --sl applies to TLSF alone', async () => {
     const result = await runCli([
-      'compare', 'sensor-logger', '--param', 'ticks=40', '--allocators', 'half-fit,tlsf', '--sl', '3', '--no-min-heap', '--json',
+      'compare',
+      'sensor-logger',
+      '--param',
+      'ticks=40',
+      '--allocators',
+      'half-fit,tlsf',
+      '--sl',
+      '3',
+      '--no-min-heap',
+      '--json',
     ]);
     expect(result.code, result.stderr).toBe(0);
     const document = JSON.parse(result.stdout) as { heaps: Heap[] };
@@ -75,9 +90,21 @@ describe('compare', () => {
   }, 120_000);
 
   it('bad input is one line, exit 2', async () => {
-    expectBadInput(await runCli(['compare', 'packet-pool', '--allocators', 'tlsf,tlsf']), /--allocators: tlsf is named twice/);
-    expectBadInput(await runCli(['compare', 'packet-pool', '--allocators', 'tlsf,,best-fit']), /--allocators: empty name in "tlsf,,best-fit"/);
-    expectBadInput(await runCli(['compare', 'packet-pool', '--allocators', 'buddy']), /--allocators: unknown allocator "buddy"/);
-    expectBadInput(await runCli(['compare', 'packet-pool', '--allocator', 'first-fit']), /compare runs several heaps: name them with --allocators/);
+    expectBadInput(
+      await runCli(['compare', 'packet-pool', '--allocators', 'tlsf,tlsf']),
+      /--allocators: tlsf is named twice/,
+    );
+    expectBadInput(
+      await runCli(['compare', 'packet-pool', '--allocators', 'tlsf,,best-fit']),
+      /--allocators: empty name in "tlsf,,best-fit"/,
+    );
+    expectBadInput(
+      await runCli(['compare', 'packet-pool', '--allocators', 'buddy']),
+      /--allocators: unknown allocator "buddy"/,
+    );
+    expectBadInput(
+      await runCli(['compare', 'packet-pool', '--allocator', 'first-fit']),
+      /compare runs several heaps: name them with --allocators/,
+    );
   });
 });

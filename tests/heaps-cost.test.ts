@@ -10,7 +10,11 @@ const BASE = 0x2000_0000;
  * 2k blocks of `size` bytes, then every other one freed (the lower of each pair): k free blocks none of which
  * can join a neighbour, and one large free block after them. Returns the heap and the used blocks, low to high.
  */
-function fragmented<Heap extends FirstFitHeap | BestFitHeap | HalfFitHeap>(heap: Heap, k: number, size = 16): {
+function fragmented<Heap extends FirstFitHeap | BestFitHeap | HalfFitHeap>(
+  heap: Heap,
+  k: number,
+  size = 16,
+): {
   heap: Heap;
   used: number[];
 } {
@@ -28,7 +32,13 @@ describe('first fit (address-ordered list)', () => {
     // The start node's link, a size and a link per block too small, the fitting block's size and link; the
     // remainder takes the block's place (3 stores) and the block is marked used (2 stores).
     expect(heap.lastCallCost()).toEqual({
-      nodesVisited: k + 1, bitmapWordsScanned: 0, splits: 1, merges: 0, wordsRead: 2 * k + 3, wordsWritten: 5, bytesCopied: 0,
+      nodesVisited: k + 1,
+      bitmapWordsScanned: 0,
+      splits: 1,
+      merges: 0,
+      wordsRead: 2 * k + 3,
+      wordsWritten: 5,
+      bytesCopied: 0,
     });
   });
 
@@ -39,7 +49,13 @@ describe('first fit (address-ordered list)', () => {
     // of the block after, the size of the block before; the block before grows over both (2 stores).
     heap.free(used[used.length - 1]!);
     expect(heap.lastCallCost()).toEqual({
-      nodesVisited: k + 1, bitmapWordsScanned: 0, splits: 0, merges: 2, wordsRead: k + 6, wordsWritten: 2, bytesCopied: 0,
+      nodesVisited: k + 1,
+      bitmapWordsScanned: 0,
+      splits: 0,
+      merges: 2,
+      wordsRead: k + 6,
+      wordsWritten: 2,
+      bytesCopied: 0,
     });
   });
 
@@ -69,7 +85,9 @@ describe('best fit (whole free list)', () => {
   });
 
   it('takes the smallest block that fits, where first fit takes the lowest', () => {
-    const build = <Heap extends FirstFitHeap | BestFitHeap>(heap: Heap): { heap: Heap; large: number; small: number } => {
+    const build = <Heap extends FirstFitHeap | BestFitHeap>(
+      heap: Heap,
+    ): { heap: Heap; large: number; small: number } => {
       const large = heap.malloc(200);
       heap.malloc(8);
       const small = heap.malloc(40);
@@ -130,8 +148,11 @@ it('the TLSF heap does not count yet; the other three do', () => {
 
 it('misuse gives the TLSF error codes the board reports', () => {
   const options = { base: BASE };
-  const heaps = [new FirstFitHeap(new ArrayBuffer(4096), options), new BestFitHeap(new ArrayBuffer(4096), options),
-    new HalfFitHeap(new ArrayBuffer(4096), options)];
+  const heaps = [
+    new FirstFitHeap(new ArrayBuffer(4096), options),
+    new BestFitHeap(new ArrayBuffer(4096), options),
+    new HalfFitHeap(new ArrayBuffer(4096), options),
+  ];
   for (const heap of heaps) {
     const block = heap.malloc(40);
     expect(() => heap.free(block + 2)).toThrow(expect.objectContaining({ code: 'misaligned' }));

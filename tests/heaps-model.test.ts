@@ -25,11 +25,29 @@ const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ op: fc.constant('malloc' as const), size: sizeArbitrary }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('free' as const), pick: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('realloc' as const), pick: fc.nat(), size: sizeArbitrary }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('memalign' as const), alignLog2: fc.integer({ min: 0, max: 12 }), size: sizeArbitrary }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('calloc' as const), count: fc.integer({ min: 0, max: 40 }), size: fc.integer({ min: 0, max: 100 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('memalign' as const),
+      alignLog2: fc.integer({ min: 0, max: 12 }),
+      size: sizeArbitrary,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('calloc' as const),
+      count: fc.integer({ min: 0, max: 40 }),
+      size: fc.integer({ min: 0, max: 100 }),
+    }),
+  },
 );
 
-interface Live { size: number; seed: number; alignment: number }
+interface Live {
+  size: number;
+  seed: number;
+  alignment: number;
+}
 
 function runHeapModel(heap: CountedHeap, base: number, bytes: Uint8Array, commands: Command[]): void {
   const live = new Map<number, Live>();
@@ -191,7 +209,7 @@ describe.each(heaps)('model-based: %s heap, random operation sequences', (_name,
   });
 });
 
-test('best fit past 32767 units (umm_malloc\'s 15-bit block numbers) takes larger units, still exact', () => {
+test("best fit past 32767 units (umm_malloc's 15-bit block numbers) takes larger units, still exact", () => {
   const memory = new ArrayBuffer(600 * 1024);
   const heap = new BestFitHeap(memory, { base: 0x2000_0000 });
   // 600 KiB / 8 B would be 76,800 units; 32 B units make 19,200.
@@ -202,7 +220,12 @@ test('best fit past 32767 units (umm_malloc\'s 15-bit block numbers) takes large
   fc.assert(
     fc.property(fc.array(commandArbitrary, { minLength: 1, maxLength: 60 }), (commands) => {
       const freshMemory = new ArrayBuffer(600 * 1024);
-      runHeapModel(new BestFitHeap(freshMemory, { base: 0x2000_0000 }), 0x2000_0000, new Uint8Array(freshMemory), commands);
+      runHeapModel(
+        new BestFitHeap(freshMemory, { base: 0x2000_0000 }),
+        0x2000_0000,
+        new Uint8Array(freshMemory),
+        commands,
+      );
     }),
     { numRuns: 20 },
   );

@@ -12,19 +12,36 @@ import { regionsOf } from '../src/cli/heap-map.js';
 import { bytesPerRow, heapMapSvg } from '../src/cli/html/heap-map-svg.js';
 import { reportPageHtml } from '../src/cli/html/html-page.js';
 import { reportFileName, reportPageData } from '../src/cli/html/report-command.js';
-import { base64FromBytes, bytesFromBase64, packEvents, sitesOf, unpackEvents, type ReportMeta } from '../src/cli/html/report-data.js';
+import {
+  base64FromBytes,
+  bytesFromBase64,
+  packEvents,
+  sitesOf,
+  unpackEvents,
+  type ReportMeta,
+} from '../src/cli/html/report-data.js';
 import { usedChart } from '../src/cli/html/used-chart.js';
 import { HeapReplay } from '../src/cli/replay.js';
 import { runCli } from './support/cli.js';
 
 /** Decodes like the page: base64, then gzip through the web DecompressionStream. */
 async function decodeLikeThePage(base64: string): Promise<Uint8Array> {
-  const stream = new Blob([bytesFromBase64(base64) as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
+  const stream = new Blob([bytesFromBase64(base64) as Uint8Array<ArrayBuffer>])
+    .stream()
+    .pipeThrough(new DecompressionStream('gzip'));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
 const SAMPLE: HeapEvent[] = [
-  { call: 0, op: 'mark', args: [0x0800_1234], result: 0, instructions: 10, caller: 0x0800_0101, label: 'start "quoted" </script>' },
+  {
+    call: 0,
+    op: 'mark',
+    args: [0x0800_1234],
+    result: 0,
+    instructions: 10,
+    caller: 0x0800_0101,
+    label: 'start "quoted" </script>',
+  },
   { call: 1, op: 'malloc', args: [24], result: 0x2000_0600, instructions: 200, caller: 0x0800_0203 },
   { call: 2, op: 'calloc', args: [3, 16], result: 0x2000_0620, instructions: 4_000_000_000, caller: 0x0800_0303 },
   { call: 3, op: 'realloc', args: [0x2000_0600, 4096], result: 0, instructions: 9_000_000_123, caller: 0x0800_0203 },
@@ -40,25 +57,39 @@ describe('the report data encoding', () => {
     expect(callers).toEqual([0x0800_0101, 0x0800_0203, 0x0800_0303, 0xffff_fffe, 0x0800_0401]);
     const { bytes, labels } = packEvents(SAMPLE, callers);
     expect(labels).toEqual(['start "quoted" </script>', '']);
-    const decoded = unpackEvents(await decodeLikeThePage(base64FromBytes(gzipSync(bytes))), SAMPLE.length, labels, callers);
+    const decoded = unpackEvents(
+      await decodeLikeThePage(base64FromBytes(gzipSync(bytes))),
+      SAMPLE.length,
+      labels,
+      callers,
+    );
     expect(decoded).toEqual(SAMPLE);
   });
 
-  it('round-trips a real run\'s log', async () => {
+  it("round-trips a real run's log", async () => {
     const prepared = prepareRun({ target: { kind: 'scenario', name: 'json-doc' }, recordEvents: true });
     const report = execute(prepared, false);
     const { meta, packed } = reportPageData(prepared, report, null);
     expect(meta.eventCount).toBe(report.events!.length);
-    const decoded = unpackEvents(await decodeLikeThePage(base64FromBytes(gzipSync(packed))), meta.eventCount, meta.labels, meta.sites.map((site) => site.address));
+    const decoded = unpackEvents(
+      await decodeLikeThePage(base64FromBytes(gzipSync(packed))),
+      meta.eventCount,
+      meta.labels,
+      meta.sites.map((site) => site.address),
+    );
     expect(decoded).toEqual(report.events);
   });
 
   it('refuses a log of the wrong length or with an unknown operation', () => {
     const { bytes, labels } = packEvents(SAMPLE, sitesOf(SAMPLE));
-    expect(() => unpackEvents(bytes.subarray(1), SAMPLE.length, labels, [])).toThrow(/has \d+ bytes, expected \d+ for 8 events/);
+    expect(() => unpackEvents(bytes.subarray(1), SAMPLE.length, labels, [])).toThrow(
+      /has \d+ bytes, expected \d+ for 8 events/,
+    );
     const broken = bytes.slice();
     broken[broken.length - 1] = 99; // the op column is last
-    expect(() => unpackEvents(broken, SAMPLE.length, labels, sitesOf(SAMPLE))).toThrow(/event 7: unknown operation code 99/);
+    expect(() => unpackEvents(broken, SAMPLE.length, labels, sitesOf(SAMPLE))).toThrow(
+      /event 7: unknown operation code 99/,
+    );
     expect(() => packEvents([SAMPLE[1]!, SAMPLE[0]!], sitesOf(SAMPLE))).toThrow(/call numbers go backwards/);
   });
 });
@@ -66,8 +97,15 @@ describe('the report data encoding', () => {
 describe('the page file', () => {
   const bundle = { script: 'window.x = "</script>";', style: 'body{}' };
   const meta = {
-    format: 1, target: 'fw<1>.elf', board: { name: 'b', ram: [] }, setup: { heapBase: 0, heapSize: 0, align: 8, slLog2: 5, extraBanks: [] },
-    run: { result: 'ok', output: '</script><script>alert(1)</script><!--' }, sites: [], eventCount: 0, labels: [], generator: 'test',
+    format: 1,
+    target: 'fw<1>.elf',
+    board: { name: 'b', ram: [] },
+    setup: { heapBase: 0, heapSize: 0, align: 8, slLog2: 5, extraBanks: [] },
+    run: { result: 'ok', output: '</script><script>alert(1)</script><!--' },
+    sites: [],
+    eventCount: 0,
+    labels: [],
+    generator: 'test',
   } as unknown as ReportMeta;
 
   it('keeps firmware output and the script inside their elements, and allows no network', () => {
@@ -93,22 +131,36 @@ describe('the SVG heap map', () => {
   it('draws every block once, to scale, with its facts, and outlines the touched block', () => {
     const prepared = prepareRun({ target: { kind: 'scenario', name: 'json-doc' }, recordEvents: true });
     const report = execute(prepared, false);
-    const replay = new HeapReplay({ board: prepared.board, heapBase: report.heapBase, heapSize: report.heapSize, align: 8, slLog2: 5 }, report.events!);
+    const replay = new HeapReplay(
+      { board: prepared.board, heapBase: report.heapBase, heapSize: report.heapSize, align: 8, slLog2: 5 },
+      report.events!,
+    );
     replay.runWhile((event) => event.call <= 300);
     const snapshot = replay.snapshot();
     const touched = snapshot.blocks.find((block) => block.used)!;
     const svg = heapMapSvg({
-      regions: regionsOf(replay), blocks: snapshot.blocks, controlAddress: replay.heap.controlAddress,
-      controlBytes: replay.heap.layout.controlBytes, highlight: touched,
+      regions: regionsOf(replay),
+      blocks: snapshot.blocks,
+      controlAddress: replay.heap.controlAddress,
+      controlBytes: replay.heap.layout.controlBytes,
+      highlight: touched,
     });
-    const groups = [...svg.matchAll(/<g class="block (used|free)( touched)?" data-header="(\d+)" data-address="\d+" data-size="(\d+)" data-used="([01])"/g)];
-    expect(groups.map((group) => ({ header: Number(group[3]), blockSize: Number(group[4]), used: group[5] === '1' })))
-      .toEqual(snapshot.blocks.map(({ header, blockSize, used }) => ({ header, blockSize, used })));
+    const groups = [
+      ...svg.matchAll(
+        /<g class="block (used|free)( touched)?" data-header="(\d+)" data-address="\d+" data-size="(\d+)" data-used="([01])"/g,
+      ),
+    ];
+    expect(
+      groups.map((group) => ({ header: Number(group[3]), blockSize: Number(group[4]), used: group[5] === '1' })),
+    ).toEqual(snapshot.blocks.map(({ header, blockSize, used }) => ({ header, blockSize, used })));
     expect(groups.filter((group) => group[2]).map((group) => Number(group[3]))).toEqual([touched.header]);
     expect(svg).toContain('class="control"');
     expect(svg).toContain('class="sentinel"');
     // To scale: the widths of every rectangle add up to the pool's bytes at the map's bytes per row.
-    const widths = [...svg.matchAll(/<rect x="[\d.]+" y="\d+" width="([\d.]+)"/g)].reduce((sum, match) => sum + Number(match[1]), 0);
+    const widths = [...svg.matchAll(/<rect x="[\d.]+" y="\d+" width="([\d.]+)"/g)].reduce(
+      (sum, match) => sum + Number(match[1]),
+      0,
+    );
     const row = Number(/, ([\d,]+) B per row/.exec(svg)![1]!.replace(/,/g, ''));
     expect(widths).toBeCloseTo((report.heapSize / row) * 960, -1);
   });
@@ -129,7 +181,9 @@ describe('check --markdown chart', () => {
     const report = execute(prepared, false);
     const chart = usedChart(prepared, report);
     expect(chart.calls.length).toBeLessThanOrEqual(42);
-    expect(chart.calls[chart.calls.length - 1]).toBe(report.events!.filter((event) => event.op !== 'mark').at(-1)!.call);
+    expect(chart.calls[chart.calls.length - 1]).toBe(
+      report.events!.filter((event) => event.op !== 'mark').at(-1)!.call,
+    );
     expect(Math.max(...chart.used)).toBe(report.peakUsed);
     const text = mermaidUsedChart(chart);
     expect(text).toMatch(/^```mermaid\nxychart-beta\n {4}title "json-doc on STM32F411RE: used bytes"\n/i);
@@ -151,12 +205,28 @@ describe('the commands that write pages', () => {
       const run = await runCli(['run', 'json-doc', '--html', join(directory, 'run.html')]);
       expect(run.code).toBe(0);
       expect(existsSync(join(directory, 'run.html'))).toBe(true);
-      const check = await runCli(['check', 'packet-pool', '--param', 'bursts=20', '--board', 'stm32f411re,nrf52840', '--max-peak', '64K', '--html-dir', join(directory, 'pages')]);
+      const check = await runCli([
+        'check',
+        'packet-pool',
+        '--param',
+        'bursts=20',
+        '--board',
+        'stm32f411re,nrf52840',
+        '--max-peak',
+        '64K',
+        '--html-dir',
+        join(directory, 'pages'),
+      ]);
       expect(check.code).toBe(0);
-      expect(readdirSync(join(directory, 'pages')).sort()).toEqual(['packet-pool-nrf52840.html', 'packet-pool-stm32f411re.html']);
+      expect(readdirSync(join(directory, 'pages')).sort()).toEqual([
+        'packet-pool-nrf52840.html',
+        'packet-pool-stm32f411re.html',
+      ]);
       const svg = await runCli(['map', 'json-doc', '--at', 'peak', '--svg', join(directory, 'map.svg')]);
       expect(svg.code).toBe(0);
-      expect(readFileSync(join(directory, 'map.svg'), 'utf8')).toMatch(/^<\?xml[^\n]*\n<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+      expect(readFileSync(join(directory, 'map.svg'), 'utf8')).toMatch(
+        /^<\?xml[^\n]*\n<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/,
+      );
 
       const unwritable = await runCli(['report', 'json-doc', '-o', join(directory, 'missing', 'x.html')]);
       expect(unwritable.code).toBe(2);

@@ -46,8 +46,16 @@ function csappStyleTrace(): string {
 
 /** The figures both runs compute (design.md section 2). */
 const FIGURES = [
-  'ops', 'peakUsed', 'peakRequested', 'peakSpan', 'largestFreeAtPeak', 'largestFree', 'fragmentation',
-  'fragmentationAtPeak', 'controlBytes', 'heapSize',
+  'ops',
+  'peakUsed',
+  'peakRequested',
+  'peakSpan',
+  'largestFreeAtPeak',
+  'largestFree',
+  'fragmentation',
+  'fragmentationAtPeak',
+  'controlBytes',
+  'heapSize',
 ] as const;
 
 describe('trace encoding', () => {
@@ -84,10 +92,25 @@ describe.concurrent('traces on the board and on the host', () => {
     for (const figure of FIGURES) expect(host[figure], figure).toEqual(report[figure]);
   });
 
-  it('board and host figures agree with realloc and SL 2^3; with align 16 all but the start\'s alignment slack', async () => {
-    const path = writeTrace('mixed.rep', [], [
-      'a 0 100', 'a 1 2000', 'r 0 3000', 'a 2 17', 'f 1', 'r 2 5', 'a 3 700', 'a 4 64', 'f 3', 'r 4 900', 'f 0', 'f 2',
-    ]);
+  it("board and host figures agree with realloc and SL 2^3; with align 16 all but the start's alignment slack", async () => {
+    const path = writeTrace(
+      'mixed.rep',
+      [],
+      [
+        'a 0 100',
+        'a 1 2000',
+        'r 0 3000',
+        'a 2 17',
+        'f 1',
+        'r 2 5',
+        'a 3 700',
+        'a 4 64',
+        'f 3',
+        'r 4 900',
+        'f 0',
+        'f 2',
+      ],
+    );
     const board = json(await cli(['run', path, '--sl', '3', '--json']));
     expect(board.result).toBe('ok');
     const host = json(await cli(['run', path, '--host', '--heap', String(board.heapSize), '--sl', '3', '--json']));
@@ -99,8 +122,11 @@ describe.concurrent('traces on the board and on the host', () => {
     // The board's heap starts 8 bytes past a 16-byte boundary, the host's on one: block sizes are the same,
     // addresses (so the span) may differ by that slack.
     const board16 = json(await cli(['run', path, '--align', '16', '--json']));
-    const host16 = json(await cli(['run', path, '--host', '--heap', String(board16.heapSize), '--align', '16', '--json']));
-    for (const figure of ['ops', 'peakUsed', 'peakRequested', 'controlBytes'] as const) expect(host16[figure], figure).toEqual(board16[figure]);
+    const host16 = json(
+      await cli(['run', path, '--host', '--heap', String(board16.heapSize), '--align', '16', '--json']),
+    );
+    for (const figure of ['ops', 'peakUsed', 'peakRequested', 'controlBytes'] as const)
+      expect(host16[figure], figure).toEqual(board16[figure]);
     expect(Math.abs(host16.peakSpan - board16.peakSpan)).toBeLessThan(16);
   });
 
@@ -115,7 +141,9 @@ describe.concurrent('traces on the board and on the host', () => {
 
     const stopped = await cli(['run', path, '--host', '--heap', '8K']);
     expect(stopped.code).toBe(1);
-    expect(stopped.stdout).toMatch(/out-of-memory\n.*the trace could not continue: allocating 3000 bytes failed \(tight\.rep:3;/);
+    expect(stopped.stdout).toMatch(
+      /out-of-memory\n.*the trace could not continue: allocating 3000 bytes failed \(tight\.rep:3;/,
+    );
   });
 
   it('--host replays a trace with 50 MB live, larger than any board', async () => {
@@ -171,14 +199,31 @@ describe.concurrent('traces on the board and on the host', () => {
     const cases: [string[], RegExp][] = [
       [['run', broken, '--host'], /broken\.rep:2: unknown operation "x"/],
       [['run', 'packet-pool', '--host'], /--host replays a \.rep trace .* packet-pool is a scenario/],
-      [['run', writeTrace('ok.rep', [], ['a 0 16', 'f 0']), '--host', '--board', 'tiny'], /--board does not apply with --host/],
+      [
+        ['run', writeTrace('ok.rep', [], ['a 0 16', 'f 0']), '--host', '--board', 'tiny'],
+        /--board does not apply with --host/,
+      ],
       [['run', join(work, 'ok.rep'), '--host', '--heap', '3072M'], /a host heap must stay below 2 GiB/],
       [['run', join(work, 'ok.rep'), '--host', '--param', 'bursts=2'], /trace-player has no parameter "bursts"/],
       [['run', join(work, 'ok.rep'), '--host', '--heap', '16'], /host heap of 16 bytes/],
       // 2,000 ids live at once need a 24,000-byte table: more than the 8 KiB board has.
-      [['run', writeTrace('wide.rep', [], Array.from({ length: 2000 }, (_, id) => `a ${id} 1`)), '--board', 'tiny'],
-        /the trace player's table \(24,000 B: 2,000 ids live at once\) does not fit/],
-      [['run', join(work, 'ok.rep'), '--heap', '127K'], /--heap 130048: the trace player's table .* the largest heap beside it is \d+ bytes/],
+      [
+        [
+          'run',
+          writeTrace(
+            'wide.rep',
+            [],
+            Array.from({ length: 2000 }, (_, id) => `a ${id} 1`),
+          ),
+          '--board',
+          'tiny',
+        ],
+        /the trace player's table \(24,000 B: 2,000 ids live at once\) does not fit/,
+      ],
+      [
+        ['run', join(work, 'ok.rep'), '--heap', '127K'],
+        /--heap 130048: the trace player's table .* the largest heap beside it is \d+ bytes/,
+      ],
     ];
     for (const [args, message] of cases) {
       const result = await cli(args);

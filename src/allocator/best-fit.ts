@@ -74,14 +74,30 @@ export class BestFitHeap extends CountedHeap {
     return (address - this.origin) / this.unitBytes;
   }
 
-  private next(unit: number): number { return this.read16(this.address(unit)); }
-  private prev(unit: number): number { return this.read16(this.address(unit) + 2); }
-  private nextFree(unit: number): number { return this.read16(this.address(unit) + 4); }
-  private prevFree(unit: number): number { return this.read16(this.address(unit) + 6); }
-  private setNext(unit: number, value: number): void { this.write16(this.address(unit), value); }
-  private setPrev(unit: number, value: number): void { this.write16(this.address(unit) + 2, value); }
-  private setNextFree(unit: number, value: number): void { this.write16(this.address(unit) + 4, value); }
-  private setPrevFree(unit: number, value: number): void { this.write16(this.address(unit) + 6, value); }
+  private next(unit: number): number {
+    return this.read16(this.address(unit));
+  }
+  private prev(unit: number): number {
+    return this.read16(this.address(unit) + 2);
+  }
+  private nextFree(unit: number): number {
+    return this.read16(this.address(unit) + 4);
+  }
+  private prevFree(unit: number): number {
+    return this.read16(this.address(unit) + 6);
+  }
+  private setNext(unit: number, value: number): void {
+    this.write16(this.address(unit), value);
+  }
+  private setPrev(unit: number, value: number): void {
+    this.write16(this.address(unit) + 2, value);
+  }
+  private setNextFree(unit: number, value: number): void {
+    this.write16(this.address(unit) + 4, value);
+  }
+  private setPrevFree(unit: number, value: number): void {
+    this.write16(this.address(unit) + 6, value);
+  }
 
   // ------------------------------------------------------------ the scheme
 
@@ -214,9 +230,12 @@ export class BestFitHeap extends CountedHeap {
     const nextWord = this.peek16(block);
     const following = nextWord & INDEX_MASK;
     const previous = this.peek16(block + 2);
-    const linked = following > unit && following < this.unitCount && previous < unit
-      && (this.peek16(this.address(previous)) & INDEX_MASK) === unit
-      && this.peek16(this.address(following) + 2) === unit;
+    const linked =
+      following > unit &&
+      following < this.unitCount &&
+      previous < unit &&
+      (this.peek16(this.address(previous)) & INDEX_MASK) === unit &&
+      this.peek16(this.address(following) + 2) === unit;
     if (!linked) notABlock();
     if ((nextWord & FREE_FLAG) !== 0) this.refuse('double-free', operation, ptr, 'the block is already free');
     return block;
@@ -249,7 +268,7 @@ export class BestFitHeap extends CountedHeap {
     const free = new Set<number>();
     let previous = 0;
     let previousFree = false;
-    for (let unit = 1; unit !== last;) {
+    for (let unit = 1; unit !== last; ) {
       const word = this.peek16(this.address(unit));
       if (this.peek16(this.address(unit) + 2) !== previous) {
         errors.push(`block ${hex(this.address(unit))}: its previous-block link is not ${hex(this.address(previous))}`);

@@ -102,8 +102,14 @@ export function tlsfGeometry(options: { align?: number; slLog2?: number } = {}):
   const flIndexShift = slLog2 + alignLog2;
   const smallBlockSize = 1 << flIndexShift;
   const geometry: TlsfGeometry = {
-    align, alignLog2, slLog2, slCount, flIndexShift, smallBlockSize,
-    blockHeaderSize: BLOCK_HEADER_SIZE, minBlockSize: MIN_BLOCK_SIZE,
+    align,
+    alignLog2,
+    slLog2,
+    slCount,
+    flIndexShift,
+    smallBlockSize,
+    blockHeaderSize: BLOCK_HEADER_SIZE,
+    minBlockSize: MIN_BLOCK_SIZE,
   };
   // The constants only work together if these hold; a wrong edit above fails here, not in a heap.
   agree(smallBlockSize / slCount === align, 'linear classes below smallBlockSize must be exactly align wide');
@@ -118,7 +124,9 @@ export function tlsfGeometry(options: { align?: number; slLog2?: number } = {}):
 export function tlsfLayout(options: { align?: number; slLog2?: number }, largestPoolBytes: number): TlsfLayout {
   const geometry = tlsfGeometry(options);
   if (!Number.isInteger(largestPoolBytes) || largestPoolBytes <= 0 || largestPoolBytes > MAX_POOL_BYTES) {
-    throw new RangeError(`TLSF pool size must be an integer from 1 to ${MAX_POOL_BYTES}, got ${String(largestPoolBytes)}`);
+    throw new RangeError(
+      `TLSF pool size must be an integer from 1 to ${MAX_POOL_BYTES}, got ${String(largestPoolBytes)}`,
+    );
   }
   // A block can be at most as large as the pool, so the highest row needed holds that size.
   const topPower = log2Floor(Math.max(largestPoolBytes, geometry.smallBlockSize));
@@ -126,8 +134,10 @@ export function tlsfLayout(options: { align?: number; slLog2?: number }, largest
   const controlBytes = 4 * (1 + flCount + flCount * geometry.slCount);
   const maxBlockSize = topPower >= 30 ? MAX_POOL_BYTES : 2 ** (topPower + 1) - geometry.align;
   agree(flCount >= 1 && flCount <= 31, 'a first-level bitmap is one 32-bit word (and fl + 1 must be a valid shift)');
-  agree(mapBlockSize(geometry, maxBlockSize - (maxBlockSize % geometry.align)).firstLevelIndex < flCount,
-    'the largest block must have a class');
+  agree(
+    mapBlockSize(geometry, maxBlockSize - (maxBlockSize % geometry.align)).firstLevelIndex < flCount,
+    'the largest block must have a class',
+  );
   return { ...geometry, flCount, controlBytes, maxBlockSize };
 }
 
@@ -143,7 +153,10 @@ export function blockSizeFor(geometry: TlsfGeometry, requestBytes: number): numb
 }
 
 /** The class (list) a block of exactly `blockSize` bytes is filed under. */
-export function mapBlockSize(geometry: TlsfGeometry, blockSize: number): { firstLevelIndex: number; secondLevelIndex: number } {
+export function mapBlockSize(
+  geometry: TlsfGeometry,
+  blockSize: number,
+): { firstLevelIndex: number; secondLevelIndex: number } {
   if (blockSize < geometry.smallBlockSize) {
     return { firstLevelIndex: 0, secondLevelIndex: blockSize >>> geometry.alignLog2 };
   }
@@ -155,7 +168,11 @@ export function mapBlockSize(geometry: TlsfGeometry, blockSize: number): { first
 }
 
 /** Smallest and largest block size filed under class (fl, sl). */
-export function classRange(geometry: TlsfGeometry, firstLevelIndex: number, secondLevelIndex: number): { classMin: number; classMax: number } {
+export function classRange(
+  geometry: TlsfGeometry,
+  firstLevelIndex: number,
+  secondLevelIndex: number,
+): { classMin: number; classMax: number } {
   if (firstLevelIndex === 0) {
     const classMin = secondLevelIndex * geometry.align;
     return { classMin, classMax: classMin + geometry.align - 1 };

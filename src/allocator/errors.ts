@@ -1,16 +1,16 @@
 export type TlsfErrorCode =
-  | 'misaligned'      // pointer not a multiple of the heap's alignment
-  | 'out-of-pool'     // pointer outside every pool's block area
-  | 'double-free'     // the block is already free
-  | 'not-a-block'     // the word before the pointer is not a live block's header
-  | 'bad-size'        // a size argument that is not a non-negative integer
-  | 'bad-option'      // createTlsf / addPool options out of range
-  | 'overlap'         // addPool region overlaps an existing pool
-  | 'corrupt'         // the heap's own metadata points outside every pool
-  | 'detached';       // a pool's ArrayBuffer was detached (WebAssembly.Memory.grow, transfer): see rebind()
+  | 'misaligned' // pointer not a multiple of the heap's alignment
+  | 'out-of-pool' // pointer outside every pool's block area
+  | 'double-free' // the block is already free
+  | 'not-a-block' // the word before the pointer is not a live block's header
+  | 'bad-size' // a size argument that is not a non-negative integer
+  | 'bad-option' // createTlsf / addPool options out of range
+  | 'overlap' // addPool region overlaps an existing pool
+  | 'corrupt' // the heap's own metadata points outside every pool
+  | 'detached'; // a pool's ArrayBuffer was detached (WebAssembly.Memory.grow, transfer): see rebind()
 
 export function hex(value: number): string {
-  return '0x' + (value >>> 0).toString(16).padStart(8, '0');
+  return `0x${(value >>> 0).toString(16).padStart(8, '0')}`;
 }
 
 /** Misuse of the heap. `address` is the offending pointer (or NaN when the problem is not one). */

@@ -184,8 +184,11 @@ export class FirstFitHeap extends CountedHeap {
       if (known && !known.used) this.refuse('double-free', operation, ptr, 'the block is already free');
       this.refuse('not-a-block', operation, ptr, `the header ${hex(sizeWord)} is not a used block's`);
     }
-    const plausible = this.peek(block) === 0 && blockBytes >= this.minBlockBytes && blockBytes % this.align === 0
-      && block + blockBytes <= this.endNode;
+    const plausible =
+      this.peek(block) === 0 &&
+      blockBytes >= this.minBlockBytes &&
+      blockBytes % this.align === 0 &&
+      block + blockBytes <= this.endNode;
     if (!plausible) this.refuse('not-a-block', operation, ptr, `the header ${hex(sizeWord)} is not a used block's`);
     return block;
   }
@@ -197,7 +200,9 @@ export class FirstFitHeap extends CountedHeap {
       this.walk((block) => {
         if (block.header === header) found = block;
       });
-    } catch { /* a damaged heap: no answer */ }
+    } catch {
+      /* a damaged heap: no answer */
+    }
     return found;
   }
 

@@ -210,10 +210,13 @@ export class HalfFitHeap extends CountedHeap {
     const next = this.peek(fragment);
     const previous = this.peek(fragment + 4);
     const end = fragment + fragmentBytes;
-    const linked = (fragment - this.arenaStart) % HEADER_BYTES === 0
-      && fragmentBytes >= MIN_FRAGMENT_BYTES && fragmentBytes % HEADER_BYTES === 0 && end <= this.arenaEnd
-      && (next === 0 ? end === this.arenaEnd : next === end)
-      && (previous === 0
+    const linked =
+      (fragment - this.arenaStart) % HEADER_BYTES === 0 &&
+      fragmentBytes >= MIN_FRAGMENT_BYTES &&
+      fragmentBytes % HEADER_BYTES === 0 &&
+      end <= this.arenaEnd &&
+      (next === 0 ? end === this.arenaEnd : next === end) &&
+      (previous === 0
         ? fragment === this.arenaStart
         : previous >= this.arenaStart && previous < fragment && this.peek(previous) === fragment);
     const used = this.peek(fragment + 12);
@@ -227,8 +230,11 @@ export class HalfFitHeap extends CountedHeap {
     while (fragment !== this.arenaEnd) {
       const fragmentBytes = this.peek(fragment + 8);
       const used = this.peek(fragment + 12);
-      const plausible = fragmentBytes >= MIN_FRAGMENT_BYTES && fragmentBytes % HEADER_BYTES === 0
-        && fragment + fragmentBytes <= this.arenaEnd && used <= 1;
+      const plausible =
+        fragmentBytes >= MIN_FRAGMENT_BYTES &&
+        fragmentBytes % HEADER_BYTES === 0 &&
+        fragment + fragmentBytes <= this.arenaEnd &&
+        used <= 1;
       if (!plausible) {
         const text = `walk: broken fragment header (size ${fragmentBytes}, used ${used}) at ${hex(fragment)}`;
         throw new TlsfError('corrupt', text, fragment);

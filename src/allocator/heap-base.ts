@@ -1,6 +1,14 @@
 import { TlsfError, hex, type TlsfErrorCode } from './errors.js';
-import { zeroCost, type BlockInfo, type CheckResult, type HeapCost, type HeapCostCounter, type HeapOptions,
-  type HeapStats, type PoolInfo } from './heap-contract.js';
+import {
+  zeroCost,
+  type BlockInfo,
+  type CheckResult,
+  type HeapCost,
+  type HeapCostCounter,
+  type HeapOptions,
+  type HeapStats,
+  type PoolInfo,
+} from './heap-contract.js';
 
 // What the first-fit, best-fit and half-fit heaps share: argument checks, the per-call cost, used/peak
 // bookkeeping, stats from a walk, and calloc, realloc and memalign built from four primitives each heap
@@ -54,7 +62,11 @@ export function resolveRegion(memory: HeapMemory, options: HeapOptions): Managed
 }
 
 /** Where a heap's blocks lie, for out-of-pool refusals: headers from `first`, payloads before `end`. */
-export interface BlockArea { first: number; end: number; what: string }
+export interface BlockArea {
+  first: number;
+  end: number;
+  what: string;
+}
 
 export abstract class CountedHeap implements HeapCostCounter {
   readonly align: 4 | 8 | 16;
@@ -113,8 +125,10 @@ export abstract class CountedHeap implements HeapCostCounter {
   protected abstract checkStructure(errors: string[]): void;
 
   addPool(_memory: HeapMemory, _options: { base: number; offset?: number; length?: number }): PoolInfo[] {
-    throw new TlsfError('bad-option',
-      `the ${this.kind} heap manages one contiguous region; it cannot add a pool (use the TLSF heap for extra banks)`);
+    throw new TlsfError(
+      'bad-option',
+      `the ${this.kind} heap manages one contiguous region; it cannot add a pool (use the TLSF heap for extra banks)`,
+    );
   }
 
   // ------------------------------------------------------------ refusals, worded alike for every heap
@@ -133,7 +147,12 @@ export abstract class CountedHeap implements HeapCostCounter {
   /** A pointer whose header would lie outside [first, end): `what` names the heap's blocks or fragments. */
   protected requireInside(ptr: number, header: number, operation: string, area: BlockArea): void {
     if (header < area.first || ptr >= area.end) {
-      this.refuse('out-of-pool', operation, ptr, `outside the heap's ${area.what} ${hex(area.first)}..${hex(area.end)}`);
+      this.refuse(
+        'out-of-pool',
+        operation,
+        ptr,
+        `outside the heap's ${area.what} ${hex(area.first)}..${hex(area.end)}`,
+      );
     }
   }
 
@@ -265,8 +284,8 @@ export abstract class CountedHeap implements HeapCostCounter {
    */
   memalign(alignment: number, size: number): number {
     this.cost = zeroCost();
-    const powerOfTwo = Number.isInteger(alignment) && alignment > 0 && alignment <= 0x8000_0000
-      && (alignment & (alignment - 1)) === 0;
+    const powerOfTwo =
+      Number.isInteger(alignment) && alignment > 0 && alignment <= 0x8000_0000 && (alignment & (alignment - 1)) === 0;
     if (!powerOfTwo) return 0;
     if (alignment <= this.payloadAlignment) return this.mallocInner(size, 'memalign');
     if (!this.validSize(size, 'memalign')) return 0;
@@ -362,7 +381,11 @@ export abstract class CountedHeap implements HeapCostCounter {
     });
     const poolBytes = this.region.end - this.region.start;
     return {
-      usedBytes, freeBytes, usedBlocks, freeBlocks, largestFree,
+      usedBytes,
+      freeBytes,
+      usedBlocks,
+      freeBlocks,
+      largestFree,
       peakUsed: this.peak,
       controlBytes: this.controlBytes,
       poolBytes,

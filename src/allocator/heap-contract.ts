@@ -33,7 +33,15 @@ export interface HeapCost {
 }
 
 export function zeroCost(): HeapCost {
-  return { nodesVisited: 0, bitmapWordsScanned: 0, splits: 0, merges: 0, wordsRead: 0, wordsWritten: 0, bytesCopied: 0 };
+  return {
+    nodesVisited: 0,
+    bitmapWordsScanned: 0,
+    splits: 0,
+    merges: 0,
+    wordsRead: 0,
+    wordsWritten: 0,
+    bytesCopied: 0,
+  };
 }
 
 /** A heap that counts its work: the cost of the most recent public call (malloc, free, realloc, ...). */

@@ -8,15 +8,34 @@ import type { TlsfMemory, TlsfOptions } from './types.js';
 
 export { Tlsf } from './tlsf.js';
 export type {
-  BlockInfo, CheckResult, MetadataRange, PoolInfo, PoolOptions, TlsfMemory, TlsfOptions, TlsfStats,
+  BlockInfo,
+  CheckResult,
+  MetadataRange,
+  PoolInfo,
+  PoolOptions,
+  TlsfMemory,
+  TlsfOptions,
+  TlsfStats,
 } from './types.js';
 export { inspectControl, nextFreeLink } from './inspect.js';
 export type { ControlInspection } from './inspect.js';
 export { TlsfError, hex } from './errors.js';
 export type { TlsfErrorCode } from './errors.js';
 export {
-  BLOCK_HEADER_SIZE, MIN_BLOCK_SIZE, FREE_BIT, PREV_FREE_BIT, MAX_POOL_BYTES, TLSF_DEFAULTS,
-  blockSizeFor, classRange, configProblem, mapBlockSize, mapRequest, searchSizeFor, tlsfGeometry, tlsfLayout,
+  BLOCK_HEADER_SIZE,
+  MIN_BLOCK_SIZE,
+  FREE_BIT,
+  PREV_FREE_BIT,
+  MAX_POOL_BYTES,
+  TLSF_DEFAULTS,
+  blockSizeFor,
+  classRange,
+  configProblem,
+  mapBlockSize,
+  mapRequest,
+  searchSizeFor,
+  tlsfGeometry,
+  tlsfLayout,
 } from './constants.js';
 export type { RequestMapping, TlsfGeometry, TlsfLayout } from './constants.js';
 

@@ -5,7 +5,12 @@
  * malloc/free paths; all of it tolerates corrupt memory and never loops forever.
  */
 import {
-  BLOCK_HEADER_SIZE, FREE_BIT, MIN_BLOCK_SIZE, PREV_FREE_BIT, mapBlockSize, type TlsfLayout,
+  BLOCK_HEADER_SIZE,
+  FREE_BIT,
+  MIN_BLOCK_SIZE,
+  PREV_FREE_BIT,
+  mapBlockSize,
+  type TlsfLayout,
 } from './constants.js';
 import { TlsfError, hex } from './errors.js';
 import { POOL_RECORD_BYTES } from './region.js';
@@ -61,7 +66,10 @@ export function peek(view: HeapView, address: number): number {
  * multiple of the alignment, or past the sentinel), and says why. `visit` returns true to stop early.
  */
 export function walkPool(
-  view: HeapView, pool: PoolView, visit: (header: number, word: number, size: number) => boolean | void,
+  view: HeapView,
+  pool: PoolView,
+  // biome-ignore lint/suspicious/noConfusingVoidType: visitors may return nothing (go on) or true (stop)
+  visit: (header: number, word: number, size: number) => boolean | void,
 ): WalkEnd {
   const alignMask = view.layout.align - 1;
   let block = pool.firstBlock;
@@ -122,7 +130,11 @@ export function heapStats(view: HeapView): TlsfStats {
     });
   }
   return {
-    usedBytes, freeBytes, usedBlocks, freeBlocks, largestFree,
+    usedBytes,
+    freeBytes,
+    usedBlocks,
+    freeBlocks,
+    largestFree,
     peakUsed: view.peakUsed,
     controlBytes: view.layout.controlBytes,
     poolBytes,
@@ -133,7 +145,12 @@ export function heapStats(view: HeapView): TlsfStats {
 }
 
 export function poolList(view: HeapView): PoolInfo[] {
-  return view.pools.map((pool) => ({ start: pool.start, end: pool.end, firstBlock: pool.firstBlock, sentinel: pool.sentinel }));
+  return view.pools.map((pool) => ({
+    start: pool.start,
+    end: pool.end,
+    firstBlock: pool.firstBlock,
+    sentinel: pool.sentinel,
+  }));
 }
 
 /**
@@ -200,9 +217,15 @@ export function inspectControl(heap: Tlsf): ControlInspection {
     heads.push(row);
   }
   return {
-    address: view.controlAddress, bytes: layout.controlBytes, align: layout.align, slLog2: layout.slLog2,
-    flCount: layout.flCount, slCount: layout.slCount,
-    firstLevelBitmap: words[view.flWord]! >>> 0, secondLevelBitmaps, heads,
+    address: view.controlAddress,
+    bytes: layout.controlBytes,
+    align: layout.align,
+    slLog2: layout.slLog2,
+    flCount: layout.flCount,
+    slCount: layout.slCount,
+    firstLevelBitmap: words[view.flWord]! >>> 0,
+    secondLevelBitmaps,
+    heads,
   };
 }
 
@@ -224,7 +247,8 @@ export function findBlockIn(view: HeapView, addr: number): NearestBlock | undefi
     const end = walkPool(view, pool, (header, word, size) => {
       const contains = addr >= header && addr < header + size;
       const distance = contains ? 0 : addr < header ? header - addr : addr - (header + size) + 1;
-      if (best === undefined || distance < best.distance) best = { ...blockInfo(header, word, size), contains, distance };
+      if (best === undefined || distance < best.distance)
+        best = { ...blockInfo(header, word, size), contains, distance };
       return contains;
     });
     if (end.kind === 'stopped') return best;
@@ -272,7 +296,8 @@ export function checkHeap(view: HeapView): CheckResult {
   const freeInWalk = new Map<number, number>();
   let lastRecord = Number.NaN;
   for (const pool of view.pools) {
-    if (pool.record !== lastRecord) { // pieces of one region share its record
+    if (pool.record !== lastRecord) {
+      // pieces of one region share its record
       const problem = view.recordProblem(pool);
       if (problem !== undefined) report(`${problem} (overwritten?)`);
       lastRecord = pool.record;
@@ -287,12 +312,18 @@ export function checkHeap(view: HeapView): CheckResult {
         report(`${where}: block at ${hex(block)} has a payload not aligned to ${layout.align}`);
       }
       if (prevFreeFlag !== previousFree) {
-        report(`${where}: block at ${hex(block)} has P=${prevFreeFlag ? 1 : 0} but the previous block${previousBlock ? ' ' + hex(previousBlock) : ''} is ${previousFree ? 'free' : 'used'}`);
+        report(
+          `${where}: block at ${hex(block)} has P=${prevFreeFlag ? 1 : 0} but the previous block${previousBlock ? ` ${hex(previousBlock)}` : ''} is ${previousFree ? 'free' : 'used'}`,
+        );
       }
       if (free) {
-        if (previousFree) report(`${where}: adjacent free blocks at ${hex(previousBlock)} and ${hex(block)} (not coalesced)`);
+        if (previousFree)
+          report(`${where}: adjacent free blocks at ${hex(previousBlock)} and ${hex(block)} (not coalesced)`);
         const backLink = peek(view, block + size - 4);
-        if (backLink !== block) report(`${where}: free block at ${hex(block)} has back link ${hex(backLink)} in its last word, expected itself`);
+        if (backLink !== block)
+          report(
+            `${where}: free block at ${hex(block)} has back link ${hex(backLink)} in its last word, expected itself`,
+          );
         freeInWalk.set(block, size);
       }
       previousFree = free;
@@ -307,7 +338,9 @@ export function checkHeap(view: HeapView): CheckResult {
       if (sentinelWord < 0 || (sentinelWord & SIZE_MASK) !== 0 || (sentinelWord & FREE_BIT) !== 0) {
         report(`${where}: sentinel at ${hex(pool.sentinel)} is ${hex(sentinelWord)}, expected a used zero-size block`);
       } else if (((sentinelWord & PREV_FREE_BIT) !== 0) !== end.lastFree) {
-        report(`${where}: sentinel at ${hex(pool.sentinel)} has P=${(sentinelWord & PREV_FREE_BIT) ? 1 : 0} but the last block ${hex(end.lastBlock)} is ${end.lastFree ? 'free' : 'used'}`);
+        report(
+          `${where}: sentinel at ${hex(pool.sentinel)} has P=${sentinelWord & PREV_FREE_BIT ? 1 : 0} but the last block ${hex(end.lastBlock)} is ${end.lastFree ? 'free' : 'used'}`,
+        );
       }
     }
   }
@@ -320,13 +353,15 @@ function checkFreeLists(view: HeapView, freeInWalk: Map<number, number>, report:
   const { controlWords: words, layout } = view;
   const seen = new Set<number>();
   const flBitmap = words[view.flWord]!;
-  if (layout.flCount < 32 && flBitmap >>> layout.flCount !== 0) report(`control: flBitmap ${hex(flBitmap)} has bits above row ${layout.flCount - 1}`);
+  if (layout.flCount < 32 && flBitmap >>> layout.flCount !== 0)
+    report(`control: flBitmap ${hex(flBitmap)} has bits above row ${layout.flCount - 1}`);
   for (let fl = 0; fl < layout.flCount; fl++) {
     const rowBits = words[view.slWord + fl]!;
     if (((flBitmap >>> fl) & 1) !== (rowBits !== 0 ? 1 : 0)) {
       report(`control: flBitmap bit ${fl} is ${(flBitmap >>> fl) & 1} but slBitmap[${fl}] is ${hex(rowBits)}`);
     }
-    if (layout.slCount < 32 && rowBits >>> layout.slCount !== 0) report(`control: slBitmap[${fl}] ${hex(rowBits)} has bits above class ${layout.slCount - 1}`);
+    if (layout.slCount < 32 && rowBits >>> layout.slCount !== 0)
+      report(`control: slBitmap[${fl}] ${hex(rowBits)} has bits above class ${layout.slCount - 1}`);
     for (let sl = 0; sl < layout.slCount; sl++) {
       const head = words[view.headWord + (fl << layout.slLog2) + sl]! >>> 0;
       const bit = (rowBits >>> sl) & 1;
@@ -353,10 +388,13 @@ function checkFreeLists(view: HeapView, freeInWalk: Map<number, number>, report:
         seen.add(node);
         const own = mapBlockSize(layout, size);
         if (own.firstLevelIndex !== fl || own.secondLevelIndex !== sl) {
-          report(`list (${fl},${sl}): free block ${hex(node)} of ${size} bytes belongs in list (${own.firstLevelIndex},${own.secondLevelIndex})`);
+          report(
+            `list (${fl},${sl}): free block ${hex(node)} of ${size} bytes belongs in list (${own.firstLevelIndex},${own.secondLevelIndex})`,
+          );
         }
         const backLink = peek(view, node + 8);
-        if (backLink !== prev) report(`list (${fl},${sl}): ${hex(node)} has prev link ${hex(backLink)}, expected ${hex(prev)}`);
+        if (backLink !== prev)
+          report(`list (${fl},${sl}): ${hex(node)} has prev link ${hex(backLink)}, expected ${hex(prev)}`);
         prev = node;
         node = peek(view, node + 4);
         if (node < 0) {

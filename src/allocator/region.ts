@@ -24,7 +24,13 @@ export function poolRecordAddress(end: number): number {
   return Math.floor(end / 4) * 4 - POOL_RECORD_BYTES;
 }
 
-export function writePoolRecord(words: Int32Array, memoryBase: number, start: number, end: number, config: number): void {
+export function writePoolRecord(
+  words: Int32Array,
+  memoryBase: number,
+  start: number,
+  end: number,
+  config: number,
+): void {
   const index = (poolRecordAddress(end) - memoryBase) >> 2;
   words[index] = POOL_SIGNATURE;
   words[index + 1] = start;
@@ -56,13 +62,19 @@ export function checkInteger(name: string, value: number, min: number, max: numb
 
 /** Buffers from another realm (a worker, a vm context) fail instanceof, hence the tag test. */
 export function assertBuffer(memory: unknown): void {
-  const isBuffer = memory instanceof ArrayBuffer
-    || (typeof SharedArrayBuffer !== 'undefined' && memory instanceof SharedArrayBuffer)
-    || Object.prototype.toString.call(memory).endsWith('ArrayBuffer]');
+  const isBuffer =
+    memory instanceof ArrayBuffer ||
+    (typeof SharedArrayBuffer !== 'undefined' && memory instanceof SharedArrayBuffer) ||
+    Object.prototype.toString.call(memory).endsWith('ArrayBuffer]');
   if (!isBuffer) throw new TlsfError('bad-option', 'memory must be an ArrayBuffer or SharedArrayBuffer');
 }
 
-export function resolveRegion(memory: TlsfMemory, base: number, offset = 0, length?: number): { base: number; offset: number; length: number } {
+export function resolveRegion(
+  memory: TlsfMemory,
+  base: number,
+  offset = 0,
+  length?: number,
+): { base: number; offset: number; length: number } {
   assertBuffer(memory);
   checkInteger('base', base, 0, 0xffff_fffc);
   if (base % 4 !== 0) throw new TlsfError('bad-option', `base must be a multiple of 4, got ${hex(base)}`, base);
@@ -70,7 +82,11 @@ export function resolveRegion(memory: TlsfMemory, base: number, offset = 0, leng
   const resolvedLength = length ?? memory.byteLength - offset;
   checkInteger('length', resolvedLength, 1, Math.min(memory.byteLength - offset, MAX_POOL_BYTES));
   if (base + offset + resolvedLength > 2 ** 32) {
-    throw new TlsfError('bad-option', `region ${hex(base + offset)} + ${resolvedLength} bytes passes the 32-bit address space`, base);
+    throw new TlsfError(
+      'bad-option',
+      `region ${hex(base + offset)} + ${resolvedLength} bytes passes the 32-bit address space`,
+      base,
+    );
   }
   return { base, offset, length: resolvedLength };
 }
@@ -80,7 +96,12 @@ export function resolveRegion(memory: TlsfMemory, base: number, offset = 0, leng
  * as it fits. Areas larger than the largest class are cut into pieces, each with its own sentinel,
  * so that no block can ever grow past what the index can file.
  */
-export function carve(from: number, to: number, align: number, maxBlockSize: number): { firstBlock: number; sentinel: number }[] {
+export function carve(
+  from: number,
+  to: number,
+  align: number,
+  maxBlockSize: number,
+): { firstBlock: number; sentinel: number }[] {
   const pieces: { firstBlock: number; sentinel: number }[] = [];
   let firstBlock = Math.ceil((from + BLOCK_HEADER_SIZE) / align) * align - BLOCK_HEADER_SIZE;
   if (firstBlock === 0) firstBlock += align; // 0 means "no block" in links and heads

@@ -91,21 +91,51 @@
  *   blocks up to n times the smallest), which `tlsf-sim min-heap` reports beside measured needs.
  */
 import {
-  BLOCK_HEADER_SIZE as HEADER_SIZE_CONSTANT, FREE_BIT as FREE_BIT_CONSTANT, MAX_POOL_BYTES,
-  MIN_BLOCK_SIZE as MIN_BLOCK_SIZE_CONSTANT, PREV_FREE_BIT as PREV_FREE_BIT_CONSTANT, TLSF_DEFAULTS,
-  configProblem, isPowerOfTwo, tlsfLayout, type TlsfLayout,
+  BLOCK_HEADER_SIZE as HEADER_SIZE_CONSTANT,
+  FREE_BIT as FREE_BIT_CONSTANT,
+  MAX_POOL_BYTES,
+  MIN_BLOCK_SIZE as MIN_BLOCK_SIZE_CONSTANT,
+  PREV_FREE_BIT as PREV_FREE_BIT_CONSTANT,
+  TLSF_DEFAULTS,
+  configProblem,
+  isPowerOfTwo,
+  tlsfLayout,
+  type TlsfLayout,
 } from './constants.js';
 import { TlsfError, hex } from './errors.js';
 import {
-  checkHeap, findBlockIn, heapStats, largestFreeBlock, metadataRangesOf, poolList, walkHeap, walkPool,
-  type HeapView, type NearestBlock, type PoolView,
+  checkHeap,
+  findBlockIn,
+  heapStats,
+  largestFreeBlock,
+  metadataRangesOf,
+  poolList,
+  walkHeap,
+  walkPool,
+  type HeapView,
+  type NearestBlock,
+  type PoolView,
 } from './inspect.js';
 import { multiMemoryClass } from './multi-memory.js';
 import {
-  alignUp, assertBuffer, carve, checkInteger, poolRecordAddress, poolRecordProblem, resolveRegion, writePoolRecord,
+  alignUp,
+  assertBuffer,
+  carve,
+  checkInteger,
+  poolRecordAddress,
+  poolRecordProblem,
+  resolveRegion,
+  writePoolRecord,
 } from './region.js';
 import type {
-  BlockInfo, CheckResult, MetadataRange, PoolInfo, PoolOptions, TlsfMemory, TlsfOptions, TlsfStats,
+  BlockInfo,
+  CheckResult,
+  MetadataRange,
+  PoolInfo,
+  PoolOptions,
+  TlsfMemory,
+  TlsfOptions,
+  TlsfStats,
 } from './types.js';
 
 // Imported bindings are live module cells that V8 re-reads and hole-checks on every use, and even a
@@ -119,8 +149,12 @@ const enum Block {
   PrevFreeBit = 2,
   SizeMask = ~3,
 }
-if (Block.HeaderSize !== HEADER_SIZE_CONSTANT || Block.MinSize !== MIN_BLOCK_SIZE_CONSTANT
-    || Block.FreeBit !== FREE_BIT_CONSTANT || Block.PrevFreeBit !== PREV_FREE_BIT_CONSTANT) {
+if (
+  Block.HeaderSize !== HEADER_SIZE_CONSTANT ||
+  Block.MinSize !== MIN_BLOCK_SIZE_CONSTANT ||
+  Block.FreeBit !== FREE_BIT_CONSTANT ||
+  Block.PrevFreeBit !== PREV_FREE_BIT_CONSTANT
+) {
   throw new Error('tlsf.ts block constants disagree with constants.ts');
 }
 
@@ -225,8 +259,10 @@ export class Tlsf {
 
     const pieces = carve(controlEnd, poolRecordAddress(end), this.align, this.layout.maxBlockSize);
     if (pieces.length === 0) {
-      throw new TlsfError('bad-option',
-        `${region.length} bytes at ${hex(start)} cannot hold the ${this.layout.controlBytes}-byte control structure and one block`);
+      throw new TlsfError(
+        'bad-option',
+        `${region.length} bytes at ${hex(start)} cannot hold the ${this.layout.controlBytes}-byte control structure and one block`,
+      );
     }
     for (let i = 0; i < this.layout.controlBytes / 4; i++) words[this.flWord + i] = 0;
     const first = pieces[0]!;
@@ -237,7 +273,8 @@ export class Tlsf {
     this.fastLinkLimit = first.sentinel - first.firstBlock - Block.MinSize;
     this.flValidBits = this.flCount >= 32 ? -1 : (1 << this.flCount) - 1;
     this.slValidBits = this.slCount >= 32 ? -1 : (1 << this.slCount) - 1;
-    for (const piece of pieces) this.installPool(memory, region.base, words, piece.firstBlock, piece.sentinel, start, end);
+    for (const piece of pieces)
+      this.installPool(memory, region.base, words, piece.firstBlock, piece.sentinel, start, end);
     writePoolRecord(words, region.base, start, end, this.poolConfigWord());
   }
 
@@ -277,7 +314,8 @@ export class Tlsf {
 
   private poolHolding(addr: number): Pool {
     const pool = this.poolAt(addr);
-    if (pool === undefined) throw new TlsfError('corrupt', `heap metadata leads to ${hex(addr)}, outside every pool`, addr);
+    if (pool === undefined)
+      throw new TlsfError('corrupt', `heap metadata leads to ${hex(addr)}, outside every pool`, addr);
     return pool;
   }
 
@@ -353,9 +391,12 @@ export class Tlsf {
     const block = this.addressOf(index);
     const pool = this.poolOfHeader(block);
     if (pool !== undefined && size >= Block.MinSize && block + size <= pool.sentinel) return;
-    throw this.corruptBlock(index, pool === undefined
-      ? 'it is outside every pool\'s blocks'
-      : `its size ${size} runs past its pool's end ${hex(pool.sentinel)}`);
+    throw this.corruptBlock(
+      index,
+      pool === undefined
+        ? "it is outside every pool's blocks"
+        : `its size ${size} runs past its pool's end ${hex(pool.sentinel)}`,
+    );
   }
 
   /**
@@ -365,18 +406,20 @@ export class Tlsf {
   private checkTaken(block: number, blockSize: number): void {
     const address = block >>> 0;
     let sentinel = this.fastFirstBlock + this.fastLinkLimit + Block.MinSize;
-    if (((block - this.fastFirstBlock) >>> 0) > this.fastLinkLimit) {
+    if ((block - this.fastFirstBlock) >>> 0 > this.fastLinkLimit) {
       const pool = this.poolOfHeader(address);
       if (pool === undefined) {
-        throw this.corruptBlock(this.indexOf(block), 'it is on a free list but outside every pool\'s blocks');
+        throw this.corruptBlock(this.indexOf(block), "it is on a free list but outside every pool's blocks");
       }
       sentinel = pool.sentinel;
     }
     const header = this.load(address);
     const size = header & Block.SizeMask;
     if ((header & Block.FreeBit) === 0 || size < blockSize || address + size > sentinel) {
-      throw this.corruptBlock(this.indexOf(block),
-        `it is on a free list, but its header ${hex(header)} is not a free block of ${blockSize} bytes or more inside its pool`);
+      throw this.corruptBlock(
+        this.indexOf(block),
+        `it is on a free list, but its header ${hex(header)} is not a free block of ${blockSize} bytes or more inside its pool`,
+      );
     }
   }
 
@@ -391,10 +434,15 @@ export class Tlsf {
       throw this.corruptBlock(index, 'its header says the block before it is free, but none is');
     }
     const prev = this.word(index - 1) >>> 0;
-    if (prev < pool.firstBlock || prev >= block
-        || (this.load(prev) & ~Block.PrevFreeBit) !== block - prev + Block.FreeBit) {
-      throw this.corruptBlock(index,
-        `its header says the block before it is free, but the back link before it, ${hex(prev)}, is not a free block ending there`);
+    if (
+      prev < pool.firstBlock ||
+      prev >= block ||
+      (this.load(prev) & ~Block.PrevFreeBit) !== block - prev + Block.FreeBit
+    ) {
+      throw this.corruptBlock(
+        index,
+        `its header says the block before it is free, but the back link before it, ${hex(prev)}, is not a free block ending there`,
+      );
     }
     return prev;
   }
@@ -404,8 +452,10 @@ export class Tlsf {
     const words = this.fastWords;
     const prev = words[index - 1]!;
     const prevOffset = (prev - this.fastFirstBlockInt) | 0;
-    if ((prevOffset >>> 0) >= (offset >>> 0)
-        || prevOffset + (words[(prev - this.fastBase) >> 2]! & ~Block.PrevFreeBit) !== offset + Block.FreeBit) {
+    if (
+      prevOffset >>> 0 >= offset >>> 0 ||
+      prevOffset + (words[(prev - this.fastBase) >> 2]! & ~Block.PrevFreeBit) !== offset + Block.FreeBit
+    ) {
       this.previousFree(index); // throws, naming the block
     }
     return prev;
@@ -428,9 +478,23 @@ export class Tlsf {
 
   // ---------------------------------------------------------------- pools
 
-  private installPool(memory: TlsfMemory, memoryBase: number, words: Int32Array, firstBlock: number, sentinel: number, start: number, end: number): void {
+  private installPool(
+    memory: TlsfMemory,
+    memoryBase: number,
+    words: Int32Array,
+    firstBlock: number,
+    sentinel: number,
+    start: number,
+    end: number,
+  ): void {
     const pool: Pool = {
-      start, end, firstBlock, sentinel, memoryBase, words, record: poolRecordAddress(end),
+      start,
+      end,
+      firstBlock,
+      sentinel,
+      memoryBase,
+      words,
+      record: poolRecordAddress(end),
       bytes: new Uint8Array(memory, 0, memory.byteLength),
     };
     this.pools.push(pool);
@@ -451,15 +515,24 @@ export class Tlsf {
     const end = start + region.length;
     for (const pool of this.pools) {
       if (start < pool.end && pool.start < end) {
-        throw new TlsfError('overlap', `pool ${hex(start)}..${hex(end)} overlaps the pool at ${hex(pool.start)}..${hex(pool.end)}`, start);
+        throw new TlsfError(
+          'overlap',
+          `pool ${hex(start)}..${hex(end)} overlaps the pool at ${hex(pool.start)}..${hex(pool.end)}`,
+          start,
+        );
       }
     }
     const pieces = carve(start, poolRecordAddress(end), this.align, this.layout.maxBlockSize);
     if (pieces.length === 0) {
-      throw new TlsfError('bad-option', `pool at ${hex(start)} of ${region.length} bytes is too small for one block`, start);
+      throw new TlsfError(
+        'bad-option',
+        `pool at ${hex(start)} of ${region.length} bytes is too small for one block`,
+        start,
+      );
     }
     const sameMemory = memory === this.fastWords.buffer && region.base === this.fastBase;
-    const words = memory === this.fastWords.buffer ? this.fastWords : new Int32Array(memory, 0, memory.byteLength >>> 2);
+    const words =
+      memory === this.fastWords.buffer ? this.fastWords : new Int32Array(memory, 0, memory.byteLength >>> 2);
     // One-way switch to checked word access; a single-memory heap never pays for it.
     if (!sameMemory && !(this instanceof multiMemory())) Object.setPrototypeOf(this, multiMemory().prototype);
     const added: PoolInfo[] = [];
@@ -486,15 +559,21 @@ export class Tlsf {
     assertBuffer(memory);
     const detached = this.pools.filter((pool) => pool.words.length === 0);
     if (detached.length === 0) {
-      throw new TlsfError('bad-option', 'rebind: no pool\'s buffer is detached; nothing to rebind');
+      throw new TlsfError('bad-option', "rebind: no pool's buffer is detached; nothing to rebind");
     }
     const oldViews = new Set(detached.map((pool) => pool.words));
     if (oldViews.size > 1) {
-      throw new TlsfError('bad-option', `rebind: pools in ${oldViews.size} different buffers are detached; one buffer can replace only one of them`);
+      throw new TlsfError(
+        'bad-option',
+        `rebind: pools in ${oldViews.size} different buffers are detached; one buffer can replace only one of them`,
+      );
     }
     const needed = Math.max(...detached.map((pool) => pool.end - pool.memoryBase)); // bytes the buffer must hold
     if (memory.byteLength < needed) {
-      throw new TlsfError('bad-option', `rebind: the new buffer has ${memory.byteLength} bytes; the pools it replaces reach byte ${needed}`);
+      throw new TlsfError(
+        'bad-option',
+        `rebind: the new buffer has ${memory.byteLength} bytes; the pools it replaces reach byte ${needed}`,
+      );
     }
     const words = new Int32Array(memory, 0, memory.byteLength >>> 2);
     const bytes = new Uint8Array(memory, 0, memory.byteLength);
@@ -533,7 +612,8 @@ export class Tlsf {
   /** Whether the bitmaps in `words` fit this heap's geometry: at most 1 + flCount reads, no list is followed. */
   private bitmapProblem(words: Int32Array): string | undefined {
     const levelBits = words[this.flWord]!;
-    if ((levelBits & ~this.flValidBits) !== 0) return `flBitmap ${hex(levelBits)} has bits above row ${this.flCount - 1}`;
+    if ((levelBits & ~this.flValidBits) !== 0)
+      return `flBitmap ${hex(levelBits)} has bits above row ${this.flCount - 1}`;
     for (let fl = 0; fl < this.flCount; fl++) {
       const rowBits = words[this.slWord + fl]!;
       if ((rowBits & ~this.slValidBits) !== 0 || ((levelBits >>> fl) & 1) !== (rowBits !== 0 ? 1 : 0)) {
@@ -551,7 +631,11 @@ export class Tlsf {
   private assertAttached(): void {
     for (const pool of this.pools) {
       if (pool.words.length === 0) {
-        throw new TlsfError('detached', `the buffer behind the pool at ${hex(pool.start)} was detached (WebAssembly.Memory.grow() or a transfer replaces it); call rebind(newBuffer) with its replacement`, pool.start);
+        throw new TlsfError(
+          'detached',
+          `the buffer behind the pool at ${hex(pool.start)} was detached (WebAssembly.Memory.grow() or a transfer replaces it); call rebind(newBuffer) with its replacement`,
+          pool.start,
+        );
       }
     }
   }
@@ -625,7 +709,7 @@ export class Tlsf {
     const words = this.fastWords;
     const headIndex = this.headWord + list;
     const oldHead = words[headIndex]!;
-    this.checkLink(oldHead, index, 'free list\'s head');
+    this.checkLink(oldHead, index, "free list's head");
     words[headIndex] = block;
     this.setWord(index + 1, oldHead);
     this.setWord(index + 2, 0);
@@ -649,8 +733,8 @@ export class Tlsf {
     const headIndex = this.headWord + list;
     const oldHead = words[headIndex]!;
     const hasHead = (oldHead | (0 - oldHead)) >> 31;
-    if ((((oldHead - this.fastFirstBlockInt) & hasHead) >>> 0) > (this.fastLinkLimit >>> 0)) {
-      this.checkLinkSlow(oldHead, index, 'free list\'s head');
+    if (((oldHead - this.fastFirstBlockInt) & hasHead) >>> 0 > this.fastLinkLimit >>> 0) {
+      this.checkLinkSlow(oldHead, index, "free list's head");
     }
     words[headIndex] = block;
     words[index + 1] = oldHead;
@@ -697,9 +781,13 @@ export class Tlsf {
     const firstBlock = this.fastFirstBlockInt;
     const limit = this.fastLinkLimit >>> 0;
     const offset = ((index << 2) - this.fastFirstBlockFromBase) | 0;
-    if ((offset >>> 0) > limit || ((size - Block.MinSize) >>> 0) > limit
-        || ((offset + size - Block.MinSize) >>> 0) > limit
-        || (((next - firstBlock) & hasNext) >>> 0) > limit || (((prev - firstBlock) & hasPrev) >>> 0) > limit) {
+    if (
+      offset >>> 0 > limit ||
+      (size - Block.MinSize) >>> 0 > limit ||
+      (offset + size - Block.MinSize) >>> 0 > limit ||
+      ((next - firstBlock) & hasNext) >>> 0 > limit ||
+      ((prev - firstBlock) & hasPrev) >>> 0 > limit
+    ) {
       this.checkUnlinkSlow(index, size, next, prev);
     }
     const ownPrev = index + 2;
@@ -814,8 +902,13 @@ export class Tlsf {
     const index = (header - this.fastBase) >> 2;
     const word = this.word(index);
     const size = word & Block.SizeMask;
-    if ((word & Block.FreeBit) !== 0 || size < Block.MinSize || (size & this.alignMask) !== 0
-        || size > this.fastBlockSpan - offset || (this.word(index + (size >> 2)) & Block.PrevFreeBit) !== 0) {
+    if (
+      (word & Block.FreeBit) !== 0 ||
+      size < Block.MinSize ||
+      (size & this.alignMask) !== 0 ||
+      size > this.fastBlockSpan - offset ||
+      (this.word(index + (size >> 2)) & Block.PrevFreeBit) !== 0
+    ) {
       this.rejectHeader(ptr, word, operation);
     }
     return header;
@@ -828,7 +921,11 @@ export class Tlsf {
       throw new TlsfError('out-of-pool', `${operation}(${String(ptr)}): not a 32-bit address`, ptr);
     }
     if ((ptr & this.alignMask) !== 0) {
-      throw new TlsfError('misaligned', `${operation}(${hex(ptr)}): address is not a multiple of ${this.align}, so it was never returned by this heap`, ptr);
+      throw new TlsfError(
+        'misaligned',
+        `${operation}(${hex(ptr)}): address is not a multiple of ${this.align}, so it was never returned by this heap`,
+        ptr,
+      );
     }
     const pool = this.poolOfHeader(header);
     if (pool === undefined) {
@@ -837,8 +934,13 @@ export class Tlsf {
     if (this.strict) this.strictCheck(pool, header, ptr, operation);
     const word = this.load(header);
     const size = word & Block.SizeMask;
-    if ((word & Block.FreeBit) !== 0 || size < Block.MinSize || (size & this.alignMask) !== 0
-        || size > pool.sentinel - header || (this.load(header + size) & Block.PrevFreeBit) !== 0) {
+    if (
+      (word & Block.FreeBit) !== 0 ||
+      size < Block.MinSize ||
+      (size & this.alignMask) !== 0 ||
+      size > pool.sentinel - header ||
+      (this.load(header + size) & Block.PrevFreeBit) !== 0
+    ) {
       this.rejectHeader(ptr, word, operation);
     }
     return header;
@@ -849,7 +951,11 @@ export class Tlsf {
     if ((word & Block.FreeBit) !== 0) {
       throw new TlsfError('double-free', `${operation}(${hex(ptr)}): block is already free (double free?)`, ptr);
     }
-    throw new TlsfError('not-a-block', `${operation}(${hex(ptr)}): the word before it (${hex(word)}) is not a live block header`, ptr);
+    throw new TlsfError(
+      'not-a-block',
+      `${operation}(${hex(ptr)}): the word before it (${hex(word)}) is not a live block header`,
+      ptr,
+    );
   }
 
   private strictCheck(pool: Pool, header: number, ptr: number, operation: string): void {
@@ -915,8 +1021,12 @@ export class Tlsf {
     const hasNext = (nextFree | (0 - nextFree)) >> 31;
     // Free, large enough (rest in [0, limit], so the next sum is exact), ending by the sentinel, and a
     // next link that is 0 or in the pool: one unsigned compare each.
-    if ((header & Block.FreeBit) === 0 || (rest >>> 0) > limit || ((limit + Block.MinSize - offset - total) | 0) < 0
-        || (((nextFree - this.fastFirstBlockInt) & hasNext) >>> 0) > limit) {
+    if (
+      (header & Block.FreeBit) === 0 ||
+      rest >>> 0 > limit ||
+      ((limit + Block.MinSize - offset - total) | 0) < 0 ||
+      ((nextFree - this.fastFirstBlockInt) & hasNext) >>> 0 > limit
+    ) {
       this.checkTaken(block, blockSize);
       this.checkLinkSlow(nextFree, index, 'next-free link'); // a next block in another pool passes
     }
@@ -990,8 +1100,12 @@ export class Tlsf {
     let index = (block - memoryBase) >> 2;
     const header = words[index]!;
     let size = header & Block.SizeMask;
-    if ((header & Block.FreeBit) !== 0 || size < Block.MinSize || (size & this.alignMask) !== 0
-        || size > this.fastBlockSpan - offset) {
+    if (
+      (header & Block.FreeBit) !== 0 ||
+      size < Block.MinSize ||
+      (size & this.alignMask) !== 0 ||
+      size > this.fastBlockSpan - offset
+    ) {
       this.rejectHeader(ptr, header, 'free');
     }
     const nextIndex = index + (size >> 2);
@@ -1296,8 +1410,12 @@ export class Tlsf {
   protected copy(from: number, to: number, length: number): void {
     const fastStart = this.fastStart;
     const fastLength = this.fastLength;
-    if ((from - fastStart) >>> 0 < fastLength && (to - fastStart) >>> 0 < fastLength
-        && ((from - fastStart) >>> 0) + length <= fastLength && ((to - fastStart) >>> 0) + length <= fastLength) {
+    if (
+      (from - fastStart) >>> 0 < fastLength &&
+      (to - fastStart) >>> 0 < fastLength &&
+      ((from - fastStart) >>> 0) + length <= fastLength &&
+      ((to - fastStart) >>> 0) + length <= fastLength
+    ) {
       const source = (from - this.fastBase) | 0;
       this.fastBytes.copyWithin((to - this.fastBase) | 0, source, source + length);
       return;
@@ -1371,8 +1489,13 @@ export class Tlsf {
    */
   view(): HeapView {
     return {
-      pools: this.pools, layout: this.layout, controlAddress: this.controlAddress,
-      controlWords: this.fastWords, flWord: this.flWord, slWord: this.slWord, headWord: this.headWord,
+      pools: this.pools,
+      layout: this.layout,
+      controlAddress: this.controlAddress,
+      controlWords: this.fastWords,
+      flWord: this.flWord,
+      slWord: this.slWord,
+      headWord: this.headWord,
       peakUsed: this.peakUsedBytes,
       recordProblem: (pool) => this.poolRecordProblem(pool, pool.words),
     };
@@ -1408,11 +1531,15 @@ export class Tlsf {
   check(): CheckResult {
     const detached = this.pools.find((pool) => pool.words.length === 0);
     if (detached !== undefined) {
-      return { ok: false, errors: [`pool ${hex(detached.start)}: its buffer was detached (WebAssembly.Memory.grow() or a transfer); call rebind(newBuffer)`] };
+      return {
+        ok: false,
+        errors: [
+          `pool ${hex(detached.start)}: its buffer was detached (WebAssembly.Memory.grow() or a transfer); call rebind(newBuffer)`,
+        ],
+      };
     }
     return checkHeap(this.view());
   }
-
 }
 
 let multiMemoryCache: typeof Tlsf | undefined;

@@ -2,7 +2,7 @@
 // HardFault (alignmentCheck) and writes outside live payloads (guard). A memory hook per heap region calls
 // onHeapAccess for every access, so this is the one part of the board that costs per firmware access.
 import { hex } from '../allocator/index.js';
-import { Engine } from './engine.js';
+import type { Engine } from './engine.js';
 import { REG_PC, UC_MEM_WRITE } from './unicorn.js';
 import type { HeapRegion } from './memory-map.js';
 import type { RunOutcome } from './run-outcome.js';
@@ -23,18 +23,30 @@ export class AccessChecks {
   ) {}
 
   /** Checks one firmware access inside a heap region: alignment model and --guard. */
-  onHeapAccess(region: HeapRegion, type: number, address: number, size: number, checkAlignment: boolean,
-    guard: boolean): boolean {
+  onHeapAccess(
+    region: HeapRegion,
+    type: number,
+    address: number,
+    size: number,
+    checkAlignment: boolean,
+    guard: boolean,
+  ): boolean {
     this.checked++;
     if (this.outcome.result !== null) return true;
     if (checkAlignment && size > 1 && (address & (size - 1)) !== 0) {
       const pc = this.engine.readReg(REG_PC);
       if (this.armv6m || this.needsAlignment(pc)) {
         const isWrite = type === UC_MEM_WRITE;
-        const rule = this.armv6m ? ' (Armv6-M traps every unaligned halfword/word access)'
+        const rule = this.armv6m
+          ? ' (Armv6-M traps every unaligned halfword/word access)'
           : ' (LDRD/STRD/LDM/STM/VLDR/VSTR need word alignment)';
-        this.faults.reportFault(isWrite ? 'unaligned-write' : 'unaligned-read', address, size, pc,
-          `HardFault: unaligned ${size}-byte ${isWrite ? 'write' : 'read'} at ${hex(address)}${rule}`);
+        this.faults.reportFault(
+          isWrite ? 'unaligned-write' : 'unaligned-read',
+          address,
+          size,
+          pc,
+          `HardFault: unaligned ${size}-byte ${isWrite ? 'write' : 'read'} at ${hex(address)}${rule}`,
+        );
         return true;
       }
     }
@@ -44,8 +56,14 @@ export class AccessChecks {
       for (let granule = first; granule <= last; granule++) {
         if (region.writable[granule] !== 1) {
           const pc = this.engine.readReg(REG_PC);
-          this.faults.reportFault('metadata-write', address, size, pc,
-            `wrote ${bytes(size)} at ${hex(address)} into ${this.faults.describeMetadata(address)}`, 'heap-corruption');
+          this.faults.reportFault(
+            'metadata-write',
+            address,
+            size,
+            pc,
+            `wrote ${bytes(size)} at ${hex(address)} into ${this.faults.describeMetadata(address)}`,
+            'heap-corruption',
+          );
           return true;
         }
       }
@@ -58,9 +76,9 @@ export class AccessChecks {
     const halfwords = this.engine.tryRead(pc & ~1, 2);
     if (!halfwords) return false;
     const first = halfwords[0]! | (halfwords[1]! << 8);
-    if ((first & 0xf000) === 0xc000) return true;            // LDM/STM (16-bit)
-    if ((first & 0xf600) === 0xb400) return true;            // PUSH/POP
-    if ((first & 0xfe00) === 0xe800) return true;            // LDM/STM, LDRD/STRD, LDREX/STREX (32-bit)
+    if ((first & 0xf000) === 0xc000) return true; // LDM/STM (16-bit)
+    if ((first & 0xf600) === 0xb400) return true; // PUSH/POP
+    if ((first & 0xfe00) === 0xe800) return true; // LDM/STM, LDRD/STRD, LDREX/STREX (32-bit)
     if ((first & 0xfe00) === 0xec00 || (first & 0xff00) === 0xed00) return true; // VLDR/VSTR/VLDM/VSTM
     return false;
   }

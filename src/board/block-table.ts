@@ -9,15 +9,24 @@ const FIELDS = 7;
 const REQUESTED = 0;
 const USABLE = 1;
 const ALLOCATED_BY = 2; // 0: not live
-const FREED_BY = 3;     // 0: never freed at this address
+const FREED_BY = 3; // 0: never freed at this address
 const CALLER_ARGUMENT = 4; // the heap service's caller argument at the allocating call (docs/design.md §3)
-const LINK_REGISTER = 5;   // lr at the allocating call
-const SITE = 6;            // PeakSites' id of the allocating call site
+const LINK_REGISTER = 5; // lr at the allocating call
+const SITE = 6; // PeakSites' id of the allocating call site
 const GRANULE_SHIFT = 2; // every block address is at least 4-aligned
 
-interface TableRegion { base: number; end: number; data: Uint32Array }
+interface TableRegion {
+  base: number;
+  end: number;
+  data: Uint32Array;
+}
 
-export interface LiveBlock { address: number; requested: number; usable: number; allocatedBy: number }
+export interface LiveBlock {
+  address: number;
+  requested: number;
+  usable: number;
+  allocatedBy: number;
+}
 
 export class BlockTable {
   private readonly regions: TableRegion[] = [];
@@ -70,7 +79,13 @@ export class BlockTable {
 
   /** Records a new live block; returns false when the address is outside the heap (an allocator bug). */
   add(
-    address: number, requested: number, usable: number, call: number, callerArgument: number, lr: number, site: number,
+    address: number,
+    requested: number,
+    usable: number,
+    call: number,
+    callerArgument: number,
+    lr: number,
+    site: number,
   ): boolean {
     if (!this.locate(address)) return false;
     const data = this.data;
@@ -104,7 +119,9 @@ export class BlockTable {
         if (data[at + ALLOCATED_BY] !== 0) {
           blocks.push({
             address: region.base + ((at / FIELDS) << GRANULE_SHIFT),
-            requested: data[at + REQUESTED]!, usable: data[at + USABLE]!, allocatedBy: data[at + ALLOCATED_BY]!,
+            requested: data[at + REQUESTED]!,
+            usable: data[at + USABLE]!,
+            allocatedBy: data[at + ALLOCATED_BY]!,
           });
         }
       }

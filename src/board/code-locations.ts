@@ -43,7 +43,11 @@ export function namePeakSites(image: ElfImage, totals: readonly SiteTotals[], el
   const sites = [...byName.values()].sort((a, b) => b.bytes - a.bytes || b.blocks - a.blocks || a.address - b.address);
   if (elf && sites.length > 0) {
     // The line of the call itself: a return address follows the BL (4 bytes) or BLX (2), so 2 before it is inside.
-    const lines = sourceLines(elf, image, sites.map((entry) => entry.address - 2));
+    const lines = sourceLines(
+      elf,
+      image,
+      sites.map((entry) => entry.address - 2),
+    );
     for (const entry of sites) {
       const source = lines.get(entry.address - 2);
       if (source && source.file !== '') {

@@ -3,7 +3,10 @@
 // reader does not understand gives no lines rather than an error, since file:line is an extra of the report.
 import type { ElfImage } from './elf.js';
 
-export interface SourceLine { file: string; line: number }
+export interface SourceLine {
+  file: string;
+  line: number;
+}
 
 const DW_LNS_COPY = 1;
 const DW_LNS_ADVANCE_PC = 2;
@@ -20,13 +23,26 @@ const DW_LNCT_DIRECTORY_INDEX = 2;
 /** A little-endian cursor over one section; reading past its end throws (caught by sourceLines). */
 class Reader {
   offset: number;
-  constructor(readonly view: DataView, offset = 0) {
+  constructor(
+    readonly view: DataView,
+    offset = 0,
+  ) {
     this.offset = offset;
   }
 
-  u8(): number { return this.view.getUint8(this.offset++); }
-  u16(): number { const value = this.view.getUint16(this.offset, true); this.offset += 2; return value; }
-  u32(): number { const value = this.view.getUint32(this.offset, true); this.offset += 4; return value; }
+  u8(): number {
+    return this.view.getUint8(this.offset++);
+  }
+  u16(): number {
+    const value = this.view.getUint16(this.offset, true);
+    this.offset += 2;
+    return value;
+  }
+  u32(): number {
+    const value = this.view.getUint32(this.offset, true);
+    this.offset += 4;
+    return value;
+  }
 
   /** An address or offset of `size` bytes (above 2^53 cannot be a Cortex-M address: refused). */
   sized(size: number): number {
@@ -91,26 +107,46 @@ function stringAt(view: DataView | null, offset: number): string {
 
 /** One attribute of a DWARF 5 directory or file entry, in its form: a string, a number, or null when skipped. */
 function readForm(
-  reader: Reader, form: number, offsetSize: number, strings: DataView | null, lineStrings: DataView | null,
+  reader: Reader,
+  form: number,
+  offsetSize: number,
+  strings: DataView | null,
+  lineStrings: DataView | null,
 ): string | number | null {
   switch (form) {
-    case 0x08: return reader.cString();                                    // DW_FORM_string
-    case 0x1f: return stringAt(lineStrings, reader.sized(offsetSize));    // DW_FORM_line_strp
-    case 0x0e: return stringAt(strings, reader.sized(offsetSize));        // DW_FORM_strp
-    case 0x0b: return reader.u8();                                         // DW_FORM_data1
-    case 0x05: return reader.u16();                                        // DW_FORM_data2
-    case 0x06: return reader.u32();                                        // DW_FORM_data4
-    case 0x07: return reader.sized(8);                                     // DW_FORM_data8
-    case 0x0f: return reader.uleb();                                       // DW_FORM_udata
-    case 0x1e: reader.offset += 16; return null;                           // DW_FORM_data16 (MD5)
-    case 0x09: reader.offset += reader.uleb(); return null;                // DW_FORM_block
-    default: throw new Error(`unsupported form 0x${form.toString(16)}`);
+    case 0x08:
+      return reader.cString(); // DW_FORM_string
+    case 0x1f:
+      return stringAt(lineStrings, reader.sized(offsetSize)); // DW_FORM_line_strp
+    case 0x0e:
+      return stringAt(strings, reader.sized(offsetSize)); // DW_FORM_strp
+    case 0x0b:
+      return reader.u8(); // DW_FORM_data1
+    case 0x05:
+      return reader.u16(); // DW_FORM_data2
+    case 0x06:
+      return reader.u32(); // DW_FORM_data4
+    case 0x07:
+      return reader.sized(8); // DW_FORM_data8
+    case 0x0f:
+      return reader.uleb(); // DW_FORM_udata
+    case 0x1e:
+      reader.offset += 16;
+      return null; // DW_FORM_data16 (MD5)
+    case 0x09:
+      reader.offset += reader.uleb();
+      return null; // DW_FORM_block
+    default:
+      throw new Error(`unsupported form 0x${form.toString(16)}`);
   }
 }
 
 /** Reads a DWARF 5 entry-format table and its entries (directories or files). */
 function readEntries(
-  reader: Reader, offsetSize: number, strings: DataView | null, lineStrings: DataView | null,
+  reader: Reader,
+  offsetSize: number,
+  strings: DataView | null,
+  lineStrings: DataView | null,
 ): { path: string; directory: number }[] {
   const formatCount = reader.u8();
   const formats: [number, number][] = [];
@@ -155,8 +191,13 @@ export function sourceLines(elf: Uint8Array, image: ElfImage, addresses: readonl
   return found;
 }
 
-function readUnits(lines: DataView, strings: DataView | null, lineStrings: DataView | null, targets: number[],
-  found: Map<number, SourceLine>): void {
+function readUnits(
+  lines: DataView,
+  strings: DataView | null,
+  lineStrings: DataView | null,
+  targets: number[],
+  found: Map<number, SourceLine>,
+): void {
   const reader = new Reader(lines);
   while (reader.offset < lines.byteLength && found.size < targets.length) {
     let offsetSize = 4;
@@ -217,13 +258,23 @@ function readUnits(lines: DataView, strings: DataView | null, lineStrings: DataV
 }
 
 interface ProgramHeader {
-  addressSize: number; minimumInstructionLength: number; lineBase: number; lineRange: number; opcodeBase: number;
+  addressSize: number;
+  minimumInstructionLength: number;
+  lineBase: number;
+  lineRange: number;
+  opcodeBase: number;
   operandCounts: number[];
 }
 
 /** Runs one unit's line-number program; each row's line covers the targets up to the next row's address. */
-function runProgram(reader: Reader, end: number, header: ProgramHeader, fileName: (file: number) => string,
-  targets: number[], found: Map<number, SourceLine>): void {
+function runProgram(
+  reader: Reader,
+  end: number,
+  header: ProgramHeader,
+  fileName: (file: number) => string,
+  targets: number[],
+  found: Map<number, SourceLine>,
+): void {
   let address = 0;
   let file = 1;
   let line = 1;
@@ -238,7 +289,8 @@ function runProgram(reader: Reader, end: number, header: ProgramHeader, fileName
       let high = targets.length;
       while (low < high) {
         const middle = (low + high) >> 1;
-        if (targets[middle]! < rowAddress) low = middle + 1; else high = middle;
+        if (targets[middle]! < rowAddress) low = middle + 1;
+        else high = middle;
       }
       for (let i = low; i < targets.length && targets[i]! < address; i++) {
         if (!found.has(targets[i]!)) found.set(targets[i]!, { file: fileName(rowFile), line: rowLine });
@@ -277,8 +329,7 @@ function runProgram(reader: Reader, end: number, header: ProgramHeader, fileName
     else if (opcode === DW_LNS_SET_FILE) file = reader.uleb();
     else if (opcode === DW_LNS_CONST_ADD_PC) {
       address += Math.floor((255 - opcodeBase) / lineRange) * minimumInstructionLength;
-    }
-    else if (opcode === DW_LNS_FIXED_ADVANCE_PC) address += reader.u16();
+    } else if (opcode === DW_LNS_FIXED_ADVANCE_PC) address += reader.u16();
     else for (let i = 0; i < operandCounts[opcode]!; i++) reader.uleb(); // set_column, set_isa, and unknown ones
   }
 }

@@ -17,9 +17,22 @@ export interface ElfSegment {
   data: Uint8Array;
 }
 
-export interface ElfSection { name: string; addr: number; size: number; type: number; flags: number; offset: number }
+export interface ElfSection {
+  name: string;
+  addr: number;
+  size: number;
+  type: number;
+  flags: number;
+  offset: number;
+}
 
-export interface ElfSymbol { name: string; value: number; size: number; type: 'func' | 'object' | 'other'; section: number }
+export interface ElfSymbol {
+  name: string;
+  value: number;
+  size: number;
+  type: 'func' | 'object' | 'other';
+  section: number;
+}
 
 export interface ElfImage {
   entry: number;
@@ -48,10 +61,14 @@ const NAME_BUDGET_PER_FILE_BYTE = 4;
 const utf8 = new TextDecoder();
 
 export function parseElf(bytes: Uint8Array, name = 'firmware'): ElfImage {
-  const fail = (why: string): never => { throw new ElfError(`${name}: not a loadable ELF32 Arm executable: ${why}`); };
+  const fail = (why: string): never => {
+    throw new ElfError(`${name}: not a loadable ELF32 Arm executable: ${why}`);
+  };
   if (bytes.length < 52) fail(`file is ${bytes.length} bytes, shorter than an ELF32 header (52 bytes)`);
   if (bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
-    fail(`bad magic ${[...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join(' ')} (expected 7f 45 4c 46)`);
+    fail(
+      `bad magic ${[...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join(' ')} (expected 7f 45 4c 46)`,
+    );
   }
   if (bytes[4] !== 1) fail(`ELF class ${bytes[4]} is not ELFCLASS32 (1)`);
   if (bytes[5] !== 1) fail(`data encoding ${bytes[5]} is not little-endian (1)`);
@@ -71,7 +88,8 @@ export function parseElf(bytes: Uint8Array, name = 'firmware'): ElfImage {
   const shnum = u16(48);
   const shstrndx = u16(50);
   const inFile = (offset: number, length: number, what: string) => {
-    if (offset + length > bytes.length || offset < 0) fail(`${what} at file offset ${offset} (+${length} bytes) runs past the end of the ${bytes.length}-byte file`);
+    if (offset + length > bytes.length || offset < 0)
+      fail(`${what} at file offset ${offset} (+${length} bytes) runs past the end of the ${bytes.length}-byte file`);
   };
   if (phnum === 0) fail('no program headers');
   if (phentsize < 32) fail(`program header entry size ${phentsize} is smaller than 32`);
@@ -88,7 +106,8 @@ export function parseElf(bytes: Uint8Array, name = 'firmware'): ElfImage {
     const memSize = u32(at + 20);
     const flags = u32(at + 24);
     if (fileSize > memSize) fail(`segment ${i}: file size ${fileSize} exceeds memory size ${memSize}`);
-    if (paddr + fileSize > 0x1_0000_0000) fail(`segment ${i}: ${fileSize} bytes at 0x${paddr.toString(16)} wrap past 4 GiB`);
+    if (paddr + fileSize > 0x1_0000_0000)
+      fail(`segment ${i}: ${fileSize} bytes at 0x${paddr.toString(16)} wrap past 4 GiB`);
     inFile(offset, fileSize, `segment ${i}`);
     segments.push({ paddr, vaddr, fileSize, memSize, flags, data: bytes.subarray(offset, offset + fileSize) });
   }
@@ -99,10 +118,28 @@ export function parseElf(bytes: Uint8Array, name = 'firmware'): ElfImage {
   if (shnum > 0 && shoff !== 0) {
     if (shentsize < 40) fail(`section header entry size ${shentsize} is smaller than 40`);
     inFile(shoff, shentsize * shnum, 'section header table');
-    const raw: { nameIndex: number; type: number; flags: number; addr: number; offset: number; size: number; link: number; entsize: number }[] = [];
+    const raw: {
+      nameIndex: number;
+      type: number;
+      flags: number;
+      addr: number;
+      offset: number;
+      size: number;
+      link: number;
+      entsize: number;
+    }[] = [];
     for (let i = 0; i < shnum; i++) {
       const at = shoff + i * shentsize;
-      raw.push({ nameIndex: u32(at), type: u32(at + 4), flags: u32(at + 8), addr: u32(at + 12), offset: u32(at + 16), size: u32(at + 20), link: u32(at + 24), entsize: u32(at + 36) });
+      raw.push({
+        nameIndex: u32(at),
+        type: u32(at + 4),
+        flags: u32(at + 8),
+        addr: u32(at + 12),
+        offset: u32(at + 16),
+        size: u32(at + 20),
+        link: u32(at + 24),
+        entsize: u32(at + 36),
+      });
     }
     // Names are decoded against a budget: in a real file they add up to about the string tables' size, but
     // symbols can point into the middle of one long unterminated string, and 60,000 of them over a 1 MiB
@@ -123,7 +160,9 @@ export function parseElf(bytes: Uint8Array, name = 'firmware'): ElfImage {
       const length = bytes.subarray(start, limit).indexOf(0);
       const nameLength = length < 0 ? limit - start : length;
       if (nameLength > nameBytesLeft) {
-        fail(`symbol and section names add up to more than ${nameBudget} bytes (string table ${tableIndex} is reused by overlapping names)`);
+        fail(
+          `symbol and section names add up to more than ${nameBudget} bytes (string table ${tableIndex} is reused by overlapping names)`,
+        );
       }
       nameBytesLeft -= nameLength;
       const name = utf8.decode(bytes.subarray(start, start + nameLength));
@@ -132,7 +171,14 @@ export function parseElf(bytes: Uint8Array, name = 'firmware'): ElfImage {
     };
     for (const section of raw) {
       const sectionName = shstrndx < shnum && shstrndx !== 0 ? stringAt(shstrndx, section.nameIndex) : '';
-      sections.push({ name: sectionName, addr: section.addr, size: section.size, type: section.type, flags: section.flags, offset: section.offset });
+      sections.push({
+        name: sectionName,
+        addr: section.addr,
+        size: section.size,
+        type: section.type,
+        flags: section.flags,
+        offset: section.offset,
+      });
     }
     for (const section of raw) {
       if (section.type !== SHT_SYMTAB) continue;
@@ -173,7 +219,10 @@ export function symbolize(image: ElfImage, address: number): string | undefined 
   let found = -1;
   while (low <= high) {
     const middle = (low + high) >> 1;
-    if (functions[middle]!.value <= address) { found = middle; low = middle + 1; } else high = middle - 1;
+    if (functions[middle]!.value <= address) {
+      found = middle;
+      low = middle + 1;
+    } else high = middle - 1;
   }
   if (found < 0) return undefined;
   const fn = functions[found]!;

@@ -3,7 +3,16 @@
 // (its version and a three-instruction run) in a child process, so a broken or foreign library cannot take
 // the simulator down, and the verdict is cached per path, size and modification time.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -55,8 +64,9 @@ export const PROJECT_PYTHON_DIR = join('.cache', 'unicorn-py');
 
 /** Asks python3 where the `unicorn` package lives without importing it (importing would load the library). */
 export function pythonPackageDir(env: NodeJS.ProcessEnv = process.env): string | null {
-  const script = 'import importlib.util as u\ns = u.find_spec("unicorn")\n'
-    + 'print(s.submodule_search_locations[0] if s and s.submodule_search_locations else "")';
+  const script =
+    'import importlib.util as u\ns = u.find_spec("unicorn")\n' +
+    'print(s.submodule_search_locations[0] if s and s.submodule_search_locations else "")';
   for (const python of ['python3', 'python']) {
     const result = spawnSync(python, ['-c', script], { encoding: 'utf8', timeout: 5000, env });
     if (result.error || result.status !== 0) continue;
@@ -71,7 +81,10 @@ function sitePackageDirs(env: NodeJS.ProcessEnv, platform: NodeJS.Platform): str
   const home = env.HOME ?? homedir();
   const pythonDirs = (lib: string, suffix: string): string[] => {
     try {
-      const versions = readdirSync(lib).filter((entry) => /^python3\.\d+$/.test(entry)).sort().reverse();
+      const versions = readdirSync(lib)
+        .filter((entry) => /^python3\.\d+$/.test(entry))
+        .sort()
+        .reverse();
       return versions.map((entry) => join(lib, entry, suffix));
     } catch {
       return [];
@@ -80,7 +93,9 @@ function sitePackageDirs(env: NodeJS.ProcessEnv, platform: NodeJS.Platform): str
   const dirs = [...pythonDirs(join(home, '.local', 'lib'), 'site-packages')];
   if (platform === 'darwin') {
     try {
-      for (const version of readdirSync(join(home, 'Library', 'Python')).sort().reverse()) {
+      for (const version of readdirSync(join(home, 'Library', 'Python'))
+        .sort()
+        .reverse()) {
         dirs.push(join(home, 'Library', 'Python', version, 'lib', 'python', 'site-packages'));
       }
     } catch {
@@ -141,7 +156,8 @@ export function* candidateStream(options: LocateOptions = {}): Generator<EngineC
   for (const dir of sitePackageDirs(env, platform)) yield* found(join(dir, 'unicorn', 'lib', name), 'python');
   const packageDir = (options.pythonPackageDir ?? (() => cachedPythonPackageDir(env)))();
   if (packageDir) yield* found(join(packageDir, 'lib', name), 'python');
-  for (const prefix of ['/opt/homebrew', '/home/linuxbrew/.linuxbrew']) yield* found(join(prefix, 'lib', name), 'homebrew');
+  for (const prefix of ['/opt/homebrew', '/home/linuxbrew/.linuxbrew'])
+    yield* found(join(prefix, 'lib', name), 'homebrew');
   // /usr/local is where both a source build (make install) and Homebrew on Intel macOS put it.
   yield* found(join('/usr/local/lib', name), platform === 'darwin' ? 'homebrew' : 'source-build');
   for (const dir of ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib']) {
@@ -200,8 +216,10 @@ export function chooseEngine(options: LocateOptions = {}): EngineChoice {
   }
   if (best) return best;
   const detail = rejected.length > 0 ? ` (rejected: ${rejected.join('; ')})` : '';
-  throw new EngineNotFoundError(`Unicorn 2 emulator library not found${detail}; install it with: ${installHint(platform)}`
-    + ' (or set UNICORN_LIB to libunicorn\'s path)');
+  throw new EngineNotFoundError(
+    `Unicorn 2 emulator library not found${detail}; install it with: ${installHint(platform)}` +
+      " (or set UNICORN_LIB to libunicorn's path)",
+  );
 }
 
 // ---- verification ------------------------------------------------------------------------------
@@ -266,8 +284,11 @@ export function verifyInChild(path: string): EngineVerdict {
   } catch {
     // fall through: the child crashed or printed something else
   }
-  const how = result.error ? result.error.message
-    : result.signal ? `killed by ${result.signal}` : `exit status ${result.status}`;
+  const how = result.error
+    ? result.error.message
+    : result.signal
+      ? `killed by ${result.signal}`
+      : `exit status ${result.status}`;
   return { ok: false, reason: `the self-test process failed (${how})` };
 }
 
@@ -281,7 +302,11 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.
   return join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'tlsf-sim');
 }
 
-interface CachedVerdict { size: number; mtimeMs: number; verdict: EngineVerdict }
+interface CachedVerdict {
+  size: number;
+  mtimeMs: number;
+  verdict: EngineVerdict;
+}
 type VerdictCache = Record<string, CachedVerdict>;
 const CACHE_FILE = 'engines.json';
 const PYTHON_CACHE_FILE = 'python-unicorn.json';
@@ -301,7 +326,7 @@ function writeCacheFile(file: string, value: unknown): void {
 function readCache(file: string): VerdictCache {
   try {
     const parsed = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed as VerdictCache : {};
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as VerdictCache) : {};
   } catch {
     return {};
   }

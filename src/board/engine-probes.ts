@@ -49,7 +49,10 @@ export function locateCounterOffset(openEngine: () => Engine): number | null {
 
 // ---- register file location (see Engine.registerFile) ---------------------------------------------
 
-interface Mapping { start: bigint; end: bigint }
+interface Mapping {
+  start: bigint;
+  end: bigint;
+}
 
 function readableAnonymousMappings(): Mapping[] {
   const text = readFileSync('/proc/self/maps', 'utf8');
@@ -60,7 +63,7 @@ function readableAnonymousMappings(): Mapping[] {
     const inode = match[4];
     const name = match[5] ?? '';
     if (inode !== '0' || (name !== '' && name !== '[heap]')) continue;
-    mappings.push({ start: BigInt('0x' + match[1]), end: BigInt('0x' + match[2]) });
+    mappings.push({ start: BigInt(`0x${match[1]}`), end: BigInt(`0x${match[2]}`) });
   }
   return mappings;
 }
@@ -85,10 +88,11 @@ function findRegisterFile(engine: Engine): Uint32Array | null {
   const pattern: number[] = [];
   for (let i = 0; i < 13; i++) pattern.push((0x5a000000 | (i << 16) | ((Math.random() * 0xffff) & 0xffff)) >>> 0);
   const saved = pattern.map((_, i) => engine.readReg(REG_R0 + i));
-  pattern.forEach((value, i) => engine.writeReg(REG_R0 + i, value));
+  for (const [i, value] of pattern.entries()) engine.writeReg(REG_R0 + i, value);
   try {
     const mappings = readableAnonymousMappings();
-    const mappingOf = (address: bigint) => mappings.find((mapping) => address >= mapping.start && address < mapping.end);
+    const mappingOf = (address: bigint) =>
+      mappings.find((mapping) => address >= mapping.start && address < mapping.end);
     const structWords = new BigUint64Array(koffi.view(engine.handle, PROBE_SCAN_BYTES));
     const viewAt = (pointerOffset: number, registerOffset: number): Uint32Array | null => {
       const pointer = structWords[pointerOffset / 8]!;
@@ -112,7 +116,8 @@ function findRegisterFile(engine: Engine): Uint32Array | null {
       const mapping = mappingOf(pointer);
       if (!mapping) continue;
       const available = Number(mapping.end - pointer);
-      const windowBytes: number = Math.min(REGISTER_WINDOW, best ? best.registerOffset : REGISTER_WINDOW, available) & ~3;
+      const windowBytes: number =
+        Math.min(REGISTER_WINDOW, best ? best.registerOffset : REGISTER_WINDOW, available) & ~3;
       if (windowBytes < 64) continue;
       const base = koffi.decode(engine.handle, index * 8, 'void *');
       const words: Uint32Array = new Uint32Array(koffi.view(base, windowBytes));
@@ -131,7 +136,7 @@ function findRegisterFile(engine: Engine): Uint32Array | null {
     }
     return null;
   } finally {
-    saved.forEach((value, i) => engine.writeReg(REG_R0 + i, value));
+    for (const [i, value] of saved.entries()) engine.writeReg(REG_R0 + i, value);
   }
 }
 

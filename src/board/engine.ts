@@ -5,10 +5,30 @@
 import koffi from 'koffi';
 import { hex } from '../allocator/index.js';
 import {
-  check, ctlWrite, ucErrorName, unicorn, REG_EPSR, UC_ARCH_ARM, UC_CPU_ARM_CORTEX_M3, UC_CTL_CPU_MODEL,
-  UC_CTL_TLB_TYPE, UC_ERR_OK, UC_HOOK_BLOCK, UC_HOOK_INTR, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_HOOK_TLB_FILL,
-  UC_MEM_FETCH, UC_MODE_MCLASS, UC_MODE_THUMB, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE, UC_TLB_VIRTUAL,
-  type Library, type Pointer,
+  check,
+  ctlWrite,
+  ucErrorName,
+  unicorn,
+  REG_EPSR,
+  UC_ARCH_ARM,
+  UC_CPU_ARM_CORTEX_M3,
+  UC_CTL_CPU_MODEL,
+  UC_CTL_TLB_TYPE,
+  UC_ERR_OK,
+  UC_HOOK_BLOCK,
+  UC_HOOK_INTR,
+  UC_HOOK_MEM_READ,
+  UC_HOOK_MEM_WRITE,
+  UC_HOOK_TLB_FILL,
+  UC_MEM_FETCH,
+  UC_MODE_MCLASS,
+  UC_MODE_THUMB,
+  UC_PROT_EXEC,
+  UC_PROT_READ,
+  UC_PROT_WRITE,
+  UC_TLB_VIRTUAL,
+  type Library,
+  type Pointer,
 } from './unicorn.js';
 import { locateCounterOffset, locateRegisterFile } from './engine-probes.js';
 
@@ -80,8 +100,10 @@ export class Engine {
   }
 
   mapHost(name: string, base: number, memory: ArrayBuffer, perms = UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC): void {
-    check(this.lib.uc_mem_map_ptr(this.handle, base, memory.byteLength, perms, memory),
-      () => `mapping ${name} at ${hex(base)} (${memory.byteLength} bytes, host-backed)`);
+    check(
+      this.lib.uc_mem_map_ptr(this.handle, base, memory.byteLength, perms, memory),
+      () => `mapping ${name} at ${hex(base)} (${memory.byteLength} bytes, host-backed)`,
+    );
     this.mappedHostMemory.push(memory);
   }
 
@@ -90,12 +112,18 @@ export class Engine {
   }
 
   write(address: number, bytes: Uint8Array, what = 'writing memory'): void {
-    check(this.lib.uc_mem_write(this.handle, address, bytes, bytes.length), () => `${what} at ${hex(address)} (${bytes.length} bytes)`);
+    check(
+      this.lib.uc_mem_write(this.handle, address, bytes, bytes.length),
+      () => `${what} at ${hex(address)} (${bytes.length} bytes)`,
+    );
   }
 
   read(address: number, length: number, what = 'reading memory'): Uint8Array {
     const bytes = new Uint8Array(length);
-    check(this.lib.uc_mem_read(this.handle, address, bytes, length), () => `${what} at ${hex(address)} (${length} bytes)`);
+    check(
+      this.lib.uc_mem_read(this.handle, address, bytes, length),
+      () => `${what} at ${hex(address)} (${length} bytes)`,
+    );
     return bytes;
   }
 
@@ -121,7 +149,9 @@ export class Engine {
   /** Sets which registers readBatch() reads (at most 8); done once, outside hot paths. */
   setBatch(regids: number[]): void {
     if (regids.length > 8) throw new Error(`register batch of ${regids.length} registers; at most 8`);
-    regids.forEach((regid, i) => { this.batchRegsView[i] = regid; });
+    regids.forEach((regid, i) => {
+      this.batchRegsView[i] = regid;
+    });
     this.batchCount = regids.length;
   }
 
@@ -138,8 +168,10 @@ export class Engine {
   }
 
   addBlockHook(callback: BlockHook, begin: number, end: number): number {
-    const registered = koffi.register((_uc: Pointer, address: number | bigint, size: number) => callback(Number(address), size),
-      koffi.pointer(this.lib.codeProto));
+    const registered = koffi.register(
+      (_uc: Pointer, address: number | bigint, size: number) => callback(Number(address), size),
+      koffi.pointer(this.lib.codeProto),
+    );
     return this.addHook(UC_HOOK_BLOCK, registered, begin, end, 'adding a block hook');
   }
 
@@ -152,12 +184,18 @@ export class Engine {
       this.clearItState();
       return result;
     };
-    const registered = koffi.register(this.staleItState && validAccesses ? repairing : plain, koffi.pointer(this.lib.memProto));
+    const registered = koffi.register(
+      this.staleItState && validAccesses ? repairing : plain,
+      koffi.pointer(this.lib.memProto),
+    );
     return this.addHook(type, registered, begin, end, 'adding a memory hook');
   }
 
   addIntrHook(callback: IntrHook): number {
-    const registered = koffi.register((_uc: Pointer, intno: number) => callback(intno), koffi.pointer(this.lib.intrProto));
+    const registered = koffi.register(
+      (_uc: Pointer, intno: number) => callback(intno),
+      koffi.pointer(this.lib.intrProto),
+    );
     return this.addHook(UC_HOOK_INTR, registered, 1, 0, 'adding an interrupt hook');
   }
 
@@ -167,8 +205,10 @@ export class Engine {
    * so keeps every store on Unicorn's slow path. Called once per page per TLB fill, not per access.
    */
   useVirtualTlb(permsOf: (pageAddress: number, accessType: number) => number): void {
-    check(this.lib.uc_ctl_int(this.handle, ctlWrite(UC_CTL_TLB_TYPE, 1), UC_TLB_VIRTUAL),
-      () => 'selecting the virtual TLB (Unicorn 2.1+)');
+    check(
+      this.lib.uc_ctl_int(this.handle, ctlWrite(UC_CTL_TLB_TYPE, 1), UC_TLB_VIRTUAL),
+      () => 'selecting the virtual TLB (Unicorn 2.1+)',
+    );
     const registered = koffi.register((_uc: Pointer, address: number | bigint, accessType: number, entry: Pointer) => {
       const page = Number(address);
       const perms = permsOf(page, accessType);
@@ -190,7 +230,10 @@ export class Engine {
   private addHook(type: number, registered: RegisteredCallback, begin: number, end: number, doing: string): number {
     this.callbacks.push(registered);
     const out = [0];
-    check(this.lib.uc_hook_add(this.handle, out, type, registered, null, begin, end), () => `${doing} on ${hex(begin)}..${hex(end)}`);
+    check(
+      this.lib.uc_hook_add(this.handle, out, type, registered, null, begin, end),
+      () => `${doing} on ${hex(begin)}..${hex(end)}`,
+    );
     return out[0]!;
   }
 
@@ -214,7 +257,9 @@ export class Engine {
   instructionCounter(): BigUint64Array | null {
     if (this.counterView) return this.counterView;
     if (process.env.TLSF_SIM_SAFE_COUNTER === '1') return null;
-    const offset = locateCounterOffset(() => new Engine(UC_CPU_ARM_CORTEX_M3, 'opening an engine to locate the instruction counter'));
+    const offset = locateCounterOffset(
+      () => new Engine(UC_CPU_ARM_CORTEX_M3, 'opening an engine to locate the instruction counter'),
+    );
     if (offset === null) return null;
     this.counterView = new BigUint64Array(koffi.view(this.handle, offset + 16), offset, 2);
     return this.counterView;
@@ -232,7 +277,8 @@ export class Engine {
   registerFile(): Uint32Array | null {
     if (this.registerView !== undefined) return this.registerView;
     this.registerView = null;
-    if (process.platform !== 'linux' || process.env.TLSF_SIM_SAFE_REGISTERS === '1' || koffi.sizeof('void *') !== 8) return null;
+    if (process.platform !== 'linux' || process.env.TLSF_SIM_SAFE_REGISTERS === '1' || koffi.sizeof('void *') !== 8)
+      return null;
     try {
       this.registerView = locateRegisterFile(this);
     } catch {

@@ -2,9 +2,17 @@
 // the heap block nearest the address with the call that allocated it. Every method here runs only once a run
 // is failing, so none of it is on a hot path.
 import { hex, Tlsf } from '../allocator/index.js';
-import { Engine } from './engine.js';
+import type { Engine } from './engine.js';
 import {
-  REG_LR, REG_PC, UC_MEM_FETCH_PROT, UC_MEM_FETCH_UNMAPPED, UC_MEM_READ_PROT, UC_MEM_READ_UNMAPPED, UC_MEM_WRITE_PROT, UC_MEM_WRITE_UNMAPPED, ucErrorName,
+  REG_LR,
+  REG_PC,
+  UC_MEM_FETCH_PROT,
+  UC_MEM_FETCH_UNMAPPED,
+  UC_MEM_READ_PROT,
+  UC_MEM_READ_UNMAPPED,
+  UC_MEM_WRITE_PROT,
+  UC_MEM_WRITE_UNMAPPED,
+  ucErrorName,
 } from './unicorn.js';
 import type { ElfImage } from './elf.js';
 import { SERVICE_PAGE, SERVICE_PAGE_SIZE, type BoardMemory, type HeapRegion } from './memory-map.js';
@@ -32,14 +40,25 @@ const ACCESS_KINDS: Record<number, [kind: string, verb: string]> = {
 
 /** Unicorn's interrupt numbers for the CPU exceptions it hands to the interrupt hook. */
 const EXCEPTION_KINDS: Record<number, string> = {
-  1: 'undefined-instruction', 2: 'svc', 3: 'prefetch-abort', 4: 'data-abort', 8: 'exception-return',
-  17: 'coprocessor-disabled', 18: 'invalid-state', 19: 'stack-overflow', 22: 'unaligned-access',
+  1: 'undefined-instruction',
+  2: 'svc',
+  3: 'prefetch-abort',
+  4: 'data-abort',
+  8: 'exception-return',
+  17: 'coprocessor-disabled',
+  18: 'invalid-state',
+  19: 'stack-overflow',
+  22: 'unaligned-access',
 };
 
 export const bytes = (count: number): string => `${count} byte${count === 1 ? '' : 's'}`;
 
 /** The live blocks around an address: the one at or below it and the one above it. */
-interface LiveNeighbours { below?: number; next: number; nextAddress?: number }
+interface LiveNeighbours {
+  below?: number;
+  next: number;
+  nextAddress?: number;
+}
 
 export class FaultDiagnosis {
   constructor(
@@ -58,8 +77,15 @@ export class FaultDiagnosis {
   }
 
   /** Records a fault at `pc` and stops the run with a message. */
-  private stopAt(kind: string, address: number | undefined, size: number, pc: number, message: string,
-    result: RunResult = 'fault', nearestBlock?: string): void {
+  private stopAt(
+    kind: string,
+    address: number | undefined,
+    size: number,
+    pc: number,
+    message: string,
+    result: RunResult = 'fault',
+    nearestBlock?: string,
+  ): void {
     const fault: NonNullable<RunOutcome['fault']> = { kind, size, pc };
     if (address !== undefined) fault.address = address;
     const symbol = symbolFor(this.image, pc);
@@ -74,7 +100,8 @@ export class FaultDiagnosis {
     const [kind, verb] = ACCESS_KINDS[type] ?? [`memory-error-${type}`, 'accessed'];
     const pc = type === UC_MEM_FETCH_UNMAPPED || type === UC_MEM_FETCH_PROT ? address : this.engine.readReg(REG_PC);
     let what = `${verb} ${bytes(size)} at ${hex(address)}`;
-    if (type === UC_MEM_WRITE_PROT && this.memory.regionOf(address, 1)?.kind === 'flash') what += ' (flash is read-only)';
+    if (type === UC_MEM_WRITE_PROT && this.memory.regionOf(address, 1)?.kind === 'flash')
+      what += ' (flash is read-only)';
     else if (type === UC_MEM_FETCH_PROT && this.memory.regionOf(address, 1)?.kind === 'ram') {
       what += ` (${NON_EXECUTABLE_RAM})`;
     } else if (type === UC_MEM_WRITE_PROT || type === UC_MEM_READ_PROT) {
@@ -93,22 +120,46 @@ export class FaultDiagnosis {
   }
 
   /** A faulting access at `pc`, described by `what`, with the nearest heap block. */
-  reportFault(kind: string, address: number, size: number, pc: number, what: string, result: RunResult = 'fault'): void {
+  reportFault(
+    kind: string,
+    address: number,
+    size: number,
+    pc: number,
+    what: string,
+    result: RunResult = 'fault',
+  ): void {
     const nearest = this.nearestBlock(address, size);
     const caller = kind.startsWith('fetch') ? ` (lr ${this.where(this.engine.readReg(REG_LR))})` : '';
-    this.stopAt(kind, address, size, pc, `${kind}: ${what}${nearest ? `, ${nearest}` : ''}; pc ${this.where(pc)}${caller}`,
-      result, nearest);
+    this.stopAt(
+      kind,
+      address,
+      size,
+      pc,
+      `${kind}: ${what}${nearest ? `, ${nearest}` : ''}; pc ${this.where(pc)}${caller}`,
+      result,
+      nearest,
+    );
   }
 
   /** A CPU exception other than semihosting's bkpt 0xAB (Unicorn hands them to the hook, not the vector table). */
   cpuException(intno: number, pc: number, instruction: number): void {
     if (intno === 7) {
-      this.stopAt('breakpoint', pc, 0, pc, `bkpt #${(instruction & 0xff)} at ${this.where(pc)} (only bkpt 0xAB, semihosting, is served)`);
+      this.stopAt(
+        'breakpoint',
+        pc,
+        0,
+        pc,
+        `bkpt #${instruction & 0xff} at ${this.where(pc)} (only bkpt 0xAB, semihosting, is served)`,
+      );
       return;
     }
     const kind = EXCEPTION_KINDS[intno] ?? `cpu-exception-${intno}`;
-    const hint = intno === 17 ? ' (FPU instruction with the FPU disabled, or a build for the wrong CPU)'
-      : intno === 2 ? ' (svc: no supervisor call handler is emulated)' : '';
+    const hint =
+      intno === 17
+        ? ' (FPU instruction with the FPU disabled, or a build for the wrong CPU)'
+        : intno === 2
+          ? ' (svc: no supervisor call handler is emulated)'
+          : '';
     this.stopAt(kind, pc, 0, pc, `HardFault: ${kind} at ${this.where(pc)}${hint}`);
   }
 
@@ -116,9 +167,19 @@ export class FaultDiagnosis {
   emulationError(error: number): void {
     const pc = this.engine.readReg(REG_PC);
     const invalid = error === UC_ERR_INSN_INVALID;
-    const kind = invalid ? 'undefined-instruction' : ucErrorName(error).replace(/^UC_ERR_/, '').toLowerCase().replace(/_/g, '-');
-    this.stopAt(kind, pc, 0, pc,
-      `${invalid ? 'HardFault: undefined instruction' : 'emulation stopped'}: ${this.engine.errorText(error)} at pc ${this.where(pc)}`);
+    const kind = invalid
+      ? 'undefined-instruction'
+      : ucErrorName(error)
+          .replace(/^UC_ERR_/, '')
+          .toLowerCase()
+          .replace(/_/g, '-');
+    this.stopAt(
+      kind,
+      pc,
+      0,
+      pc,
+      `${invalid ? 'HardFault: undefined instruction' : 'emulation stopped'}: ${this.engine.errorText(error)} at pc ${this.where(pc)}`,
+    );
   }
 
   /** A pointer given to free/realloc/usable_size that is not a live block: double free, or never allocated. */
@@ -134,14 +195,26 @@ export class FaultDiagnosis {
       kind = service === 'free' ? 'invalid-free' : `invalid-${service === 'realloc' ? 'realloc' : 'pointer'}`;
       detail = `${hex(address)} is not a block returned by the allocator${nearest ? ` (${nearest})` : ''}`;
     }
-    this.stopAt(kind, address, 0, caller & ~1, `${kind}: ${service}(${hex(address)}) called from ${this.where(caller)}: ${detail}`,
-      'fault', nearest);
+    this.stopAt(
+      kind,
+      address,
+      0,
+      caller & ~1,
+      `${kind}: ${service}(${hex(address)}) called from ${this.where(caller)}: ${detail}`,
+      'fault',
+      nearest,
+    );
   }
 
   /** A console or assert service failed on the buffer the firmware gave it. */
   serviceFailed(call: string, r0: number, caller: number, error: Error): void {
-    this.stopAt(`${call.slice(0, call.indexOf('('))}-error`, r0, 0, caller & ~1,
-      `${call} called from ${this.where(caller)} failed: ${error.message}`);
+    this.stopAt(
+      `${call.slice(0, call.indexOf('('))}-error`,
+      r0,
+      0,
+      caller & ~1,
+      `${call} called from ${this.where(caller)} failed: ${error.message}`,
+    );
   }
 
   /**
@@ -153,20 +226,36 @@ export class FaultDiagnosis {
     let damage: DamagedHeader | null = null;
     try {
       damage = this.damagedHeader(pointer);
-    } catch { /* a diagnosis must not hide the failure it explains */ }
+    } catch {
+      /* a diagnosis must not hide the failure it explains */
+    }
     const prefix = `heap corrupted: ${call} called from ${this.where(caller)}`;
     if (damage) {
       const nearest = this.nearestBlock(damage.header, HEADER_BYTES);
-      this.stopAt('overwritten-header', damage.header, HEADER_BYTES, caller & ~1, `${prefix}: ${this.describeDamage(damage)}`,
-        'heap-corruption', nearest);
+      this.stopAt(
+        'overwritten-header',
+        damage.header,
+        HEADER_BYTES,
+        caller & ~1,
+        `${prefix}: ${this.describeDamage(damage)}`,
+        'heap-corruption',
+        nearest,
+      );
       return;
     }
     // An address only when there is one: the pointer, or the block the allocator names (never a size).
     const named = (error as { address?: unknown }).address;
     const address = pointer ?? (typeof named === 'number' && Number.isInteger(named) ? named : undefined);
     const nearest = address !== undefined ? this.nearestBlock(address) : undefined;
-    this.stopAt('corrupted-heap', address, 0, caller & ~1, `${prefix} failed: ${error.message}${nearest ? ` (${nearest})` : ''}`,
-      'heap-corruption', nearest);
+    this.stopAt(
+      'corrupted-heap',
+      address,
+      0,
+      caller & ~1,
+      `${prefix} failed: ${error.message}${nearest ? ` (${nearest})` : ''}`,
+      'heap-corruption',
+      nearest,
+    );
   }
 
   /** After a run whose heap check failed: the overwritten header when the block table can tell, else ''. */
@@ -201,15 +290,21 @@ export class FaultDiagnosis {
 
   /** A bad service slot number. */
   badService(slot: number, address: number, caller: number, slotCount: number): void {
-    this.stopAt('bad-service', address, 0, caller & ~1,
-      `call to service slot ${slot} (${hex(address)}) from ${this.where(caller)}: no such service (slots 0..${slotCount - 1})`);
+    this.stopAt(
+      'bad-service',
+      address,
+      0,
+      caller & ~1,
+      `call to service slot ${slot} (${hex(address)}) from ${this.where(caller)}: no such service (slots 0..${slotCount - 1})`,
+    );
   }
 
   /** What a write at `address` inside the heap hit when it was not a live block's payload. */
   describeMetadata(address: number): string {
     const main = this.regions[0]!;
     const control = statsOrNull(this.heap)?.controlBytes ?? 0;
-    if (address >= main.base && address < main.base + control) return `the TLSF control structure (${hex(main.base)}..${hex(main.base + control)})`;
+    if (address >= main.base && address < main.base + control)
+      return `the TLSF control structure (${hex(main.base)}..${hex(main.base + control)})`;
     let found: string | undefined;
     try {
       this.heap.walk((block) => {
@@ -218,7 +313,9 @@ export class FaultDiagnosis {
           found = `free block ${hex(block.addr)} (${block.size} bytes): free-list links or released memory (use after free?)`;
         }
       });
-    } catch { /* the heap may already be damaged */ }
+    } catch {
+      /* the heap may already be damaged */
+    }
     if (found) return found;
     const nearest = this.nearestLive(address);
     if (nearest && address < nearest.next && nearest.nextAddress !== undefined && address >= nearest.next - 8) {
@@ -254,7 +351,9 @@ export class FaultDiagnosis {
 
   /** "4 past the end of block 0x20001f00 (252 bytes) allocated by call #318", when the address is near the heap. */
   nearestBlock(address: number, size = 0): string | undefined {
-    const inHeap = this.regions.some((region) => address >= region.base - 4096 && address < region.base + region.size + 4096);
+    const inHeap = this.regions.some(
+      (region) => address >= region.base - 4096 && address < region.base + region.size + 4096,
+    );
     if (!inHeap) return undefined;
     const around = this.nearestLive(address);
     if (!around) return undefined;
@@ -262,12 +361,19 @@ export class FaultDiagnosis {
       `block ${hex(blockAddress)} (${this.blocks.requested(blockAddress)} bytes) ${this.allocatedByText(blockAddress)}`;
     if (around.below !== undefined) {
       const end = around.below + this.blocks.requested(around.below);
-      if (address < end) return address === around.below ? `at the start of ${describe(around.below)}` : `${bytes(address - around.below)} into ${describe(around.below)}`;
+      if (address < end)
+        return address === around.below
+          ? `at the start of ${describe(around.below)}`
+          : `${bytes(address - around.below)} into ${describe(around.below)}`;
       const past = address - end;
       const before = around.nextAddress !== undefined ? around.nextAddress - (address + size) : Infinity;
-      if (past <= before) return past === 0 ? `right after the end of ${describe(around.below)}` : `${past} past the end of ${describe(around.below)}`;
+      if (past <= before)
+        return past === 0
+          ? `right after the end of ${describe(around.below)}`
+          : `${past} past the end of ${describe(around.below)}`;
     }
-    if (around.nextAddress !== undefined) return `${around.nextAddress - address} before the start of ${describe(around.nextAddress)}`;
+    if (around.nextAddress !== undefined)
+      return `${around.nextAddress - address} before the start of ${describe(around.nextAddress)}`;
     return undefined;
   }
 }

@@ -3,12 +3,12 @@
 // No interrupt is modelled, so a core that branches to itself or waits for an interrupt or event stays there.
 import type { BoardMemory } from './memory-map.js';
 
-const B_SELF = 0xe7fe;                       // b .
-const BW_SELF = [0xf7ff, 0xbffe] as const;   // b.w .
+const B_SELF = 0xe7fe; // b .
+const BW_SELF = [0xf7ff, 0xbffe] as const; // b.w .
 const WFI = 0xbf30;
 const WFE = 0xbf20;
 const SEV = 0xbf40;
-const HINT_W = 0xf3af;                       // first halfword of the 32-bit hints (wfi.w, wfe.w, sev.w)
+const HINT_W = 0xf3af; // first halfword of the 32-bit hints (wfi.w, wfe.w, sev.w)
 const WFI_W = 0x8003;
 const WFE_W = 0x8002;
 const SEV_W = 0x8004;

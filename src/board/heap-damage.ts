@@ -32,8 +32,12 @@ export interface DamagedHeader {
  * `sentinels` are the heap's end-of-pool markers (zero-size used blocks), which no live block owns; null when the
  * heap cannot list them, and then any zero word after a live block passes for one.
  */
-export function findDamagedHeader(blocks: BlockTable, memory: BoardMemory, sentinels: readonly number[] | null,
-  focus?: number): DamagedHeader | null {
+export function findDamagedHeader(
+  blocks: BlockTable,
+  memory: BoardMemory,
+  sentinels: readonly number[] | null,
+  focus?: number,
+): DamagedHeader | null {
   const live = blocks.live();
   const endingAt = new Map<number, number>();
   const liveAt = new Map<number, number>();
@@ -52,9 +56,13 @@ export function findDamagedHeader(blocks: BlockTable, memory: BoardMemory, senti
     const header = address - HEADER_SIZE;
     const word = memory.wordAt(header);
     const below = endingAt.get(header);
-    const consistent = (word & SIZE_MASK) === usable + HEADER_SIZE && (word & FREE_BIT) === 0
-      && (below === undefined || (word & PREV_FREE_BIT) === 0);
-    return consistent ? null : withBelow({ header, block: address, word, expected: `a used block of ${usable + HEADER_SIZE} bytes` });
+    const consistent =
+      (word & SIZE_MASK) === usable + HEADER_SIZE &&
+      (word & FREE_BIT) === 0 &&
+      (below === undefined || (word & PREV_FREE_BIT) === 0);
+    return consistent
+      ? null
+      : withBelow({ header, block: address, word, expected: `a used block of ${usable + HEADER_SIZE} bytes` });
   };
 
   /** The header right after the live block at `address` when no live block owns it: a free block or a sentinel. */
@@ -70,8 +78,10 @@ export function findDamagedHeader(blocks: BlockTable, memory: BoardMemory, senti
       // A free block's size must lead to a header whose P flag says "previous free", and the free block's last
       // word (the back link) must point back at it. A wrong back link under a plausible size is a write into
       // the free block, not into its header: not this diagnosis.
-      consistent = size >= MIN_BLOCK_SIZE && memory.regionOf(header, size + HEADER_SIZE)?.kind === 'ram'
-        && ((memory.wordAt(header + size) & PREV_FREE_BIT) !== 0 || memory.wordAt(header + size - HEADER_SIZE) === header);
+      consistent =
+        size >= MIN_BLOCK_SIZE &&
+        memory.regionOf(header, size + HEADER_SIZE)?.kind === 'ram' &&
+        ((memory.wordAt(header + size) & PREV_FREE_BIT) !== 0 || memory.wordAt(header + size - HEADER_SIZE) === header);
     }
     const expected = 'a free block or the end of the heap, after a used block (P flag clear)';
     return consistent ? null : withBelow({ header, block: header + HEADER_SIZE, word, expected });

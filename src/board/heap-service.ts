@@ -3,7 +3,7 @@
 // writes r0. This is the board's hot path (one call per firmware malloc/free): no allocation or closure per
 // call, registers read from the located register file when there is one.
 import { BLOCK_HEADER_SIZE, hex } from '../allocator/index.js';
-import { Engine } from './engine.js';
+import type { Engine } from './engine.js';
 import { REG_LR, REG_R0 } from './unicorn.js';
 import { SERVICE_PAGE, type HeapRegion } from './memory-map.js';
 import type { HeapAllocator } from './heap-types.js';
@@ -19,12 +19,36 @@ import type { HeapEvent, RunReport } from './run-types.js';
 import { readCString, readText } from './target-text.js';
 
 export const SLOT = {
-  malloc: 0, free: 1, realloc: 2, calloc: 3, memalign: 4, usableSize: 5, write: 6, exit: 7, ticks: 8,
-  assertFail: 9, outOfMemory: 10, heapInfo: 11, mark: 12,
+  malloc: 0,
+  free: 1,
+  realloc: 2,
+  calloc: 3,
+  memalign: 4,
+  usableSize: 5,
+  write: 6,
+  exit: 7,
+  ticks: 8,
+  assertFail: 9,
+  outOfMemory: 10,
+  heapInfo: 11,
+  mark: 12,
 } as const;
 
-const SLOT_NAMES = ['malloc', 'free', 'realloc', 'calloc', 'memalign', 'malloc_usable_size', 'write', 'exit', 'ticks',
-  'assert_fail', 'out_of_memory', 'heap_info', 'mark'];
+const SLOT_NAMES = [
+  'malloc',
+  'free',
+  'realloc',
+  'calloc',
+  'memalign',
+  'malloc_usable_size',
+  'write',
+  'exit',
+  'ticks',
+  'assert_fail',
+  'out_of_memory',
+  'heap_info',
+  'mark',
+];
 
 export class HeapService {
   readonly ops: RunReport['ops'] = { malloc: 0, free: 0, realloc: 0, calloc: 0, memalign: 0, failed: 0 };
@@ -164,8 +188,14 @@ export class HeapService {
     this.batchRead = !registers && slot <= SLOT.memalign && slot !== SLOT.free;
     if (this.batchRead) engine.readBatch();
     const r0 = registers ? registers[0]! : this.batchRead ? engine.batchValue(0) : engine.readReg(REG_R0);
-    const r1 = slot === SLOT.malloc || slot === SLOT.free ? 0
-      : registers ? registers[1]! : this.batchRead ? engine.batchValue(1) : engine.readReg(REG_R0 + 1);
+    const r1 =
+      slot === SLOT.malloc || slot === SLOT.free
+        ? 0
+        : registers
+          ? registers[1]!
+          : this.batchRead
+            ? engine.batchValue(1)
+            : engine.readReg(REG_R0 + 1);
     const heap = this.heap;
     const outcome = this.outcome;
     try {
@@ -239,7 +269,10 @@ export class HeapService {
           return;
         }
         case SLOT.usableSize: {
-          if (r0 === 0) { this.setResult(0); return; }
+          if (r0 === 0) {
+            this.setResult(0);
+            return;
+          }
           if (!this.checkLive(r0, 'malloc_usable_size', slot)) return;
           this.setResult(heap.usableSize(r0));
           return;
@@ -266,13 +299,24 @@ export class HeapService {
         }
         case SLOT.outOfMemory: {
           const stats = heap.stats();
-          outcome.stop('out-of-memory', `the firmware could not continue: allocating ${r0} bytes failed (called from ${this.faults.where(this.caller())}; ${stats.freeBytes} bytes free, largest free block ${stats.largestFree})`, 1);
+          outcome.stop(
+            'out-of-memory',
+            `the firmware could not continue: allocating ${r0} bytes failed (called from ${this.faults.where(this.caller())}; ${stats.freeBytes} bytes free, largest free block ${stats.largestFree})`,
+            1,
+          );
           return;
         }
         case SLOT.heapInfo: {
           const stats = heap.stats();
-          const words = new Uint32Array([stats.usedBytes, stats.freeBytes, stats.largestFree, stats.peakUsed, stats.controlBytes,
-            this.regions[0]!.base, this.totalHeapSize()]);
+          const words = new Uint32Array([
+            stats.usedBytes,
+            stats.freeBytes,
+            stats.largestFree,
+            stats.peakUsed,
+            stats.controlBytes,
+            this.regions[0]!.base,
+            this.totalHeapSize(),
+          ]);
           engine.write(r0, new Uint8Array(words.buffer), 'heap_info: writing the result');
           return;
         }
@@ -292,11 +336,22 @@ export class HeapService {
     const service = SLOT_NAMES[slot] ?? `slot ${slot}`;
     const caller = this.caller(slot);
     switch (slot) {
-      case SLOT.malloc: this.faults.heapCallFailed(`malloc(${r0})`, undefined, caller, error); return;
-      case SLOT.free: case SLOT.usableSize: this.faults.heapCallFailed(`${service}(${hex(r0)})`, r0, caller, error); return;
-      case SLOT.realloc: this.faults.heapCallFailed(`realloc(${hex(r0)}, ${r1})`, r0 === 0 ? undefined : r0, caller, error); return;
-      case SLOT.calloc: case SLOT.memalign: this.faults.heapCallFailed(`${service}(${r0}, ${r1})`, undefined, caller, error); return;
-      default: this.faults.serviceFailed(`${service}(${hex(r0)})`, r0, caller, error);
+      case SLOT.malloc:
+        this.faults.heapCallFailed(`malloc(${r0})`, undefined, caller, error);
+        return;
+      case SLOT.free:
+      case SLOT.usableSize:
+        this.faults.heapCallFailed(`${service}(${hex(r0)})`, r0, caller, error);
+        return;
+      case SLOT.realloc:
+        this.faults.heapCallFailed(`realloc(${hex(r0)}, ${r1})`, r0 === 0 ? undefined : r0, caller, error);
+        return;
+      case SLOT.calloc:
+      case SLOT.memalign:
+        this.faults.heapCallFailed(`${service}(${r0}, ${r1})`, undefined, caller, error);
+        return;
+      default:
+        this.faults.serviceFailed(`${service}(${hex(r0)})`, r0, caller, error);
     }
   }
 }

@@ -3,7 +3,11 @@
 // Declared here so the board can be driven by any allocator with this shape (the TLSF one in production, a
 // stand-in in tests).
 
-export interface HeapBlockVisit { addr: number; size: number; used: boolean }
+export interface HeapBlockVisit {
+  addr: number;
+  size: number;
+  used: boolean;
+}
 
 export interface HeapStatsLike {
   usedBytes: number;
@@ -35,7 +39,13 @@ export interface HeapAllocator {
   poolList?(): { sentinel: number }[];
 }
 
-export interface HeapFactoryOptions { base: number; offset: number; length: number; align: 4 | 8 | 16; slLog2?: number }
+export interface HeapFactoryOptions {
+  base: number;
+  offset: number;
+  length: number;
+  align: 4 | 8 | 16;
+  slLog2?: number;
+}
 
 export type HeapFactory = (memory: ArrayBuffer, options: HeapFactoryOptions) => HeapAllocator;
 

@@ -5,14 +5,33 @@ import { Machine } from './machine.js';
 import type { RunOptions, RunReport } from './run-types.js';
 import type { HeapFactory } from './heap-types.js';
 
-export { loadBoard, listBoards, validateBoard, parseSize, DEFAULT_BOARD, CPI, CPU_NAMES, BoardError, isArmv6m } from './profiles.js';
+export {
+  loadBoard,
+  listBoards,
+  validateBoard,
+  parseSize,
+  DEFAULT_BOARD,
+  CPI,
+  CPU_NAMES,
+  BoardError,
+  isArmv6m,
+} from './profiles.js';
 export type { BoardProfile, RamBank, CpuName } from './profiles.js';
 export { parseElf, symbolize, ElfError } from './elf.js';
 export type { ElfImage, ElfSegment, ElfSection, ElfSymbol } from './elf.js';
 export { Machine, cpuModel } from './machine.js';
 export { FirmwareError, DEFAULT_MAX_INSTRUCTIONS, DEFAULT_TIMEOUT_MS } from './run-types.js';
 export type {
-  RunOptions, RunReport, RunResult, FaultInfo, HeapEvent, FlashPatch, StopReason, StoppedAt, StackOverflowInfo, PeakSite,
+  RunOptions,
+  RunReport,
+  RunResult,
+  FaultInfo,
+  HeapEvent,
+  FlashPatch,
+  StopReason,
+  StoppedAt,
+  StackOverflowInfo,
+  PeakSite,
 } from './run-types.js';
 export { readParams } from './image-loader.js';
 export type { ParamInfo, StackBounds } from './image-loader.js';

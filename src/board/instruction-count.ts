@@ -31,6 +31,9 @@ export class InstructionCount {
   /** A slice ran `count` instructions: fold them into the base and clear the counter for the next slice. */
   sliceDone(count: number): void {
     this.base += count;
-    if (this.counterLow) { this.counterLow[0] = 0; this.counterLow[1] = 0; }
+    if (this.counterLow) {
+      this.counterLow[0] = 0;
+      this.counterLow[1] = 0;
+    }
   }
 }

@@ -3,14 +3,32 @@
 import { hex, TLSF_DEFAULTS } from '../allocator/index.js';
 import { Engine } from './engine.js';
 import {
-  engineInfo, REG_LR, REG_PC, REG_R0, REG_SP, UC_ERR_OK, UC_HOOK_MEM_INVALID, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_CPU_ARM_CORTEX_M0, UC_CPU_ARM_CORTEX_M3, UC_CPU_ARM_CORTEX_M4, UC_CPU_ARM_CORTEX_M7, UC_CPU_ARM_CORTEX_M33,
+  engineInfo,
+  REG_LR,
+  REG_PC,
+  REG_R0,
+  REG_SP,
+  UC_ERR_OK,
+  UC_HOOK_MEM_INVALID,
+  UC_HOOK_MEM_READ,
+  UC_HOOK_MEM_WRITE,
+  UC_CPU_ARM_CORTEX_M0,
+  UC_CPU_ARM_CORTEX_M3,
+  UC_CPU_ARM_CORTEX_M4,
+  UC_CPU_ARM_CORTEX_M7,
+  UC_CPU_ARM_CORTEX_M33,
 } from './unicorn.js';
 import { parseElf, type ElfImage } from './elf.js';
 import { CPI, isArmv6m, type BoardProfile, type CpuName } from './profiles.js';
 import { statsOrNull, type HeapAllocator, type HeapFactory } from './heap-types.js';
 import { BlockTable } from './block-table.js';
 import {
-  BoardMemory, SERVICE_PAGE, SERVICE_PAGE_SIZE, type Bank, type BankGroup, type HeapRegion,
+  BoardMemory,
+  SERVICE_PAGE,
+  SERVICE_PAGE_SIZE,
+  type Bank,
+  type BankGroup,
+  type HeapRegion,
 } from './memory-map.js';
 import { ImageLoader, type StackBounds } from './image-loader.js';
 import { StackMonitor } from './stack-monitor.js';
@@ -25,7 +43,12 @@ import { Semihosting } from './semihosting.js';
 import { namePeakSites, symbolFor, where } from './code-locations.js';
 import { branchesToSelf, hintBefore, SliceTrail } from './hang-detection.js';
 import {
-  DEFAULT_MAX_INSTRUCTIONS, DEFAULT_TIMEOUT_MS, FirmwareError, type RunOptions, type RunReport, type StopReason,
+  DEFAULT_MAX_INSTRUCTIONS,
+  DEFAULT_TIMEOUT_MS,
+  FirmwareError,
+  type RunOptions,
+  type RunReport,
+  type StopReason,
   type StoppedAt,
 } from './run-types.js';
 
@@ -43,11 +66,18 @@ const SP_INDEX = 13;
 
 export function cpuModel(cpu: CpuName): number {
   switch (cpu) {
-    case 'cortex-m0': case 'cortex-m0+': return UC_CPU_ARM_CORTEX_M0;
-    case 'cortex-m3': return UC_CPU_ARM_CORTEX_M3;
-    case 'cortex-m4': case 'cortex-m4f': return UC_CPU_ARM_CORTEX_M4;
-    case 'cortex-m7': return UC_CPU_ARM_CORTEX_M7;
-    case 'cortex-m33': return UC_CPU_ARM_CORTEX_M33;
+    case 'cortex-m0':
+    case 'cortex-m0+':
+      return UC_CPU_ARM_CORTEX_M0;
+    case 'cortex-m3':
+      return UC_CPU_ARM_CORTEX_M3;
+    case 'cortex-m4':
+    case 'cortex-m4f':
+      return UC_CPU_ARM_CORTEX_M4;
+    case 'cortex-m7':
+      return UC_CPU_ARM_CORTEX_M7;
+    case 'cortex-m33':
+      return UC_CPU_ARM_CORTEX_M33;
   }
 }
 
@@ -88,7 +118,11 @@ export class Machine {
    * `watchStack`: watch every write below the stack's limit (a host call each) to find the instruction that
    * overflowed; the run loop asks for it by running again when the free checks suspect an overflow.
    */
-  constructor(options: RunOptions, createHeap: HeapFactory, private readonly watchStack = false) {
+  constructor(
+    options: RunOptions,
+    createHeap: HeapFactory,
+    private readonly watchStack = false,
+  ) {
     this.options = options;
     this.createHeap = createHeap;
     this.board = options.board;
@@ -103,9 +137,13 @@ export class Machine {
     }
     this.image = parseElf(options.elf, this.firmwareName);
     const align = options.align ?? TLSF_DEFAULTS.align;
-    if (align !== 4 && align !== 8 && align !== 16) throw new FirmwareError(`align must be 4, 8 or 16, got ${String(align)}`);
+    if (align !== 4 && align !== 8 && align !== 16)
+      throw new FirmwareError(`align must be 4, 8 or 16, got ${String(align)}`);
 
-    this.engine = new Engine(cpuModel(this.board.cpu), `opening a ${this.board.cpu} engine for board ${this.board.name}`);
+    this.engine = new Engine(
+      cpuModel(this.board.cpu),
+      `opening a ${this.board.cpu} engine for board ${this.board.name}`,
+    );
     try {
       this.memory = new BoardMemory(this.board);
       this.banks = this.memory.banks;
@@ -121,7 +159,10 @@ export class Machine {
       this.heapLength = bounds.length;
       const heapGroup = bounds.group;
       this.heap = createHeap(heapGroup.memory, {
-        base: heapGroup.base, offset: bounds.start - heapGroup.base, length: bounds.length, align,
+        base: heapGroup.base,
+        offset: bounds.start - heapGroup.base,
+        length: bounds.length,
+        align,
         ...(options.slLog2 !== undefined ? { slLog2: options.slLog2 } : {}),
       });
       this.regions.push({ base: bounds.start, size: bounds.length, group: heapGroup, writable: null });
@@ -138,8 +179,9 @@ export class Machine {
       if (guard) {
         for (const region of this.regions) region.writable = new Uint8Array(Math.ceil(region.size / 4));
       }
-      const invalidHookRanges = this.memory.mapInto(this.engine, this.image.segments,
-        (page) => this.faults.onFetchFromData(page));
+      const invalidHookRanges = this.memory.mapInto(this.engine, this.image.segments, (page) =>
+        this.faults.onFetchFromData(page),
+      );
 
       this.count = new InstructionCount(this.engine);
       const registerFile = this.engine.registerFile();
@@ -148,13 +190,36 @@ export class Machine {
       this.stack.paint();
       const callers = new CallerResolver(this.memory);
       this.peaks = new PeakTracker(this.heap, bounds.start, bounds.length);
-      this.faults = new FaultDiagnosis(this.engine, this.image, this.memory, this.regions, this.heap, this.blocks, callers,
-        this.outcome);
+      this.faults = new FaultDiagnosis(
+        this.engine,
+        this.image,
+        this.memory,
+        this.regions,
+        this.heap,
+        this.blocks,
+        callers,
+        this.outcome,
+      );
       this.accessChecks = new AccessChecks(this.engine, isArmv6m(this.board.cpu), this.outcome, this.faults);
-      this.service = new HeapService(this.engine, registerFile, this.heap, this.regions, this.blocks, this.peaks, this.count,
-        callers, this.outcome, this.faults, guard, options.recordEvents ?? false);
-      this.semihosting = new Semihosting(this.engine, registerFile, this.board, this.count, this.outcome,
-        { heapStart: bounds.start, heapEnd: bounds.start + bounds.length, initialSp: this.initialSp });
+      this.service = new HeapService(
+        this.engine,
+        registerFile,
+        this.heap,
+        this.regions,
+        this.blocks,
+        this.peaks,
+        this.count,
+        callers,
+        this.outcome,
+        this.faults,
+        guard,
+        options.recordEvents ?? false,
+      );
+      this.semihosting = new Semihosting(this.engine, registerFile, this.board, this.count, this.outcome, {
+        heapStart: bounds.start,
+        heapEnd: bounds.start + bounds.length,
+        initialSp: this.initialSp,
+      });
       this.installHooks(invalidHookRanges);
     } catch (error) {
       this.engine.close();
@@ -182,17 +247,25 @@ export class Machine {
     const stackLimit = stack.limit;
     const registers = engine.registerFile();
     const stackPointer = registers ? () => registers[SP_INDEX]! : () => engine.readReg(REG_SP);
-    engine.addBlockHook((address) => {
-      const sp = stackPointer();
-      if (sp >= stackLimit || !stack.spBelowLimit(sp, engine.readReg(REG_LR), 'at a heap call returning to')) {
-        service.onService(address);
-      }
-    }, SERVICE_PAGE, SERVICE_PAGE + SERVICE_PAGE_SIZE - 1);
+    engine.addBlockHook(
+      (address) => {
+        const sp = stackPointer();
+        if (sp >= stackLimit || !stack.spBelowLimit(sp, engine.readReg(REG_LR), 'at a heap call returning to')) {
+          service.onService(address);
+        }
+      },
+      SERVICE_PAGE,
+      SERVICE_PAGE + SERVICE_PAGE_SIZE - 1,
+    );
     engine.addIntrHook((intno) => this.onInterrupt(intno));
     const faults = this.faults;
     for (const [begin, end] of invalidHookRanges) {
-      engine.addMemHook(UC_HOOK_MEM_INVALID, (type, address, size) => faults.onBadAccess(type, address, size),
-        begin, end);
+      engine.addMemHook(
+        UC_HOOK_MEM_INVALID,
+        (type, address, size) => faults.onBadAccess(type, address, size),
+        begin,
+        end,
+      );
     }
     const checkAlignment = this.options.alignmentCheck ?? false;
     const guard = this.options.guard ?? false;
@@ -207,10 +280,15 @@ export class Machine {
     }
     const watched = this.watchStack ? stack.watchRange() : null;
     if (watched) {
-      engine.addMemHook(UC_HOOK_MEM_WRITE, (_type, address, size) => {
-        stack.onWatchedWrite(address, size, stackPointer(), engine.readReg(REG_PC));
-        return true;
-      }, watched.begin, watched.end);
+      engine.addMemHook(
+        UC_HOOK_MEM_WRITE,
+        (_type, address, size) => {
+          stack.onWatchedWrite(address, size, stackPointer(), engine.readReg(REG_PC));
+          return true;
+        },
+        watched.begin,
+        watched.end,
+      );
     }
   }
 
@@ -240,8 +318,11 @@ export class Machine {
     engine.writeReg(REG_SP, this.initialSp);
     let pc = this.resetHandler;
     const fixedSlice = this.options.sliceInstructions;
-    let slice = !count.exact ? SLICE_APPROXIMATE
-      : fixedSlice !== undefined ? Math.max(1, Math.floor(fixedSlice)) : SLICE_FIRST;
+    let slice = !count.exact
+      ? SLICE_APPROXIMATE
+      : fixedSlice !== undefined
+        ? Math.max(1, Math.floor(fixedSlice))
+        : SLICE_FIRST;
     /** Where the run last resumed after `sev; wfe` (an instruction failing right there is no wfe). */
     let resumedAfterEvent = -1;
     while (outcome.result === null) {
@@ -334,7 +415,14 @@ export class Machine {
     const before = { result: this.outcome.result, message: this.outcome.message };
     this.outcome.result = null;
     this.outcome.fault = undefined;
-    if (!this.stack.spBelowLimit(sp, fault?.pc ?? this.engine.readReg(REG_PC), `where the run stopped (${result}) at`, fault?.address)) {
+    if (
+      !this.stack.spBelowLimit(
+        sp,
+        fault?.pc ?? this.engine.readReg(REG_PC),
+        `where the run stopped (${result}) at`,
+        fault?.address,
+      )
+    ) {
       // SP is on a stack of the firmware's own: the result stands.
       this.outcome.result = before.result;
       this.outcome.message = before.message;
@@ -349,9 +437,17 @@ export class Machine {
   private isOwnStack(sp: number): boolean {
     if (this.blocks.live().some((block) => sp > block.address && sp <= block.address + block.usable)) return true;
     const reserved = [...this.regions, { base: this.stackBounds.limit, size: this.stackBounds.size }];
-    return this.image.sections.some((section) => (section.flags & SHF_ALLOC) !== 0 && section.size > 0
-      && sp > section.addr && sp <= section.addr + section.size && this.memory.bankContaining(section.addr) !== undefined
-      && !reserved.some((region) => section.addr < region.base + region.size && region.base < section.addr + section.size));
+    return this.image.sections.some(
+      (section) =>
+        (section.flags & SHF_ALLOC) !== 0 &&
+        section.size > 0 &&
+        sp > section.addr &&
+        sp <= section.addr + section.size &&
+        this.memory.bankContaining(section.addr) !== undefined &&
+        !reserved.some(
+          (region) => section.addr < region.base + region.size && region.base < section.addr + section.size,
+        ),
+    );
   }
 
   /**
@@ -387,14 +483,18 @@ export class Machine {
 
   private stopHung(reason: 'branch-to-self' | 'wait-for-interrupt', pc: number, what: string): void {
     this.outcome.stoppedAt = this.stoppedAt(pc, reason);
-    this.outcome.stop('hang', `hang: the core ${what} at ${where(this.image, pc)} and nothing can wake it (no interrupts are modelled)`);
+    this.outcome.stop(
+      'hang',
+      `hang: the core ${what} at ${where(this.image, pc)} and nothing can wake it (no interrupts are modelled)`,
+    );
   }
 
   /** Ends a run that reached a limit, naming the limit, the PC and the code the last slices ended in. */
   private stopUnfinished(reason: 'instruction-budget' | 'wall-clock', pc: number, trail: SliceTrail): void {
-    const limit = reason === 'instruction-budget'
-      ? `no exit after ${this.maxInstructions} instructions (the instruction budget; raise it with maxInstructions / --max-instructions)`
-      : `no exit within ${this.timeoutMs} ms of host time (the wall-clock limit; raise it with timeoutMs / --timeout)`;
+    const limit =
+      reason === 'instruction-budget'
+        ? `no exit after ${this.maxInstructions} instructions (the instruction budget; raise it with maxInstructions / --max-instructions)`
+        : `no exit within ${this.timeoutMs} ms of host time (the wall-clock limit; raise it with timeoutMs / --timeout)`;
     this.outcome.stoppedAt = this.stoppedAt(pc, reason);
     this.outcome.stop('timeout', `${limit}; pc ${where(this.image, pc)}${this.describeTrail(trail)}`);
   }

@@ -3,7 +3,7 @@
 // share the bytes), the System Control Space, and the heap service page. RAM is executable only where the ELF
 // puts code (memory-protection.ts).
 import { hex } from '../allocator/index.js';
-import { Engine } from './engine.js';
+import type { Engine } from './engine.js';
 import { engineInfo, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE } from './unicorn.js';
 import { hasFastStores } from './engine-locate.js';
 import { complementRanges, ramPermissions, rangesWithCode, tlbPermissions } from './memory-protection.js';
@@ -14,12 +14,25 @@ import { SCS_BASE, SCS_SIZE, SERVICE_PAGE, SERVICE_PAGE_SIZE } from './reserved-
 export { SERVICE_PAGE, SERVICE_PAGE_SIZE };
 
 /** Adjacent RAM banks share one host buffer (one uc_mem_map_ptr), so a heap or an image may span them. */
-export interface BankGroup { name: string; base: number; size: number; memory: ArrayBuffer }
+export interface BankGroup {
+  name: string;
+  base: number;
+  size: number;
+  memory: ArrayBuffer;
+}
 
-export interface Bank extends RamBank { group: BankGroup; bytes: Uint8Array }
+export interface Bank extends RamBank {
+  group: BankGroup;
+  bytes: Uint8Array;
+}
 
 /** One region of the heap: the main pool or an extra bank. `writable` marks live payload granules for --guard. */
-export interface HeapRegion { base: number; size: number; group: BankGroup; writable: Uint8Array | null }
+export interface HeapRegion {
+  base: number;
+  size: number;
+  group: BankGroup;
+  writable: Uint8Array | null;
+}
 
 /** Runs of adjacent banks, by address; each becomes one host buffer and one mapping. */
 export function groupBanks(banks: readonly RamBank[]): { base: number; size: number; banks: RamBank[] }[] {
@@ -52,7 +65,11 @@ export class BoardMemory {
       const bankGroup: BankGroup = { name, base: group.base, size: group.size, memory };
       this.groups.push(bankGroup);
       for (const bank of group.banks) {
-        this.banks.push({ ...bank, group: bankGroup, bytes: new Uint8Array(memory, bank.base - group.base, bank.size) });
+        this.banks.push({
+          ...bank,
+          group: bankGroup,
+          bytes: new Uint8Array(memory, bank.base - group.base, bank.size),
+        });
       }
     }
   }
@@ -71,8 +88,10 @@ export class BoardMemory {
 
   /** "flash 0x08000000+524288, SRAM 0x20000000+131072", for messages. */
   describe(): string {
-    return [`flash ${hex(this.board.flash.base)}+${this.board.flash.size}`,
-      ...this.banks.map((bank) => `${bank.name} ${hex(bank.base)}+${bank.size}`)].join(', ');
+    return [
+      `flash ${hex(this.board.flash.base)}+${this.board.flash.size}`,
+      ...this.banks.map((bank) => `${bank.name} ${hex(bank.base)}+${bank.size}`),
+    ].join(', ');
   }
 
   /** Writes bytes into the flash image or RAM; false when they do not fit one region. */
@@ -91,13 +110,20 @@ export class BoardMemory {
   byteAt(address: number): number {
     const region = this.regionOf(address, 1);
     if (!region) return 0;
-    return region.kind === 'flash' ? this.flashImage[address - this.board.flash.base]! : region.bytes[address - region.base]!;
+    return region.kind === 'flash'
+      ? this.flashImage[address - this.board.flash.base]!
+      : region.bytes[address - region.base]!;
   }
 
   /** The little-endian word at `address` (flash or RAM), unsigned. */
   wordAt(address: number): number {
-    return (this.byteAt(address) | (this.byteAt(address + 1) << 8) | (this.byteAt(address + 2) << 16)
-      | (this.byteAt(address + 3) << 24)) >>> 0;
+    return (
+      (this.byteAt(address) |
+        (this.byteAt(address + 1) << 8) |
+        (this.byteAt(address + 2) << 16) |
+        (this.byteAt(address + 3) << 24)) >>>
+      0
+    );
   }
 
   /** The halfword at `address` in flash or a RAM bank; -1 elsewhere. */
@@ -130,11 +156,15 @@ export class BoardMemory {
    * memory, or on Unicorn 2.1+ all but RAM, where any access hook keeps stores on the slow path; RAM's page
    * permissions come from the virtual TLB there, and a fetch from data RAM calls `onFetchFromData(page)`.
    */
-  mapInto(engine: Engine, segments: readonly ElfSegment[],
-    onFetchFromData: (page: number) => void): Array<[number, number]> {
+  mapInto(
+    engine: Engine,
+    segments: readonly ElfSegment[],
+    onFetchFromData: (page: number) => void,
+  ): Array<[number, number]> {
     const board = this.board;
     engine.map(`flash of ${board.name}`, board.flash.base, board.flash.size, UC_PROT_READ | UC_PROT_EXEC);
-    if (this.flashUsed > 0) engine.write(board.flash.base, this.flashImage.subarray(0, this.flashUsed), 'loading the flash image');
+    if (this.flashUsed > 0)
+      engine.write(board.flash.base, this.flashImage.subarray(0, this.flashUsed), 'loading the flash image');
     const withCode = rangesWithCode(segments, this.groups);
     for (const group of this.groups) {
       engine.mapHost(group.name, group.base, group.memory, ramPermissions(withCode.has(group)));
@@ -152,8 +182,10 @@ export class BoardMemory {
     engine.map('the heap service page', SERVICE_PAGE, SERVICE_PAGE_SIZE, UC_PROT_READ | UC_PROT_EXEC);
     const slots = new Uint8Array(SERVICE_PAGE_SIZE);
     for (let at = 0; at < SERVICE_PAGE_SIZE; at += 4) {
-      slots[at] = 0x70; slots[at + 1] = 0x47;     // bx lr
-      slots[at + 2] = 0x00; slots[at + 3] = 0xbf; // nop
+      slots[at] = 0x70;
+      slots[at + 1] = 0x47; // bx lr
+      slots[at + 2] = 0x00;
+      slots[at + 3] = 0xbf; // nop
     }
     engine.write(SERVICE_PAGE, slots, 'filling the heap service page');
     return invalidHookRanges;

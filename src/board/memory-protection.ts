@@ -4,7 +4,10 @@
 import type { ElfSegment } from './elf.js';
 import { UC_MEM_FETCH, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE } from './unicorn.js';
 
-export interface AddressRange { base: number; size: number }
+export interface AddressRange {
+  base: number;
+  size: number;
+}
 
 const PF_X = 1;
 /** QEMU's TLB page on Arm: the TLB fill hook is called with page addresses of this size. */
@@ -23,7 +26,8 @@ export function rangesWithCode<T extends AddressRange>(segments: readonly ElfSeg
   return withCode;
 }
 
-export const ramPermissions = (executable: boolean): number => UC_PROT_READ | UC_PROT_WRITE | (executable ? UC_PROT_EXEC : 0);
+export const ramPermissions = (executable: boolean): number =>
+  UC_PROT_READ | UC_PROT_WRITE | (executable ? UC_PROT_EXEC : 0);
 
 /** The 32-bit address space minus `ranges`, as inclusive [begin, end] pairs for ranged hooks. */
 export function complementRanges(ranges: readonly AddressRange[]): Array<[number, number]> {
@@ -44,7 +48,8 @@ export function complementRanges(ranges: readonly AddressRange[]): Array<[number
  * A fetch from RAM without code is refused after `onFetchDenied(page)` records the fault.
  */
 export function tlbPermissions(
-  dataOnly: readonly AddressRange[], onFetchDenied: (page: number) => void,
+  dataOnly: readonly AddressRange[],
+  onFetchDenied: (page: number) => void,
 ): (page: number, accessType: number) => number {
   const all = UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC;
   return (page, accessType) => {

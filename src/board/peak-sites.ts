@@ -5,7 +5,11 @@ import type { CallerResolver } from './callers.js';
 const INITIAL_SITES = 64;
 
 /** Per-site totals at the peak, before symbols are attached (code-locations.ts does that). */
-export interface SiteTotals { caller: number; blocks: number; bytes: number }
+export interface SiteTotals {
+  caller: number;
+  blocks: number;
+  bytes: number;
+}
 
 export class PeakSites {
   /** The caller address (return address, Thumb bit kept) of each site id. */

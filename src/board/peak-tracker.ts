@@ -61,7 +61,9 @@ export class PeakTracker {
         this.largestFreeAtPeak = largestFree;
         this.fragmentationAtPeak = freeBytes === 0 ? 0 : 1 - largestFree / freeBytes;
         return;
-      } catch { /* a damaged heap: fall back to the walk, which tolerates it */ }
+      } catch {
+        /* a damaged heap: fall back to the walk, which tolerates it */
+      }
     }
     const stats = statsOrNull(heap);
     if (stats) {

@@ -10,9 +10,22 @@ import rp2040 from './boards/rp2040.json' with { type: 'json' };
 import stm32h743 from './boards/stm32h743.json' with { type: 'json' };
 import tiny from './boards/tiny.json' with { type: 'json' };
 
-export type CpuName = 'cortex-m0' | 'cortex-m0+' | 'cortex-m3' | 'cortex-m4' | 'cortex-m4f' | 'cortex-m7' | 'cortex-m33';
+export type CpuName =
+  | 'cortex-m0'
+  | 'cortex-m0+'
+  | 'cortex-m3'
+  | 'cortex-m4'
+  | 'cortex-m4f'
+  | 'cortex-m7'
+  | 'cortex-m33';
 
-export interface RamBank { name: string; base: number; size: number; heap: boolean; notes?: string }
+export interface RamBank {
+  name: string;
+  base: number;
+  size: number;
+  heap: boolean;
+  notes?: string;
+}
 
 export interface BoardProfile {
   name: string;
@@ -26,7 +39,15 @@ export interface BoardProfile {
 
 export const DEFAULT_BOARD = 'stm32f411re';
 
-export const CPU_NAMES: readonly CpuName[] = ['cortex-m0', 'cortex-m0+', 'cortex-m3', 'cortex-m4', 'cortex-m4f', 'cortex-m7', 'cortex-m33'];
+export const CPU_NAMES: readonly CpuName[] = [
+  'cortex-m0',
+  'cortex-m0+',
+  'cortex-m3',
+  'cortex-m4',
+  'cortex-m4f',
+  'cortex-m7',
+  'cortex-m33',
+];
 
 /**
  * Average cycles per instruction used for the cycle estimate (instructions × CPI). Rough figures for
@@ -74,11 +95,12 @@ function quote(value: unknown): string {
 
 /** A board field holding a byte count or an address: an integer, or a size string ("0x20000000", "20K"). */
 export function parseSize(value: unknown, field: string, where: string): number {
-  const parsed = typeof value === 'number' ? { bytes: value }
-    : typeof value === 'string' ? parseByteCount(value) : { problem: '' };
+  const parsed =
+    typeof value === 'number' ? { bytes: value } : typeof value === 'string' ? parseByteCount(value) : { problem: '' };
   if ('problem' in parsed || !Number.isInteger(parsed.bytes) || parsed.bytes < 0 || parsed.bytes > 0xffffffff) {
     throw new BoardError(
-      `${where}: field "${field}" must be a non-negative 32-bit number (e.g. 0x20000000 or "20K"), got ${quote(value)}`);
+      `${where}: field "${field}" must be a non-negative 32-bit number (e.g. 0x20000000 or "20K"), got ${quote(value)}`,
+    );
   }
   return parsed.bytes;
 }
@@ -90,7 +112,9 @@ type Refuse = (problem: string) => never;
 function parseClock(value: unknown, refuse: Refuse): number {
   if (typeof value === 'number') {
     if (Number.isInteger(value) && value > 0 && value <= MAX_CLOCK_HZ) return value;
-    refuse(`field "clockHz" must be a positive whole number of Hz up to ${MAX_CLOCK_HZ / 1e9} GHz, got ${quote(value)}`);
+    refuse(
+      `field "clockHz" must be a positive whole number of Hz up to ${MAX_CLOCK_HZ / 1e9} GHz, got ${quote(value)}`,
+    );
   }
   if (typeof value !== 'string') {
     refuse(`field "clockHz" must be a number of Hz or a string such as "48MHz", got ${quote(value)}`);
@@ -162,7 +186,8 @@ function parseBank(bankRaw: unknown, index: number, refuse: Refuse, where: strin
   const field = `ram[${index}]`;
   if (!isObject(bankRaw)) refuse(`field "${field}" must be an object, got ${quote(bankRaw)}`);
   const name = requireString(bankRaw, 'name', `${field}.name`, refuse);
-  if (!BANK_NAME.test(name)) refuse(`field "${field}.name" must be 1-64 printable ASCII characters, got ${quote(name)}`);
+  if (!BANK_NAME.test(name))
+    refuse(`field "${field}.name" must be 1-64 printable ASCII characters, got ${quote(name)}`);
   refuseUnknownKeys(bankRaw, BANK_FIELDS, `${field} (bank ${quote(name)}): `, refuse);
   for (const key of ['base', 'size', 'heap']) {
     if (own(bankRaw, key) === undefined) refuse(`missing field "${field}.${key}" (bank ${name})`);
@@ -200,7 +225,11 @@ function checkMemoryMap(flash: BoardProfile['flash'], ram: RamBank[], refuse: Re
   });
   const regions = [
     { label: 'flash', base: flash.base, size: flash.size },
-    ...ram.map((bank, index) => ({ label: `ram[${index}] (bank ${quote(bank.name)})`, base: bank.base, size: bank.size })),
+    ...ram.map((bank, index) => ({
+      label: `ram[${index}] (bank ${quote(bank.name)})`,
+      base: bank.base,
+      size: bank.size,
+    })),
   ];
   for (const { label, base, size } of regions) {
     const at = `${label} at ${hexAddress(base)} size ${hexAddress(size)}`;
@@ -211,7 +240,9 @@ function checkMemoryMap(flash: BoardProfile['flash'], ram: RamBank[], refuse: Re
     if (base + size > ADDRESS_SPACE) refuse(`${at} runs past the end of the 32-bit address space (4 GiB)`);
     for (const reserved of RESERVED_REGIONS) {
       if (base < reserved.base + reserved.size && reserved.base < base + size) {
-        refuse(`${at} overlaps ${reserved.name} at ${range(reserved.base, reserved.size)}, which the machine maps itself`);
+        refuse(
+          `${at} overlaps ${reserved.name} at ${range(reserved.base, reserved.size)}, which the machine maps itself`,
+        );
       }
     }
   }
@@ -226,16 +257,22 @@ function checkMemoryMap(flash: BoardProfile['flash'], ram: RamBank[], refuse: Re
 
 /** Validates a parsed board description; every error is one line naming the origin (file) and the field or bank. */
 export function validateBoard(input: unknown, origin = 'board'): BoardProfile {
-  const refuseUnnamed: Refuse = (problem) => { throw new BoardError(`${origin}: ${problem}`); };
+  const refuseUnnamed: Refuse = (problem) => {
+    throw new BoardError(`${origin}: ${problem}`);
+  };
   if (!isObject(input)) refuseUnnamed('a board must be a JSON object');
   const raw = input;
   const name = requireString(raw, 'name', 'name', refuseUnnamed);
   if (!BOARD_NAME.test(name)) {
-    refuseUnnamed('field "name" must be 1-64 letters, digits, ".", "_", "+" or "-" starting with a letter or digit, '
-      + `got ${quote(name)}`);
+    refuseUnnamed(
+      'field "name" must be 1-64 letters, digits, ".", "_", "+" or "-" starting with a letter or digit, ' +
+        `got ${quote(name)}`,
+    );
   }
   const where = `board "${name}" (${origin})`;
-  const refuse: Refuse = (problem) => { throw new BoardError(`${where}: ${problem}`); };
+  const refuse: Refuse = (problem) => {
+    throw new BoardError(`${where}: ${problem}`);
+  };
   refuseUnknownKeys(raw, BOARD_FIELDS, '', refuse);
   const description = requireString(raw, 'description', 'description', refuse);
   const cpuText = requireString(raw, 'cpu', 'cpu', refuse).toLowerCase();
@@ -268,16 +305,21 @@ const MAX_BOARD_FILE_BYTES = 1024 * 1024;
  */
 function parseJsonWithoutPrototypes(text: string): unknown {
   return JSON.parse(text, (_key, value: unknown) =>
-    (isObject(value) ? Object.assign(Object.create(null) as Fields, value) : value));
+    isObject(value) ? Object.assign(Object.create(null) as Fields, value) : value,
+  );
 }
 
 function readBoardFile(path: string): string {
   // The system's message repeats the path; its code says what went wrong in a word.
   const reason = (error: unknown): string => {
     const code = (error as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code ?? (error as Error).message;
+    return code === 'ENOENT'
+      ? 'no such file'
+      : code === 'EACCES'
+        ? 'permission denied'
+        : (code ?? (error as Error).message);
   };
-  let stats;
+  let stats: ReturnType<typeof statSync>;
   try {
     stats = statSync(path);
   } catch (error) {
@@ -285,7 +327,9 @@ function readBoardFile(path: string): string {
   }
   if (!stats.isFile()) throw new BoardError(`board file ${path} is not a regular file`);
   if (stats.size > MAX_BOARD_FILE_BYTES) {
-    throw new BoardError(`board file ${path} is ${stats.size} bytes; a board file is at most ${MAX_BOARD_FILE_BYTES} bytes`);
+    throw new BoardError(
+      `board file ${path} is ${stats.size} bytes; a board file is at most ${MAX_BOARD_FILE_BYTES} bytes`,
+    );
   }
   try {
     return readFileSync(path, 'utf8');
@@ -309,6 +353,10 @@ export function loadBoard(nameOrPath: string): BoardProfile {
     }
     return validateBoard(parsed, nameOrPath);
   }
-  const builtInNames = listBoards().map((board) => board.name).join(', ');
-  throw new BoardError(`unknown board ${quote(nameOrPath)}; built-in boards: ${builtInNames} (or give a board JSON file path)`);
+  const builtInNames = listBoards()
+    .map((board) => board.name)
+    .join(', ');
+  throw new BoardError(
+    `unknown board ${quote(nameOrPath)}; built-in boards: ${builtInNames} (or give a board JSON file path)`,
+  );
 }

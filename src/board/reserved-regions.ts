@@ -17,7 +17,11 @@ export const SCS_SIZE = 0x1000;
 export const PPB_BASE = 0xe000_0000;
 export const PPB_SIZE = 0x10_0000;
 
-export interface ReservedRegion { name: string; base: number; size: number }
+export interface ReservedRegion {
+  name: string;
+  base: number;
+  size: number;
+}
 
 export const RESERVED_REGIONS: readonly ReservedRegion[] = [
   { name: 'the heap service page', base: SERVICE_PAGE, size: SERVICE_PAGE_SIZE },

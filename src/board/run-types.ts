@@ -4,14 +4,25 @@ import type { BoardProfile } from './profiles.js';
 import type { EngineChoice } from './engine-locate.js';
 
 export type RunResult =
-  | 'ok' | 'out-of-memory' | 'fault' | 'heap-corruption' | 'stack-overflow' | 'assertion' | 'hang' | 'timeout'
+  | 'ok'
+  | 'out-of-memory'
+  | 'fault'
+  | 'heap-corruption'
+  | 'stack-overflow'
+  | 'assertion'
+  | 'hang'
+  | 'timeout'
   | 'exit-failure';
 
 /** Why a run that never finished was stopped: 'hang' for the first two, 'timeout' for the limits. */
 export type StopReason = 'branch-to-self' | 'wait-for-interrupt' | 'instruction-budget' | 'wall-clock';
 
 /** Where a 'hang' or 'timeout' run was stopped. */
-export interface StoppedAt { pc: number; symbol?: string; reason: StopReason }
+export interface StoppedAt {
+  pc: number;
+  symbol?: string;
+  reason: StopReason;
+}
 
 export interface FaultInfo {
   kind: string;
@@ -39,12 +50,12 @@ export interface StackOverflowInfo {
 }
 
 export interface HeapEvent {
-  call: number;                 // allocation call number (1-based, across all heap services)
+  call: number; // allocation call number (1-based, across all heap services)
   op: 'malloc' | 'free' | 'realloc' | 'calloc' | 'memalign' | 'mark';
   args: number[];
   result: number;
   instructions: number;
-  caller: number;               // return address of the call: the caller argument when plausible, else lr
+  caller: number; // return address of the call: the caller argument when plausible, else lr
   label?: string;
 }
 
@@ -69,7 +80,12 @@ export interface PeakSite {
   bytes: number;
 }
 
-export interface FlashPatch { symbol?: string; address?: number; endSymbol?: string; bytes: Uint8Array }
+export interface FlashPatch {
+  symbol?: string;
+  address?: number;
+  endSymbol?: string;
+  bytes: Uint8Array;
+}
 
 export interface RunOptions {
   elf: Uint8Array;
@@ -114,16 +130,28 @@ export interface RunOptions {
 
 export interface RunReport {
   result: RunResult;
-  exitCode: number; output: string; board: string; firmware: string;
+  exitCode: number;
+  output: string;
+  board: string;
+  firmware: string;
   ops: { malloc: number; free: number; realloc: number; calloc: number; memalign: number; failed: number };
-  peakUsed: number; peakRequested: number; peakSpan: number;
-  largestFreeAtPeak: number; largestFree: number; fragmentation: number; controlBytes: number;
+  peakUsed: number;
+  peakRequested: number;
+  peakSpan: number;
+  largestFreeAtPeak: number;
+  largestFree: number;
+  fragmentation: number;
+  controlBytes: number;
   /** 1 - largestFreeAtPeak / free bytes at the peak, captured with largestFreeAtPeak (0 when nothing was free). */
   fragmentationAtPeak: number;
   /** Live blocks at the peak of used bytes, grouped by allocating call site, by bytes (largest first). */
   peakSites: PeakSite[];
-  heapBase: number; heapSize: number;
-  instructions: number; cycles: number; seconds: number; hostMs: number;
+  heapBase: number;
+  heapSize: number;
+  instructions: number;
+  cycles: number;
+  seconds: number;
+  hostMs: number;
   /**
    * The Unicorn library that ran the firmware: its path, version and where it was found (engine-locate.ts).
    * Always set by the board; absent only in the CLI's host replays of a trace, which run no emulator.

@@ -33,7 +33,8 @@ export function parseByteCount(text: string): { bytes: number } | { problem: str
     const match = /^(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)$/i.exec(trimmed);
     if (!match) return { problem: `"${text}" is not a size (write e.g. 32768, 32K, 32KiB or 0x8000)` };
     const multiplier = UNIT_MULTIPLIERS[match[2]!.toLowerCase()];
-    if (multiplier === undefined) return { problem: `"${text}" has an unknown unit "${match[2]}" (use K, KiB, M or MiB)` };
+    if (multiplier === undefined)
+      return { problem: `"${text}" has an unknown unit "${match[2]}" (use K, KiB, M or MiB)` };
     bytes = Number(match[1]) * multiplier;
     if (!Number.isInteger(bytes)) return { problem: `"${text}" is not a whole number of bytes (${bytes})` };
   }

@@ -40,8 +40,12 @@ export class StackMonitor {
    * the paint: a stack that ran over its limit wrote it on the way down (a frame that jumps past it lands in
    * free memory, not a live block).
    */
-  constructor(bounds: StackBounds, private readonly image: ElfImage, private readonly outcome: RunOutcome,
-    private readonly ownStack: (sp: number) => boolean) {
+  constructor(
+    bounds: StackBounds,
+    private readonly image: ElfImage,
+    private readonly outcome: RunOutcome,
+    private readonly ownStack: (sp: number) => boolean,
+  ) {
     this.top = bounds.top;
     this.limit = bounds.limit;
     this.size = bounds.size;
@@ -49,9 +53,15 @@ export class StackMonitor {
     this.groupBase = bounds.group.base;
     const inStack = (low: number, high: number) => low < this.top && this.limit < high;
     this.imageRanges = [
-      ...image.segments.flatMap((segment) => [[segment.vaddr, segment.vaddr + segment.memSize],
-        [segment.paddr, segment.paddr + segment.fileSize]] as [number, number][]),
-      ...image.sections.filter((section) => (section.flags & SHF_ALLOC) !== 0)
+      ...image.segments.flatMap(
+        (segment) =>
+          [
+            [segment.vaddr, segment.vaddr + segment.memSize],
+            [segment.paddr, segment.paddr + segment.fileSize],
+          ] as [number, number][],
+      ),
+      ...image.sections
+        .filter((section) => (section.flags & SHF_ALLOC) !== 0)
         .map((section) => [section.addr, section.addr + section.size] as [number, number]),
     ].filter(([low, high]) => high > low && inStack(low, high));
   }
@@ -116,8 +126,11 @@ export class StackMonitor {
     }
     const info = this.overflowInfo(pc, sp, address);
     const wrote = address !== undefined ? `, accessing ${hex(address)}` : '';
-    this.outcome.stop('stack-overflow', `stack-overflow: sp ${hex(sp)} is below the stack's limit ${hex(this.limit)} `
-      + `${seenAt} ${where(this.image, pc)}${wrote}; ${this.describe(info.depth)}`);
+    this.outcome.stop(
+      'stack-overflow',
+      `stack-overflow: sp ${hex(sp)} is below the stack's limit ${hex(this.limit)} ` +
+        `${seenAt} ${where(this.image, pc)}${wrote}; ${this.describe(info.depth)}`,
+    );
     return true;
   }
 
@@ -154,8 +167,11 @@ export class StackMonitor {
   private overflowAt(pc: number, sp: number, address: number, size: number): void {
     const info = this.overflowInfo(pc, sp, address);
     const bytes = `${size} byte${size === 1 ? '' : 's'}`;
-    this.outcome.stop('stack-overflow', `stack-overflow: ${where(this.image, pc)} wrote ${bytes} at ${hex(address)} `
-      + `with sp ${hex(sp)}, below the stack's limit ${hex(this.limit)}; ${this.describe(info.depth)}`);
+    this.outcome.stop(
+      'stack-overflow',
+      `stack-overflow: ${where(this.image, pc)} wrote ${bytes} at ${hex(address)} ` +
+        `with sp ${hex(sp)}, below the stack's limit ${hex(this.limit)}; ${this.describe(info.depth)}`,
+    );
   }
 
   private overflowInfo(pc: number, sp: number, address: number | undefined): StackOverflowInfo {
@@ -169,7 +185,9 @@ export class StackMonitor {
   }
 
   private describe(depth: number): string {
-    return `the stack went ${depth} bytes deep, ${depth - this.size} past its ${this.size} bytes from ${hex(this.top)} `
-      + '(raise it with --stack / stackSize)';
+    return (
+      `the stack went ${depth} bytes deep, ${depth - this.size} past its ${this.size} bytes from ${hex(this.top)} ` +
+      '(raise it with --stack / stackSize)'
+    );
   }
 }

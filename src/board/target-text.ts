@@ -19,7 +19,7 @@ export function readText(engine: Engine, address: number, length: number): strin
 export function readCString(engine: Engine, address: number, limit = 4096): string {
   let text = '';
   // 64 bytes at a time; byte by byte where a chunk would run past the end of a mapping.
-  for (let at = address; at < address + limit;) {
+  for (let at = address; at < address + limit; ) {
     const chunk = engine.tryRead(at, 64) ?? engine.tryRead(at, 1);
     if (!chunk) break;
     const end = chunk.indexOf(0);

@@ -39,8 +39,13 @@ export const UC_HOOK_MEM_FETCH_PROT = 1 << 9;
 export const UC_HOOK_MEM_READ = 1 << 10;
 export const UC_HOOK_MEM_WRITE = 1 << 11;
 export const UC_HOOK_TLB_FILL = 1 << 17;
-export const UC_HOOK_MEM_INVALID = UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED | UC_HOOK_MEM_FETCH_UNMAPPED
-  | UC_HOOK_MEM_READ_PROT | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT;
+export const UC_HOOK_MEM_INVALID =
+  UC_HOOK_MEM_READ_UNMAPPED |
+  UC_HOOK_MEM_WRITE_UNMAPPED |
+  UC_HOOK_MEM_FETCH_UNMAPPED |
+  UC_HOOK_MEM_READ_PROT |
+  UC_HOOK_MEM_WRITE_PROT |
+  UC_HOOK_MEM_FETCH_PROT;
 
 // uc_mem_type, as passed to memory hooks.
 export const UC_MEM_READ = 16;
@@ -59,13 +64,32 @@ export const UC_CTL_CPU_MODEL = 7;
 export const UC_CTL_TLB_TYPE = 12; // Unicorn 2.1+
 export const UC_TLB_VIRTUAL = 1;
 const UC_CTL_IO_WRITE = 1;
-export const ctlWrite = (type: number, argumentCount: number): number => (type | (argumentCount << 26) | (UC_CTL_IO_WRITE << 30)) | 0;
+export const ctlWrite = (type: number, argumentCount: number): number =>
+  type | (argumentCount << 26) | (UC_CTL_IO_WRITE << 30) | 0;
 
 const ERROR_NAMES = [
-  'UC_ERR_OK', 'UC_ERR_NOMEM', 'UC_ERR_ARCH', 'UC_ERR_HANDLE', 'UC_ERR_MODE', 'UC_ERR_VERSION',
-  'UC_ERR_READ_UNMAPPED', 'UC_ERR_WRITE_UNMAPPED', 'UC_ERR_FETCH_UNMAPPED', 'UC_ERR_HOOK', 'UC_ERR_INSN_INVALID',
-  'UC_ERR_MAP', 'UC_ERR_WRITE_PROT', 'UC_ERR_READ_PROT', 'UC_ERR_FETCH_PROT', 'UC_ERR_ARG', 'UC_ERR_READ_UNALIGNED',
-  'UC_ERR_WRITE_UNALIGNED', 'UC_ERR_FETCH_UNALIGNED', 'UC_ERR_HOOK_EXIST', 'UC_ERR_RESOURCE', 'UC_ERR_EXCEPTION',
+  'UC_ERR_OK',
+  'UC_ERR_NOMEM',
+  'UC_ERR_ARCH',
+  'UC_ERR_HANDLE',
+  'UC_ERR_MODE',
+  'UC_ERR_VERSION',
+  'UC_ERR_READ_UNMAPPED',
+  'UC_ERR_WRITE_UNMAPPED',
+  'UC_ERR_FETCH_UNMAPPED',
+  'UC_ERR_HOOK',
+  'UC_ERR_INSN_INVALID',
+  'UC_ERR_MAP',
+  'UC_ERR_WRITE_PROT',
+  'UC_ERR_READ_PROT',
+  'UC_ERR_FETCH_PROT',
+  'UC_ERR_ARG',
+  'UC_ERR_READ_UNALIGNED',
+  'UC_ERR_WRITE_UNALIGNED',
+  'UC_ERR_FETCH_UNALIGNED',
+  'UC_ERR_HOOK_EXIST',
+  'UC_ERR_RESOURCE',
+  'UC_ERR_EXCEPTION',
 ];
 
 export const UC_ERR_OK = 0;
@@ -75,7 +99,11 @@ export function ucErrorName(code: number): string {
 }
 
 export class UnicornError extends Error {
-  constructor(readonly code: number, readonly doing: string, detail: string) {
+  constructor(
+    readonly code: number,
+    readonly doing: string,
+    detail: string,
+  ) {
     super(`${doing}: ${ucErrorName(code)} (${detail})`);
     this.name = 'UnicornError';
   }
@@ -97,7 +125,15 @@ export interface Library {
   uc_reg_read(uc: Pointer, regid: number, value: Pointer): number;
   uc_reg_write(uc: Pointer, regid: number, value: Pointer): number;
   uc_reg_read_batch(uc: Pointer, regs: Pointer, values: Pointer, count: number): number;
-  uc_hook_add(uc: Pointer, out: number[], type: number, callback: Pointer, user: null, begin: number, end: number): number;
+  uc_hook_add(
+    uc: Pointer,
+    out: number[],
+    type: number,
+    callback: Pointer,
+    user: null,
+    begin: number,
+    end: number,
+  ): number;
   uc_emu_start(uc: Pointer, begin: number, until: number, timeout: number, count: number): number;
   uc_emu_stop(uc: Pointer): number;
   /** uc_cb_hookcode_t, the callback type of block hooks. */
@@ -148,20 +184,30 @@ export function unicorn(): Library {
     uc_strerror: lib.func('const char *uc_strerror(int code)'),
     uc_ctl: lib.func('int uc_ctl(tlsf_uc_engine *uc, int control, ...)'),
     uc_mem_map: lib.func('int uc_mem_map(tlsf_uc_engine *uc, uint64_t address, size_t size, uint32_t perms)'),
-    uc_mem_map_ptr: lib.func('int uc_mem_map_ptr(tlsf_uc_engine *uc, uint64_t address, size_t size, uint32_t perms, void *ptr)'),
+    uc_mem_map_ptr: lib.func(
+      'int uc_mem_map_ptr(tlsf_uc_engine *uc, uint64_t address, size_t size, uint32_t perms, void *ptr)',
+    ),
     uc_mem_write: lib.func('int uc_mem_write(tlsf_uc_engine *uc, uint64_t address, const void *bytes, size_t size)'),
     uc_mem_read: lib.func('int uc_mem_read(tlsf_uc_engine *uc, uint64_t address, void *bytes, size_t size)'),
     uc_reg_read: lib.func('int uc_reg_read(tlsf_uc_engine *uc, int regid, void *value)'),
     uc_reg_write: lib.func('int uc_reg_write(tlsf_uc_engine *uc, int regid, const void *value)'),
     uc_reg_read_batch: lib.func('int uc_reg_read_batch(tlsf_uc_engine *uc, void *regs, void *vals, int count)'),
-    uc_hook_add: lib.func('int uc_hook_add(tlsf_uc_engine *uc, _Out_ size_t *hh, int type, void *callback, void *user, uint64_t begin, uint64_t end)'),
-    uc_emu_start: lib.func('int uc_emu_start(tlsf_uc_engine *uc, uint64_t begin, uint64_t until, uint64_t timeout, size_t count)'),
+    uc_hook_add: lib.func(
+      'int uc_hook_add(tlsf_uc_engine *uc, _Out_ size_t *hh, int type, void *callback, void *user, uint64_t begin, uint64_t end)',
+    ),
+    uc_emu_start: lib.func(
+      'int uc_emu_start(tlsf_uc_engine *uc, uint64_t begin, uint64_t until, uint64_t timeout, size_t count)',
+    ),
     uc_emu_stop: lib.func('int uc_emu_stop(tlsf_uc_engine *uc)'),
   };
   library = {
     ...bound,
     uc_ctl_int: (uc, control, value) => bound.uc_ctl(uc, control, 'int', value) as number,
-    codeProto, memProto, intrProto, tlbProto, path: loadedPath,
+    codeProto,
+    memProto,
+    intrProto,
+    tlbProto,
+    path: loadedPath,
   } as Library;
   return library;
 }

@@ -2,7 +2,12 @@ import { createHash } from 'node:crypto';
 import { hex } from '../allocator/index.js';
 import type { CheckOutcome, GrowthLimits } from './checks.js';
 import {
-  COMPARED_FIGURES, formatFigureDelta, formatFigureValue, formatGrowth, growthOf, type RunDocument,
+  COMPARED_FIGURES,
+  formatFigureDelta,
+  formatFigureValue,
+  formatGrowth,
+  growthOf,
+  type RunDocument,
 } from './compared-figures.js';
 import { readJsonReport, reportRuns } from './report-file.js';
 import { formatBytes, formatPercent } from './units.js';
@@ -32,7 +37,9 @@ export function loadBaseline(path: string, shownAs = path): Baseline {
 /** What identifies a run across reports: target, board and firmware parameters (in name order). */
 export function runKey(run: RunDocument): string {
   const params = (run.params ?? {}) as Record<string, unknown>;
-  const sorted = Object.keys(params).sort().map((name) => `${name}=${String(params[name])}`);
+  const sorted = Object.keys(params)
+    .sort()
+    .map((name) => `${name}=${String(params[name])}`);
   // The heap is part of what ran: the same target under best-fit is another entry (reports before --allocator: TLSF).
   const allocator = String(run.allocator ?? 'tlsf');
   return `${String(run.target)}\u0000${String(run.board)}\u0000${allocator}\u0000${sorted.join(',')}`;
@@ -93,8 +100,10 @@ export interface Comparison {
 function peakSites(run: RunDocument | undefined): PeakSite[] | undefined {
   const sites = run?.peakSites;
   if (!Array.isArray(sites)) return undefined;
-  return sites.filter((site): site is PeakSite =>
-    site !== null && typeof site === 'object' && typeof site.bytes === 'number' && typeof site.blocks === 'number');
+  return sites.filter(
+    (site): site is PeakSite =>
+      site !== null && typeof site === 'object' && typeof site.bytes === 'number' && typeof site.blocks === 'number',
+  );
 }
 
 /** `packet_alloc+0x1a`: symbol and offset when known (stable across builds more often than an address). */
@@ -143,13 +152,17 @@ export function sitesOf(run: RunDocument): SiteComparison[] | undefined {
 
 /** "packet_alloc+0x1a holds 8,192 B in 6 blocks, +2,048 B against the baseline" for up to three sites. */
 export function describeSites(sites: SiteComparison[], order: 'bytes' | 'growth' = 'bytes'): string {
-  const chosen = order === 'growth'
-    ? sites.filter((site) => (site.delta ?? 0) > 0).sort((a, b) => (b.delta ?? 0) - (a.delta ?? 0))
-    : sites.filter((site) => site.bytes > 0);
-  return chosen.slice(0, 3).map((site) => {
-    const held = `${site.site} holds ${formatBytes(site.bytes)} in ${site.blocks} block${site.blocks === 1 ? '' : 's'}`;
-    return site.delta === null ? held : `${held}, ${formatFigureDelta(site.delta, 'bytes')} against the baseline`;
-  }).join('; ');
+  const chosen =
+    order === 'growth'
+      ? sites.filter((site) => (site.delta ?? 0) > 0).sort((a, b) => (b.delta ?? 0) - (a.delta ?? 0))
+      : sites.filter((site) => site.bytes > 0);
+  return chosen
+    .slice(0, 3)
+    .map((site) => {
+      const held = `${site.site} holds ${formatBytes(site.bytes)} in ${site.blocks} block${site.blocks === 1 ? '' : 's'}`;
+      return site.delta === null ? held : `${held}, ${formatFigureDelta(site.delta, 'bytes')} against the baseline`;
+    })
+    .join('; ');
 }
 
 /**
@@ -157,13 +170,24 @@ export function describeSites(sites: SiteComparison[], order: 'bytes' | 'growth'
  * not have is new: one passing check says so rather than failing a gate on a workload just added.
  */
 export function growthOutcomes(
-  target: string, board: string, comparison: Comparison | null, limits: GrowthLimits,
+  target: string,
+  board: string,
+  comparison: Comparison | null,
+  limits: GrowthLimits,
 ): CheckOutcome[] {
   if (comparison === null) {
-    return [{
-      target, board, check: 'max-growth', pass: true, measured: 'new', limit: 'baseline', unit: 'result',
-      summary: 'new: not in the baseline, growth not checked',
-    }];
+    return [
+      {
+        target,
+        board,
+        check: 'max-growth',
+        pass: true,
+        measured: 'new',
+        limit: 'baseline',
+        unit: 'result',
+        summary: 'new: not in the baseline, growth not checked',
+      },
+    ];
   }
   const outcomes: CheckOutcome[] = [];
   for (const figure of COMPARED_FIGURES) {
@@ -181,7 +205,11 @@ export function growthOutcomes(
       if (grown) summary += `; grew: ${grown}`;
     }
     outcomes.push({
-      target, board, check: 'max-growth', figure: figure.key, pass,
+      target,
+      board,
+      check: 'max-growth',
+      figure: figure.key,
+      pass,
       // JSON has no Infinity: growth from zero is measured as the text the summary shows.
       measured: growth === Infinity ? 'from zero' : growth,
       limit: allowed,
@@ -198,7 +226,8 @@ export function withPeakSites(outcomes: CheckOutcome[], sites: SiteComparison[] 
   const text = describeSites(sites);
   if (!text) return outcomes;
   return outcomes.map((outcome) =>
-    outcome.check === 'max-peak' && !outcome.pass ? { ...outcome, summary: `${outcome.summary}; ${text}` } : outcome);
+    outcome.check === 'max-peak' && !outcome.pass ? { ...outcome, summary: `${outcome.summary}; ${text}` } : outcome,
+  );
 }
 
 /** One line of old -> new per compared figure, for the text report. */
@@ -229,5 +258,7 @@ export function comparisonCell(comparison: Comparison | null | undefined, key: s
 /** The instructions a baseline run took: the expected cost of an entry when shards are balanced. */
 export function expectedCost(old: RunDocument | undefined): number | undefined {
   const instructions = old?.instructions;
-  return typeof instructions === 'number' && Number.isFinite(instructions) && instructions > 0 ? instructions : undefined;
+  return typeof instructions === 'number' && Number.isFinite(instructions) && instructions > 0
+    ? instructions
+    : undefined;
 }

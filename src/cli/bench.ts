@@ -14,7 +14,11 @@ const BENCH_AREAS = [
   { area: 'board', exportName: 'runBoardBench' },
 ] as const;
 
-export interface BenchFlags { only?: 'allocator' | 'board'; quick?: boolean; board?: string }
+export interface BenchFlags {
+  only?: 'allocator' | 'board';
+  quick?: boolean;
+  board?: string;
+}
 
 export async function benchCommand(flags: BenchFlags, io: CliIo): Promise<number> {
   const only = flags.only;

@@ -5,7 +5,6 @@ import { describeValue, parseDocumentTree, toDocumentTree, type TreeMap, type Tr
 import { closestName } from './suggest.js';
 import { InputError, quoteInput } from './errors.js';
 import { MAX_CONFIG_BYTES, readInputFile } from './input-file.js';
-import { classifyTarget } from './target.js';
 
 export { classifyTarget, targetLabel } from './target.js';
 import { readRunParameter, RUN_PARAMETER_FIELDS, type RunParameters } from './run-parameters.js';
@@ -62,7 +61,11 @@ export function loadBudgetFile(path: string): BudgetJob[] {
  * from a Map, never through an object, so `__proto__` is just an unknown key.
  */
 function readFields(
-  value: TreeValue, where: string, known: readonly string[], unknownHint = (_key: string) => '', noun = 'field',
+  value: TreeValue,
+  where: string,
+  known: readonly string[],
+  unknownHint = (_key: string) => '',
+  noun = 'field',
 ): TreeMap {
   if (!(value instanceof Map)) throw new InputError(`${where} must be a mapping, got ${describeValue(value)}`);
   const fields: TreeMap = new Map();
@@ -73,7 +76,8 @@ function readFields(
       const hint = unknownHint(key) || (suggestion ? ` (did you mean "${suggestion}"?)` : '');
       throw new InputError(`${where}: unknown ${noun} ${quoteInput(written)}${hint}; known: ${known.join(', ')}`);
     }
-    if (fields.has(key)) throw new InputError(`${where}: ${noun} "${key}" is given twice (as camelCase and kebab-case)`);
+    if (fields.has(key))
+      throw new InputError(`${where}: ${noun} "${key}" is given twice (as camelCase and kebab-case)`);
     fields.set(key, field);
   }
   return fields;
@@ -98,7 +102,9 @@ export function parseBudget(parsed: unknown, path: string): BudgetJob[] {
     if (rawDefaults instanceof Map) {
       for (const key of rawDefaults.keys()) {
         if (!DEFAULT_FIELDS.includes(camelCase(key)) && ENTRY_FIELDS.includes(camelCase(key))) {
-          throw new InputError(`${path}: defaults.${camelCase(key)} is not a field defaults can set (each entry names its own)`);
+          throw new InputError(
+            `${path}: defaults.${camelCase(key)} is not a field defaults can set (each entry names its own)`,
+          );
         }
       }
     }
@@ -106,9 +112,12 @@ export function parseBudget(parsed: unknown, path: string): BudgetJob[] {
       defaults = readSettings(readFields(rawDefaults, `${path}: defaults`, DEFAULT_FIELDS), `${path}: defaults`);
     }
     entries = top.get('checks');
-    if (entries === undefined) throw new InputError(`${path}: missing field "checks" (a list of scenarios or ELF files to check)`);
+    if (entries === undefined)
+      throw new InputError(`${path}: missing field "checks" (a list of scenarios or ELF files to check)`);
   } else {
-    throw new InputError(`${path}: a budget file must be a list of checks or a mapping with "checks", got ${describeValue(document)}`);
+    throw new InputError(
+      `${path}: a budget file must be a list of checks or a mapping with "checks", got ${describeValue(document)}`,
+    );
   }
   if (!Array.isArray(entries)) throw new InputError(`${path}: "checks" must be a list, got ${describeValue(entries)}`);
   if (entries.length === 0) throw new InputError(`${path}: "checks" is empty; nothing would be checked`);
@@ -116,7 +125,9 @@ export function parseBudget(parsed: unknown, path: string): BudgetJob[] {
   const jobs: BudgetJob[] = [];
   entries.forEach((rawEntry, index) => {
     const where = `${path}: checks[${index}]`;
-    const entry = readFields(rawEntry, where, ENTRY_FIELDS, (key) => (LIMIT_FIELDS.includes(key) ? ' (put it under "limits")' : ''));
+    const entry = readFields(rawEntry, where, ENTRY_FIELDS, (key) =>
+      LIMIT_FIELDS.includes(key) ? ' (put it under "limits")' : '',
+    );
     const target = readTarget(entry, where, baseDirectory);
     const name = entry.get('name');
     if (name !== undefined && (typeof name !== 'string' || name.trim() === '')) {
@@ -203,7 +214,8 @@ function readBoards(fields: TreeMap, where: string): string[] | undefined {
 }
 
 function readParams(raw: TreeValue, where: string): Record<string, number> {
-  if (!(raw instanceof Map)) throw new InputError(`${where} must be a mapping of name: value, got ${describeValue(raw)}`);
+  if (!(raw instanceof Map))
+    throw new InputError(`${where} must be a mapping of name: value, got ${describeValue(raw)}`);
   if (raw.size === 0) throw new InputError(`${where} is empty; name a parameter or leave "params" out`);
   // Parameter names are the user's: a null-prototype record keeps `__proto__` an ordinary (unknown) name.
   const params: Record<string, number> = Object.create(null) as Record<string, number>;
@@ -218,7 +230,8 @@ function readParams(raw: TreeValue, where: string): Record<string, number> {
 
 /** Validates a limits mapping; keys in either spelling, errors name the field in camelCase. */
 export function readLimits(raw: TreeValue, where: string): Limits {
-  if (!(raw instanceof Map)) throw new InputError(`${where} must be a mapping of limit: value, got ${describeValue(raw)}`);
+  if (!(raw instanceof Map))
+    throw new InputError(`${where} must be a mapping of limit: value, got ${describeValue(raw)}`);
   if (raw.size === 0) throw new InputError(`${where} is empty; give a limit or leave "limits" out`);
   const limits: Limits = {};
   for (const [key, value] of readFields(raw, where, LIMIT_FIELDS, undefined, 'limit')) {

@@ -2,7 +2,14 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { comparisonCell, describeSites, formatComparison, type Comparison } from './baseline.js';
 import type { CheckOutcome } from './checks.js';
-import { toGithubAnnotations, toJUnit, toMarkdown, type MarkdownChart, type MarkdownComparison, type RunTiming } from './ci.js';
+import {
+  toGithubAnnotations,
+  toJUnit,
+  toMarkdown,
+  type MarkdownChart,
+  type MarkdownComparison,
+  type RunTiming,
+} from './ci.js';
 import { COMPARED_FIGURES, type RunDocument } from './compared-figures.js';
 import { InputError } from './errors.js';
 import { writeJson, type CliIo } from './options.js';
@@ -60,7 +67,11 @@ export function runLabel(target: string, board: string): string {
 
 /** The PASS/FAIL lines of one run, and its figures against the baseline when there is one. */
 export function formatRunChecks(
-  outcomes: CheckOutcome[], run: RunDocument, labelWidth: number, colours: Palette, withBaseline: boolean,
+  outcomes: CheckOutcome[],
+  run: RunDocument,
+  labelWidth: number,
+  colours: Palette,
+  withBaseline: boolean,
 ): string {
   const lines = outcomes.map((outcome) => {
     const mark = outcome.pass ? colours.green('PASS') : colours.red('FAIL');
@@ -162,7 +173,8 @@ export function writeCheckOutputs(document: CheckDocument, outputs: CheckOutputs
     // The job summary file collects every step's output, so it is appended to; any other file is replaced.
     const summary = io.env.GITHUB_STEP_SUMMARY;
     const isStepSummary = summary !== undefined && resolve(io.cwd, outputs.markdownFile) === resolve(io.cwd, summary);
-    const markdown = toMarkdown(document.checks, markdownComparison(document), outputs.charts) + ramBudgetMarkdown(document.runs);
+    const markdown =
+      toMarkdown(document.checks, markdownComparison(document), outputs.charts) + ramBudgetMarkdown(document.runs);
     writeOutputFile(outputs.markdownFile, markdown, 'markdown summary', isStepSummary);
   }
   if (io.env.GITHUB_ACTIONS === 'true') {
@@ -176,9 +188,10 @@ export function writeCheckOutputs(document: CheckDocument, outputs: CheckOutputs
     return;
   }
   const total = document.checks.length;
-  const verdict = document.failed === 0
-    ? outputs.colours.green(`${total} check${total === 1 ? '' : 's'} passed`)
-    : outputs.colours.red(`${document.failed} of ${total} checks failed`);
+  const verdict =
+    document.failed === 0
+      ? outputs.colours.green(`${total} check${total === 1 ? '' : 's'} passed`)
+      : outputs.colours.red(`${document.failed} of ${total} checks failed`);
   const runs = document.runs.length;
   const shard = document.shard
     ? `shard ${document.shard.index}/${document.shard.count}: ${runs} of ${document.budget.entries} runs`

@@ -125,34 +125,49 @@ const atLeast = (measured: number, limit: number): boolean => measured >= limit;
 /** Every limit, in the order checks are evaluated and printed. */
 export const LIMITS = [
   defineLimit({
-    name: 'max-peak', key: 'maxPeak', option: '--max-peak <size>', unit: 'bytes',
+    name: 'max-peak',
+    key: 'maxPeak',
+    option: '--max-peak <size>',
+    unit: 'bytes',
     help: 'peak used bytes (headers included) may not exceed this',
     parse: (value, where) => parsePositiveSize(valueText(value, where), where),
     measure: (figures) => figures.peakUsed,
     limitFigure: (limit) => limit,
     passes: atMost,
-    describe: (measured, limit, pass) => `peak used ${formatBytes(measured)} ${pass ? '<=' : '>'} max ${formatBytes(limit)}`,
+    describe: (measured, limit, pass) =>
+      `peak used ${formatBytes(measured)} ${pass ? '<=' : '>'} max ${formatBytes(limit)}`,
   }),
   defineLimit({
-    name: 'max-span', key: 'maxSpan', option: '--max-span <size>', unit: 'bytes',
+    name: 'max-span',
+    key: 'maxSpan',
+    option: '--max-span <size>',
+    unit: 'bytes',
     help: 'peak span (heap start to highest used byte) may not exceed this',
     parse: (value, where) => parsePositiveSize(valueText(value, where), where),
     measure: (figures) => figures.peakSpan,
     limitFigure: (limit) => limit,
     passes: atMost,
-    describe: (measured, limit, pass) => `peak span ${formatBytes(measured)} ${pass ? '<=' : '>'} max ${formatBytes(limit)}`,
+    describe: (measured, limit, pass) =>
+      `peak span ${formatBytes(measured)} ${pass ? '<=' : '>'} max ${formatBytes(limit)}`,
   }),
   defineLimit({
-    name: 'max-stack', key: 'maxStack', option: '--max-stack <size>', unit: 'bytes',
-    help: 'the stack\'s high-water mark may not exceed this',
+    name: 'max-stack',
+    key: 'maxStack',
+    option: '--max-stack <size>',
+    unit: 'bytes',
+    help: "the stack's high-water mark may not exceed this",
     parse: (value, where) => parsePositiveSize(valueText(value, where), where),
     measure: (figures) => figures.stackPeak ?? 0,
     limitFigure: (limit) => limit,
     passes: atMost,
-    describe: (measured, limit, pass) => `stack peak ${formatBytes(measured)} ${pass ? '<=' : '>'} max ${formatBytes(limit)}`,
+    describe: (measured, limit, pass) =>
+      `stack peak ${formatBytes(measured)} ${pass ? '<=' : '>'} max ${formatBytes(limit)}`,
   }),
   defineLimit({
-    name: 'max-ram', key: 'maxRam', option: '--max-ram <size>', unit: 'bytes',
+    name: 'max-ram',
+    key: 'maxRam',
+    option: '--max-ram <size>',
+    unit: 'bytes',
     help: 'static RAM + heap peak span + stack peak may not exceed this',
     parse: (value, where) => parsePositiveSize(valueText(value, where), where),
     measure: ramNeeded,
@@ -162,20 +177,30 @@ export const LIMITS = [
       `RAM needed ${formatBytes(measured)} (static ${formatBytes(figures.staticBytes ?? 0)} + heap span ${formatBytes(figures.peakSpan)} + stack ${formatBytes(figures.stackPeak ?? 0)}) ${pass ? '<=' : '>'} max ${formatBytes(limit)}`,
   }),
   defineLimit({
-    name: 'max-fragmentation', key: 'maxFragmentation', option: '--max-fragmentation <pct>', unit: 'fraction',
+    name: 'max-fragmentation',
+    key: 'maxFragmentation',
+    option: '--max-fragmentation <pct>',
+    unit: 'fraction',
     help: 'fragmentation may not exceed this (30% or 0.3)',
     parse: (value, where) => parseFraction(valueText(value, where), where),
     measure: worstFragmentation,
     limitFigure: (limit) => limit,
     passes: atMost,
     describe: (measured, limit, pass, figures) => {
-      const when = figures.fragmentationAtPeak === undefined ? ''
-        : figures.fragmentationAtPeak > figures.fragmentation ? ' (at peak)' : ' (at the end)';
+      const when =
+        figures.fragmentationAtPeak === undefined
+          ? ''
+          : figures.fragmentationAtPeak > figures.fragmentation
+            ? ' (at peak)'
+            : ' (at the end)';
       return `fragmentation ${formatPercent(measured)}${when} ${pass ? '<=' : '>'} max ${formatPercent(limit)}`;
     },
   }),
   defineLimit({
-    name: 'min-free', key: 'minFree', option: '--min-free <size>', unit: 'bytes',
+    name: 'min-free',
+    key: 'minFree',
+    option: '--min-free <size>',
+    unit: 'bytes',
     help: 'largest free block at the peak must be at least this',
     parse: (value, where) => parseSize(valueText(value, where), where),
     measure: (figures) => figures.largestFreeAtPeak,
@@ -185,10 +210,14 @@ export const LIMITS = [
       `largest free block at peak ${formatBytes(measured)} ${pass ? '>=' : '<'} min ${formatBytes(limit)}`,
   }),
   defineLimit({
-    name: 'no-oom', key: 'noOom', option: '--no-oom', unit: 'count',
+    name: 'no-oom',
+    key: 'noOom',
+    option: '--no-oom',
+    unit: 'count',
     help: 'no allocation may fail',
     parse: (value, where) => {
-      if (typeof value !== 'boolean') throw new InputError(`${where} must be true or false, not ${JSON.stringify(value)}`);
+      if (typeof value !== 'boolean')
+        throw new InputError(`${where} must be true or false, not ${JSON.stringify(value)}`);
       return value;
     },
     measure: (figures) => figures.ops.failed,
@@ -199,7 +228,11 @@ export const LIMITS = [
       `failed allocations ${measured}${figures.result === 'out-of-memory' ? ' (run stopped out of memory)' : ''}, allowed ${limit}`,
   }),
   {
-    name: 'max-growth', key: 'maxGrowth', option: '--max-growth <pct>', unit: 'fraction', againstBaseline: true,
+    name: 'max-growth',
+    key: 'maxGrowth',
+    option: '--max-growth <pct>',
+    unit: 'fraction',
+    againstBaseline: true,
     help: 'peak used and peak span may grow at most this much against --baseline (5%)',
     parse: parseGrowthLimits,
   } satisfies GrowthLimitDefinition as GrowthLimitDefinition,
@@ -269,18 +302,20 @@ export function setLimit(into: Limits, definition: LimitDefinitions, value: Tree
 /** Evaluates every limit against one run's figures; the first outcome is always `completes`. */
 export function evaluateChecks(target: string, board: string, figures: RunFigures, limits: Limits): CheckOutcome[] {
   const completed = figures.result === 'ok';
-  const outcomes: CheckOutcome[] = [{
-    target,
-    board,
-    check: 'completes',
-    pass: completed,
-    measured: figures.result,
-    limit: 'ok',
-    unit: 'result',
-    summary: completed
-      ? 'run completes: ok'
-      : `run completes: ${figures.result}${figures.message ? ` (${figures.message})` : ''}, expected ok`,
-  }];
+  const outcomes: CheckOutcome[] = [
+    {
+      target,
+      board,
+      check: 'completes',
+      pass: completed,
+      measured: figures.result,
+      limit: 'ok',
+      unit: 'result',
+      summary: completed
+        ? 'run completes: ok'
+        : `run completes: ${figures.result}${figures.message ? ` (${figures.message})` : ''}, expected ok`,
+    },
+  ];
   for (const definition of LIMITS) {
     if (!isRunLimit(definition)) continue;
     const value = limits[definition.key];
@@ -289,7 +324,13 @@ export function evaluateChecks(target: string, board: string, figures: RunFigure
     const limit = (definition.limitFigure as (limit: number | boolean) => number)(value);
     const pass = definition.passes(measured, limit, figures);
     outcomes.push({
-      target, board, check: definition.name, pass, measured, limit, unit: definition.unit,
+      target,
+      board,
+      check: definition.name,
+      pass,
+      measured,
+      limit,
+      unit: definition.unit,
       summary: definition.describe(measured, limit, pass, figures),
     });
   }

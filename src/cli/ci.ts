@@ -10,14 +10,17 @@ export function formatFigure(value: number | string, unit: CheckOutcome['unit'])
 }
 
 function escapeXml(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    // XML 1.0 cannot carry most control characters even escaped; firmware output may contain them.
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+  return (
+    text
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+      // XML 1.0 cannot carry most control characters even escaped; firmware output may contain them.
+      // eslint-disable-next-line no-control-regex
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: removing the control characters XML 1.0 forbids is the point
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
+  );
 }
 
 export interface RunTiming {
@@ -59,7 +62,9 @@ export function toJUnit(outcomes: CheckOutcome[], runs: RunTiming[] = []): strin
     const run = runs.find((candidate) => runKeyOf(candidate) === runKeyOf(group[0]!));
     const suiteFailures = group.filter((outcome) => !outcome.pass).length;
     const suiteName = escapeXml(`${target} on ${board}`);
-    lines.push(`  <testsuite name="${suiteName}" tests="${group.length}" failures="${suiteFailures}" errors="0" time="${(run?.seconds ?? 0).toFixed(3)}">`);
+    lines.push(
+      `  <testsuite name="${suiteName}" tests="${group.length}" failures="${suiteFailures}" errors="0" time="${(run?.seconds ?? 0).toFixed(3)}">`,
+    );
     if (run?.properties?.length) {
       lines.push('    <properties>');
       for (const [name, value] of run.properties) {
@@ -74,7 +79,9 @@ export function toJUnit(outcomes: CheckOutcome[], runs: RunTiming[] = []): strin
         lines.push(`    <testcase ${attributes} time="0"/>`);
       } else {
         lines.push(`    <testcase ${attributes} time="0">`);
-        lines.push(`      <failure type="${outcome.check}" message="${escapeXml(outcome.summary)}">measured: ${escapeXml(formatFigure(outcome.measured, outcome.unit))}; limit: ${escapeXml(formatFigure(outcome.limit, outcome.unit))}</failure>`);
+        lines.push(
+          `      <failure type="${outcome.check}" message="${escapeXml(outcome.summary)}">measured: ${escapeXml(formatFigure(outcome.measured, outcome.unit))}; limit: ${escapeXml(formatFigure(outcome.limit, outcome.unit))}</failure>`,
+        );
         lines.push('    </testcase>');
       }
     }
@@ -90,7 +97,11 @@ function escapeMarkdownCell(text: string): string {
 }
 
 /** Used bytes over one run (html/used-chart.ts), drawn as a mermaid chart under the table. */
-export interface MarkdownChart { title: string; calls: number[]; used: number[] }
+export interface MarkdownChart {
+  title: string;
+  calls: number[];
+  used: number[];
+}
 
 /** A mermaid `xychart-beta` line of used bytes: GitHub renders it in step summaries and comments. */
 export function mermaidUsedChart(chart: MarkdownChart): string {
@@ -122,11 +133,13 @@ export interface MarkdownComparison {
  * old -> new per figure and the call sites that grew; a chart of used bytes per run if given.
  */
 export function toMarkdown(
-  outcomes: CheckOutcome[], comparison?: { baselineFile: string; headers: string[]; runs: MarkdownComparison[] },
+  outcomes: CheckOutcome[],
+  comparison?: { baselineFile: string; headers: string[]; runs: MarkdownComparison[] },
   charts: MarkdownChart[] = [],
 ): string {
   const passed = outcomes.filter((outcome) => outcome.pass).length;
-  const verdict = passed === outcomes.length ? 'all checks pass' : `${outcomes.length - passed} of ${outcomes.length} checks failed`;
+  const verdict =
+    passed === outcomes.length ? 'all checks pass' : `${outcomes.length - passed} of ${outcomes.length} checks failed`;
   const lines = [
     `### tlsf-sim heap budget: ${verdict}`,
     '',
@@ -152,7 +165,9 @@ export function toMarkdown(
     if (grown.length > 0) {
       lines.push('', 'Call sites that grew at the peak:', '');
       for (const run of grown) {
-        lines.push(`- ${escapeMarkdownCell(run.target)} on ${escapeMarkdownCell(run.board)}: ${escapeMarkdownCell(run.grownSites!)}`);
+        lines.push(
+          `- ${escapeMarkdownCell(run.target)} on ${escapeMarkdownCell(run.board)}: ${escapeMarkdownCell(run.grownSites!)}`,
+        );
       }
     }
   }

@@ -16,7 +16,12 @@ import { formatBytes, formatPercent } from './units.js';
 // per call comes from replaying the run's call log on a host heap of the same kind, which counts every call
 // (allocator/heap-contract.ts), and whose every returned address must match the run's.
 
-export interface CompareFlags { allocators?: string; json?: boolean; markdown?: boolean; minHeap?: boolean }
+export interface CompareFlags {
+  allocators?: string;
+  json?: boolean;
+  markdown?: boolean;
+  minHeap?: boolean;
+}
 
 /** Work of one kind of call over a run, in free-list nodes visited and metadata words touched. */
 export interface CallWork {
@@ -84,11 +89,18 @@ function summarise(samples: { event: HeapEvent; cost: HeapCost }[], image: ElfIm
 type Replayed = { work: HeapComparison['work']; matches: boolean };
 
 function workOf(prepared: PreparedRun, report: RunReport, allocator: HeapKind): Replayed {
-  const replay = new HeapReplay({
-    board: prepared.board, heapBase: report.heapBase, heapSize: report.heapSize,
-    align: prepared.settings.align as 4 | 8 | 16, slLog2: prepared.settings.slLog2,
-    extraBanks: prepared.options.extraBanks, allocator,
-  }, report.events ?? []);
+  const replay = new HeapReplay(
+    {
+      board: prepared.board,
+      heapBase: report.heapBase,
+      heapSize: report.heapSize,
+      align: prepared.settings.align as 4 | 8 | 16,
+      slLog2: prepared.settings.slLog2,
+      extraBanks: prepared.options.extraBanks,
+      allocator,
+    },
+    report.events ?? [],
+  );
   const heap = replay.heap;
   const allocations: { event: HeapEvent; cost: HeapCost }[] = [];
   const frees: { event: HeapEvent; cost: HeapCost }[] = [];
@@ -121,9 +133,17 @@ function compareOne(request: RunRequest, allocator: HeapKind, searchMinHeap: boo
     minHeap = bisectMinHeap(own, report, prepared.settings.align).minimum;
   }
   return {
-    board: report.board, allocator, result: report.result, message: report.message ?? null,
-    peakUsed: report.peakUsed, peakRequested: report.peakRequested, peakSpan: report.peakSpan,
-    fragmentationAtPeak: report.fragmentationAtPeak, minHeap, work, replayMatches: matches,
+    board: report.board,
+    allocator,
+    result: report.result,
+    message: report.message ?? null,
+    peakUsed: report.peakUsed,
+    peakRequested: report.peakRequested,
+    peakSpan: report.peakSpan,
+    fragmentationAtPeak: report.fragmentationAtPeak,
+    minHeap,
+    work,
+    replayMatches: matches,
   };
 }
 
@@ -146,8 +166,15 @@ function rows(results: HeapComparison[]): string[][] {
 }
 
 const HEADERS = [
-  'allocator', 'result', 'peak used', 'peak span', 'frag. at peak', 'min heap',
-  'alloc nodes max/p99/mean', 'free nodes max/p99/mean', 'max words/call',
+  'allocator',
+  'result',
+  'peak used',
+  'peak span',
+  'frag. at peak',
+  'min heap',
+  'alloc nodes max/p99/mean',
+  'free nodes max/p99/mean',
+  'max words/call',
 ];
 
 export function compareCommand(request: RunRequest, flags: CompareFlags, io: CliIo, colours: Palette): number {
@@ -183,10 +210,12 @@ export function compareCommand(request: RunRequest, flags: CompareFlags, io: Cli
   out(`${colours.bold(label)} on ${board}, the same firmware under ${heaps}`);
   // Names and results to the left, figures to the right.
   const cellText = (cell: string, column: number): string =>
-    (column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!));
+    column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!);
   for (const row of table) out(`  ${row.map(cellText).join('  ')}`);
-  out('  nodes: free-list nodes each call examined (exact counts, from a replay of the run on the same heap); '
-    + 'TLSF does not count yet');
+  out(
+    '  nodes: free-list nodes each call examined (exact counts, from a replay of the run on the same heap); ' +
+      'TLSF does not count yet',
+  );
   for (const entry of results) {
     if (entry.result !== 'ok' && entry.message) out(`  ${entry.allocator}: ${entry.message}`);
     if (!entry.replayMatches) {

@@ -30,16 +30,28 @@ function numberField(run: RunDocument, key: string): number | undefined {
 
 export const COMPARED_FIGURES: readonly ComparedFigure[] = [
   {
-    key: 'peakUsed', name: 'peak-used', label: 'peak used', unit: 'bytes', byDefault: true,
+    key: 'peakUsed',
+    name: 'peak-used',
+    label: 'peak used',
+    unit: 'bytes',
+    byDefault: true,
     read: (run) => numberField(run, 'peakUsed'),
   },
   {
-    key: 'peakSpan', name: 'peak-span', label: 'peak span', unit: 'bytes', byDefault: true,
+    key: 'peakSpan',
+    name: 'peak-span',
+    label: 'peak span',
+    unit: 'bytes',
+    byDefault: true,
     read: (run) => numberField(run, 'peakSpan'),
   },
   {
     // The worse of the end's and the peak's, as the max-fragmentation limit holds it.
-    key: 'fragmentation', name: 'fragmentation', label: 'fragmentation', unit: 'fraction', byDefault: false,
+    key: 'fragmentation',
+    name: 'fragmentation',
+    label: 'fragmentation',
+    unit: 'fraction',
+    byDefault: false,
     read: (run) => {
       const end = numberField(run, 'fragmentation');
       if (end === undefined) return undefined;
@@ -47,23 +59,39 @@ export const COMPARED_FIGURES: readonly ComparedFigure[] = [
     },
   },
   {
-    key: 'failed', name: 'failed', label: 'failed allocations', unit: 'count', byDefault: false,
+    key: 'failed',
+    name: 'failed',
+    label: 'failed allocations',
+    unit: 'count',
+    byDefault: false,
     read: (run) => {
       const ops = run.ops;
       return ops !== null && typeof ops === 'object' ? numberField(ops as RunDocument, 'failed') : undefined;
     },
   },
   {
-    key: 'instructions', name: 'instructions', label: 'instructions', unit: 'count', byDefault: false,
+    key: 'instructions',
+    name: 'instructions',
+    label: 'instructions',
+    unit: 'count',
+    byDefault: false,
     read: (run) => numberField(run, 'instructions'),
   },
   {
-    key: 'stackPeak', name: 'stack-peak', label: 'stack peak', unit: 'bytes', byDefault: false,
+    key: 'stackPeak',
+    name: 'stack-peak',
+    label: 'stack peak',
+    unit: 'bytes',
+    byDefault: false,
     read: (run) => numberField(run, 'stackPeak'),
   },
   {
     // What --max-ram holds: static + heap peak span + stack peak (report.ts, ramBudget).
-    key: 'ramNeeded', name: 'ram-needed', label: 'RAM needed', unit: 'bytes', byDefault: false,
+    key: 'ramNeeded',
+    name: 'ram-needed',
+    label: 'RAM needed',
+    unit: 'bytes',
+    byDefault: false,
     read: (run) => {
       const ram = run.ram;
       return ram !== null && typeof ram === 'object' ? numberField(ram as RunDocument, 'needed') : undefined;

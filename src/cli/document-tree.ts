@@ -33,7 +33,8 @@ export function parseDocumentTree(text: string, format: 'json' | 'yaml', what: s
     }
     // JSON.parse keeps the last of two equal keys; the first value would be lost without a word.
     const duplicate = duplicateJsonKey(text);
-    if (duplicate !== undefined) throw new InputError(`${what}: key ${quoteInput(duplicate)} appears twice in one object`);
+    if (duplicate !== undefined)
+      throw new InputError(`${what}: key ${quoteInput(duplicate)} appears twice in one object`);
   } else {
     // yaml is loaded only for YAML files: it is a noticeable share of the CLI's start-up time.
     const yaml = createRequire(import.meta.url)('yaml') as typeof import('yaml');
@@ -103,16 +104,20 @@ function firstLine(error: unknown): string {
 function toTree(value: unknown, what: string, path: string, depth: number): TreeValue {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new InputError(`${what}: ${path || 'the document'}: ${value} is not a usable number`);
+    if (!Number.isFinite(value))
+      throw new InputError(`${what}: ${path || 'the document'}: ${value} is not a usable number`);
     return value;
   }
-  if (depth >= MAX_DEPTH) throw new InputError(`${what}: ${path || 'the document'} is nested more than ${MAX_DEPTH} levels deep`);
+  if (depth >= MAX_DEPTH)
+    throw new InputError(`${what}: ${path || 'the document'} is nested more than ${MAX_DEPTH} levels deep`);
   if (Array.isArray(value)) return value.map((item, index) => toTree(item, what, `${path}[${index}]`, depth + 1));
   if (value instanceof Map) {
     const map: TreeMap = new Map();
     for (const [key, item] of value) {
       if (typeof key !== 'string') {
-        throw new InputError(`${what}: ${path || 'the document'} has a key that is not a string (${firstLine(String(key))})`);
+        throw new InputError(
+          `${what}: ${path || 'the document'} has a key that is not a string (${firstLine(String(key))})`,
+        );
       }
       map.set(key, toTree(item, what, joinPath(path, key), depth + 1));
     }
@@ -126,7 +131,9 @@ function toTree(value: unknown, what: string, path: string, depth: number): Tree
     return map;
   }
   // YAML tags such as !!binary or !!set produce values no budget field takes.
-  throw new InputError(`${what}: ${path || 'the document'} holds a value of an unsupported type (${Object.prototype.toString.call(value)})`);
+  throw new InputError(
+    `${what}: ${path || 'the document'} holds a value of an unsupported type (${Object.prototype.toString.call(value)})`,
+  );
 }
 
 export function joinPath(path: string, key: string): string {

@@ -3,7 +3,14 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TLSF_DEFAULTS } from '../allocator/index.js';
 import {
-  DEFAULT_BOARD, DEFAULT_MAX_INSTRUCTIONS, listBoards, loadBoard, parseElf, runFirmware, type BoardProfile, type RunOptions,
+  DEFAULT_BOARD,
+  DEFAULT_MAX_INSTRUCTIONS,
+  listBoards,
+  loadBoard,
+  parseElf,
+  runFirmware,
+  type BoardProfile,
+  type RunOptions,
   type RunReport,
 } from '../board/index.js';
 import type { RunTarget } from './budget.js';
@@ -28,7 +35,11 @@ export { DEFAULT_MAX_INSTRUCTIONS };
 export const DEFAULT_ALIGN = TLSF_DEFAULTS.align;
 export const DEFAULT_SL_LOG2 = TLSF_DEFAULTS.slLog2;
 
-export interface ScenarioParam { name: string; default: number; help: string }
+export interface ScenarioParam {
+  name: string;
+  default: number;
+  help: string;
+}
 export interface Scenario {
   name: string;
   elf: string;
@@ -87,7 +98,9 @@ export function findScenario(name: string): Scenario {
   const scenario = scenarios.find((candidate) => candidate.name.toLowerCase() === wanted);
   if (!scenario) {
     const names = scenarios.map((candidate) => candidate.name);
-    throw new InputError(`unknown scenario ${quoteInput(name)}${didYouMean(name, names)}; scenarios: ${names.join(', ')} (or give a firmware ELF or a .rep trace file)`);
+    throw new InputError(
+      `unknown scenario ${quoteInput(name)}${didYouMean(name, names)}; scenarios: ${names.join(', ')} (or give a firmware ELF or a .rep trace file)`,
+    );
   }
   return scenario;
 }
@@ -101,7 +114,9 @@ export function resolveBoard(name: string | undefined): BoardProfile {
       // A board file: refuse a device, FIFO or huge file before the board module reads it whole.
       closeSync(openInputFile(wanted, { what: 'board file', maxBytes: MAX_CONFIG_BYTES }).fd);
     } else if (!wanted.toLowerCase().endsWith('.json')) {
-      throw new InputError(`unknown board ${quoteInput(wanted)}${didYouMean(wanted, names)}; built-in boards: ${names.join(', ')} (or give a board JSON file path)`);
+      throw new InputError(
+        `unknown board ${quoteInput(wanted)}${didYouMean(wanted, names)}; built-in boards: ${names.join(', ')} (or give a board JSON file path)`,
+      );
     }
   }
   try {
@@ -132,7 +147,9 @@ export function scenarioElfPath(scenario: Scenario, board: BoardProfile, boardAr
   if (!found) {
     // scenarios.json usually names the per-board path itself: show each place looked in once.
     const looked = [...new Set(candidates.map((candidate) => relative(packageRoot(), candidate)))];
-    throw new InputError(`scenario ${scenario.name} is not built for board ${board.name} (looked for ${looked.join(', ')}); built-in scenarios are linked per built-in board`);
+    throw new InputError(
+      `scenario ${scenario.name} is not built for board ${board.name} (looked for ${looked.join(', ')}); built-in scenarios are linked per built-in board`,
+    );
   }
   return found;
 }
@@ -165,7 +182,9 @@ export function prepareRun(request: RunRequest): PreparedRun {
     const target = request.target;
     if (target.kind !== 'trace') {
       const what = target.kind === 'elf' ? 'firmware' : 'a scenario';
-      throw new InputError(`--host replays a .rep trace without the emulator; ${targetLabel(target)} is ${what}, which needs a board`);
+      throw new InputError(
+        `--host replays a .rep trace without the emulator; ${targetLabel(target)} is ${what}, which needs a board`,
+      );
     }
     const playerParams = findScenario(TRACE_PLAYER_SCENARIO).params;
     const defaults = { align: DEFAULT_ALIGN, slLog2: DEFAULT_SL_LOG2 };
@@ -174,8 +193,10 @@ export function prepareRun(request: RunRequest): PreparedRun {
   const allocator = request.allocator ?? DEFAULT_HEAP_KIND;
   if (allocator !== 'tlsf') {
     // Nothing the user set may be silently ignored: these belong to the TLSF heap alone.
-    if (request.slLog2 !== undefined) throw new InputError(`--sl sets TLSF's second level; the ${allocator} heap has none (leave --sl out)`);
-    if (request.extraBanks?.length) throw new InputError(`--bank: the ${allocator} heap manages one region; extra banks need --allocator tlsf`);
+    if (request.slLog2 !== undefined)
+      throw new InputError(`--sl sets TLSF's second level; the ${allocator} heap has none (leave --sl out)`);
+    if (request.extraBanks?.length)
+      throw new InputError(`--bank: the ${allocator} heap manages one region; extra banks need --allocator tlsf`);
   }
   const board = resolveBoard(request.board);
   const params = { ...(request.params ?? {}) };
@@ -190,7 +211,9 @@ export function prepareRun(request: RunRequest): PreparedRun {
     const known = scenario.params.map((param) => param.name);
     for (const name of Object.keys(params)) {
       if (!known.includes(name)) {
-        throw new InputError(`scenario ${scenario.name} has no parameter ${quoteInput(name)}${didYouMean(name, known)}; its parameters: ${known.join(', ') || '(none)'}`);
+        throw new InputError(
+          `scenario ${scenario.name} has no parameter ${quoteInput(name)}${didYouMean(name, known)}; its parameters: ${known.join(', ') || '(none)'}`,
+        );
       }
     }
     const path = scenarioElfPath(scenario, board, request.board);
@@ -244,10 +267,13 @@ export function execute(prepared: PreparedRun, showProgress = true): RunReport {
   const maxInstructions = prepared.options.maxInstructions ?? DEFAULT_MAX_INSTRUCTIONS;
   try {
     testFaultHook();
-    return runFirmware({
-      ...prepared.options,
-      onProgress: bar ? (value: number) => bar.update(value, maxInstructions) : undefined,
-    }, heapFactory(prepared.settings.allocator ?? DEFAULT_HEAP_KIND));
+    return runFirmware(
+      {
+        ...prepared.options,
+        onProgress: bar ? (value: number) => bar.update(value, maxInstructions) : undefined,
+      },
+      heapFactory(prepared.settings.allocator ?? DEFAULT_HEAP_KIND),
+    );
   } catch (error) {
     // The user's input (a heap that does not fit, a malformed ELF) is exit 2; an emulator failure or a bug is not.
     throw classifyRunError(error, `${prepared.label} on ${prepared.board.name}`);

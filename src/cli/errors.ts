@@ -27,6 +27,7 @@ export const QUOTE_LIMIT = 80;
  */
 export function quoteInput(text: string): string {
   const shown = text.length > QUOTE_LIMIT ? text.slice(0, QUOTE_LIMIT) : text;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what must be escaped before echoing input
   const escaped = shown.replace(/[\u0000-\u001f\u007f-\u009f"\\]/g, (character) => {
     if (character === '"' || character === '\\') return `\\${character}`;
     if (character === '\n') return '\\n';

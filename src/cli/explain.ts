@@ -49,39 +49,65 @@ export function explainCommand(size: number, align: 4 | 8 | 16, slLog2: number, 
   }
   const out = (line = ''): void => void io.stdout.write(`${line}\n`);
   const classWidth = mapping.classMax - mapping.classMin + 1;
-  out(`malloc(${size}) on a TLSF heap with align ${align} and ${slCount} second-level classes per power of two (--sl ${slLog2})`);
+  out(
+    `malloc(${size}) on a TLSF heap with align ${align} and ${slCount} second-level classes per power of two (--sl ${slLog2})`,
+  );
   out();
   out(`1. Block size needed: ${formatBytes(mapping.adjustedSize)}`);
   out(`   The request, plus the block's size word, rounded up to the alignment and to the minimum block size.`);
   out();
   out(`2. Its size class: first level ${mapping.firstLevelIndex}, second level ${mapping.secondLevelIndex}`);
-  out(`   Class (${mapping.firstLevelIndex}, ${mapping.secondLevelIndex}) holds free blocks of ${formatBytes(mapping.classMin)} to ${formatBytes(mapping.classMax)} (${classWidth} bytes wide).`);
+  out(
+    `   Class (${mapping.firstLevelIndex}, ${mapping.secondLevelIndex}) holds free blocks of ${formatBytes(mapping.classMin)} to ${formatBytes(mapping.classMax)} (${classWidth} bytes wide).`,
+  );
   const smallBlockSize = align * slCount;
   if (mapping.firstLevelIndex === 0) {
-    out(`   Blocks below ${formatBytes(smallBlockSize)} (align × ${slCount}) all share first-level row 0, cut into ${slCount}`);
-    out(`   classes exactly ${align} bytes wide: a power-of-two row that small would have slices narrower than the alignment.`);
+    out(
+      `   Blocks below ${formatBytes(smallBlockSize)} (align × ${slCount}) all share first-level row 0, cut into ${slCount}`,
+    );
+    out(
+      `   classes exactly ${align} bytes wide: a power-of-two row that small would have slices narrower than the alignment.`,
+    );
   } else {
     const power = Math.floor(Math.log2(mapping.classMin));
-    out(`   The first level picks the power of two the size falls in: [${2 ** power}, ${2 ** (power + 1)}) is row ${mapping.firstLevelIndex}`);
-    out(`   (row 0 holds everything below ${smallBlockSize}). The second level cuts that range into ${slCount} slices of ${classWidth} bytes.`);
+    out(
+      `   The first level picks the power of two the size falls in: [${2 ** power}, ${2 ** (power + 1)}) is row ${mapping.firstLevelIndex}`,
+    );
+    out(
+      `   (row 0 holds everything below ${smallBlockSize}). The second level cuts that range into ${slCount} slices of ${classWidth} bytes.`,
+    );
   }
   out(`   A freed block of exactly this size is filed in this class's free list.`);
   out();
-  out(`3. Search size: ${formatBytes(mapping.searchSize)} -> class (${mapping.searchFirstLevel}, ${mapping.searchSecondLevel})`);
+  out(
+    `3. Search size: ${formatBytes(mapping.searchSize)} -> class (${mapping.searchFirstLevel}, ${mapping.searchSecondLevel})`,
+  );
   if (mapping.searchSize === mapping.adjustedSize) {
     out(`   The size already starts its class, so every block in that class is big enough: no rounding needed.`);
   } else {
-    out(`   A block in class (${mapping.firstLevelIndex}, ${mapping.secondLevelIndex}) may be smaller than ${formatBytes(mapping.adjustedSize)}, so the search starts at`);
-    out(`   the next class, where every block is big enough. The price: a free block of ${formatBytes(mapping.adjustedSize)} to`);
-    out(`   ${formatBytes(mapping.classMax)} in class (${mapping.firstLevelIndex}, ${mapping.secondLevelIndex}) would fit but is not looked at. Not walking that list is`);
+    out(
+      `   A block in class (${mapping.firstLevelIndex}, ${mapping.secondLevelIndex}) may be smaller than ${formatBytes(mapping.adjustedSize)}, so the search starts at`,
+    );
+    out(
+      `   the next class, where every block is big enough. The price: a free block of ${formatBytes(mapping.adjustedSize)} to`,
+    );
+    out(
+      `   ${formatBytes(mapping.classMax)} in class (${mapping.firstLevelIndex}, ${mapping.secondLevelIndex}) would fit but is not looked at. Not walking that list is`,
+    );
     out(`   what makes malloc O(1): TLSF is a "good fit", not a best fit.`);
   }
   out();
   out(`4. Bitmap search (two bit scans, whatever the heap holds):`);
-  out(`   a. second-level bitmap of row ${mapping.searchFirstLevel}: ${bitRange(slScanFirst, slCount - 1)} (${mapping.searchSecondLevel === slCount - 1 ? `class ${mapping.searchSecondLevel}` : `classes ${mapping.searchSecondLevel}..${slCount - 1}`});`);
-  out(`        bit ${String(slCount - 1).padStart(2)} ${bitPicture(slCount, slScanFirst)} bit 0   (^ looked at, . ignored)`);
+  out(
+    `   a. second-level bitmap of row ${mapping.searchFirstLevel}: ${bitRange(slScanFirst, slCount - 1)} (${mapping.searchSecondLevel === slCount - 1 ? `class ${mapping.searchSecondLevel}` : `classes ${mapping.searchSecondLevel}..${slCount - 1}`});`,
+  );
+  out(
+    `        bit ${String(slCount - 1).padStart(2)} ${bitPicture(slCount, slScanFirst)} bit 0   (^ looked at, . ignored)`,
+  );
   out(`      the lowest set bit is the smallest non-empty class that fits.`);
-  out(`   b. if none is set: first-level bitmap, bits ${mapping.searchFirstLevel + 1} and up (every larger power of two);`);
+  out(
+    `   b. if none is set: first-level bitmap, bits ${mapping.searchFirstLevel + 1} and up (every larger power of two);`,
+  );
   out(`      the lowest set bit names a row, and the lowest set bit of that row's second-level bitmap the class.`);
   out(`   c. if none is set there either, malloc returns NULL: no free block is large enough.`);
   const minBlockSize = tlsfGeometry({ align, slLog2 }).minBlockSize;

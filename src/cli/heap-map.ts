@@ -10,12 +10,21 @@ const KIND_FREE_HEADER = 4;
 const KIND_FREE = 5;
 const KIND_HIGHLIGHT = 6;
 
-export const MAP_LEGEND = 'C control structure and padding  # used  . free  : used and free in one cell  h block header  | end sentinel';
+export const MAP_LEGEND =
+  'C control structure and padding  # used  . free  : used and free in one cell  h block header  | end sentinel';
 
-export interface Region { start: number; end: number }
+export interface Region {
+  start: number;
+  end: number;
+}
 
 /** Byte-exact kinds for one pool region, then cells of `scale` bytes each drawn by what they hold. */
-export function drawRegion(region: Region, blocks: HeapBlock[], scale: number, highlight: { header: number; blockSize: number } | null): string {
+export function drawRegion(
+  region: Region,
+  blocks: HeapBlock[],
+  scale: number,
+  highlight: { header: number; blockSize: number } | null,
+): string {
   const length = region.end - region.start;
   const kinds = new Uint8Array(length).fill(KIND_TAIL);
   const inRegion = blocks.filter((block) => block.header >= region.start && block.header < region.end);
@@ -25,7 +34,11 @@ export function drawRegion(region: Region, blocks: HeapBlock[], scale: number, h
     const from = block.header - region.start;
     const to = Math.min(from + block.blockSize, length);
     kinds.fill(block.used ? KIND_USED : KIND_FREE, from, to);
-    kinds.fill(block.used ? KIND_USED_HEADER : KIND_FREE_HEADER, from, Math.min(from + (block.address - block.header), to));
+    kinds.fill(
+      block.used ? KIND_USED_HEADER : KIND_FREE_HEADER,
+      from,
+      Math.min(from + (block.address - block.header), to),
+    );
   }
   if (highlight && highlight.header >= region.start && highlight.header < region.end) {
     const from = highlight.header - region.start;
@@ -44,7 +57,12 @@ export function drawRegion(region: Region, blocks: HeapBlock[], scale: number, h
     else if (used > 0 && free > 0) text += ':';
     else if (headers === end - cell) text += 'h';
     else {
-      const candidates: [number, string][] = [[used, '#'], [free, '.'], [counts[KIND_CONTROL]!, 'C'], [counts[KIND_TAIL]!, '|']];
+      const candidates: [number, string][] = [
+        [used, '#'],
+        [free, '.'],
+        [counts[KIND_CONTROL]!, 'C'],
+        [counts[KIND_TAIL]!, '|'],
+      ];
       let best = candidates[0]!;
       for (const candidate of candidates) if (candidate[0] > best[0]) best = candidate;
       text += best[1];

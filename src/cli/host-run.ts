@@ -42,13 +42,19 @@ function hostBoard(heapSize: number): BoardProfile {
   return {
     name: HOST_NAME,
     description: 'a host heap (tlsf-sim run --host): the TLSF allocator without the emulator',
-    cpu: 'cortex-m4', clockHz: 0, flash: { base: 0, size: 0 },
-    ram: [{ name: 'host heap', base: HOST_HEAP_BASE, size: heapSize, heap: true }], source: 'none: not a board',
+    cpu: 'cortex-m4',
+    clockHz: 0,
+    flash: { base: 0, size: 0 },
+    ram: [{ name: 'host heap', base: HOST_HEAP_BASE, size: heapSize, heap: true }],
+    source: 'none: not a board',
   } as BoardProfile;
 }
 
 /** Parameters of the trace player that mean something on the host; `verify` fills patterns only on the board. */
-interface HostReplayParams { repeat: number; tolerateOom: boolean }
+interface HostReplayParams {
+  repeat: number;
+  tolerateOom: boolean;
+}
 
 function hostParams(params: Record<string, number>, known: ScenarioParam[]): HostReplayParams {
   const names = known.map((param) => param.name);
@@ -66,13 +72,19 @@ function hostParams(params: Record<string, number>, known: ScenarioParam[]): Hos
 
 /** The options that only make sense on a board, refused with --host rather than silently dropped. */
 const BOARD_ONLY: [keyof RunRequest, string][] = [
-  ['board', '--board'], ['extraBanks', '--bank'], ['guard', '--guard'], ['alignmentCheck', '--align-check'],
+  ['board', '--board'],
+  ['extraBanks', '--bank'],
+  ['guard', '--guard'],
+  ['alignmentCheck', '--align-check'],
   ['maxInstructions', '--max-instructions'],
 ];
 
 /** A trace run on the host: resolved like a board run, so every command (run, check, min-heap, map, step) takes it. */
 export function prepareHostRun(
-  request: RunRequest, trace: Trace, playerParams: ScenarioParam[], defaults: { align: 4 | 8 | 16; slLog2: number },
+  request: RunRequest,
+  trace: Trace,
+  playerParams: ScenarioParam[],
+  defaults: { align: 4 | 8 | 16; slLog2: number },
 ): PreparedRun {
   for (const [key, flag] of BOARD_ONLY) {
     const value = request[key];
@@ -89,16 +101,35 @@ export function prepareHostRun(
   const board = hostBoard(heapSize);
   const label = targetLabel(request.target);
   const parameters = {
-    heapSize, align: request.align ?? defaults.align, slLog2: request.slLog2 ?? defaults.slLog2, params,
-    guard: false, alignmentCheck: false,
+    heapSize,
+    align: request.align ?? defaults.align,
+    slLog2: request.slLog2 ?? defaults.slLog2,
+    params,
+    guard: false,
+    alignmentCheck: false,
   };
   const allocator = request.allocator ?? 'tlsf';
-  const settings: RunSettings = { ...parameters, allocator, host: true, target: label, targetKind: 'trace', boardName: HOST_NAME };
+  const settings: RunSettings = {
+    ...parameters,
+    allocator,
+    host: true,
+    target: label,
+    targetKind: 'trace',
+    boardName: HOST_NAME,
+  };
   if (request.timeoutMs !== undefined) settings.timeoutMs = request.timeoutMs;
   return {
-    label, target: request.target, board, trace, host: { playerParams },
+    label,
+    target: request.target,
+    board,
+    trace,
+    host: { playerParams },
     options: {
-      ...parameters, timeoutMs: request.timeoutMs, elf: new Uint8Array(0), elfName: '(host replay)', board,
+      ...parameters,
+      timeoutMs: request.timeoutMs,
+      elf: new Uint8Array(0),
+      elfName: '(host replay)',
+      board,
       recordEvents: request.recordEvents,
     },
     settings,
@@ -116,7 +147,10 @@ class HeapFigures {
   largestFreeAtPeak = 0;
   fragmentationAtPeak = 0;
 
-  constructor(private readonly heap: HeapAllocator, private readonly heapBase: number) {}
+  constructor(
+    private readonly heap: HeapAllocator,
+    private readonly heapBase: number,
+  ) {}
 
   allocated(address: number, requested: number): void {
     const usable = this.heap.usableSize(address);
@@ -158,7 +192,10 @@ class HeapFigures {
 }
 
 class TraceStopped extends Error {
-  constructor(readonly result: 'out-of-memory' | 'timeout', message: string) {
+  constructor(
+    readonly result: 'out-of-memory' | 'timeout',
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -169,7 +206,10 @@ class HeapCalls {
   readonly figures: HeapFigures;
   private call = 0;
 
-  constructor(readonly heap: HeapAllocator, readonly events: HeapEvent[] | null) {
+  constructor(
+    readonly heap: HeapAllocator,
+    readonly events: HeapEvent[] | null,
+  ) {
     this.figures = new HeapFigures(heap, HOST_HEAP_BASE);
   }
 
@@ -232,7 +272,11 @@ class HeapCalls {
  * operations replayed and failed (with tolerate_oom); throws TraceStopped where the player would stop.
  */
 function replayTrace(
-  calls: HeapCalls, trace: Trace, name: string, params: HostReplayParams, deadline: number,
+  calls: HeapCalls,
+  trace: Trace,
+  name: string,
+  params: HostReplayParams,
+  deadline: number,
 ): { replayed: number; failed: number } {
   const { slots, slotCount } = assignSlots(trace);
   const blockOf = new Float64Array(Math.max(slotCount, 1));
@@ -241,8 +285,11 @@ function replayTrace(
   const outOfMemory = (size: number, line: number): void => {
     if (!params.tolerateOom) {
       const stats = calls.heap.stats();
-      throw new TraceStopped('out-of-memory', `the trace could not continue: allocating ${size} bytes failed `
-        + `(${name}:${line}; ${stats.freeBytes} bytes free, largest free block ${stats.largestFree})`);
+      throw new TraceStopped(
+        'out-of-memory',
+        `the trace could not continue: allocating ${size} bytes failed ` +
+          `(${name}:${line}; ${stats.freeBytes} bytes free, largest free block ${stats.largestFree})`,
+      );
     }
     failed++;
   };
@@ -278,7 +325,12 @@ function replayTrace(
   return { replayed, failed };
 }
 
-function createHostHeap(heapSize: number, align: 4 | 8 | 16, slLog2: number | undefined, allocator: HeapKind): HeapAllocator {
+function createHostHeap(
+  heapSize: number,
+  align: 4 | 8 | 16,
+  slLog2: number | undefined,
+  allocator: HeapKind,
+): HeapAllocator {
   let memory: ArrayBuffer;
   try {
     memory = new ArrayBuffer(heapSize);
@@ -299,12 +351,19 @@ export function runTraceOnHost(prepared: PreparedRun): RunReport & { host: true 
   if (!trace || !prepared.host) throw new Error('runTraceOnHost needs a prepared host trace run');
   const heapSize = options.heapSize!;
   const params = hostParams(options.params ?? {}, prepared.host.playerParams);
-  const heap = createHostHeap(heapSize, options.align ?? TLSF_DEFAULTS.align, options.slLog2, prepared.settings.allocator ?? 'tlsf');
+  const heap = createHostHeap(
+    heapSize,
+    options.align ?? TLSF_DEFAULTS.align,
+    options.slLog2,
+    prepared.settings.allocator ?? 'tlsf',
+  );
   const calls = new HeapCalls(heap, options.recordEvents ? [] : null);
   const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
-  const output = [`host replay: ${trace.ops.length} operations on ${trace.idCount} ids `
-    + `(${assignSlots(trace).slotCount} live at once), ${params.repeat} replay(s); `
-    + `heap ${heapSize} bytes at 0x${HOST_HEAP_BASE.toString(16)}`];
+  const output = [
+    `host replay: ${trace.ops.length} operations on ${trace.idCount} ids ` +
+      `(${assignSlots(trace).slotCount} live at once), ${params.repeat} replay(s); ` +
+      `heap ${heapSize} bytes at 0x${HOST_HEAP_BASE.toString(16)}`,
+  ];
   let stopped: TraceStopped | undefined;
   try {
     const { replayed, failed } = replayTrace(calls, trace, prepared.label, params, deadline);
@@ -327,16 +386,34 @@ export function runTraceOnHost(prepared: PreparedRun): RunReport & { host: true 
   }
   const stats = heap.stats();
   const report: RunReport & { host: true } = {
-    result, exitCode: result === 'ok' ? 0 : 1, output: `${output.join('\n')}\n`, board: HOST_NAME,
-    firmware: options.elfName ?? '', ops: calls.ops,
-    peakUsed: stats.peakUsed, peakRequested: figures.peakRequested, peakSpan: figures.peakSpan,
-    largestFreeAtPeak: figures.largestFreeAtPeak, largestFree: stats.largestFree, fragmentation: stats.fragmentation,
-    fragmentationAtPeak: figures.fragmentationAtPeak, controlBytes: stats.controlBytes,
+    result,
+    exitCode: result === 'ok' ? 0 : 1,
+    output: `${output.join('\n')}\n`,
+    board: HOST_NAME,
+    firmware: options.elfName ?? '',
+    ops: calls.ops,
+    peakUsed: stats.peakUsed,
+    peakRequested: figures.peakRequested,
+    peakSpan: figures.peakSpan,
+    largestFreeAtPeak: figures.largestFreeAtPeak,
+    largestFree: stats.largestFree,
+    fragmentation: stats.fragmentation,
+    fragmentationAtPeak: figures.fragmentationAtPeak,
+    controlBytes: stats.controlBytes,
     // No board: no stack and no image in RAM; ramBytes 0 tells the reports nothing of the kind was measured.
-    stackSize: 0, stackLimit: 0, stackPeak: 0, staticBytes: 0, ramBytes: 0,
+    stackSize: 0,
+    stackLimit: 0,
+    stackPeak: 0,
+    staticBytes: 0,
+    ramBytes: 0,
     // A trace names no call sites (its calls come from the player, not from code).
     peakSites: [],
-    heapBase: HOST_HEAP_BASE, heapSize, instructions: 0, cycles: 0, seconds: 0, hostMs: performance.now() - started,
+    heapBase: HOST_HEAP_BASE,
+    heapSize,
+    instructions: 0,
+    cycles: 0,
+    seconds: 0,
+    hostMs: performance.now() - started,
     host: true,
   };
   if (message !== undefined) report.message = message;

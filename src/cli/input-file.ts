@@ -46,11 +46,14 @@ function whyUnreadable(error: unknown): string {
 }
 
 function refuseUnlessSmallRegularFile(path: string, stats: Stats, rules: InputFileRules): void {
-  if (!stats.isFile()) throw new InputError(`cannot read ${rules.what} ${path}: it is ${kindOf(stats)}, not a regular file`);
+  if (!stats.isFile())
+    throw new InputError(`cannot read ${rules.what} ${path}: it is ${kindOf(stats)}, not a regular file`);
   if (stats.size > rules.maxBytes) {
     const size = stats.size.toLocaleString('en-US');
     const most = rules.maxBytes.toLocaleString('en-US');
-    throw new InputError(`${rules.what} ${path} is ${size} bytes, more than any ${rules.what} can be (at most ${most})`);
+    throw new InputError(
+      `${rules.what} ${path} is ${size} bytes, more than any ${rules.what} can be (at most ${most})`,
+    );
   }
 }
 

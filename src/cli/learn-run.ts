@@ -30,11 +30,18 @@ export function startLearnRun(request: RunRequest): LearnRun {
   } catch {
     image = null; // the run already parsed it; symbols are a nicety here
   }
-  const replay = new HeapReplay({
-    board: prepared.board, heapBase: report.heapBase, heapSize: report.heapSize,
-    align: prepared.settings.align as 4 | 8 | 16, slLog2: prepared.settings.slLog2, extraBanks: prepared.options.extraBanks,
-    allocator: prepared.settings.allocator,
-  }, events);
+  const replay = new HeapReplay(
+    {
+      board: prepared.board,
+      heapBase: report.heapBase,
+      heapSize: report.heapSize,
+      align: prepared.settings.align as 4 | 8 | 16,
+      slLog2: prepared.settings.slLog2,
+      extraBanks: prepared.options.extraBanks,
+      allocator: prepared.settings.allocator,
+    },
+    events,
+  );
   const lastCall = events.reduce((last, event) => (event.op === 'mark' ? last : Math.max(last, event.call)), 0);
   return { prepared, report, events, image, replay, lastCall };
 }
@@ -45,10 +52,11 @@ export function startLearnRun(request: RunRequest): LearnRun {
  * forwarding to the slots without that argument, still shows the wrapper as the caller; naming it would only
  * repeat the operation, so it is left out.
  */
-const SHIM_SYMBOL = /^_?(malloc|free|realloc|calloc|memalign|aligned_alloc|posix_memalign|valloc|pvalloc|reallocf|_malloc_r|_free_r|_realloc_r|_calloc_r|_memalign_r)(\+0x[0-9a-f]+)?$/;
+const SHIM_SYMBOL =
+  /^_?(malloc|free|realloc|calloc|memalign|aligned_alloc|posix_memalign|valloc|pvalloc|reallocf|_malloc_r|_free_r|_realloc_r|_calloc_r|_memalign_r)(\+0x[0-9a-f]+)?$/;
 
 export function callerSymbol(image: ElfImage | null, caller: number): string | null {
-  return image ? symbolize(image, caller & ~1) ?? null : null;
+  return image ? (symbolize(image, caller & ~1) ?? null) : null;
 }
 
 /** " from symbol+0x12" for a firmware caller; empty when the logged caller is the C shim. */
@@ -61,12 +69,18 @@ export function fromText(symbol: string | null, caller: number): string {
 export function callText(event: HeapEvent): string {
   const [a = 0, b = 0] = event.args;
   switch (event.op) {
-    case 'malloc': return `malloc(${a})`;
-    case 'free': return `free(${hex(a)})`;
-    case 'realloc': return `realloc(${a === 0 ? 'NULL' : hex(a)}, ${b})`;
-    case 'calloc': return `calloc(${a}, ${b})`;
-    case 'memalign': return `memalign(${a}, ${b})`;
-    case 'mark': return `mark("${event.label ?? ''}")`;
+    case 'malloc':
+      return `malloc(${a})`;
+    case 'free':
+      return `free(${hex(a)})`;
+    case 'realloc':
+      return `realloc(${a === 0 ? 'NULL' : hex(a)}, ${b})`;
+    case 'calloc':
+      return `calloc(${a}, ${b})`;
+    case 'memalign':
+      return `memalign(${a}, ${b})`;
+    case 'mark':
+      return `mark("${event.label ?? ''}")`;
   }
 }
 

@@ -11,16 +11,22 @@ function formatClock(hz: number): string {
 export function boardsCommand(json: boolean, io: CliIo): number {
   const boards = listBoards();
   if (json) {
-    io.stdout.write(`${JSON.stringify({ schemaVersion: 1, command: 'boards', defaultBoard: DEFAULT_BOARD, boards }, null, 2)}\n`);
+    io.stdout.write(
+      `${JSON.stringify({ schemaVersion: 1, command: 'boards', defaultBoard: DEFAULT_BOARD, boards }, null, 2)}\n`,
+    );
     return 0;
   }
   for (const board of boards) {
     const isDefault = board.name.toLowerCase() === DEFAULT_BOARD.toLowerCase();
     const totalRam = board.ram.reduce((sum, bank) => sum + bank.size, 0);
-    io.stdout.write(`${board.name}${isDefault ? ' (default)' : ''}: ${board.cpu}, ${formatClock(board.clockHz)}, ${formatKiB(board.flash.size)} flash, ${formatKiB(totalRam)} SRAM\n`);
+    io.stdout.write(
+      `${board.name}${isDefault ? ' (default)' : ''}: ${board.cpu}, ${formatClock(board.clockHz)}, ${formatKiB(board.flash.size)} flash, ${formatKiB(totalRam)} SRAM\n`,
+    );
     io.stdout.write(`  ${board.description}\n`);
     for (const bank of board.ram) {
-      io.stdout.write(`  ${bank.name.padEnd(10)} ${hex(bank.base)}  ${formatKiB(bank.size).padStart(9)}${bank.heap ? '  heap' : ''}\n`);
+      io.stdout.write(
+        `  ${bank.name.padEnd(10)} ${hex(bank.base)}  ${formatKiB(bank.size).padStart(9)}${bank.heap ? '  heap' : ''}\n`,
+      );
     }
     io.stdout.write(`  source: ${board.source}\n\n`);
   }
@@ -38,7 +44,9 @@ export function scenariosCommand(json: boolean, io: CliIo): number {
     const needs = [
       scenario.minHeap !== undefined ? `heap ${formatKiB(scenario.minHeap)}` : undefined,
       scenario.minRam !== undefined ? `RAM ${formatKiB(scenario.minRam)}` : undefined,
-    ].filter(Boolean).join(', ');
+    ]
+      .filter(Boolean)
+      .join(', ');
     io.stdout.write(`${scenario.name}${needs ? `  (needs ${needs} with default parameters)` : ''}\n`);
     io.stdout.write(`  ${scenario.description}\n`);
     if (scenario.models) io.stdout.write(`  models: ${scenario.models}\n`);

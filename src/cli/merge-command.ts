@@ -38,8 +38,12 @@ function readShardReport(path: string): ShardReport {
   }
   const budget = raw.budget as CheckDocument['budget'] | undefined;
   if (
-    budget === null || typeof budget !== 'object' || typeof budget.digest !== 'string' ||
-    !Number.isInteger(budget.entries) || budget.entries < 1 || budget.entries > MAX_ENTRIES
+    budget === null ||
+    typeof budget !== 'object' ||
+    typeof budget.digest !== 'string' ||
+    !Number.isInteger(budget.entries) ||
+    budget.entries < 1 ||
+    budget.entries > MAX_ENTRIES
   ) {
     throw malformed('has no budget fingerprint (made by a tlsf-sim without shards?)');
   }
@@ -62,8 +66,12 @@ function readShardReport(path: string): ShardReport {
   });
   const shard = raw.shard as CheckDocument['shard'];
   if (shard !== undefined) {
-    const wellFormed = shard !== null && typeof shard === 'object' &&
-      Number.isInteger(shard.index) && Number.isInteger(shard.count) && Array.isArray(shard.entries);
+    const wellFormed =
+      shard !== null &&
+      typeof shard === 'object' &&
+      Number.isInteger(shard.index) &&
+      Number.isInteger(shard.count) &&
+      Array.isArray(shard.entries);
     if (!wellFormed) {
       throw malformed('has a malformed "shard" field');
     }
@@ -94,18 +102,25 @@ export function mergeReports(paths: string[]): CheckDocument {
     }
     if ((document.budgetFile ?? null) !== (reference.budgetFile ?? null)) {
       const theirs = document.budgetFile ?? '(none)';
-      throw new InputError(`report ${report.path} checked budget file ${theirs}, ${first.path} checked ${reference.budgetFile ?? '(none)'}`);
+      throw new InputError(
+        `report ${report.path} checked budget file ${theirs}, ${first.path} checked ${reference.budgetFile ?? '(none)'}`,
+      );
     }
-    const sameBaseline = (document.baseline?.file ?? null) === (reference.baseline?.file ?? null) &&
+    const sameBaseline =
+      (document.baseline?.file ?? null) === (reference.baseline?.file ?? null) &&
       (document.baseline?.digest ?? null) === (reference.baseline?.digest ?? null);
     if (!sameBaseline) {
       const theirs = document.baseline?.file ?? '(none)';
       const ours = reference.baseline?.file ?? '(none)';
-      throw new InputError(`report ${report.path} was compared with baseline ${theirs}, ${first.path} with ${ours} (or another version of it)`);
+      throw new InputError(
+        `report ${report.path} was compared with baseline ${theirs}, ${first.path} with ${ours} (or another version of it)`,
+      );
     }
     if (document.shard && reference.shard && document.shard.count !== reference.shard.count) {
       const theirs = `${document.shard.index}/${document.shard.count}`;
-      throw new InputError(`report ${report.path} is shard ${theirs}, ${first.path} is one of ${reference.shard.count} shards`);
+      throw new InputError(
+        `report ${report.path} is shard ${theirs}, ${first.path} is one of ${reference.shard.count} shards`,
+      );
     }
     for (const run of document.runs) {
       const entry = run.entry as number;
@@ -124,15 +139,17 @@ export function mergeReports(paths: string[]): CheckDocument {
     const shown = missing.slice(0, 10).join(', ') + (missing.length > 10 ? ', …' : '');
     const count = reference.shard?.count;
     const present = reports.map((report) => report.document.shard?.index).filter((index) => index !== undefined);
-    const absent = count === undefined
-      ? []
-      : Array.from({ length: count }, (_, index) => index + 1).filter((index) => !present.includes(index));
+    const absent =
+      count === undefined
+        ? []
+        : Array.from({ length: count }, (_, index) => index + 1).filter((index) => !present.includes(index));
     const absentText = absent.map((index) => `${index}/${count}`).join(', ');
     const hint = absent.length > 0 ? `; missing shard${absent.length === 1 ? '' : 's'} ${absentText}` : '';
     const reportCount = `${reports.length} report${reports.length === 1 ? '' : 's'}`;
     throw new InputError(`merge: budget entries ${shown} are in none of the ${reportCount}${hint}`);
   }
-  const runs = reports.flatMap((report) => report.document.runs)
+  const runs = reports
+    .flatMap((report) => report.document.runs)
     .sort((a, b) => (a.entry as number) - (b.entry as number));
   // Stable: a run's checks keep their order, runs come in entry order.
   const checks = reports.flatMap((report) => report.document.checks).sort((a, b) => a.entry! - b.entry!);
@@ -148,7 +165,7 @@ export function mergeReports(paths: string[]): CheckDocument {
 export function mergeCommand(paths: string[], flags: MergeFlags, io: CliIo): number {
   const junitFile = fileFlag(flags.junit, '--junit');
   const markdownFile = fileFlag(flags.markdown, '--markdown');
-  paths.forEach((path) => fileFlag(path, 'merge'));
+  for (const path of paths) fileFlag(path, 'merge');
   const document = mergeReports(paths);
   const colours = coloursFor(io, flags);
   writeCheckOutputs(document, { json: flags.json === true, junitFile, markdownFile, writeRunLines: true, colours }, io);

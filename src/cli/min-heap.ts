@@ -8,7 +8,12 @@ import { worstCaseBounds, type WorstCaseBounds } from './robson.js';
 import type { Palette } from './terminal.js';
 import { formatBytes, formatKiB, formatPercent } from './units.js';
 
-export interface Attempt { heapSize: number; result: string; report?: RunReport; error?: string }
+export interface Attempt {
+  heapSize: number;
+  result: string;
+  report?: RunReport;
+  error?: string;
+}
 
 /**
  * The largest single request of a run (n in the bounds): from the trace itself, or from the board's per-call
@@ -20,10 +25,14 @@ export function largestRequestOf(prepared: PreparedRun, report: RunReport): numb
   let largest = 0;
   for (const event of report.events) {
     const [first = 0, second = 0] = event.args;
-    const size = event.op === 'malloc' ? first
-      : event.op === 'realloc' || event.op === 'memalign' ? second
-      : event.op === 'calloc' ? first * second
-      : 0;
+    const size =
+      event.op === 'malloc'
+        ? first
+        : event.op === 'realloc' || event.op === 'memalign'
+          ? second
+          : event.op === 'calloc'
+            ? first * second
+            : 0;
     if (size > largest) largest = size;
   }
   return largest;
@@ -34,10 +43,14 @@ function smallestRequestOf(report: RunReport): number | undefined {
   let smallest = Number.POSITIVE_INFINITY;
   for (const event of report.events ?? []) {
     const [first = 0, second = 0] = event.args;
-    const size = event.op === 'malloc' ? first
-      : event.op === 'realloc' || event.op === 'memalign' ? second
-      : event.op === 'calloc' ? first * second
-      : 0;
+    const size =
+      event.op === 'malloc'
+        ? first
+        : event.op === 'realloc' || event.op === 'memalign'
+          ? second
+          : event.op === 'calloc'
+            ? first * second
+            : 0;
     if (size > 0 && size < smallest) smallest = size;
   }
   return Number.isFinite(smallest) ? smallest : undefined;
@@ -69,7 +82,10 @@ export interface MinHeapSearch {
  * once the search has taken over a second (min-heap draws it on a terminal).
  */
 export function bisectMinHeap(
-  request: RunRequest, full: RunReport, align: number, progress?: (low: number, high: number) => void,
+  request: RunRequest,
+  full: RunReport,
+  align: number,
+  progress?: (low: number, high: number) => void,
 ): MinHeapSearch {
   const attempts: Attempt[] = [{ heapSize: full.heapSize, result: full.result, report: full }];
   let passingUnits = Math.floor(full.heapSize / align);
@@ -111,15 +127,32 @@ export function minHeapCommand(request: RunRequest, options: { json: boolean }, 
   const label = `${first.label} on ${full.board}`;
   if (full.result !== 'ok') {
     if (options.json) {
-      io.stdout.write(`${JSON.stringify({
-        schemaVersion: REPORT_SCHEMA_VERSION, command: 'min-heap', target: first.label, board: full.board,
-        allocator: first.settings.allocator ?? 'tlsf', align,
-        slLog2: first.settings.slLog2, params: first.settings.params, minHeap: null, defaultHeap: full.heapSize,
-        belowMinimum: { heapSize: full.heapSize, result: full.result, message: full.message ?? null },
-        runs: 1, atMinimum: null, worstCase: null,
-      }, null, 2)}\n`);
+      io.stdout.write(
+        `${JSON.stringify(
+          {
+            schemaVersion: REPORT_SCHEMA_VERSION,
+            command: 'min-heap',
+            target: first.label,
+            board: full.board,
+            allocator: first.settings.allocator ?? 'tlsf',
+            align,
+            slLog2: first.settings.slLog2,
+            params: first.settings.params,
+            minHeap: null,
+            defaultHeap: full.heapSize,
+            belowMinimum: { heapSize: full.heapSize, result: full.result, message: full.message ?? null },
+            runs: 1,
+            atMinimum: null,
+            worstCase: null,
+          },
+          null,
+          2,
+        )}\n`,
+      );
     }
-    io.stderr.write(`tlsf-sim: ${label} does not complete even on the whole default heap (${formatBytes(full.heapSize)}): ${full.result}${full.message ? ` (${full.message})` : ''}\n`);
+    io.stderr.write(
+      `tlsf-sim: ${label} does not complete even on the whole default heap (${formatBytes(full.heapSize)}): ${full.result}${full.message ? ` (${full.message})` : ''}\n`,
+    );
     return EXIT_CHECK_FAILED;
   }
   const { attempts, minimum, passing, failing, showedProgress } = bisectMinHeap(request, full, align, (low, high) => {
@@ -128,49 +161,65 @@ export function minHeapCommand(request: RunRequest, options: { json: boolean }, 
   });
   if (showedProgress && io.stderr.isTTY) io.stderr.write('\r\u001b[K');
   const largestRequest = largestRequestOf(first, full);
-  const bounds: WorstCaseBounds | undefined = largestRequest === undefined
-    ? undefined
-    : worstCaseBounds(passing.peakRequested, largestRequest, align);
+  const bounds: WorstCaseBounds | undefined =
+    largestRequest === undefined ? undefined : worstCaseBounds(passing.peakRequested, largestRequest, align);
   // The half-fit heap comes with its own guarantee (o1heap's sizing formula), stated for the arena it manages.
   const smallestRequest = first.settings.allocator === 'half-fit' ? smallestRequestOf(full) : undefined;
-  const halfFitArena = bounds && smallestRequest !== undefined
-    ? halfFitWorstCaseBytes(bounds.maxLiveBytes, bounds.largestRequest, smallestRequest)
-    : undefined;
+  const halfFitArena =
+    bounds && smallestRequest !== undefined
+      ? halfFitWorstCaseBytes(bounds.maxLiveBytes, bounds.largestRequest, smallestRequest)
+      : undefined;
 
   if (options.json) {
-    io.stdout.write(`${JSON.stringify({
-      schemaVersion: REPORT_SCHEMA_VERSION,
-      command: 'min-heap',
-      target: first.label,
-      board: passing.board,
-      allocator: first.settings.allocator ?? 'tlsf',
-      align,
-      slLog2: first.settings.slLog2,
-      params: first.settings.params,
-      minHeap: minimum,
-      defaultHeap: full.heapSize,
-      belowMinimum: failing ? { heapSize: failing.heapSize, result: failing.result, message: failing.report?.message ?? failing.error ?? null } : null,
-      runs: attempts.length,
-      atMinimum: {
-        result: passing.result,
-        peakUsed: passing.peakUsed,
-        peakRequested: passing.peakRequested,
-        peakSpan: passing.peakSpan,
-        largestFreeAtPeak: passing.largestFreeAtPeak,
-        largestFree: passing.largestFree,
-        fragmentation: passing.fragmentation,
-        fragmentationAtPeak: passing.fragmentationAtPeak,
-        controlBytes: passing.controlBytes,
-        instructions: passing.instructions,
-      },
-      worstCase: bounds ? { ...bounds, ...(halfFitArena !== undefined ? { halfFitArenaBytes: halfFitArena } : {}) } : null,
-      ram: wholeNeed(minimum, passing),
-    }, null, 2)}\n`);
+    io.stdout.write(
+      `${JSON.stringify(
+        {
+          schemaVersion: REPORT_SCHEMA_VERSION,
+          command: 'min-heap',
+          target: first.label,
+          board: passing.board,
+          allocator: first.settings.allocator ?? 'tlsf',
+          align,
+          slLog2: first.settings.slLog2,
+          params: first.settings.params,
+          minHeap: minimum,
+          defaultHeap: full.heapSize,
+          belowMinimum: failing
+            ? {
+                heapSize: failing.heapSize,
+                result: failing.result,
+                message: failing.report?.message ?? failing.error ?? null,
+              }
+            : null,
+          runs: attempts.length,
+          atMinimum: {
+            result: passing.result,
+            peakUsed: passing.peakUsed,
+            peakRequested: passing.peakRequested,
+            peakSpan: passing.peakSpan,
+            largestFreeAtPeak: passing.largestFreeAtPeak,
+            largestFree: passing.largestFree,
+            fragmentation: passing.fragmentation,
+            fragmentationAtPeak: passing.fragmentationAtPeak,
+            controlBytes: passing.controlBytes,
+            instructions: passing.instructions,
+          },
+          worstCase: bounds
+            ? { ...bounds, ...(halfFitArena !== undefined ? { halfFitArenaBytes: halfFitArena } : {}) }
+            : null,
+          ram: wholeNeed(minimum, passing),
+        },
+        null,
+        2,
+      )}\n`,
+    );
     return EXIT_OK;
   }
 
   const out = (line = ''): void => void io.stdout.write(`${line}\n`);
-  out(`${colours.bold(label)}: smallest heap ${colours.bold(formatBytes(minimum))} (${formatKiB(minimum)}), align ${align}, found in ${attempts.length} runs`);
+  out(
+    `${colours.bold(label)}: smallest heap ${colours.bold(formatBytes(minimum))} (${formatKiB(minimum)}), align ${align}, found in ${attempts.length} runs`,
+  );
   out(`  ${describeWholeNeed(wholeNeed(minimum, passing))}`);
   if (failing) {
     const why = failing.report?.message ?? failing.error ?? failing.result;
@@ -181,15 +230,23 @@ export function minHeapCommand(request: RunRequest, options: { json: boolean }, 
   out(`    peak requested  ${formatBytes(passing.peakRequested)}  (M: live bytes the workload asked for)`);
   out(`    peak span       ${formatBytes(passing.peakSpan)}  (heap start to highest used byte)`);
   out(`    control bytes   ${formatBytes(passing.controlBytes)}`);
-  out(`    fragmentation   ${formatPercent(passing.fragmentation)} at the end, ${formatPercent(passing.fragmentationAtPeak)} at peak; largest free block at peak ${formatBytes(passing.largestFreeAtPeak)}`);
+  out(
+    `    fragmentation   ${formatPercent(passing.fragmentation)} at the end, ${formatPercent(passing.fragmentationAtPeak)} at peak; largest free block at peak ${formatBytes(passing.largestFreeAtPeak)}`,
+  );
   if (bounds) {
-    out(`  worst case for any request order with M = ${formatBytes(bounds.maxLiveBytes)} and largest block n = ${formatBytes(bounds.largestRequest)} (${bounds.largestRequestUnits} units of ${bounds.unitBytes} B):`);
+    out(
+      `  worst case for any request order with M = ${formatBytes(bounds.maxLiveBytes)} and largest block n = ${formatBytes(bounds.largestRequest)} (${bounds.largestRequestUnits} units of ${bounds.unitBytes} B):`,
+    );
     out(`    Robson bound    M·(1+⌈log2 n⌉) = ${formatBytes(bounds.robsonBytes)} (${formatKiB(bounds.robsonBytes)}): first fit never needs more, whatever the order;
                                      some order forces about half of it on any allocator that cannot move blocks`);
-    out(`    best fit / TLSF M·(n−2)        = ${formatBytes(bounds.bestFitBytes)} (${formatKiB(bounds.bestFitBytes)}): the guarantee o1heap quotes for best fit, which TLSF approximates`);
+    out(
+      `    best fit / TLSF M·(n−2)        = ${formatBytes(bounds.bestFitBytes)} (${formatKiB(bounds.bestFitBytes)}): the guarantee o1heap quotes for best fit, which TLSF approximates`,
+    );
     if (halfFitArena !== undefined) {
-      out(`    half fit        o1heap's H(M, n, l = ${formatBytes(smallestRequest!)}) = ${formatBytes(halfFitArena)} (${formatKiB(halfFitArena)}): `
-        + 'an arena this large never fails, 2·M·(1+⌈log2 n⌉) with headers');
+      out(
+        `    half fit        o1heap's H(M, n, l = ${formatBytes(smallestRequest!)}) = ${formatBytes(halfFitArena)} (${formatKiB(halfFitArena)}): ` +
+          'an arena this large never fails, 2·M·(1+⌈log2 n⌉) with headers',
+      );
     }
     out(`  this run needed ${formatPercent(minimum / bounds.robsonBytes)} of the Robson bound.`);
   } else {
@@ -199,12 +256,24 @@ export function minHeapCommand(request: RunRequest, options: { json: boolean }, 
 }
 
 /** The whole RAM the workload needs at the smallest heap: static data, that heap, and the stack's peak. */
-export interface WholeNeed { total: number; static: number; heap: number; stackPeak: number; stackSize: number }
+export interface WholeNeed {
+  total: number;
+  static: number;
+  heap: number;
+  stackPeak: number;
+  stackSize: number;
+}
 
 export function wholeNeed(minimumHeap: number, atMinimum: RunReport): WholeNeed {
   const statics = atMinimum.staticBytes ?? 0;
   const stackPeak = atMinimum.stackPeak ?? 0;
-  return { total: statics + minimumHeap + stackPeak, static: statics, heap: minimumHeap, stackPeak, stackSize: atMinimum.stackSize ?? 0 };
+  return {
+    total: statics + minimumHeap + stackPeak,
+    static: statics,
+    heap: minimumHeap,
+    stackPeak,
+    stackSize: atMinimum.stackSize ?? 0,
+  };
 }
 
 /** "needs 47.8 KiB of RAM: static 1.2, heap 46.7, stack 0.9 (KiB; the stack's peak of its 4 KiB)". */

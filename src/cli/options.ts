@@ -3,7 +3,12 @@ import { camelCase, classifyTarget, DEFAULT_SCENARIO } from './budget.js';
 import { LIMITS, setLimit, type Limits } from './checks.js';
 import type { RunRequest } from './engine.js';
 import { InputError, quoteInput } from './errors.js';
-import { readRunParameter, RUN_PARAMETER_FIELDS, type RunParameterFlags, type RunParameters } from './run-parameters.js';
+import {
+  readRunParameter,
+  RUN_PARAMETER_FIELDS,
+  type RunParameterFlags,
+  type RunParameters,
+} from './run-parameters.js';
 import { colourEnabled, palette, type Palette } from './terminal.js';
 
 // Option values as commander hands them over, and their translation into validated requests and limits.

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { RunReport } from '../board/index.js';
-import { execute, prepareRun, type PreparedRun, type RunRequest } from './engine.js';
+import { execute, type PreparedRun, type RunRequest } from './engine.js';
 import { usedChart, type UsedChart } from './html/used-chart.js';
 import type { RunDocument } from './compared-figures.js';
 import { InputError } from './errors.js';
@@ -27,11 +27,15 @@ export function parseJobs(text: string | undefined): number {
 }
 
 /** What a run gives besides its report document: the used-bytes chart of `check --markdown`, when asked for. */
-export interface RunExtras { chart?: UsedChart }
+export interface RunExtras {
+  chart?: UsedChart;
+}
 
 /** One run into its report document: what a worker does, and what the main thread does when it runs alone. */
 export function runToDocument(
-  prepared: PreparedRun, showProgress: boolean, wantChart = false,
+  prepared: PreparedRun,
+  showProgress: boolean,
+  wantChart = false,
   onReport?: (report: RunReport) => void,
 ): { run: RunDocument; extras: RunExtras } {
   const report = execute(prepared, showProgress);
@@ -83,7 +87,9 @@ export interface RunAllOptions {
  * delivered and the error of the earliest failing run is thrown, as a single emulator working in order would.
  */
 export async function runAll(
-  requests: RunRequest[], prepared: PreparedRun[], options: RunAllOptions,
+  requests: RunRequest[],
+  prepared: PreparedRun[],
+  options: RunAllOptions,
 ): Promise<RunDocument[]> {
   const describe = options.describeError ?? ((_index: number, error: unknown) => error);
   const workers = options.onReport ? 1 : Math.min(options.jobs, requests.length);

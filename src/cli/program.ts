@@ -7,8 +7,25 @@ import type { MapFlags } from './map-command.js';
 import type { StepFlags } from './step-command.js';
 import { DEFAULT_SCENARIO } from './budget.js';
 import { LIMITS } from './checks.js';
-import { EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, InputError, internalErrorText, isInputError, quoteInput } from './errors.js';
-import { coloursFor, defaultIo, fileFlag, runRequestFrom, targetFrom, type CheckFlags, type CliIo, type RunFlags } from './options.js';
+import {
+  EXIT_BAD_INPUT,
+  EXIT_INTERNAL,
+  EXIT_OK,
+  InputError,
+  internalErrorText,
+  isInputError,
+  quoteInput,
+} from './errors.js';
+import {
+  coloursFor,
+  defaultIo,
+  fileFlag,
+  runRequestFrom,
+  targetFrom,
+  type CheckFlags,
+  type CliIo,
+  type RunFlags,
+} from './options.js';
 import { collectSweepParam, type SweepParams } from './sweep-range.js';
 import { collectParam, parseChoice, parseSize } from './units.js';
 
@@ -16,7 +33,8 @@ export type { CliIo } from './options.js';
 
 /** Collects repeated --bank names; a bank name is a short identifier, so a long one is refused before it is echoed. */
 function collectBankName(value: string, previous: string[] = []): string[] {
-  if (value.trim() === '' || value.length > 32) throw new InputError(`--bank: ${quoteInput(value)} is not a RAM bank name`);
+  if (value.trim() === '' || value.length > 32)
+    throw new InputError(`--bank: ${quoteInput(value)} is not a RAM bank name`);
   return [...previous, value];
 }
 
@@ -28,22 +46,44 @@ const asCollector = <Collected>(collect: (value: string, previous?: Collected) =
 function addRunOptions(
   command: Command,
   boardHelp = 'board name or board JSON file (default: stm32f411re; see `tlsf-sim boards`)',
-  param: { help: string; collect: Collector } = { help: 'set a firmware parameter (repeatable)', collect: asCollector(collectParam) },
+  param: { help: string; collect: Collector } = {
+    help: 'set a firmware parameter (repeatable)',
+    collect: asCollector(collectParam),
+  },
 ): Command {
   return command
     .option('-b, --board <name>', boardHelp)
     .option('--allocator <name>', 'the heap serving malloc: tlsf (default), first-fit, best-fit or half-fit')
-    .option('--heap <size>', 'heap size from __heap_start (32768, 32K, 32KiB, 0x8000); default: what the linker script leaves')
-    .option('--stack <size>', 'stack size below the initial SP (8K); the heap then ends where it begins; default: the linked __stack_size')
+    .option(
+      '--heap <size>',
+      'heap size from __heap_start (32768, 32K, 32KiB, 0x8000); default: what the linker script leaves',
+    )
+    .option(
+      '--stack <size>',
+      'stack size below the initial SP (8K); the heap then ends where it begins; default: the linked __stack_size',
+    )
     .option('--align <n>', `allocator alignment: 4, 8 or 16 (default ${TLSF_DEFAULTS.align})`)
-    .option('--sl <n>', `second-level index bits, 1..5 (default ${TLSF_DEFAULTS.slLog2}: ${2 ** TLSF_DEFAULTS.slLog2} classes per power of two)`)
+    .option(
+      '--sl <n>',
+      `second-level index bits, 1..5 (default ${TLSF_DEFAULTS.slLog2}: ${2 ** TLSF_DEFAULTS.slLog2} classes per power of two)`,
+    )
     .option('-p, --param <name=value>', param.help, param.collect)
     .option('--max-instructions <n>', 'instruction budget before the run stops as a timeout (default 2e9)')
     .option('--timeout <duration>', 'wall-clock limit of one run: 90s, 10m, 500ms, or seconds (default 10m)')
     .option('--guard', 'trap firmware writes into allocator metadata (slower)')
-    .option('--align-check', 'fault on unaligned heap accesses the core would trap (Armv6-M: any halfword/word; Armv7-M: LDRD/STRD/LDM/STM) (slower)')
-    .option('--bank <name>', 'add a whole RAM bank (e.g. CCM) to the heap as a second pool (repeatable)', collectBankName)
-    .option('--host', 'replay a .rep trace on a host heap of any size (--heap; default 64 MiB or more), without the emulator');
+    .option(
+      '--align-check',
+      'fault on unaligned heap accesses the core would trap (Armv6-M: any halfword/word; Armv7-M: LDRD/STRD/LDM/STM) (slower)',
+    )
+    .option(
+      '--bank <name>',
+      'add a whole RAM bank (e.g. CCM) to the heap as a second pool (repeatable)',
+      collectBankName,
+    )
+    .option(
+      '--host',
+      'replay a .rep trace on a host heap of any size (--heap; default 64 MiB or more), without the emulator',
+    );
 }
 
 /** sweep's flags: the run options, with --param collected into a range and fixed values. */
@@ -63,7 +103,13 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
       // commander's own errors quote the unknown option or command whole: keep each line short.
-      writeErr: (text) => io.stderr.write(text.replace(/[^\n]{200,}/g, (line) => `${line.slice(0, 120)}… (${line.length.toLocaleString('en-US')} characters)`)),
+      writeErr: (text) =>
+        io.stderr.write(
+          text.replace(
+            /[^\n]{200,}/g,
+            (line) => `${line.slice(0, 120)}… (${line.length.toLocaleString('en-US')} characters)`,
+          ),
+        ),
     });
 
   const globalColour = (): { color?: boolean } => ({ color: program.opts<{ color?: boolean }>().color });
@@ -85,31 +131,45 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
   const check = addRunOptions(
     program
       .command('check')
-      .description('CI gate: run and hold the heap to limits; exit 0 when all hold, 1 when any is broken, 2 on bad input')
+      .description(
+        'CI gate: run and hold the heap to limits; exit 0 when all hold, 1 when any is broken, 2 on bad input',
+      )
       .argument('[target]', 'scenario, .elf or .rep; without it, checks the budget file'),
     'board name, or a comma-separated list to check on several boards',
-  )
-    .option('--budget <file>', 'budget file (default: tlsf-budget.json / .yaml / .yml in the current directory)');
+  ).option('--budget <file>', 'budget file (default: tlsf-budget.json / .yaml / .yml in the current directory)');
   for (const limit of LIMITS) check.option(limit.option, limit.help);
   check
     .option('--junit <file>', 'write JUnit XML, one testcase per check')
     .option('--markdown <file>', 'write a markdown summary table (e.g. "$GITHUB_STEP_SUMMARY")')
     .option('--json', 'print one JSON document with every check and run')
     // CI at scale (baseline.ts, parallel.ts, shard.ts): growth against a previous report, runs at once, slices.
-    .option('--baseline <file>', 'compare with a previous `check --json` or `run --json` report (old -> new per figure)')
+    .option(
+      '--baseline <file>',
+      'compare with a previous `check --json` or `run --json` report (old -> new per figure)',
+    )
     .option('--jobs <n>', 'runs at once, each on its own emulator (default: the number of CPUs)')
     .option('--shard <i/n>', 'run slice i of n of the entries (1/3, 2/3, 3/3), or auto: CI_NODE_INDEX/CI_NODE_TOTAL')
-    .option('--html-dir <dir>', 'write one HTML report page per run into <dir> (for CI artifacts; the runs then go one at a time)')
-    .action(async (target: string | undefined, flags: CheckFlags & import('./run-commands.js').ScaleFlags & { htmlDir?: string }) => {
-      if (flags.htmlDir !== undefined) await (await import('./html/page-bundle.js')).loadPageBundle();
-      const { checkCommand } = await import('./run-commands.js');
-      result.exitCode = await checkCommand(target, { ...flags, ...globalColour() }, io);
-    });
+    .option(
+      '--html-dir <dir>',
+      'write one HTML report page per run into <dir> (for CI artifacts; the runs then go one at a time)',
+    )
+    .action(
+      async (
+        target: string | undefined,
+        flags: CheckFlags & import('./run-commands.js').ScaleFlags & { htmlDir?: string },
+      ) => {
+        if (flags.htmlDir !== undefined) await (await import('./html/page-bundle.js')).loadPageBundle();
+        const { checkCommand } = await import('./run-commands.js');
+        result.exitCode = await checkCommand(target, { ...flags, ...globalColour() }, io);
+      },
+    );
 
   program
     .command('merge')
-    .description("merge the `check --json` reports of a budget's shards into the unsharded check's report and exit code")
-    .argument('<reports...>', 'the shards\' `check --shard i/n --json` outputs')
+    .description(
+      "merge the `check --json` reports of a budget's shards into the unsharded check's report and exit code",
+    )
+    .argument('<reports...>', "the shards' `check --shard i/n --json` outputs")
     .option('--junit <file>', 'write JUnit XML, one testcase per check')
     .option('--markdown <file>', 'write a markdown summary table (e.g. "$GITHUB_STEP_SUMMARY")')
     .option('--json', 'print the merged JSON document')
@@ -127,7 +187,8 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
     .option('--json', 'print one JSON document')
     .action(async (target: string | undefined, flags: RunFlags) => {
       const request = runRequestFrom(targetFrom(target, io), flags);
-      if (request.heapSize !== undefined) throw new InputError('min-heap: --heap makes no sense here; min-heap searches the heap size itself');
+      if (request.heapSize !== undefined)
+        throw new InputError('min-heap: --heap makes no sense here; min-heap searches the heap size itself');
       const { minHeapCommand } = await import('./min-heap.js');
       result.exitCode = minHeapCommand(request, { json: flags.json === true }, io, coloursFor(io, globalColour()));
     });
@@ -135,10 +196,15 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
   addRunOptions(
     program
       .command('sweep')
-      .description('run a target across a range of one firmware parameter: figures per value, the largest that completes, a fit of peak use')
+      .description(
+        'run a target across a range of one firmware parameter: figures per value, the largest that completes, a fit of peak use',
+      )
       .argument('[target]', `scenario, .elf or .rep (default: ${DEFAULT_SCENARIO})`),
     undefined,
-    { help: 'the parameter to sweep, name=FROM:TO[:STEP]; or a fixed name=value (repeatable)', collect: asCollector(collectSweepParam) },
+    {
+      help: 'the parameter to sweep, name=FROM:TO[:STEP]; or a fixed name=value (repeatable)',
+      collect: asCollector(collectSweepParam),
+    },
   )
     .option('--jobs <n>', 'runs at once, each on its own emulator (default: the number of CPUs)')
     .option('--markdown <file>', 'write the table as markdown')
@@ -150,7 +216,14 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
       const { parseJobs } = await import('./parallel.js');
       const markdown = fileFlag(flags.markdown, '--markdown');
       const colours = coloursFor(io, globalColour());
-      result.exitCode = await sweepCommand(request, param, { json: flags.json, markdown }, parseJobs(flags.jobs), io, colours);
+      result.exitCode = await sweepCommand(
+        request,
+        param,
+        { json: flags.json, markdown },
+        parseJobs(flags.jobs),
+        io,
+        colours,
+      );
     });
 
   addRunOptions(
@@ -174,7 +247,9 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
   addRunOptions(
     program
       .command('step')
-      .description('step through heap calls: how TLSF placed each block (class, search, split, merge), with a one-line heap map')
+      .description(
+        'step through heap calls: how TLSF placed each block (class, search, split, merge), with a one-line heap map',
+      )
       .argument('[target]', `scenario, .elf or .rep (default: ${DEFAULT_SCENARIO})`),
   )
     .option('--from <call>', 'first heap call to show (default 1)')
@@ -190,7 +265,9 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
   addRunOptions(
     program
       .command('compare')
-      .description('the same target under each heap (tlsf, first-fit, best-fit, half-fit): one table of peaks, smallest heap and work per call')
+      .description(
+        'the same target under each heap (tlsf, first-fit, best-fit, half-fit): one table of peaks, smallest heap and work per call',
+      )
       .argument('[target]', `scenario, .elf or .rep (default: ${DEFAULT_SCENARIO})`),
   )
     .option('--allocators <names>', 'comma-separated heaps to compare (default: all four)')
@@ -206,7 +283,9 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
   addRunOptions(
     program
       .command('report')
-      .description('write one self-contained HTML page of a run: timeline, bytes by call site, heap map, TLSF step-through')
+      .description(
+        'write one self-contained HTML page of a run: timeline, bytes by call site, heap map, TLSF step-through',
+      )
       .argument('[target]', `scenario, .elf or .rep (default: ${DEFAULT_SCENARIO})`),
   )
     .option('-o, --output <file>', 'the HTML file to write (default tlsf-report.html)')
@@ -269,7 +348,10 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
   const addFirmwareFlagOptions = (command: Command): Command =>
     command
       .option('-b, --board <name>', 'board name or board JSON file (required)')
-      .option('--stack <size>', 'stack size linked into the image (default: 4 KiB; 2 KiB on boards with 16 KiB of RAM or less)')
+      .option(
+        '--stack <size>',
+        'stack size linked into the image (default: 4 KiB; 2 KiB on boards with 16 KiB of RAM or less)',
+      )
       .option('-O, --optimize <level>', 'optimisation level: 0, 1, 2, 3, s, g, z or fast (default s)')
       .option('--libc <name>', 'C library: newlib-nano (default) or picolibc')
       .option('--no-float-io', 'leave floating-point printf/scanf out (saves flash; %g then prints nothing)');
@@ -277,7 +359,9 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
   addFirmwareFlagOptions(
     program
       .command('build')
-      .description('compile and link C/C++ sources with the tlsf-sim runtime for a board (arm-none-eabi-gcc); flags after -- go to the compiler')
+      .description(
+        'compile and link C/C++ sources with the tlsf-sim runtime for a board (arm-none-eabi-gcc); flags after -- go to the compiler',
+      )
       .argument('<sources...>', '.c, .cpp/.cc/.cxx, .s/.S, .o or .a files'),
   )
     .option('-o, --output <file>', 'the ELF to write (default: the first source with .elf)')
@@ -288,7 +372,10 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
     .action(async (sources: string[], ownFlags: import('./build/build-command.js').BuildFlags) => {
       // --verbose is also the program's own option (stack of an internal error), which commander gives to the
       // program wherever it stands; here it means the compiler commands too.
-      const flags = { ...ownFlags, verbose: ownFlags.verbose === true || program.opts<{ verbose?: boolean }>().verbose === true };
+      const flags = {
+        ...ownFlags,
+        verbose: ownFlags.verbose === true || program.opts<{ verbose?: boolean }>().verbose === true,
+      };
       // Commander hands the words after `--` over as more sources; they are compiler flags.
       const rawArgs = (program as unknown as { rawArgs?: string[] }).rawArgs ?? [];
       const dash = rawArgs.indexOf('--');

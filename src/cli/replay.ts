@@ -1,5 +1,13 @@
 import {
-  classRange, CountedHeap, inspectControl, mapBlockSize, nextFreeLink, Tlsf, tlsfGeometry, type HeapKind, type TlsfGeometry,
+  classRange,
+  CountedHeap,
+  inspectControl,
+  mapBlockSize,
+  nextFreeLink,
+  Tlsf,
+  tlsfGeometry,
+  type HeapKind,
+  type TlsfGeometry,
 } from '../allocator/index.js';
 import type { BoardProfile, HeapEvent } from '../board/index.js';
 import { InputError } from './errors.js';
@@ -27,9 +35,16 @@ export interface ReplaySetup {
 /** TLSF, or one of the heaps it is compared with (they share walk, stats, poolList and the peak counters). */
 export type ReplayHeap = Tlsf | CountedHeap;
 
-interface MemoryGroup { base: number; size: number; memory: ArrayBuffer | null }
+interface MemoryGroup {
+  base: number;
+  size: number;
+  memory: ArrayBuffer | null;
+}
 
-export interface SizeClass { fl: number; sl: number }
+export interface SizeClass {
+  fl: number;
+  sl: number;
+}
 
 export interface HeapBlock {
   /** Header address. */
@@ -76,7 +91,12 @@ export interface HeapSnapshot {
   problems: string[];
 }
 
-export interface Divergence { call: number; op: string; logged: number; replayed: number | string }
+export interface Divergence {
+  call: number;
+  op: string;
+  logged: number;
+  replayed: number | string;
+}
 
 /** A fresh heap shaped like the board's, and the run's calls applied to it one at a time. */
 export class HeapReplay {
@@ -89,7 +109,10 @@ export class HeapReplay {
   position = 0;
   divergence: Divergence | null = null;
 
-  constructor(readonly setup: ReplaySetup, readonly events: HeapEvent[]) {
+  constructor(
+    readonly setup: ReplaySetup,
+    readonly events: HeapEvent[],
+  ) {
     const { board } = setup;
     this.groups = groupBanks(board);
     this.geometry = tlsfGeometry({ align: setup.align, slLog2: setup.slLog2 });
@@ -102,10 +125,15 @@ export class HeapReplay {
     const main = this.groupOf(setup.heapBase);
     const allocator = setup.allocator ?? 'tlsf';
     const heap = heapFactory(allocator)(this.memoryOf(main), {
-      base: main.base, offset: setup.heapBase - main.base, length: this.mainLength, align: setup.align, slLog2: setup.slLog2,
+      base: main.base,
+      offset: setup.heapBase - main.base,
+      length: this.mainLength,
+      align: setup.align,
+      slLog2: setup.slLog2,
     });
     // The board's factory is typed as its narrow HeapAllocator; the learner views need the inspection API.
-    if (!(heap instanceof Tlsf) && !(heap instanceof CountedHeap)) throw new Error(`the ${allocator} heap factory did not return one of this project's heaps`);
+    if (!(heap instanceof Tlsf) && !(heap instanceof CountedHeap))
+      throw new Error(`the ${allocator} heap factory did not return one of this project's heaps`);
     this.heap = heap;
     for (const bank of extra) {
       const group = this.groupOf(bank.base);
@@ -115,13 +143,19 @@ export class HeapReplay {
 
   /** The TLSF heap, for what only TLSF has (classes, bitmaps); a one-line error for another heap. */
   get tlsf(): Tlsf {
-    if (!(this.heap instanceof Tlsf)) throw new InputError(`this view explains TLSF's classes and bitmaps; the run used the ${this.heap.kind} heap (use map, or --allocator tlsf)`);
+    if (!(this.heap instanceof Tlsf))
+      throw new InputError(
+        `this view explains TLSF's classes and bitmaps; the run used the ${this.heap.kind} heap (use map, or --allocator tlsf)`,
+      );
     return this.heap;
   }
 
   private groupOf(address: number): MemoryGroup {
-    const group = this.groups.find((candidate) => address >= candidate.base && address < candidate.base + candidate.size);
-    if (!group) throw new Error(`heap address ${formatHex(address)} is in no RAM bank of board ${this.setup.board.name}`);
+    const group = this.groups.find(
+      (candidate) => address >= candidate.base && address < candidate.base + candidate.size,
+    );
+    if (!group)
+      throw new Error(`heap address ${formatHex(address)} is in no RAM bank of board ${this.setup.board.name}`);
     return group;
   }
 
@@ -142,19 +176,32 @@ export class HeapReplay {
     let replayed: number | string = 0;
     try {
       switch (event.op) {
-        case 'malloc': replayed = heap.malloc(event.args[0]!); break;
-        case 'calloc': replayed = heap.calloc(event.args[0]!, event.args[1]!); break;
-        case 'realloc': replayed = heap.realloc(event.args[0]!, event.args[1]!); break;
+        case 'malloc':
+          replayed = heap.malloc(event.args[0]!);
+          break;
+        case 'calloc':
+          replayed = heap.calloc(event.args[0]!, event.args[1]!);
+          break;
+        case 'realloc':
+          replayed = heap.realloc(event.args[0]!, event.args[1]!);
+          break;
         case 'memalign': {
           // The board answers a non-power-of-two alignment (or an allocator refusal) with 0 itself.
           const alignment = event.args[0]!;
           if (alignment !== 0 && (alignment & (alignment - 1)) === 0) {
-            try { replayed = heap.memalign(alignment, event.args[1]!); } catch { replayed = 0; }
+            try {
+              replayed = heap.memalign(alignment, event.args[1]!);
+            } catch {
+              replayed = 0;
+            }
           }
           break;
         }
-        case 'free': if (event.args[0] !== 0) heap.free(event.args[0]!); break;
-        case 'mark': break;
+        case 'free':
+          if (event.args[0] !== 0) heap.free(event.args[0]!);
+          break;
+        case 'mark':
+          break;
       }
     } catch (error) {
       replayed = `threw ${(error as Error).message}`;
@@ -164,10 +211,14 @@ export class HeapReplay {
       this.divergence = { call: event.call, op: event.op, logged: event.result, replayed };
       return null;
     }
-    if (event.op === 'free' || (event.op === 'realloc' && event.args[0] !== 0 && (replayed !== 0 || event.args[1] === 0))) {
+    if (
+      event.op === 'free' ||
+      (event.op === 'realloc' && event.args[0] !== 0 && (replayed !== 0 || event.args[1] === 0))
+    ) {
       this.allocatedBy.delete(event.args[0]!);
     }
-    if (event.op !== 'free' && event.op !== 'mark' && event.result !== 0) this.allocatedBy.set(event.result, event.call);
+    if (event.op !== 'free' && event.op !== 'mark' && event.result !== 0)
+      this.allocatedBy.set(event.result, event.call);
     this.position++;
     return event;
   }
@@ -192,16 +243,21 @@ export class HeapReplay {
     let freeBytes = 0;
     let largestFree = 0;
     heap.walk((block) => {
-      const pool = pools.findIndex((candidate) => block.header >= candidate.firstBlock && block.header < candidate.sentinel);
+      const pool = pools.findIndex(
+        (candidate) => block.header >= candidate.firstBlock && block.header < candidate.sentinel,
+      );
       if (block.used) usedBytes += block.blockSize;
       else {
         freeBytes += block.blockSize;
         largestFree = Math.max(largestFree, block.blockSize);
       }
       blocks.push({
-        header: block.header, address: block.addr, blockSize: block.blockSize, used: block.used,
+        header: block.header,
+        address: block.addr,
+        blockSize: block.blockSize,
+        used: block.used,
         sizeClass: block.used || !isTlsf ? null : this.classOf(block.blockSize),
-        allocatedBy: block.used ? this.allocatedBy.get(block.addr) ?? null : null,
+        allocatedBy: block.used ? (this.allocatedBy.get(block.addr) ?? null) : null,
         pool: Math.max(pool, 0),
       });
     });
@@ -209,10 +265,18 @@ export class HeapReplay {
       // The other heaps keep no TLSF bitmaps; their own check() says whether lists and walk agree.
       const { errors } = heap.check();
       return {
-        blocks, usedBytes, freeBytes,
-        usedBlocks: blocks.filter((block) => block.used).length, freeBlocks: blocks.filter((block) => !block.used).length, largestFree,
+        blocks,
+        usedBytes,
+        freeBytes,
+        usedBlocks: blocks.filter((block) => block.used).length,
+        freeBlocks: blocks.filter((block) => !block.used).length,
+        largestFree,
         fragmentation: freeBytes === 0 ? 0 : 1 - largestFree / freeBytes,
-        firstLevelBitmap: 0, secondLevelBitmaps: [], freeLists: [], consistent: errors.length === 0, problems: errors,
+        firstLevelBitmap: 0,
+        secondLevelBitmaps: [],
+        freeLists: [],
+        consistent: errors.length === 0,
+        problems: errors,
       };
     }
     const problems: string[] = [];
@@ -225,18 +289,28 @@ export class HeapReplay {
     for (let fl = 0; fl < control.flCount; fl++) {
       const rowBit = ((firstLevelBitmap >>> fl) & 1) === 1;
       const rowBits = secondLevelBitmaps[fl]!;
-      if (rowBit !== (rowBits !== 0)) problems.push(`first-level bit ${fl} is ${rowBit ? 'set' : 'clear'} but row ${fl}'s second-level bitmap is ${formatHex(rowBits)}`);
+      if (rowBit !== (rowBits !== 0))
+        problems.push(
+          `first-level bit ${fl} is ${rowBit ? 'set' : 'clear'} but row ${fl}'s second-level bitmap is ${formatHex(rowBits)}`,
+        );
       for (let sl = 0; sl < control.slCount; sl++) {
         const head = control.heads[fl]![sl]!;
         const bit = ((rowBits >>> sl) & 1) === 1;
-        if (bit !== (head !== 0)) problems.push(`class (${fl}, ${sl}): bitmap bit ${bit ? 'set' : 'clear'} but list head ${formatHex(head)}`);
+        if (bit !== (head !== 0))
+          problems.push(`class (${fl}, ${sl}): bitmap bit ${bit ? 'set' : 'clear'} but list head ${formatHex(head)}`);
         if (head === 0) continue;
         const list: number[] = [];
         let bytes = 0;
         for (let node = head; node !== 0 && list.length <= blocks.length; node = nextFreeLink(heap, node) >>> 0) {
           const block = freeHeaders.get(node);
-          if (!block) { problems.push(`class (${fl}, ${sl}) lists ${formatHex(node)}, which the walk does not find free`); break; }
-          if (block.sizeClass!.fl !== fl || block.sizeClass!.sl !== sl) problems.push(`block ${formatHex(node)} of ${block.blockSize} B belongs in class (${block.sizeClass!.fl}, ${block.sizeClass!.sl}), listed in (${fl}, ${sl})`);
+          if (!block) {
+            problems.push(`class (${fl}, ${sl}) lists ${formatHex(node)}, which the walk does not find free`);
+            break;
+          }
+          if (block.sizeClass!.fl !== fl || block.sizeClass!.sl !== sl)
+            problems.push(
+              `block ${formatHex(node)} of ${block.blockSize} B belongs in class (${block.sizeClass!.fl}, ${block.sizeClass!.sl}), listed in (${fl}, ${sl})`,
+            );
           list.push(node);
           bytes += block.blockSize;
         }
@@ -244,12 +318,21 @@ export class HeapReplay {
         freeLists.push({ fl, sl, ...classRange(this.geometry, fl, sl), blocks: list, bytes });
       }
     }
-    if (listed !== freeHeaders.size) problems.push(`the free lists hold ${listed} blocks, the walk finds ${freeHeaders.size} free`);
+    if (listed !== freeHeaders.size)
+      problems.push(`the free lists hold ${listed} blocks, the walk finds ${freeHeaders.size} free`);
     return {
-      blocks, usedBytes, freeBytes,
-      usedBlocks: blocks.length - freeHeaders.size, freeBlocks: freeHeaders.size, largestFree,
+      blocks,
+      usedBytes,
+      freeBytes,
+      usedBlocks: blocks.length - freeHeaders.size,
+      freeBlocks: freeHeaders.size,
+      largestFree,
       fragmentation: freeBytes === 0 ? 0 : 1 - largestFree / freeBytes,
-      firstLevelBitmap, secondLevelBitmaps, freeLists, consistent: problems.length === 0, problems,
+      firstLevelBitmap,
+      secondLevelBitmaps,
+      freeLists,
+      consistent: problems.length === 0,
+      problems,
     };
   }
 }

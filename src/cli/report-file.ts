@@ -26,7 +26,8 @@ export function readJsonReport(path: string, what: string): Record<string, unkno
   const document = parsed as Record<string, unknown>;
   const version = document.schemaVersion;
   if (version !== REPORT_SCHEMA_VERSION) {
-    const shown = typeof version === 'number' ? String(version) : version === undefined ? 'none' : quoteInput(String(version));
+    const shown =
+      typeof version === 'number' ? String(version) : version === undefined ? 'none' : quoteInput(String(version));
     throw new InputError(
       `${what} ${path} has schema version ${shown}; this tlsf-sim reads version ${REPORT_SCHEMA_VERSION} (make it with the same tlsf-sim)`,
     );

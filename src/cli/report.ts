@@ -67,19 +67,29 @@ export interface StoppedAt {
   reason: 'branch-to-self' | 'wait-for-interrupt' | 'instruction-budget' | 'wall-clock';
 }
 
-export interface EngineFigures { path: string; version: string; source: string }
+export interface EngineFigures {
+  path: string;
+  version: string;
+  source: string;
+}
 
 /** Where the engine's library came from, as the text report names it (engine-locate.ts's sources). */
 const ENGINE_SOURCE_TEXT: Record<string, string> = {
-  UNICORN_LIB: 'UNICORN_LIB', project: 'pip', python: 'Python package', homebrew: 'Homebrew',
-  'source-build': 'source build', system: 'system',
+  UNICORN_LIB: 'UNICORN_LIB',
+  project: 'pip',
+  python: 'Python package',
+  homebrew: 'Homebrew',
+  'source-build': 'source build',
+  system: 'system',
 };
 
 /** "Unicorn 2.1.4 (pip, .cache/unicorn-py/unicorn/lib/libunicorn.so.2)": paths under `base` shown relative to it. */
 export function describeEngine(engine: EngineFigures, base = process.cwd()): string {
   const inside = relative(base, engine.path);
-  const path = inside !== '' && !inside.startsWith('..') && !inside.startsWith(sep) && !/^[a-z]:/i.test(inside)
-    ? inside : engine.path;
+  const path =
+    inside !== '' && !inside.startsWith('..') && !inside.startsWith(sep) && !/^[a-z]:/i.test(inside)
+      ? inside
+      : engine.path;
   return `Unicorn ${engine.version} (${ENGINE_SOURCE_TEXT[engine.source] ?? engine.source}, ${path})`;
 }
 
@@ -94,13 +104,14 @@ const STOP_REASON_TEXT: Record<StoppedAt['reason'], string> = {
  * How the run was configured: the run parameters as the run used them (defaults filled in), with what and
  * where it ran, echoed into reports so a JSON file is self-describing.
  */
-export type RunSettings = RunParameters & Required<Pick<RunParameters, 'align' | 'slLog2' | 'params' | 'guard' | 'alignmentCheck'>> & {
-  target: string;
-  targetKind: 'scenario' | 'elf' | 'trace';
-  boardName: string;
-  cpu?: string;
-  clockHz?: number;
-};
+export type RunSettings = RunParameters &
+  Required<Pick<RunParameters, 'align' | 'slLog2' | 'params' | 'guard' | 'alignmentCheck'>> & {
+    target: string;
+    targetKind: 'scenario' | 'elf' | 'trace';
+    boardName: string;
+    cpu?: string;
+    clockHz?: number;
+  };
 
 /** Bumped only when a field is removed or changes meaning; adding fields keeps the version. */
 export const REPORT_SCHEMA_VERSION = 1;
@@ -143,7 +154,9 @@ export function runReportJson(report: RunReportFigures, settings: RunSettings): 
     cycles: report.cycles,
     seconds: report.seconds,
     hostMs: Math.round(report.hostMs * 1000) / 1000,
-    engine: report.engine ? { path: report.engine.path, version: report.engine.version, source: report.engine.source } : null,
+    engine: report.engine
+      ? { path: report.engine.path, version: report.engine.version, source: report.engine.source }
+      : null,
     fault: report.fault ?? null,
     stoppedAt: report.stoppedAt ?? null,
     assertion: report.assertion ?? null,
@@ -155,11 +168,13 @@ export function runReportJson(report: RunReportFigures, settings: RunSettings): 
 /** What the heap line says about the allocator: TLSF's knobs, or which other heap ran. */
 function heapKindText(settings: RunSettings): string {
   const allocator = settings.allocator ?? 'tlsf';
-  return allocator === 'tlsf' ? `align ${settings.align}, SL 2^${settings.slLog2}` : `${allocator} heap, align ${settings.align}`;
+  return allocator === 'tlsf'
+    ? `align ${settings.align}, SL 2^${settings.slLog2}`
+    : `${allocator} heap, align ${settings.align}`;
 }
 
 const CONTROL_TEXT = {
-  'tlsf': 'TLSF bitmaps and free-list heads',
+  tlsf: 'TLSF bitmaps and free-list heads',
   'first-fit': 'free-list start node and end marker',
   'best-fit': 'free-list head unit and end unit',
   'half-fit': 'bin bitmap and 32 bin heads',
@@ -169,7 +184,10 @@ const CONTROL_TEXT = {
 function peakSitesJson(sites: readonly PeakSiteFigures[]): Record<string, unknown>[] {
   return sites.map((entry) => {
     const json: Record<string, unknown> = {
-      site: entry.site, symbol: entry.symbol, offset: entry.offset, address: entry.address,
+      site: entry.site,
+      symbol: entry.symbol,
+      offset: entry.offset,
+      address: entry.address,
     };
     if (entry.file !== undefined) json.file = entry.file;
     if (entry.line !== undefined) json.line = entry.line;
@@ -196,15 +214,19 @@ function peakHolderLines(sites: readonly PeakSiteFigures[], peakUsed: number): s
   ];
   for (const entry of shown) {
     const place = entry.file !== undefined && entry.line !== undefined ? `  ${entry.file}:${entry.line}` : '';
-    lines.push(`    ${entry.site.padEnd(nameWidth)}  ${blockCount(entry.blocks).padStart(blocksWidth)}  `
-      + `${formatBytes(entry.bytes).padStart(bytesWidth)}  ${share(entry.bytes).padStart(6)}${place}`);
+    lines.push(
+      `    ${entry.site.padEnd(nameWidth)}  ${blockCount(entry.blocks).padStart(blocksWidth)}  ` +
+        `${formatBytes(entry.bytes).padStart(bytesWidth)}  ${share(entry.bytes).padStart(6)}${place}`,
+    );
   }
   const rest = sites.slice(PEAK_HOLDERS_SHOWN);
   if (rest.length > 0) {
     const restBytes = rest.reduce((sum, entry) => sum + entry.bytes, 0);
     const restBlocks = rest.reduce((sum, entry) => sum + entry.blocks, 0);
-    lines.push(`    (${rest.length} more site${rest.length === 1 ? '' : 's'}: ${blockCount(restBlocks)}, `
-      + `${formatBytes(restBytes)}, ${share(restBytes)})`);
+    lines.push(
+      `    (${rest.length} more site${rest.length === 1 ? '' : 's'}: ${blockCount(restBlocks)}, ` +
+        `${formatBytes(restBytes)}, ${share(restBytes)})`,
+    );
   }
   return lines;
 }
@@ -225,44 +247,69 @@ const count = (value: number): string => value.toLocaleString('en-US');
 export function formatRunReport(report: RunReportFigures, settings: RunSettings, colours: Palette): string {
   const ok = report.result === 'ok';
   const resultText = ok ? colours.green(report.result) : colours.red(report.result);
-  const boardFacts = [settings.cpu, settings.clockHz ? formatClock(settings.clockHz) : undefined].filter(Boolean).join(', ');
+  const boardFacts = [settings.cpu, settings.clockHz ? formatClock(settings.clockHz) : undefined]
+    .filter(Boolean)
+    .join(', ');
   const lines: string[] = [];
-  lines.push(`${colours.bold(settings.target)} on ${report.board}${boardFacts ? ` (${boardFacts})` : ''}: ${resultText}`);
+  lines.push(
+    `${colours.bold(settings.target)} on ${report.board}${boardFacts ? ` (${boardFacts})` : ''}: ${resultText}`,
+  );
   if (!ok && report.message) lines.push(`  ${colours.red('stopped')}         ${report.message}`);
   if (report.stoppedAt) {
     const stop = report.stoppedAt;
-    lines.push(`  stopped at      pc ${hex(stop.pc)}${stop.symbol ? ` in ${stop.symbol}` : ''}: ${STOP_REASON_TEXT[stop.reason] ?? stop.reason}`);
+    lines.push(
+      `  stopped at      pc ${hex(stop.pc)}${stop.symbol ? ` in ${stop.symbol}` : ''}: ${STOP_REASON_TEXT[stop.reason] ?? stop.reason}`,
+    );
   }
   if (report.fault) {
     const fault = report.fault;
     const where = fault.address === undefined ? '' : ` at ${hex(fault.address)}`;
-    lines.push(`  fault           ${fault.kind}, ${fault.size} bytes${where}, pc ${hex(fault.pc)}${fault.symbol ? ` in ${fault.symbol}` : ''}`);
+    lines.push(
+      `  fault           ${fault.kind}, ${fault.size} bytes${where}, pc ${hex(fault.pc)}${fault.symbol ? ` in ${fault.symbol}` : ''}`,
+    );
     if (fault.nearestBlock) lines.push(`                  ${fault.nearestBlock}`);
   }
   if (report.assertion) {
     lines.push(`  assertion       ${report.assertion.file}:${report.assertion.line}: ${report.assertion.expression}`);
   }
   lines.push(...formatStackOverflow(report));
-  const paramText = Object.entries(settings.params).map(([name, value]) => `${name}=${value}`).join(' ');
-  lines.push(`  heap            ${hex(report.heapBase)}, ${formatKiB(report.heapSize)} (${formatBytes(report.heapSize)}), ${heapKindText(settings)}`);
+  const paramText = Object.entries(settings.params)
+    .map(([name, value]) => `${name}=${value}`)
+    .join(' ');
+  lines.push(
+    `  heap            ${hex(report.heapBase)}, ${formatKiB(report.heapSize)} (${formatBytes(report.heapSize)}), ${heapKindText(settings)}`,
+  );
   if (paramText) lines.push(`  parameters      ${paramText}`);
   const ops = report.ops;
-  lines.push(`  operations      malloc ${count(ops.malloc)}, free ${count(ops.free)}, realloc ${count(ops.realloc)}, calloc ${count(ops.calloc)}, memalign ${count(ops.memalign)}, failed ${ops.failed ? colours.yellow(count(ops.failed)) : '0'}`);
+  lines.push(
+    `  operations      malloc ${count(ops.malloc)}, free ${count(ops.free)}, realloc ${count(ops.realloc)}, calloc ${count(ops.calloc)}, memalign ${count(ops.memalign)}, failed ${ops.failed ? colours.yellow(count(ops.failed)) : '0'}`,
+  );
   lines.push(`  peak used       ${formatBytes(report.peakUsed).padEnd(12)} used blocks, headers included`);
   lines.push(`  peak requested  ${formatBytes(report.peakRequested).padEnd(12)} live bytes the firmware asked for`);
   lines.push(`  peak span       ${formatBytes(report.peakSpan).padEnd(12)} heap start to the highest used byte`);
-  lines.push(`  largest free    ${formatBytes(report.largestFreeAtPeak).padEnd(12)} at peak, ${formatBytes(report.largestFree)} at the end`);
-  const atPeak = report.fragmentationAtPeak === undefined ? '' : `, ${formatPercent(report.fragmentationAtPeak)} at peak`;
-  lines.push(`  fragmentation   ${formatPercent(report.fragmentation)} at the end${atPeak} (1 - largest free / free bytes)`);
-  lines.push(`  control bytes   ${formatBytes(report.controlBytes).padEnd(12)} ${CONTROL_TEXT[settings.allocator ?? 'tlsf']}`);
+  lines.push(
+    `  largest free    ${formatBytes(report.largestFreeAtPeak).padEnd(12)} at peak, ${formatBytes(report.largestFree)} at the end`,
+  );
+  const atPeak =
+    report.fragmentationAtPeak === undefined ? '' : `, ${formatPercent(report.fragmentationAtPeak)} at peak`;
+  lines.push(
+    `  fragmentation   ${formatPercent(report.fragmentation)} at the end${atPeak} (1 - largest free / free bytes)`,
+  );
+  lines.push(
+    `  control bytes   ${formatBytes(report.controlBytes).padEnd(12)} ${CONTROL_TEXT[settings.allocator ?? 'tlsf']}`,
+  );
   lines.push(...formatRamBudget(report));
   lines.push(...peakHolderLines(report.peakSites ?? [], report.peakUsed));
   const clock = settings.clockHz ? ` at ${formatClock(settings.clockHz)}` : '';
   if (settings.host) {
     const took = `${report.hostMs.toFixed(0)} ms`;
-    lines.push(`  ran on          the host: the ${settings.allocator ?? 'tlsf'} heap replayed the trace without the emulator, no instruction counts (${took})`);
+    lines.push(
+      `  ran on          the host: the ${settings.allocator ?? 'tlsf'} heap replayed the trace without the emulator, no instruction counts (${took})`,
+    );
   } else {
-    lines.push(`  instructions    ${count(report.instructions)}, ~${count(report.cycles)} cycles, ~${formatSeconds(report.seconds)}${clock} (host ${report.hostMs.toFixed(0)} ms)`);
+    lines.push(
+      `  instructions    ${count(report.instructions)}, ~${count(report.cycles)} cycles, ~${formatSeconds(report.seconds)}${clock} (host ${report.hostMs.toFixed(0)} ms)`,
+    );
     if (report.engine) lines.push(`  engine          ${describeEngine(report.engine)}`);
   }
   const output = report.output.replace(/\s+$/, '');
@@ -323,7 +370,9 @@ function formatStackOverflow(report: RunReportFigures): string[] {
   const overflow = report.stackOverflow;
   if (!overflow) return [];
   const wrote = overflow.address === undefined ? '' : `, wrote ${hex(overflow.address)}`;
-  return [`  stack overflow  pc ${hex(overflow.pc)}${overflow.symbol ? ` in ${overflow.symbol}` : ''}, sp ${hex(overflow.sp)}${wrote}, limit ${hex(overflow.limit)}, ${count(overflow.depth)} bytes deep`];
+  return [
+    `  stack overflow  pc ${hex(overflow.pc)}${overflow.symbol ? ` in ${overflow.symbol}` : ''}, sp ${hex(overflow.sp)}${wrote}, limit ${hex(overflow.limit)}, ${count(overflow.depth)} bytes deep`,
+  ];
 }
 
 function formatRamBudget(report: RunReportFigures): string[] {
@@ -339,14 +388,18 @@ function formatRamBudget(report: RunReportFigures): string[] {
 
 /** The RAM budget of each run as a markdown table, after the checks in `check --markdown`. */
 /** The RAM table of `check --markdown`, from the runs' report documents (their `ram` field). */
-export function ramBudgetMarkdown(runs: readonly { target?: unknown; board?: unknown; peakUsed?: unknown; ram?: unknown }[]): string {
+export function ramBudgetMarkdown(
+  runs: readonly { target?: unknown; board?: unknown; peakUsed?: unknown; ram?: unknown }[],
+): string {
   const rows = runs.flatMap((run) => {
     const budget = run.ram as RamBudget | null | undefined;
     if (!budget) return [];
     const cell = (text: unknown) => String(text).replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-    return [`| ${cell(run.target)} | ${cell(run.board)} | ${formatKiB(budget.total)} | ${formatKiB(budget.static)} | ` +
-      `${formatKiB(budget.heapSize)} / ${formatKiB(Number(run.peakUsed))} / ${formatKiB(budget.heapPeakSpan)} | ` +
-      `${formatKiB(budget.stackSize)} / ${formatKiB(budget.stackPeak)} | ${formatKiB(budget.free)} | ${formatKiB(budget.needed)} |`];
+    return [
+      `| ${cell(run.target)} | ${cell(run.board)} | ${formatKiB(budget.total)} | ${formatKiB(budget.static)} | ` +
+        `${formatKiB(budget.heapSize)} / ${formatKiB(Number(run.peakUsed))} / ${formatKiB(budget.heapPeakSpan)} | ` +
+        `${formatKiB(budget.stackSize)} / ${formatKiB(budget.stackPeak)} | ${formatKiB(budget.free)} | ${formatKiB(budget.needed)} |`,
+    ];
   });
   if (rows.length === 0) return '';
   return [

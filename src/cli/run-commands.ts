@@ -3,11 +3,23 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { reportFileName, writeReportPage } from './html/report-command.js';
 import type { UsedChart } from './html/used-chart.js';
 import {
-  compareRuns, expectedCost, growthOutcomes, loadBaseline, matchBaseline, sitesOf, withPeakSites, type Comparison,
+  compareRuns,
+  expectedCost,
+  growthOutcomes,
+  loadBaseline,
+  matchBaseline,
+  sitesOf,
+  withPeakSites,
+  type Comparison,
 } from './baseline.js';
 import { findDefaultBudgetFile, loadBudgetFile, type BudgetJob } from './budget.js';
 import {
-  checkDocument, formatRunChecks, labelWidthOf, runLabel, writeCheckOutputs, type CheckDocument,
+  checkDocument,
+  formatRunChecks,
+  labelWidthOf,
+  runLabel,
+  writeCheckOutputs,
+  type CheckDocument,
 } from './check-report.js';
 import { evaluateChecks, type CheckOutcome, type Limits, type RunFigures } from './checks.js';
 import type { RunDocument } from './compared-figures.js';
@@ -16,7 +28,19 @@ import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from './errors.js';
 import { parseJobs, runAll } from './parallel.js';
 import { formatRunReport, runReportJson } from './report.js';
 import { assignShards, budgetDigest, parseShardSpec, shardEntries } from './shard.js';
-import { boardList, coloursFor, fileFlag, limitsFromFlags, runParametersFrom, runRequestFrom, targetFrom, writeJson, type CheckFlags, type CliIo, type RunFlags } from './options.js';
+import {
+  boardList,
+  coloursFor,
+  fileFlag,
+  limitsFromFlags,
+  runParametersFrom,
+  runRequestFrom,
+  targetFrom,
+  writeJson,
+  type CheckFlags,
+  type CliIo,
+  type RunFlags,
+} from './options.js';
 
 // The commands that run firmware, loaded by program.ts only when one of them is invoked, so that
 // --help, --version and explain start without loading the emulator binding.
@@ -28,7 +52,10 @@ function displayPath(path: string, cwd: string): string {
 
 export function runCommand(argument: string | undefined, flags: RunFlags & { html?: string }, io: CliIo): number {
   const htmlFile = fileFlag(flags.html, '--html');
-  const prepared = prepareRun({ ...runRequestFrom(targetFrom(argument, io), flags), recordEvents: htmlFile !== undefined });
+  const prepared = prepareRun({
+    ...runRequestFrom(targetFrom(argument, io), flags),
+    recordEvents: htmlFile !== undefined,
+  });
   const report = execute(prepared);
   if (htmlFile !== undefined) writeReportPage(resolve(io.cwd, htmlFile), prepared, report);
   if (flags.json) writeJson(io, runReportJson(report, prepared.settings));
@@ -62,7 +89,10 @@ function withOrigin(job: BudgetJob, error: unknown): unknown {
 
 /** The jobs a check runs, from a target and flags or from the budget file, and the budget file's name. */
 function checkJobs(
-  argument: string | undefined, flags: CheckFlags, flagLimits: Limits, io: CliIo,
+  argument: string | undefined,
+  flags: CheckFlags,
+  flagLimits: Limits,
+  io: CliIo,
 ): { jobs: BudgetJob[]; budgetFile?: string } {
   if (argument !== undefined) {
     if (flags.budget !== undefined) throw new InputError('check: give a scenario/ELF/trace or --budget FILE, not both');
@@ -75,16 +105,24 @@ function checkJobs(
   // Shown relative to the working directory: GitHub annotations want a path relative to the checkout.
   const budgetFile = found === undefined ? undefined : displayPath(found, io.cwd);
   if (!budgetFile) {
-    throw new InputError('check: nothing to check: give a scenario, ELF or trace with limit flags, or --budget FILE, or put tlsf-budget.json / tlsf-budget.yaml in the current directory');
+    throw new InputError(
+      'check: nothing to check: give a scenario, ELF or trace with limit flags, or --budget FILE, or put tlsf-budget.json / tlsf-budget.yaml in the current directory',
+    );
   }
   // Flags given with a budget file apply to every entry (handy for a one-off experiment): limits tighten the
   // file's, run parameters replace the entry's (--guard / --align-check so switch a check on everywhere).
   // Boards and firmware parameters belong to an entry: given on the command line they would be ignored.
   const overrides = runParametersFrom(flags);
   if (overrides.board !== undefined || overrides.params !== undefined) {
-    throw new InputError('check: --board and --param go with a target; with a budget file, set board and params in its entries');
+    throw new InputError(
+      'check: --board and --param go with a target; with a budget file, set board and params in its entries',
+    );
   }
-  const jobs = loadBudgetFile(found!).map((job) => ({ ...job, ...overrides, limits: { ...job.limits, ...flagLimits } }));
+  const jobs = loadBudgetFile(found!).map((job) => ({
+    ...job,
+    ...overrides,
+    limits: { ...job.limits, ...flagLimits },
+  }));
   return { jobs, budgetFile };
 }
 
@@ -114,7 +152,9 @@ function checkTarget(target: string, allocator: string | undefined): string {
 }
 
 function judgeRun(
-  run: RunDocument, limits: Limits, old: RunDocument | null | undefined,
+  run: RunDocument,
+  limits: Limits,
+  old: RunDocument | null | undefined,
 ): { run: RunDocument; outcomes: CheckOutcome[] } {
   const target = checkTarget(run.target as string, run.allocator as string | undefined);
   const board = run.board as string;
@@ -131,7 +171,9 @@ function judgeRun(
 }
 
 export async function checkCommand(
-  argument: string | undefined, flags: CheckFlags & ScaleFlags & { htmlDir?: string }, io: CliIo,
+  argument: string | undefined,
+  flags: CheckFlags & ScaleFlags & { htmlDir?: string },
+  io: CliIo,
 ): Promise<number> {
   const flagLimits = limitsFromFlags(flags);
   const htmlDirectory = fileFlag(flags.htmlDir, '--html-dir');
@@ -155,14 +197,19 @@ export async function checkCommand(
     try {
       mkdirSync(resolve(io.cwd, htmlDirectory), { recursive: true });
     } catch (error) {
-      throw new InputError(`--html-dir ${htmlDirectory}: cannot create it: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+      throw new InputError(
+        `--html-dir ${htmlDirectory}: cannot create it: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      );
     }
   }
   const pageNames = new Set<string>();
   const charts: UsedChart[] = [];
   const baseline = baselineFile === undefined ? undefined : loadBaseline(resolve(io.cwd, baselineFile), baselineFile);
   const identities = prepared.map(({ settings }) => ({
-    target: settings.target, board: settings.boardName, allocator: settings.allocator, params: settings.params,
+    target: settings.target,
+    board: settings.boardName,
+    allocator: settings.allocator,
+    params: settings.params,
   }));
   const baselineRuns = baseline === undefined ? [] : matchBaseline(baseline, identities);
   if (baseline === undefined && jobs.some((job) => job.limits.maxGrowth !== undefined)) {
@@ -180,31 +227,40 @@ export async function checkCommand(
   const checks: CheckOutcome[] = [];
   const runs: RunDocument[] = [];
   const colours = coloursFor(io, flags);
-  const labelWidth = labelWidthOf(selected.map((entry) => {
-    const run = prepared[entry]!;
-    return runLabel(checkTarget(run.label, run.settings.allocator), run.board.name);
-  }));
-  await runAll(selected.map((entry) => ({ ...jobs[entry]!, recordEvents })), selected.map((entry) => prepared[entry]!), {
-    jobs: jobCount,
-    charts: markdownFile !== undefined,
-    onReport: htmlDirectory === undefined ? undefined : (index, report) => {
-      const run = prepared[selected[index]!]!;
-      const name = reportFileName(checkTarget(run.label, run.settings.allocator), report.board, pageNames);
-      writeReportPage(join(resolve(io.cwd, htmlDirectory), name), run, report);
+  const labelWidth = labelWidthOf(
+    selected.map((entry) => {
+      const run = prepared[entry]!;
+      return runLabel(checkTarget(run.label, run.settings.allocator), run.board.name);
+    }),
+  );
+  await runAll(
+    selected.map((entry) => ({ ...jobs[entry]!, recordEvents })),
+    selected.map((entry) => prepared[entry]!),
+    {
+      jobs: jobCount,
+      charts: markdownFile !== undefined,
+      onReport:
+        htmlDirectory === undefined
+          ? undefined
+          : (index, report) => {
+              const run = prepared[selected[index]!]!;
+              const name = reportFileName(checkTarget(run.label, run.settings.allocator), report.board, pageNames);
+              writeReportPage(join(resolve(io.cwd, htmlDirectory), name), run, report);
+            },
+      describeError: (index, error) => withOrigin(jobs[selected[index]!]!, error),
+      onResult: (index, report, extras) => {
+        if (extras.chart) charts.push(extras.chart);
+        const entry = selected[index]!;
+        const old = baseline === undefined ? undefined : (baselineRuns[entry] ?? null);
+        const judged = judgeRun({ ...report, entry }, jobs[entry]!.limits, old);
+        checks.push(...judged.outcomes);
+        runs.push(judged.run);
+        if (!flags.json) {
+          io.stdout.write(formatRunChecks(judged.outcomes, judged.run, labelWidth, colours, baseline !== undefined));
+        }
+      },
     },
-    describeError: (index, error) => withOrigin(jobs[selected[index]!]!, error),
-    onResult: (index, report, extras) => {
-      if (extras.chart) charts.push(extras.chart);
-      const entry = selected[index]!;
-      const old = baseline === undefined ? undefined : (baselineRuns[entry] ?? null);
-      const judged = judgeRun({ ...report, entry }, jobs[entry]!.limits, old);
-      checks.push(...judged.outcomes);
-      runs.push(judged.run);
-      if (!flags.json) {
-        io.stdout.write(formatRunChecks(judged.outcomes, judged.run, labelWidth, colours, baseline !== undefined));
-      }
-    },
-  });
+  );
   const document = checkDocument({
     budgetFile: budgetFile ?? null,
     budget: { digest, entries: jobs.length },
@@ -213,6 +269,10 @@ export async function checkCommand(
     checks,
     runs,
   });
-  writeCheckOutputs(document, { json: flags.json === true, junitFile, markdownFile, writeRunLines: false, colours, charts }, io);
+  writeCheckOutputs(
+    document,
+    { json: flags.json === true, junitFile, markdownFile, writeRunLines: false, colours, charts },
+    io,
+  );
   return document.failed === 0 ? EXIT_OK : EXIT_CHECK_FAILED;
 }

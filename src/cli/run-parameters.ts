@@ -10,7 +10,16 @@ import { parseChoice, parseCount, parseDuration, parsePositiveSize } from './uni
 
 /** The board-side run options a user sets; their meaning and types are the board's (RunOptions). */
 export const BOARD_RUN_PARAMETERS = [
-  'heapSize', 'stackSize', 'align', 'slLog2', 'params', 'maxInstructions', 'timeoutMs', 'guard', 'alignmentCheck', 'extraBanks',
+  'heapSize',
+  'stackSize',
+  'align',
+  'slLog2',
+  'params',
+  'maxInstructions',
+  'timeoutMs',
+  'guard',
+  'alignmentCheck',
+  'extraBanks',
 ] as const satisfies readonly (keyof RunOptions)[];
 
 export type BoardRunParameters = Pick<RunOptions, (typeof BOARD_RUN_PARAMETERS)[number]>;
@@ -76,32 +85,55 @@ function readSwitch(value: ScalarInput, where: string): boolean {
 /** A stack size: positive and a multiple of 8 bytes, the AAPCS alignment of SP (as `build --stack`). */
 function parseStackSize(text: string, where: string): number {
   const bytes = parsePositiveSize(text, where);
-  if (bytes % 8 !== 0) throw new InputError(`${where}: ${quoteInput(text)} must be a multiple of 8 bytes (the AAPCS stack alignment)`);
+  if (bytes % 8 !== 0)
+    throw new InputError(`${where}: ${quoteInput(text)} must be a multiple of 8 bytes (the AAPCS stack alignment)`);
   return bytes;
 }
 
 /** Every scalar run parameter, in the order the docs list them. A new one: a field above and a line here. */
 export const RUN_PARAMETER_FIELDS = [
   textField({
-    key: 'allocator', flag: '--allocator', field: 'allocator', expects: 'tlsf, first-fit, best-fit or half-fit',
+    key: 'allocator',
+    flag: '--allocator',
+    field: 'allocator',
+    expects: 'tlsf, first-fit, best-fit or half-fit',
     parse: parseHeapKind,
   }),
-  textField({ key: 'heap', flag: '--heap', field: 'heapSize', expects: 'a size such as 32K', parse: parsePositiveSize }),
+  textField({
+    key: 'heap',
+    flag: '--heap',
+    field: 'heapSize',
+    expects: 'a size such as 32K',
+    parse: parsePositiveSize,
+  }),
   textField({ key: 'stack', flag: '--stack', field: 'stackSize', expects: 'a size such as 8K', parse: parseStackSize }),
   textField({
-    key: 'align', flag: '--align', field: 'align', expects: '4, 8 or 16',
+    key: 'align',
+    flag: '--align',
+    field: 'align',
+    expects: '4, 8 or 16',
     parse: (text, where) => parseChoice(text, [4, 8, 16] as const, where),
   }),
   textField({
-    key: 'sl', flag: '--sl', field: 'slLog2', expects: 'a number 1..5',
+    key: 'sl',
+    flag: '--sl',
+    field: 'slLog2',
+    expects: 'a number 1..5',
     parse: (text, where) => parseChoice(text, [1, 2, 3, 4, 5] as const, where),
   }),
   textField({
-    key: 'maxInstructions', flag: '--max-instructions', field: 'maxInstructions', expects: 'a count such as 2e9',
+    key: 'maxInstructions',
+    flag: '--max-instructions',
+    field: 'maxInstructions',
+    expects: 'a count such as 2e9',
     parse: parseCount,
   }),
   textField({
-    key: 'timeout', flag: '--timeout', field: 'timeoutMs', expects: 'a duration such as 90s or 10m', parse: parseDuration,
+    key: 'timeout',
+    flag: '--timeout',
+    field: 'timeoutMs',
+    expects: 'a duration such as 90s or 10m',
+    parse: parseDuration,
   }),
   switchField({ key: 'guard', flag: '--guard', field: 'guard' }),
   switchField({ key: 'alignCheck', flag: '--align-check', field: 'alignmentCheck' }),

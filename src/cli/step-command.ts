@@ -13,7 +13,12 @@ import { formatBytes, parseCount } from './units.js';
 
 // `tlsf-sim step`: a range of heap calls, each with how TLSF placed or released its block and a one-line map.
 
-export interface StepFlags { from?: string; count?: string; width?: string; json?: boolean }
+export interface StepFlags {
+  from?: string;
+  count?: string;
+  width?: string;
+  json?: boolean;
+}
 
 export function stepCommand(request: RunRequest, flags: StepFlags, io: CliIo, colours: Palette): number {
   const from = flags.from === undefined ? 1 : parseCount(flags.from, '--from', { min: 1 });
@@ -21,7 +26,9 @@ export function stepCommand(request: RunRequest, flags: StepFlags, io: CliIo, co
   const width = flags.width === undefined ? 64 : parseCount(flags.width, '--width', { min: 8, max: 1024 });
   if (request.allocator !== undefined && request.allocator !== 'tlsf') {
     // Checked before the run: step narrates TLSF's class search, which the other heaps do not have.
-    throw new InputError(`step explains how TLSF places each block (classes, bitmaps); with --allocator ${request.allocator} use map --at call:N`);
+    throw new InputError(
+      `step explains how TLSF places each block (classes, bitmaps); with --allocator ${request.allocator} use map --at call:N`,
+    );
   }
   const run = startLearnRun(request);
   const { replay, report, events } = run;
@@ -70,7 +77,9 @@ export function stepCommand(request: RunRequest, flags: StepFlags, io: CliIo, co
   out(headline(run, colours));
   if (report.result !== 'ok' && report.message) out(`  ${colours.red('stopped')}: ${report.message}`);
   out(replayLine(run, events.slice(0, replay.position).filter((event) => event.op !== 'mark').length));
-  out(`  calls #${from}..#${Math.min(until - 1, run.lastCall)}; the line under each is the whole heap (${MAP_LEGEND}  @ this call's block)`);
+  out(
+    `  calls #${from}..#${Math.min(until - 1, run.lastCall)}; the line under each is the whole heap (${MAP_LEGEND}  @ this call's block)`,
+  );
   for (const step of steps) {
     if (step.op === 'mark') {
       out(colours.dim(`-- mark "${step.label}"`));
@@ -79,11 +88,12 @@ export function stepCommand(request: RunRequest, flags: StepFlags, io: CliIo, co
     const facts = step as StepFacts;
     const returns = facts.op === 'free' ? '' : ` -> ${facts.result === 0 ? 'NULL' : hex(facts.result)}`;
     out();
-    out(`${colours.bold(`#${facts.call}`)} ${callText({ ...facts, instructions: 0 } as HeapEvent)}${fromText(facts.callerSymbol, facts.caller)}${returns}`);
+    out(
+      `${colours.bold(`#${facts.call}`)} ${callText({ ...facts, instructions: 0 } as HeapEvent)}${fromText(facts.callerSymbol, facts.caller)}${returns}`,
+    );
     for (const line of facts.explanation) out(`     ${line}`);
     out(`     [${facts.miniMap}]  used ${formatBytes(facts.usedAfter)}`);
   }
   if (replay.divergence) out(`\n${colours.red('replay diverged')}: ${describeDivergence(replay.divergence)}`);
   return exitCode;
 }
-

@@ -74,7 +74,11 @@ export function sweepDocument(range: SweepRange, fixed: Record<string, number>, 
     points,
     largestCompleting: firstFailingIndex === 0 ? null : points[firstFailingIndex - 1]!.value,
     firstFailing: failing?.value ?? null,
-    fit: fitLine(completed.map((point) => [point.value, point.figures.peakUsed!]), heapSize, controlBytes),
+    fit: fitLine(
+      completed.map((point) => [point.value, point.figures.peakUsed!]),
+      heapSize,
+      controlBytes,
+    ),
   };
 }
 
@@ -100,11 +104,12 @@ function summaryLines(document: SweepDocument): string[] {
   } else {
     const slope = `${fit.slope < 0 ? '-' : '+'} ${formatNumber(Math.abs(fit.slope))} B × ${name}`;
     const line = `peak used ≈ ${formatBytes(Math.round(fit.intercept))} ${slope} (r² ${fit.r2.toFixed(3)}, ${fit.points} values)`;
-    const crossing = fit.crossesHeapAt === null
-      ? 'it does not grow with the parameter'
-      : `reaches the heap less its control bytes (${formatBytes(document.heapSize - document.controlBytes)}) ` +
-        `at ${name} ≈ ${formatNumber(fit.crossesUsableAt!)}, ` +
-        `the heap size (${formatBytes(document.heapSize)}) at ≈ ${formatNumber(fit.crossesHeapAt)}`;
+    const crossing =
+      fit.crossesHeapAt === null
+        ? 'it does not grow with the parameter'
+        : `reaches the heap less its control bytes (${formatBytes(document.heapSize - document.controlBytes)}) ` +
+          `at ${name} ≈ ${formatNumber(fit.crossesUsableAt!)}, ` +
+          `the heap size (${formatBytes(document.heapSize)}) at ≈ ${formatNumber(fit.crossesHeapAt)}`;
     lines.push(`${line}; ${crossing}`);
   }
   return lines;
@@ -113,7 +118,9 @@ function summaryLines(document: SweepDocument): string[] {
 const FIGURE_COLUMNS = COMPARED_FIGURES;
 
 export function formatSweep(document: SweepDocument, colours: Palette): string {
-  const fixed = Object.entries(document.params).map(([name, value]) => ` ${name}=${value}`).join('');
+  const fixed = Object.entries(document.params)
+    .map(([name, value]) => ` ${name}=${value}`)
+    .join('');
   const lines = [
     `${colours.bold(document.target)} on ${document.board}: ${document.param} from ${document.from} to ${document.to}` +
       `${document.step === 1 ? '' : ` step ${document.step}`}${fixed ? `,${fixed}` : ''}; ` +
@@ -130,9 +137,10 @@ export function formatSweep(document: SweepDocument, colours: Palette): string {
   ]);
   const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => row[column]!.length)));
   // The result column reads left to right; numbers line up on the right.
-  const pad = (cells: string[]): string => cells
-    .map((cell, column) => (column === 1 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
-    .join('  ');
+  const pad = (cells: string[]): string =>
+    cells
+      .map((cell, column) => (column === 1 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
+      .join('  ');
   lines.push(`  ${pad(headers)}`);
   rows.forEach((row, index) => {
     const text = pad(row);
@@ -167,12 +175,19 @@ export interface SweepFlags {
 }
 
 export async function sweepCommand(
-  request: RunRequest, params: SweepParams | undefined, flags: SweepFlags, jobs: number, io: CliIo, colours: Palette,
+  request: RunRequest,
+  params: SweepParams | undefined,
+  flags: SweepFlags,
+  jobs: number,
+  io: CliIo,
+  colours: Palette,
 ): Promise<number> {
   const range = sweepRange(params);
   const fixed = params?.fixed ?? {};
-  const requests: RunRequest[] = rangeValues(range)
-    .map((value) => ({ ...request, params: { ...fixed, [range.name]: value } }));
+  const requests: RunRequest[] = rangeValues(range).map((value) => ({
+    ...request,
+    params: { ...fixed, [range.name]: value },
+  }));
   // Every value is resolved before any runs: an unknown parameter fails at once, not after the first run.
   const prepared = requests.map((each) => prepareRun(each));
   const runs = await runAll(requests, prepared, { jobs });

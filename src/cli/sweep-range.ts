@@ -26,7 +26,10 @@ export function collectSweepParam(text: string, previous: SweepParams = { fixed:
     const name = text.slice(0, eq).trim();
     // The name is checked as a fixed parameter would be.
     parseParam(`${name}=0`);
-    const parts = text.slice(eq + 1).split(':').map((part) => part.trim());
+    const parts = text
+      .slice(eq + 1)
+      .split(':')
+      .map((part) => part.trim());
     if (parts.length > 3 || parts.some((part) => part === '')) {
       throw new InputError(`--param: ${quoteInput(text)} is not name=FROM:TO or name=FROM:TO:STEP`);
     }
@@ -103,9 +106,11 @@ export function fitLine(points: [number, number][], heapSize: number, controlByt
   const r2 = syy === 0 ? 1 : (sxy * sxy) / (sxx * syy);
   const crossing = (limit: number): number | null => (slope > 0 ? (limit - intercept) / slope : null);
   return {
-    slope, intercept, r2, points: count,
+    slope,
+    intercept,
+    r2,
+    points: count,
     crossesHeapAt: crossing(heapSize),
     crossesUsableAt: crossing(heapSize - controlBytes),
   };
 }
-

@@ -74,7 +74,9 @@ export class ProgressBar {
       line = `${this.label} ${bar(fractionOrCount)} ${(fractionOrCount * 100).toFixed(0).padStart(3)}%  ${seconds}s`;
     } else {
       const millions = (fractionOrCount / 1e6).toFixed(0);
-      const budget = total ? `  ${bar(fractionOrCount / total)} ${((fractionOrCount / total) * 100).toFixed(0)}% of the ${(total / 1e6).toFixed(0)}M-instruction budget` : '';
+      const budget = total
+        ? `  ${bar(fractionOrCount / total)} ${((fractionOrCount / total) * 100).toFixed(0)}% of the ${(total / 1e6).toFixed(0)}M-instruction budget`
+        : '';
       line = `${this.label}: ${millions}M instructions${budget}  ${seconds}s`;
     }
     this.stream.write(`\r${line}\u001b[K`);

@@ -97,7 +97,10 @@ export interface TraceRunLayout extends EncodedTrace {
  * Without `heapSize` the heap is everything below the table; a given `heapSize` must leave room for it.
  */
 export function layoutTraceRun(
-  trace: Trace, image: ElfImage, elfName: string, heapSize: number | undefined,
+  trace: Trace,
+  image: ElfImage,
+  elfName: string,
+  heapSize: number | undefined,
 ): TraceRunLayout {
   const symbol = (name: string): number => {
     const found = image.symbolByName.get(name);

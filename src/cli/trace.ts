@@ -121,7 +121,9 @@ class TraceParser {
   private tooLong(rawLine: string): never {
     // Only the start of the line is known (the rest is never read into memory), so no length is claimed.
     const start = quoteInput(rawLine.slice(0, QUOTE_LIMIT));
-    throw new InputError(`${this.name}:${this.lineNumber + 1}: line longer than ${MAX_TRACE_LINE} characters, starting ${start}…`);
+    throw new InputError(
+      `${this.name}:${this.lineNumber + 1}: line longer than ${MAX_TRACE_LINE} characters, starting ${start}…`,
+    );
   }
 
   private line(rawLine: string): void {
@@ -147,7 +149,9 @@ class TraceParser {
     };
     const op = fields[0]!;
     if (this.ops.length >= MAX_TRACE_OPS) {
-      fail(`more than ${MAX_TRACE_OPS.toLocaleString('en-US')} operations, more than any board's flash can hold once encoded`);
+      fail(
+        `more than ${MAX_TRACE_OPS.toLocaleString('en-US')} operations, more than any board's flash can hold once encoded`,
+      );
     }
     if (op === 'a' || op === 'r') {
       if (fields.length !== 3) fail(`"${op}" takes an id and a size`);

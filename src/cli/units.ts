@@ -38,10 +38,14 @@ export function parseFraction(text: string, what = 'fraction'): number {
     value = Number(trimmed);
     if (value > 1) {
       const percent = trimmed.length <= 20 ? trimmed : 'N';
-      throw new InputError(`${what}: ${quoteInput(String(text))} is ambiguous; write a percentage (${percent}%) or a fraction between 0 and 1`);
+      throw new InputError(
+        `${what}: ${quoteInput(String(text))} is ambiguous; write a percentage (${percent}%) or a fraction between 0 and 1`,
+      );
     }
   } else {
-    throw new InputError(`${what}: ${quoteInput(String(text))} is not a percentage or fraction (write e.g. 30% or 0.3)`);
+    throw new InputError(
+      `${what}: ${quoteInput(String(text))} is not a percentage or fraction (write e.g. 30% or 0.3)`,
+    );
   }
   if (value < 0 || value > 1) throw new InputError(`${what}: ${quoteInput(String(text))} is outside 0%..100%`);
   return value;
@@ -78,10 +82,14 @@ const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, m
  */
 export function parseDuration(text: string, what = 'duration'): number {
   const match = /^(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|min|m|h)?$/i.exec(String(text).trim());
-  if (!match) throw new InputError(`${what}: ${quoteInput(String(text))} is not a duration (write e.g. 90s, 10m, 500ms, or seconds)`);
+  if (!match)
+    throw new InputError(
+      `${what}: ${quoteInput(String(text))} is not a duration (write e.g. 90s, 10m, 500ms, or seconds)`,
+    );
   const milliseconds = Math.round(Number(match[1]) * DURATION_UNITS_MS[(match[2] ?? 's').toLowerCase()]!);
   if (milliseconds <= 0) throw new InputError(`${what}: ${quoteInput(String(text))} must be longer than zero`);
-  if (milliseconds > MAX_TIMEOUT_MS) throw new InputError(`${what}: ${quoteInput(String(text))} is longer than a day (the most accepted)`);
+  if (milliseconds > MAX_TIMEOUT_MS)
+    throw new InputError(`${what}: ${quoteInput(String(text))} is longer than a day (the most accepted)`);
   return milliseconds;
 }
 
@@ -107,7 +115,9 @@ export function parseParam(text: string): [string, number] {
   const name = text.slice(0, eq).trim();
   const rawValue = text.slice(eq + 1).trim();
   if (!PARAM_NAME.test(name)) {
-    throw new InputError(`--param: ${quoteInput(String(name))} is not a parameter name (letters, digits, _; at most 27 characters)`);
+    throw new InputError(
+      `--param: ${quoteInput(String(name))} is not a parameter name (letters, digits, _; at most 27 characters)`,
+    );
   }
   const value = parseParamValue(rawValue, `--param ${name}`);
   return [name, value];

@@ -29,7 +29,9 @@ interface LinkerScriptGenerator {
 let generator: LinkerScriptGenerator | undefined;
 
 async function loadGenerator(): Promise<LinkerScriptGenerator> {
-  generator ??= (await import(pathToFileURL(join(firmwareDirectory(), 'tools', 'gen-ld.mjs')).href)) as LinkerScriptGenerator;
+  generator ??= (await import(
+    pathToFileURL(join(firmwareDirectory(), 'tools', 'gen-ld.mjs')).href
+  )) as LinkerScriptGenerator;
   return generator;
 }
 
@@ -50,7 +52,11 @@ export function contentHash(bytes: string | Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
 }
 
-export async function resolveBuildTarget(boardArgument: string, env: NodeJS.ProcessEnv, cwd: string): Promise<BuildTarget> {
+export async function resolveBuildTarget(
+  boardArgument: string,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): Promise<BuildTarget> {
   const ldDirectory = join(firmwareDirectory(), 'ld');
   const { cpuFlags, normaliseBoard, linkerScript } = await loadGenerator();
   const wanted = boardArgument.trim().toLowerCase();
@@ -72,11 +78,22 @@ export async function resolveBuildTarget(boardArgument: string, env: NodeJS.Proc
   if (!existsSync(script)) {
     try {
       mkdirSync(directory, { recursive: true });
-      const text = linkerScript(normaliseBoard(board, boardArgument), `board ${board.name} (a board JSON file, sha256 ${boardHash})`);
+      const text = linkerScript(
+        normaliseBoard(board, boardArgument),
+        `board ${board.name} (a board JSON file, sha256 ${boardHash})`,
+      );
       writeFileAtomically(script, text);
     } catch (error) {
-      throw new InputError(`cannot write the linker script for board ${board.name} into ${directory}: ${(error as Error).message}`);
+      throw new InputError(
+        `cannot write the linker script for board ${board.name} into ${directory}: ${(error as Error).message}`,
+      );
     }
   }
-  return { board, boardHash, cpuFlags: cpuFlags[board.cpu]!.split(' '), linkerScript: script, linkerDirs: [ldDirectory] };
+  return {
+    board,
+    boardHash,
+    cpuFlags: cpuFlags[board.cpu]!.split(' '),
+    linkerScript: script,
+    linkerDirs: [ldDirectory],
+  };
 }

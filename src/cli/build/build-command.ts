@@ -12,7 +12,14 @@ import type { CliIo } from '../options.js';
 import { formatBytes, parseSize } from '../units.js';
 import { resolveBuildTarget, type BuildTarget } from './board-target.js';
 import { checkToolchain, toolchainFor } from './toolchain.js';
-import { LIBCS, OPTIMISATION_LEVELS, shellJoin, toolchainFlags, type Libc, type ToolchainFlags } from './toolchain-flags.js';
+import {
+  LIBCS,
+  OPTIMISATION_LEVELS,
+  shellJoin,
+  toolchainFlags,
+  type Libc,
+  type ToolchainFlags,
+} from './toolchain-flags.js';
 
 /** Options shared by `build` and `flags`, as commander hands them over. */
 export interface FlagOptions {
@@ -39,11 +46,31 @@ const LINK_INPUT_EXTENSIONS = new Set(['.o', '.a']);
 // Members of the C libraries' own allocators; the runtime's shim defines every symbol they do, so none may
 // appear in the link map (firmware-sim/Makefile checks the built-in scenarios the same way).
 const NEWLIB_ALLOCATOR_MEMBERS = [
-  'mallocr', 'freer', 'reallocr', 'callocr', 'malignr', 'msizer', 'mallinfor', 'mallstatsr', 'malloptr', 'vallocr',
-  'pvallocr', 'cfreer', 'malloc', 'calloc', 'realloc', 'malign', 'msize', 'mstats', 'mtrim', 'valloc', 'reallocf',
+  'mallocr',
+  'freer',
+  'reallocr',
+  'callocr',
+  'malignr',
+  'msizer',
+  'mallinfor',
+  'mallstatsr',
+  'malloptr',
+  'vallocr',
+  'pvallocr',
+  'cfreer',
+  'malloc',
+  'calloc',
+  'realloc',
+  'malign',
+  'msize',
+  'mstats',
+  'mtrim',
+  'valloc',
+  'reallocf',
 ];
 const LIBC_ALLOCATOR_OBJECTS = new RegExp(
-  `lib_a-(?:nano-)?(?:${NEWLIB_ALLOCATOR_MEMBERS.join('|')})\\.o|nano-malloc-[a-z_]+\\.c\\.o`, 'g',
+  `lib_a-(?:nano-)?(?:${NEWLIB_ALLOCATOR_MEMBERS.join('|')})\\.o|nano-malloc-[a-z_]+\\.c\\.o`,
+  'g',
 );
 
 export interface ResolvedFlags {
@@ -55,7 +82,8 @@ export interface ResolvedFlags {
 
 export function parseLibc(text: string | undefined): Libc {
   const libc = text ?? 'newlib-nano';
-  if (!(LIBCS as readonly string[]).includes(libc)) throw new InputError(`--libc: "${libc.slice(0, 80)}" is not one of ${LIBCS.join(', ')}`);
+  if (!(LIBCS as readonly string[]).includes(libc))
+    throw new InputError(`--libc: "${libc.slice(0, 80)}" is not one of ${LIBCS.join(', ')}`);
   return libc as Libc;
 }
 
@@ -64,23 +92,29 @@ export function parseStack(text: string | undefined): number | undefined {
   const bytes = parseSize(text, '--stack');
   // common.ld asserts this too, but only after a whole compile, and in the linker's words.
   if (bytes === 0 || bytes % 8 !== 0) {
-    throw new InputError(`--stack: "${text.slice(0, 80)}" must be a positive multiple of 8 bytes (the AAPCS stack alignment)`);
+    throw new InputError(
+      `--stack: "${text.slice(0, 80)}" must be a positive multiple of 8 bytes (the AAPCS stack alignment)`,
+    );
   }
   return bytes;
 }
 
 export function parseOptimisation(text: string | undefined): string {
   const level = (text ?? 's').replace(/^-?O/, '');
-  if (!OPTIMISATION_LEVELS.includes(level)) throw new InputError(`-O: "${String(text).slice(0, 80)}" is not one of ${OPTIMISATION_LEVELS.join(', ')}`);
+  if (!OPTIMISATION_LEVELS.includes(level))
+    throw new InputError(`-O: "${String(text).slice(0, 80)}" is not one of ${OPTIMISATION_LEVELS.join(', ')}`);
   return level;
 }
 
 /** The board, the C library and every flag, from the options `build` and `flags` share. */
 export async function resolveFlags(options: FlagOptions, cxx: boolean, io: CliIo): Promise<ResolvedFlags> {
-  if (!options.board) throw new InputError('--board is required: a built-in board name (see `tlsf-sim boards`) or a board JSON file');
+  if (!options.board)
+    throw new InputError('--board is required: a built-in board name (see `tlsf-sim boards`) or a board JSON file');
   const libc = parseLibc(options.libc);
   if (cxx && libc === 'picolibc') {
-    throw new InputError('C++ with --libc picolibc is not supported: the C++ library installed with the cross compiler is built for newlib');
+    throw new InputError(
+      'C++ with --libc picolibc is not supported: the C++ library installed with the cross compiler is built for newlib',
+    );
   }
   const stackSize = parseStack(options.stack);
   const optimisation = parseOptimisation(options.optimize);
@@ -100,7 +134,10 @@ export async function resolveFlags(options: FlagOptions, cxx: boolean, io: CliIo
   return { target, libc, floatIo, flags };
 }
 
-interface SourceFile { path: string; language: 'c' | 'c++' | 'assembler' | 'link' }
+interface SourceFile {
+  path: string;
+  language: 'c' | 'c++' | 'assembler' | 'link';
+}
 
 function classifySources(sources: string[], cwd: string): SourceFile[] {
   if (sources.length === 0) throw new InputError('build: give at least one source file (.c, .cpp, .s, .o or .a)');
@@ -113,7 +150,9 @@ function classifySources(sources: string[], cwd: string): SourceFile[] {
     if (CXX_EXTENSIONS.has(extension)) return { path, language: 'c++' };
     if (ASSEMBLER_EXTENSIONS.has(extension)) return { path, language: 'assembler' };
     if (LINK_INPUT_EXTENSIONS.has(extension)) return { path, language: 'link' };
-    throw new InputError(`build: source ${source.slice(0, 80)}: unknown kind of file (expected .c, .cpp/.cc/.cxx, .s/.S, .o or .a)`);
+    throw new InputError(
+      `build: source ${source.slice(0, 80)}: unknown kind of file (expected .c, .cpp/.cc/.cxx, .s/.S, .o or .a)`,
+    );
   });
 }
 
@@ -136,13 +175,18 @@ function runCompiler(command: string[], cwd: string, io: CliIo, verbose: boolean
   if (result.stderr) io.stderr.write(result.stderr);
   if (result.status !== 0) {
     const why = hint?.(`${result.stdout ?? ''}${result.stderr ?? ''}`) ?? '';
-    throw new InputError(`build: ${basename(command[0]!)} failed (exit ${result.status ?? result.signal}); its messages are above${why}`);
+    throw new InputError(
+      `build: ${basename(command[0]!)} failed (exit ${result.status ?? result.signal}); its messages are above${why}`,
+    );
   }
 }
 
 /** Builds the firmware. Throws InputError for bad input and compiler failures. */
 export async function buildFirmware(
-  sourceArguments: string[], options: BuildFlags, extraFlags: string[], io: CliIo,
+  sourceArguments: string[],
+  options: BuildFlags,
+  extraFlags: string[],
+  io: CliIo,
 ): Promise<{ output: string; resolved: ResolvedFlags }> {
   const sources = classifySources(sourceArguments, io.cwd);
   const cxx = sources.some((source) => source.language === 'c++');
@@ -150,7 +194,10 @@ export async function buildFirmware(
   const toolchain = toolchainFor(io.env);
   checkToolchain(toolchain, resolved.libc, cxx, resolved.target.cpuFlags);
 
-  const output = resolve(io.cwd, options.output ?? `${basename(sourceArguments[0]!, extname(sourceArguments[0]!))}.elf`);
+  const output = resolve(
+    io.cwd,
+    options.output ?? `${basename(sourceArguments[0]!, extname(sourceArguments[0]!))}.elf`,
+  );
   const userFlags = [
     ...(options.include ?? []).map((directory) => `-I${directory}`),
     ...(options.define ?? []).map((definition) => `-D${definition}`),
@@ -161,17 +208,30 @@ export async function buildFirmware(
   try {
     const map = join(work, 'link.map');
     const { flags } = resolved;
-    const runtime: SourceFile[] = flags.sources.map((path) => ({ path, language: CXX_EXTENSIONS.has(extname(path)) ? 'c++' : 'c' }));
+    const runtime: SourceFile[] = flags.sources.map((path) => ({
+      path,
+      language: CXX_EXTENSIONS.has(extname(path)) ? 'c++' : 'c',
+    }));
     const all = [...sources, ...runtime];
     if (!cxx) {
       // gcc refuses a specs file given twice, and the CPU flags need saying once: the link flags minus those.
       const linkOnly = flags.ldflags.filter((word) => !flags.cflags.includes(word));
       runCompiler(
         [
-          toolchain.gcc, ...flags.cflags, ...userFlags, ...all.map((source) => source.path),
-          ...linkOnly, ...libraries, `-Wl,-Map=${map}`, '-o', output,
+          toolchain.gcc,
+          ...flags.cflags,
+          ...userFlags,
+          ...all.map((source) => source.path),
+          ...linkOnly,
+          ...libraries,
+          `-Wl,-Map=${map}`,
+          '-o',
+          output,
         ],
-        io.cwd, io, options.verbose === true, flashHint(resolved),
+        io.cwd,
+        io,
+        options.verbose === true,
+        flashHint(resolved),
       );
     } else {
       const objects = all.map((source, index) => {
@@ -179,12 +239,20 @@ export async function buildFirmware(
         const object = join(work, `${index}-${basename(source.path)}.o`);
         const compiler = source.language === 'c++' ? toolchain.gxx : toolchain.gcc;
         const compileFlags = source.language === 'c++' ? flags.cxxflags : flags.cflags;
-        runCompiler([compiler, ...compileFlags, ...userFlags, '-c', source.path, '-o', object], io.cwd, io, options.verbose === true);
+        runCompiler(
+          [compiler, ...compileFlags, ...userFlags, '-c', source.path, '-o', object],
+          io.cwd,
+          io,
+          options.verbose === true,
+        );
         return object;
       });
       runCompiler(
         [toolchain.gxx, ...flags.ldflags, ...userFlags, ...objects, ...libraries, `-Wl,-Map=${map}`, '-o', output],
-        io.cwd, io, options.verbose === true, flashHint(resolved),
+        io.cwd,
+        io,
+        options.verbose === true,
+        flashHint(resolved),
       );
     }
     checkAllocatorNotLinked(readFileSync(map, 'utf8'), output, resolved.libc);
@@ -204,7 +272,9 @@ function checkAllocatorNotLinked(map: string, output: string, libc: Libc): void 
   if (found.length > 0) {
     rmSync(output, { force: true });
     const objects = found.slice(0, 4).join(', ');
-    throw new InputError(`build: ${libc}'s own allocator was linked (${objects}); something in the link needs it beside the TLSF heap shim`);
+    throw new InputError(
+      `build: ${libc}'s own allocator was linked (${objects}); something in the link needs it beside the TLSF heap shim`,
+    );
   }
 }
 
@@ -218,11 +288,18 @@ export function describeFirmware(path: string, resolved: ResolvedFlags, shownAs 
   const stack = symbol('__stack_size') ?? 0;
   const { board } = resolved.target;
   const io = resolved.floatIo ? 'float I/O' : 'no float I/O';
-  return `${shownAs}: ${board.name} (${board.cpu}), ${resolved.libc} with ${io}; flash ${formatBytes(flash)}, ` +
-    `static RAM ${formatBytes(staticRam)} (.data, .bss, thread-locals), heap ${formatBytes(heap)}, stack ${formatBytes(stack)}`;
+  return (
+    `${shownAs}: ${board.name} (${board.cpu}), ${resolved.libc} with ${io}; flash ${formatBytes(flash)}, ` +
+    `static RAM ${formatBytes(staticRam)} (.data, .bss, thread-locals), heap ${formatBytes(heap)}, stack ${formatBytes(stack)}`
+  );
 }
 
-export async function buildCommand(sources: string[], options: BuildFlags, extraFlags: string[], io: CliIo): Promise<number> {
+export async function buildCommand(
+  sources: string[],
+  options: BuildFlags,
+  extraFlags: string[],
+  io: CliIo,
+): Promise<number> {
   const { output, resolved } = await buildFirmware(sources, options, extraFlags, io);
   const fromHere = relative(io.cwd, output);
   io.stdout.write(`${describeFirmware(output, resolved, fromHere.startsWith('..') ? output : fromHere)}\n`);

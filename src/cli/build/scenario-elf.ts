@@ -26,21 +26,31 @@ function firmwareInputs(firmwareDir: string): string[] {
  * The ELF of a built-in scenario linked for the board in `boardFile` (a board JSON file), building it into
  * the cache on first use. Throws InputError (exit 2) naming `tlsf-sim build` when it cannot be built here.
  */
-export function scenarioElfForBoard(scenario: { name: string }, boardFile: string, env: NodeJS.ProcessEnv = process.env): string {
+export function scenarioElfForBoard(
+  scenario: { name: string },
+  boardFile: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   const firmwareDir = firmwareDirectory();
   const boardPath = resolve(boardFile);
   const board = resolveBoard(boardPath);
   const boardBytes = readFileSync(boardPath);
-  const hash = contentHash(Buffer.concat([
-    boardBytes,
-    ...firmwareInputs(firmwareDir).map((file) => Buffer.concat([Buffer.from(`\0${file}\0`), readFileSync(join(firmwareDir, file))])),
-  ]));
+  const hash = contentHash(
+    Buffer.concat([
+      boardBytes,
+      ...firmwareInputs(firmwareDir).map((file) =>
+        Buffer.concat([Buffer.from(`\0${file}\0`), readFileSync(join(firmwareDir, file))]),
+      ),
+    ]),
+  );
   const directory = join(cacheDirectory(env), 'scenarios', hash);
   const elf = join(directory, `${scenario.name}.elf`);
   if (existsSync(elf)) return elf;
 
   const why = `scenario ${scenario.name} is not built for board ${board.name}`;
-  const cpuTable = JSON.parse(readFileSync(join(firmwareDir, 'tools', 'cpu-flags.json'), 'utf8')) as { flags: Record<string, string> };
+  const cpuTable = JSON.parse(readFileSync(join(firmwareDir, 'tools', 'cpu-flags.json'), 'utf8')) as {
+    flags: Record<string, string>;
+  };
   const cpuFlags = cpuTable.flags[board.cpu];
   try {
     checkToolchain(toolchainFor(env), 'newlib-nano', false, cpuFlags!.split(' '));
@@ -50,22 +60,39 @@ export function scenarioElfForBoard(scenario: { name: string }, boardFile: strin
     );
   }
   if (spawnSync('make', ['--version']).status !== 0) {
-    throw new InputError(`${why}, and linking it needs make; install make, or build your own firmware with tlsf-sim build`);
+    throw new InputError(
+      `${why}, and linking it needs make; install make, or build your own firmware with tlsf-sim build`,
+    );
   }
 
   mkdirSync(directory, { recursive: true });
   const script = join(directory, 'board.ld');
   const generator = join(firmwareDir, 'tools', 'gen-ld.mjs');
-  const generated = spawnSync(process.execPath, [generator, '--board', boardPath, '--out', script], { encoding: 'utf8' });
+  const generated = spawnSync(process.execPath, [generator, '--board', boardPath, '--out', script], {
+    encoding: 'utf8',
+  });
   if (generated.status !== 0) {
-    throw new InputError(`${why}: cannot write its linker script: ${(generated.stderr || generated.stdout).trim().split('\n')[0]}`);
+    throw new InputError(
+      `${why}: cannot write its linker script: ${(generated.stderr || generated.stdout).trim().split('\n')[0]}`,
+    );
   }
   // A private name until complete, so a concurrent run never loads half an ELF.
   const partial = join(directory, `${scenario.name}.${process.pid}.elf`);
-  const made = spawnSync('make', [
-    '-s', '-C', firmwareDir, 'scenario-elf', `CROSS=${toolchainFor(env).prefix}`,
-    `SCENARIO=${scenario.name}`, `BOARD_LD=${script}`, `BOARD_CPUFLAGS=${cpuFlags}`, `ELF=${partial}`,
-  ], { encoding: 'utf8' });
+  const made = spawnSync(
+    'make',
+    [
+      '-s',
+      '-C',
+      firmwareDir,
+      'scenario-elf',
+      `CROSS=${toolchainFor(env).prefix}`,
+      `SCENARIO=${scenario.name}`,
+      `BOARD_LD=${script}`,
+      `BOARD_CPUFLAGS=${cpuFlags}`,
+      `ELF=${partial}`,
+    ],
+    { encoding: 'utf8' },
+  );
   if (made.status !== 0) {
     rmSync(partial, { force: true });
     const lines = `${made.stdout}${made.stderr}`.trim().split('\n');

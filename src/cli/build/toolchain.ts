@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { InputError } from '../errors.js';
 import type { Libc } from './toolchain-flags.js';
 
-export const CROSS_PACKAGES = 'apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib';
+export const CROSS_PACKAGES =
+  'apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib';
 export const PICOLIBC_PACKAGE = 'apt-get install picolibc-arm-none-eabi';
 
 export interface Toolchain {
@@ -36,15 +37,25 @@ export function checkToolchain(toolchain: Toolchain, libc: Libc, cxx: boolean, c
     throw new InputError(`the Arm cross compiler (${toolchain.gcc}) is not installed; install it: ${CROSS_PACKAGES}`);
   }
   if (libc === 'newlib-nano' && !findsFile(toolchain.gcc, cpuFlags, 'nano.specs')) {
-    throw new InputError(`newlib-nano (nano.specs) is not installed for ${toolchain.gcc}; install it: ${CROSS_PACKAGES}`);
+    throw new InputError(
+      `newlib-nano (nano.specs) is not installed for ${toolchain.gcc}; install it: ${CROSS_PACKAGES}`,
+    );
   }
   if (libc === 'picolibc' && !findsFile(toolchain.gcc, cpuFlags, 'picolibc.specs')) {
-    throw new InputError(`picolibc (picolibc.specs) is not installed for ${toolchain.gcc}; install it: ${PICOLIBC_PACKAGE}`);
+    throw new InputError(
+      `picolibc (picolibc.specs) is not installed for ${toolchain.gcc}; install it: ${PICOLIBC_PACKAGE}`,
+    );
   }
   if (cxx) {
     const gxx = spawnSync(toolchain.gxx, ['--version'], { encoding: 'utf8' });
-    if (gxx.error || gxx.status !== 0 || !findsFile(toolchain.gxx, [...cpuFlags, '--specs=nano.specs'], 'libstdc++_nano.a')) {
-      throw new InputError(`C++ sources need ${toolchain.gxx} and libstdc++ for newlib; install them: ${CROSS_PACKAGES}`);
+    if (
+      gxx.error ||
+      gxx.status !== 0 ||
+      !findsFile(toolchain.gxx, [...cpuFlags, '--specs=nano.specs'], 'libstdc++_nano.a')
+    ) {
+      throw new InputError(
+        `C++ sources need ${toolchain.gxx} and libstdc++ for newlib; install them: ${CROSS_PACKAGES}`,
+      );
     }
   }
 }

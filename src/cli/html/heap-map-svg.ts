@@ -45,7 +45,10 @@ function cachedBytes(): (bytes: number) => string {
   const cache = new Map<number, string>();
   return (bytes) => {
     let text = cache.get(bytes);
-    if (text === undefined) cache.set(bytes, (text = formatBytes(bytes)));
+    if (text === undefined) {
+      text = formatBytes(bytes);
+      cache.set(bytes, text);
+    }
     return text;
   };
 }
@@ -61,7 +64,8 @@ function escapeXml(text: string): string {
  */
 export function bytesPerRow(regions: Region[]): number {
   const allowed = MAX_ROWS + 4 * Math.max(0, regions.length - 1);
-  const rows = (span: number): number => regions.reduce((sum, region) => sum + Math.ceil((region.end - region.start) / span), 0);
+  const rows = (span: number): number =>
+    regions.reduce((sum, region) => sum + Math.ceil((region.end - region.start) / span), 0);
   let span = 256;
   while (rows(span) > allowed) span *= 2;
   return span;
@@ -76,7 +80,7 @@ export function heapMapSvg(input: HeapMapSvgInput): string {
   /** Rectangles for the bytes [from, to) of a region, split at row ends. */
   const rects = (region: Region, regionTop: number, from: number, to: number): string => {
     let text = '';
-    for (let at = Math.max(from, region.start); at < Math.min(to, region.end);) {
+    for (let at = Math.max(from, region.start); at < Math.min(to, region.end); ) {
       const offset = at - region.start;
       const row = Math.floor(offset / span);
       const rowEnd = region.start + (row + 1) * span;
@@ -91,13 +95,21 @@ export function heapMapSvg(input: HeapMapSvgInput): string {
     return text;
   };
   /** One group per drawn thing: its attributes, its hover text, its rectangles. */
-  const group = (attributes: string, title: string, region: Region, regionTop: number, from: number, to: number): string =>
-    `<g ${attributes}><title>${escapeXml(title)}</title>${rects(region, regionTop, from, to)}</g>`;
+  const group = (
+    attributes: string,
+    title: string,
+    region: Region,
+    regionTop: number,
+    from: number,
+    to: number,
+  ): string => `<g ${attributes}><title>${escapeXml(title)}</title>${rects(region, regionTop, from, to)}</g>`;
   input.regions.forEach((region, index) => {
     const rows = Math.max(1, Math.ceil((region.end - region.start) / span));
     const name = index === 0 ? 'main heap' : `extra bank ${index}`;
     const size = `${bytesText(region.end - region.start)}, ${bytesText(span)} per row`;
-    parts.push(`<text class="region-label" x="0" y="${top + 12}" font-size="12">${name} ${hex(region.start)}..${hex(region.end)} (${size})</text>`);
+    parts.push(
+      `<text class="region-label" x="0" y="${top + 12}" font-size="12">${name} ${hex(region.start)}..${hex(region.end)} (${size})</text>`,
+    );
     const regionTop = top + LABEL_HEIGHT;
     const inRegion = input.blocks.filter((block) => block.header >= region.start && block.header < region.end);
     const firstHeader = inRegion[0]?.header ?? region.end;
@@ -107,26 +119,40 @@ export function heapMapSvg(input: HeapMapSvgInput): string {
         ? `control structure (${bytesText(input.controlBytes)}: bitmaps and free-list heads) and padding`
         : 'padding before the first block';
       const attributes = `class="${isControl ? 'control' : 'padding'}" fill="${CONTROL_COLOUR}"`;
-      parts.push(group(attributes, `${hex(region.start)}..${hex(firstHeader)}: ${what}`, region, regionTop, region.start, firstHeader));
+      parts.push(
+        group(
+          attributes,
+          `${hex(region.start)}..${hex(firstHeader)}: ${what}`,
+          region,
+          regionTop,
+          region.start,
+          firstHeader,
+        ),
+      );
     }
     let lastEnd = firstHeader;
     for (const block of inRegion) {
       if (block.header > lastEnd) {
         // A region larger than one pool can span is carved into pieces, each closed by its own sentinel.
         const title = `${hex(lastEnd)}..${hex(block.header)}: the sentinel closing one pool piece and the next piece's start`;
-        parts.push(group(`class="sentinel" fill="${SENTINEL_COLOUR}"`, title, region, regionTop, lastEnd, block.header));
+        parts.push(
+          group(`class="sentinel" fill="${SENTINEL_COLOUR}"`, title, region, regionTop, lastEnd, block.header),
+        );
       }
-      const touched = input.highlight !== null && input.highlight !== undefined && input.highlight.header === block.header;
-      const fill = block.used ? input.usedColour?.(block) ?? USED_COLOUR : freeColour(block.sizeClass?.fl ?? 0);
+      const touched =
+        input.highlight !== null && input.highlight !== undefined && input.highlight.header === block.header;
+      const fill = block.used ? (input.usedColour?.(block) ?? USED_COLOUR) : freeColour(block.sizeClass?.fl ?? 0);
       const classText = block.sizeClass ? ` class (${block.sizeClass.fl}, ${block.sizeClass.sl})` : '';
       const extra = input.describe?.(block) ?? '';
-      const title = `${block.used ? 'used' : 'free'} block ${hex(block.address)}, ${bytesText(block.blockSize)} `
-        + `(header ${hex(block.header)})${classText}${extra ? `; ${extra}` : ''}`;
-      const attributes = `class="block ${block.used ? 'used' : 'free'}${touched ? ' touched' : ''}" `
-        + `data-header="${block.header}" data-address="${block.address}" data-size="${block.blockSize}" data-used="${block.used ? 1 : 0}"`
-        + (block.sizeClass ? ` data-fl="${block.sizeClass.fl}" data-sl="${block.sizeClass.sl}"` : '')
-        + (block.allocatedBy !== null ? ` data-by="${block.allocatedBy}"` : '')
-        + ` fill="${fill}"${touched ? ' stroke="#d62728" stroke-width="2.5"' : ' stroke="#ffffff" stroke-width="0.5"'}`;
+      const title =
+        `${block.used ? 'used' : 'free'} block ${hex(block.address)}, ${bytesText(block.blockSize)} ` +
+        `(header ${hex(block.header)})${classText}${extra ? `; ${extra}` : ''}`;
+      const attributes =
+        `class="block ${block.used ? 'used' : 'free'}${touched ? ' touched' : ''}" ` +
+        `data-header="${block.header}" data-address="${block.address}" data-size="${block.blockSize}" data-used="${block.used ? 1 : 0}"` +
+        (block.sizeClass ? ` data-fl="${block.sizeClass.fl}" data-sl="${block.sizeClass.sl}"` : '') +
+        (block.allocatedBy !== null ? ` data-by="${block.allocatedBy}"` : '') +
+        ` fill="${fill}"${touched ? ' stroke="#d62728" stroke-width="2.5"' : ' stroke="#ffffff" stroke-width="0.5"'}`;
       parts.push(group(attributes, title, region, regionTop, block.header, block.header + block.blockSize));
       lastEnd = block.header + block.blockSize;
     }

@@ -16,7 +16,12 @@ function escapeHtml(text: string): string {
 }
 
 const POLICY = [
-  "default-src 'none'", "script-src 'unsafe-inline'", "style-src 'unsafe-inline'", 'img-src data:', "base-uri 'none'", "form-action 'none'",
+  "default-src 'none'",
+  "script-src 'unsafe-inline'",
+  "style-src 'unsafe-inline'",
+  'img-src data:',
+  "base-uri 'none'",
+  "form-action 'none'",
 ].join('; ');
 
 export function reportPageHtml(meta: ReportMeta, packedLog: Uint8Array, bundle: PageBundle): string {

@@ -14,7 +14,8 @@ export function writeMapSvg(path: string, run: LearnRun, snapshot: HeapSnapshot)
   const sites = new Map<number, number>();
   for (const event of byCall.values()) if (!sites.has(event.caller)) sites.set(event.caller, sites.size);
   const svg = heapMapSvg({
-    regions: regionsOf(run.replay), blocks: snapshot.blocks,
+    regions: regionsOf(run.replay),
+    blocks: snapshot.blocks,
     controlAddress: run.replay.heap.controlAddress,
     controlBytes: run.replay.heap instanceof Tlsf ? run.replay.heap.layout.controlBytes : run.replay.heap.controlBytes,
     usedColour: (block) => {

@@ -8,7 +8,10 @@ import { packageRoot } from '../engine.js';
 // at `npm run build` (dist/html-page/), so the CLI needs no bundler at run time. In a checkout whose sources
 // are newer than the bundle, the bundle is rebuilt first (esbuild is a dev dependency there).
 
-export interface PageBundle { script: string; style: string }
+export interface PageBundle {
+  script: string;
+  style: string;
+}
 
 const SCRIPT = 'page.js';
 const STYLE = 'page.css';
@@ -66,16 +69,18 @@ async function bundleInto(esbuild: typeof import('esbuild'), pageDirectory: stri
     // uPlot's MIT licence asks for its notice in every copy; its own header is not kept by minification.
     banner: { js: `/*! uPlot: ${readFileSync(uplotLicence(), 'utf8').trim().replace(/\*\//g, '* /')} */` },
     logLevel: 'error',
-    plugins: [{
-      name: 'tlsf-sim-page-stand-ins',
-      setup(build) {
-        build.onResolve({ filter: /\.js$/ }, (args) => {
-          if (args.importer.startsWith(pageDirectory)) return undefined;
-          const standIn = STAND_INS.find(([pattern]) => pattern.test(args.path));
-          return standIn ? { path: join(pageDirectory, standIn[1]) } : undefined;
-        });
+    plugins: [
+      {
+        name: 'tlsf-sim-page-stand-ins',
+        setup(build) {
+          build.onResolve({ filter: /\.js$/ }, (args) => {
+            if (args.importer.startsWith(pageDirectory)) return undefined;
+            const standIn = STAND_INS.find(([pattern]) => pattern.test(args.path));
+            return standIn ? { path: join(pageDirectory, standIn[1]) } : undefined;
+          });
+        },
       },
-    }],
+    ],
   });
   const inputs = Object.keys(result.metafile.inputs).map((input) => resolve(input));
   writeFileSync(join(outdir, INPUTS), `${JSON.stringify(inputs)}\n`);
@@ -112,11 +117,16 @@ export async function loadPageBundle(): Promise<PageBundle> {
     } catch (error) {
       if (!existsSync(join(directory, SCRIPT))) {
         const reason = (error as Error).message;
-        throw new Error(`the report page is not built (${join(directory, SCRIPT)}) and cannot be built here: ${reason}; run npm run build`);
+        throw new Error(
+          `the report page is not built (${join(directory, SCRIPT)}) and cannot be built here: ${reason}; run npm run build`,
+        );
       }
     }
   }
-  cached = { script: readFileSync(join(directory, SCRIPT), 'utf8'), style: readFileSync(join(directory, STYLE), 'utf8') };
+  cached = {
+    script: readFileSync(join(directory, SCRIPT), 'utf8'),
+    style: readFileSync(join(directory, STYLE), 'utf8'),
+  };
   return cached;
 }
 

@@ -18,7 +18,9 @@ export const DEFAULT_REPORT_FILE = 'tlsf-report.html';
 
 /** The page's data for a run made with recordEvents. */
 export function reportPageData(
-  prepared: PreparedRun, report: RunReport, image: ElfImage | null,
+  prepared: PreparedRun,
+  report: RunReport,
+  image: ElfImage | null,
 ): { meta: ReportMeta; packed: Uint8Array } {
   const events = report.events ?? [];
   const callers = sitesOf(events);
@@ -27,12 +29,17 @@ export function reportPageData(
     format: REPORT_DATA_FORMAT,
     target: prepared.label,
     board: {
-      name: prepared.board.name, cpu: prepared.board.cpu, clockHz: prepared.board.clockHz,
+      name: prepared.board.name,
+      cpu: prepared.board.cpu,
+      clockHz: prepared.board.clockHz,
       ram: prepared.board.ram.map((bank) => ({ name: bank.name, base: bank.base, size: bank.size, heap: bank.heap })),
     },
     setup: {
-      heapBase: report.heapBase, heapSize: report.heapSize, align: prepared.settings.align as 4 | 8 | 16,
-      slLog2: prepared.settings.slLog2, extraBanks: prepared.options.extraBanks ?? [],
+      heapBase: report.heapBase,
+      heapSize: report.heapSize,
+      align: prepared.settings.align as 4 | 8 | 16,
+      slLog2: prepared.settings.slLog2,
+      extraBanks: prepared.options.extraBanks ?? [],
     },
     run: runReportJson(report, prepared.settings),
     sites: callers.map((address) => ({ address, symbol: callerSymbol(image, address) })),
@@ -56,14 +63,20 @@ function imageOf(prepared: PreparedRun): ElfImage | null {
  * one program.ts loaded before a synchronous command (run --html, check --html-dir) started.
  */
 export function writeReportPage(
-  path: string, prepared: PreparedRun, report: RunReport, bundle = loadedPageBundle(), image = imageOf(prepared),
+  path: string,
+  prepared: PreparedRun,
+  report: RunReport,
+  bundle = loadedPageBundle(),
+  image = imageOf(prepared),
 ): number {
   const { meta, packed } = reportPageData(prepared, report, image);
   const html = reportPageHtml(meta, packed, bundle);
   try {
     writeFileSync(path, html);
   } catch (error) {
-    throw new InputError(`cannot write the HTML report ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw new InputError(
+      `cannot write the HTML report ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+    );
   }
   return Buffer.byteLength(html);
 }
@@ -74,7 +87,11 @@ export function writeReportPage(
  */
 export function reportFileName(target: string, board: string, taken: Set<string>): string {
   const safe = (text: string): string =>
-    text.replace(/\.[a-z0-9]+$/i, '').replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').slice(0, 80) || 'run';
+    text
+      .replace(/\.[a-z0-9]+$/i, '')
+      .replace(/[^A-Za-z0-9._-]+/g, '_')
+      .replace(/^[._]+/, '')
+      .slice(0, 80) || 'run';
   const stem = `${safe(target)}-${safe(board)}`;
   let name = `${stem}.html`;
   for (let counter = 2; taken.has(name); counter++) name = `${stem}-${counter}.html`;
@@ -82,7 +99,9 @@ export function reportFileName(target: string, board: string, taken: Set<string>
   return name;
 }
 
-export interface ReportFlags { output?: string }
+export interface ReportFlags {
+  output?: string;
+}
 
 export async function reportCommand(request: RunRequest, flags: ReportFlags, io: CliIo): Promise<number> {
   const bundle = await loadPageBundle();

@@ -7,7 +7,12 @@ import type { HeapEvent } from '../../board/index.js';
 
 export const REPORT_DATA_FORMAT = 1;
 
-export interface RamBankFacts { name: string; base: number; size: number; heap: boolean }
+export interface RamBankFacts {
+  name: string;
+  base: number;
+  size: number;
+  heap: boolean;
+}
 
 /** What the page needs besides the log: the run's report, the heap's shape and the names of call sites. */
 export interface ReportMeta {
@@ -52,7 +57,13 @@ export function sitesOf(events: HeapEvent[]): number[] {
 function layout(count: number): { offsets: Record<keyof Columns, number>; bytes: number } {
   // The 8-byte column first, so every column starts aligned for its typed array.
   const sizes: [keyof Columns, number][] = [
-    ['instructionsDelta', 8], ['callDelta', 4], ['arg0', 4], ['arg1', 4], ['result', 4], ['site', 4], ['op', 1],
+    ['instructionsDelta', 8],
+    ['callDelta', 4],
+    ['arg0', 4],
+    ['arg1', 4],
+    ['result', 4],
+    ['site', 4],
+    ['op', 1],
   ];
   const offsets = {} as Record<keyof Columns, number>;
   let at = 0;

@@ -15,11 +15,18 @@ export interface UsedChart {
 
 export function usedChart(prepared: PreparedRun, report: RunReport, points = 40): UsedChart {
   const events = report.events ?? [];
-  const replay = new HeapReplay({
-    board: prepared.board, heapBase: report.heapBase, heapSize: report.heapSize,
-    align: prepared.settings.align as 4 | 8 | 16, slLog2: prepared.settings.slLog2, extraBanks: prepared.options.extraBanks,
-    allocator: prepared.settings.allocator,
-  }, events);
+  const replay = new HeapReplay(
+    {
+      board: prepared.board,
+      heapBase: report.heapBase,
+      heapSize: report.heapSize,
+      align: prepared.settings.align as 4 | 8 | 16,
+      slLog2: prepared.settings.slLog2,
+      extraBanks: prepared.options.extraBanks,
+      allocator: prepared.settings.allocator,
+    },
+    events,
+  );
   const lastCall = events.reduce((last, event) => Math.max(last, event.call), 0);
   const perPoint = Math.max(1, Math.ceil(lastCall / points));
   const calls: number[] = [0];

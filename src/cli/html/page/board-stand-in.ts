@@ -7,7 +7,9 @@ import type { HeapAllocator, HeapFactory } from '../../../board/heap-types.js';
 export const tlsfHeap: HeapFactory = (memory, options) => createTlsf(memory, options) as unknown as HeapAllocator;
 
 /** The page's stand-in for an ELF image: the report's call sites, already symbolized by the CLI. */
-export interface SiteSymbols { symbolOf(address: number): string | undefined }
+export interface SiteSymbols {
+  symbolOf(address: number): string | undefined;
+}
 
 export function symbolize(image: SiteSymbols, address: number): string | undefined {
   return image.symbolOf(address);

@@ -54,7 +54,8 @@ function lowerBound(events: HeapEvent[], call: number): number {
   let high = events.length;
   while (low < high) {
     const middle = (low + high) >> 1;
-    if (events[middle]!.call < call) low = middle + 1; else high = middle;
+    if (events[middle]!.call < call) low = middle + 1;
+    else high = middle;
   }
   return low;
 }

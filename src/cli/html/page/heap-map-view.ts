@@ -1,3 +1,4 @@
+import { Tlsf } from '../../../allocator/index.js';
 import { regionsOf } from '../../heap-map.js';
 import { callText, fromText } from '../../learn-run.js';
 import { heapMapSvg } from '../heap-map-svg.js';
@@ -14,7 +15,7 @@ export function heapMapHtml(model: RunModel, moment: Moment): string {
     regions: regionsOf(replay),
     blocks: after.blocks,
     controlAddress: replay.heap.controlAddress,
-    controlBytes: replay.heap.layout.controlBytes,
+    controlBytes: replay.heap instanceof Tlsf ? replay.heap.layout.controlBytes : replay.heap.controlBytes,
     highlight: facts?.block ?? facts?.released ?? null,
     usedColour: (block) => {
       const event = allocatingEvent(block.allocatedBy);

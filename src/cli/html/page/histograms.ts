@@ -27,10 +27,13 @@ export function histogramSvg(values: number[], title: string, colour: string): s
     const middle = x + (barWidth - 4) / 2;
     const text = (y: number, content: string | number): string =>
       `<text x="${middle}" y="${y}" font-size="9" text-anchor="middle">${content}</text>`;
-    bars.push(`<g class="bar" data-bucket="${bucket}" data-count="${count}"><title>${escapeHtml(`${range}: ${count}`)}</title>`
-      + `<rect x="${x}" y="${height - 20 - barHeight}" width="${barWidth - 4}" height="${barHeight}" fill="${colour}"/>`
-      + text(height - 6, label) + (count > 0 ? text(height - 23 - barHeight, count) : '')
-      + '</g>');
+    bars.push(
+      `<g class="bar" data-bucket="${bucket}" data-count="${count}"><title>${escapeHtml(`${range}: ${count}`)}</title>` +
+        `<rect x="${x}" y="${height - 20 - barHeight}" width="${barWidth - 4}" height="${barHeight}" fill="${colour}"/>` +
+        text(height - 6, label) +
+        (count > 0 ? text(height - 23 - barHeight, count) : '') +
+        '</g>',
+    );
   }
   const caption = `${escapeHtml(title)} (${values.length.toLocaleString('en-US')}; bars by power of two)`;
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">${bars.join('')}</svg>`;

@@ -4,10 +4,11 @@ import { runHeaderHtml } from './run-header.js';
 
 // The page's sections, top to bottom; each view fills its own element (main.ts wires them).
 
-const MAP_LEGEND = '<p class="legend map-legend"><span style="background:#c9a227"></span> control structure '
-  + '<span style="background:#222"></span> end sentinel <span style="background:hsl(140,35%,80%)"></span> free (darker: larger class) '
-  + '<span class="outlined"></span> block of the selected call; used blocks coloured by call site as in the chart above; '
-  + 'hover a block for its facts</p>';
+const MAP_LEGEND =
+  '<p class="legend map-legend"><span style="background:#c9a227"></span> control structure ' +
+  '<span style="background:#222"></span> end sentinel <span style="background:hsl(140,35%,80%)"></span> free (darker: larger class) ' +
+  '<span class="outlined"></span> block of the selected call; used blocks coloured by call site as in the chart above; ' +
+  'hover a block for its facts</p>';
 
 function stepperHtml(model: RunModel): string {
   const noFailure = failureCall(model) === null ? ' disabled' : '';
@@ -26,7 +27,8 @@ function stepperHtml(model: RunModel): string {
 
 export function pageHtml(model: RunModel): string {
   const output = String(model.meta.run.output ?? '').trimEnd();
-  const axes = '<option value="calls">heap calls</option><option value="instructions">instructions</option><option value="time">time</option>';
+  const axes =
+    '<option value="calls">heap calls</option><option value="instructions">instructions</option><option value="time">time</option>';
   return `${runHeaderHtml(model)}
   ${stepperHtml(model)}
   <section class="timeline">

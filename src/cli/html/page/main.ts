@@ -22,7 +22,10 @@ interface PageHandle {
 }
 
 declare global {
-  interface Window { tlsfReport?: PageHandle; tlsfReportError?: string }
+  interface Window {
+    tlsfReport?: PageHandle;
+    tlsfReportError?: string;
+  }
 }
 
 const started = performance.now();
@@ -65,7 +68,12 @@ async function start(): Promise<void> {
   };
   /** Slider drags fire faster than frames: draw the latest position once per frame. */
   const selectSoon = (call: number): void => {
-    if (pending === null) requestAnimationFrame(() => { const next = pending!; pending = null; select(next); });
+    if (pending === null)
+      requestAnimationFrame(() => {
+        const next = pending!;
+        pending = null;
+        select(next);
+      });
     pending = call;
   };
   // The address follows the selection once stepping pauses: browsers throttle rapid history updates.
@@ -80,7 +88,10 @@ async function start(): Promise<void> {
   };
 
   timeline = createTimeline(model, byId('chart-figures'), byId('chart-sites'), select);
-  const peakBlocks = cursor.at(model.peakCall).after.blocks.filter((block) => block.used).map((block) => block.blockSize);
+  const peakBlocks = cursor
+    .at(model.peakCall)
+    .after.blocks.filter((block) => block.used)
+    .map((block) => block.blockSize);
   const requests = histogramSvg(model.requestSizes, 'Requested sizes, every allocation', '#4477aa');
   const blocks = histogramSvg(peakBlocks, `Used block sizes at the peak (call #${model.peakCall})`, '#ee6677');
   byId('histograms').innerHTML = `<h2>Sizes</h2><div class="histogram-row">${requests}${blocks}</div>`;
@@ -92,7 +103,10 @@ async function start(): Promise<void> {
   byId('go-next').addEventListener('click', () => select(current + 1));
   byId('go-last').addEventListener('click', () => select(model.lastCall));
   byId('go-peak').addEventListener('click', () => select(model.peakCall));
-  byId('go-failure').addEventListener('click', () => { const call = failureCall(model); if (call !== null) select(call); });
+  byId('go-failure').addEventListener('click', () => {
+    const call = failureCall(model);
+    if (call !== null) select(call);
+  });
   const axis = byId<HTMLSelectElement>('x-axis');
   axis.addEventListener('change', () => timeline?.setAxis(axis.value as XAxis));
   addEventListener('hashchange', () => {
@@ -104,10 +118,17 @@ async function start(): Promise<void> {
     if (target.tagName === 'SELECT' || (target.tagName === 'INPUT' && target !== slider)) return;
     const step = event.shiftKey ? 100 : 1;
     const actions: Record<string, () => void> = {
-      ArrowRight: () => select(current + step), ArrowLeft: () => select(current - step),
-      PageDown: () => select(current + 1000), PageUp: () => select(current - 1000),
-      Home: () => select(0), End: () => select(model.lastCall),
-      p: () => select(model.peakCall), f: () => { const call = failureCall(model); if (call !== null) select(call); },
+      ArrowRight: () => select(current + step),
+      ArrowLeft: () => select(current - step),
+      PageDown: () => select(current + 1000),
+      PageUp: () => select(current - 1000),
+      Home: () => select(0),
+      End: () => select(model.lastCall),
+      p: () => select(model.peakCall),
+      f: () => {
+        const call = failureCall(model);
+        if (call !== null) select(call);
+      },
     };
     const action = actions[event.key];
     if (!action) return;

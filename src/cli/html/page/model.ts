@@ -1,3 +1,4 @@
+import { Tlsf } from '../../../allocator/index.js';
 import type { BoardProfile, HeapEvent } from '../../../board/index.js';
 import { HeapReplay, type Divergence, type ReplaySetup } from '../../replay.js';
 import { SITE_COLOURS } from '../heap-map-svg.js';
@@ -8,9 +9,24 @@ import type { SiteSymbols } from './board-stand-in.js';
 // timeline's figures after every heap call (used, requested, largest free, free, fragmentation), the live
 // bytes of each call site, the peak and the phases. Views of one moment replay again (cursor.ts).
 
-export interface Phase { label: string; fromCall: number; toCall: number }
-export interface SiteSeries { name: string; site: number | null; colour: string; values: Float64Array }
-export interface PeakRow { name: string; site: number | null; blocks: number; bytes: number; share: number }
+export interface Phase {
+  label: string;
+  fromCall: number;
+  toCall: number;
+}
+export interface SiteSeries {
+  name: string;
+  site: number | null;
+  colour: string;
+  values: Float64Array;
+}
+export interface PeakRow {
+  name: string;
+  site: number | null;
+  blocks: number;
+  bytes: number;
+  share: number;
+}
 
 export interface RunModel {
   meta: ReportMeta;
@@ -50,10 +66,15 @@ const TOP_SITES = SITE_COLOURS.length;
 function requestedBytes(event: HeapEvent): number {
   const [a = 0, b = 0] = event.args;
   switch (event.op) {
-    case 'malloc': return a;
-    case 'calloc': return a * b;
-    case 'memalign': case 'realloc': return b;
-    default: return 0;
+    case 'malloc':
+      return a;
+    case 'calloc':
+      return a * b;
+    case 'memalign':
+    case 'realloc':
+      return b;
+    default:
+      return 0;
   }
 }
 
@@ -139,9 +160,11 @@ function buildModel(meta: ReportMeta, events: HeapEvent[], setup: ReplaySetup, s
         failedCall = event.call;
       }
     }
-    const usedNow = heap.usedBytes;
-    const freeNow = heap.freeBytes;
-    const largest = heap.largestFreeBlock();
+    // TLSF keeps these in O(1) (counters and bitmaps); the other heaps (--allocator) only by a walk (stats).
+    const figures = heap instanceof Tlsf ? null : heap.stats();
+    const usedNow = figures ? figures.usedBytes : heap.usedBytes;
+    const freeNow = figures ? figures.freeBytes : (heap as Tlsf).freeBytes;
+    const largest = figures ? figures.largestFree : (heap as Tlsf).largestFreeBlock();
     call[point] = event.call;
     instructions[point] = event.instructions;
     used[point] = usedNow;
@@ -160,11 +183,29 @@ function buildModel(meta: ReportMeta, events: HeapEvent[], setup: ReplaySetup, s
   const open = phases[phases.length - 1];
   if (open) open.toCall = lastCall;
   const model: RunModel = {
-    meta, events, setup, symbols, points,
-    call: call.subarray(0, points), instructions: instructions.subarray(0, points), used: used.subarray(0, points),
-    requested: requested.subarray(0, points), largestFree: largestFree.subarray(0, points), free: free.subarray(0, points),
-    fragmentation: fragmentation.subarray(0, points), lastCall, peakCall, peakUsed, phases, failedCall,
-    divergence: replay.divergence, eventOfCall, siteOfCaller, siteSeries: [], peakTable: [], requestSizes,
+    meta,
+    events,
+    setup,
+    symbols,
+    points,
+    call: call.subarray(0, points),
+    instructions: instructions.subarray(0, points),
+    used: used.subarray(0, points),
+    requested: requested.subarray(0, points),
+    largestFree: largestFree.subarray(0, points),
+    free: free.subarray(0, points),
+    fragmentation: fragmentation.subarray(0, points),
+    lastCall,
+    peakCall,
+    peakUsed,
+    phases,
+    failedCall,
+    divergence: replay.divergence,
+    eventOfCall,
+    siteOfCaller,
+    siteSeries: [],
+    peakTable: [],
+    requestSizes,
   };
   bySite(model, deltaSite, deltaBytes);
   return model;
@@ -189,18 +230,25 @@ function bySite(model: RunModel, deltaSite: Int32Array, deltaBytes: Float64Array
   for (let index = 0; index <= peakIndex; index++) apply(index);
   peakBytes = bytes.slice();
   peakBlocks = blocks.slice();
-  const ranked = [...peakBytes.keys()].filter((site) => peakBytes[site]! > 0).sort((a, b) => peakBytes[b]! - peakBytes[a]!);
+  const ranked = [...peakBytes.keys()]
+    .filter((site) => peakBytes[site]! > 0)
+    .sort((a, b) => peakBytes[b]! - peakBytes[a]!);
   const top = ranked.slice(0, TOP_SITES);
   const total = model.peakUsed;
   model.peakTable = ranked.map((site) => ({
-    name: siteName(model, site), site, blocks: peakBlocks[site]!, bytes: peakBytes[site]!,
+    name: siteName(model, site),
+    site,
+    blocks: peakBlocks[site]!,
+    bytes: peakBytes[site]!,
     share: total === 0 ? 0 : peakBytes[site]! / total,
   }));
   // Series: every point's live bytes for the top sites and the rest, stacked (each value includes those below).
   bytes.fill(0);
   blocks.fill(0);
   const slotOf = new Int32Array(siteCount).fill(top.length);
-  top.forEach((site, slot) => { slotOf[site] = slot; });
+  top.forEach((site, slot) => {
+    slotOf[site] = slot;
+  });
   const stacked = Array.from({ length: top.length + 1 }, () => new Float64Array(model.points));
   const bySlot = new Float64Array(top.length + 1);
   for (let index = 0; index < model.points; index++) {
@@ -229,7 +277,10 @@ export function indexOfCall(model: Pick<RunModel, 'call' | 'points'>, callNumber
   let found = -1;
   while (low <= high) {
     const middle = (low + high) >> 1;
-    if (model.call[middle]! <= callNumber) { found = middle; low = middle + 1; } else high = middle - 1;
+    if (model.call[middle]! <= callNumber) {
+      found = middle;
+      low = middle + 1;
+    } else high = middle - 1;
   }
   return found;
 }

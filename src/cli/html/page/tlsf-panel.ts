@@ -1,4 +1,4 @@
-import { classRange } from '../../../allocator/index.js';
+import { classRange, Tlsf } from '../../../allocator/index.js';
 import { callText, fromText } from '../../learn-run.js';
 import { formatBytes as formatBytesSlowly } from '../../units.js';
 import type { Moment } from './cursor.js';
@@ -8,13 +8,19 @@ import { escapeHtml, hexText } from './dom.js';
 // stored after the call), with the path of the call's search, the class it took a block from, the classes
 // its split and merge filed blocks in, and the `step` explanation of the call beside it.
 
-interface Cell { fl: number; sl: number }
+interface Cell {
+  fl: number;
+  sl: number;
+}
 
 /** Locale number formatting is slow in browsers and the grid repeats the same few hundred sizes. */
 const bytesCache = new Map<number, string>();
 function formatBytes(bytes: number): string {
   let text = bytesCache.get(bytes);
-  if (text === undefined) bytesCache.set(bytes, (text = formatBytesSlowly(bytes)));
+  if (text === undefined) {
+    text = formatBytesSlowly(bytes);
+    bytesCache.set(bytes, text);
+  }
   return text;
 }
 const same = (a: Cell | null | undefined, fl: number, sl: number): boolean => !!a && a.fl === fl && a.sl === sl;
@@ -40,31 +46,34 @@ interface CallMarks {
   filed: Cell[];
 }
 
-function callMarks(moment: Moment): CallMarks {
+function callMarks(moment: Moment, heap: Tlsf): CallMarks {
   const { facts } = moment;
   // A realloc that resized in place searched nothing.
-  const search = facts?.realloc === 'in-place' ? null : facts?.request?.searchClass ?? null;
+  const search = facts?.realloc === 'in-place' ? null : (facts?.request?.searchClass ?? null);
   const found = facts?.taken?.class ?? null;
-  const scanned = search && found ? scannedCells(search, found, moment.replay.heap.layout.slCount) : new Set<string>();
-  const filed = [...(facts?.remainders ?? []).map((block) => block.class), facts?.coalesced?.merged.class]
-    .filter((cell): cell is Cell => !!cell);
+  const scanned = search && found ? scannedCells(search, found, heap.layout.slCount) : new Set<string>();
+  const filed = [...(facts?.remainders ?? []).map((block) => block.class), facts?.coalesced?.merged.class].filter(
+    (cell): cell is Cell => !!cell,
+  );
   return { search, found, scanned, filed };
 }
 
-function firstLevelCells(moment: Moment, marks: CallMarks): string {
+function firstLevelCells(moment: Moment, marks: CallMarks, heap: Tlsf): string {
   const cells: string[] = [];
-  for (let fl = moment.replay.heap.layout.flCount - 1; fl >= 0; fl--) {
+  for (let fl = heap.layout.flCount - 1; fl >= 0; fl--) {
     const bit = (moment.after.firstLevelBitmap >>> fl) & 1;
     const inScan = marks.search && marks.found && fl > marks.search.fl && fl <= marks.found.fl;
     const title = `first-level bit ${fl}: ${bit ? 'some' : 'no'} class in row ${fl} holds a free block`;
-    cells.push(`<td class="bit fl-bit${bit ? ' set' : ''}${inScan ? ' scanned' : ''}" data-fl="${fl}" data-bit="${bit}" title="${title}">${bit}</td>`);
+    cells.push(
+      `<td class="bit fl-bit${bit ? ' set' : ''}${inScan ? ' scanned' : ''}" data-fl="${fl}" data-bit="${bit}" title="${title}">${bit}</td>`,
+    );
   }
   return cells.join('');
 }
 
-function secondLevelRows(moment: Moment, marks: CallMarks): string {
+function secondLevelRows(moment: Moment, marks: CallMarks, heap: Tlsf): string {
   const { replay, after, before } = moment;
-  const { flCount, slCount } = replay.heap.layout;
+  const { flCount, slCount } = heap.layout;
   const changed = (fl: number, sl: number): string => {
     if (!before) return '';
     const was = (before.secondLevelBitmaps[fl]! >>> sl) & 1;
@@ -87,8 +96,12 @@ function secondLevelRows(moment: Moment, marks: CallMarks): string {
         changed(fl, sl),
       ].join('');
       const content = list ? `${list.blocks.length} free, ${formatBytes(list.bytes)}` : 'empty';
-      const title = escapeHtml(`class (${fl}, ${sl}): blocks of ${formatBytes(classMin)}..${formatBytes(classMax)}; ${content}`);
-      cells.push(`<td class="bit sl-bit${bit ? ' set' : ''}${roles}" data-fl="${fl}" data-sl="${sl}" data-bit="${bit}" title="${title}">${bit}</td>`);
+      const title = escapeHtml(
+        `class (${fl}, ${sl}): blocks of ${formatBytes(classMin)}..${formatBytes(classMax)}; ${content}`,
+      );
+      cells.push(
+        `<td class="bit sl-bit${bit ? ' set' : ''}${roles}" data-fl="${fl}" data-sl="${sl}" data-bit="${bit}" title="${title}">${bit}</td>`,
+      );
     }
     const rowMin = formatBytes(classRange(replay.geometry, fl, 0).classMin);
     const head = `<th title="row ${fl}: blocks from ${rowMin}">${fl}<small>${rowMin}+</small></th><td class="hex">${hexText(bits)}</td>`;
@@ -106,31 +119,46 @@ function callTextHtml(moment: Moment): string {
     const text = `${callText(event)}${fromText(facts?.callerSymbol ?? null, event.caller)}${returned}`;
     callLine = `<p class="call-line"><b>#${event.call}</b> ${escapeHtml(text)}</p>`;
   } else {
-    const text = moment.call === 0 ? 'Before the first heap call: the heap as initialised.' : `Call #${moment.call} is not in the replayed log.`;
+    const text =
+      moment.call === 0
+        ? 'Before the first heap call: the heap as initialised.'
+        : `Call #${moment.call} is not in the replayed log.`;
     callLine = `<p class="call-line">${text}</p>`;
   }
-  const explanation = facts ? `<ul class="explanation">${facts.explanation.map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>` : '';
-  const figures = `after the call: used ${formatBytes(after.usedBytes)} in ${after.usedBlocks} blocks, `
-    + `free ${formatBytes(after.freeBytes)} in ${after.freeBlocks}, largest free ${formatBytes(after.largestFree)}`;
-  const problems = after.consistent ? '' : `<p class="problem">inconsistent: ${escapeHtml(after.problems.slice(0, 3).join('; '))}</p>`;
+  const explanation = facts
+    ? `<ul class="explanation">${facts.explanation.map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>`
+    : '';
+  const figures =
+    `after the call: used ${formatBytes(after.usedBytes)} in ${after.usedBlocks} blocks, ` +
+    `free ${formatBytes(after.freeBytes)} in ${after.freeBlocks}, largest free ${formatBytes(after.largestFree)}`;
+  const problems = after.consistent
+    ? ''
+    : `<p class="problem">inconsistent: ${escapeHtml(after.problems.slice(0, 3).join('; '))}</p>`;
   return `${callLine}${explanation}<p class="figures">${figures}</p>${problems}`;
 }
 
-const LEGEND = '<p class="legend"><span class="bit set">1</span> non-empty <span class="bit scanned">&nbsp;</span> scanned by the search '
-  + '<span class="bit search">&nbsp;</span> search starts <span class="bit found">&nbsp;</span> block taken from '
-  + '<span class="bit filed">&nbsp;</span> split or merge filed a block '
-  + '<span class="bit bit-cleared-now">&nbsp;</span> bit cleared by this call</p>';
+const LEGEND =
+  '<p class="legend"><span class="bit set">1</span> non-empty <span class="bit scanned">&nbsp;</span> scanned by the search ' +
+  '<span class="bit search">&nbsp;</span> search starts <span class="bit found">&nbsp;</span> block taken from ' +
+  '<span class="bit filed">&nbsp;</span> split or merge filed a block ' +
+  '<span class="bit bit-cleared-now">&nbsp;</span> bit cleared by this call</p>';
 
 export function renderTlsfPanel(container: HTMLElement, moment: Moment): void {
-  const marks = callMarks(moment);
-  const slCount = moment.replay.heap.layout.slCount;
+  const heap = moment.replay.heap;
+  if (!(heap instanceof Tlsf)) {
+    // first-fit, best-fit and half-fit keep no TLSF bitmaps (--allocator); the map and timeline still apply.
+    container.innerHTML = '<p class="legend">This run used another heap (--allocator): it has no TLSF bitmaps to show.</p>';
+    return;
+  }
+  const marks = callMarks(moment, heap);
+  const slCount = heap.layout.slCount;
   const slHeader = Array.from({ length: slCount }, (_, index) => `<th>${slCount - 1 - index}</th>`).join('');
   container.innerHTML = `
     <div class="tlsf-grids">
       <h3>First-level bitmap <span class="hex">${hexText(moment.after.firstLevelBitmap)}</span></h3>
-      <table class="bitmap fl-bitmap"><tr>${firstLevelCells(moment, marks)}</tr></table>
+      <table class="bitmap fl-bitmap"><tr>${firstLevelCells(moment, marks, heap)}</tr></table>
       <h3>Second-level bitmaps (row = first-level index, column = second-level index)</h3>
-      <table class="bitmap sl-bitmap"><tr><th>fl</th><th>bits</th>${slHeader}</tr>${secondLevelRows(moment, marks)}</table>
+      <table class="bitmap sl-bitmap"><tr><th>fl</th><th>bits</th>${slHeader}</tr>${secondLevelRows(moment, marks, heap)}</table>
       ${LEGEND}
     </div>
     <div class="tlsf-text">${callTextHtml(moment)}</div>`;
