@@ -147,7 +147,8 @@ export function renderTlsfPanel(container: HTMLElement, moment: Moment): void {
   const heap = moment.replay.heap;
   if (!(heap instanceof Tlsf)) {
     // first-fit, best-fit and half-fit keep no TLSF bitmaps (--allocator); the map and timeline still apply.
-    container.innerHTML = '<p class="legend">This run used another heap (--allocator): it has no TLSF bitmaps to show.</p>';
+    container.innerHTML =
+      '<p class="legend">This run used another heap (--allocator): it has no TLSF bitmaps to show.</p>';
     return;
   }
   const marks = callMarks(moment, heap);
