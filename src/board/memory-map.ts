@@ -8,7 +8,10 @@ import { engineInfo, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE } from './unicorn
 import { hasFastStores } from './engine-locate.js';
 import { complementRanges, ramPermissions, rangesWithCode, tlbPermissions } from './memory-protection.js';
 import type { ElfSegment } from './elf.js';
+import { groupBanks } from './bank-groups.js';
 import type { BoardProfile, RamBank } from './profiles.js';
+
+export { groupBanks };
 import { SCS_BASE, SCS_SIZE, SERVICE_PAGE, SERVICE_PAGE_SIZE } from './reserved-regions.js';
 
 export { SERVICE_PAGE, SERVICE_PAGE_SIZE };
@@ -32,20 +35,6 @@ export interface HeapRegion {
   size: number;
   group: BankGroup;
   writable: Uint8Array | null;
-}
-
-/** Runs of adjacent banks, by address; each becomes one host buffer and one mapping. */
-export function groupBanks(banks: readonly RamBank[]): { base: number; size: number; banks: RamBank[] }[] {
-  const sorted = [...banks].sort((a, b) => a.base - b.base);
-  const groups: { base: number; size: number; banks: RamBank[] }[] = [];
-  for (const bank of sorted) {
-    const last = groups[groups.length - 1];
-    if (last && last.base + last.size === bank.base) {
-      last.size += bank.size;
-      last.banks.push(bank);
-    } else groups.push({ base: bank.base, size: bank.size, banks: [bank] });
-  }
-  return groups;
 }
 
 export type MemoryRegion = { kind: 'flash' } | { kind: 'ram'; base: number; bytes: Uint8Array };

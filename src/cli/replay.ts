@@ -9,6 +9,7 @@ import {
   type HeapKind,
   type TlsfGeometry,
 } from '../allocator/index.js';
+import { groupBanks } from '../board/bank-groups.js';
 import type { BoardProfile, HeapEvent } from '../board/index.js';
 import { InputError } from './errors.js';
 import { heapFactory } from './heap-factories.js';
@@ -114,7 +115,7 @@ export class HeapReplay {
     readonly events: HeapEvent[],
   ) {
     const { board } = setup;
-    this.groups = groupBanks(board);
+    this.groups = memoryGroups(board);
     this.geometry = tlsfGeometry({ align: setup.align, slLog2: setup.slLog2 });
     const extra = (setup.extraBanks ?? []).map((name) => {
       const bank = board.ram.find((candidate) => candidate.name.toLowerCase() === name.toLowerCase());
@@ -338,15 +339,8 @@ export class HeapReplay {
 }
 
 /** Adjacent banks share one buffer on the board (one mapping), so they do here too: same base and offset. */
-function groupBanks(board: BoardProfile): MemoryGroup[] {
-  const sorted = [...board.ram].sort((a, b) => a.base - b.base);
-  const groups: MemoryGroup[] = [];
-  for (const bank of sorted) {
-    const last = groups[groups.length - 1];
-    if (last && last.base + last.size === bank.base) last.size += bank.size;
-    else groups.push({ base: bank.base, size: bank.size, memory: null });
-  }
-  return groups;
+function memoryGroups(board: BoardProfile): MemoryGroup[] {
+  return groupBanks(board.ram).map((group) => ({ base: group.base, size: group.size, memory: null }));
 }
 
 export function describeDivergence(divergence: Divergence): string {
