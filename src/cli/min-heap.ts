@@ -24,15 +24,7 @@ export function largestRequestOf(prepared: PreparedRun, report: RunReport): numb
   if (!report.events) return undefined;
   let largest = 0;
   for (const event of report.events) {
-    const [first = 0, second = 0] = event.args;
-    const size =
-      event.op === 'malloc'
-        ? first
-        : event.op === 'realloc' || event.op === 'memalign'
-          ? second
-          : event.op === 'calloc'
-            ? first * second
-            : 0;
+    const size = requestedBytes(event);
     if (size > largest) largest = size;
   }
   return largest;
@@ -42,15 +34,7 @@ export function largestRequestOf(prepared: PreparedRun, report: RunReport): numb
 function smallestRequestOf(report: RunReport): number | undefined {
   let smallest = Number.POSITIVE_INFINITY;
   for (const event of report.events ?? []) {
-    const [first = 0, second = 0] = event.args;
-    const size =
-      event.op === 'malloc'
-        ? first
-        : event.op === 'realloc' || event.op === 'memalign'
-          ? second
-          : event.op === 'calloc'
-            ? first * second
-            : 0;
+    const size = requestedBytes(event);
     if (size > 0 && size < smallest) smallest = size;
   }
   return Number.isFinite(smallest) ? smallest : undefined;
@@ -280,4 +264,13 @@ export function wholeNeed(minimumHeap: number, atMinimum: RunReport): WholeNeed 
 export function describeWholeNeed(need: WholeNeed): string {
   const kib = (bytes: number) => Number((bytes / 1024).toFixed(1)).toString();
   return `needs ${kib(need.total)} KiB of RAM: static ${kib(need.static)}, heap ${kib(need.heap)}, stack ${kib(need.stackPeak)} (KiB; the stack's peak of its ${formatKiB(need.stackSize)})`;
+}
+
+/** The bytes a heap call asked for (0 for free, mark and usable-size calls). */
+function requestedBytes(event: { op: string; args: number[] }): number {
+  const [first = 0, second = 0] = event.args;
+  if (event.op === 'malloc') return first;
+  if (event.op === 'realloc' || event.op === 'memalign') return second;
+  if (event.op === 'calloc') return first * second;
+  return 0;
 }

@@ -343,6 +343,33 @@ function memoryGroups(board: BoardProfile): MemoryGroup[] {
   return groupBanks(board.ram).map((group) => ({ base: group.base, size: group.size, memory: null }));
 }
 
+/** The parts of a prepared run (engine.ts PreparedRun) and of its report a replay needs. */
+export interface ReplayedRun {
+  board: BoardProfile;
+  settings: { align: number; slLog2: number; allocator?: HeapKind };
+  options: { extraBanks?: string[] };
+}
+
+/** A replay of a finished run's call log on a host heap of the run's kind (or `allocator`), same geometry. */
+export function replayOfRun(
+  run: ReplayedRun,
+  report: { heapBase: number; heapSize: number; events?: HeapEvent[] },
+  allocator: HeapKind | undefined = run.settings.allocator,
+): HeapReplay {
+  return new HeapReplay(
+    {
+      board: run.board,
+      heapBase: report.heapBase,
+      heapSize: report.heapSize,
+      align: run.settings.align as 4 | 8 | 16,
+      slLog2: run.settings.slLog2,
+      extraBanks: run.options.extraBanks,
+      allocator,
+    },
+    report.events ?? [],
+  );
+}
+
 export function describeDivergence(divergence: Divergence): string {
   const replayed = typeof divergence.replayed === 'number' ? formatHex(divergence.replayed) : divergence.replayed;
   return `the replay diverged from the run at call #${divergence.call} (${divergence.op}): the board returned ${formatHex(divergence.logged)}, the replay ${replayed}; what follows stops there and includes the replay's own outcome of that call`;
