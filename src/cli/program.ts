@@ -83,6 +83,10 @@ function addRunOptions(
     .option(
       '--host',
       'replay a .rep trace on a host heap of any size (--heap; default 64 MiB or more), without the emulator',
+    )
+    .option(
+      '--call-cost',
+      "count every heap call's work and estimate its cycles on the board's core (replays the calls after the run)",
     );
 }
 
