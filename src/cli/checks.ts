@@ -215,22 +215,6 @@ export const LIMITS = [
       `largest free block at peak ${formatBytes(measured)} ${pass ? '>=' : '<'} min ${formatBytes(limit)}`,
   }),
   defineLimit({
-    name: 'max-call-cycles',
-    key: 'maxCallCycles',
-    option: '--max-call-cycles <n>',
-    unit: 'cycles',
-    help: "no heap call may take more than this many cycles on the board's core (an estimate from exact counts)",
-    parse: (value, where) => parseCount(valueText(value, where), where, { min: 1 }),
-    // -1: not counted (a replay that diverged), which cannot pass: the budget would hold nothing.
-    measure: (figures) => figures.maxCallCycles ?? -1,
-    limitFigure: (limit) => limit,
-    passes: (measured, limit) => measured >= 0 && measured <= limit,
-    describe: (measured, limit, pass) =>
-      measured >= 0
-        ? `costliest heap call ~${measured.toLocaleString('en-US')} cycles ${pass ? '<=' : '>'} max ${limit.toLocaleString('en-US')}`
-        : `heap call cost not counted (the replay of the calls diverged from the run), max ${limit.toLocaleString('en-US')} cycles`,
-  }),
-  defineLimit({
     name: 'no-oom',
     key: 'noOom',
     option: '--no-oom',
@@ -247,6 +231,22 @@ export const LIMITS = [
     passes: (measured, limit, figures) => measured <= limit && figures.result !== 'out-of-memory',
     describe: (measured, limit, _pass, figures) =>
       `failed allocations ${measured}${figures.result === 'out-of-memory' ? ' (run stopped out of memory)' : ''}, allowed ${limit}`,
+  }),
+  defineLimit({
+    name: 'max-call-cycles',
+    key: 'maxCallCycles',
+    option: '--max-call-cycles <n>',
+    unit: 'cycles',
+    help: "no heap call may take more than this many cycles on the board's core (an estimate from exact counts)",
+    parse: (value, where) => parseCount(valueText(value, where), where, { min: 1 }),
+    // -1: not counted (a replay that diverged), which cannot pass: the budget would hold nothing.
+    measure: (figures) => figures.maxCallCycles ?? -1,
+    limitFigure: (limit) => limit,
+    passes: (measured, limit) => measured >= 0 && measured <= limit,
+    describe: (measured, limit, pass) =>
+      measured >= 0
+        ? `costliest heap call ~${measured.toLocaleString('en-US')} cycles ${pass ? '<=' : '>'} max ${limit.toLocaleString('en-US')}`
+        : `heap call cost not counted (the replay of the calls diverged from the run), max ${limit.toLocaleString('en-US')} cycles`,
   }),
   {
     name: 'max-growth',
