@@ -90,9 +90,23 @@ describe('the counting TLSF heap: exact counts on hand-built heaps', () => {
     heap.free(a);
     heap.free(c);
     heap.free(b);
-    const work = heap.lastCallCost();
-    expect(work).toMatchObject({ nodesVisited: 0, bitmapWordsScanned: 0, splits: 0, merges: 2 });
+    // Validation: header, the next block's P flag. Release: header again; the back link before it and the previous
+    // block's header (checked), b's header marked free, a's header for its size. a leaves its list (it is last on
+    // it, after c): its two links, c's next link cleared. c's header; c leaves its list as its head: its two links,
+    // the head cleared, the emptied row and flBitmap. The 72-byte block filed: header, back link, head read and
+    // written, two links, row and flBitmap bits.
+    expect(heap.lastCallCost()).toEqual(cost({ merges: 2, wordsRead: 16, wordsWritten: 12 }));
     expect(heap.stats().freeBlocks).toBe(2); // a + b + c, and the large block after the fourth
+  });
+
+  it('realloc that grows into the free block after it: one merge, the rest filed again', () => {
+    const heap = createCountingTlsf(new ArrayBuffer(8192), { base: BASE });
+    const block = heap.malloc(16);
+    expect(heap.realloc(block, 40)).toBe(block);
+    // Validation (header, next P flag); header and next header again; the large block leaves its list (two links,
+    // head cleared, row and flBitmap emptied); the block is written 48 bytes long; the sentinel's P flag set; the
+    // rest filed (header, back link, head read and written, two links, row and flBitmap bits).
+    expect(heap.lastCallCost()).toEqual(cost({ splits: 1, merges: 1, wordsRead: 12, wordsWritten: 12 }));
   });
 
   it('realloc that moves counts the copied payload apart from the metadata words', () => {
