@@ -98,6 +98,12 @@ describe('check --max-call-cycles', () => {
     expect(fail.stdout).toMatch(new RegExp(`costliest heap call ~${worst.toLocaleString('en-US')} cycles > max`));
   }, 60_000);
 
+  it('--call-cost belongs to run and check: other commands refuse it rather than ignore it', async () => {
+    const result = await runCli(['min-heap', 'fragmenter', '--call-cost']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/unknown option '--call-cost'/);
+  }, 60_000);
+
   it('refuses a budget that is not a positive whole number, in one line', async () => {
     for (const bad of ['0', 'fast', '-5']) {
       const result = await runCli(['check', 'fragmenter', '--max-call-cycles', bad]);
