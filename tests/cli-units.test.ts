@@ -134,6 +134,7 @@ describe('one definition per limit and per run parameter', () => {
     bytes: ['2K', 2048],
     fraction: ['25%', 0.25],
     count: [false, true],
+    cycles: ['200', 200],
   };
 
   // max-growth is held against a baseline, not by evaluateChecks: tests/cli-ci-scale.test.ts covers it.
@@ -175,6 +176,7 @@ describe('one definition per limit and per run parameter', () => {
     alignCheck: [true, true],
     host: [true, true],
     allocator: ['best-fit', 'best-fit'],
+    callCost: [true, true],
   };
 
   it.each(RUN_PARAMETER_FIELDS.map((field) => [field.key, field] as const))(

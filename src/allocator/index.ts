@@ -44,6 +44,8 @@ export function createTlsf(memory: TlsfMemory, options: TlsfOptions = {}): Tlsf 
   return new Tlsf(memory, options);
 }
 
+export { createCountingTlsf, type CountingTlsf } from './tlsf-counting.js';
+
 // The heaps TLSF is compared with (docs/allocator.md, "Other heaps"): same contract, plus exact per-call work counts.
 export { FirstFitHeap } from './first-fit.js';
 export { BestFitHeap } from './best-fit.js';

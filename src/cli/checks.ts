@@ -1,7 +1,7 @@
 import { COMPARED_FIGURES, findComparedFigure } from './compared-figures.js';
 import { describeValue, type TreeValue } from './document-tree.js';
 import { InputError, quoteInput } from './errors.js';
-import { formatBytes, formatPercent, parseFraction, parsePositiveSize, parseSize } from './units.js';
+import { formatBytes, formatPercent, parseCount, parseFraction, parsePositiveSize, parseSize } from './units.js';
 
 /**
  * The figures of a run that limits are checked against: a structural subset of the board's RunReport, so the
@@ -20,6 +20,11 @@ export interface RunFigures {
   /** The stack's high-water mark and the image's static RAM (RunReport.stackPeak, staticBytes). */
   stackPeak?: number;
   staticBytes?: number;
+  /**
+   * Estimated cycles of the costliest heap call (RunReport heapCost, --call-cost): undefined when the cost was
+   * not counted, null when the replay that counts it diverged from the run.
+   */
+  maxCallCycles?: number | null;
 }
 
 /** The RAM a run really needed: static data, the heap up to its highest used byte, and the stack's peak. */
@@ -35,7 +40,7 @@ export function worstFragmentation(figures: Pick<RunFigures, 'fragmentation' | '
   return Math.max(figures.fragmentation, figures.fragmentationAtPeak ?? 0);
 }
 
-type LimitUnit = 'bytes' | 'fraction' | 'count';
+type LimitUnit = 'bytes' | 'fraction' | 'count' | 'cycles';
 
 /**
  * One limit a gate can hold a run to. Everything about a limit is here: its flag and budget key, how a value
@@ -226,6 +231,22 @@ export const LIMITS = [
     passes: (measured, limit, figures) => measured <= limit && figures.result !== 'out-of-memory',
     describe: (measured, limit, _pass, figures) =>
       `failed allocations ${measured}${figures.result === 'out-of-memory' ? ' (run stopped out of memory)' : ''}, allowed ${limit}`,
+  }),
+  defineLimit({
+    name: 'max-call-cycles',
+    key: 'maxCallCycles',
+    option: '--max-call-cycles <n>',
+    unit: 'cycles',
+    help: "no heap call may take more than this many cycles on the board's core (an estimate from exact counts)",
+    parse: (value, where) => parseCount(valueText(value, where), where, { min: 1 }),
+    // -1: not counted (a replay that diverged), which cannot pass: the budget would hold nothing.
+    measure: (figures) => figures.maxCallCycles ?? -1,
+    limitFigure: (limit) => limit,
+    passes: (measured, limit) => measured >= 0 && measured <= limit,
+    describe: (measured, limit, pass) =>
+      measured >= 0
+        ? `costliest heap call ~${measured.toLocaleString('en-US')} cycles ${pass ? '<=' : '>'} max ${limit.toLocaleString('en-US')}`
+        : `heap call cost not counted (the replay of the calls diverged from the run), max ${limit.toLocaleString('en-US')} cycles`,
   }),
   {
     name: 'max-growth',

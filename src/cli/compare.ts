@@ -1,5 +1,7 @@
-import { countsCost, HEAP_KINDS, type HeapCost, type HeapKind } from '../allocator/index.js';
-import { parseElf, type ElfImage, type HeapEvent, type RunReport } from '../board/index.js';
+import { HEAP_KINDS, type HeapKind } from '../allocator/index.js';
+import type { ElfImage, RunReport } from '../board/index.js';
+import { imageOf, percentile99, replayCosts, type CallSample } from './call-cost.js';
+import { cycleModel, estimateCycles, type CycleModel } from './cycle-model.js';
 import { targetLabel } from './budget.js';
 import { execute, prepareRun, type PreparedRun, type RunRequest } from './engine.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError, quoteInput } from './errors.js';
@@ -8,7 +10,6 @@ import { callerSymbol, callText } from './learn-run.js';
 import { bisectMinHeap } from './min-heap.js';
 import { writeJson, type CliIo } from './options.js';
 import { REPORT_SCHEMA_VERSION } from './report.js';
-import { replayOfRun } from './replay.js';
 import type { Palette } from './terminal.js';
 import { formatBytes, formatPercent } from './units.js';
 
@@ -30,6 +31,12 @@ export interface CallWork {
   p99Nodes: number;
   meanNodes: number;
   maxWords: number;
+  /**
+   * Estimated cycles of the costliest call's metadata work on the board's core (cycle-model.ts; the counts are
+   * exact). Without the bytes calloc zeroes and realloc copies: that is the same job under every heap, and one
+   * large calloc would hide the difference between them.
+   */
+  maxCycles: number;
   /** The call with the most nodes visited (the first such): its number, text and caller. */
   maxCall: { call: number; text: string; caller: string | null } | null;
 }
@@ -44,7 +51,7 @@ export interface HeapComparison {
   fragmentationAtPeak: number;
   /** Smallest heap the target completes on, by bisection over real runs; null when not searched or not ok. */
   minHeap: number | null;
-  /** Per-call work from the replay; null for TLSF, which does not count yet, or when the replay diverged. */
+  /** Per-call work from the replay on a counting heap of the same kind; null when the replay diverged. */
   work: { allocations: CallWork; frees: CallWork } | null;
   replayMatches: boolean;
 }
@@ -60,18 +67,13 @@ export function parseAllocatorList(text: string): HeapKind[] {
   return kinds;
 }
 
-function percentile99(sorted: number[]): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)]!;
-}
-
-function summarise(samples: { event: HeapEvent; cost: HeapCost }[], image: ElfImage | null): CallWork {
-  const nodes = samples.map((sample) => sample.cost.nodesVisited).sort((a, b) => a - b);
-  let worst: { event: HeapEvent; cost: HeapCost } | null = null;
+function summarise(samples: CallSample[], image: ElfImage | null, model: CycleModel): CallWork {
+  const nodes = samples.map((sample) => sample.work.nodesVisited).sort((a, b) => a - b);
+  let worst: CallSample | null = null;
   let maxWords = 0;
   for (const sample of samples) {
-    if (worst === null || sample.cost.nodesVisited > worst.cost.nodesVisited) worst = sample;
-    maxWords = Math.max(maxWords, sample.cost.wordsRead + sample.cost.wordsWritten);
+    if (worst === null || sample.work.nodesVisited > worst.work.nodesVisited) worst = sample;
+    maxWords = Math.max(maxWords, sample.work.wordsRead + sample.work.wordsWritten);
   }
   return {
     calls: samples.length,
@@ -79,34 +81,27 @@ function summarise(samples: { event: HeapEvent; cost: HeapCost }[], image: ElfIm
     p99Nodes: percentile99(nodes),
     meanNodes: nodes.length === 0 ? 0 : nodes.reduce((sum, value) => sum + value, 0) / nodes.length,
     maxWords,
+    maxCycles: Math.max(0, ...samples.map((sample) => estimateCycles({ ...sample.work, bytesCopied: 0 }, model))),
     maxCall: worst
       ? { call: worst.event.call, text: callText(worst.event), caller: callerSymbol(image, worst.event.caller) }
       : null,
   };
 }
 
-/** Replays the run on a host heap of the same kind and collects each call's counted work. */
-type Replayed = { work: HeapComparison['work']; matches: boolean };
-
-function workOf(prepared: PreparedRun, report: RunReport, allocator: HeapKind): Replayed {
-  const replay = replayOfRun(prepared, report, allocator);
-  const heap = replay.heap;
-  const allocations: { event: HeapEvent; cost: HeapCost }[] = [];
-  const frees: { event: HeapEvent; cost: HeapCost }[] = [];
-  for (let event = replay.step(); event !== null; event = replay.step()) {
-    if (event.op === 'mark' || !countsCost(heap)) continue;
-    if (event.op === 'free' && event.args[0] === 0) continue; // free(NULL) never reaches a heap's code
-    (event.op === 'free' ? frees : allocations).push({ event, cost: { ...heap.lastCallCost() } });
-  }
-  const matches = replay.divergence === null;
-  if (!countsCost(heap) || !matches) return { work: null, matches };
-  let image: ElfImage | null = null;
-  try {
-    image = parseElf(prepared.options.elf, prepared.options.elfName);
-  } catch {
-    image = null; // the run parsed it already; symbols only name the costliest call
-  }
-  return { work: { allocations: summarise(allocations, image), frees: summarise(frees, image) }, matches };
+/** Replays the run on a counting host heap of the same kind and summarises each call's counted work. */
+function workOf(
+  prepared: PreparedRun,
+  report: RunReport,
+  allocator: HeapKind,
+): Pick<HeapComparison, 'work' | 'replayMatches'> {
+  const costs = replayCosts(prepared, report, allocator);
+  if (!costs.matches) return { work: null, replayMatches: false };
+  const image = imageOf(prepared);
+  const model = cycleModel(prepared.board.cpu);
+  return {
+    work: { allocations: summarise(costs.allocations, image, model), frees: summarise(costs.frees, image, model) },
+    replayMatches: true,
+  };
 }
 
 type Measured = HeapComparison & { board: string };
@@ -116,7 +111,7 @@ function compareOne(request: RunRequest, allocator: HeapKind, searchMinHeap: boo
   const own: RunRequest = { ...request, allocator, slLog2: allocator === 'tlsf' ? request.slLog2 : undefined };
   const prepared = prepareRun({ ...own, recordEvents: true });
   const report = execute(prepared, false);
-  const { work, matches } = workOf(prepared, report, allocator);
+  const { work, replayMatches } = workOf(prepared, report, allocator);
   let minHeap: number | null = null;
   if (searchMinHeap && report.result === 'ok' && request.heapSize === undefined) {
     minHeap = bisectMinHeap(own, report, prepared.settings.align).minimum;
@@ -132,12 +127,12 @@ function compareOne(request: RunRequest, allocator: HeapKind, searchMinHeap: boo
     fragmentationAtPeak: report.fragmentationAtPeak,
     minHeap,
     work,
-    replayMatches: matches,
+    replayMatches,
   };
 }
 
 function workText(work: CallWork | undefined): string {
-  return work ? `${work.maxNodes} / ${work.p99Nodes} / ${work.meanNodes.toFixed(1)}` : 'not counted';
+  return work ? `${work.maxNodes} / ${work.p99Nodes} / ${work.meanNodes.toFixed(1)}` : '-';
 }
 
 function rows(results: HeapComparison[]): string[][] {
@@ -151,6 +146,7 @@ function rows(results: HeapComparison[]): string[][] {
     workText(entry.work?.allocations),
     workText(entry.work?.frees),
     entry.work ? String(Math.max(entry.work.allocations.maxWords, entry.work.frees.maxWords)) : '-',
+    entry.work ? `${entry.work.allocations.maxCycles} / ${entry.work.frees.maxCycles}` : '-',
   ]);
 }
 
@@ -164,6 +160,7 @@ const HEADERS = [
   'alloc nodes max/p99/mean',
   'free nodes max/p99/mean',
   'max words/call',
+  'max cycles alloc/free',
 ];
 
 export function compareCommand(request: RunRequest, flags: CompareFlags, io: CliIo, colours: Palette): number {
@@ -202,8 +199,11 @@ export function compareCommand(request: RunRequest, flags: CompareFlags, io: Cli
     column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!);
   for (const row of table) out(`  ${row.map(cellText).join('  ')}`);
   out(
-    '  nodes: free-list nodes each call examined (exact counts, from a replay of the run on the same heap); ' +
-      'TLSF does not count yet',
+    '  nodes: free-list nodes each call examined; words: metadata words read and written (exact counts, from a ' +
+      'replay of the run on the same heap)',
+  );
+  out(
+    `  cycles: estimated from the counted metadata work on ${board}'s core (not measured; bytes zeroed or copied left out)`,
   );
   for (const entry of results) {
     if (entry.result !== 'ok' && entry.message) out(`  ${entry.allocator}: ${entry.message}`);

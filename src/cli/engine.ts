@@ -15,6 +15,7 @@ import {
 } from '../board/index.js';
 import type { RunTarget } from './budget.js';
 import { targetLabel } from './budget.js';
+import { heapCostOf, type HeapCostReport } from './call-cost.js';
 import { classifyRunError, InputError, quoteInput, testFaultHook } from './errors.js';
 import { MAX_CONFIG_BYTES, MAX_ELF_BYTES, openInputFile, readInputFile } from './input-file.js';
 import { didYouMean } from './suggest.js';
@@ -244,7 +245,9 @@ export function prepareRun(request: RunRequest): PreparedRun {
     alignmentCheck: request.alignmentCheck ?? false,
   };
   const { allocator: _allocator, ...boardParameters } = parameters;
-  const options: RunOptions = { ...boardParameters, elf, elfName, board, recordEvents: request.recordEvents };
+  // The call cost is counted by replaying the calls, so it needs them recorded.
+  const recordEvents = request.recordEvents === true || request.callCost === true;
+  const options: RunOptions = { ...boardParameters, elf, elfName, board, recordEvents };
   if (flashPatches) options.flashPatches = flashPatches;
   const settings: RunSettings = {
     ...parameters,
@@ -254,6 +257,7 @@ export function prepareRun(request: RunRequest): PreparedRun {
     cpu: board.cpu,
     clockHz: board.clockHz,
   };
+  if (request.callCost === true) settings.callCost = true;
   return { label: targetLabel(target), target, board, options, settings, trace };
 }
 
@@ -261,7 +265,18 @@ export function prepareRun(request: RunRequest): PreparedRun {
  * Runs a prepared run with an optional progress bar. Errors the board throws before the firmware starts
  * (heap does not fit the bank, unknown parameter, malformed ELF) are the user's input: exit 2.
  */
-export function execute(prepared: PreparedRun, showProgress = true): RunReport {
+/** A run's report, with the work of its heap calls when the run asked for it (--call-cost). */
+export type CostedRunReport = RunReport & { heapCost?: HeapCostReport | null };
+
+export function execute(prepared: PreparedRun, showProgress = true): CostedRunReport {
+  const report: CostedRunReport = runOnce(prepared, showProgress);
+  if (prepared.settings.callCost === true) {
+    report.heapCost = heapCostOf(prepared, report, prepared.settings.allocator ?? DEFAULT_HEAP_KIND);
+  }
+  return report;
+}
+
+function runOnce(prepared: PreparedRun, showProgress: boolean): RunReport {
   if (prepared.host) return runTraceOnHost(prepared);
   const bar = showProgress ? ProgressBar.forStderr(`${prepared.label} on ${prepared.board.name}`) : undefined;
   const maxInstructions = prepared.options.maxInstructions ?? DEFAULT_MAX_INSTRUCTIONS;

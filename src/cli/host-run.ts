@@ -118,6 +118,7 @@ export function prepareHostRun(
     boardName: HOST_NAME,
   };
   if (request.timeoutMs !== undefined) settings.timeoutMs = request.timeoutMs;
+  if (request.callCost === true) settings.callCost = true;
   return {
     label,
     target: request.target,
@@ -130,7 +131,7 @@ export function prepareHostRun(
       elf: new Uint8Array(0),
       elfName: '(host replay)',
       board,
-      recordEvents: request.recordEvents,
+      recordEvents: request.recordEvents === true || request.callCost === true,
     },
     settings,
   };

@@ -86,6 +86,10 @@ function addRunOptions(
     );
 }
 
+/** On run and check only: the commands whose reports show the cost (compare counts it on its own). */
+const CALL_COST_HELP =
+  "count every heap call's work and estimate its cycles on the board's core (replays the calls after the run)";
+
 /** sweep's flags: the run options, with --param collected into a range and fixed values. */
 type SweepCommandFlags = Omit<RunFlags, 'param'> & { param?: SweepParams; jobs?: string; markdown?: string };
 
@@ -120,6 +124,7 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
       .description('run a scenario, a firmware ELF or a malloc-lab trace on a board and report the heap figures')
       .argument('[target]', `scenario name, firmware .elf, or trace .rep (default: ${DEFAULT_SCENARIO})`),
   )
+    .option('--call-cost', CALL_COST_HELP)
     .option('--json', 'print one JSON document (docs/report.schema.json)')
     .option('--html <file>', 'also write the run as one self-contained HTML page (as `tlsf-sim report`)')
     .action(async (target: string | undefined, flags: RunFlags & { html?: string }) => {
@@ -138,6 +143,7 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
     'board name, or a comma-separated list to check on several boards',
   ).option('--budget <file>', 'budget file (default: tlsf-budget.json / .yaml / .yml in the current directory)');
   for (const limit of LIMITS) check.option(limit.option, limit.help);
+  check.option('--call-cost', CALL_COST_HELP);
   check
     .option('--junit <file>', 'write JUnit XML, one testcase per check')
     .option('--markdown <file>', 'write a markdown summary table (e.g. "$GITHUB_STEP_SUMMARY")')

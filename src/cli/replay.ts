@@ -1,6 +1,7 @@
 import {
   classRange,
   CountedHeap,
+  createCountingTlsf,
   inspectControl,
   mapBlockSize,
   nextFreeLink,
@@ -31,6 +32,8 @@ export interface ReplaySetup {
   extraBanks?: string[];
   /** The heap the run used (default TLSF): the replay must use the same one for addresses to match. */
   allocator?: HeapKind;
+  /** Replay TLSF on its counting heap (same blocks, slower), so lastCallCost() gives each call's work. */
+  countWork?: boolean;
 }
 
 /** TLSF, or one of the heaps it is compared with (they share walk, stats, poolList and the peak counters). */
@@ -125,7 +128,11 @@ export class HeapReplay {
     this.mainLength = setup.heapSize - extra.reduce((sum, bank) => sum + bank.size, 0);
     const main = this.groupOf(setup.heapBase);
     const allocator = setup.allocator ?? 'tlsf';
-    const heap = heapFactory(allocator)(this.memoryOf(main), {
+    const factory =
+      allocator === 'tlsf' && setup.countWork === true
+        ? (createCountingTlsf as unknown as ReturnType<typeof heapFactory>)
+        : heapFactory(allocator);
+    const heap = factory(this.memoryOf(main), {
       base: main.base,
       offset: setup.heapBase - main.base,
       length: this.mainLength,
@@ -355,6 +362,7 @@ export function replayOfRun(
   run: ReplayedRun,
   report: { heapBase: number; heapSize: number; events?: HeapEvent[] },
   allocator: HeapKind | undefined = run.settings.allocator,
+  countWork = false,
 ): HeapReplay {
   return new HeapReplay(
     {
@@ -365,6 +373,7 @@ export function replayOfRun(
       slLog2: run.settings.slLog2,
       extraBanks: run.options.extraBanks,
       allocator,
+      countWork,
     },
     report.events ?? [],
   );

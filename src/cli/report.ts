@@ -1,3 +1,4 @@
+import type { CallCostSummary, HeapCostReport } from './call-cost.js';
 import type { RunParameters } from './run-parameters.js';
 import type { Palette } from './terminal.js';
 import { relative, sep } from 'node:path';
@@ -47,6 +48,8 @@ export interface RunReportFigures {
   stackOverflow?: { pc: number; symbol?: string; sp: number; limit: number; address?: number; depth: number };
   /** Live blocks at the peak by allocating call site, largest first; absent in reports that predate it. */
   peakSites?: PeakSiteFigures[];
+  /** The work of every heap call (--call-cost): undefined when not asked for, null when the replay diverged. */
+  heapCost?: HeapCostReport | null;
 }
 
 /** One allocating call site at the peak (the board's PeakSite; docs/board.md, "Peak sites"). */
@@ -157,6 +160,7 @@ export function runReportJson(report: RunReportFigures, settings: RunSettings): 
     engine: report.engine
       ? { path: report.engine.path, version: report.engine.version, source: report.engine.source }
       : null,
+    heapCost: report.heapCost ?? null,
     fault: report.fault ?? null,
     stoppedAt: report.stoppedAt ?? null,
     assertion: report.assertion ?? null,
@@ -300,6 +304,7 @@ export function formatRunReport(report: RunReportFigures, settings: RunSettings,
   );
   lines.push(...formatRamBudget(report));
   lines.push(...peakHolderLines(report.peakSites ?? [], report.peakUsed));
+  lines.push(...heapCostLines(report.heapCost));
   const clock = settings.clockHz ? ` at ${formatClock(settings.clockHz)}` : '';
   if (settings.host) {
     const took = `${report.hostMs.toFixed(0)} ms`;
@@ -318,6 +323,32 @@ export function formatRunReport(report: RunReportFigures, settings: RunSettings,
     for (const line of output.split(/\r?\n/)) lines.push(`    ${colours.dim('|')} ${line}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+// ---- The cost of each heap call (--call-cost) --------------------------------------------------------------
+
+function callCostLine(label: string, summary: CallCostSummary): string {
+  const worst = summary.maxCall;
+  const costliest = worst
+    ? `; costliest #${worst.call} ${worst.text}${worst.caller ? ` from ${worst.caller}` : ''}`
+    : '';
+  const work = worst?.work;
+  const copied = work && work.bytesCopied > 0 ? `, ${formatBytes(work.bytesCopied)} copied` : '';
+  const nodes = work ? `${work.nodesVisited} node${work.nodesVisited === 1 ? '' : 's'}` : '';
+  const counts = work ? ` (${work.wordsRead} reads, ${work.wordsWritten} writes, ${nodes}${copied})` : '';
+  return `  ${label.padEnd(16)}${summary.calls === 0 ? 'no calls' : `max ${count(summary.max)}, p99 ${count(summary.p99)}, mean ${summary.mean.toFixed(1)} cycles${costliest}${counts}`}`;
+}
+
+/** Estimated cycles per call beside the exact counts they come from; nothing when the run did not ask. */
+function heapCostLines(cost: HeapCostReport | null | undefined): string[] {
+  if (cost === undefined) return [];
+  if (cost === null) return ['  call cost       not counted: the replay of the calls diverged from the run'];
+  const { model } = cost;
+  return [
+    callCostLine('malloc cost', cost.malloc),
+    callCostLine('free cost', cost.free),
+    `                  ${model.note}; ${model.cpu}: load ${model.load}, store ${model.store}, branch ${model.branch}, bit scan ${model.bitScan} cycles`,
+  ];
 }
 
 // ---- The stack and the whole RAM budget (static + heap + stack) -------------------------------------------

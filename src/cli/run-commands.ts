@@ -12,6 +12,7 @@ import {
   withPeakSites,
   type Comparison,
 } from './baseline.js';
+import type { HeapCostReport } from './call-cost.js';
 import { findDefaultBudgetFile, loadBudgetFile, type BudgetJob } from './budget.js';
 import {
   checkDocument,
@@ -139,7 +140,14 @@ function runFigures(run: RunDocument): RunFigures {
     message: (run.message as string | null) ?? undefined,
     stackPeak: (run.stackPeak as number | null) ?? undefined,
     staticBytes: (run.ram as { static?: number } | null)?.static,
+    maxCallCycles: maxCallCycles(run.heapCost as HeapCostReport | null | undefined),
   };
+}
+
+/** The costliest call of either kind, from a run document's heapCost (null: not counted). */
+function maxCallCycles(cost: HeapCostReport | null | undefined): number | null | undefined {
+  if (cost === undefined) return undefined;
+  return cost === null ? null : Math.max(cost.malloc.max, cost.free.max);
 }
 
 /**
@@ -185,7 +193,9 @@ export async function checkCommand(
   if (flagLimits.maxGrowth !== undefined && baselineFile === undefined) {
     throw new InputError('--max-growth needs --baseline FILE: the check or run report to hold growth against');
   }
-  const { jobs, budgetFile } = checkJobs(argument, flags, flagLimits, io);
+  const { jobs: given, budgetFile } = checkJobs(argument, flags, flagLimits, io);
+  // A per-call cycle budget needs every call's cost counted.
+  const jobs = given.map((job) => (job.limits.maxCallCycles === undefined ? job : { ...job, callCost: true }));
   // A gate that runs nothing passes vacuously, which is never what a CI job wants.
   if (jobs.length === 0) throw new InputError('check: nothing to check: no runs');
 

@@ -31,6 +31,8 @@ export interface RunParameters extends BoardRunParameters {
   host?: boolean;
   /** The heap serving malloc; undefined: TLSF. */
   allocator?: HeapKind;
+  /** Count the work of every heap call (call-cost.ts): the run records its calls and replays them at the end. */
+  callCost?: boolean;
 }
 
 /** Copies the board-side parameters out of a request (which may carry more, e.g. a budget job's limits). */
@@ -71,7 +73,7 @@ function textField<const Key extends string, Field extends keyof RunParameters>(
 }
 
 /** An on/off setting: a flag without a value, or true/false in a budget file. */
-function switchField<const Key extends string, Field extends 'guard' | 'alignmentCheck' | 'host'>(
+function switchField<const Key extends string, Field extends 'guard' | 'alignmentCheck' | 'host' | 'callCost'>(
   field: Omit<ScalarParameterField<Key, Field>, 'read' | 'expects'>,
 ): ScalarParameterField<Key, Field> {
   return { ...field, expects: 'true or false', read: readSwitch };
@@ -138,6 +140,7 @@ export const RUN_PARAMETER_FIELDS = [
   switchField({ key: 'guard', flag: '--guard', field: 'guard' }),
   switchField({ key: 'alignCheck', flag: '--align-check', field: 'alignmentCheck' }),
   switchField({ key: 'host', flag: '--host', field: 'host' }),
+  switchField({ key: 'callCost', flag: '--call-cost', field: 'callCost' }),
 ];
 
 /** The flags of the scalar run parameters as commander hands them over (`--max-instructions` as maxInstructions). */
