@@ -158,6 +158,26 @@ describe('tlsf-sim build: the corpus', () => {
   );
 
   it.skipIf(!haveCross)(
+    `double-precision FPU code on the M7 (whose emulated FPU is single precision) stops with a fault that says so${crossSkip}`,
+    async () => {
+      const built = await cli(
+        ['build', corpus('float-math.c'), '-l', 'm', '--board', 'stm32h743', '-o', 'float-dp.elf'].concat([
+          '--',
+          '-mfpu=fpv5-d16',
+        ]),
+      );
+      expect(built.code, built.stderr).toBe(0);
+      const { code, report } = await run(join(work, 'float-dp.elf'), 'stm32h743');
+      expect(report.result).toBe('fault');
+      expect(code).toBe(1);
+      expect((report as RunJson & { message: string }).message).toMatch(
+        /undefined instruction: .* \(double_precision\+0x[0-9a-f]+\): a double-precision FPU instruction; the emulated cortex-m7 FPU is single precision \(fpv5-sp-d16\): build with -mfpu=fpv5-sp-d16/,
+      );
+    },
+    60_000,
+  );
+
+  it.skipIf(!haveCross)(
     `C++: new/delete on the TLSF heap, a static constructor before main, a static destructor at exit${crossSkip}`,
     async () => {
       const elf = await build([corpus('cxx-heap.cpp'), '--board', 'rp2040', '-o', 'cxx.elf']);
