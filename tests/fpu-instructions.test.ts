@@ -15,7 +15,8 @@ describe('fpuInstructionHint', () => {
 
   it('names the missing FPU on a core without one', () => {
     expect(fpuInstructionHint(0xee30, 0x0b01, 'cortex-m3')).toBe(
-      'an FPU instruction on a core without an FPU (cortex-m3): build with -mfloat-abi=soft (tlsf-sim build --float-abi soft)',
+      'an FPU instruction on a core without an FPU (cortex-m3): ' +
+        'build with -mfloat-abi=soft (tlsf-sim build --float-abi soft)',
     );
   });
 

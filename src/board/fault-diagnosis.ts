@@ -174,13 +174,9 @@ export class FaultDiagnosis {
           .replace(/^UC_ERR_/, '')
           .toLowerCase()
           .replace(/_/g, '-');
-    this.stopAt(
-      kind,
-      pc,
-      0,
-      pc,
-      `${invalid ? 'HardFault: undefined instruction' : 'emulation stopped'}: ${this.engine.errorText(error)} at pc ${this.where(pc)}${invalid ? this.fpuHint(pc) : ''}`,
-    );
+    const stopped = invalid ? 'HardFault: undefined instruction' : 'emulation stopped';
+    const hint = invalid ? this.fpuHint(pc) : '';
+    this.stopAt(kind, pc, 0, pc, `${stopped}: ${this.engine.errorText(error)} at pc ${this.where(pc)}${hint}`);
   }
 
   /** "; <why>" when the undefined instruction at `pc` is an FPU instruction this core cannot run, else ''. */

@@ -25,11 +25,17 @@ export function fpuInstructionHint(first: number, second: number, cpu: CpuName):
   if (coprocessor !== CP_SINGLE && coprocessor !== CP_DOUBLE) return null;
   const fpu = EMULATED_FPU[cpu];
   if (!fpu) {
-    return `an FPU instruction on a core without an FPU (${cpu}): build with -mfloat-abi=soft (tlsf-sim build --float-abi soft)`;
+    return (
+      `an FPU instruction on a core without an FPU (${cpu}): ` +
+      'build with -mfloat-abi=soft (tlsf-sim build --float-abi soft)'
+    );
   }
   // Data processing (1110 1110 ...) on coprocessor 11: double-precision arithmetic, which the unit lacks.
   if (coprocessor === CP_DOUBLE && (first & 0xff00) === 0xee00) {
-    return `a double-precision FPU instruction; the emulated ${cpu} FPU is single precision (${fpu}): build with -mfpu=${fpu}, as tlsf-sim build does`;
+    return (
+      `a double-precision FPU instruction; the emulated ${cpu} FPU is single precision (${fpu}): ` +
+      `build with -mfpu=${fpu}, as tlsf-sim build does`
+    );
   }
   return null;
 }
