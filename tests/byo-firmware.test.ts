@@ -129,6 +129,55 @@ describe('tlsf-sim build: the corpus', () => {
   );
 
   it.skipIf(!haveCross)(
+    `hard-float firmware runs on the FPU of an M4F and an M7 with IEEE results, the FPU enabled by startup${crossSkip}`,
+    async () => {
+      // The checksum is the program's own (EXPECTED_CHECKSUM), from the same source on an x86-64 host.
+      const line = 'float-math: checksum 0x305f59da, sum -2.16609, total 132.415681\n';
+      const instructions: Record<string, number> = {};
+      for (const [board, abi, fpu] of [
+        ['stm32f411re', 'hard', 'fpv4-sp-d16'],
+        ['stm32h743', 'hard', 'fpv5-sp-d16'],
+        ['stm32f411re', 'soft', ''],
+      ] as const) {
+        const output = `float-${board}-${abi}.elf`;
+        const built = await cli(
+          ['build', corpus('float-math.c'), '-l', 'm', '--board', board, '--float-abi', abi].concat(['-o', output]),
+        );
+        expect(built.code, built.stderr).toBe(0);
+        if (fpu) expect(built.stdout).toContain(`, ${abi} float on ${fpu})`);
+        const { code, report } = await run(join(work, output), board);
+        expect(report.output).toBe(line);
+        expect(report.result).toBe('ok');
+        expect(code).toBe(0);
+        instructions[`${board}-${abi}`] = (report as RunJson & { instructions: number }).instructions;
+      }
+      // The FPU did the single-precision work: the soft-float build runs over twice the instructions.
+      expect(instructions['stm32f411re-soft']!).toBeGreaterThan(2 * instructions['stm32f411re-hard']!);
+    },
+    90_000,
+  );
+
+  it.skipIf(!haveCross)(
+    `double-precision FPU code on the M7 (whose emulated FPU is single precision) stops with a fault that says so${crossSkip}`,
+    async () => {
+      const built = await cli(
+        ['build', corpus('float-math.c'), '-l', 'm', '--board', 'stm32h743', '-o', 'float-dp.elf'].concat([
+          '--',
+          '-mfpu=fpv5-d16',
+        ]),
+      );
+      expect(built.code, built.stderr).toBe(0);
+      const { code, report } = await run(join(work, 'float-dp.elf'), 'stm32h743');
+      expect(report.result).toBe('fault');
+      expect(code).toBe(1);
+      expect((report as RunJson & { message: string }).message).toMatch(
+        /undefined instruction: .* \(double_precision\+0x[0-9a-f]+\): a double-precision FPU instruction; the emulated cortex-m7 FPU is single precision \(fpv5-sp-d16\): build with -mfpu=fpv5-sp-d16/,
+      );
+    },
+    60_000,
+  );
+
+  it.skipIf(!haveCross)(
     `C++: new/delete on the TLSF heap, a static constructor before main, a static destructor at exit${crossSkip}`,
     async () => {
       const elf = await build([corpus('cxx-heap.cpp'), '--board', 'rp2040', '-o', 'cxx.elf']);
@@ -229,7 +278,8 @@ describe('tlsf-sim flags', () => {
     expect(cflags).toEqual([
       '-mcpu=cortex-m4',
       '-mthumb',
-      '-mfloat-abi=soft',
+      '-mfloat-abi=hard',
+      '-mfpu=fpv4-sp-d16',
       '--specs=nano.specs',
       '-Os',
       '-ffunction-sections',
@@ -263,6 +313,42 @@ describe('tlsf-sim flags', () => {
     );
     expect(picolibc).toContain('--specs=picolibc.specs');
     expect(picolibc).toContain('-Wl,--defsym=vfprintf=__i_vfprintf');
+  });
+
+  it('builds hard float where the core has an FPU unless --float-abi says otherwise', async () => {
+    const machine = async (args: string[]) =>
+      (await flags([...args, '--cflags'])).filter((word) => /^-m(cpu|float-abi|fpu)=/.test(word));
+    expect(await machine(['--board', 'stm32f411re'])).toEqual([
+      '-mcpu=cortex-m4',
+      '-mfloat-abi=hard',
+      '-mfpu=fpv4-sp-d16',
+    ]);
+    expect(await machine(['--board', 'stm32h743'])).toEqual([
+      '-mcpu=cortex-m7',
+      '-mfloat-abi=hard',
+      '-mfpu=fpv5-sp-d16',
+    ]);
+    expect(await machine(['--board', 'stm32h743', '--float-abi', 'softfp'])).toEqual([
+      '-mcpu=cortex-m7',
+      '-mfloat-abi=softfp',
+      '-mfpu=fpv5-sp-d16',
+    ]);
+    expect(await machine(['--board', 'stm32f411re', '--float-abi', 'soft'])).toEqual([
+      '-mcpu=cortex-m4',
+      '-mfloat-abi=soft',
+    ]);
+    expect(await machine(['--board', 'stm32f103c8'])).toEqual(['-mcpu=cortex-m3', '-mfloat-abi=soft']);
+    // The link line selects the C library's multilib: it must carry the same ABI.
+    expect(await flags(['--board', 'stm32f411re', '--ldflags'])).toContain('-mfloat-abi=hard');
+
+    expectOneLineError(
+      await cli(['flags', '--board', 'stm32f103c8', '--float-abi', 'hard']),
+      /--float-abi hard: board stm32f103c8's core \(cortex-m3\) has no FPU/,
+    );
+    expectOneLineError(
+      await cli(['flags', '--board', 'stm32f411re', '--float-abi', 'double']),
+      /--float-abi: "double" is not one of soft, softfp, hard/,
+    );
   });
 
   it('prints every list as a Make variable when no list is chosen, and refuses two', async () => {

@@ -67,9 +67,22 @@ __attribute__((section(".isr_vector"), used)) const tlsf_sim_vector_t tlsf_sim_v
     SysTick_Handler,
 };
 
-/* Sets SP itself, so a loader that jumps to the ELF entry without reading the vector table works too. */
+/*
+ * Sets SP itself, so a loader that jumps to the ELF entry without reading the vector table works too. Code
+ * built for the FPU (-mfloat-abi=hard or softfp) first grants CP10 and CP11 full access in CPACR (0xE000ED88):
+ * the FPU is off at reset and its first instruction would fault (UsageFault NOCP). This is done here, before
+ * any C, because the compiler may put floating-point registers to use in any function.
+ */
 __attribute__((naked)) void Reset_Handler(void) {
   __asm volatile(
+#if defined(__ARM_FP)
+      "ldr r0, =0xE000ED88\n"
+      "ldr r1, [r0]\n"
+      "orr r1, r1, #(0xF << 20)\n"
+      "str r1, [r0]\n"
+      "dsb\n"
+      "isb\n"
+#endif
       "ldr r0, =_estack\n"
       "mov sp, r0\n"
       "bl tlsf_sim_reset_c\n"

@@ -169,7 +169,7 @@ export class Engine {
 
   addBlockHook(callback: BlockHook, begin: number, end: number): number {
     const registered = koffi.register(
-      (_uc: Pointer, address: number | bigint, size: number) => callback(Number(address), size),
+      (_uc: number, address: number, size: number) => callback(address >>> 0, size),
       koffi.pointer(this.lib.codeProto),
     );
     return this.addHook(UC_HOOK_BLOCK, registered, begin, end, 'adding a block hook');
@@ -177,10 +177,10 @@ export class Engine {
 
   addMemHook(type: number, callback: MemHook, begin: number, end: number): number {
     const validAccesses = (type & (UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE)) !== 0;
-    const plain = (_uc: Pointer, accessType: number, address: number | bigint, size: number) =>
-      callback(accessType, Number(address), size);
-    const repairing = (_uc: Pointer, accessType: number, address: number | bigint, size: number) => {
-      const result = callback(accessType, Number(address), size);
+    const plain = (_uc: number, accessType: number, address: number, size: number) =>
+      callback(accessType, address >>> 0, size);
+    const repairing = (_uc: number, accessType: number, address: number, size: number) => {
+      const result = callback(accessType, address >>> 0, size);
       this.clearItState();
       return result;
     };
@@ -193,7 +193,7 @@ export class Engine {
 
   addIntrHook(callback: IntrHook): number {
     const registered = koffi.register(
-      (_uc: Pointer, intno: number) => callback(intno),
+      (_uc: number, intno: number) => callback(intno),
       koffi.pointer(this.lib.intrProto),
     );
     return this.addHook(UC_HOOK_INTR, registered, 1, 0, 'adding an interrupt hook');

@@ -24,6 +24,7 @@ import type { RunResult } from './run-types.js';
 import { symbolFor, where } from './code-locations.js';
 import { findDamagedHeader, type DamagedHeader } from './heap-damage.js';
 import { TLB_PAGE_BYTES } from './memory-protection.js';
+import { fpuInstructionHint } from './fpu-instructions.js';
 
 const UC_ERR_INSN_INVALID = 10;
 const HEADER_BYTES = 4;
@@ -173,13 +174,18 @@ export class FaultDiagnosis {
           .replace(/^UC_ERR_/, '')
           .toLowerCase()
           .replace(/_/g, '-');
-    this.stopAt(
-      kind,
-      pc,
-      0,
-      pc,
-      `${invalid ? 'HardFault: undefined instruction' : 'emulation stopped'}: ${this.engine.errorText(error)} at pc ${this.where(pc)}`,
-    );
+    const stopped = invalid ? 'HardFault: undefined instruction' : 'emulation stopped';
+    const hint = invalid ? this.fpuHint(pc) : '';
+    this.stopAt(kind, pc, 0, pc, `${stopped}: ${this.engine.errorText(error)} at pc ${this.where(pc)}${hint}`);
+  }
+
+  /** "; <why>" when the undefined instruction at `pc` is an FPU instruction this core cannot run, else ''. */
+  private fpuHint(pc: number): string {
+    const first = this.memory.codeHalfword(pc);
+    const second = this.memory.codeHalfword(pc + 2);
+    if (first < 0 || second < 0) return '';
+    const hint = fpuInstructionHint(first, second, this.memory.board.cpu);
+    return hint ? `: ${hint}` : '';
   }
 
   /** A pointer given to free/realloc/usable_size that is not a live block: double free, or never allocated. */

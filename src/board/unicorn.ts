@@ -169,12 +169,16 @@ export function unicorn(): Library {
   const lib = loaded;
   // Distinct type names per process: koffi types are global, and a second load must not redeclare them.
   koffi.opaque('tlsf_uc_engine');
-  const codeProto = koffi.proto('void TlsfUcCodeCb(uintptr_t uc, uint64_t address, uint32_t size, uintptr_t user)');
-  // Unicorn passes (uc, type, address, size, value, user); the trailing value and user are left undeclared so
-  // koffi does not convert them on every access. A callee may ignore trailing arguments in the C calling
-  // conventions of every 64-bit platform Unicorn runs on (the caller owns the argument area).
-  const memProto = koffi.proto('bool TlsfUcMemCb(uintptr_t uc, int type, uint64_t address, int size)');
-  const intrProto = koffi.proto('void TlsfUcIntrCb(uintptr_t uc, uint32_t intno, uintptr_t user)');
+  // Hooks are the hot path of heap calls: every argument koffi converts costs, and a value outside V8's small
+  // integers (a pointer, an address at or above 2^31) is a heap number allocated per call (measured: 7% of a
+  // firmware malloc+free pair). So the engine handle, which no hook uses, is declared as one byte (the hook
+  // reads the low byte of its register), guest addresses as int32 (32-bit on every Cortex-M; the Engine makes
+  // them unsigned again), and trailing arguments (user data; a memory hook's value) are left undeclared: a
+  // callee may ignore trailing arguments in the C calling conventions of every 64-bit platform Unicorn runs on
+  // (the caller owns the argument area).
+  const codeProto = koffi.proto('void TlsfUcCodeCb(uint8_t uc, int32_t address, uint32_t size)');
+  const memProto = koffi.proto('bool TlsfUcMemCb(uint8_t uc, int type, int32_t address, int size)');
+  const intrProto = koffi.proto('void TlsfUcIntrCb(uint8_t uc, uint32_t intno)');
   // uc_cb_tlbevent_t: the entry to fill is struct uc_tlb_entry { uint64_t paddr; uc_prot perms; }.
   const tlbProto = koffi.proto('bool TlsfUcTlbCb(uintptr_t uc, uint64_t vaddr, int type, void *entry, uintptr_t user)');
   const bound = {

@@ -360,7 +360,11 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
       )
       .option('-O, --optimize <level>', 'optimisation level: 0, 1, 2, 3, s, g, z or fast (default s)')
       .option('--libc <name>', 'C library: newlib-nano (default) or picolibc')
-      .option('--no-float-io', 'leave floating-point printf/scanf out (saves flash; %g then prints nothing)');
+      .option('--no-float-io', 'leave floating-point printf/scanf out (saves flash; %g then prints nothing)')
+      .option(
+        '--float-abi <abi>',
+        'soft, softfp or hard (default: hard on boards whose core has an FPU: cortex-m4f, cortex-m7; else soft)',
+      );
   const collect = (value: string, previous: string[] = []) => [...previous, value];
   addFirmwareFlagOptions(
     program

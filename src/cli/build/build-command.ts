@@ -13,10 +13,15 @@ import { formatBytes, parseSize } from '../units.js';
 import { resolveBuildTarget, type BuildTarget } from './board-target.js';
 import { checkToolchain, toolchainFor } from './toolchain.js';
 import {
+  CORE_FPU,
+  defaultFloatAbi,
+  FLOAT_ABIS,
   LIBCS,
+  machineFlags,
   OPTIMISATION_LEVELS,
   shellJoin,
   toolchainFlags,
+  type FloatAbi,
   type Libc,
   type ToolchainFlags,
 } from './toolchain-flags.js';
@@ -28,6 +33,7 @@ export interface FlagOptions {
   optimize?: string;
   libc?: string;
   floatIo?: boolean;
+  floatAbi?: string;
 }
 
 export interface BuildFlags extends FlagOptions {
@@ -77,6 +83,9 @@ export interface ResolvedFlags {
   target: BuildTarget;
   libc: Libc;
   floatIo: boolean;
+  floatAbi: FloatAbi;
+  /** -mcpu, -mthumb, -mfloat-abi and -mfpu: what selects the C library's multilib. */
+  machineFlags: string[];
   flags: ToolchainFlags;
 }
 
@@ -106,6 +115,19 @@ export function parseOptimisation(text: string | undefined): string {
   return level;
 }
 
+/** --float-abi: soft, softfp or hard; the last two only on a core with an FPU. Default: defaultFloatAbi. */
+export function parseFloatAbi(text: string | undefined, board: { name: string; cpu: string }): FloatAbi {
+  if (text === undefined) return defaultFloatAbi(board.cpu);
+  if (!(FLOAT_ABIS as readonly string[]).includes(text))
+    throw new InputError(`--float-abi: "${text.slice(0, 80)}" is not one of ${FLOAT_ABIS.join(', ')}`);
+  if (text !== 'soft' && !CORE_FPU[board.cpu]) {
+    throw new InputError(
+      `--float-abi ${text}: board ${board.name}'s core (${board.cpu}) has no FPU; only soft float runs there`,
+    );
+  }
+  return text as FloatAbi;
+}
+
 /** The board, the C library and every flag, from the options `build` and `flags` share. */
 export async function resolveFlags(options: FlagOptions, cxx: boolean, io: CliIo): Promise<ResolvedFlags> {
   if (!options.board)
@@ -120,9 +142,12 @@ export async function resolveFlags(options: FlagOptions, cxx: boolean, io: CliIo
   const optimisation = parseOptimisation(options.optimize);
   const target = await resolveBuildTarget(options.board, io.env, io.cwd);
   const floatIo = options.floatIo !== false;
+  const floatAbi = parseFloatAbi(options.floatAbi, target.board);
   const flags = toolchainFlags({
     firmwareDir: firmwareDirectory(),
     cpuFlags: target.cpuFlags,
+    cpu: target.board.cpu,
+    floatAbi,
     linkerScript: target.linkerScript,
     linkerDirs: target.linkerDirs,
     libc,
@@ -131,7 +156,14 @@ export async function resolveFlags(options: FlagOptions, cxx: boolean, io: CliIo
     optimisation,
     stackSize,
   });
-  return { target, libc, floatIo, flags };
+  return {
+    target,
+    libc,
+    floatIo,
+    floatAbi,
+    machineFlags: machineFlags(target.cpuFlags, target.board.cpu, floatAbi),
+    flags,
+  };
 }
 
 interface SourceFile {
@@ -192,7 +224,7 @@ export async function buildFirmware(
   const cxx = sources.some((source) => source.language === 'c++');
   const resolved = await resolveFlags(options, cxx, io);
   const toolchain = toolchainFor(io.env);
-  checkToolchain(toolchain, resolved.libc, cxx, resolved.target.cpuFlags);
+  checkToolchain(toolchain, resolved.libc, cxx, resolved.machineFlags);
 
   const output = resolve(
     io.cwd,
@@ -288,8 +320,9 @@ export function describeFirmware(path: string, resolved: ResolvedFlags, shownAs 
   const stack = symbol('__stack_size') ?? 0;
   const { board } = resolved.target;
   const io = resolved.floatIo ? 'float I/O' : 'no float I/O';
+  const fpu = resolved.floatAbi === 'soft' ? '' : `, ${resolved.floatAbi} float on ${CORE_FPU[board.cpu]}`;
   return (
-    `${shownAs}: ${board.name} (${board.cpu}), ${resolved.libc} with ${io}; flash ${formatBytes(flash)}, ` +
+    `${shownAs}: ${board.name} (${board.cpu}${fpu}), ${resolved.libc} with ${io}; flash ${formatBytes(flash)}, ` +
     `static RAM ${formatBytes(staticRam)} (.data, .bss, thread-locals), heap ${formatBytes(heap)}, stack ${formatBytes(stack)}`
   );
 }

@@ -5,11 +5,48 @@ import { join } from 'node:path';
 export const LIBCS = ['newlib-nano', 'picolibc'] as const;
 export type Libc = (typeof LIBCS)[number];
 
+export const FLOAT_ABIS = ['soft', 'softfp', 'hard'] as const;
+export type FloatAbi = (typeof FLOAT_ABIS)[number];
+
+/**
+ * The FPU of each board core that has one, as -mfpu names it; cores without an entry are soft float only. The
+ * M7 gets the single-precision unit although an STM32H7's is double precision: Unicorn's Cortex-M7 decodes
+ * no double-precision instruction (vadd.f64 is undefined there), so doubles go through the soft-float
+ * library, as on an M4F.
+ */
+export const CORE_FPU: Readonly<Record<string, string>> = {
+  'cortex-m4f': 'fpv4-sp-d16',
+  'cortex-m7': 'fpv5-sp-d16',
+};
+
+/**
+ * A board's float ABI unless asked otherwise: hard where the core has an FPU, as the vendors' own toolchains
+ * build for these parts (instruction counts of soft-float code would not be the board's), soft elsewhere.
+ */
+export function defaultFloatAbi(cpu: string): FloatAbi {
+  return CORE_FPU[cpu] ? 'hard' : 'soft';
+}
+
+/**
+ * The core's flags (tools/cpu-flags.json, soft float) with the float ABI asked for: softfp and hard add the
+ * core's FPU. The caller has checked that the core has one.
+ */
+export function machineFlags(cpuFlags: readonly string[], cpu: string, floatAbi: FloatAbi): string[] {
+  const flags = cpuFlags.filter((word) => !word.startsWith('-mfloat-abi=') && !word.startsWith('-mfpu='));
+  flags.push(`-mfloat-abi=${floatAbi}`);
+  const fpu = CORE_FPU[cpu];
+  if (floatAbi !== 'soft' && fpu) flags.push(`-mfpu=${fpu}`);
+  return flags;
+}
+
 /** What the flags depend on: the board's part (CPU, linker script) and the user's choices. */
 export interface FlagRequest {
   firmwareDir: string;
   /** -mcpu/-mthumb/-mfloat-abi for the board's core (firmware-sim/tools/gen-ld.mjs cpuFlags). */
   cpuFlags: string[];
+  /** The board's core (profiles.ts CpuName), which says what FPU a hard or softfp build uses. */
+  cpu: string;
+  floatAbi: FloatAbi;
   /** Absolute path of the board's linker script; it INCLUDEs common.ld, found through linkerDirs. */
   linkerScript: string;
   linkerDirs: string[];
@@ -40,8 +77,9 @@ export function toolchainFlags(request: FlagRequest): ToolchainFlags {
   const runtime = join(request.firmwareDir, 'runtime');
   // The specs file selects the C library's headers as well as its archives, so it goes on both lines.
   const specs = `--specs=${SPECS[request.libc]}`;
+  const machine = machineFlags(request.cpuFlags, request.cpu, request.floatAbi);
   const cflags = [
-    ...request.cpuFlags,
+    ...machine,
     specs,
     `-O${request.optimisation}`,
     '-ffunction-sections',
@@ -50,7 +88,7 @@ export function toolchainFlags(request: FlagRequest): ToolchainFlags {
   ];
   // Exceptions and RTTI cost flash and pull in the unwinder; small-target C++ is usually built without them.
   const cxxflags = [...cflags, '-fno-exceptions', '-fno-rtti'];
-  const ldflags = [...request.cpuFlags, specs, '-nostartfiles', '-Wl,--gc-sections', '-Wl,--no-warn-rwx-segments'];
+  const ldflags = [...machine, specs, '-nostartfiles', '-Wl,--gc-sections', '-Wl,--no-warn-rwx-segments'];
   for (const directory of request.linkerDirs) ldflags.push(`-L${directory}`);
   ldflags.push(`-T${request.linkerScript}`);
   if (request.libc === 'newlib-nano') {
