@@ -150,12 +150,14 @@ export function sitesOf(run: RunDocument): SiteComparison[] | undefined {
   return sites === undefined ? undefined : compareSites(sites, undefined);
 }
 
+/** The sites that hold more at the peak than in the baseline, most growth first. */
+export function grownSites(sites: SiteComparison[]): SiteComparison[] {
+  return sites.filter((site) => (site.delta ?? 0) > 0).sort((a, b) => (b.delta ?? 0) - (a.delta ?? 0));
+}
+
 /** "packet_alloc+0x1a holds 8,192 B in 6 blocks, +2,048 B against the baseline" for up to three sites. */
 export function describeSites(sites: SiteComparison[], order: 'bytes' | 'growth' = 'bytes'): string {
-  const chosen =
-    order === 'growth'
-      ? sites.filter((site) => (site.delta ?? 0) > 0).sort((a, b) => (b.delta ?? 0) - (a.delta ?? 0))
-      : sites.filter((site) => site.bytes > 0);
+  const chosen = order === 'growth' ? grownSites(sites) : sites.filter((site) => site.bytes > 0);
   return chosen
     .slice(0, 3)
     .map((site) => {
