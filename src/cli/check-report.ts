@@ -125,7 +125,9 @@ function runTimings(document: CheckDocument): RunTiming[] {
 function markdownComparison(document: CheckDocument): Parameters<typeof toMarkdown>[1] {
   if (!document.baseline) return undefined;
   const growthFailed = new Set(
-    document.checks.filter((outcome) => outcome.check === 'max-growth' && !outcome.pass).map((outcome) => outcome.entry),
+    document.checks
+      .filter((outcome) => outcome.check === 'max-growth' && !outcome.pass)
+      .map((outcome) => outcome.entry),
   );
   const runs: MarkdownComparison[] = document.runs.map((run) => {
     const comparison = run.baseline as Comparison | null;

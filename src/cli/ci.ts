@@ -184,18 +184,17 @@ function comparisonSection(comparison: {
   if (comparison.runs.length === 0) return [...lines, 'No runs.'];
   // The first figure (peak used) always stands; the others only where some run has them and one changed.
   const shown = comparison.headers.flatMap((_header, column) =>
-    column === 0 ||
-    comparison.runs.some((run) => run.changed[column])
-      ? [column]
-      : [],
+    column === 0 || comparison.runs.some((run) => run.changed[column]) ? [column] : [],
   );
   const unchanged = comparison.headers.filter(
     (_header, column) => !shown.includes(column) && comparison.runs.some((run) => run.cells[column] !== ''),
   );
-  lines.push(`| | Target | Board | ${shown.map((column) => escapeMarkdownCell(comparison.headers[column]!)).join(' | ')} |`);
+  lines.push(
+    `| | Target | Board | ${shown.map((column) => escapeMarkdownText(comparison.headers[column]!)).join(' | ')} |`,
+  );
   lines.push(`|---|---|---|${shown.map(() => '---:').join('|')}|`);
   for (const run of comparison.runs) {
-    const cells = [run.target, run.board, ...shown.map((column) => run.cells[column]!)].map(escapeMarkdownCell);
+    const cells = [run.target, run.board, ...shown.map((column) => run.cells[column]!)].map(escapeMarkdownText);
     lines.push(`| ${run.failed ? '❌' : '✅'} | ${cells.join(' | ')} |`);
   }
   if (unchanged.length > 0) lines.push('', `Unchanged in every run: ${unchanged.map(escapeMarkdownText).join(', ')}.`);
@@ -209,12 +208,12 @@ function comparisonSection(comparison: {
         const held = `${formatBytes(site.bytes)} in ${site.blocks} block${site.blocks === 1 ? '' : 's'}`;
         const before = site.oldBytes === null ? 'new' : formatBytes(site.oldBytes);
         const change = site.delta === null ? '' : formatFigureDelta(site.delta, 'bytes');
-        const row = [escapeMarkdownCell(run.target), escapeMarkdownCell(run.board), codeSpan(site.site), held, before];
+        const row = [escapeMarkdownText(run.target), escapeMarkdownText(run.board), codeSpan(site.site), held, before];
         lines.push(`| ${[...row, change].join(' | ')} |`);
       }
       if (sites.length > GROWN_SITES_SHOWN) {
         const more = sites.length - GROWN_SITES_SHOWN;
-        const row = [escapeMarkdownCell(run.target), escapeMarkdownCell(run.board), `${more} more`, '', '', ''];
+        const row = [escapeMarkdownText(run.target), escapeMarkdownText(run.board), `${more} more`, '', '', ''];
         lines.push(`| ${row.join(' | ')} |`);
       }
     }
@@ -246,9 +245,9 @@ export function toMarkdown(
   };
   for (const outcome of outcomes) {
     lines.push(
-      `| ${outcome.pass ? '✅' : '❌'} | ${escapeMarkdownCell(outcome.target)} | ${escapeMarkdownCell(outcome.board)} | ` +
-        `${escapeMarkdownCell(checkName(outcome))} | ` +
-        `${escapeMarkdownCell(formatFigure(outcome.measured, outcome.unit))} | ${escapeMarkdownCell(formatFigure(outcome.limit, outcome.unit))} |`,
+      `| ${outcome.pass ? '✅' : '❌'} | ${escapeMarkdownText(outcome.target)} | ${escapeMarkdownText(outcome.board)} | ` +
+        `${escapeMarkdownText(checkName(outcome))} | ` +
+        `${escapeMarkdownText(formatFigure(outcome.measured, outcome.unit))} | ${escapeMarkdownText(formatFigure(outcome.limit, outcome.unit))} |`,
     );
   }
   const failures = outcomes.filter((outcome) => !outcome.pass);
