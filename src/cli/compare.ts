@@ -8,7 +8,7 @@ import { callerSymbol, callText } from './learn-run.js';
 import { bisectMinHeap } from './min-heap.js';
 import { writeJson, type CliIo } from './options.js';
 import { REPORT_SCHEMA_VERSION } from './report.js';
-import { HeapReplay } from './replay.js';
+import { replayOfRun } from './replay.js';
 import type { Palette } from './terminal.js';
 import { formatBytes, formatPercent } from './units.js';
 
@@ -89,18 +89,7 @@ function summarise(samples: { event: HeapEvent; cost: HeapCost }[], image: ElfIm
 type Replayed = { work: HeapComparison['work']; matches: boolean };
 
 function workOf(prepared: PreparedRun, report: RunReport, allocator: HeapKind): Replayed {
-  const replay = new HeapReplay(
-    {
-      board: prepared.board,
-      heapBase: report.heapBase,
-      heapSize: report.heapSize,
-      align: prepared.settings.align as 4 | 8 | 16,
-      slLog2: prepared.settings.slLog2,
-      extraBanks: prepared.options.extraBanks,
-      allocator,
-    },
-    report.events ?? [],
-  );
+  const replay = replayOfRun(prepared, report, allocator);
   const heap = replay.heap;
   const allocations: { event: HeapEvent; cost: HeapCost }[] = [];
   const frees: { event: HeapEvent; cost: HeapCost }[] = [];

@@ -1,7 +1,7 @@
 import { parseElf, symbolize, type ElfImage, type HeapEvent, type RunReport } from '../board/index.js';
 import { hex } from '../allocator/index.js';
 import { execute, prepareRun, type PreparedRun, type RunRequest } from './engine.js';
-import { describeDivergence, HeapReplay, type SizeClass } from './replay.js';
+import { describeDivergence, type HeapReplay, replayOfRun, type SizeClass } from './replay.js';
 import type { Palette } from './terminal.js';
 import { formatBytes } from './units.js';
 
@@ -30,18 +30,7 @@ export function startLearnRun(request: RunRequest): LearnRun {
   } catch {
     image = null; // the run already parsed it; symbols are a nicety here
   }
-  const replay = new HeapReplay(
-    {
-      board: prepared.board,
-      heapBase: report.heapBase,
-      heapSize: report.heapSize,
-      align: prepared.settings.align as 4 | 8 | 16,
-      slLog2: prepared.settings.slLog2,
-      extraBanks: prepared.options.extraBanks,
-      allocator: prepared.settings.allocator,
-    },
-    events,
-  );
+  const replay = replayOfRun(prepared, report);
   const lastCall = events.reduce((last, event) => (event.op === 'mark' ? last : Math.max(last, event.call)), 0);
   return { prepared, report, events, image, replay, lastCall };
 }

@@ -9,7 +9,8 @@ import {
   type HeapKind,
   type TlsfGeometry,
 } from '../allocator/index.js';
-import type { BoardProfile, HeapEvent } from '../board/index.js';
+import type { BoardProfile, HeapEvent, RunReport } from '../board/index.js';
+import type { PreparedRun } from './engine.js';
 import { InputError } from './errors.js';
 import { heapFactory } from './heap-factories.js';
 import { formatHex } from './units.js';
@@ -30,6 +31,27 @@ export interface ReplaySetup {
   extraBanks?: string[];
   /** The heap the run used (default TLSF): the replay must use the same one for addresses to match. */
   allocator?: HeapKind;
+}
+
+/**
+ * The replay of a board run's event log on a host heap laid out as that run's was: the same board, base,
+ * size, alignment and banks, under the run's heap or `allocator` when another is to be compared.
+ */
+export function replayOfRun(
+  prepared: PreparedRun,
+  report: RunReport,
+  allocator: HeapKind | undefined = prepared.settings.allocator,
+): HeapReplay {
+  const setup: ReplaySetup = {
+    board: prepared.board,
+    heapBase: report.heapBase,
+    heapSize: report.heapSize,
+    align: prepared.settings.align as 4 | 8 | 16,
+    slLog2: prepared.settings.slLog2,
+    extraBanks: prepared.options.extraBanks,
+    allocator,
+  };
+  return new HeapReplay(setup, report.events ?? []);
 }
 
 /** TLSF, or one of the heaps it is compared with (they share walk, stats, poolList and the peak counters). */

@@ -1,6 +1,6 @@
 import type { RunReport } from '../../board/index.js';
 import type { PreparedRun } from '../engine.js';
-import { HeapReplay } from '../replay.js';
+import { replayOfRun } from '../replay.js';
 
 // Used bytes over a run, sampled to a few dozen points for the chart in `check --markdown` (ci.ts draws it).
 // The run's log is replayed on a host heap (replay.ts) because the board logs calls, not heap figures.
@@ -15,18 +15,7 @@ export interface UsedChart {
 
 export function usedChart(prepared: PreparedRun, report: RunReport, points = 40): UsedChart {
   const events = report.events ?? [];
-  const replay = new HeapReplay(
-    {
-      board: prepared.board,
-      heapBase: report.heapBase,
-      heapSize: report.heapSize,
-      align: prepared.settings.align as 4 | 8 | 16,
-      slLog2: prepared.settings.slLog2,
-      extraBanks: prepared.options.extraBanks,
-      allocator: prepared.settings.allocator,
-    },
-    events,
-  );
+  const replay = replayOfRun(prepared, report);
   const lastCall = events.reduce((last, event) => Math.max(last, event.call), 0);
   const perPoint = Math.max(1, Math.ceil(lastCall / points));
   const calls: number[] = [0];
