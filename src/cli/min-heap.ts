@@ -1,5 +1,5 @@
 import { halfFitWorstCaseBytes } from '../allocator/index.js';
-import type { RunReport } from '../board/index.js';
+import type { HeapEvent, RunReport } from '../board/index.js';
 import { execute, prepareRun, type PreparedRun, type RunRequest } from './engine.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from './errors.js';
 import type { CliIo } from './options.js';
@@ -15,6 +15,15 @@ export interface Attempt {
   error?: string;
 }
 
+/** The bytes a heap call asks for (0 for free and marks). */
+function requestedBytes(event: HeapEvent): number {
+  const [first = 0, second = 0] = event.args;
+  if (event.op === 'malloc') return first;
+  if (event.op === 'realloc' || event.op === 'memalign') return second;
+  if (event.op === 'calloc') return first * second;
+  return 0;
+}
+
 /**
  * The largest single request of a run (n in the bounds): from the trace itself, or from the board's per-call
  * event log of the first run.
@@ -24,15 +33,7 @@ export function largestRequestOf(prepared: PreparedRun, report: RunReport): numb
   if (!report.events) return undefined;
   let largest = 0;
   for (const event of report.events) {
-    const [first = 0, second = 0] = event.args;
-    const size =
-      event.op === 'malloc'
-        ? first
-        : event.op === 'realloc' || event.op === 'memalign'
-          ? second
-          : event.op === 'calloc'
-            ? first * second
-            : 0;
+    const size = requestedBytes(event);
     if (size > largest) largest = size;
   }
   return largest;
@@ -42,15 +43,7 @@ export function largestRequestOf(prepared: PreparedRun, report: RunReport): numb
 function smallestRequestOf(report: RunReport): number | undefined {
   let smallest = Number.POSITIVE_INFINITY;
   for (const event of report.events ?? []) {
-    const [first = 0, second = 0] = event.args;
-    const size =
-      event.op === 'malloc'
-        ? first
-        : event.op === 'realloc' || event.op === 'memalign'
-          ? second
-          : event.op === 'calloc'
-            ? first * second
-            : 0;
+    const size = requestedBytes(event);
     if (size > 0 && size < smallest) smallest = size;
   }
   return Number.isFinite(smallest) ? smallest : undefined;
