@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compareRuns, growthOutcomes, matchBaseline, withPeakSites } from '../src/cli/baseline.js';
+import { compareRuns, grownSites, growthOutcomes, matchBaseline, withPeakSites } from '../src/cli/baseline.js';
 import { checkDocument, writeCheckOutputs } from '../src/cli/check-report.js';
 import { parseBudget } from '../src/cli/budget.js';
 import { toMarkdown } from '../src/cli/ci.js';
@@ -500,6 +500,35 @@ describe('baseline comparison with call sites (hand-written reports with peakSit
       'peak used 8,000 B -> 10,500 B (+31.3%) > max growth 5.0%; grew: ' +
         'packet_alloc+0x1a holds 8,192 B in 6 blocks, +2,048 B against the baseline; ' +
         'log_buffer+0x22 holds 900 B in 1 block, +900 B against the baseline',
+    );
+  });
+
+  it('gives the source line of a site when the firmware has line tables', () => {
+    const withLines = handRun(10_500, [['packet_alloc', 0x1a, 6, 8_192]]);
+    Object.assign((withLines.peakSites as Record<string, unknown>[])[0]!, { file: 'src/net/packet.c', line: 97 });
+    const comparison = compareRuns(withLines, old);
+    expect(comparison.sites![0]).toMatchObject({ site: 'packet_alloc+0x1a', source: 'src/net/packet.c:97' });
+    const [peak] = growthOutcomes('packet-pool', 'stm32f411re', comparison, { peakUsed: 0.05 });
+    expect(peak!.summary).toContain(
+      'grew: packet_alloc+0x1a (src/net/packet.c:97) holds 8,192 B in 6 blocks, +2,048 B against the baseline',
+    );
+    const markdown = toMarkdown([], {
+      baselineFile: 'main.json',
+      headers: ['peak used'],
+      runs: [
+        {
+          target: 'packet-pool',
+          board: 'stm32f411re',
+          cells: ['8,000 B -> 10,500 B (+2,500 B)'],
+          changed: [true],
+          failed: true,
+          grownSites: grownSites(comparison.sites!),
+        },
+      ],
+    });
+    expectSaneMarkdown(markdown);
+    expect(markdown).toContain(
+      '| packet-pool | stm32f411re | `packet_alloc+0x1a` (src/net/packet.c:97) | 8,192 B in 6 blocks | 6,144 B | +2,048 B |',
     );
   });
 

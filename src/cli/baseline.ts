@@ -77,6 +77,8 @@ export interface PeakSite {
 
 export interface SiteComparison {
   site: string;
+  /** The source line of the call, when the firmware has DWARF line tables: `packet.c:42`. */
+  source?: string;
   bytes: number;
   blocks: number;
   /** The baseline's bytes at the site; null when the baseline has no such site (or no sites at all). */
@@ -121,7 +123,9 @@ function compareSites(current: PeakSite[], old: PeakSite[] | undefined): SiteCom
       const name = siteName(site);
       const before = old === undefined ? null : (oldBytes.get(name) ?? 0);
       const delta = before === null ? null : site.bytes - before;
-      return { site: name, bytes: site.bytes, blocks: site.blocks, oldBytes: before, delta };
+      const compared: SiteComparison = { site: name, bytes: site.bytes, blocks: site.blocks, oldBytes: before, delta };
+      if (site.file) compared.source = site.line === undefined ? site.file : `${site.file}:${site.line}`;
+      return compared;
     });
   const present = new Set(compared.map((site) => site.site));
   for (const [name, bytes] of oldBytes) {
@@ -161,7 +165,8 @@ export function describeSites(sites: SiteComparison[], order: 'bytes' | 'growth'
   return chosen
     .slice(0, 3)
     .map((site) => {
-      const held = `${site.site} holds ${formatBytes(site.bytes)} in ${site.blocks} block${site.blocks === 1 ? '' : 's'}`;
+      const where = site.source === undefined ? site.site : `${site.site} (${site.source})`;
+      const held = `${where} holds ${formatBytes(site.bytes)} in ${site.blocks} block${site.blocks === 1 ? '' : 's'}`;
       return site.delta === null ? held : `${held}, ${formatFigureDelta(site.delta, 'bytes')} against the baseline`;
     })
     .join('; ');

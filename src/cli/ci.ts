@@ -152,6 +152,7 @@ export function markdownCharts(charts: MarkdownChart[]): string {
 /** One call site at the peak against the baseline (baseline.ts, SiteComparison). */
 export interface MarkdownSite {
   site: string;
+  source?: string;
   bytes: number;
   blocks: number;
   oldBytes: number | null;
@@ -208,7 +209,13 @@ function comparisonSection(comparison: {
         const held = `${formatBytes(site.bytes)} in ${site.blocks} block${site.blocks === 1 ? '' : 's'}`;
         const before = site.oldBytes === null ? 'new' : formatBytes(site.oldBytes);
         const change = site.delta === null ? '' : formatFigureDelta(site.delta, 'bytes');
-        const row = [escapeMarkdownText(run.target), escapeMarkdownText(run.board), codeSpan(site.site), held, before];
+        const row = [
+          escapeMarkdownText(run.target),
+          escapeMarkdownText(run.board),
+          codeSpan(site.site) + (site.source ? ` (${escapeMarkdownText(site.source)})` : ''),
+          held,
+          before,
+        ];
         lines.push(`| ${[...row, change].join(' | ')} |`);
       }
       if (sites.length > GROWN_SITES_SHOWN) {
