@@ -379,10 +379,18 @@ describe.concurrent('check --baseline and --max-growth', () => {
       'main.json': first.stdout,
     });
     const withNew = await cli(
-      ['check', '--json', '--max-growth', '0%', '--baseline', 'main.json', '--jobs', '1'],
+      ['check', '--json', '--max-growth', '0%', '--baseline', 'main.json', '--jobs', '1', '--markdown', 'pr.md'],
       more,
     );
     const added = JSON.parse(withNew.stdout);
+    // Nothing changed: the table keeps peak used alone; the new run neither fails nor widens it.
+    const markdown = readFileSync(join(more, 'pr.md'), 'utf8');
+    expectSaneMarkdown(markdown);
+    expect(markdown).toContain('| | Target | Board | peak used |\n');
+    expect(markdown).toMatch(/\n\| 🆕 \| sensor-logger \| stm32f411re \| [\d,]+ B \(new\) \|\n/);
+    expect(markdown).toContain(
+      'Unchanged in every run in the baseline: peak span, fragmentation, failed allocations, instructions, stack peak, RAM needed.',
+    );
     expect(added.runs[5].baseline).toBeNull();
     const newCheck = added.checks.find(
       (check: { entry: number; check: string }) => check.entry === 5 && check.check === 'max-growth',

@@ -136,11 +136,11 @@ function markdownComparison(document: CheckDocument): Parameters<typeof toMarkdo
       board: String(run.board),
       cells: COMPARED_FIGURES.map((figure) => comparisonCell(comparison, figure.key, run)),
       changed: COMPARED_FIGURES.map((figure) => {
-        if (comparison === null) return figure.read(run) !== undefined;
         const compared = comparison?.figures[figure.key];
         return compared !== undefined && compared.delta !== 0;
       }),
       failed: growthFailed.has(run.entry as number),
+      isNew: comparison === null,
       grownSites: comparison?.sites ? grownSites(comparison.sites) : undefined,
     };
   });

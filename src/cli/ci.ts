@@ -165,10 +165,12 @@ export interface MarkdownComparison {
   board: string;
   /** One cell per compared figure, in the order of the headers; '' where the reports lack the figure. */
   cells: string[];
-  /** Whether each cell's figure changed (or is new); a column unchanged in every run is left out of the table. */
+  /** Whether each cell's figure changed; a column unchanged in every compared run is left out of the table. */
   changed: boolean[];
   /** Whether a max-growth check of the run failed. */
   failed: boolean;
+  /** A run the baseline does not have: its cells are its figures alone, and it decides no column. */
+  isNew?: boolean;
   /** The call sites that grew since the baseline, most growth first, when the reports carry sites. */
   grownSites?: MarkdownSite[];
 }
@@ -183,10 +185,17 @@ function comparisonSection(comparison: {
 }): string[] {
   const lines = ['', `#### Against the baseline (${escapeMarkdownText(comparison.baselineFile)})`, ''];
   if (comparison.runs.length === 0) return [...lines, 'No runs.'];
-  // The first figure (peak used) always stands; the others only where some run has them and one changed.
-  const shown = comparison.headers.flatMap((_header, column) =>
-    column === 0 || comparison.runs.some((run) => run.changed[column]) ? [column] : [],
-  );
+  // The first figure (peak used) always stands; the others where a compared run's figure changed (or every
+  // column some run has, when no run was in the baseline: nothing was compared to leave out).
+  const compared = comparison.runs.filter((run) => !run.isNew);
+  const shown = comparison.headers.flatMap((_header, column) => {
+    if (column === 0) return [column];
+    const keep =
+      compared.length === 0
+        ? comparison.runs.some((run) => run.cells[column] !== '')
+        : compared.some((run) => run.changed[column]);
+    return keep ? [column] : [];
+  });
   const unchanged = comparison.headers.filter(
     (_header, column) => !shown.includes(column) && comparison.runs.some((run) => run.cells[column] !== ''),
   );
@@ -196,9 +205,12 @@ function comparisonSection(comparison: {
   lines.push(`|---|---|---|${shown.map(() => '---:').join('|')}|`);
   for (const run of comparison.runs) {
     const cells = [run.target, run.board, ...shown.map((column) => run.cells[column]!)].map(escapeMarkdownText);
-    lines.push(`| ${run.failed ? '❌' : '✅'} | ${cells.join(' | ')} |`);
+    lines.push(`| ${run.failed ? '❌' : run.isNew ? '🆕' : '✅'} | ${cells.join(' | ')} |`);
   }
-  if (unchanged.length > 0) lines.push('', `Unchanged in every run: ${unchanged.map(escapeMarkdownText).join(', ')}.`);
+  if (unchanged.length > 0) {
+    const runs = compared.length === comparison.runs.length ? 'every run' : 'every run in the baseline';
+    lines.push('', `Unchanged in ${runs}: ${unchanged.map(escapeMarkdownText).join(', ')}.`);
+  }
   const grown = comparison.runs.filter((run) => run.grownSites !== undefined && run.grownSites.length > 0);
   if (grown.length > 0) {
     lines.push('', 'Call sites that grew at the peak:', '');
