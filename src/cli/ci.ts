@@ -1,3 +1,4 @@
+import type { SiteComparison } from './baseline.js';
 import type { CheckOutcome } from './checks.js';
 import { findComparedFigure, formatFigureDelta } from './compared-figures.js';
 import { formatBytes, formatPercent } from './units.js';
@@ -149,16 +150,6 @@ export function markdownCharts(charts: MarkdownChart[]): string {
   return lines.join('\n');
 }
 
-/** One call site at the peak against the baseline (baseline.ts, SiteComparison). */
-export interface MarkdownSite {
-  site: string;
-  source?: string;
-  bytes: number;
-  blocks: number;
-  oldBytes: number | null;
-  delta: number | null;
-}
-
 /** A run against the baseline, for the markdown report's second table. */
 export interface MarkdownComparison {
   target: string;
@@ -172,7 +163,7 @@ export interface MarkdownComparison {
   /** A run the baseline does not have: its cells are its figures alone, and it decides no column. */
   isNew?: boolean;
   /** The call sites that grew since the baseline, most growth first, when the reports carry sites. */
-  grownSites?: MarkdownSite[];
+  grownSites?: SiteComparison[];
 }
 
 /** Sites per run in the table of sites that grew: the rest are counted in a last row. */
