@@ -1,15 +1,17 @@
 // CI at scale (issue 12): check --jobs, --shard and merge, --baseline and --max-growth, and sweep. Through the
-// built CLI where a user's command line is the point; the comparison with call sites through its functions,
-// with hand-written reports, because run reports do not carry peakSites yet.
+// built CLI where a user's command line is the point, call sites included (real runs carry peakSites); the
+// comparison's corner cases and the markdown's shape through their functions, with hand-written reports.
 import { describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compareRuns, growthOutcomes, matchBaseline, withPeakSites } from '../src/cli/baseline.js';
-import { checkDocument } from '../src/cli/check-report.js';
+import { compareRuns, grownSites, growthOutcomes, matchBaseline, withPeakSites } from '../src/cli/baseline.js';
+import { checkDocument, writeCheckOutputs } from '../src/cli/check-report.js';
 import { parseBudget } from '../src/cli/budget.js';
 import { toMarkdown } from '../src/cli/ci.js';
 import { InputError } from '../src/cli/errors.js';
+import type { CliIo } from '../src/cli/options.js';
+import { palette } from '../src/cli/terminal.js';
 import { assignShards, parseShardSpec, shardEntries } from '../src/cli/shard.js';
 import { collectSweepParam, fitLine } from '../src/cli/sweep-range.js';
 import { type CliResult, runCli } from './support/cli.js';
@@ -40,6 +42,46 @@ function withoutHostTime(text: string): unknown {
   const document = JSON.parse(text) as { runs: Record<string, unknown>[] };
   for (const run of document.runs) delete run.hostMs;
   return document;
+}
+
+/**
+ * What GitHub needs to render a markdown report as meant: a blank line and a separator row after each table's
+ * header, every row with the header's number of cells (an unescaped | inside a cell would add one), fences and
+ * <details> closed, and no `<` outside them that could open HTML.
+ */
+function expectSaneMarkdown(markdown: string): void {
+  const lines = markdown.split('\n');
+  const cellCount = (row: string): number => row.replace(/\\./g, '').split('|').length - 2;
+  let fenced = false;
+  let tableCells: number | null = null;
+  let details = 0;
+  lines.forEach((line, number) => {
+    const where = `line ${number + 1}: ${line}`;
+    if (line.startsWith('```')) {
+      fenced = !fenced;
+      return;
+    }
+    if (fenced) return;
+    if (line === '<details>' || line === '</details>') {
+      details += line === '<details>' ? 1 : -1;
+      return;
+    }
+    if (!line.startsWith('<summary>')) expect(line, where).not.toMatch(/(^|[^\\])</);
+    if (!line.startsWith('|')) {
+      tableCells = null;
+      return;
+    }
+    expect(line.endsWith('|'), where).toBe(true);
+    if (tableCells === null) {
+      expect(lines[number - 1], where).toBe('');
+      expect(lines[number + 1], where).toMatch(/^\|(-+:?\|)+$/);
+      tableCells = cellCount(line);
+    } else {
+      expect(cellCount(line), where).toBe(tableCells);
+    }
+  });
+  expect(fenced).toBe(false);
+  expect(details).toBe(0);
 }
 
 const withoutXmlTimes = (xml: string): string => xml.replace(/ time="[0-9.]+"/g, '');
@@ -229,7 +271,7 @@ describe.concurrent('check --jobs', () => {
 });
 
 describe.concurrent('check --baseline and --max-growth', () => {
-  it('a baseline with fewer bursts fails --max-growth 5% while the absolute limit passes', async () => {
+  it('a baseline with fewer bursts fails --max-growth 5% while the absolute limit passes, naming the site', async () => {
     const directory = directoryWith({});
     // The baseline stands for the main branch, whose firmware did 100 bursts where this one does its default 300:
     // the run report of 100 bursts, under the parameters this check runs with (none given).
@@ -237,28 +279,26 @@ describe.concurrent('check --baseline and --max-growth', () => {
     const baseline = JSON.parse(old.stdout) as Record<string, unknown>;
     baseline.params = {};
     writeFileSync(join(directory, 'main.json'), JSON.stringify(baseline));
+    // The receive path's packet_alloc holds the frames: more bursts reach a deeper queue, so it holds more.
+    const grew = /packet_alloc\+0x[0-9a-f]+ holds 11,400 B in 15 blocks, \+1,472 B against the baseline/;
 
     const absolute = await cli(['check', 'packet-pool', '--max-peak', '64K', '--baseline', 'main.json'], directory);
     expect(absolute.code, absolute.stdout + absolute.stderr).toBe(0);
     expect(absolute.stdout).toMatch(/vs baseline +peak used 10,248 B -> 11,720 B \(\+1,472 B\)/);
 
-    const result = await cli(
-      [
-        'check',
-        'packet-pool',
-        '--max-peak',
-        '64K',
-        '--max-growth',
-        '5%',
-        '--baseline',
-        'main.json',
-        '--json',
-        '--markdown',
-        'pr.md',
-      ],
-      directory,
-    );
+    const gate = ['check', 'packet-pool', '--max-peak', '64K', '--max-growth', '5%', '--baseline', 'main.json'];
+    const [result, text] = await Promise.all([
+      cli([...gate, '--json', '--markdown', 'pr.md', '--junit', 'junit.xml'], directory),
+      cli(gate, directory),
+    ]);
     expect(result.code, result.stderr).toBe(1);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toMatch(
+      new RegExp(
+        `^FAIL {2}packet-pool on stm32f411re {2}max-growth +peak used 10,248 B -> 11,720 B \\(\\+14\\.4%\\) > max growth 5\\.0%; grew: ${grew.source}$`,
+        'm',
+      ),
+    );
     const document = JSON.parse(result.stdout);
     const byCheck = (name: string) => document.checks.filter((check: { check: string }) => check.check === name);
     expect(byCheck('max-peak')[0].pass).toBe(true);
@@ -268,10 +308,59 @@ describe.concurrent('check --baseline and --max-growth', () => {
         ['peakSpan', false],
       ],
     );
+    for (const check of byCheck('max-growth')) expect(check.summary).toMatch(grew);
     expect(document.runs[0].baseline.figures.peakUsed).toEqual({ old: 10248, new: 11720, delta: 1472 });
+    expect(document.runs[0].baseline.sites[0]).toMatchObject({
+      bytes: 11_400,
+      blocks: 15,
+      oldBytes: 9_928,
+      delta: 1_472,
+    });
     expect(document.baseline).toEqual({ file: 'main.json', digest: expect.stringMatching(/^[0-9a-f]{16}$/) });
+
+    const junit = readFileSync(join(directory, 'junit.xml'), 'utf8');
+    const failures = junit.match(/<failure type="max-growth" message="[^"]*"/g) ?? [];
+    expect(failures).toHaveLength(2);
+    for (const failure of failures) expect(failure).toMatch(grew);
+
     const markdown = readFileSync(join(directory, 'pr.md'), 'utf8');
-    expect(markdown).toContain('| packet-pool | stm32f411re | 10,248 B -> 11,720 B (+1,472 B) |');
+    expectSaneMarkdown(markdown);
+    expect(markdown).toContain('| ❌ | packet-pool | stm32f411re | 10,248 B -> 11,720 B (+1,472 B) |');
+    expect(markdown).toMatch(
+      /\| packet-pool \| stm32f411re \| `packet_alloc\+0x[0-9a-f]+` \| 11,400 B in 15 blocks \| 9,928 B \| \+1,472 B \|/,
+    );
+    // The reason in prose, escaped so that the underscore stays an underscore when rendered.
+    expect(markdown).toMatch(/^- packet-pool on stm32f411re, max-growth \(peak used\): .*grew: packet\\_alloc\+0x/m);
+    expect(markdown).toContain('Unchanged in every run: failed allocations, stack peak.');
+  });
+
+  it('a failing max-peak check names the three largest sites in text, JSON, markdown and JUnit', async () => {
+    // third-party holds its peak in seven sites; the three largest are named, largest first.
+    const directory = directoryWith({});
+    const args = ['check', 'third-party', '--max-peak', '2K'];
+    const [json, text] = await Promise.all([
+      cli([...args, '--json', '--markdown', 'pr.md', '--junit', 'junit.xml'], directory),
+      cli(args, directory),
+    ]);
+    expect(json.code, json.stderr).toBe(1);
+    const run = JSON.parse(json.stdout).runs[0] as { peakSites: { bytes: number }[] };
+    expect(run.peakSites.length).toBeGreaterThan(3);
+    const named = [
+      '__smakebuf_r+0x4e holds 1,032 B in 1 block',
+      'hashmap_add+0x64 holds 920 B in 38 blocks',
+      'textlist_push+0x18 holds 912 B in 38 blocks',
+    ].join('; ');
+    const summary = `peak used 4,184 B > max 2,048 B; ${named}`;
+    expect(text.stdout).toContain(`FAIL  third-party on stm32f411re  max-peak          ${summary}\n`);
+    const check = JSON.parse(json.stdout).checks.find((outcome: { check: string }) => outcome.check === 'max-peak');
+    expect(check.summary).toBe(summary);
+    const junit = readFileSync(join(directory, 'junit.xml'), 'utf8');
+    expect(junit).toContain(`<failure type="max-peak" message="${summary.replace('>', '&gt;')}">`);
+    const markdown = readFileSync(join(directory, 'pr.md'), 'utf8');
+    expectSaneMarkdown(markdown);
+    expect(markdown).toContain(
+      '- third-party on stm32f411re, max-peak: peak used 4,184 B > max 2,048 B; \\_\\_smakebuf\\_r+0x4e holds 1,032 B',
+    );
   });
 
   it('a run against its own baseline passes, and an entry the baseline lacks is new, not failed', async () => {
@@ -290,10 +379,18 @@ describe.concurrent('check --baseline and --max-growth', () => {
       'main.json': first.stdout,
     });
     const withNew = await cli(
-      ['check', '--json', '--max-growth', '0%', '--baseline', 'main.json', '--jobs', '1'],
+      ['check', '--json', '--max-growth', '0%', '--baseline', 'main.json', '--jobs', '1', '--markdown', 'pr.md'],
       more,
     );
     const added = JSON.parse(withNew.stdout);
+    // Nothing changed: the table keeps peak used alone; the new run neither fails nor widens it.
+    const markdown = readFileSync(join(more, 'pr.md'), 'utf8');
+    expectSaneMarkdown(markdown);
+    expect(markdown).toContain('| | Target | Board | peak used |\n');
+    expect(markdown).toMatch(/\n\| 🆕 \| sensor-logger \| stm32f411re \| [\d,]+ B \(new\) \|\n/);
+    expect(markdown).toContain(
+      'Unchanged in every run in the baseline: peak span, fragmentation, failed allocations, instructions, stack peak, RAM needed.',
+    );
     expect(added.runs[5].baseline).toBeNull();
     const newCheck = added.checks.find(
       (check: { entry: number; check: string }) => check.entry === 5 && check.check === 'max-growth',
@@ -414,6 +511,35 @@ describe('baseline comparison with call sites (hand-written reports with peakSit
     );
   });
 
+  it('gives the source line of a site when the firmware has line tables', () => {
+    const withLines = handRun(10_500, [['packet_alloc', 0x1a, 6, 8_192]]);
+    Object.assign((withLines.peakSites as Record<string, unknown>[])[0]!, { file: 'src/net/packet.c', line: 97 });
+    const comparison = compareRuns(withLines, old);
+    expect(comparison.sites![0]).toMatchObject({ site: 'packet_alloc+0x1a', source: 'src/net/packet.c:97' });
+    const [peak] = growthOutcomes('packet-pool', 'stm32f411re', comparison, { peakUsed: 0.05 });
+    expect(peak!.summary).toContain(
+      'grew: packet_alloc+0x1a (src/net/packet.c:97) holds 8,192 B in 6 blocks, +2,048 B against the baseline',
+    );
+    const markdown = toMarkdown([], {
+      baselineFile: 'main.json',
+      headers: ['peak used'],
+      runs: [
+        {
+          target: 'packet-pool',
+          board: 'stm32f411re',
+          cells: ['8,000 B -> 10,500 B (+2,500 B)'],
+          changed: [true],
+          failed: true,
+          grownSites: grownSites(comparison.sites!),
+        },
+      ],
+    });
+    expectSaneMarkdown(markdown);
+    expect(markdown).toContain(
+      '| packet-pool | stm32f411re | `packet_alloc+0x1a` (src/net/packet.c:97) | 8,192 B in 6 blocks | 6,144 B | +2,048 B |',
+    );
+  });
+
   it('names the three largest sites in a failing max-peak check', () => {
     const comparison = compareRuns(now, old);
     const outcomes = withPeakSites(
@@ -437,31 +563,81 @@ describe('baseline comparison with call sites (hand-written reports with peakSit
     );
   });
 
-  it('lists the sites that grew under the markdown table', () => {
+  it('draws a PR-comment table of changed figures and a table of the sites that grew', () => {
     const [match] = matchBaseline({ file: 'main.json', runs: [old] }, [now]);
-    const run = { ...now, entry: 0, baseline: compareRuns(now, match!) };
+    const comparison = compareRuns(now, match!);
+    const run = { ...now, entry: 0, baseline: comparison };
+    const checks = growthOutcomes('packet-pool', 'stm32f411re', comparison, { peakUsed: 0.05 }).map((outcome) => ({
+      ...outcome,
+      entry: 0,
+    }));
     const document = checkDocument({
       budgetFile: null,
       budget: { digest: 'x', entries: 1 },
       baseline: { file: 'main.json', digest: 'y' },
-      checks: [],
+      checks,
       runs: [run],
     });
-    expect(document.baseline).toEqual({ file: 'main.json', digest: 'y' });
-    const markdown = toMarkdown([], {
-      baselineFile: 'main.json',
-      headers: ['peak used'],
-      runs: [
+    const directory = directoryWith({});
+    const stdout = { write: () => true };
+    writeCheckOutputs(
+      document,
+      { json: false, markdownFile: join(directory, 'pr.md'), writeRunLines: false, colours: palette(false) },
+      { stdout, stderr: stdout, env: {}, cwd: directory } as unknown as CliIo,
+    );
+    const markdown = readFileSync(join(directory, 'pr.md'), 'utf8');
+    expectSaneMarkdown(markdown);
+    expect(markdown).toContain('| ❌ | packet-pool | stm32f411re | max-growth (peak used) | 31.3% | 5.0% |');
+    expect(markdown).toContain('#### Against the baseline (main.json)');
+    // Only the figures that changed get a column; the rest are named once.
+    expect(markdown).toContain('| | Target | Board | peak used | peak span |\n|---|---|---|---:|---:|\n');
+    expect(markdown).toContain(
+      '| ❌ | packet-pool | stm32f411re | 8,000 B -> 10,500 B (+2,500 B) | 9,000 B -> 11,500 B (+2,500 B) |',
+    );
+    expect(markdown).toContain('Unchanged in every run: fragmentation, failed allocations, instructions.');
+    expect(markdown).toContain(
+      '| Target | Board | Call site | At the peak | Baseline | Change |\n|---|---|---|---:|---:|---:|\n' +
+        '| packet-pool | stm32f411re | `packet_alloc+0x1a` | 8,192 B in 6 blocks | 6,144 B | +2,048 B |\n' +
+        '| packet-pool | stm32f411re | `log_buffer+0x22` | 900 B in 1 block | 0 B | +900 B |\n',
+    );
+  });
+
+  it('escapes what would break the markdown: pipes, backticks, emphasis and HTML in names and summaries', () => {
+    const markdown = toMarkdown(
+      [
         {
-          target: 'packet-pool',
-          board: 'stm32f411re',
-          cells: ['8,000 B -> 10,500 B (+2,500 B)'],
-          grownSites: 'packet_alloc+0x1a holds 8,192 B',
+          target: 'a|b',
+          board: 'board<1>',
+          check: 'max-peak',
+          pass: false,
+          measured: 10,
+          limit: 8,
+          unit: 'bytes',
+          summary: 'peak used 10 B > max 8 B; __init_array+0x4 holds 10 B in 1 block; *x* [y](z) <script>',
         },
       ],
-    });
-    expect(markdown).toContain('#### Against the baseline (main.json)');
-    expect(markdown).toContain('- packet-pool on stm32f411re: packet_alloc+0x1a holds 8,192 B');
+      {
+        baselineFile: 'main_branch.json',
+        headers: ['peak used'],
+        runs: [
+          {
+            target: 'a|b',
+            board: 'board<1>',
+            cells: ['8 B -> 10 B (+2 B)'],
+            changed: [true],
+            failed: true,
+            grownSites: [{ site: 'operator|`x`', bytes: 10, blocks: 1, oldBytes: null, delta: 10 }],
+          },
+        ],
+      },
+    );
+    expectSaneMarkdown(markdown);
+    expect(markdown).toContain(
+      '- a\\|b on board\\<1>, max-peak: peak used 10 B > max 8 B; \\_\\_init\\_array+0x4 holds 10 B in 1 block; ' +
+        '\\*x\\* \\[y\\](z) \\<script>',
+    );
+    expect(markdown).toContain('#### Against the baseline (main\\_branch.json)');
+    expect(markdown).toContain('| a\\|b | board\\<1> | `` operator\\|`x` `` | 10 B in 1 block | new | +10 B |');
   });
 });
 

@@ -77,6 +77,8 @@ export interface PeakSite {
 
 export interface SiteComparison {
   site: string;
+  /** The source line of the call, when the firmware has DWARF line tables: `packet.c:42`. */
+  source?: string;
   bytes: number;
   blocks: number;
   /** The baseline's bytes at the site; null when the baseline has no such site (or no sites at all). */
@@ -121,7 +123,9 @@ function compareSites(current: PeakSite[], old: PeakSite[] | undefined): SiteCom
       const name = siteName(site);
       const before = old === undefined ? null : (oldBytes.get(name) ?? 0);
       const delta = before === null ? null : site.bytes - before;
-      return { site: name, bytes: site.bytes, blocks: site.blocks, oldBytes: before, delta };
+      const compared: SiteComparison = { site: name, bytes: site.bytes, blocks: site.blocks, oldBytes: before, delta };
+      if (site.file) compared.source = site.line === undefined ? site.file : `${site.file}:${site.line}`;
+      return compared;
     });
   const present = new Set(compared.map((site) => site.site));
   for (const [name, bytes] of oldBytes) {
@@ -150,16 +154,19 @@ export function sitesOf(run: RunDocument): SiteComparison[] | undefined {
   return sites === undefined ? undefined : compareSites(sites, undefined);
 }
 
+/** The sites that hold more at the peak than in the baseline, most growth first. */
+export function grownSites(sites: SiteComparison[]): SiteComparison[] {
+  return sites.filter((site) => (site.delta ?? 0) > 0).sort((a, b) => (b.delta ?? 0) - (a.delta ?? 0));
+}
+
 /** "packet_alloc+0x1a holds 8,192 B in 6 blocks, +2,048 B against the baseline" for up to three sites. */
 export function describeSites(sites: SiteComparison[], order: 'bytes' | 'growth' = 'bytes'): string {
-  const chosen =
-    order === 'growth'
-      ? sites.filter((site) => (site.delta ?? 0) > 0).sort((a, b) => (b.delta ?? 0) - (a.delta ?? 0))
-      : sites.filter((site) => site.bytes > 0);
+  const chosen = order === 'growth' ? grownSites(sites) : sites.filter((site) => site.bytes > 0);
   return chosen
     .slice(0, 3)
     .map((site) => {
-      const held = `${site.site} holds ${formatBytes(site.bytes)} in ${site.blocks} block${site.blocks === 1 ? '' : 's'}`;
+      const where = site.source === undefined ? site.site : `${site.site} (${site.source})`;
+      const held = `${where} holds ${formatBytes(site.bytes)} in ${site.blocks} block${site.blocks === 1 ? '' : 's'}`;
       return site.delta === null ? held : `${held}, ${formatFigureDelta(site.delta, 'bytes')} against the baseline`;
     })
     .join('; ');

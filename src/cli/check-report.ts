@@ -1,8 +1,9 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { comparisonCell, describeSites, formatComparison, type Comparison } from './baseline.js';
+import { comparisonCell, formatComparison, grownSites, type Comparison } from './baseline.js';
 import type { CheckOutcome } from './checks.js';
 import {
+  markdownCharts,
   toGithubAnnotations,
   toJUnit,
   toMarkdown,
@@ -123,14 +124,24 @@ function runTimings(document: CheckDocument): RunTiming[] {
 
 function markdownComparison(document: CheckDocument): Parameters<typeof toMarkdown>[1] {
   if (!document.baseline) return undefined;
+  const growthFailed = new Set(
+    document.checks
+      .filter((outcome) => outcome.check === 'max-growth' && !outcome.pass)
+      .map((outcome) => outcome.entry),
+  );
   const runs: MarkdownComparison[] = document.runs.map((run) => {
     const comparison = run.baseline as Comparison | null;
-    const grown = comparison?.sites ? describeSites(comparison.sites, 'growth') : '';
     return {
       target: String(run.target),
       board: String(run.board),
       cells: COMPARED_FIGURES.map((figure) => comparisonCell(comparison, figure.key, run)),
-      grownSites: grown || undefined,
+      changed: COMPARED_FIGURES.map((figure) => {
+        const compared = comparison?.figures[figure.key];
+        return compared !== undefined && compared.delta !== 0;
+      }),
+      failed: growthFailed.has(run.entry as number),
+      isNew: comparison === null,
+      grownSites: comparison?.sites ? grownSites(comparison.sites) : undefined,
     };
   });
   return { baselineFile: document.baseline.file, headers: COMPARED_FIGURES.map((figure) => figure.label), runs };
@@ -174,7 +185,9 @@ export function writeCheckOutputs(document: CheckDocument, outputs: CheckOutputs
     const summary = io.env.GITHUB_STEP_SUMMARY;
     const isStepSummary = summary !== undefined && resolve(io.cwd, outputs.markdownFile) === resolve(io.cwd, summary);
     const markdown =
-      toMarkdown(document.checks, markdownComparison(document), outputs.charts) + ramBudgetMarkdown(document.runs);
+      toMarkdown(document.checks, markdownComparison(document)) +
+      ramBudgetMarkdown(document.runs) +
+      markdownCharts(outputs.charts ?? []);
     writeOutputFile(outputs.markdownFile, markdown, 'markdown summary', isStepSummary);
   }
   if (io.env.GITHUB_ACTIONS === 'true') {

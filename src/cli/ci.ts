@@ -1,4 +1,6 @@
+import type { SiteComparison } from './baseline.js';
 import type { CheckOutcome } from './checks.js';
+import { findComparedFigure, formatFigureDelta } from './compared-figures.js';
 import { formatBytes, formatPercent } from './units.js';
 
 /** A measured or limit figure in its unit, for tables and XML. */
@@ -96,6 +98,23 @@ function escapeMarkdownCell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 
+/**
+ * Free text (a check's summary, a file name) as literal markdown: call sites such as `__sfp+0x6e` and C++
+ * names would otherwise turn into emphasis, links or HTML in a comment. `>` is left as is: mid-line it is
+ * plain text, and summaries use it (`peak used 10 B > max 8 B`); `<` is what opens HTML.
+ */
+export function escapeMarkdownText(text: string): string {
+  return text.replace(/[\\`*_<[\]#~|]/g, (character) => `\\${character}`).replace(/\r?\n/g, ' ');
+}
+
+/** A code span that holds any text, backticks included (the fence is one backtick longer than any run inside). */
+function codeSpan(text: string): string {
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(longest + 1);
+  const padded = text.startsWith('`') || text.endsWith('`') ? ` ${text} ` : text;
+  return `${fence}${escapeMarkdownCell(padded)}${fence}`;
+}
+
 /** Used bytes over one run (html/used-chart.ts), drawn as a mermaid chart under the table. */
 export interface MarkdownChart {
   title: string;
@@ -118,24 +137,108 @@ export function mermaidUsedChart(chart: MarkdownChart): string {
   ].join('\n');
 }
 
+/**
+ * The charts folded into one <details> block: a budget of fifty runs would otherwise bury the tables of a
+ * pull-request comment under fifty charts. The blank lines around each fence let GitHub render it inside.
+ */
+export function markdownCharts(charts: MarkdownChart[]): string {
+  if (charts.length === 0) return '';
+  const count = `${charts.length} run${charts.length === 1 ? '' : 's'}`;
+  const lines = ['', '<details>', `<summary>Used bytes over each run (${count})</summary>`];
+  for (const chart of charts) lines.push('', mermaidUsedChart(chart));
+  lines.push('', '</details>', '');
+  return lines.join('\n');
+}
+
 /** A run against the baseline, for the markdown report's second table. */
 export interface MarkdownComparison {
   target: string;
   board: string;
-  /** One cell per compared figure, in COMPARED_FIGURES order. */
+  /** One cell per compared figure, in the order of the headers; '' where the reports lack the figure. */
   cells: string[];
-  /** "packet_alloc+0x1a holds ..." for the sites that grew, when the reports carry sites. */
-  grownSites?: string;
+  /** Whether each cell's figure changed; a column unchanged in every compared run is left out of the table. */
+  changed: boolean[];
+  /** Whether a max-growth check of the run failed. */
+  failed: boolean;
+  /** A run the baseline does not have: its cells are its figures alone, and it decides no column. */
+  isNew?: boolean;
+  /** The call sites that grew since the baseline, most growth first, when the reports carry sites. */
+  grownSites?: SiteComparison[];
+}
+
+/** Sites per run in the table of sites that grew: the rest are counted in a last row. */
+const GROWN_SITES_SHOWN = 5;
+
+function comparisonSection(comparison: {
+  baselineFile: string;
+  headers: string[];
+  runs: MarkdownComparison[];
+}): string[] {
+  const lines = ['', `#### Against the baseline (${escapeMarkdownText(comparison.baselineFile)})`, ''];
+  if (comparison.runs.length === 0) return [...lines, 'No runs.'];
+  // The first figure (peak used) always stands; the others where a compared run's figure changed (or every
+  // column some run has, when no run was in the baseline: nothing was compared to leave out).
+  const compared = comparison.runs.filter((run) => !run.isNew);
+  const shown = comparison.headers.flatMap((_header, column) => {
+    if (column === 0) return [column];
+    const keep =
+      compared.length === 0
+        ? comparison.runs.some((run) => run.cells[column] !== '')
+        : compared.some((run) => run.changed[column]);
+    return keep ? [column] : [];
+  });
+  const unchanged = comparison.headers.filter(
+    (_header, column) => !shown.includes(column) && comparison.runs.some((run) => run.cells[column] !== ''),
+  );
+  lines.push(
+    `| | Target | Board | ${shown.map((column) => escapeMarkdownText(comparison.headers[column]!)).join(' | ')} |`,
+  );
+  lines.push(`|---|---|---|${shown.map(() => '---:').join('|')}|`);
+  for (const run of comparison.runs) {
+    const cells = [run.target, run.board, ...shown.map((column) => run.cells[column]!)].map(escapeMarkdownText);
+    lines.push(`| ${run.failed ? '❌' : run.isNew ? '🆕' : '✅'} | ${cells.join(' | ')} |`);
+  }
+  if (unchanged.length > 0) {
+    const runs = compared.length === comparison.runs.length ? 'every run' : 'every run in the baseline';
+    lines.push('', `Unchanged in ${runs}: ${unchanged.map(escapeMarkdownText).join(', ')}.`);
+  }
+  const grown = comparison.runs.filter((run) => run.grownSites !== undefined && run.grownSites.length > 0);
+  if (grown.length > 0) {
+    lines.push('', 'Call sites that grew at the peak:', '');
+    lines.push('| Target | Board | Call site | At the peak | Baseline | Change |', '|---|---|---|---:|---:|---:|');
+    for (const run of grown) {
+      const sites = run.grownSites!;
+      for (const site of sites.slice(0, GROWN_SITES_SHOWN)) {
+        const held = `${formatBytes(site.bytes)} in ${site.blocks} block${site.blocks === 1 ? '' : 's'}`;
+        const before = site.oldBytes === null ? 'new' : formatBytes(site.oldBytes);
+        const change = site.delta === null ? '' : formatFigureDelta(site.delta, 'bytes');
+        const row = [
+          escapeMarkdownText(run.target),
+          escapeMarkdownText(run.board),
+          codeSpan(site.site) + (site.source ? ` (${escapeMarkdownText(site.source)})` : ''),
+          held,
+          before,
+        ];
+        lines.push(`| ${[...row, change].join(' | ')} |`);
+      }
+      if (sites.length > GROWN_SITES_SHOWN) {
+        const more = sites.length - GROWN_SITES_SHOWN;
+        const row = [escapeMarkdownText(run.target), escapeMarkdownText(run.board), `${more} more`, '', '', ''];
+        lines.push(`| ${row.join(' | ')} |`);
+      }
+    }
+  }
+  return lines;
 }
 
 /**
- * A summary table for a pull-request comment or $GITHUB_STEP_SUMMARY; with a baseline, a second table of
- * old -> new per figure and the call sites that grew; a chart of used bytes per run if given.
+ * A summary for a pull-request comment or $GITHUB_STEP_SUMMARY: a table of the checks, each failure's reason
+ * (which names the call sites holding the heap), and with a baseline a table of old -> new per figure and one
+ * of the call sites that grew. Charts and the RAM table are appended by the caller.
  */
 export function toMarkdown(
   outcomes: CheckOutcome[],
   comparison?: { baselineFile: string; headers: string[]; runs: MarkdownComparison[] },
-  charts: MarkdownChart[] = [],
 ): string {
   const passed = outcomes.filter((outcome) => outcome.pass).length;
   const verdict =
@@ -146,32 +249,26 @@ export function toMarkdown(
     '| | Target | Board | Check | Measured | Limit |',
     '|---|---|---|---|---:|---:|',
   ];
+  const checkName = (outcome: CheckOutcome): string => {
+    if (outcome.figure === undefined) return outcome.check;
+    return `${outcome.check} (${findComparedFigure(outcome.figure)?.label ?? outcome.figure})`;
+  };
   for (const outcome of outcomes) {
-    const check = outcome.figure === undefined ? outcome.check : `${outcome.check} (${outcome.figure})`;
     lines.push(
-      `| ${outcome.pass ? '✅' : '❌'} | ${escapeMarkdownCell(outcome.target)} | ${escapeMarkdownCell(outcome.board)} | ${check} | ` +
-        `${escapeMarkdownCell(formatFigure(outcome.measured, outcome.unit))} | ${escapeMarkdownCell(formatFigure(outcome.limit, outcome.unit))} |`,
+      `| ${outcome.pass ? '✅' : '❌'} | ${escapeMarkdownText(outcome.target)} | ${escapeMarkdownText(outcome.board)} | ` +
+        `${escapeMarkdownText(checkName(outcome))} | ` +
+        `${escapeMarkdownText(formatFigure(outcome.measured, outcome.unit))} | ${escapeMarkdownText(formatFigure(outcome.limit, outcome.unit))} |`,
     );
   }
-  if (comparison !== undefined) {
-    lines.push('', `#### Against the baseline (${escapeMarkdownCell(comparison.baselineFile)})`, '');
-    lines.push(`| Target | Board | ${comparison.headers.join(' | ')} |`);
-    lines.push(`|---|---|${comparison.headers.map(() => '---:').join('|')}|`);
-    for (const run of comparison.runs) {
-      const cells = [run.target, run.board, ...run.cells].map(escapeMarkdownCell);
-      lines.push(`| ${cells.join(' | ')} |`);
-    }
-    const grown = comparison.runs.filter((run) => run.grownSites);
-    if (grown.length > 0) {
-      lines.push('', 'Call sites that grew at the peak:', '');
-      for (const run of grown) {
-        lines.push(
-          `- ${escapeMarkdownCell(run.target)} on ${escapeMarkdownCell(run.board)}: ${escapeMarkdownCell(run.grownSites!)}`,
-        );
-      }
+  const failures = outcomes.filter((outcome) => !outcome.pass);
+  if (failures.length > 0) {
+    lines.push('', 'Why they failed:', '');
+    for (const outcome of failures) {
+      const where = `${outcome.target} on ${outcome.board}, ${checkName(outcome)}`;
+      lines.push(`- ${escapeMarkdownText(where)}: ${escapeMarkdownText(outcome.summary)}`);
     }
   }
-  for (const chart of charts) lines.push('', mermaidUsedChart(chart));
+  if (comparison !== undefined) lines.push(...comparisonSection(comparison));
   return `${lines.join('\n')}\n`;
 }
 

@@ -1,5 +1,6 @@
 import { MAX_POOL_BYTES, TLSF_DEFAULTS, type HeapKind } from '../allocator/index.js';
 import type { BoardProfile, HeapAllocator, HeapEvent, RunReport } from '../board/index.js';
+import { PeakTracker } from '../board/peak-tracker.js';
 import type { PreparedRun, RunRequest, ScenarioParam } from './engine.js';
 import { heapFactory } from './heap-factories.js';
 import { InputError, quoteInput } from './errors.js';
@@ -137,61 +138,6 @@ export function prepareHostRun(
   };
 }
 
-/** The figures of design.md section 2, kept as the board keeps them (peaks at each call, fragmentation at the peak). */
-class HeapFigures {
-  private readonly live = new Map<number, { requested: number; usable: number }>();
-  private liveRequested = 0;
-  peakRequested = 0;
-  peakSpan = 0;
-  private peakUsedSeen = 0;
-  private peakPending = false;
-  largestFreeAtPeak = 0;
-  fragmentationAtPeak = 0;
-
-  constructor(
-    private readonly heap: HeapAllocator,
-    private readonly heapBase: number,
-  ) {}
-
-  allocated(address: number, requested: number): void {
-    const usable = this.heap.usableSize(address);
-    this.live.set(address, { requested, usable });
-    this.liveRequested += requested;
-    this.peakRequested = Math.max(this.peakRequested, this.liveRequested);
-    this.peakSpan = Math.max(this.peakSpan, address + usable - this.heapBase);
-    const used = this.heap.usedBytes ?? 0;
-    if (used > this.peakUsedSeen) {
-      this.peakUsedSeen = used;
-      this.peakPending = true;
-    }
-  }
-
-  /** Before a live block is released: the heap is still the peak's heap if a peak is pending. */
-  releasing(): void {
-    if (!this.peakPending) return;
-    this.peakPending = false;
-    const largestFree = this.heap.largestFreeBlock?.() ?? this.heap.stats().largestFree;
-    const freeBytes = this.heap.freeBytes ?? this.heap.stats().freeBytes;
-    this.largestFreeAtPeak = largestFree;
-    this.fragmentationAtPeak = freeBytes === 0 ? 0 : 1 - largestFree / freeBytes;
-  }
-
-  released(address: number): void {
-    this.liveRequested -= this.live.get(address)?.requested ?? 0;
-    this.live.delete(address);
-  }
-
-  /** At the end: a pending peak is the final heap; no allocation at all leaves the empty heap's figures. */
-  finish(): void {
-    this.releasing();
-    if (this.peakUsedSeen === 0) {
-      const stats = this.heap.stats();
-      this.largestFreeAtPeak = stats.largestFree;
-      this.fragmentationAtPeak = stats.fragmentation;
-    }
-  }
-}
-
 class TraceStopped extends Error {
   constructor(
     readonly result: 'out-of-memory' | 'timeout',
@@ -204,14 +150,30 @@ class TraceStopped extends Error {
 /** The heap services as the board serves them: the call, its count, the figures and the event log. */
 class HeapCalls {
   readonly ops = { malloc: 0, free: 0, realloc: 0, calloc: 0, memalign: 0, failed: 0 };
-  readonly figures: HeapFigures;
+  /** The figures of design.md section 2 by the board's own rules (peaks at each call, fragmentation at the peak). */
+  readonly peaks: PeakTracker;
+  /** What the tracker is told again when a block is released. */
+  private readonly live = new Map<number, { requested: number; usable: number }>();
   private call = 0;
 
   constructor(
     readonly heap: HeapAllocator,
+    heapSize: number,
     readonly events: HeapEvent[] | null,
   ) {
-    this.figures = new HeapFigures(heap, HOST_HEAP_BASE);
+    this.peaks = new PeakTracker(heap, HOST_HEAP_BASE, heapSize);
+  }
+
+  private allocated(address: number, requested: number): void {
+    const usable = this.heap.usableSize(address);
+    this.live.set(address, { requested, usable });
+    this.peaks.allocated(address, requested, usable);
+  }
+
+  private released(address: number): void {
+    const block = this.live.get(address);
+    this.live.delete(address);
+    if (block) this.peaks.released(block.requested, block.usable);
   }
 
   malloc(size: number): number {
@@ -219,7 +181,7 @@ class HeapCalls {
     this.ops.malloc++;
     const result = this.heap.malloc(size);
     if (result === 0) this.ops.failed++;
-    else this.figures.allocated(result, size);
+    else this.allocated(result, size);
     this.record('malloc', [size], result);
     return result;
   }
@@ -229,9 +191,9 @@ class HeapCalls {
     if (address === 0) return;
     this.call++;
     this.ops.free++;
-    this.figures.releasing();
+    this.peaks.settle();
     this.heap.free(address);
-    this.figures.released(address);
+    this.released(address);
     this.record('free', [address], 0);
   }
 
@@ -241,14 +203,14 @@ class HeapCalls {
     let result: number;
     if (address === 0) {
       result = this.heap.realloc(0, size);
-      if (result !== 0) this.figures.allocated(result, size);
+      if (result !== 0) this.allocated(result, size);
     } else {
-      this.figures.releasing();
+      this.peaks.settle();
       result = this.heap.realloc(address, size);
       // As on the board: a failed realloc keeps the old block; realloc(p, 0) releases it.
       if (result !== 0 || size === 0) {
-        this.figures.released(address);
-        if (result !== 0) this.figures.allocated(result, size);
+        this.released(address);
+        if (result !== 0) this.allocated(result, size);
       }
     }
     if (result === 0 && size !== 0) this.ops.failed++;
@@ -358,7 +320,7 @@ export function runTraceOnHost(prepared: PreparedRun): RunReport & { host: true 
     options.slLog2,
     prepared.settings.allocator ?? 'tlsf',
   );
-  const calls = new HeapCalls(heap, options.recordEvents ? [] : null);
+  const calls = new HeapCalls(heap, heapSize, options.recordEvents ? [] : null);
   const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
   const output = [
     `host replay: ${trace.ops.length} operations on ${trace.idCount} ids ` +
@@ -373,8 +335,8 @@ export function runTraceOnHost(prepared: PreparedRun): RunReport & { host: true 
     if (!(error instanceof TraceStopped)) throw error;
     stopped = error;
   }
-  const figures = calls.figures;
-  figures.finish();
+  const peaks = calls.peaks;
+  peaks.settle();
 
   let result: RunReport['result'] = stopped?.result ?? 'ok';
   let message = stopped?.message;
@@ -386,6 +348,8 @@ export function runTraceOnHost(prepared: PreparedRun): RunReport & { host: true 
     }
   }
   const stats = heap.stats();
+  // No allocation at all: the peak's heap is the empty heap, as on the board.
+  const noPeak = peaks.peakUsedSeen === 0;
   const report: RunReport & { host: true } = {
     result,
     exitCode: result === 'ok' ? 0 : 1,
@@ -394,12 +358,12 @@ export function runTraceOnHost(prepared: PreparedRun): RunReport & { host: true 
     firmware: options.elfName ?? '',
     ops: calls.ops,
     peakUsed: stats.peakUsed,
-    peakRequested: figures.peakRequested,
-    peakSpan: figures.peakSpan,
-    largestFreeAtPeak: figures.largestFreeAtPeak,
+    peakRequested: peaks.peakRequested,
+    peakSpan: peaks.peakSpanEnd,
+    largestFreeAtPeak: noPeak ? stats.largestFree : peaks.largestFreeAtPeak,
     largestFree: stats.largestFree,
     fragmentation: stats.fragmentation,
-    fragmentationAtPeak: figures.fragmentationAtPeak,
+    fragmentationAtPeak: noPeak ? stats.fragmentation : peaks.fragmentationAtPeak,
     controlBytes: stats.controlBytes,
     // No board: no stack and no image in RAM; ramBytes 0 tells the reports nothing of the kind was measured.
     stackSize: 0,

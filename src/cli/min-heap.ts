@@ -1,5 +1,5 @@
 import { halfFitWorstCaseBytes } from '../allocator/index.js';
-import type { RunReport } from '../board/index.js';
+import type { HeapEvent, RunReport } from '../board/index.js';
 import { execute, prepareRun, type PreparedRun, type RunRequest } from './engine.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from './errors.js';
 import type { CliIo } from './options.js';
@@ -13,6 +13,15 @@ export interface Attempt {
   result: string;
   report?: RunReport;
   error?: string;
+}
+
+/** The bytes a heap call asks for (0 for free and marks). */
+function requestedBytes(event: HeapEvent): number {
+  const [first = 0, second = 0] = event.args;
+  if (event.op === 'malloc') return first;
+  if (event.op === 'realloc' || event.op === 'memalign') return second;
+  if (event.op === 'calloc') return first * second;
+  return 0;
 }
 
 /**
@@ -264,13 +273,4 @@ export function wholeNeed(minimumHeap: number, atMinimum: RunReport): WholeNeed 
 export function describeWholeNeed(need: WholeNeed): string {
   const kib = (bytes: number) => Number((bytes / 1024).toFixed(1)).toString();
   return `needs ${kib(need.total)} KiB of RAM: static ${kib(need.static)}, heap ${kib(need.heap)}, stack ${kib(need.stackPeak)} (KiB; the stack's peak of its ${formatKiB(need.stackSize)})`;
-}
-
-/** The bytes a heap call asked for (0 for free, mark and usable-size calls). */
-function requestedBytes(event: { op: string; args: number[] }): number {
-  const [first = 0, second = 0] = event.args;
-  if (event.op === 'malloc') return first;
-  if (event.op === 'realloc' || event.op === 'memalign') return second;
-  if (event.op === 'calloc') return first * second;
-  return 0;
 }

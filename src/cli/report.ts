@@ -4,6 +4,7 @@ import type { Palette } from './terminal.js';
 import { relative, sep } from 'node:path';
 import { hex } from '../allocator/index.js';
 import { formatBytes, formatKiB, formatPercent } from './units.js';
+import type { PeakSite } from '../board/index.js';
 
 /**
  * The board's RunReport as the CLI reads it (docs/design.md section 2). Declared here structurally so that the
@@ -47,21 +48,9 @@ export interface RunReportFigures {
   ramBytes?: number;
   stackOverflow?: { pc: number; symbol?: string; sp: number; limit: number; address?: number; depth: number };
   /** Live blocks at the peak by allocating call site, largest first; absent in reports that predate it. */
-  peakSites?: PeakSiteFigures[];
+  peakSites?: PeakSite[];
   /** The work of every heap call (--call-cost): undefined when not asked for, null when the replay diverged. */
   heapCost?: HeapCostReport | null;
-}
-
-/** One allocating call site at the peak (the board's PeakSite; docs/board.md, "Peak sites"). */
-export interface PeakSiteFigures {
-  site: string;
-  symbol: string;
-  offset: number;
-  address: number;
-  file?: string;
-  line?: number;
-  blocks: number;
-  bytes: number;
 }
 
 export interface StoppedAt {
@@ -185,7 +174,7 @@ const CONTROL_TEXT = {
 } as const;
 
 /** The peak sites with the documented fields only, in the board's order (bytes, largest first). */
-function peakSitesJson(sites: readonly PeakSiteFigures[]): Record<string, unknown>[] {
+function peakSitesJson(sites: readonly PeakSite[]): Record<string, unknown>[] {
   return sites.map((entry) => {
     const json: Record<string, unknown> = {
       site: entry.site,
@@ -205,7 +194,7 @@ function peakSitesJson(sites: readonly PeakSiteFigures[]): Record<string, unknow
 const PEAK_HOLDERS_SHOWN = 5;
 
 /** The "peak holders" lines: the sites holding the most bytes at the peak, and what the others hold together. */
-function peakHolderLines(sites: readonly PeakSiteFigures[], peakUsed: number): string[] {
+function peakHolderLines(sites: readonly PeakSite[], peakUsed: number): string[] {
   if (sites.length === 0) return [];
   const share = (bytes: number) => (peakUsed > 0 ? formatPercent(bytes / peakUsed) : '-');
   const blockCount = (blocks: number) => `${count(blocks)} block${blocks === 1 ? '' : 's'}`;
