@@ -7,9 +7,9 @@ import type { CpuName } from '../board/index.js';
 //
 // The primitive costs are the Arm technical reference manuals' instruction timings for zero-wait-state memory
 // (docs/cli.md, "Cost of each call", names the tables): a word load, a word store, a branch taken (the pipeline
-// refill included), and finding a bit in a bitmap word. Armv6-M (M0, M0+) has no CLZ: a bit scan there is a
-// short sequence (isolate the lowest bit, a multiply by a de Bruijn constant, a table load), about 8 cycles
-// with the single-cycle multiplier. Flash wait states, caches and bus contention are not modelled.
+// refill included), and finding a bit in a bitmap word. Armv6-M (M0, M0+) has no CLZ: a bit scan there is the
+// six-instruction sequence BIT_SCAN_SEQUENCE.armv6m, 8 cycles with the single-cycle multiplier. Flash wait
+// states, caches and bus contention are not modelled.
 
 export interface CyclePrimitives {
   /** LDR of a word. */
@@ -22,11 +22,31 @@ export interface CyclePrimitives {
   bitScan: number;
 }
 
+/**
+ * The instructions the model assumes for one bit scan, per architecture. tests/cycle-model-primitives.test.ts
+ * runs the same sequences (firmware-sim/tests/primitives.c) on the board and checks their instruction counts.
+ * Armv6-M: the lowest set bit isolated (x & -x), the de Bruijn constant loaded, a multiply, the top five bits
+ * kept, a byte loaded from a 32-entry table whose address stays in a register.
+ */
+export const BIT_SCAN_SEQUENCE = {
+  armv6m: ['negs', 'ands', 'ldr', 'muls', 'lsrs', 'ldrb'],
+  armv7m: ['clz'],
+} as const;
+
+/** Cycles of the Armv6-M bit scan: its loads at the load cost, every other instruction (the multiplier is the
+ * single-cycle one) at 1. */
+function armv6mBitScanCycles(load: number): number {
+  return BIT_SCAN_SEQUENCE.armv6m.reduce(
+    (cycles, instruction) => cycles + (instruction.startsWith('ldr') ? load : 1),
+    0,
+  );
+}
+
 const PRIMITIVES: Record<CpuName, CyclePrimitives> = {
   // Cortex-M0 TRM (DDI 0432C) 3.3: LDR/STR 2, B taken 3 (not taken 1); no CLZ in Armv6-M.
-  'cortex-m0': { load: 2, store: 2, branch: 3, bitScan: 8 },
+  'cortex-m0': { load: 2, store: 2, branch: 3, bitScan: armv6mBitScanCycles(2) },
   // Cortex-M0+ TRM (DDI 0484C): the two-stage pipeline makes a taken branch 2; loads and stores 2; no CLZ.
-  'cortex-m0+': { load: 2, store: 2, branch: 2, bitScan: 8 },
+  'cortex-m0+': { load: 2, store: 2, branch: 2, bitScan: armv6mBitScanCycles(2) },
   // Cortex-M3 TRM (DDI 0337I) 18.2: LDR 2, STR 1 into the write buffer, branch 1 + refill (2-3), CLZ 1.
   'cortex-m3': { load: 2, store: 1, branch: 3, bitScan: 1 },
   // Cortex-M4 TRM (DDI 0439B) 3.3: the M3's timings.
