@@ -6,11 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { HeapEvent } from '../src/board/index.js';
+import { heapCostOf, type HeapCostReport } from '../src/cli/call-cost.js';
 import { execute, prepareRun } from '../src/cli/engine.js';
 import { mermaidUsedChart } from '../src/cli/ci.js';
 import { regionsOf } from '../src/cli/heap-map.js';
 import { bytesPerRow, heapMapSvg } from '../src/cli/html/heap-map-svg.js';
 import { reportPageHtml } from '../src/cli/html/html-page.js';
+import { heapCostHtml } from '../src/cli/html/page/heap-cost-view.js';
+import type { RunModel } from '../src/cli/html/page/model.js';
 import { reportFileName, reportPageData } from '../src/cli/html/report-command.js';
 import {
   base64FromBytes,
@@ -91,6 +94,50 @@ describe('the report data encoding', () => {
       /event 7: unknown operation code 99/,
     );
     expect(() => packEvents([SAMPLE[1]!, SAMPLE[0]!], sitesOf(SAMPLE))).toThrow(/call numbers go backwards/);
+  });
+});
+
+describe('heap cost in the page', () => {
+  it('is computed from the recorded log when the run did not ask for it, and drawn with the model note', () => {
+    const prepared = prepareRun({ target: { kind: 'scenario', name: 'json-doc' }, recordEvents: true });
+    const report = execute(prepared, false);
+    expect(report.heapCost).toBeUndefined(); // the run itself counted nothing
+    const { meta, packed } = reportPageData(prepared, report, null);
+    const cost = meta.run.heapCost as HeapCostReport;
+    expect(cost).toEqual(heapCostOf(prepared, report, 'tlsf'));
+    const allocating = report.ops.malloc + report.ops.calloc + report.ops.realloc + report.ops.memalign;
+    expect(cost.malloc.calls).toBe(allocating);
+    expect(cost.free.calls).toBeGreaterThan(0);
+    for (const summary of [cost.malloc, cost.free]) {
+      expect(summary.max).toBeGreaterThanOrEqual(summary.p99);
+      expect(summary.p99).toBeGreaterThan(0);
+      expect(summary.maxCall!.cycles).toBe(summary.max);
+    }
+    expect(cost.model.note).toContain('cycles are an estimate from counted work');
+
+    // In the page's data, and in the section the page draws from it.
+    const html = reportPageHtml(meta, packed, { script: '', style: '' });
+    const metaText = /<script type="application\/json" id="report-meta">(.*?)<\/script>/s.exec(html)![1]!;
+    expect((JSON.parse(metaText) as ReportMeta).run.heapCost).toEqual(cost);
+    const section = heapCostHtml({ meta } as RunModel);
+    expect(section).toContain('<h2>Cost of each heap call</h2>');
+    expect(section).toContain(`<td class="number">${cost.malloc.max.toLocaleString('en-US')}</td>`);
+    expect(section).toContain(`<td class="number">${cost.free.mean.toFixed(1)}</td>`);
+    expect(section).toContain(`#${cost.malloc.maxCall!.call} ${cost.malloc.maxCall!.text}`);
+    expect(section).toContain('the counts are exact');
+  });
+
+  it("keeps a --call-cost run's figures, and says when the replay diverged", () => {
+    const prepared = prepareRun({
+      target: { kind: 'scenario', name: 'json-doc' },
+      recordEvents: true,
+      callCost: true,
+    });
+    const report = execute(prepared, false);
+    expect(reportPageData(prepared, report, null).meta.run.heapCost).toEqual(report.heapCost);
+    const diverged = reportPageData(prepared, { ...report, heapCost: null }, null).meta;
+    expect(diverged.run.heapCost).toBeNull();
+    expect(heapCostHtml({ meta: diverged } as RunModel)).toContain('Not counted: the replay of the calls diverged');
   });
 });
 

@@ -1,8 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseElf, type ElfImage, type RunReport } from '../../board/index.js';
-import type { PreparedRun, RunRequest } from '../engine.js';
+import { parseElf, type ElfImage } from '../../board/index.js';
+import { heapCostOf } from '../call-cost.js';
+import type { CostedRunReport, PreparedRun, RunRequest } from '../engine.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from '../errors.js';
+import { DEFAULT_HEAP_KIND } from '../heap-choice.js';
 import { callerSymbol, startLearnRun } from '../learn-run.js';
 import type { CliIo } from '../options.js';
 import { runReportJson } from '../report.js';
@@ -16,12 +18,19 @@ import { packEvents, REPORT_DATA_FORMAT, sitesOf, type ReportMeta } from './repo
 
 export const DEFAULT_REPORT_FILE = 'tlsf-report.html';
 
-/** The page's data for a run made with recordEvents. */
+/**
+ * The page's data for a run made with recordEvents. The page always shows the cost of each heap call: the log
+ * it carries is all the counting replay needs, so a run that did not ask for --call-cost gets it here.
+ */
 export function reportPageData(
   prepared: PreparedRun,
-  report: RunReport,
+  report: CostedRunReport,
   image: ElfImage | null,
 ): { meta: ReportMeta; packed: Uint8Array } {
+  const heapCost =
+    report.heapCost !== undefined
+      ? report.heapCost
+      : heapCostOf(prepared, report, prepared.settings.allocator ?? DEFAULT_HEAP_KIND);
   const events = report.events ?? [];
   const callers = sitesOf(events);
   const { bytes, labels } = packEvents(events, callers);
@@ -41,7 +50,7 @@ export function reportPageData(
       slLog2: prepared.settings.slLog2,
       extraBanks: prepared.options.extraBanks ?? [],
     },
-    run: runReportJson(report, prepared.settings),
+    run: runReportJson({ ...report, heapCost }, prepared.settings),
     sites: callers.map((address) => ({ address, symbol: callerSymbol(image, address) })),
     eventCount: events.length,
     labels,
@@ -65,7 +74,7 @@ function imageOf(prepared: PreparedRun): ElfImage | null {
 export function writeReportPage(
   path: string,
   prepared: PreparedRun,
-  report: RunReport,
+  report: CostedRunReport,
   bundle = loadedPageBundle(),
   image = imageOf(prepared),
 ): number {

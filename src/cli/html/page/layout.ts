@@ -1,4 +1,5 @@
 import { escapeHtml } from './dom.js';
+import { heapCostHtml } from './heap-cost-view.js';
 import { failureCall, type RunModel } from './model.js';
 import { runHeaderHtml } from './run-header.js';
 
@@ -48,6 +49,7 @@ export function pageHtml(model: RunModel): string {
     <h2>Where the bytes are at the peak (call #${model.peakCall})</h2>
     <div id="peak-table"></div>
   </section>
+  ${heapCostHtml(model)}
   <section class="histograms" id="histograms"></section>
   ${output ? `<details><summary>Firmware output</summary><pre>${escapeHtml(output)}</pre></details>` : ''}
   <footer>tlsf-sim report · data format ${model.meta.format} · ${model.meta.eventCount.toLocaleString('en-US')} logged events · works offline</footer>`;
