@@ -162,6 +162,19 @@ describe.skipIf(!haveBrowser)('the HTML report in headless Chromium', () => {
     expect(rows.length).toBeGreaterThan(1);
     expect(rows.reduce((sum, bytes) => sum + bytes, 0)).toBe(run.peakUsed);
 
+    // The cost of each heap call: the figures `run --call-cost --json` gives, beside the model's note.
+    const costed = JSON.parse((await runCli(['run', 'json-doc', '--call-cost', '--json'])).stdout) as {
+      heapCost: { malloc: { max: number; p99: number }; free: { max: number } };
+    };
+    const mallocCells = await page.locator('#heap-cost tr[data-kind="malloc"] td.number').allTextContents();
+    expect(mallocCells.slice(1, 3)).toEqual(
+      [costed.heapCost.malloc.max, costed.heapCost.malloc.p99].map((value) => value.toLocaleString('en-US')),
+    );
+    expect(await page.locator('#heap-cost tr[data-kind="free"] td.number').nth(1).textContent()).toBe(
+      costed.heapCost.free.max.toLocaleString('en-US'),
+    );
+    expect(await page.locator('#heap-cost-note').textContent()).toContain('the counts are exact');
+
     // The timeline's x axis switches to instructions and time and back without errors.
     for (const axis of ['instructions', 'time', 'calls']) await page.selectOption('#x-axis', axis);
 
