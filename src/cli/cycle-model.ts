@@ -26,11 +26,12 @@ export interface CyclePrimitives {
  * The instructions the model assumes for one bit scan, per architecture. tests/cycle-model-primitives.test.ts
  * runs the same sequences (firmware-sim/tests/primitives.c) on the board and checks their instruction counts.
  * Armv6-M: the lowest set bit isolated (x & -x), the de Bruijn constant loaded, a multiply, the top five bits
- * kept, a byte loaded from a 32-entry table whose address stays in a register.
+ * kept, a byte loaded from a 32-entry table whose address stays in a register. Armv7-M: the lowest set bit
+ * (what the heaps' searches want) is RBIT then CLZ; CLZ alone finds the highest.
  */
 export const BIT_SCAN_SEQUENCE = {
   armv6m: ['negs', 'ands', 'ldr', 'muls', 'lsrs', 'ldrb'],
-  armv7m: ['clz'],
+  armv7m: ['rbit', 'clz'],
 } as const;
 
 /** Cycles of the Armv6-M bit scan: its loads at the load cost, every other instruction (the multiplier is the
@@ -48,15 +49,15 @@ const PRIMITIVES: Record<CpuName, CyclePrimitives> = {
   // Cortex-M0+ TRM (DDI 0484C): the two-stage pipeline makes a taken branch 2; loads and stores 2; no CLZ.
   'cortex-m0+': { load: 2, store: 2, branch: 2, bitScan: armv6mBitScanCycles(2) },
   // Cortex-M3 TRM (DDI 0337I) 18.2: LDR 2, STR 1 into the write buffer, branch 1 + refill (2-3), CLZ 1.
-  'cortex-m3': { load: 2, store: 1, branch: 3, bitScan: 1 },
+  'cortex-m3': { load: 2, store: 1, branch: 3, bitScan: BIT_SCAN_SEQUENCE.armv7m.length },
   // Cortex-M4 TRM (DDI 0439B) 3.3: the M3's timings.
-  'cortex-m4': { load: 2, store: 1, branch: 3, bitScan: 1 },
-  'cortex-m4f': { load: 2, store: 1, branch: 3, bitScan: 1 },
+  'cortex-m4': { load: 2, store: 1, branch: 3, bitScan: BIT_SCAN_SEQUENCE.armv7m.length },
+  'cortex-m4f': { load: 2, store: 1, branch: 3, bitScan: BIT_SCAN_SEQUENCE.armv7m.length },
   // Cortex-M7 TRM (DDI 0489F): loads from TCM/cache 1 (dual-issued with ALU work), stores 1, a predicted
   // branch 1 (a misprediction costs more; not modelled), CLZ 1.
-  'cortex-m7': { load: 1, store: 1, branch: 1, bitScan: 1 },
+  'cortex-m7': { load: 1, store: 1, branch: 1, bitScan: BIT_SCAN_SEQUENCE.armv7m.length },
   // Cortex-M33 TRM (100230): LDR 2, STR 1, taken branch 2, CLZ 1.
-  'cortex-m33': { load: 2, store: 1, branch: 2, bitScan: 1 },
+  'cortex-m33': { load: 2, store: 1, branch: 2, bitScan: BIT_SCAN_SEQUENCE.armv7m.length },
 };
 
 /** Branches a call takes besides its loops: the call and return, the checks of its argument. */
