@@ -1,45 +1,11 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import { createTlsf, mapRequest, type Tlsf } from '../src/allocator/index.js';
+import { type Command, commandArbitrary } from './support/heap-commands.js';
 
 // Random operation sequences against a reference model: the model is the map of live pointers to
 // what was asked for and the byte pattern written into them. After every step the heap must pass
 // check(), agree with the model block for block, and every live block must still hold its pattern.
-
-type Command =
-  | { op: 'malloc'; size: number }
-  | { op: 'free'; pick: number }
-  | { op: 'realloc'; pick: number; size: number }
-  | { op: 'memalign'; alignLog2: number; size: number }
-  | { op: 'calloc'; count: number; size: number };
-
-const sizeArbitrary = fc.oneof(
-  { weight: 3, arbitrary: fc.integer({ min: 0, max: 64 }) },
-  { weight: 2, arbitrary: fc.integer({ min: 0, max: 600 }) },
-  { weight: 1, arbitrary: fc.integer({ min: 0, max: 6000 }) },
-);
-
-const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ op: fc.constant('malloc' as const), size: sizeArbitrary }) },
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('free' as const), pick: fc.nat() }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('realloc' as const), pick: fc.nat(), size: sizeArbitrary }) },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      op: fc.constant('memalign' as const),
-      alignLog2: fc.integer({ min: 0, max: 12 }),
-      size: sizeArbitrary,
-    }),
-  },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      op: fc.constant('calloc' as const),
-      count: fc.integer({ min: 0, max: 40 }),
-      size: fc.integer({ min: 0, max: 100 }),
-    }),
-  },
-);
 
 interface Live {
   size: number;

@@ -2,46 +2,12 @@ import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import { BestFitHeap, FirstFitHeap, HalfFitHeap } from '../src/allocator/index.js';
 import type { CountedHeap } from '../src/allocator/heap-base.js';
+import { type Command, commandArbitrary } from './support/heap-commands.js';
 
 // The model tests of tests/allocator-model.test.ts, run on the first-fit, best-fit and half-fit heaps: random
 // operation sequences against a reference (the live pointers, what was asked for and the byte pattern written
 // into each). After every step the heap passes check(), agrees with the model block for block (no overlap,
 // aligned, large enough), and every live block still holds its pattern.
-
-type Command =
-  | { op: 'malloc'; size: number }
-  | { op: 'free'; pick: number }
-  | { op: 'realloc'; pick: number; size: number }
-  | { op: 'memalign'; alignLog2: number; size: number }
-  | { op: 'calloc'; count: number; size: number };
-
-const sizeArbitrary = fc.oneof(
-  { weight: 3, arbitrary: fc.integer({ min: 0, max: 64 }) },
-  { weight: 2, arbitrary: fc.integer({ min: 0, max: 600 }) },
-  { weight: 1, arbitrary: fc.integer({ min: 0, max: 6000 }) },
-);
-
-const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ op: fc.constant('malloc' as const), size: sizeArbitrary }) },
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('free' as const), pick: fc.nat() }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('realloc' as const), pick: fc.nat(), size: sizeArbitrary }) },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      op: fc.constant('memalign' as const),
-      alignLog2: fc.integer({ min: 0, max: 12 }),
-      size: sizeArbitrary,
-    }),
-  },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      op: fc.constant('calloc' as const),
-      count: fc.integer({ min: 0, max: 40 }),
-      size: fc.integer({ min: 0, max: 100 }),
-    }),
-  },
-);
 
 interface Live {
   size: number;
