@@ -11,7 +11,11 @@ import {
   unicorn,
   REG_EPSR,
   UC_ARCH_ARM,
+  UC_CPU_ARM_CORTEX_M0,
   UC_CPU_ARM_CORTEX_M3,
+  UC_CPU_ARM_CORTEX_M4,
+  UC_CPU_ARM_CORTEX_M7,
+  UC_CPU_ARM_CORTEX_M33,
   UC_CTL_CPU_MODEL,
   UC_CTL_TLB_TYPE,
   UC_ERR_OK,
@@ -31,6 +35,7 @@ import {
   type Pointer,
 } from './unicorn.js';
 import { locateCounterOffset, locateRegisterFile } from './engine-probes.js';
+import type { CpuName } from './profiles.js';
 
 /** What koffi.register returns: the handle to unregister a JS callback with. */
 type RegisteredCallback = bigint;
@@ -300,5 +305,23 @@ export class Engine {
     koffi.free(this.batchValues);
     koffi.free(this.batchPointers);
     this.mappedHostMemory.length = 0;
+  }
+}
+
+/** Unicorn's CPU model for a board's core: the M4's serves the M4F, the M0's the M0+. */
+export function cpuModel(cpu: CpuName): number {
+  switch (cpu) {
+    case 'cortex-m0':
+    case 'cortex-m0+':
+      return UC_CPU_ARM_CORTEX_M0;
+    case 'cortex-m3':
+      return UC_CPU_ARM_CORTEX_M3;
+    case 'cortex-m4':
+    case 'cortex-m4f':
+      return UC_CPU_ARM_CORTEX_M4;
+    case 'cortex-m7':
+      return UC_CPU_ARM_CORTEX_M7;
+    case 'cortex-m33':
+      return UC_CPU_ARM_CORTEX_M33;
   }
 }

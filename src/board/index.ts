@@ -19,7 +19,8 @@ export {
 export type { BoardProfile, RamBank, CpuName } from './profiles.js';
 export { parseElf, symbolize, ElfError } from './elf.js';
 export type { ElfImage, ElfSegment, ElfSection, ElfSymbol } from './elf.js';
-export { Machine, cpuModel } from './machine.js';
+export { Machine } from './machine.js';
+export { cpuModel } from './engine.js';
 export { FirmwareError, DEFAULT_MAX_INSTRUCTIONS, DEFAULT_TIMEOUT_MS } from './run-types.js';
 export type {
   RunOptions,

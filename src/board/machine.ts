@@ -1,7 +1,7 @@
 // One emulated board running one firmware image: the run loop, and the only place that knows every part of
 // the board (memory map, image loader, heap service, peaks, semihosting, fault diagnosis). See docs/board.md.
 import { hex, TLSF_DEFAULTS } from '../allocator/index.js';
-import { Engine } from './engine.js';
+import { cpuModel, Engine } from './engine.js';
 import {
   engineInfo,
   REG_LR,
@@ -12,14 +12,9 @@ import {
   UC_HOOK_MEM_INVALID,
   UC_HOOK_MEM_READ,
   UC_HOOK_MEM_WRITE,
-  UC_CPU_ARM_CORTEX_M0,
-  UC_CPU_ARM_CORTEX_M3,
-  UC_CPU_ARM_CORTEX_M4,
-  UC_CPU_ARM_CORTEX_M7,
-  UC_CPU_ARM_CORTEX_M33,
 } from './unicorn.js';
 import { parseElf, type ElfImage } from './elf.js';
-import { CPI, isArmv6m, type BoardProfile, type CpuName } from './profiles.js';
+import { CPI, isArmv6m, type BoardProfile } from './profiles.js';
 import { statsOrNull, type HeapAllocator, type HeapFactory } from './heap-types.js';
 import { BlockTable } from './block-table.js';
 import {
@@ -63,23 +58,6 @@ const BKPT_SEMIHOSTING = 0xbeab;
 const SHF_ALLOC = 0x2;
 /** SP (r13) in the register file view of r0-r15. */
 const SP_INDEX = 13;
-
-export function cpuModel(cpu: CpuName): number {
-  switch (cpu) {
-    case 'cortex-m0':
-    case 'cortex-m0+':
-      return UC_CPU_ARM_CORTEX_M0;
-    case 'cortex-m3':
-      return UC_CPU_ARM_CORTEX_M3;
-    case 'cortex-m4':
-    case 'cortex-m4f':
-      return UC_CPU_ARM_CORTEX_M4;
-    case 'cortex-m7':
-      return UC_CPU_ARM_CORTEX_M7;
-    case 'cortex-m33':
-      return UC_CPU_ARM_CORTEX_M33;
-  }
-}
 
 /** An emulated board with a firmware image loaded, ready to run once. */
 export class Machine {
