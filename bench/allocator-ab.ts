@@ -11,36 +11,10 @@
  */
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
-import { OP_FREE, OP_MALLOC, makeTrace, type TraceName } from './traces.js';
-
-interface Heap {
-  malloc(size: number): number;
-  free(ptr: number): void;
-  realloc(ptr: number, size: number): number;
-}
+import { makeTrace, replayTlsf, type ReplayHeap, type TraceName } from './traces.js';
 
 const HEAP_BYTES = 4 * 1024 * 1024;
 const SRAM_BASE = 0x2000_0000;
-
-function replay(ops: Int32Array, heap: Heap, pointers: Uint32Array): number {
-  let failures = 0;
-  for (let i = 0; i < ops.length; i += 3) {
-    const kind = ops[i]!;
-    const slot = ops[i + 1]!;
-    if (kind === OP_MALLOC) {
-      const ptr = heap.malloc(ops[i + 2]!);
-      if (ptr === 0) failures++;
-      pointers[slot] = ptr;
-    } else if (kind === OP_FREE) {
-      heap.free(pointers[slot]!);
-    } else {
-      const ptr = heap.realloc(pointers[slot]!, ops[i + 2]!);
-      if (ptr === 0) failures++;
-      else pointers[slot] = ptr;
-    }
-  }
-  return failures;
-}
 
 async function main(): Promise<void> {
   const [modulePath, traceName, warmText, timedText, opsText] = process.argv.slice(2);
@@ -48,13 +22,13 @@ async function main(): Promise<void> {
     throw new Error('usage: allocator-ab.js <allocator index.js> <trace> <warm> <timed> [ops]');
   }
   const allocator = (await import(pathToFileURL(resolve(modulePath)).href)) as {
-    createTlsf(memory: ArrayBuffer, options: { base: number }): Heap;
+    createTlsf(memory: ArrayBuffer, options: { base: number }): ReplayHeap;
   };
   const trace = makeTrace(traceName as TraceName, opsText === undefined ? undefined : Number(opsText));
   const operations = trace.ops.length / 3;
   const once = (): number => {
     const heap = allocator.createTlsf(new ArrayBuffer(HEAP_BYTES), { base: SRAM_BASE });
-    return replay(trace.ops, heap, new Uint32Array(trace.slotCount));
+    return replayTlsf(trace.ops, heap, new Uint32Array(trace.slotCount));
   };
   for (let r = 0; r < Number(warmText ?? 3); r++) once();
   const times: number[] = [];

@@ -17,7 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MemPool } from '@thi.ng/malloc';
 import { createTlsf, type Tlsf } from '../src/allocator/index.js';
-import { OP_FREE, OP_MALLOC, TRACE_SPECS, makeTrace, type Trace } from './traces.js';
+import { OP_FREE, OP_MALLOC, TRACE_SPECS, makeTrace, replayTlsf, type Trace } from './traces.js';
 
 const HEAP_BYTES = 4 * 1024 * 1024;
 const SRAM_BASE = 0x2000_0000;
@@ -54,26 +54,6 @@ interface Result {
 }
 
 // ------------------------------------------------------------------ replays (one per allocator, so each call site stays monomorphic)
-
-function replayOurs(ops: Int32Array, heap: Tlsf, pointers: Uint32Array): number {
-  let failures = 0;
-  for (let i = 0; i < ops.length; i += 3) {
-    const kind = ops[i]!;
-    const slot = ops[i + 1]!;
-    if (kind === OP_MALLOC) {
-      const ptr = heap.malloc(ops[i + 2]!);
-      if (ptr === 0) failures++;
-      pointers[slot] = ptr;
-    } else if (kind === OP_FREE) {
-      heap.free(pointers[slot]!);
-    } else {
-      const ptr = heap.realloc(pointers[slot]!, ops[i + 2]!);
-      if (ptr === 0) failures++;
-      else pointers[slot] = ptr;
-    }
-  }
-  return failures;
-}
 
 function replayAs(ops: Int32Array, heap: AsHeap, pointers: Uint32Array): number {
   let failures = 0;
@@ -452,7 +432,7 @@ export function runAllocatorBench(options: AllocatorBenchOptions = {}): void {
         runs,
         best: Infinity,
         failures: 0,
-        once: () => replayOurs(trace.ops, createTlsf(memory, { base: SRAM_BASE, align: 8 }), pointers),
+        once: () => replayTlsf(trace.ops, createTlsf(memory, { base: SRAM_BASE, align: 8 }), pointers),
         span: () => spanOurs(trace, createTlsf(memory, { base: SRAM_BASE, align: 8 }), SRAM_BASE),
       },
       {
@@ -468,7 +448,7 @@ export function runAllocatorBench(options: AllocatorBenchOptions = {}): void {
         runs,
         best: Infinity,
         failures: 0,
-        once: () => replayOurs(trace.ops, createTlsf(memory, { base: SRAM_BASE, align: 4 }), pointers),
+        once: () => replayTlsf(trace.ops, createTlsf(memory, { base: SRAM_BASE, align: 4 }), pointers),
         span: () => spanOurs(trace, createTlsf(memory, { base: SRAM_BASE, align: 4 }), SRAM_BASE),
       },
       {

@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { randomSource } from './traces.js';
 
 /** The page's handle (src/cli/html/page/main.ts), as seen from the benchmark. */
 declare const requestAnimationFrame: (callback: () => void) => number;
@@ -25,25 +26,12 @@ const root = resolve(import.meta.dirname, '..', '..');
 const cache = join(root, 'bench', '.cache');
 mkdirSync(cache, { recursive: true });
 
-/** xorshift32: the same trace on every machine. */
-function random(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state / 2 ** 32;
-  };
-}
-
 /**
  * A firmware-like mix: mostly small blocks (16..256 B) with tree-like lifetimes, some buffers of 1..4 KiB,
  * reallocs that grow buffers; at most 400 live at once, about 40 KiB live at most.
  */
 function makeTrace(count: number): string {
-  const next = random(12345);
+  const next = randomSource(12345);
   const live: number[] = [];
   const free: number[] = Array.from({ length: 400 }, (_, id) => 399 - id);
   const lines: string[] = [];
@@ -110,7 +98,7 @@ try {
   const firstPaint = await tab.evaluate(() => window.tlsfReport!.timings.firstPaint);
   const lastCall = await tab.evaluate(() => window.tlsfReport!.model.lastCall);
   // Steps as a user makes them: one forward, one back, and jumps anywhere.
-  const next = random(99);
+  const next = randomSource(99);
   const targets = [
     1,
     2,

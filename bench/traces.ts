@@ -73,7 +73,7 @@ export const TRACE_SPECS: readonly TraceSpec[] = [
 ];
 
 /** xorshift32: tiny, fast, and the same sequence on every machine. Returns [0, 1). */
-function randomSource(seed: number): () => number {
+export function randomSource(seed: number): () => number {
   let state = seed >>> 0 || 1;
   return () => {
     state ^= state << 13;
@@ -144,4 +144,35 @@ export function makeTrace(spec: TraceSpec | TraceName, operations?: number): Tra
     ops[3 * i + 2] = size;
   }
   return { ...resolved, operations: count, ops, slotCount, peakLiveBytes, counts };
+}
+
+/** The malloc/free/realloc calls replayTlsf makes: this build's Tlsf, or another build's (allocator-ab.ts). */
+export interface ReplayHeap {
+  malloc(size: number): number;
+  free(ptr: number): void;
+  realloc(ptr: number, size: number): number;
+}
+
+/**
+ * Replays a trace on a TLSF heap; returns the failed allocations. Its own function (the other allocators'
+ * replays in allocator.ts are their own too), so its call sites only ever see one heap class.
+ */
+export function replayTlsf(ops: Int32Array, heap: ReplayHeap, pointers: Uint32Array): number {
+  let failures = 0;
+  for (let i = 0; i < ops.length; i += 3) {
+    const kind = ops[i]!;
+    const slot = ops[i + 1]!;
+    if (kind === OP_MALLOC) {
+      const ptr = heap.malloc(ops[i + 2]!);
+      if (ptr === 0) failures++;
+      pointers[slot] = ptr;
+    } else if (kind === OP_FREE) {
+      heap.free(pointers[slot]!);
+    } else {
+      const ptr = heap.realloc(pointers[slot]!, ops[i + 2]!);
+      if (ptr === 0) failures++;
+      else pointers[slot] = ptr;
+    }
+  }
+  return failures;
 }

@@ -5,10 +5,14 @@
  * WHY ONE FILE OVER 600 LINES
  * malloc, free and realloc are fast only while V8 inlines their helpers (listOf, makeFreeFast,
  * unlinkFreeFast, the range checks) and reads the heap's fields at fixed offsets of one object
- * shape; TypeScript has no partial classes, so the class and those helpers stay together. What is
- * not on those paths lives beside it: inspect.ts (the one bounded block walk, check, stats, the
- * control structure as data), multi-memory.ts (heaps over several buffers), region.ts (regions,
- * carving, pool records), types.ts (public shapes), constants.ts (the class table and defaults).
+ * shape; TypeScript has no partial classes, so the class and those helpers stay together. The rest
+ * of the class is what must write the same private fields in the same steps: the generic block
+ * operations the multi-pool and memalign paths share with the flat ones (makeFree, unlinkFree,
+ * takeFree), and addPool/rebind, which install pools into the bitmaps and pool table. What reads
+ * the heap without changing it lives beside it: inspect.ts (the one bounded block walk, check,
+ * stats, the control structure as data), multi-memory.ts (heaps over several buffers), region.ts
+ * (regions, carving, pool records), types.ts (public shapes), constants.ts (the class table and
+ * defaults), tlsf-counting.ts (the counting heap of the cost reports).
  *
  * WHY THIS SHAPE
  * The heap must behave like a C TLSF on a Cortex-M: everything it knows lives in the managed

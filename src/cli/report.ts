@@ -4,66 +4,42 @@ import type { Palette } from './terminal.js';
 import { relative, sep } from 'node:path';
 import { hex } from '../allocator/index.js';
 import { formatBytes, formatKiB, formatPercent } from './units.js';
-import type { PeakSite } from '../board/index.js';
+import type { EngineChoice, PeakSite, RunReport, StoppedAt } from '../board/index.js';
+
+/** The fields every run report has had since the first board. */
+type CoreFigures =
+  | 'exitCode'
+  | 'output'
+  | 'board'
+  | 'firmware'
+  | 'ops'
+  | 'peakUsed'
+  | 'peakRequested'
+  | 'peakSpan'
+  | 'largestFreeAtPeak'
+  | 'largestFree'
+  | 'fragmentation'
+  | 'controlBytes'
+  | 'heapBase'
+  | 'heapSize'
+  | 'instructions'
+  | 'cycles'
+  | 'seconds'
+  | 'hostMs';
 
 /**
- * The board's RunReport as the CLI reads it (docs/design.md section 2). Declared here structurally so that the
- * formatting can be tested with plain objects; the board's own type is assignable to it.
+ * The board's RunReport as the CLI reads it (docs/design.md section 2), derived from the board's type: the
+ * fields added since the first board are optional (a report read back from an older JSON file lacks them), the
+ * result any string, and the CLI's own heapCost added. The formatting can so be tested with plain objects.
  */
-export interface RunReportFigures {
-  result: string;
-  exitCode: number;
-  output: string;
-  board: string;
-  firmware: string;
-  ops: { malloc: number; free: number; realloc: number; calloc: number; memalign: number; failed: number };
-  peakUsed: number;
-  peakRequested: number;
-  peakSpan: number;
-  largestFreeAtPeak: number;
-  largestFree: number;
-  fragmentation: number;
-  /** At the moment of peak use; absent in reports from boards that predate it. */
-  fragmentationAtPeak?: number;
-  controlBytes: number;
-  heapBase: number;
-  heapSize: number;
-  instructions: number;
-  cycles: number;
-  seconds: number;
-  hostMs: number;
-  /** The Unicorn library that ran the firmware; absent in reports from boards that predate it. */
-  engine?: EngineFigures;
-  message?: string;
-  /** `address` is absent when the fault has none (e.g. heap corruption found inside malloc). */
-  fault?: { kind: string; address?: number; size: number; pc: number; symbol?: string; nearestBlock?: string };
-  /** Where a run that did not finish stopped ('hang' and 'timeout' results). */
-  stoppedAt?: StoppedAt;
-  assertion?: { file: string; line: number; expression: string };
-  // The stack and the RAM budget (absent from reports of boards that predate them).
-  stackSize?: number;
-  stackLimit?: number;
-  stackPeak?: number;
-  staticBytes?: number;
-  ramBytes?: number;
-  stackOverflow?: { pc: number; symbol?: string; sp: number; limit: number; address?: number; depth: number };
-  /** Live blocks at the peak by allocating call site, largest first; absent in reports that predate it. */
-  peakSites?: PeakSite[];
-  /** The work of every heap call (--call-cost): undefined when not asked for, null when the replay diverged. */
-  heapCost?: HeapCostReport | null;
-}
+export type RunReportFigures = Pick<RunReport, CoreFigures> &
+  Partial<Omit<RunReport, CoreFigures | 'result'>> & {
+    result: string;
+    /** The work of every heap call (--call-cost): undefined when not asked for, null when the replay diverged. */
+    heapCost?: HeapCostReport | null;
+  };
 
-export interface StoppedAt {
-  pc: number;
-  symbol?: string;
-  reason: 'branch-to-self' | 'wait-for-interrupt' | 'instruction-budget' | 'wall-clock';
-}
-
-export interface EngineFigures {
-  path: string;
-  version: string;
-  source: string;
-}
+type EngineFigures = Pick<EngineChoice, 'path' | 'version'> & { source: string };
 
 /** Where the engine's library came from, as the text report names it (engine-locate.ts's sources). */
 const ENGINE_SOURCE_TEXT: Record<string, string> = {
