@@ -106,6 +106,8 @@ fi
 
 [ -d node_modules/koffi ] || npm install --no-audit --no-fund >&2
 npm run build --silent
+# The native helpers (C hooks for exact instruction counting and heap calls): optional, see the script.
+bash scripts/build-native.sh
 # Which engine runs firmware (this also warms the verdict cache for the first run).
 report_engine() {
   node --input-type=module -e "
