@@ -4,6 +4,8 @@
 // copies two registers and fault reports decide which one to believe, and the allocating site's id in
 // PeakSites (resolved once per caller address, so the hook does not decide per call).
 // Flat arrays instead of Maps keep the service hook free of allocation and hashing (docs/board.md).
+// The native free hook (native/heap-free-queue.c) reads these arrays too: it relies on FIELDS and ALLOCATED_BY
+// below, and clears ALLOCATED_BY of a block whose free it queued.
 
 const FIELDS = 7;
 const REQUESTED = 0;
@@ -35,6 +37,11 @@ export class BlockTable {
 
   addRegion(base: number, size: number): void {
     this.regions.push({ base, end: base + size, data: new Uint32Array((size >>> GRANULE_SHIFT) * FIELDS) });
+  }
+
+  /** Each region's bounds and records, for the native free hook (which keeps pointers to the arrays). */
+  recordArrays(): ReadonlyArray<{ base: number; end: number; records: Uint32Array }> {
+    return this.regions.map((region) => ({ base: region.base, end: region.end, records: region.data }));
   }
 
   /** Points at the record for `address`; false when the address is outside every region or misaligned. */
@@ -108,6 +115,14 @@ export class BlockTable {
     data[at + ALLOCATED_BY] = 0;
     data[at + FREED_BY] = call;
     return data[at + SITE]!;
+  }
+
+  /**
+   * Makes the block at `address` live again with its allocating call number: undoes the native free hook's
+   * clearing for a queued free that was never applied (the heap refused an earlier one).
+   */
+  restoreLive(address: number, allocatedBy: number): void {
+    if (this.locate(address)) this.data[this.index + ALLOCATED_BY] = allocatedBy;
   }
 
   /** Every live block, by address (slow: for fault reports only). */

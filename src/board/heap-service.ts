@@ -17,6 +17,7 @@ import type { FaultDiagnosis } from './fault-diagnosis.js';
 import { AccessChecks } from './access-checks.js';
 import type { HeapEvent, RunReport } from './run-types.js';
 import { readCString, readText } from './target-text.js';
+import type { FreeQueue } from './free-queue.js';
 
 export const SLOT = {
   malloc: 0,
@@ -74,6 +75,8 @@ export class HeapService {
     private readonly faults: FaultDiagnosis,
     private readonly guarding: boolean,
     recordEvents: boolean,
+    /** The frees the native hook queued (free-queue.ts), applied before every other call; null: none are. */
+    private readonly freeQueue: FreeQueue | null = null,
   ) {
     this.events = recordEvents ? [] : null;
     this.sites = new PeakSites(callers);
@@ -174,10 +177,49 @@ export class HeapService {
     return this.engine.readReg(index === LR_INDEX ? REG_LR : REG_R0 + index);
   }
 
+  /**
+   * Applies the frees the native hook queued, in their order and through the same bookkeeping as a free served
+   * here, without checking the pointers again (the hook did). The heap, the block table and every figure are then
+   * as if each had been served at its call. Needed before anything reads the heap or the block table: every
+   * service call, the end of the run. A free the heap refuses (an overwritten header) stops the run with the
+   * same fault as here, naming that free's caller; the frees after it are dropped, their blocks live again.
+   */
+  drainFrees(): void {
+    const queue = this.freeQueue;
+    if (queue === null) return;
+    const length = queue.length;
+    if (length === 0) return;
+    queue.clear();
+    const heap = this.heap;
+    const ops = this.ops;
+    for (let index = 0; index < length; index++) {
+      const pointer = queue.pointer(index);
+      this.callNumber++;
+      ops.free++;
+      if (pointer === 0) continue;
+      this.peaks.settle();
+      try {
+        heap.free(pointer);
+      } catch (error) {
+        for (let left = index; left < length; left++) {
+          if (queue.pointer(left) !== 0) this.blocks.restoreLive(queue.pointer(left), queue.allocatedBy(left));
+        }
+        const caller = this.callers.choose(queue.callerArgument(index), queue.lr(index));
+        this.faults.heapCallFailed(`free(${hex(pointer)})`, pointer, caller, error as Error);
+        return;
+      }
+      this.untrack(pointer);
+    }
+  }
+
   /** The block hook on the service page. */
   onService(address: number): void {
     const offset = address - SERVICE_PAGE;
     if ((offset & 3) !== 0) return; // the nop after a slot's bx lr
+    if (this.freeQueue !== null && this.freeQueue.length !== 0) {
+      this.drainFrees();
+      if (this.outcome.result !== null) return;
+    }
     const slot = offset >> 2;
     const engine = this.engine;
     // With the register file, registers are plain loads, made only when the service needs them (r0, r1; the

@@ -33,7 +33,9 @@ import { CallerResolver } from './callers.js';
 import { PeakTracker } from './peak-tracker.js';
 import { FaultDiagnosis } from './fault-diagnosis.js';
 import { AccessChecks } from './access-checks.js';
-import { HeapService } from './heap-service.js';
+import { HeapService, SLOT } from './heap-service.js';
+import { FreeQueue, nativeFreeOffReason } from './free-queue.js';
+import { CALLER_REGISTER } from './callers.js';
 import { Semihosting } from './semihosting.js';
 import { namePeakSites, symbolFor, where } from './code-locations.js';
 import { branchesToSelf, hintBefore, SliceTrail } from './hang-detection.js';
@@ -87,6 +89,8 @@ export class Machine {
   private readonly faults: FaultDiagnosis;
   private readonly accessChecks: AccessChecks;
   private readonly service: HeapService;
+  /** The native free hook's queue (free-queue.ts); null when every free goes through the JavaScript hook. */
+  private readonly freeQueue: FreeQueue | null;
   private readonly semihosting: Semihosting;
   private readonly stack: StackMonitor;
   private readonly createHeap: HeapFactory;
@@ -161,6 +165,11 @@ export class Machine {
         this.faults.onFetchFromData(page),
       );
 
+      // The native free hook first: a stop in it must come before any other block hook on the free slot.
+      this.freeQueue =
+        nativeFreeOffReason(options) === null
+          ? FreeQueue.install(this.engine, this.engine.registerFile(), this.blocks, this.stackBounds.limit, SLOT.free, CALLER_REGISTER[SLOT.free]!)
+          : null;
       this.count = new InstructionCount(this.engine);
       const registerFile = this.engine.registerFile();
       this.outcome = new RunOutcome(this.engine);
@@ -192,6 +201,7 @@ export class Machine {
         this.faults,
         guard,
         options.recordEvents ?? false,
+        this.freeQueue,
       );
       this.semihosting = new Semihosting(this.engine, registerFile, this.board, this.count, this.outcome, {
         heapStart: bounds.start,
@@ -225,16 +235,20 @@ export class Machine {
     const stackLimit = stack.limit;
     const registers = engine.registerFile();
     const stackPointer = registers ? () => registers[SP_INDEX]! : () => engine.readReg(REG_SP);
-    engine.addBlockHook(
-      (address) => {
-        const sp = stackPointer();
-        if (sp >= stackLimit || !stack.spBelowLimit(sp, engine.readReg(REG_LR), 'at a heap call returning to')) {
-          service.onService(address);
-        }
-      },
-      SERVICE_PAGE,
-      SERVICE_PAGE + SERVICE_PAGE_SIZE - 1,
-    );
+    const serve = (address: number) => {
+      const sp = stackPointer();
+      if (sp >= stackLimit || !stack.spBelowLimit(sp, engine.readReg(REG_LR), 'at a heap call returning to')) {
+        service.onService(address);
+      }
+    };
+    this.serveHeapCall = serve;
+    // With the native free hook, the JavaScript hook leaves out the free slot (two ranges around it).
+    const freeSlot = this.freeQueue?.slotAddress;
+    if (freeSlot === undefined) engine.addBlockHook(serve, SERVICE_PAGE, SERVICE_PAGE + SERVICE_PAGE_SIZE - 1);
+    else {
+      engine.addBlockHook(serve, SERVICE_PAGE, freeSlot - 1);
+      engine.addBlockHook(serve, freeSlot + 4, SERVICE_PAGE + SERVICE_PAGE_SIZE - 1);
+    }
     engine.addIntrHook((intno) => this.onInterrupt(intno));
     const faults = this.faults;
     for (const [begin, end] of invalidHookRanges) {
@@ -269,6 +283,9 @@ export class Machine {
       );
     }
   }
+
+  /** The service page's JavaScript block hook (the stack check, then HeapService.onService). */
+  private serveHeapCall: (address: number) => void = () => {};
 
   /** Unicorn hands every CPU exception to this hook instead of the vector table. */
   private onInterrupt(intno: number): void {
@@ -326,6 +343,16 @@ export class Machine {
       if (outcome.result !== null) break;
       const executed = count.exact ? Math.min(count.now() - count.finished, sliceCount) : sliceCount;
       pc = engine.readReg(REG_PC);
+      if (error === UC_ERR_OK && this.freeQueue?.takeStop(pc)) {
+        // The native free hook stopped on the free slot and left this free to the JavaScript path: serve it, then
+        // return from the slot as its bx lr would.
+        count.sliceDone(executed);
+        this.serveHeapCall(pc);
+        if (outcome.result !== null) break;
+        pc = engine.readReg(REG_LR);
+        count.sliceDone(1);
+        continue;
+      }
       if (error !== UC_ERR_OK) {
         // Unicorn 2 ends uc_emu_start at wfe with UC_ERR_INSN_INVALID and the PC after it; an undefined
         // instruction leaves the PC on itself.
@@ -368,6 +395,7 @@ export class Machine {
       }
       if (fixedSlice === undefined && count.exact && slice < SLICE_EXACT) slice = Math.min(slice * 2, SLICE_EXACT);
     }
+    this.service.drainFrees();
     const hostMs = performance.now() - started;
     this.checkStackAtStop();
     const report = this.report(hostMs);

@@ -1,0 +1,143 @@
+// The JavaScript side of the native free hook (native/heap-free-queue.c; docs/board.md, "The heap call's cost"):
+// the firmware's free() calls that C checked and queued, which the heap service applies in order before its next
+// call (HeapService.drainFrees), and the flag C raises when it left a free to the JavaScript path.
+//
+// C keeps pointers to the register file, to this queue's arrays and to the block table's arrays for the engine's
+// whole life. They are plain typed arrays, not koffi.alloc memory, so that nothing has to be freed by hand: V8
+// never moves an ArrayBuffer's backing store once native code has been given its address, and the Machine keeps
+// every one of them referenced until it closes the engine.
+import type { Engine } from './engine.js';
+import { SERVICE_PAGE } from './memory-map.js';
+import { nativeLibrary } from './native-library.js';
+import type { BlockTable } from './block-table.js';
+
+/** Frees queued before the JavaScript path takes over; each entry is 16 bytes. */
+export const FREE_QUEUE_CAPACITY = 1024;
+/** Entry layout (heap-free-queue.c): the pointer, lr, the caller argument, the block's allocating call number. */
+const ENTRY_WORDS = 4;
+const CONTROL_LENGTH = 0;
+const CONTROL_STOPPED = 1;
+/** The control words; more than V8 keeps inside its own heap, so the array has a backing store of its own. */
+const CONTROL_WORDS = 32;
+
+type NativeFunction = (...args: unknown[]) => unknown;
+
+interface QueueFunctions {
+  stateSize: NativeFunction;
+  init: NativeFunction;
+  addRegion: NativeFunction;
+  hook: NativeFunction;
+}
+
+let functions: QueueFunctions | null | undefined;
+
+/** The C functions, or null when the native library is missing or predates them. */
+function queueFunctions(): QueueFunctions | null {
+  if (functions !== undefined) return functions;
+  functions = null;
+  const library = nativeLibrary();
+  if (!library) return null;
+  try {
+    const lib = library.lib;
+    functions = {
+      stateSize: lib.func('uint32_t tlsf_sim_free_queue_state_size(void)'),
+      init: lib.func(
+        'int tlsf_sim_free_queue_init(void *state, void *registers, void *control, void *entries, uint32_t capacity, uint32_t stackLimit, uint32_t callerRegister)',
+      ),
+      addRegion: lib.func('int tlsf_sim_free_queue_add_region(void *state, uint32_t base, uint32_t size, void *records)'),
+      hook: lib.func('int tlsf_sim_free_queue_hook(void *uc, void *state, uint32_t slotAddress)'),
+    };
+  } catch {
+    functions = null; // a library built before the free queue existed: npm run setup rebuilds it
+  }
+  return functions;
+}
+
+/** Why the native free is off for these options, or null when they allow it. */
+export function nativeFreeOffReason(options: {
+  recordEvents?: boolean;
+  guard?: boolean;
+  alignmentCheck?: boolean;
+}): string | null {
+  // Events stamp each call with the instruction count at the call; --guard marks a freed block unwritable at the
+  // free, and both checks diagnose writes against the heap as it is at that instruction.
+  if (options.recordEvents) return 'events are recorded';
+  if (options.guard) return '--guard';
+  if (options.alignmentCheck) return '--align-check';
+  return null;
+}
+
+export class FreeQueue {
+  private readonly control = new Uint32Array(CONTROL_WORDS);
+  private readonly entries = new Uint32Array(FREE_QUEUE_CAPACITY * ENTRY_WORDS);
+
+  private constructor(
+    /** Referenced here so that it lives as long as the hook that points into it. */
+    private readonly state: Uint8Array,
+    readonly slotAddress: number,
+  ) {}
+
+  /**
+   * Hooks the free slot natively; null (the JavaScript path serves every free) without the native library or
+   * the register file, or when C refuses. Call it before any other block hook covers the free slot.
+   */
+  static install(
+    engine: Engine,
+    registers: Uint32Array | null,
+    blocks: BlockTable,
+    stackLimit: number,
+    freeSlot: number,
+    callerRegister: number,
+  ): FreeQueue | null {
+    const native = queueFunctions();
+    if (!native || !registers) return null;
+    const queue = new FreeQueue(new Uint8Array(native.stateSize() as number), SERVICE_PAGE + 4 * freeSlot);
+    const state = queue.state;
+    if (
+      native.init(state, registers, queue.control, queue.entries, FREE_QUEUE_CAPACITY, stackLimit, callerRegister) !==
+      0
+    )
+      return null;
+    for (const region of blocks.recordArrays()) {
+      if (native.addRegion(state, region.base, region.end - region.base, region.records) !== 0) return null;
+    }
+    if (native.hook(engine.handle, state, queue.slotAddress) !== 0) return null;
+    return queue;
+  }
+
+  /** Frees waiting to be applied. */
+  get length(): number {
+    return this.control[CONTROL_LENGTH]!;
+  }
+
+  pointer(index: number): number {
+    return this.entries[index * ENTRY_WORDS]!;
+  }
+
+  lr(index: number): number {
+    return this.entries[index * ENTRY_WORDS + 1]!;
+  }
+
+  callerArgument(index: number): number {
+    return this.entries[index * ENTRY_WORDS + 2]!;
+  }
+
+  /** The allocating call number C cleared in the block table when it queued this free (0 for free(NULL)). */
+  allocatedBy(index: number): number {
+    return this.entries[index * ENTRY_WORDS + 3]!;
+  }
+
+  clear(): void {
+    this.control[CONTROL_LENGTH] = 0;
+  }
+
+  /**
+   * True once after C stopped the run on the free slot at `pc` and left that free to the JavaScript path;
+   * clears the flag.
+   */
+  takeStop(pc: number): boolean {
+    if (this.control[CONTROL_STOPPED] === 0 || (pc & ~1) !== this.slotAddress) return false;
+    this.control[CONTROL_STOPPED] = 0;
+    return true;
+  }
+}
