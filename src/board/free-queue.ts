@@ -11,8 +11,11 @@ import { SERVICE_PAGE } from './memory-map.js';
 import { nativeLibrary } from './native-library.js';
 import type { BlockTable } from './block-table.js';
 
-/** Frees queued before the JavaScript path takes over; each entry is 16 bytes. */
-export const FREE_QUEUE_CAPACITY = 1024;
+/**
+ * Frees queued before the JavaScript path takes over (each entry is 16 bytes); read when a Machine is built.
+ * Tests lower it to send most frees through the overflow path.
+ */
+export const freeQueueSettings = { capacity: 1024 };
 /** Entry layout (heap-free-queue.c): the pointer, lr, the caller argument, the block's allocating call number. */
 const ENTRY_WORDS = 4;
 const CONTROL_LENGTH = 0;
@@ -53,6 +56,11 @@ function queueFunctions(): QueueFunctions | null {
   return functions;
 }
 
+/** Whether the native library has the free hook (a Machine still needs the register file to use it). */
+export function nativeFreeAvailable(): boolean {
+  return queueFunctions() !== null;
+}
+
 /** Why the native free is off for these options, or null when they allow it. */
 export function nativeFreeOffReason(options: {
   recordEvents?: boolean;
@@ -69,13 +77,17 @@ export function nativeFreeOffReason(options: {
 
 export class FreeQueue {
   private readonly control = new Uint32Array(CONTROL_WORDS);
-  private readonly entries = new Uint32Array(FREE_QUEUE_CAPACITY * ENTRY_WORDS);
+  private readonly entries: Uint32Array;
 
   private constructor(
     /** Referenced here so that it lives as long as the hook that points into it. */
     private readonly state: Uint8Array,
     readonly slotAddress: number,
-  ) {}
+    capacity: number,
+  ) {
+    // At least CONTROL_WORDS words, for the same reason as the control words.
+    this.entries = new Uint32Array(Math.max(capacity * ENTRY_WORDS, CONTROL_WORDS));
+  }
 
   /**
    * Hooks the free slot natively; null (the JavaScript path serves every free) without the native library or
@@ -91,13 +103,12 @@ export class FreeQueue {
   ): FreeQueue | null {
     const native = queueFunctions();
     if (!native || !registers) return null;
-    const queue = new FreeQueue(new Uint8Array(native.stateSize() as number), SERVICE_PAGE + 4 * freeSlot);
+    const capacity = Math.max(1, Math.floor(freeQueueSettings.capacity));
+    const stateBytes = Math.max(native.stateSize() as number, 4 * CONTROL_WORDS);
+    const queue = new FreeQueue(new Uint8Array(stateBytes), SERVICE_PAGE + 4 * freeSlot, capacity);
     const state = queue.state;
-    if (
-      native.init(state, registers, queue.control, queue.entries, FREE_QUEUE_CAPACITY, stackLimit, callerRegister) !==
-      0
-    )
-      return null;
+    const initialised = native.init(state, registers, queue.control, queue.entries, capacity, stackLimit, callerRegister);
+    if (initialised !== 0) return null;
     for (const region of blocks.recordArrays()) {
       if (native.addRegion(state, region.base, region.end - region.base, region.records) !== 0) return null;
     }
@@ -136,7 +147,7 @@ export class FreeQueue {
    * clears the flag.
    */
   takeStop(pc: number): boolean {
-    if (this.control[CONTROL_STOPPED] === 0 || (pc & ~1) !== this.slotAddress) return false;
+    if (this.control[CONTROL_STOPPED] === 0 || pc - (pc & 1) !== this.slotAddress) return false;
     this.control[CONTROL_STOPPED] = 0;
     return true;
   }

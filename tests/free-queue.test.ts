@@ -1,0 +1,144 @@
+// The native free hook (src/board/native/heap-free-queue.c, src/board/free-queue.ts): every report, fault and
+// figure must be the one the JavaScript path gives. The JavaScript path is taken here by recording events
+// (which turns the native free off and only adds `events` to the report); the same runs with the native hook on
+// must then give the same report, field for field.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Machine, listBoards, loadBoard, runFirmware, tlsfHeap, type RunOptions, type RunReport } from '../src/board/index.js';
+import { FreeQueue, freeQueueSettings, nativeFreeAvailable } from '../src/board/free-queue.js';
+
+const firmwareDir = join(import.meta.dirname, '..', 'firmware-sim');
+const fixtureDir = join(import.meta.dirname, 'fixtures', 'elf');
+const fixture = (board: string) => readFileSync(join(fixtureDir, `fixture-${board}.elf`));
+const scenarios = JSON.parse(readFileSync(join(firmwareDir, 'scenarios.json'), 'utf8')) as { name: string; elf: string }[];
+const scenarioElf = (name: string, board: string) =>
+  readFileSync(join(firmwareDir, scenarios.find((scenario) => scenario.name === name)!.elf.replace('{board}', board)));
+
+const TEST = { roundTrip: 0, doubleFree: 6, invalidFree: 7, overflow: 8, overrunByOne: 24 } as const;
+const DEFAULT_CAPACITY = freeQueueSettings.capacity;
+
+/** The report without what differs between two runs of the same firmware (host time) or by design (events). */
+function comparable(report: RunReport): Omit<RunReport, 'hostMs' | 'events'> {
+  const { hostMs: _hostMs, events: _events, ...rest } = report;
+  return rest;
+}
+
+/** Runs `options` with the native free hook and through the JavaScript path; asserts the hook was used. */
+function bothWays(options: RunOptions): { native: RunReport; javascript: RunReport } {
+  const machine = new Machine(options, tlsfHeap);
+  try {
+    expect(Reflect.get(machine, 'freeQueue'), 'the native free hook is installed').not.toBeNull();
+    const native = machine.run();
+    const javascript = runFirmware({ ...options, recordEvents: true });
+    return { native, javascript };
+  } finally {
+    machine.close();
+  }
+}
+
+afterEach(() => {
+  freeQueueSettings.capacity = DEFAULT_CAPACITY;
+  vi.restoreAllMocks();
+});
+
+// Without a C compiler at setup there is no native library, and every free takes the JavaScript path.
+describe.skipIf(!nativeFreeAvailable())('the native free hook', () => {
+  it('gives every built-in scenario the same report as the JavaScript path, on every board', () => {
+    for (const board of listBoards().map((profile) => profile.name)) {
+      for (const { name } of scenarios) {
+        const { native, javascript } = bothWays({
+          elf: scenarioElf(name, board),
+          elfName: `${name}.elf`,
+          board: loadBoard(board),
+          maxInstructions: 5e8,
+        });
+        if (native.result === 'ok') expect(native.ops.free, `${name} on ${board} frees`).toBeGreaterThan(0);
+        expect(comparable(native), `${name} on ${board}`).toEqual(comparable(javascript));
+      }
+    }
+  });
+
+  it('applies the queued frees when a run ends without a heap call: at the instruction budget', () => {
+    // Every scenario exits through the exit service, which applies the queue first; a stop at the budget does not.
+    for (const name of ['packet-pool', 'sensor-logger', 'json-doc']) {
+      for (const maxInstructions of [100_003, 150_001, 200_017, 250_009]) {
+        const { native, javascript } = bothWays({
+          elf: scenarioElf(name, 'stm32f411re'),
+          elfName: `${name}.elf`,
+          board: loadBoard('stm32f411re'),
+          maxInstructions,
+        });
+        expect(native.result, `${name} stopped at ${maxInstructions}`).toBe('timeout');
+        expect(comparable(native), `${name} stopped at ${maxInstructions}`).toEqual(comparable(javascript));
+      }
+    }
+  });
+
+  it('works when the queue overflows: more frees in a row than it holds go through the JavaScript path', () => {
+    // Capacity 1: every second free in a row stops the run on the free slot and is served by the run loop.
+    freeQueueSettings.capacity = 1;
+    const stops = vi.spyOn(FreeQueue.prototype, 'takeStop');
+    for (const name of ['json-doc', 'third-party', 'sensor-logger']) {
+      const { native, javascript } = bothWays({
+        elf: scenarioElf(name, 'stm32f411re'),
+        elfName: `${name}.elf`,
+        board: loadBoard('stm32f411re'),
+        maxInstructions: 5e8,
+      });
+      expect(comparable(native), name).toEqual(comparable(javascript));
+    }
+    expect(stops.mock.results.filter((result) => result.value === true).length).toBeGreaterThan(100);
+  });
+
+  it('counts free(NULL) as a free call, in order with the others', () => {
+    // The fixture's round trip calls free(0) between frees of live blocks, then reads heap_info.
+    for (const board of ['stm32f411re', 'tiny', 'rp2040']) {
+      const { native, javascript } = bothWays({ elf: fixture(board), board: loadBoard(board), params: { test: 0 } });
+      expect(native.result, native.message).toBe('ok');
+      expect(javascript.events!.some((event) => event.op === 'free' && event.args[0] === 0)).toBe(true);
+      expect(comparable(native)).toEqual(comparable(javascript));
+    }
+  });
+
+  it('a double free and an invalid free give the JavaScript path their fault, word for word', () => {
+    for (const [board, test, kind] of [
+      ['stm32f407vg', TEST.doubleFree, 'double-free'],
+      ['tiny', TEST.doubleFree, 'double-free'],
+      ['tiny', TEST.invalidFree, 'invalid-free'],
+      ['rp2040', TEST.invalidFree, 'invalid-free'],
+    ] as const) {
+      const { native, javascript } = bothWays({ elf: fixture(board), board: loadBoard(board), params: { test } });
+      expect(native.fault?.kind, `${board} test ${test}`).toBe(kind);
+      expect(native.message).toBe(javascript.message);
+      expect(comparable(native)).toEqual(comparable(javascript));
+    }
+  });
+
+  it('an overwritten header found when the queued free is applied names that free and its caller', () => {
+    // Test 8 overruns block a into b's header, then frees a and b: both are queued, and the heap refuses a's free
+    // when the queue is applied at the next call (exit). The run went further than the JavaScript path's, so only
+    // the counts differ; the fault and its words are the same.
+    const options = { elf: fixture('stm32f411re'), board: loadBoard('stm32f411re'), params: { test: TEST.overflow } };
+    const { native, javascript } = bothWays(options);
+    expect(native.result).toBe('heap-corruption');
+    expect(native.message).toMatch(/heap corrupted: free\(0x[0-9a-f]+\) called from 0x[0-9a-f]+ \(main_dispatch\+/);
+    expect(native.message).toBe(javascript.message);
+    expect(native.fault).toEqual(javascript.fault);
+    expect(native.ops).toEqual(javascript.ops);
+    const byOne = bothWays({ ...options, params: { test: TEST.overrunByOne } });
+    expect(byOne.native.result).toBe('heap-corruption');
+    expect(byOne.native.message).toBe(byOne.javascript.message);
+  });
+
+  it('is off when events are recorded, with --guard and with --align-check', () => {
+    for (const extra of [{ recordEvents: true }, { guard: true }, { alignmentCheck: true }]) {
+      const machine = new Machine({ elf: fixture('tiny'), board: loadBoard('tiny'), params: { test: 0 }, ...extra }, tlsfHeap);
+      try {
+        expect(Reflect.get(machine, 'freeQueue'), JSON.stringify(extra)).toBeNull();
+      } finally {
+        machine.close();
+      }
+    }
+  });
+});
