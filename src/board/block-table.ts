@@ -107,6 +107,10 @@ export class BlockTable {
     return true;
   }
 
+  /** The requested and usable sizes of the block the last remove() took: one lookup per free, not three. */
+  removedRequested = 0;
+  removedUsable = 0;
+
   /** Marks the block at `address` freed by `call`; returns its allocating site (-1 when outside the heap). */
   remove(address: number, call: number): number {
     if (!this.locate(address)) return -1;
@@ -114,6 +118,8 @@ export class BlockTable {
     const at = this.index;
     data[at + ALLOCATED_BY] = 0;
     data[at + FREED_BY] = call;
+    this.removedRequested = data[at + REQUESTED]!;
+    this.removedUsable = data[at + USABLE]!;
     return data[at + SITE]!;
   }
 

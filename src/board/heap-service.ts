@@ -113,9 +113,10 @@ export class HeapService {
    * releases it (`sites.released`) later; returns the site.
    */
   private untrack(address: number, releaseSite = true): number {
-    const usable = this.blocks.usable(address);
-    this.peaks.released(this.blocks.requested(address), usable);
-    const site = this.blocks.remove(address, this.callNumber);
+    const blocks = this.blocks;
+    const site = blocks.remove(address, this.callNumber);
+    const usable = blocks.removedUsable;
+    this.peaks.released(blocks.removedRequested, usable);
     if (releaseSite) this.sites.released(site, usable + BLOCK_HEADER_SIZE);
     if (this.guarding) AccessChecks.markWritable(this.regions, address, usable, 0);
     return site;
