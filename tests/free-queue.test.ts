@@ -5,13 +5,24 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Machine, listBoards, loadBoard, runFirmware, tlsfHeap, type RunOptions, type RunReport } from '../src/board/index.js';
+import {
+  Machine,
+  listBoards,
+  loadBoard,
+  runFirmware,
+  tlsfHeap,
+  type RunOptions,
+  type RunReport,
+} from '../src/board/index.js';
 import { FreeQueue, freeQueueSettings, nativeFreeAvailable } from '../src/board/free-queue.js';
 
 const firmwareDir = join(import.meta.dirname, '..', 'firmware-sim');
 const fixtureDir = join(import.meta.dirname, 'fixtures', 'elf');
 const fixture = (board: string) => readFileSync(join(fixtureDir, `fixture-${board}.elf`));
-const scenarios = JSON.parse(readFileSync(join(firmwareDir, 'scenarios.json'), 'utf8')) as { name: string; elf: string }[];
+const scenarios = JSON.parse(readFileSync(join(firmwareDir, 'scenarios.json'), 'utf8')) as {
+  name: string;
+  elf: string;
+}[];
 const scenarioElf = (name: string, board: string) =>
   readFileSync(join(firmwareDir, scenarios.find((scenario) => scenario.name === name)!.elf.replace('{board}', board)));
 
@@ -133,7 +144,10 @@ describe.skipIf(!nativeFreeAvailable())('the native free hook', () => {
 
   it('is off when events are recorded, with --guard and with --align-check', () => {
     for (const extra of [{ recordEvents: true }, { guard: true }, { alignmentCheck: true }]) {
-      const machine = new Machine({ elf: fixture('tiny'), board: loadBoard('tiny'), params: { test: 0 }, ...extra }, tlsfHeap);
+      const machine = new Machine(
+        { elf: fixture('tiny'), board: loadBoard('tiny'), params: { test: 0 }, ...extra },
+        tlsfHeap,
+      );
       try {
         expect(Reflect.get(machine, 'freeQueue'), JSON.stringify(extra)).toBeNull();
       } finally {

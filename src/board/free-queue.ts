@@ -10,6 +10,9 @@ import type { Engine } from './engine.js';
 import { SERVICE_PAGE } from './memory-map.js';
 import { nativeLibrary } from './native-library.js';
 import type { BlockTable } from './block-table.js';
+import { CALLER_REGISTER } from './callers.js';
+import { SLOT } from './heap-service.js';
+import type { RunOptions } from './run-types.js';
 
 /**
  * Frees queued before the JavaScript path takes over (each entry is 16 bytes); read when a Machine is built.
@@ -47,7 +50,9 @@ function queueFunctions(): QueueFunctions | null {
       init: lib.func(
         'int tlsf_sim_free_queue_init(void *state, void *registers, void *control, void *entries, uint32_t capacity, uint32_t stackLimit, uint32_t callerRegister)',
       ),
-      addRegion: lib.func('int tlsf_sim_free_queue_add_region(void *state, uint32_t base, uint32_t size, void *records)'),
+      addRegion: lib.func(
+        'int tlsf_sim_free_queue_add_region(void *state, uint32_t base, uint32_t size, void *records)',
+      ),
       hook: lib.func('int tlsf_sim_free_queue_hook(void *uc, void *state, uint32_t slotAddress)'),
     };
   } catch {
@@ -62,11 +67,7 @@ export function nativeFreeAvailable(): boolean {
 }
 
 /** Why the native free is off for these options, or null when they allow it. */
-export function nativeFreeOffReason(options: {
-  recordEvents?: boolean;
-  guard?: boolean;
-  alignmentCheck?: boolean;
-}): string | null {
+export function nativeFreeOffReason(options: RunOptions): string | null {
   // Events stamp each call with the instruction count at the call; --guard marks a freed block unwritable at the
   // free, and both checks diagnose writes against the heap as it is at that instruction.
   if (options.recordEvents) return 'events are recorded';
@@ -90,24 +91,29 @@ export class FreeQueue {
   }
 
   /**
-   * Hooks the free slot natively; null (the JavaScript path serves every free) without the native library or
-   * the register file, or when C refuses. Call it before any other block hook covers the free slot.
+   * Hooks the free slot natively; null (the JavaScript path serves every free) when the options need every free
+   * in JavaScript (nativeFreeOffReason), without the native library or the register file, or when C refuses.
+   * Call it before any other block hook covers the free slot.
    */
-  static install(
-    engine: Engine,
-    registers: Uint32Array | null,
-    blocks: BlockTable,
-    stackLimit: number,
-    freeSlot: number,
-    callerRegister: number,
-  ): FreeQueue | null {
+  static install(engine: Engine, blocks: BlockTable, stackLimit: number, options: RunOptions): FreeQueue | null {
     const native = queueFunctions();
-    if (!native || !registers) return null;
+    if (!native || nativeFreeOffReason(options) !== null) return null;
+    const registers = engine.registerFile();
+    if (!registers) return null;
     const capacity = Math.max(1, Math.floor(freeQueueSettings.capacity));
     const stateBytes = Math.max(native.stateSize() as number, 4 * CONTROL_WORDS);
-    const queue = new FreeQueue(new Uint8Array(stateBytes), SERVICE_PAGE + 4 * freeSlot, capacity);
+    const queue = new FreeQueue(new Uint8Array(stateBytes), SERVICE_PAGE + 4 * SLOT.free, capacity);
     const state = queue.state;
-    const initialised = native.init(state, registers, queue.control, queue.entries, capacity, stackLimit, callerRegister);
+    const callerRegister = CALLER_REGISTER[SLOT.free]!;
+    const initialised = native.init(
+      state,
+      registers,
+      queue.control,
+      queue.entries,
+      capacity,
+      stackLimit,
+      callerRegister,
+    );
     if (initialised !== 0) return null;
     for (const region of blocks.recordArrays()) {
       if (native.addRegion(state, region.base, region.end - region.base, region.records) !== 0) return null;

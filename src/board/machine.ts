@@ -33,9 +33,8 @@ import { CallerResolver } from './callers.js';
 import { PeakTracker } from './peak-tracker.js';
 import { FaultDiagnosis } from './fault-diagnosis.js';
 import { AccessChecks } from './access-checks.js';
-import { HeapService, SLOT } from './heap-service.js';
-import { FreeQueue, nativeFreeOffReason } from './free-queue.js';
-import { CALLER_REGISTER } from './callers.js';
+import { HeapService } from './heap-service.js';
+import { FreeQueue } from './free-queue.js';
 import { Semihosting } from './semihosting.js';
 import { namePeakSites, symbolFor, where } from './code-locations.js';
 import { branchesToSelf, hintBefore, SliceTrail } from './hang-detection.js';
@@ -166,10 +165,7 @@ export class Machine {
       );
 
       // The native free hook first: a stop in it must come before any other block hook on the free slot.
-      this.freeQueue =
-        nativeFreeOffReason(options) === null
-          ? FreeQueue.install(this.engine, this.engine.registerFile(), this.blocks, this.stackBounds.limit, SLOT.free, CALLER_REGISTER[SLOT.free]!)
-          : null;
+      this.freeQueue = FreeQueue.install(this.engine, this.blocks, this.stackBounds.limit, options);
       this.count = new InstructionCount(this.engine);
       const registerFile = this.engine.registerFile();
       this.outcome = new RunOutcome(this.engine);
