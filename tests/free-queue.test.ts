@@ -26,7 +26,7 @@ const scenarios = JSON.parse(readFileSync(join(firmwareDir, 'scenarios.json'), '
 const scenarioElf = (name: string, board: string) =>
   readFileSync(join(firmwareDir, scenarios.find((scenario) => scenario.name === name)!.elf.replace('{board}', board)));
 
-const TEST = { roundTrip: 0, doubleFree: 6, invalidFree: 7, overflow: 8, overrunByOne: 24 } as const;
+const TEST = { roundTrip: 0, doubleFree: 6, invalidFree: 7, overflow: 8, overrunByOne: 24, ownStack: 27 } as const;
 const DEFAULT_CAPACITY = freeQueueSettings.capacity;
 
 /** The report without what differs between two runs of the same firmware (host time) or by design (events). */
@@ -110,6 +110,16 @@ describe.skipIf(!nativeFreeAvailable())('the native free hook', () => {
       expect(javascript.events!.some((event) => event.op === 'free' && event.args[0] === 0)).toBe(true);
       expect(comparable(native)).toEqual(comparable(javascript));
     }
+  });
+
+  it('a free made with SP below the stack limit (a stack of its own in a heap block) takes the JavaScript path', () => {
+    // The hook leaves it to the JavaScript hook's stack check, which finds SP in a live block and serves the call.
+    const stops = vi.spyOn(FreeQueue.prototype, 'takeStop');
+    const options = { elf: fixture('stm32f411re'), board: loadBoard('stm32f411re'), params: { test: TEST.ownStack } };
+    const { native, javascript } = bothWays(options);
+    expect(native.result, native.message).toBe('ok');
+    expect(stops.mock.results.some((result) => result.value === true)).toBe(true);
+    expect(comparable(native)).toEqual(comparable(javascript));
   });
 
   it('a double free and an invalid free give the JavaScript path their fault, word for word', () => {
