@@ -1,7 +1,8 @@
 // The heap service page (docs/design.md section 3): a call through slot n reaches onService, which reads the
 // arguments, calls the allocator, keeps the block table, the peaks, the peak sites and the event log, and
 // writes r0. This is the board's hot path (one call per firmware malloc/free): no allocation or closure per
-// call, registers read from the located register file when there is one.
+// call, registers read from the located register file when there is one. With the native library, free() is
+// served in C and queued (free-queue.ts); drainFrees() applies the queue before every other call.
 import { BLOCK_HEADER_SIZE, hex } from '../allocator/index.js';
 import type { Engine } from './engine.js';
 import { REG_LR, REG_R0 } from './unicorn.js';
