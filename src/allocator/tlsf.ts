@@ -194,7 +194,8 @@ export class Tlsf {
   declare protected readonly fastStart: number;
   declare protected readonly fastLength: number;
   declare protected readonly fastFirstBlock: number;
-  declare protected readonly fastBlockSpan: number;
+  /** alignMask, or -1 in strict mode: `ptr & fastPointerMask` is then never 0, so every pointer takes the slow path. */
+  declare private readonly fastPointerMask: number;
   /** fastFirstBlock as a signed 32-bit value, so that `(link - fastFirstBlockInt) | 0` is the link's offset. */
   declare private readonly fastFirstBlockInt: number;
   /** fastFirstBlock - fastBase: turns a word index into an offset from the first block. */
@@ -243,7 +244,8 @@ export class Tlsf {
     this.flCount = this.layout.flCount;
     this.flIndexShift = this.layout.flIndexShift;
     this.smallBlockSize = this.layout.smallBlockSize;
-    this.maxRequest = this.layout.maxBlockSize - Block.HeaderSize;
+    // `| 0` stores an integer (a small integer field in V8, not a boxed double), read in every malloc.
+    this.maxRequest = (this.layout.maxBlockSize - Block.HeaderSize) | 0;
 
     const start = region.base + region.offset;
     const end = start + region.length;
@@ -271,7 +273,7 @@ export class Tlsf {
     for (let i = 0; i < this.layout.controlBytes / 4; i++) words[this.flWord + i] = 0;
     const first = pieces[0]!;
     this.fastFirstBlock = first.firstBlock;
-    this.fastBlockSpan = this.strict ? 0 : first.sentinel - first.firstBlock;
+    this.fastPointerMask = this.strict ? -1 : this.alignMask;
     this.fastFirstBlockInt = first.firstBlock | 0;
     this.fastFirstBlockFromBase = (first.firstBlock - region.base) | 0;
     this.fastLinkLimit = first.sentinel - first.firstBlock - Block.MinSize;
@@ -904,20 +906,22 @@ export class Tlsf {
    */
   private liveBlock(ptr: number, operation: string): number {
     const header = ptr - Block.HeaderSize;
-    // fastBlockSpan is 0 in strict mode, so strict heaps always take the slow path.
+    // Fast path: a header where a block fits in the first pool (an unsigned offset of at most
+    // fastLinkLimit), an aligned pointer (strict mode's mask sends every pointer to the slow path).
     // Addresses of 2^31 and above are correct but take the slow path (`ptr | 0` differs).
-    const offset = header - this.fastFirstBlock;
-    if (offset < 0 || offset >= this.fastBlockSpan || (ptr & this.alignMask) !== 0 || (ptr | 0) !== ptr) {
+    const limit = this.fastLinkLimit >>> 0;
+    const offset = (header - this.fastFirstBlockInt) >>> 0;
+    if (offset > limit || (ptr & this.fastPointerMask) !== 0 || (ptr | 0) !== ptr) {
       return this.liveBlockSlow(ptr, operation);
     }
     const index = (header - this.fastBase) >> 2;
     const word = this.word(index);
     const size = word & Block.SizeMask;
+    // The size at least a minimum block and ending by the sentinel: one unsigned compare (offset <= limit).
     if (
       (word & Block.FreeBit) !== 0 ||
-      size < Block.MinSize ||
+      (size - Block.MinSize) >>> 0 > (limit - offset) >>> 0 ||
       (size & this.alignMask) !== 0 ||
-      size > this.fastBlockSpan - offset ||
       (this.word(index + (size >> 2)) & Block.PrevFreeBit) !== 0
     ) {
       throw this.headerError(ptr, word, operation);
@@ -1109,23 +1113,21 @@ export class Tlsf {
     // inlining into a caller, where it runs faster: grow it only with a reason, and check with
     // node --print-bytecode --print-bytecode-filter=free (the range checks live in helpers for this).
     if (ptr === 0) return;
-    const firstBlock = this.fastFirstBlock;
     const block = ptr - Block.HeaderSize;
-    const offset = block - firstBlock;
-    if (offset < 0 || offset >= this.fastBlockSpan || (ptr & this.alignMask) !== 0 || (ptr | 0) !== ptr) {
+    const limit = this.fastLinkLimit >>> 0;
+    const offset = (block - this.fastFirstBlockInt) >>> 0;
+    if (offset > limit || (ptr & this.fastPointerMask) !== 0 || (ptr | 0) !== ptr) {
       this.release(this.liveBlockSlow(ptr, 'free'));
       return;
     }
     const words = this.fastWords;
-    const memoryBase = this.fastBase;
-    const index = (block - memoryBase) >> 2;
+    const index = (block - this.fastBase) >> 2;
     const header = words[index]!;
     const size = header & Block.SizeMask;
     if (
       (header & Block.FreeBit) !== 0 ||
-      size < Block.MinSize ||
-      (size & this.alignMask) !== 0 ||
-      size > this.fastBlockSpan - offset
+      (size - Block.MinSize) >>> 0 > (limit - offset) >>> 0 ||
+      (size & this.alignMask) !== 0
     ) {
       throw this.headerError(ptr, header, 'free');
     }
