@@ -1153,7 +1153,13 @@ export class Tlsf {
    * callers, and here the unlinks run without calls (as helper calls they were outside V8's inlining
    * budget). unlinkPlacedFast is the same unlink; a change to one is a change to both.
    */
-  private releaseMergingFast(index: number, offset: number, header: number, nextIndex: number, nextHeader: number): void {
+  private releaseMergingFast(
+    index: number,
+    offset: number,
+    header: number,
+    nextIndex: number,
+    nextHeader: number,
+  ): void {
     const words = this.fastWords;
     const memoryBase = this.fastBase;
     const firstBlock = this.fastFirstBlockInt;
