@@ -747,8 +747,10 @@ export class Tlsf {
     words[ownPrev ^ ((ownPrev ^ (((oldHead - this.fastBase) >> 2) + 2)) & hasHead)] = block;
     words[ownPrev] = 0;
     const fl = list >> this.slLog2;
-    words[this.slWord + fl] |= 1 << (list & this.slMask);
-    words[this.flWord] |= 1 << fl;
+    const rowIndex = this.slWord + fl;
+    const rowWord = words[rowIndex]!;
+    words[rowIndex] = rowWord | (1 << (list & this.slMask));
+    if (rowWord === 0) words[this.flWord] |= 1 << fl;
   }
 
   /**
@@ -811,7 +813,7 @@ export class Tlsf {
     const fl = list >> this.slLog2;
     const rowBits = words[this.slWord + fl]! & ~((1 << (list & this.slMask)) & ~(hasNext | hasPrev));
     words[this.slWord + fl] = rowBits;
-    words[this.flWord] &= ~((1 << fl) & ~((rowBits | (0 - rowBits)) >> 31));
+    if (rowBits === 0) words[this.flWord] &= ~(1 << fl);
   }
 
   /** List `list` now starts at `next`, its head having left; a list left empty clears its bits. */
@@ -1060,7 +1062,7 @@ export class Tlsf {
     words[ownPrev ^ ((ownPrev ^ (((nextFree - memoryBase) >> 2) + 2)) & hasNext)] = 0;
     const remaining = rowWord & ~((1 << (list & this.slMask)) & ~hasNext);
     words[rowIndex] = remaining;
-    words[flWord] &= ~((1 << fl) & ~((remaining | (0 - remaining)) >> 31));
+    if (remaining === 0) words[flWord] &= ~(1 << fl);
 
     // Split: the tail goes back on the lists when it can be a block of its own.
     if (rest >= Block.MinSize) {
@@ -1190,7 +1192,7 @@ export class Tlsf {
         const rowIndex = this.slWord + fl;
         const rowBits = words[rowIndex]! & ~((1 << (list & slMask)) & ~(hasNext | hasBefore));
         words[rowIndex] = rowBits;
-        words[this.flWord] &= ~((1 << fl) & ~((rowBits | (0 - rowBits)) >> 31));
+        if (rowBits === 0) words[this.flWord] &= ~(1 << fl);
       }
       // Leave F set in the swallowed header so that a second free of ptr is still caught.
       words[index] = header | Block.FreeBit;
@@ -1224,7 +1226,7 @@ export class Tlsf {
         const rowIndex = this.slWord + fl;
         const rowBits = words[rowIndex]! & ~((1 << (list & slMask)) & ~(hasNext | hasBefore));
         words[rowIndex] = rowBits;
-        words[this.flWord] &= ~((1 << fl) & ~((rowBits | (0 - rowBits)) >> 31));
+        if (rowBits === 0) words[this.flWord] &= ~(1 << fl);
       }
       size += nextSize; // the block after a free one already carries P
     } else {
