@@ -1287,7 +1287,28 @@ export class Tlsf {
     // the move over fastWords. Growth backwards, tried only when the move's malloc fails, takes
     // reallocGeneric, which validates again.
     if (ptr === 0) return this.malloc(size);
-    const block = this.liveBlock(ptr, 'realloc');
+    // The pointer is checked as free checks it, each header read once; one outside the first pool's
+    // block area (or any, in strict mode) takes reallocGeneric, which checks through the pool table.
+    const block = ptr - Block.HeaderSize;
+    const limit = this.fastLinkLimit >>> 0;
+    const offset = (block - this.fastFirstBlockInt) >>> 0;
+    if (offset > limit || (ptr & this.fastPointerMask) !== 0 || (ptr | 0) !== ptr) {
+      return this.reallocGeneric(ptr, size);
+    }
+    const words = this.fastWords;
+    const index = (block - this.fastBase) >> 2;
+    const header = words[index]!;
+    const current = header & Block.SizeMask;
+    if (
+      (header & Block.FreeBit) !== 0 ||
+      (current - Block.MinSize) >>> 0 > (limit - offset) >>> 0 ||
+      (current & this.alignMask) !== 0
+    ) {
+      throw this.headerError(ptr, header, 'realloc');
+    }
+    const nextIndex = index + (current >> 2);
+    const nextHeader = words[nextIndex]!;
+    if ((nextHeader & Block.PrevFreeBit) !== 0) throw this.headerError(ptr, header, 'realloc');
     if ((size | 0) !== size || size <= 0 || size > this.maxRequest) {
       if (size === 0) {
         this.free(ptr);
@@ -1295,13 +1316,6 @@ export class Tlsf {
       }
       return this.badRequest(size, 'realloc');
     }
-    // Every block of a single-memory heap is in fastWords, whichever pool it is in.
-    const words = this.fastWords;
-    const index = (block - this.fastBase) >> 2;
-    const header = words[index]!;
-    const current = header & Block.SizeMask;
-    const nextIndex = index + (current >> 2);
-    const nextHeader = words[nextIndex]!;
     const blockSize = this.blockSizeFor(size);
     const nextSize = (nextHeader & Block.FreeBit) !== 0 ? nextHeader & Block.SizeMask : 0;
     if (blockSize <= current) {
@@ -1341,7 +1355,17 @@ export class Tlsf {
     // A failed malloc changes nothing, so reallocGeneric meets the same heap and fails it again.
     if (moved === 0) return (header & Block.PrevFreeBit) !== 0 ? this.reallocGeneric(ptr, size) : 0;
     this.moveBytes(ptr, moved, current - Block.HeaderSize);
-    this.free(ptr);
+    // The old block, checked above, goes back to the lists as free's last steps would put it. Its
+    // header is read again: the malloc may have taken the free block before it and cleared its P
+    // flag. The next block cannot have changed: it is used, or free and too small for the malloc.
+    const headerNow = words[index]!;
+    this.usedBytesNow -= current;
+    if ((((headerNow >> 1) | nextHeader) & Block.FreeBit) !== 0) {
+      this.releaseMergingFast(index, offset, headerNow, nextIndex, nextHeader);
+    } else {
+      words[nextIndex] = nextHeader | Block.PrevFreeBit;
+      this.makeFreeFast(index, block, current);
+    }
     return moved;
   }
 
