@@ -62,13 +62,17 @@
  *   addPool run the helpers on both kinds of heap.
  *
  * HOT PATHS
- *   The exception, for speed: on a single-memory heap, malloc and free are written out flat over
- *   fastWords (the steps of takeFree + useBlock, and of liveBlock + release), calling only small
+ *   The exception, for speed: on a single-memory heap, malloc, free and realloc are written out flat
+ *   over fastWords (the steps of takeFree + useBlock, and of liveBlock + release), calling only small
  *   fastWords helpers that V8 inlines (searchListOf, listOf, makeFreeFast, unlinkFreeFast). V8
- *   stops inlining past a bytecode budget, and as calls to the accessor helpers these two were
- *   clearly slower (docs/allocator.md, Speed notes, has the figures). So taking a list head appears
- *   written out in malloc, next to its helpers (takeHead, setHead), and must change with them; the
- *   model tests run both (one-buffer and two-buffer heaps) against the same reference model.
+ *   stops inlining past a bytecode budget, and as calls to the accessor helpers these were clearly
+ *   slower (docs/allocator.md, Speed notes, has the figures). So taking a list head appears written
+ *   out in malloc, next to its helpers (takeHead, setHead), and must change with them; the model
+ *   tests run both (one-buffer and two-buffer heaps) against the same reference model. free keeps
+ *   only the common case (no free neighbour) and calls releaseMergingFast, flat and never inlined,
+ *   for merges: free stays small enough for V8 to inline into its callers. A failed range check on
+ *   these paths hands the step to the generic code (mallocGeneric, unlinkFree, makeFree), which
+ *   checks through the pool table and names the damage; nothing is written before that.
  *   The fast helpers update lists without branches; see BRANCH-FREE LIST UPDATES below.
  *
  * COST BOUND
@@ -698,8 +702,13 @@ export class Tlsf {
    *   - a link store that has no target (no next block, or no previous one) goes to a word that is
    *     harmless to write: one the same step overwrites, or one inside a block being merged or handed
    *     out, where the old value is nobody's;
-   *   - bitmap bits are set unconditionally when a block is filed (idempotent for a non-empty list),
-   *     and cleared under a mask that is non-zero only when the list (or row) is left empty.
+   *   - a list's bit in its row's bitmap word is set unconditionally when a block is filed
+   *     (idempotent for a non-empty list), and cleared under a mask that is non-zero only when the
+   *     list is left empty.
+   * The first-level bitmap is the exception: it changes only when a whole row fills or empties,
+   * which is rare and so well predicted, and a branch there saves a read and a write of it on
+   * most calls (every typed-array access costs a check once any buffer in the process has been
+   * detached; docs/allocator.md, Range checks: cost).
    */
 
   /**
