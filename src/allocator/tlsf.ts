@@ -782,8 +782,9 @@ export class Tlsf {
    * store goes to the leaving block's own prev word (its links are dead once it leaves); `next` is
    * stored in the previous block's next link, or in the list head when the block heads the list;
    * the bits are cleared only if the list is left empty. The block, its size and its links are
-   * checked against the first pool (a block or link in another pool of this buffer passes in the slow
-   * check), before anything is written.
+   * checked against the first pool before anything is written; when one fails, unlinkFree does the
+   * whole step, checking through the pool table (a block or link in another pool of this buffer
+   * passes there).
    */
   private unlinkFreeFast(index: number, size: number): void {
     // RANGE CHECKS, one unsigned compare each: the block's offset from the first block, then its size
