@@ -62,13 +62,17 @@
  *   addPool run the helpers on both kinds of heap.
  *
  * HOT PATHS
- *   The exception, for speed: on a single-memory heap, malloc and free are written out flat over
- *   fastWords (the steps of takeFree + useBlock, and of liveBlock + release), calling only small
+ *   The exception, for speed: on a single-memory heap, malloc, free and realloc are written out flat
+ *   over fastWords (the steps of takeFree + useBlock, and of liveBlock + release), calling only small
  *   fastWords helpers that V8 inlines (searchListOf, listOf, makeFreeFast, unlinkFreeFast). V8
- *   stops inlining past a bytecode budget, and as calls to the accessor helpers these two were
- *   clearly slower (docs/allocator.md, Speed notes, has the figures). So taking a list head appears
- *   written out in malloc, next to its helpers (takeHead, setHead), and must change with them; the
- *   model tests run both (one-buffer and two-buffer heaps) against the same reference model.
+ *   stops inlining past a bytecode budget, and as calls to the accessor helpers these were clearly
+ *   slower (docs/allocator.md, Speed notes, has the figures). So taking a list head appears written
+ *   out in malloc, next to its helpers (takeHead, setHead), and must change with them; the model
+ *   tests run both (one-buffer and two-buffer heaps) against the same reference model. free keeps
+ *   only the common case (no free neighbour) and calls releaseMergingFast, flat and never inlined,
+ *   for merges: free stays small enough for V8 to inline into its callers. A failed range check on
+ *   these paths hands the step to the generic code (mallocGeneric, unlinkFree, makeFree), which
+ *   checks through the pool table and names the damage; nothing is written before that.
  *   The fast helpers update lists without branches; see BRANCH-FREE LIST UPDATES below.
  *
  * COST BOUND
@@ -194,7 +198,8 @@ export class Tlsf {
   declare protected readonly fastStart: number;
   declare protected readonly fastLength: number;
   declare protected readonly fastFirstBlock: number;
-  declare protected readonly fastBlockSpan: number;
+  /** alignMask, or -1 in strict mode: `ptr & fastPointerMask` is then never 0, so every pointer takes the slow path. */
+  declare private readonly fastPointerMask: number;
   /** fastFirstBlock as a signed 32-bit value, so that `(link - fastFirstBlockInt) | 0` is the link's offset. */
   declare private readonly fastFirstBlockInt: number;
   /** fastFirstBlock - fastBase: turns a word index into an offset from the first block. */
@@ -243,7 +248,8 @@ export class Tlsf {
     this.flCount = this.layout.flCount;
     this.flIndexShift = this.layout.flIndexShift;
     this.smallBlockSize = this.layout.smallBlockSize;
-    this.maxRequest = this.layout.maxBlockSize - Block.HeaderSize;
+    // `| 0` stores an integer (a small integer field in V8, not a boxed double), read in every malloc.
+    this.maxRequest = (this.layout.maxBlockSize - Block.HeaderSize) | 0;
 
     const start = region.base + region.offset;
     const end = start + region.length;
@@ -271,7 +277,7 @@ export class Tlsf {
     for (let i = 0; i < this.layout.controlBytes / 4; i++) words[this.flWord + i] = 0;
     const first = pieces[0]!;
     this.fastFirstBlock = first.firstBlock;
-    this.fastBlockSpan = this.strict ? 0 : first.sentinel - first.firstBlock;
+    this.fastPointerMask = this.strict ? -1 : this.alignMask;
     this.fastFirstBlockInt = first.firstBlock | 0;
     this.fastFirstBlockFromBase = (first.firstBlock - region.base) | 0;
     this.fastLinkLimit = first.sentinel - first.firstBlock - Block.MinSize;
@@ -370,13 +376,6 @@ export class Tlsf {
     }
   }
 
-  /** The checks of unlinkFreeFast when one failed against the first pool: the pool table decides. */
-  private checkUnlinkSlow(index: number, size: number, next: number, prev: number): void {
-    this.checkFreeBlock(index, size);
-    this.checkLink(next, index, 'next-free link');
-    this.checkLink(prev, index, 'prev-free link');
-  }
-
   private checkLinkSlow(link: number, ownerIndex: number, role: string): void {
     const pool = this.poolOfHeader(link);
     if (pool !== undefined && (link >>> 0) + Block.MinSize <= pool.sentinel) return;
@@ -429,7 +428,8 @@ export class Tlsf {
 
   /**
    * The free block before the block at word `index`, from the back link in the word before its header
-   * (the P flag says it is there): checked to be a free block of the same pool ending exactly here.
+   * (the P flag says it is there): checked to be a free block (16 bytes at least) of the same pool
+   * ending exactly here.
    */
   private previousFree(index: number): number {
     const block = this.addressOf(index);
@@ -440,7 +440,7 @@ export class Tlsf {
     const prev = this.word(index - 1) >>> 0;
     if (
       prev < pool.firstBlock ||
-      prev >= block ||
+      prev + Block.MinSize > block ||
       (this.load(prev) & ~Block.PrevFreeBit) !== block - prev + Block.FreeBit
     ) {
       throw this.corruptBlock(
@@ -451,13 +451,17 @@ export class Tlsf {
     return prev;
   }
 
-  /** previousFree for a block of the first pool at byte `offset` from its first block, over fastWords. */
+  /**
+   * previousFree for a block of the first pool at byte `offset` from its first block, over fastWords:
+   * what it returns is a free block wholly inside the first pool, so only its links need checks.
+   */
   private previousFreeFast(index: number, offset: number): number {
     const words = this.fastWords;
     const prev = words[index - 1]!;
     const prevOffset = (prev - this.fastFirstBlockInt) | 0;
     if (
       prevOffset >>> 0 >= offset >>> 0 ||
+      offset - prevOffset < Block.MinSize ||
       prevOffset + (words[(prev - this.fastBase) >> 2]! & ~Block.PrevFreeBit) !== offset + Block.FreeBit
     ) {
       this.previousFree(index); // throws, naming the block
@@ -698,8 +702,13 @@ export class Tlsf {
    *   - a link store that has no target (no next block, or no previous one) goes to a word that is
    *     harmless to write: one the same step overwrites, or one inside a block being merged or handed
    *     out, where the old value is nobody's;
-   *   - bitmap bits are set unconditionally when a block is filed (idempotent for a non-empty list),
-   *     and cleared under a mask that is non-zero only when the list (or row) is left empty.
+   *   - a list's bit in its row's bitmap word is set unconditionally when a block is filed
+   *     (idempotent for a non-empty list), and cleared under a mask that is non-zero only when the
+   *     list is left empty.
+   * The first-level bitmap is the exception: it changes only when a whole row fills or empties,
+   * which is rare and so well predicted, and a branch there saves a read and a write of it on
+   * most calls (every typed-array access costs a check once any buffer in the process has been
+   * detached; docs/allocator.md, Range checks: cost).
    */
 
   /**
@@ -738,7 +747,8 @@ export class Tlsf {
     const oldHead = words[headIndex]!;
     const hasHead = (oldHead | (0 - oldHead)) >> 31;
     if (((oldHead - this.fastFirstBlockInt) & hasHead) >>> 0 > this.fastLinkLimit >>> 0) {
-      this.checkLinkSlow(oldHead, index, "free list's head");
+      this.makeFree(index, block, size); // checks through the pool table; a head in another pool passes
+      return;
     }
     words[headIndex] = block;
     words[index + 1] = oldHead;
@@ -746,8 +756,10 @@ export class Tlsf {
     words[ownPrev ^ ((ownPrev ^ (((oldHead - this.fastBase) >> 2) + 2)) & hasHead)] = block;
     words[ownPrev] = 0;
     const fl = list >> this.slLog2;
-    words[this.slWord + fl] |= 1 << (list & this.slMask);
-    words[this.flWord] |= 1 << fl;
+    const rowIndex = this.slWord + fl;
+    const rowWord = words[rowIndex]!;
+    words[rowIndex] = rowWord | (1 << (list & this.slMask));
+    if (rowWord === 0) words[this.flWord] |= 1 << fl;
   }
 
   /**
@@ -770,29 +782,38 @@ export class Tlsf {
    * store goes to the leaving block's own prev word (its links are dead once it leaves); `next` is
    * stored in the previous block's next link, or in the list head when the block heads the list;
    * the bits are cleared only if the list is left empty. The block, its size and its links are
-   * checked against the first pool (a block or link in another pool of this buffer passes in the slow
-   * check), before anything is written.
+   * checked against the first pool before anything is written; when one fails, unlinkFree does the
+   * whole step, checking through the pool table (a block or link in another pool of this buffer
+   * passes there).
    */
   private unlinkFreeFast(index: number, size: number): void {
+    // RANGE CHECKS, one unsigned compare each: the block's offset from the first block, then its size
+    // against the room left before the sentinel (exact: the offset is at most the limit by then).
+    const limit = this.fastLinkLimit >>> 0;
+    const offset = ((index << 2) - this.fastFirstBlockFromBase) >>> 0;
+    if (offset > limit || (size - Block.MinSize) >>> 0 > (limit - offset) >>> 0) {
+      this.unlinkFree(index, size); // checks through the pool table; a block of another pool passes
+      return;
+    }
+    this.unlinkPlacedFast(index, size);
+  }
+
+  /**
+   * unlinkFreeFast for a block already known to be a free block of `size` bytes (16 at least) inside a
+   * pool: only its links are checked, each 0 (masked to offset 0) or a block of the first pool.
+   */
+  private unlinkPlacedFast(index: number, size: number): void {
     const words = this.fastWords;
     const memoryBase = this.fastBase;
     const next = words[index + 1]!;
     const prev = words[index + 2]!;
     const hasNext = (next | (0 - next)) >> 31;
     const hasPrev = (prev | (0 - prev)) >> 31;
-    // RANGE CHECKS, one unsigned compare each: the block's offset from the first block, its size and
-    // the offset of its last 16 bytes within the first pool; each link 0 (masked to offset 0) or in it.
     const firstBlock = this.fastFirstBlockInt;
     const limit = this.fastLinkLimit >>> 0;
-    const offset = ((index << 2) - this.fastFirstBlockFromBase) | 0;
-    if (
-      offset >>> 0 > limit ||
-      (size - Block.MinSize) >>> 0 > limit ||
-      (offset + size - Block.MinSize) >>> 0 > limit ||
-      ((next - firstBlock) & hasNext) >>> 0 > limit ||
-      ((prev - firstBlock) & hasPrev) >>> 0 > limit
-    ) {
-      this.checkUnlinkSlow(index, size, next, prev);
+    if (((next - firstBlock) & hasNext) >>> 0 > limit || ((prev - firstBlock) & hasPrev) >>> 0 > limit) {
+      this.unlinkFree(index, size); // checks through the pool table; links into another pool pass
+      return;
     }
     const ownPrev = index + 2;
     words[ownPrev ^ ((ownPrev ^ (((next - memoryBase) >> 2) + 2)) & hasNext)] = prev;
@@ -802,7 +823,7 @@ export class Tlsf {
     const fl = list >> this.slLog2;
     const rowBits = words[this.slWord + fl]! & ~((1 << (list & this.slMask)) & ~(hasNext | hasPrev));
     words[this.slWord + fl] = rowBits;
-    words[this.flWord] &= ~((1 << fl) & ~((rowBits | (0 - rowBits)) >> 31));
+    if (rowBits === 0) words[this.flWord] &= ~(1 << fl);
   }
 
   /** List `list` now starts at `next`, its head having left; a list left empty clears its bits. */
@@ -897,23 +918,25 @@ export class Tlsf {
    */
   private liveBlock(ptr: number, operation: string): number {
     const header = ptr - Block.HeaderSize;
-    // fastBlockSpan is 0 in strict mode, so strict heaps always take the slow path.
+    // Fast path: a header where a block fits in the first pool (an unsigned offset of at most
+    // fastLinkLimit), an aligned pointer (strict mode's mask sends every pointer to the slow path).
     // Addresses of 2^31 and above are correct but take the slow path (`ptr | 0` differs).
-    const offset = header - this.fastFirstBlock;
-    if (offset < 0 || offset >= this.fastBlockSpan || (ptr & this.alignMask) !== 0 || (ptr | 0) !== ptr) {
+    const limit = this.fastLinkLimit >>> 0;
+    const offset = (header - this.fastFirstBlockInt) >>> 0;
+    if (offset > limit || (ptr & this.fastPointerMask) !== 0 || (ptr | 0) !== ptr) {
       return this.liveBlockSlow(ptr, operation);
     }
     const index = (header - this.fastBase) >> 2;
     const word = this.word(index);
     const size = word & Block.SizeMask;
+    // The size at least a minimum block and ending by the sentinel: one unsigned compare (offset <= limit).
     if (
       (word & Block.FreeBit) !== 0 ||
-      size < Block.MinSize ||
+      (size - Block.MinSize) >>> 0 > (limit - offset) >>> 0 ||
       (size & this.alignMask) !== 0 ||
-      size > this.fastBlockSpan - offset ||
       (this.word(index + (size >> 2)) & Block.PrevFreeBit) !== 0
     ) {
-      this.rejectHeader(ptr, word, operation);
+      throw this.headerError(ptr, word, operation);
     }
     return header;
   }
@@ -945,17 +968,21 @@ export class Tlsf {
       size > pool.sentinel - header ||
       (this.load(header + size) & Block.PrevFreeBit) !== 0
     ) {
-      this.rejectHeader(ptr, word, operation);
+      throw this.headerError(ptr, word, operation);
     }
     return header;
   }
 
-  private rejectHeader(ptr: number, word: number, operation: string): never {
+  /**
+   * The error for a pointer whose header (`word`) is not a live block's. Returned, not thrown, so that
+   * callers write `throw`: V8 then knows the path ends there and keeps the hot path's values in registers.
+   */
+  private headerError(ptr: number, word: number, operation: string): TlsfError {
     this.assertAttached();
     if ((word & Block.FreeBit) !== 0) {
-      throw new TlsfError('double-free', `${operation}(${hex(ptr)}): block is already free (double free?)`, ptr);
+      return new TlsfError('double-free', `${operation}(${hex(ptr)}): block is already free (double free?)`, ptr);
     }
-    throw new TlsfError(
+    return new TlsfError(
       'not-a-block',
       `${operation}(${hex(ptr)}): the word before it (${hex(word)}) is not a live block header`,
       ptr,
@@ -999,20 +1026,27 @@ export class Tlsf {
     // This branch stays: when it is predictable (often), the CPU runs ahead on the guess, and the
     // branch-free form (read both rows, pick by mask) was slower on the 'small' trace.
     // The masks are grouped so that each bitmap read meets one AND on its way to the head read.
-    let rowBits = words[slWord + fl]! & ((-1 << (searchList & this.slMask)) & this.slValidBits);
+    // The row's word is kept for the update below: nothing written before then can be a bitmap word.
+    let rowIndex = (slWord + fl) | 0;
+    let rowWord = words[rowIndex]!;
+    let rowBits = rowWord & ((-1 << (searchList & this.slMask)) & this.slValidBits);
     if (rowBits === 0) {
       const levelBits = words[flWord]! & ((-2 << fl) & this.flValidBits);
       if (levelBits === 0) return this.mallocFromOwnClass(blockSize);
       fl = 31 - Math.clz32(levelBits & -levelBits);
-      rowBits = words[slWord + fl]! & this.slValidBits;
+      rowIndex = (slWord + fl) | 0;
+      rowWord = words[rowIndex]!;
+      rowBits = rowWord & this.slValidBits;
     }
-    const list = (fl << slLog2) + (31 - Math.clz32(rowBits & (0 - rowBits)));
+    const list = ((fl << slLog2) + (31 - Math.clz32(rowBits & (0 - rowBits)))) | 0;
 
     // Take the head of the list, once it is known to be a free block of the first pool, large
-    // enough and ending before the sentinel (RANGE CHECKS; a head in another pool of this buffer
-    // takes the generic path). With no next block, the back-link store clears this block's own
-    // prev word, already 0 in a head.
-    const headIndex = this.headWord + list;
+    // enough and ending before the sentinel (RANGE CHECKS). When a check fails nothing has been
+    // written yet, and the call starts again on the generic path, which checks through the pool
+    // table (a head or link in another pool of this buffer passes there) and names any damage: no
+    // value has to survive a call on the way, so V8 keeps this path's values in registers. With no
+    // next block, the back-link store clears this block's own prev word, already 0 in a head.
+    const headIndex = (this.headWord + list) | 0;
     const block = words[headIndex]!;
     const limit = this.fastLinkLimit >>> 0;
     const offset = (block - this.fastFirstBlockInt) >>> 0;
@@ -1020,7 +1054,7 @@ export class Tlsf {
     const index = (block - memoryBase) >> 2;
     const header = words[index]!;
     const total = header & Block.SizeMask;
-    const rest = total - blockSize;
+    const rest = (total - blockSize) | 0;
     const nextFree = words[index + 1]!;
     const hasNext = (nextFree | (0 - nextFree)) >> 31;
     // Free, large enough (rest in [0, limit], so the next sum is exact), ending by the sentinel, and a
@@ -1031,15 +1065,14 @@ export class Tlsf {
       ((limit + Block.MinSize - offset - total) | 0) < 0 ||
       ((nextFree - this.fastFirstBlockInt) & hasNext) >>> 0 > limit
     ) {
-      this.checkTaken(block, blockSize);
-      this.checkLinkSlow(nextFree, index, 'next-free link'); // a next block in another pool passes
+      return this.mallocGeneric(size);
     }
     words[headIndex] = nextFree;
     const ownPrev = index + 2;
     words[ownPrev ^ ((ownPrev ^ (((nextFree - memoryBase) >> 2) + 2)) & hasNext)] = 0;
-    const remaining = words[slWord + fl]! & ~((1 << (list & this.slMask)) & ~hasNext);
-    words[slWord + fl] = remaining;
-    words[flWord] &= ~((1 << fl) & ~((remaining | (0 - remaining)) >> 31));
+    const remaining = rowWord & ~((1 << (list & this.slMask)) & ~hasNext);
+    words[rowIndex] = remaining;
+    if (remaining === 0) words[flWord] &= ~(1 << fl);
 
     // Split: the tail goes back on the lists when it can be a block of its own.
     if (rest >= Block.MinSize) {
@@ -1092,49 +1125,124 @@ export class Tlsf {
     // inlining into a caller, where it runs faster: grow it only with a reason, and check with
     // node --print-bytecode --print-bytecode-filter=free (the range checks live in helpers for this).
     if (ptr === 0) return;
-    const firstBlock = this.fastFirstBlock;
-    let block = ptr - Block.HeaderSize;
-    const offset = block - firstBlock;
-    if (offset < 0 || offset >= this.fastBlockSpan || (ptr & this.alignMask) !== 0 || (ptr | 0) !== ptr) {
+    const block = ptr - Block.HeaderSize;
+    const limit = this.fastLinkLimit >>> 0;
+    const offset = (block - this.fastFirstBlockInt) >>> 0;
+    if (offset > limit || (ptr & this.fastPointerMask) !== 0 || (ptr | 0) !== ptr) {
       this.release(this.liveBlockSlow(ptr, 'free'));
       return;
     }
     const words = this.fastWords;
-    const memoryBase = this.fastBase;
-    let index = (block - memoryBase) >> 2;
+    const index = (block - this.fastBase) >> 2;
     const header = words[index]!;
-    let size = header & Block.SizeMask;
+    const size = header & Block.SizeMask;
     if (
       (header & Block.FreeBit) !== 0 ||
-      size < Block.MinSize ||
-      (size & this.alignMask) !== 0 ||
-      size > this.fastBlockSpan - offset
+      (size - Block.MinSize) >>> 0 > (limit - offset) >>> 0 ||
+      (size & this.alignMask) !== 0
     ) {
-      this.rejectHeader(ptr, header, 'free');
+      throw this.headerError(ptr, header, 'free');
     }
     const nextIndex = index + (size >> 2);
     const nextHeader = words[nextIndex]!;
-    if ((nextHeader & Block.PrevFreeBit) !== 0) this.rejectHeader(ptr, header, 'free');
+    if ((nextHeader & Block.PrevFreeBit) !== 0) throw this.headerError(ptr, header, 'free');
     this.usedBytesNow -= size;
+    // A free neighbour (P in this header, F in the next one) takes the merging path, as a call that
+    // ends free: no value of this path has to survive a call, so V8 keeps them in registers.
+    if ((((header >> 1) | nextHeader) & Block.FreeBit) !== 0) {
+      this.releaseMergingFast(index, offset, header, nextIndex, nextHeader);
+      return;
+    }
+    words[nextIndex] = nextHeader | Block.PrevFreeBit;
+    this.makeFreeFast(index, block, size);
+  }
 
+  /**
+   * The rest of free for a block of the first pool with at least one free neighbour: the block at
+   * word `index`, `offset` bytes from the first block, has passed free's checks (its header and the
+   * next block's, both given). Written out flat, both unlinks included, on purpose: at over 460 bytes
+   * of bytecode V8 never inlines it into free, so free stays small enough to be inlined into its
+   * callers, and here the unlinks run without calls (as helper calls they were outside V8's inlining
+   * budget). unlinkPlacedFast is the same unlink; a change to one is a change to both.
+   */
+  private releaseMergingFast(
+    index: number,
+    offset: number,
+    header: number,
+    nextIndex: number,
+    nextHeader: number,
+  ): void {
+    const words = this.fastWords;
+    const memoryBase = this.fastBase;
+    const firstBlock = this.fastFirstBlockInt;
+    const limit = this.fastLinkLimit >>> 0;
+    const slLog2 = this.slLog2;
+    const slMask = this.slMask;
+    let block = (firstBlock + offset) | 0;
+    let start = index;
+    let size = header & Block.SizeMask;
     if ((header & Block.PrevFreeBit) !== 0) {
+      // previousFreeFast proves a free block of the first pool ending here; its links are checked below.
       const prev = this.previousFreeFast(index, offset);
+      const prevSize = block - prev;
+      const prevIndex = (prev - memoryBase) >> 2;
+      const next = words[prevIndex + 1]!;
+      const before = words[prevIndex + 2]!;
+      const hasNext = (next | (0 - next)) >> 31;
+      const hasBefore = (before | (0 - before)) >> 31;
+      if (((next - firstBlock) & hasNext) >>> 0 > limit || ((before - firstBlock) & hasBefore) >>> 0 > limit) {
+        this.unlinkFree(prevIndex, prevSize); // checks through the pool table; links into another pool pass
+      } else {
+        const ownPrev = prevIndex + 2;
+        words[ownPrev ^ ((ownPrev ^ (((next - memoryBase) >> 2) + 2)) & hasNext)] = before;
+        const list = this.listOf(prevSize);
+        const headIndex = this.headWord + list;
+        words[headIndex ^ ((headIndex ^ (((before - memoryBase) >> 2) + 1)) & hasBefore)] = next;
+        const fl = list >> slLog2;
+        const rowIndex = this.slWord + fl;
+        const rowBits = words[rowIndex]! & ~((1 << (list & slMask)) & ~(hasNext | hasBefore));
+        words[rowIndex] = rowBits;
+        if (rowBits === 0) words[this.flWord] &= ~(1 << fl);
+      }
       // Leave F set in the swallowed header so that a second free of ptr is still caught.
       words[index] = header | Block.FreeBit;
-      const prevSize = block - prev; // previousFreeFast found its header saying so
-      index = (prev - memoryBase) >> 2;
-      this.unlinkFreeFast(index, prevSize);
+      start = prevIndex;
       block = prev;
       size += prevSize;
     }
     if ((nextHeader & Block.FreeBit) !== 0) {
+      // The next block starts inside the first pool (free checked this block's size); its own size
+      // must fit before the sentinel, and its links are checked like the previous block's.
       const nextSize = nextHeader & Block.SizeMask;
-      this.unlinkFreeFast(nextIndex, nextSize);
+      const nextOffset = (offset + (header & Block.SizeMask)) >>> 0;
+      const next = words[nextIndex + 1]!;
+      const before = words[nextIndex + 2]!;
+      const hasNext = (next | (0 - next)) >> 31;
+      const hasBefore = (before | (0 - before)) >> 31;
+      if (
+        nextOffset > limit ||
+        (nextSize - Block.MinSize) >>> 0 > (limit - nextOffset) >>> 0 ||
+        ((next - firstBlock) & hasNext) >>> 0 > limit ||
+        ((before - firstBlock) & hasBefore) >>> 0 > limit
+      ) {
+        this.unlinkFree(nextIndex, nextSize); // checks through the pool table, naming any damage
+      } else {
+        const ownPrev = nextIndex + 2;
+        words[ownPrev ^ ((ownPrev ^ (((next - memoryBase) >> 2) + 2)) & hasNext)] = before;
+        const list = this.listOf(nextSize);
+        const headIndex = this.headWord + list;
+        words[headIndex ^ ((headIndex ^ (((before - memoryBase) >> 2) + 1)) & hasBefore)] = next;
+        const fl = list >> slLog2;
+        const rowIndex = this.slWord + fl;
+        const rowBits = words[rowIndex]! & ~((1 << (list & slMask)) & ~(hasNext | hasBefore));
+        words[rowIndex] = rowBits;
+        if (rowBits === 0) words[this.flWord] &= ~(1 << fl);
+      }
       size += nextSize; // the block after a free one already carries P
     } else {
       words[nextIndex] = nextHeader | Block.PrevFreeBit;
     }
-    this.makeFreeFast(index, block, size);
+    this.makeFreeFast(start, block, size);
   }
 
   /** free as liveBlock + release, through word/setWord: what multi-memory heaps run. */
@@ -1189,7 +1297,28 @@ export class Tlsf {
     // the move over fastWords. Growth backwards, tried only when the move's malloc fails, takes
     // reallocGeneric, which validates again.
     if (ptr === 0) return this.malloc(size);
-    const block = this.liveBlock(ptr, 'realloc');
+    // The pointer is checked as free checks it, each header read once; one outside the first pool's
+    // block area (or any, in strict mode) takes reallocGeneric, which checks through the pool table.
+    const block = ptr - Block.HeaderSize;
+    const limit = this.fastLinkLimit >>> 0;
+    const offset = (block - this.fastFirstBlockInt) >>> 0;
+    if (offset > limit || (ptr & this.fastPointerMask) !== 0 || (ptr | 0) !== ptr) {
+      return this.reallocGeneric(ptr, size);
+    }
+    const words = this.fastWords;
+    const index = (block - this.fastBase) >> 2;
+    const header = words[index]!;
+    const current = header & Block.SizeMask;
+    if (
+      (header & Block.FreeBit) !== 0 ||
+      (current - Block.MinSize) >>> 0 > (limit - offset) >>> 0 ||
+      (current & this.alignMask) !== 0
+    ) {
+      throw this.headerError(ptr, header, 'realloc');
+    }
+    const nextIndex = index + (current >> 2);
+    const nextHeader = words[nextIndex]!;
+    if ((nextHeader & Block.PrevFreeBit) !== 0) throw this.headerError(ptr, header, 'realloc');
     if ((size | 0) !== size || size <= 0 || size > this.maxRequest) {
       if (size === 0) {
         this.free(ptr);
@@ -1197,13 +1326,6 @@ export class Tlsf {
       }
       return this.badRequest(size, 'realloc');
     }
-    // Every block of a single-memory heap is in fastWords, whichever pool it is in.
-    const words = this.fastWords;
-    const index = (block - this.fastBase) >> 2;
-    const header = words[index]!;
-    const current = header & Block.SizeMask;
-    const nextIndex = index + (current >> 2);
-    const nextHeader = words[nextIndex]!;
     const blockSize = this.blockSizeFor(size);
     const nextSize = (nextHeader & Block.FreeBit) !== 0 ? nextHeader & Block.SizeMask : 0;
     if (blockSize <= current) {
@@ -1243,7 +1365,17 @@ export class Tlsf {
     // A failed malloc changes nothing, so reallocGeneric meets the same heap and fails it again.
     if (moved === 0) return (header & Block.PrevFreeBit) !== 0 ? this.reallocGeneric(ptr, size) : 0;
     this.moveBytes(ptr, moved, current - Block.HeaderSize);
-    this.free(ptr);
+    // The old block, checked above, goes back to the lists as free's last steps would put it. Its
+    // header is read again: the malloc may have taken the free block before it and cleared its P
+    // flag. The next block cannot have changed: it is used, or free and too small for the malloc.
+    const headerNow = words[index]!;
+    this.usedBytesNow -= current;
+    if ((((headerNow >> 1) | nextHeader) & Block.FreeBit) !== 0) {
+      this.releaseMergingFast(index, offset, headerNow, nextIndex, nextHeader);
+    } else {
+      words[nextIndex] = nextHeader | Block.PrevFreeBit;
+      this.makeFreeFast(index, block, current);
+    }
     return moved;
   }
 
