@@ -1,7 +1,8 @@
 /**
  * Allocator benchmark: the seeded traces of bench/traces.ts replayed, in one process, against
  *   1. this project's TLSF (src/allocator),
- *   2. AssemblyScript's runtime TLSF (bench/as/heap.ts, compiled with asc -O3 --runtime incremental),
+ *   2. AssemblyScript's runtime TLSF (bench/as/heap.ts, compiled with asc -O3 --runtime incremental, its
+ *      memory sized up front so that it never grows: see assemblyScriptModule),
  *   3. @thi.ng/malloc's MemPool (its realloc leaks the old block when it moves, so realloc is
  *      emulated there as malloc + copy + free).
  * Each is called once per operation from JavaScript. Time is the best of several full replays
@@ -347,14 +348,19 @@ function projectRoot(): string {
 function assemblyScriptModule(): WasmModule {
   const root = projectRoot();
   const source = join(root, 'bench', 'as', 'heap.ts');
-  const output = join(root, 'bench', '.cache', 'heap.wasm');
+  // Memory sized up front (as large as the heap the other contenders get), so the module never grows it: a grow
+  // detaches the JavaScript view of its memory, and one detached buffer anywhere in a process makes V8 check every
+  // typed-array access in optimized code from then on (about 10% of this heap's time: docs/allocator.md).
+  const initialPages = Math.ceil(HEAP_BYTES / 65536) + 1;
+  const flags = ['-O3', '--runtime', 'incremental', '--initialMemory', String(initialPages)];
+  const output = join(root, 'bench', '.cache', `heap-${initialPages}-pages.wasm`);
   if (!existsSync(output) || statSync(output).mtimeMs < statSync(source).mtimeMs) {
     mkdirSync(dirname(output), { recursive: true });
     const require = createRequire(import.meta.url);
     const ascPackage = dirname(require.resolve('assemblyscript/package.json'));
     const ascBin = resolve(ascPackage, 'bin', 'asc.js');
-    console.log(`compiling ${source} with asc -O3 --runtime incremental ...`);
-    execFileSync(process.execPath, [ascBin, source, '-O3', '--runtime', 'incremental', '-o', output], {
+    console.log(`compiling ${source} with asc ${flags.join(' ')} ...`);
+    execFileSync(process.execPath, [ascBin, source, ...flags, '-o', output], {
       stdio: 'inherit',
       cwd: root,
     });
@@ -370,8 +376,14 @@ function instantiateAs(module: WasmModule): AsHeap {
       },
     },
   });
-  return instance.exports as unknown as AsHeap;
+  const heap = instance.exports as unknown as AsHeap;
+  asMemoryViews.push(heap.memory.buffer);
+  return heap;
 }
+
+/** Every AssemblyScript memory's buffer as instantiated: one of them detached means its memory grew. */
+const asMemoryViews: ArrayBuffer[] = [];
+const asMemoryGrew = (): boolean => asMemoryViews.some((buffer) => buffer.byteLength === 0);
 
 // ------------------------------------------------------------------ driver
 
@@ -502,6 +514,11 @@ export function runAllocatorBench(options: AllocatorBenchOptions = {}): void {
   printTable(header, rows);
   console.log('');
   console.log("vs AS: time relative to AssemblyScript's TLSF (target for tlsf-sim: <= 0.80x).");
+  if (asMemoryGrew()) {
+    console.log(
+      "note: AssemblyScript's memory grew during the run (a buffer was detached), which slows every typed-array access in this process from then on",
+    );
+  }
   console.log('span: highest block end minus start of heap memory (control structure included), at its maximum;');
   console.log(
     'span/live: that over peak live requested bytes; C TLSF: span/live over the figures issue 2 quotes for a 32-bit C TLSF',
