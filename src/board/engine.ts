@@ -112,6 +112,11 @@ export class Engine {
     this.mappedHostMemory.push(memory);
   }
 
+  /** Keeps buffers that native code attached to this engine points into alive until the engine closes. */
+  keepAlive(...buffers: ArrayBuffer[]): void {
+    this.mappedHostMemory.push(...buffers);
+  }
+
   map(name: string, base: number, size: number, perms: number): void {
     check(this.lib.uc_mem_map(this.handle, base, size, perms), () => `mapping ${name} at ${hex(base)} (${size} bytes)`);
   }

@@ -1,10 +1,25 @@
-// Instructions executed so far: the slices already finished plus Unicorn's own counter for the one running,
-// read through a typed-array view when Engine.instructionCounter located it (docs/board.md, Counting).
+// Instructions executed so far: the slices already finished plus the count of the one running. A slice is counted
+// either by the native block counter (native-block-counter.ts: a C hook adds each block's instructions as it
+// starts) or by Unicorn's own count, whose counter is read through a typed-array view when Engine.instructionCounter
+// located it (docs/board.md, Counting instructions).
 import type { Engine } from './engine.js';
+import { COUNTER_FLAG, COUNTER_WORD, type NativeBlockCounter } from './native-block-counter.js';
+
+/** How a run's instructions were counted (RunReport.counting). */
+export type CountingMode = 'native-blocks' | 'unicorn-count' | 'approximate';
+
+/** First halfwords of 32-bit Thumb instructions are 0xE800 and above (top five bits 0b11101/0b11110/0b11111). */
+const THUMB32_FIRST = 0xe800;
 
 export class InstructionCount {
   /** Low and high words of Unicorn's 64-bit counter; null when it was not found (counts are per slice). */
   private readonly counterLow: Uint32Array | null;
+  private native: NativeBlockCounter | null = null;
+  private nativeWords: Uint32Array | null = null;
+  /** Whether the running slice is counted by the native counter (else by Unicorn's count). */
+  private nativeSlice = false;
+  private readPc: () => number = () => 0;
+  private codeHalfword: (address: number) => number = () => -1;
   private base = 0;
 
   constructor(engine: Engine) {
@@ -12,8 +27,38 @@ export class InstructionCount {
     this.counterLow = counter ? new Uint32Array(counter.buffer, counter.byteOffset, 4) : null;
   }
 
+  /**
+   * Counts slices with the native counter from now on. `readPc` gives the guest PC inside hooks and after a stop,
+   * `codeHalfword` the code there (to find where in its block an instruction is).
+   */
+  useNative(
+    native: NativeBlockCounter,
+    readPc: () => number,
+    codeHalfword: (address: number) => number,
+  ): void {
+    this.native = native;
+    this.nativeWords = native.words;
+    this.readPc = readPc;
+    this.codeHalfword = codeHalfword;
+  }
+
+  get mode(): CountingMode {
+    if (this.native) return 'native-blocks';
+    return this.counterLow ? 'unicorn-count' : 'approximate';
+  }
+
   get exact(): boolean {
-    return this.counterLow !== null;
+    return this.native !== null || this.counterLow !== null;
+  }
+
+  /** Whether slices can be counted natively (the run loop then gives the engine no instruction count). */
+  get nativeAvailable(): boolean {
+    return this.native !== null;
+  }
+
+  /** Whether the running (or last) slice is counted natively. */
+  get sliceIsNative(): boolean {
+    return this.nativeSlice;
   }
 
   /** Instructions before the running slice. */
@@ -21,11 +66,55 @@ export class InstructionCount {
     return this.base;
   }
 
-  /** Instructions executed so far (exact when the counter was located). */
+  /** Starts a natively counted slice: the counter stops the run at the first block start past `limit`. */
+  startNativeSlice(limit: number): void {
+    this.native!.startSlice(limit);
+    this.nativeSlice = true;
+  }
+
+  /** Starts a slice counted by Unicorn's count (the native counter, if any, pauses). */
+  startUnicornSlice(): void {
+    this.native?.pause(true);
+    this.nativeSlice = false;
+  }
+
+  /**
+   * Whether the slice just run stopped because its count ran out, rather than at wfi or another stop of the
+   * core's own. `executed` and `sliceCount` are what a Unicorn-counted slice ran and was given.
+   */
+  sliceRanOut(executed: number, sliceCount: number): boolean {
+    if (this.nativeSlice) return this.native!.stoppedByLimit;
+    return this.counterLow !== null && executed >= sliceCount;
+  }
+
+  /** Instructions executed so far (exact unless the mode is approximate). */
   now(): number {
+    if (this.nativeSlice) return this.base + this.nativeNow();
     const low = this.counterLow;
     if (!low) return this.base;
     return this.base + low[0]! + low[1]! * 0x1_0000_0000;
+  }
+
+  /**
+   * The native count of the running slice, matching Unicorn's count: an instruction counts once it started (its
+   * code hook would have run), so inside a memory or interrupt hook, and after a stop that left the PC on an
+   * instruction of the current block (a fault), the count is the block's start plus the instructions up to and
+   * including the one at the PC. Elsewhere (a block hook before the block's own count, a stop at a block start or
+   * after a block's last instruction) every counted block ran whole.
+   */
+  private nativeNow(): number {
+    const words = this.nativeWords!;
+    const total = words[COUNTER_WORD.total]!;
+    const blockSize = words[COUNTER_WORD.blockSize]!;
+    if (blockSize === 0 || (words[COUNTER_WORD.flags]! & COUNTER_FLAG.stoppedByLimit) !== 0) return total;
+    const blockStart = words[COUNTER_WORD.blockStart]!;
+    const pc = this.readPc() & ~1;
+    if (pc < blockStart || pc >= blockStart + blockSize) return total;
+    let instructions = 1;
+    for (let address = blockStart; address < pc; instructions++) {
+      address += this.codeHalfword(address) >= THUMB32_FIRST ? 4 : 2;
+    }
+    return words[COUNTER_WORD.before]! + instructions;
   }
 
   /** A slice ran `count` instructions: fold them into the base and clear the counter for the next slice. */
@@ -35,5 +124,6 @@ export class InstructionCount {
       this.counterLow[0] = 0;
       this.counterLow[1] = 0;
     }
+    if (this.nativeSlice) this.native!.startSlice(0);
   }
 }

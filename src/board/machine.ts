@@ -28,6 +28,7 @@ import {
 import { ImageLoader, type StackBounds } from './image-loader.js';
 import { StackMonitor } from './stack-monitor.js';
 import { InstructionCount } from './instruction-count.js';
+import { NativeBlockCounter } from './native-block-counter.js';
 import { RunOutcome } from './run-outcome.js';
 import { CallerResolver } from './callers.js';
 import { PeakTracker } from './peak-tracker.js';
@@ -56,8 +57,15 @@ const INTNO_BKPT = 7;
 const UC_ERR_INSN_INVALID = 10;
 const BKPT_SEMIHOSTING = 0xbeab;
 const SHF_ALLOC = 0x2;
-/** SP (r13) in the register file view of r0-r15. */
+/** SP (r13) and PC (r15) in the register file view of r0-r15. */
 const SP_INDEX = 13;
+const PC_INDEX = 15;
+/**
+ * With native counting, the last instructions before the budget run under Unicorn's count, which stops exactly;
+ * more than a translated block's worth (QEMU caps a block at 512 instructions), since native slices stop only at
+ * block starts.
+ */
+const FINAL_STRETCH = 4096;
 
 /** An emulated board with a firmware image loaded, ready to run once. */
 export class Machine {
@@ -91,6 +99,7 @@ export class Machine {
   private readonly stack: StackMonitor;
   private readonly createHeap: HeapFactory;
   private ran = false;
+  private nativeCounter: NativeBlockCounter | null = null;
 
   /**
    * `watchStack`: watch every write below the stack's limit (a host call each) to find the instruction that
@@ -235,6 +244,7 @@ export class Machine {
       SERVICE_PAGE,
       SERVICE_PAGE + SERVICE_PAGE_SIZE - 1,
     );
+    this.attachNativeCounter(registers);
     engine.addIntrHook((intno) => this.onInterrupt(intno));
     const faults = this.faults;
     for (const [begin, end] of invalidHookRanges) {
@@ -268,6 +278,23 @@ export class Machine {
         watched.end,
       );
     }
+  }
+
+  /**
+   * Counts instructions per translated block in C when the native helpers are there (and TLSF_SIM_COUNTER is not
+   * `unicorn`). Added after the service page's block hook: see native/block-counter.c.
+   */
+  private attachNativeCounter(registers: Uint32Array | null): void {
+    if (process.env.TLSF_SIM_COUNTER === 'unicorn') return;
+    const native = NativeBlockCounter.attach(this.engine, this.memory.codeRegions(), {
+      base: SERVICE_PAGE,
+      size: SERVICE_PAGE_SIZE,
+    });
+    if (!native) return;
+    const engine = this.engine;
+    const readPc = registers ? () => registers[PC_INDEX]! : () => engine.readReg(REG_PC);
+    this.count.useNative(native, readPc, (address) => this.memory.codeHalfword(address));
+    this.nativeCounter = native;
   }
 
   /** Unicorn hands every CPU exception to this hook instead of the vector table. */
@@ -322,9 +349,9 @@ export class Machine {
         continue;
       }
       const sliceCount = Math.min(slice, remaining);
-      const error = engine.start(pc, 0xffff_ffff, sliceCount);
+      const error = this.runSlice(pc, sliceCount, remaining);
       if (outcome.result !== null) break;
-      const executed = count.exact ? Math.min(count.now() - count.finished, sliceCount) : sliceCount;
+      const executed = this.executedInSlice(sliceCount);
       pc = engine.readReg(REG_PC);
       if (error !== UC_ERR_OK) {
         // Unicorn 2 ends uc_emu_start at wfe with UC_ERR_INSN_INVALID and the PC after it; an undefined
@@ -345,7 +372,7 @@ export class Machine {
       }
       // Unicorn 2 ends uc_emu_start at wfi without an error, the PC after it, before the count ran out (without
       // the exact counter, the halfword before the PC alone has to tell).
-      if (!count.exact || executed < sliceCount) {
+      if (!count.sliceRanOut(executed, sliceCount)) {
         const hint = hintBefore(this.memory, pc);
         if (hint?.hint === 'wfi') {
           count.sliceDone(executed);
@@ -369,10 +396,43 @@ export class Machine {
       if (fixedSlice === undefined && count.exact && slice < SLICE_EXACT) slice = Math.min(slice * 2, SLICE_EXACT);
     }
     const hostMs = performance.now() - started;
+    this.checkNativeCounter();
     this.checkStackAtStop();
     const report = this.report(hostMs);
     if (this.stack.suspect && !this.watchStack && this.stack.watchRange()) return this.runWatched(report);
     return report;
+  }
+
+  /**
+   * Runs one slice from `pc`: natively counted while more than FINAL_STRETCH instructions of the budget remain
+   * (stopping at a block start near `sliceCount`), else under Unicorn's count, which stops exactly at it.
+   */
+  private runSlice(pc: number, sliceCount: number, remaining: number): number {
+    const count = this.count;
+    if (count.nativeAvailable && remaining > FINAL_STRETCH) {
+      count.startNativeSlice(Math.min(sliceCount, remaining - FINAL_STRETCH));
+      return this.engine.start(pc, 0xffff_ffff, 0);
+    }
+    count.startUnicornSlice();
+    return this.engine.start(pc, 0xffff_ffff, sliceCount);
+  }
+
+  /** What the slice just run executed (a native slice may pass its count by up to a block). */
+  private executedInSlice(sliceCount: number): number {
+    const count = this.count;
+    if (!count.exact) return sliceCount;
+    const executed = count.now() - count.finished;
+    return count.sliceIsNative ? executed : Math.min(executed, sliceCount);
+  }
+
+  /** A block that ran where the native counter has no code region was not counted: the count cannot be trusted. */
+  private checkNativeCounter(): void {
+    const unknown = this.nativeCounter?.unknownBlocks ?? 0;
+    if (unknown > 0) {
+      throw new Error(
+        `native instruction counter: ${unknown} translated block(s) ran outside the flash, RAM and service page it knows; the instruction count is wrong (run with TLSF_SIM_COUNTER=unicorn)`,
+      );
+    }
   }
 
   /** A run that stopped with SP below the stack's limit (a fault, say, or heap damage) is a stack overflow. */
@@ -453,9 +513,11 @@ export class Machine {
    * the branch runs here, and the caller resumes from the PC either way.
    */
   private staysAt(pc: number): boolean {
-    const error = this.engine.start(pc, 0xffff_ffff, 1);
+    const count = this.count;
+    // Natively: a slice of one block (the branch), stopped at the next block's start.
+    const error = this.runSlice(pc, 1, count.nativeAvailable ? FINAL_STRETCH + 1 : 1);
     if (this.outcome.result !== null || error !== UC_ERR_OK) return false;
-    this.count.sliceDone(1);
+    count.sliceDone(count.sliceIsNative ? count.now() - count.finished : 1);
     return this.engine.readReg(REG_PC) === pc;
   }
 
@@ -550,6 +612,7 @@ export class Machine {
       seconds: cycles / this.board.clockHz,
       hostMs,
       engine: engineInfo(),
+      counting: this.count.mode,
     };
     if (peaks.peakUsedSeen === 0 && stats) {
       report.largestFreeAtPeak = stats.largestFree;
