@@ -413,6 +413,8 @@ export class Machine {
       count.startNativeSlice(Math.min(sliceCount, remaining - FINAL_STRETCH));
       return this.engine.start(pc, 0xffff_ffff, 0);
     }
+    // Blocks translated for the native slices would not call Unicorn's counting hook, added by this start.
+    if (count.sliceIsNative) this.engine.flushTranslations();
     count.startUnicornSlice();
     return this.engine.start(pc, 0xffff_ffff, sliceCount);
   }
