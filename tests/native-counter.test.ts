@@ -194,6 +194,21 @@ describe.skipIf(!nativeCountingAvailable())('native block counting', () => {
       }
     });
 
+    it("without Unicorn's located counter the count stays exact and the budget's last stretch still ends", () => {
+      process.env.TLSF_SIM_SAFE_COUNTER = '1';
+      try {
+        const exact = run(fixtureRun('rp2040', TEST.compute, { params: { test: TEST.compute, count: 2000 } }), 'native');
+        expect(exact.report.counting).toBe('native-blocks');
+        expect(exact.report.instructionsApproximate).toBeUndefined();
+        expect(exact.report.instructions).toBe(exact.reference);
+        const budget = run(fixtureRun('rp2040', TEST.runaway, { maxInstructions: 200_000, timeoutMs: 20_000 }), 'native');
+        expect(budget.report.stoppedAt?.reason).toBe('instruction-budget');
+        expect(budget.report.instructions).toBe(200_000);
+      } finally {
+        delete process.env.TLSF_SIM_SAFE_COUNTER;
+      }
+    });
+
     it('hangs: b ., wfi, wfe, sev; wfe', () => {
       const bSelf = expectSameOnBothPaths(patchedRun('tiny', [0xbf00, 0xe7fe]));
       expect(bSelf.stoppedAt?.reason).toBe('branch-to-self');

@@ -21,6 +21,11 @@ export class InstructionCount {
   private readPc: () => number = () => 0;
   private codeHalfword: (address: number) => number = () => -1;
   private base = 0;
+  /**
+   * Whether a slice was counted as its whole count without knowing how many ran: always without a counter, and
+   * with native counting when the budget's last stretch ran without Unicorn's located counter.
+   */
+  approximateSlices = false;
 
   constructor(engine: Engine) {
     const counter = engine.instructionCounter();
@@ -56,6 +61,11 @@ export class InstructionCount {
     return this.native !== null;
   }
 
+  /** Whether Unicorn's counter was located (else a slice it counts is taken to have run its whole count). */
+  get unicornCounterFound(): boolean {
+    return this.counterLow !== null;
+  }
+
   /** Whether the running (or last) slice is counted natively. */
   get sliceIsNative(): boolean {
     return this.nativeSlice;
@@ -76,7 +86,9 @@ export class InstructionCount {
   startUnicornSlice(): void {
     this.native?.pause(true);
     this.nativeSlice = false;
+    if (!this.counterLow) this.approximateSlices = true;
   }
+
 
   /**
    * Whether the slice just run stopped because its count ran out, rather than at wfi or another stop of the

@@ -422,9 +422,8 @@ export class Machine {
   /** What the slice just run executed (a native slice may pass its count by up to a block). */
   private executedInSlice(sliceCount: number): number {
     const count = this.count;
-    if (!count.exact) return sliceCount;
-    const executed = count.now() - count.finished;
-    return count.sliceIsNative ? executed : Math.min(executed, sliceCount);
+    if (count.sliceIsNative) return count.now() - count.finished;
+    return count.unicornCounterFound ? Math.min(count.now() - count.finished, sliceCount) : sliceCount;
   }
 
   /** A block that ran where the native counter has no code region was not counted: the count cannot be trusted. */
@@ -626,7 +625,8 @@ export class Machine {
     if (outcome.stoppedAt) report.stoppedAt = outcome.stoppedAt;
     if (outcome.assertion) report.assertion = outcome.assertion;
     if (this.service.events) report.events = this.service.events;
-    if (!this.count.exact) report.instructionsApproximate = true;
+    if (!this.count.exact || (this.count.approximateSlices && outcome.stoppedAt?.reason !== 'instruction-budget'))
+      report.instructionsApproximate = true;
     if (this.options.alignmentCheck || this.options.guard) report.checkedAccesses = this.accessChecks.checked;
     return report;
   }
