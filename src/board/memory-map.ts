@@ -183,9 +183,9 @@ export class BoardMemory {
   codeRegions(): CodeRegion[] {
     const flash = this.board.flash;
     return [
-      { base: flash.base, size: flash.size, memory: this.flashImage.buffer as ArrayBuffer },
-      ...this.groups.map((group) => ({ base: group.base, size: group.size, memory: group.memory })),
-      { base: SERVICE_PAGE, size: SERVICE_PAGE_SIZE, memory: this.serviceSlots },
+      { base: flash.base, size: flash.size, memory: this.flashImage.buffer as ArrayBuffer, immutable: true },
+      ...this.groups.map((group) => ({ base: group.base, size: group.size, memory: group.memory, immutable: false })),
+      { base: SERVICE_PAGE, size: SERVICE_PAGE_SIZE, memory: this.serviceSlots, immutable: true },
     ];
   }
 }

@@ -25,11 +25,13 @@ export interface CodeRegion {
   base: number;
   size: number;
   memory: ArrayBuffer;
+  /** Nothing writes it during a run (flash, the service page): the counter may cache its blocks' counts. */
+  immutable: boolean;
 }
 
 interface CounterFunctions {
   size: () => number;
-  addRegion: (counter: ArrayBuffer, base: number, size: number, host: ArrayBuffer) => number;
+  addRegion: (counter: ArrayBuffer, base: number, size: number, host: ArrayBuffer, immutable: number) => number;
   attach: (uc: unknown, counter: ArrayBuffer) => number;
 }
 
@@ -44,7 +46,7 @@ function bind(): CounterFunctions | null {
     functions = {
       size: native.lib.func('int tlsf_sim_block_counter_size(void)') as CounterFunctions['size'],
       addRegion: native.lib.func(
-        'int tlsf_sim_block_counter_add_region(void *counter, uint32_t base, uint32_t size, void *host)',
+        'int tlsf_sim_block_counter_add_region(void *counter, uint32_t base, uint32_t size, void *host, int immutable)',
       ) as CounterFunctions['addRegion'],
       attach: native.lib.func(
         'int tlsf_sim_block_counter_attach(void *uc, void *counter)',
@@ -88,7 +90,7 @@ export class NativeBlockCounter {
     counter.words[COUNTER_WORD.serviceBase] = servicePage.base;
     counter.words[COUNTER_WORD.serviceSize] = servicePage.size;
     for (const region of regions) {
-      if (bound.addRegion(state, region.base, region.size, region.memory) !== 0) {
+      if (bound.addRegion(state, region.base, region.size, region.memory, region.immutable ? 1 : 0) !== 0) {
         throw new Error(`native instruction counter: more code regions than it holds (${regions.length})`);
       }
     }

@@ -12,6 +12,8 @@
 
 enum {
   COUNTER_MAX_REGIONS = 16,
+  /* Entries of the per-block count cache (a power of two). */
+  COUNTER_CACHE_SIZE = 4096,
   /* Set by the hook when it stopped the run at a block start because the block would pass the limit. */
   FLAG_STOPPED_BY_LIMIT = 1,
   /* Set by the board while Unicorn's own count runs the last instructions before the budget. */
@@ -22,6 +24,19 @@ struct code_region {
   uint32_t base;
   uint32_t size;
   const uint8_t *host;
+  /* Code the guest cannot change (flash, the service page): its blocks' counts may be cached. */
+  uint32_t immutable;
+};
+
+/*
+ * A block's instruction count by (start, size), for blocks in immutable regions. Decoding is a chain of dependent
+ * loads (each halfword says where the next instruction starts), ~3 ns an instruction, as much as Unicorn's own
+ * count; a hit costs one load and two compares. An all-zero entry never matches (no block has size 0).
+ */
+struct cached_block {
+  uint32_t start;
+  uint32_t size;
+  uint32_t instructions;
 };
 
 /* Every field is a 32-bit word from JavaScript's side (Uint32Array over the same buffer). */
@@ -44,19 +59,24 @@ struct block_counter {
   uint32_t service_size;
   uint32_t reserved[2];
   struct code_region regions[COUNTER_MAX_REGIONS];
+  struct cached_block cache[COUNTER_CACHE_SIZE];
 };
 
 /* The size JavaScript must allocate for the state; checked before use. */
 TLSF_SIM_EXPORT int tlsf_sim_block_counter_size(void) { return (int)sizeof(struct block_counter); }
 
-/* Records a region the guest may run code from and the host bytes backing it; -1 when the table is full. */
+/*
+ * Records a region the guest may run code from and the host bytes backing it; `immutable` when nothing writes
+ * them during a run. -1 when the table is full.
+ */
 TLSF_SIM_EXPORT int tlsf_sim_block_counter_add_region(struct block_counter *counter, uint32_t base, uint32_t size,
-                                                      const uint8_t *host) {
+                                                      const uint8_t *host, int immutable) {
   if (counter->region_count >= COUNTER_MAX_REGIONS) return -1;
   struct code_region *region = &counter->regions[counter->region_count++];
   region->base = base;
   region->size = size;
   region->host = host;
+  region->immutable = immutable != 0;
   return 0;
 }
 
@@ -71,22 +91,30 @@ static uint32_t instructions_in(const uint8_t *code, uint32_t size) {
   return count;
 }
 
+/* The block's instruction count; 0 (and one more unknown block) when it lies in no known region. */
+static uint32_t block_instructions(struct block_counter *counter, uint64_t address, uint32_t size) {
+  struct cached_block *cached = &counter->cache[(address >> 1) & (COUNTER_CACHE_SIZE - 1)];
+  if (cached->start == address && cached->size == size) return cached->instructions;
+  for (uint32_t i = 0; i < counter->region_count; i++) {
+    const struct code_region *region = &counter->regions[i];
+    if (address < region->base || address - region->base + size > region->size) continue;
+    uint32_t instructions = instructions_in(region->host + (address - region->base), size);
+    if (region->immutable) {
+      cached->start = (uint32_t)address;
+      cached->size = size;
+      cached->instructions = instructions;
+    }
+    return instructions;
+  }
+  counter->unknown_blocks++;
+  return 0;
+}
+
 static void count_block(uc_engine *uc, uint64_t address, uint32_t size, void *user_data) {
   struct block_counter *counter = user_data;
   if (counter->flags & FLAG_PAUSED) return;
-  const struct code_region *region = NULL;
-  for (uint32_t i = 0; i < counter->region_count; i++) {
-    const struct code_region *candidate = &counter->regions[i];
-    if (address >= candidate->base && address - candidate->base + size <= candidate->size) {
-      region = candidate;
-      break;
-    }
-  }
-  if (region == NULL) {
-    counter->unknown_blocks++;
-    return;
-  }
-  uint32_t instructions = instructions_in(region->host + (address - region->base), size);
+  uint32_t instructions = block_instructions(counter, address, size);
+  if (instructions == 0) return;
   int on_service_page =
       address >= counter->service_base && address - counter->service_base < counter->service_size;
   /*
