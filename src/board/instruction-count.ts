@@ -3,13 +3,21 @@
 // starts) or by Unicorn's own count, whose counter is read through a typed-array view when Engine.instructionCounter
 // located it (docs/board.md, Counting instructions).
 import type { Engine } from './engine.js';
-import { COUNTER_FLAG, COUNTER_WORD, type NativeBlockCounter } from './native-block-counter.js';
+import type { BoardMemory } from './memory-map.js';
+import { SERVICE_PAGE, SERVICE_PAGE_SIZE } from './reserved-regions.js';
+import { COUNTER_FLAG, COUNTER_WORD, NativeBlockCounter } from './native-block-counter.js';
 
 /** How a run's instructions were counted (RunReport.counting). */
 export type CountingMode = 'native-blocks' | 'unicorn-count' | 'approximate';
 
 /** First halfwords of 32-bit Thumb instructions are 0xE800 and above (top five bits 0b11101/0b11110/0b11111). */
 const THUMB32_FIRST = 0xe800;
+/**
+ * With native counting, the last instructions before the budget run under Unicorn's count, which stops exactly;
+ * more than a translated block's worth (QEMU caps a block at 512 instructions), since native slices stop only at
+ * block starts.
+ */
+const FINAL_STRETCH = 4096;
 
 export class InstructionCount {
   /** Low and high words of Unicorn's 64-bit counter; null when it was not found (counts are per slice). */
@@ -27,24 +35,64 @@ export class InstructionCount {
    */
   approximateSlices = false;
 
-  constructor(engine: Engine) {
+  constructor(private readonly engine: Engine) {
     const counter = engine.instructionCounter();
     this.counterLow = counter ? new Uint32Array(counter.buffer, counter.byteOffset, 4) : null;
   }
 
   /**
-   * Counts slices with the native counter from now on. `readPc` gives the guest PC inside hooks and after a stop,
-   * `codeHalfword` the code there (to find where in its block an instruction is).
+   * Counts slices with the native counter from now on, when the native helpers are available. Must be called after
+   * the service page's block hook was added (see native/block-counter.c). `readPc` gives the guest PC inside hooks
+   * and after a stop.
    */
-  useNative(
-    native: NativeBlockCounter,
-    readPc: () => number,
-    codeHalfword: (address: number) => number,
-  ): void {
+  attachNative(memory: BoardMemory, readPc: () => number): void {
+    const native = NativeBlockCounter.attach(this.engine, memory.codeRegions(), {
+      base: SERVICE_PAGE,
+      size: SERVICE_PAGE_SIZE,
+    });
+    if (!native) return;
     this.native = native;
     this.nativeWords = native.words;
     this.readPc = readPc;
-    this.codeHalfword = codeHalfword;
+    this.codeHalfword = (address) => memory.codeHalfword(address);
+  }
+
+  /**
+   * Runs one slice from `pc` and returns the uc_err: natively counted while more than FINAL_STRETCH instructions
+   * of the budget remain (stopping at a block start near `sliceCount`), else under Unicorn's count, which stops
+   * exactly at it.
+   */
+  runSlice(pc: number, sliceCount: number, remaining: number): number {
+    if (this.native && remaining > FINAL_STRETCH) {
+      this.startNativeSlice(Math.min(sliceCount, remaining - FINAL_STRETCH));
+      return this.engine.start(pc, 0xffff_ffff, 0);
+    }
+    // Unicorn compiles its counting hook into blocks as it translates them and does not flush them when this start
+    // adds the hook: blocks translated for native slices would never count.
+    if (this.nativeSlice) this.engine.flushTranslations();
+    this.startUnicornSlice();
+    return this.engine.start(pc, 0xffff_ffff, sliceCount);
+  }
+
+  /** Runs the block at `pc` alone (natively: a slice stopped at the next block's start); returns the uc_err. */
+  runSingleBlock(pc: number): number {
+    return this.runSlice(pc, 1, this.native ? FINAL_STRETCH + 1 : 1);
+  }
+
+  /** What the slice just run executed (a native slice may pass its count by up to a block). */
+  executedInSlice(sliceCount: number): number {
+    if (this.nativeSlice) return this.now() - this.base;
+    return this.counterLow ? Math.min(this.now() - this.base, sliceCount) : sliceCount;
+  }
+
+  /** Throws when a block ran where the native counter has no code region: it was not counted. */
+  checkNative(): void {
+    const unknown = this.native?.unknownBlocks ?? 0;
+    if (unknown > 0) {
+      throw new Error(
+        `native instruction counter: ${unknown} translated block(s) ran outside the flash, RAM and service page it knows; the instruction count is wrong (run with TLSF_SIM_COUNTER=unicorn)`,
+      );
+    }
   }
 
   get mode(): CountingMode {
@@ -77,18 +125,17 @@ export class InstructionCount {
   }
 
   /** Starts a natively counted slice: the counter stops the run at the first block start past `limit`. */
-  startNativeSlice(limit: number): void {
+  private startNativeSlice(limit: number): void {
     this.native!.startSlice(limit);
     this.nativeSlice = true;
   }
 
   /** Starts a slice counted by Unicorn's count (the native counter, if any, pauses). */
-  startUnicornSlice(): void {
+  private startUnicornSlice(): void {
     this.native?.pause(true);
     this.nativeSlice = false;
     if (!this.counterLow) this.approximateSlices = true;
   }
-
 
   /**
    * Whether the slice just run stopped because its count ran out, rather than at wfi or another stop of the

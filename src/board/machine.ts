@@ -28,7 +28,6 @@ import {
 import { ImageLoader, type StackBounds } from './image-loader.js';
 import { StackMonitor } from './stack-monitor.js';
 import { InstructionCount } from './instruction-count.js';
-import { NativeBlockCounter } from './native-block-counter.js';
 import { RunOutcome } from './run-outcome.js';
 import { CallerResolver } from './callers.js';
 import { PeakTracker } from './peak-tracker.js';
@@ -60,12 +59,6 @@ const SHF_ALLOC = 0x2;
 /** SP (r13) and PC (r15) in the register file view of r0-r15. */
 const SP_INDEX = 13;
 const PC_INDEX = 15;
-/**
- * With native counting, the last instructions before the budget run under Unicorn's count, which stops exactly;
- * more than a translated block's worth (QEMU caps a block at 512 instructions), since native slices stop only at
- * block starts.
- */
-const FINAL_STRETCH = 4096;
 
 /** An emulated board with a firmware image loaded, ready to run once. */
 export class Machine {
@@ -99,7 +92,6 @@ export class Machine {
   private readonly stack: StackMonitor;
   private readonly createHeap: HeapFactory;
   private ran = false;
-  private nativeCounter: NativeBlockCounter | null = null;
 
   /**
    * `watchStack`: watch every write below the stack's limit (a host call each) to find the instruction that
@@ -286,15 +278,9 @@ export class Machine {
    */
   private attachNativeCounter(registers: Uint32Array | null): void {
     if (process.env.TLSF_SIM_COUNTER === 'unicorn') return;
-    const native = NativeBlockCounter.attach(this.engine, this.memory.codeRegions(), {
-      base: SERVICE_PAGE,
-      size: SERVICE_PAGE_SIZE,
-    });
-    if (!native) return;
     const engine = this.engine;
     const readPc = registers ? () => registers[PC_INDEX]! : () => engine.readReg(REG_PC);
-    this.count.useNative(native, readPc, (address) => this.memory.codeHalfword(address));
-    this.nativeCounter = native;
+    this.count.attachNative(this.memory, readPc);
   }
 
   /** Unicorn hands every CPU exception to this hook instead of the vector table. */
@@ -349,9 +335,9 @@ export class Machine {
         continue;
       }
       const sliceCount = Math.min(slice, remaining);
-      const error = this.runSlice(pc, sliceCount, remaining);
+      const error = count.runSlice(pc, sliceCount, remaining);
       if (outcome.result !== null) break;
-      const executed = this.executedInSlice(sliceCount);
+      const executed = count.executedInSlice(sliceCount);
       pc = engine.readReg(REG_PC);
       if (error !== UC_ERR_OK) {
         // Unicorn 2 ends uc_emu_start at wfe with UC_ERR_INSN_INVALID and the PC after it; an undefined
@@ -396,44 +382,11 @@ export class Machine {
       if (fixedSlice === undefined && count.exact && slice < SLICE_EXACT) slice = Math.min(slice * 2, SLICE_EXACT);
     }
     const hostMs = performance.now() - started;
-    this.checkNativeCounter();
+    this.count.checkNative();
     this.checkStackAtStop();
     const report = this.report(hostMs);
     if (this.stack.suspect && !this.watchStack && this.stack.watchRange()) return this.runWatched(report);
     return report;
-  }
-
-  /**
-   * Runs one slice from `pc`: natively counted while more than FINAL_STRETCH instructions of the budget remain
-   * (stopping at a block start near `sliceCount`), else under Unicorn's count, which stops exactly at it.
-   */
-  private runSlice(pc: number, sliceCount: number, remaining: number): number {
-    const count = this.count;
-    if (count.nativeAvailable && remaining > FINAL_STRETCH) {
-      count.startNativeSlice(Math.min(sliceCount, remaining - FINAL_STRETCH));
-      return this.engine.start(pc, 0xffff_ffff, 0);
-    }
-    // Blocks translated for the native slices would not call Unicorn's counting hook, added by this start.
-    if (count.sliceIsNative) this.engine.flushTranslations();
-    count.startUnicornSlice();
-    return this.engine.start(pc, 0xffff_ffff, sliceCount);
-  }
-
-  /** What the slice just run executed (a native slice may pass its count by up to a block). */
-  private executedInSlice(sliceCount: number): number {
-    const count = this.count;
-    if (count.sliceIsNative) return count.now() - count.finished;
-    return count.unicornCounterFound ? Math.min(count.now() - count.finished, sliceCount) : sliceCount;
-  }
-
-  /** A block that ran where the native counter has no code region was not counted: the count cannot be trusted. */
-  private checkNativeCounter(): void {
-    const unknown = this.nativeCounter?.unknownBlocks ?? 0;
-    if (unknown > 0) {
-      throw new Error(
-        `native instruction counter: ${unknown} translated block(s) ran outside the flash, RAM and service page it knows; the instruction count is wrong (run with TLSF_SIM_COUNTER=unicorn)`,
-      );
-    }
   }
 
   /** A run that stopped with SP below the stack's limit (a fault, say, or heap damage) is a stack overflow. */
@@ -515,8 +468,7 @@ export class Machine {
    */
   private staysAt(pc: number): boolean {
     const count = this.count;
-    // Natively: a slice of one block (the branch), stopped at the next block's start.
-    const error = this.runSlice(pc, 1, count.nativeAvailable ? FINAL_STRETCH + 1 : 1);
+    const error = count.runSingleBlock(pc);
     if (this.outcome.result !== null || error !== UC_ERR_OK) return false;
     count.sliceDone(count.sliceIsNative ? count.now() - count.finished : 1);
     return this.engine.readReg(REG_PC) === pc;

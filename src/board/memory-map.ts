@@ -153,7 +153,12 @@ export class BoardMemory {
     const board = this.board;
     // Host-backed, so the native instruction counter can read the code of a block (flash is never written once
     // loaded: the firmware cannot, it is read + execute).
-    engine.mapHost(`flash of ${board.name}`, board.flash.base, this.flashImage.buffer as ArrayBuffer, UC_PROT_READ | UC_PROT_EXEC);
+    engine.mapHost(
+      `flash of ${board.name}`,
+      board.flash.base,
+      this.flashImage.buffer as ArrayBuffer,
+      UC_PROT_READ | UC_PROT_EXEC,
+    );
     const withCode = rangesWithCode(segments, this.groups);
     for (const group of this.groups) {
       engine.mapHost(group.name, group.base, group.memory, ramPermissions(withCode.has(group)));

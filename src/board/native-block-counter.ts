@@ -95,7 +95,8 @@ export class NativeBlockCounter {
       }
     }
     const error = bound.attach(engine.handle, state);
-    if (error !== 0) throw new Error(`native instruction counter: adding its block hook failed (${engine.errorText(error)})`);
+    if (error !== 0)
+      throw new Error(`native instruction counter: adding its block hook failed (${engine.errorText(error)})`);
     // The hook holds a pointer into these buffers for the engine's lifetime.
     engine.keepAlive(state, ...regions.map((region) => region.memory));
     return counter;

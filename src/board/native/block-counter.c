@@ -57,7 +57,6 @@ struct block_counter {
   /* A block on this page is never stopped at (see tlsf_sim_block_counter_hook). */
   uint32_t service_base;
   uint32_t service_size;
-  uint32_t reserved[2];
   struct code_region regions[COUNTER_MAX_REGIONS];
   struct cached_block cache[COUNTER_CACHE_SIZE];
 };
