@@ -95,9 +95,7 @@ function expectStampsFromReference(report: RunReport, stamps: number[]): void {
   let next = 0;
   for (const event of report.events ?? []) {
     while (next < stamps.length && stamps[next] !== event.instructions) next++;
-    expect(next, `event ${event.call} (${event.op}) at ${event.instructions} instructions`).toBeLessThan(
-      stamps.length,
-    );
+    expect(next, `event ${event.call} (${event.op}) at ${event.instructions} instructions`).toBeLessThan(stamps.length);
     next++;
   }
 }
@@ -141,7 +139,13 @@ function patchedRun(board: string, code: number[], extra: Partial<RunOptions> = 
   const elf = fixture(board);
   const address = parseElf(elf).symbolByName.get('main_dispatch')!.value & ~1;
   const bytes = new Uint8Array(code.flatMap((halfword) => [halfword & 0xff, halfword >> 8]));
-  return { elf, elfName: `fixture-${board}.elf`, board: loadBoard(board), flashPatches: [{ address, bytes }], ...extra };
+  return {
+    elf,
+    elfName: `fixture-${board}.elf`,
+    board: loadBoard(board),
+    flashPatches: [{ address, bytes }],
+    ...extra,
+  };
 }
 
 afterEach(() => {
@@ -197,11 +201,17 @@ describe.skipIf(!nativeCountingAvailable())('native block counting', () => {
     it("without Unicorn's located counter the count stays exact and the budget's last stretch still ends", () => {
       process.env.TLSF_SIM_SAFE_COUNTER = '1';
       try {
-        const exact = run(fixtureRun('rp2040', TEST.compute, { params: { test: TEST.compute, count: 2000 } }), 'native');
+        const exact = run(
+          fixtureRun('rp2040', TEST.compute, { params: { test: TEST.compute, count: 2000 } }),
+          'native',
+        );
         expect(exact.report.counting).toBe('native-blocks');
         expect(exact.report.instructionsApproximate).toBeUndefined();
         expect(exact.report.instructions).toBe(exact.reference);
-        const budget = run(fixtureRun('rp2040', TEST.runaway, { maxInstructions: 200_000, timeoutMs: 20_000 }), 'native');
+        const budget = run(
+          fixtureRun('rp2040', TEST.runaway, { maxInstructions: 200_000, timeoutMs: 20_000 }),
+          'native',
+        );
         expect(budget.report.stoppedAt?.reason).toBe('instruction-budget');
         expect(budget.report.instructions).toBe(200_000);
       } finally {
@@ -335,10 +345,9 @@ describe.skipIf(!nativeCountingAvailable())('native block counting', () => {
       const args = ['run', target!, '--board', board!, '--json'];
       const env = { UNICORN_LIB: debianUnicorn };
       const native = JSON.parse((await runCli(args, { env })).stdout) as Record<string, unknown>;
-      const unicorn = JSON.parse((await runCli(args, { env: { ...env, TLSF_SIM_COUNTER: 'unicorn' } })).stdout) as Record<
-        string,
-        unknown
-      >;
+      const unicorn = JSON.parse(
+        (await runCli(args, { env: { ...env, TLSF_SIM_COUNTER: 'unicorn' } })).stdout,
+      ) as Record<string, unknown>;
       expect((native.engine as { version: string }).version).toMatch(/^2\.0\./);
       expect(native.counting).toBe('native-blocks');
       expect(unicorn.counting).toBe('unicorn-count');
