@@ -207,7 +207,9 @@ export function runBoardBench(boardName = DEFAULT_BOARD): BoardBenchResult {
   console.log(`board bench (${boardName}, ${instructions} instructions in the compute loop)`);
   console.log(`  emulated MIPS, no hooks:                    ${fixed(result.mipsNoHooks, 0)}`);
   console.log(`  emulated MIPS, Unicorn instruction count:   ${fixed(result.mipsCounted, 0)}`);
-  console.log(`  emulated MIPS, full board (count + hooks):  ${fixed(result.mipsBoard, 0)}`);
+  console.log(
+    `  emulated MIPS, full board (count + hooks):  ${fixed(result.mipsBoard, 0)}  (counting ${board.counting ?? 'unknown'})`,
+  );
   console.log(
     `  firmware malloc+free pair:                  ${fixed(result.pairMicroseconds, 3)} µs  (${pairs} pairs: ${fixed(withCalls.cpuMs, 0)} ms - ${fixed(baseline.cpuMs, 0)} ms for the loop calling local stand-ins; CPU time)`,
   );

@@ -49,7 +49,10 @@ function cpuMs(since?: NodeJS.CpuUsage): number {
   return (usage.user + usage.system) / 1000;
 }
 
-function runOnBoard(elf: Uint8Array, workload: Workload): { ms: number; instructions: number; output: string } {
+function runOnBoard(
+  elf: Uint8Array,
+  workload: Workload,
+): { ms: number; instructions: number; output: string; counting: string } {
   const started = process.cpuUsage();
   const params = { kind: workload.kind, count: workload.count };
   const report = runFirmware({
@@ -63,7 +66,7 @@ function runOnBoard(elf: Uint8Array, workload: Workload): { ms: number; instruct
   if (report.result !== 'ok') {
     throw new Error(`bench workload ${workload.name} ended ${report.result}: ${report.message ?? ''}`);
   }
-  return { ms, instructions: report.instructions, output: report.output };
+  return { ms, instructions: report.instructions, output: report.output, counting: report.counting ?? 'unknown' };
 }
 
 export function qemuAvailable(): boolean {
@@ -111,7 +114,7 @@ export function runWorkloadBench(scale = Number(process.env.TLSF_SIM_BENCH_SCALE
   const elf = readFileSync(elfPath('workload-stm32f411re.elf'));
   const engine = engineInfo();
   const withQemu = qemuAvailable();
-  runOnBoard(elf, { name: 'warm-up', kind: 1, count: 1000 });
+  const { counting } = runOnBoard(elf, { name: 'warm-up', kind: 1, count: 1000 });
   const fixed = (value: number | null) => (value === null || !Number.isFinite(value) ? 'n/a' : value.toFixed(0));
   const row = (cells: string[]) =>
     console.log(
@@ -119,7 +122,8 @@ export function runWorkloadBench(scale = Number(process.env.TLSF_SIM_BENCH_SCALE
         `${cells[3]!.padStart(12)} ${cells[4]!.padStart(6)} ${cells[5]!.padStart(8)}`,
     );
   console.log(
-    `engine workloads (Unicorn ${engine.version} at ${engine.path}; stm32f411re against QEMU mps2-an386; ` +
+    `engine workloads (Unicorn ${engine.version} at ${engine.path}, counting ${counting}; ` +
+      'stm32f411re against QEMU mps2-an386; ' +
       'CPU ms, best of 3)',
   );
   if (!withQemu)

@@ -17,6 +17,7 @@ import {
   UC_CPU_ARM_CORTEX_M7,
   UC_CPU_ARM_CORTEX_M33,
   UC_CTL_CPU_MODEL,
+  UC_CTL_TB_FLUSH,
   UC_CTL_TLB_TYPE,
   UC_ERR_OK,
   UC_HOOK_BLOCK,
@@ -110,6 +111,11 @@ export class Engine {
       () => `mapping ${name} at ${hex(base)} (${memory.byteLength} bytes, host-backed)`,
     );
     this.mappedHostMemory.push(memory);
+  }
+
+  /** Keeps buffers that native code attached to this engine points into alive until the engine closes. */
+  keepAlive(...buffers: ArrayBuffer[]): void {
+    this.mappedHostMemory.push(...buffers);
   }
 
   map(name: string, base: number, size: number, perms: number): void {
@@ -245,6 +251,14 @@ export class Engine {
   /** Runs from `begin` (Thumb bit added) until `until`, a stop, an error, or `count` instructions (0 = no limit). Returns the uc_err. */
   start(begin: number, until: number, count: number): number {
     return this.lib.uc_emu_start(this.handle, (begin | 1) >>> 0, until, 0, count);
+  }
+
+  /**
+   * Drops all translated code. Hooks are compiled into a block when it is translated, so a hook added later (as
+   * uc_emu_start adds its counting hook when given a count) is not called by blocks already in the cache.
+   */
+  flushTranslations(): void {
+    check(this.lib.uc_ctl_int(this.handle, ctlWrite(UC_CTL_TB_FLUSH, 0), 0), () => 'flushing translated code');
   }
 
   stop(): void {

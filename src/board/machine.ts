@@ -57,8 +57,9 @@ const INTNO_BKPT = 7;
 const UC_ERR_INSN_INVALID = 10;
 const BKPT_SEMIHOSTING = 0xbeab;
 const SHF_ALLOC = 0x2;
-/** SP (r13) in the register file view of r0-r15. */
+/** SP (r13) and PC (r15) in the register file view of r0-r15. */
 const SP_INDEX = 13;
+const PC_INDEX = 15;
 
 /** An emulated board with a firmware image loaded, ready to run once. */
 export class Machine {
@@ -245,6 +246,7 @@ export class Machine {
       engine.addBlockHook(serve, SERVICE_PAGE, freeSlot - 1);
       engine.addBlockHook(serve, freeSlot + 4, SERVICE_PAGE + SERVICE_PAGE_SIZE - 1);
     }
+    this.attachNativeCounter(registers);
     engine.addIntrHook((intno) => this.onInterrupt(intno));
     const faults = this.faults;
     for (const [begin, end] of invalidHookRanges) {
@@ -282,6 +284,17 @@ export class Machine {
 
   /** The service page's JavaScript block hook (the stack check, then HeapService.onService). */
   private serveHeapCall: (address: number) => void = () => {};
+
+  /**
+   * Counts instructions per translated block in C when the native helpers are there (and TLSF_SIM_COUNTER is not
+   * `unicorn`). Added after the service page's block hook: see native/block-counter.c.
+   */
+  private attachNativeCounter(registers: Uint32Array | null): void {
+    if (process.env.TLSF_SIM_COUNTER === 'unicorn') return;
+    const engine = this.engine;
+    const readPc = registers ? () => registers[PC_INDEX]! : () => engine.readReg(REG_PC);
+    this.count.attachNative(this.memory, readPc);
+  }
 
   /** Unicorn hands every CPU exception to this hook instead of the vector table. */
   private onInterrupt(intno: number): void {
@@ -335,9 +348,9 @@ export class Machine {
         continue;
       }
       const sliceCount = Math.min(slice, remaining);
-      const error = engine.start(pc, 0xffff_ffff, sliceCount);
+      const error = count.runSlice(pc, sliceCount, remaining);
       if (outcome.result !== null) break;
-      const executed = count.exact ? Math.min(count.now() - count.finished, sliceCount) : sliceCount;
+      const executed = count.executedInSlice(sliceCount);
       pc = engine.readReg(REG_PC);
       if (error === UC_ERR_OK && this.freeQueue?.takeStop(pc)) {
         // The native free hook stopped on the free slot and left this free to the JavaScript path: serve it, then
@@ -368,7 +381,7 @@ export class Machine {
       }
       // Unicorn 2 ends uc_emu_start at wfi without an error, the PC after it, before the count ran out (without
       // the exact counter, the halfword before the PC alone has to tell).
-      if (!count.exact || executed < sliceCount) {
+      if (!count.sliceRanOut(executed, sliceCount)) {
         const hint = hintBefore(this.memory, pc);
         if (hint?.hint === 'wfi') {
           count.sliceDone(executed);
@@ -393,6 +406,7 @@ export class Machine {
     }
     this.service.drainFrees();
     const hostMs = performance.now() - started;
+    this.count.checkNative();
     this.checkStackAtStop();
     const report = this.report(hostMs);
     if (this.stack.suspect && !this.watchStack && this.stack.watchRange()) return this.runWatched(report);
@@ -477,9 +491,10 @@ export class Machine {
    * the branch runs here, and the caller resumes from the PC either way.
    */
   private staysAt(pc: number): boolean {
-    const error = this.engine.start(pc, 0xffff_ffff, 1);
+    const count = this.count;
+    const error = count.runSingleBlock(pc);
     if (this.outcome.result !== null || error !== UC_ERR_OK) return false;
-    this.count.sliceDone(1);
+    count.sliceDone(count.sliceIsNative ? count.now() - count.finished : 1);
     return this.engine.readReg(REG_PC) === pc;
   }
 
@@ -574,6 +589,7 @@ export class Machine {
       seconds: cycles / this.board.clockHz,
       hostMs,
       engine: engineInfo(),
+      counting: this.count.mode,
     };
     if (peaks.peakUsedSeen === 0 && stats) {
       report.largestFreeAtPeak = stats.largestFree;
@@ -585,7 +601,8 @@ export class Machine {
     if (outcome.stoppedAt) report.stoppedAt = outcome.stoppedAt;
     if (outcome.assertion) report.assertion = outcome.assertion;
     if (this.service.events) report.events = this.service.events;
-    if (!this.count.exact) report.instructionsApproximate = true;
+    if (!this.count.exact || (this.count.approximateSlices && outcome.stoppedAt?.reason !== 'instruction-budget'))
+      report.instructionsApproximate = true;
     if (this.options.alignmentCheck || this.options.guard) report.checkedAccesses = this.accessChecks.checked;
     return report;
   }

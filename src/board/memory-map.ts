@@ -8,6 +8,7 @@ import { engineInfo, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE } from './unicorn
 import { hasFastStores } from './engine-locate.js';
 import { complementRanges, ramPermissions, rangesWithCode, tlbPermissions } from './memory-protection.js';
 import type { ElfSegment } from './elf.js';
+import type { CodeRegion } from './native-block-counter.js';
 import { groupBanks } from './bank-groups.js';
 import type { BoardProfile, RamBank } from './profiles.js';
 
@@ -43,8 +44,8 @@ export class BoardMemory {
   readonly flashImage: Uint8Array;
   readonly banks: Bank[] = [];
   readonly groups: BankGroup[] = [];
-  /** Bytes of the flash image up to the last one loaded (only these are written into the engine). */
-  private flashUsed = 0;
+  /** The heap service page's slots (`bx lr; nop` each), mapped host-backed like the rest. */
+  private readonly serviceSlots = new ArrayBuffer(SERVICE_PAGE_SIZE);
 
   constructor(readonly board: BoardProfile) {
     this.flashImage = new Uint8Array(board.flash.size);
@@ -90,7 +91,6 @@ export class BoardMemory {
     if (!region) return false;
     if (region.kind === 'flash') {
       this.flashImage.set(data, address - this.board.flash.base);
-      this.flashUsed = Math.max(this.flashUsed, address + data.length - this.board.flash.base);
     } else region.bytes.set(data, address - region.base);
     return true;
   }
@@ -151,9 +151,14 @@ export class BoardMemory {
     onFetchFromData: (page: number) => void,
   ): Array<[number, number]> {
     const board = this.board;
-    engine.map(`flash of ${board.name}`, board.flash.base, board.flash.size, UC_PROT_READ | UC_PROT_EXEC);
-    if (this.flashUsed > 0)
-      engine.write(board.flash.base, this.flashImage.subarray(0, this.flashUsed), 'loading the flash image');
+    // Host-backed, so the native instruction counter can read the code of a block (flash is never written once
+    // loaded: the firmware cannot, it is read + execute).
+    engine.mapHost(
+      `flash of ${board.name}`,
+      board.flash.base,
+      this.flashImage.buffer as ArrayBuffer,
+      UC_PROT_READ | UC_PROT_EXEC,
+    );
     const withCode = rangesWithCode(segments, this.groups);
     for (const group of this.groups) {
       engine.mapHost(group.name, group.base, group.memory, ramPermissions(withCode.has(group)));
@@ -168,15 +173,24 @@ export class BoardMemory {
     // The System Control Space as plain memory: CMSIS SystemInit writes CPACR (FPU enable; Unicorn's FPU is
     // always on) and VTOR, which must not fault. NVIC, SysTick and the other SCS registers are not emulated.
     engine.map('the System Control Space', SCS_BASE, SCS_SIZE, UC_PROT_READ | UC_PROT_WRITE);
-    engine.map('the heap service page', SERVICE_PAGE, SERVICE_PAGE_SIZE, UC_PROT_READ | UC_PROT_EXEC);
-    const slots = new Uint8Array(SERVICE_PAGE_SIZE);
+    const slots = new Uint8Array(this.serviceSlots);
     for (let at = 0; at < SERVICE_PAGE_SIZE; at += 4) {
       slots[at] = 0x70;
       slots[at + 1] = 0x47; // bx lr
       slots[at + 2] = 0x00;
       slots[at + 3] = 0xbf; // nop
     }
-    engine.write(SERVICE_PAGE, slots, 'filling the heap service page');
+    engine.mapHost('the heap service page', SERVICE_PAGE, this.serviceSlots, UC_PROT_READ | UC_PROT_EXEC);
     return invalidHookRanges;
+  }
+
+  /** Every range the guest can run code from, with the host bytes the engine maps there (for the native counter). */
+  codeRegions(): CodeRegion[] {
+    const flash = this.board.flash;
+    return [
+      { base: flash.base, size: flash.size, memory: this.flashImage.buffer as ArrayBuffer, immutable: true },
+      ...this.groups.map((group) => ({ base: group.base, size: group.size, memory: group.memory, immutable: false })),
+      { base: SERVICE_PAGE, size: SERVICE_PAGE_SIZE, memory: this.serviceSlots, immutable: true },
+    ];
   }
 }

@@ -2,6 +2,7 @@
 // error a bad firmware image or option raises before the run starts.
 import type { BoardProfile } from './profiles.js';
 import type { EngineChoice } from './engine-locate.js';
+import type { CountingMode } from './instruction-count.js';
 
 export type RunResult =
   | 'ok'
@@ -157,6 +158,8 @@ export interface RunReport {
    * Always set by the board; absent only in the CLI's host replays of a trace, which run no emulator.
    */
   engine?: EngineChoice;
+  /** How the instructions were counted (instruction-count.ts); set with `engine`. */
+  counting?: CountingMode;
   message?: string;
   fault?: FaultInfo;
   assertion?: { file: string; line: number; expression: string };

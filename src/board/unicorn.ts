@@ -61,6 +61,7 @@ export const UC_MEM_FETCH_PROT = 24;
 // uc_control_type values and the UC_CTL(type, nr, rw) encoding from unicorn.h:
 // type | (argument count << 26) | (io direction << 30), with UC_CTL_IO_WRITE = 1.
 export const UC_CTL_CPU_MODEL = 7;
+export const UC_CTL_TB_FLUSH = 10;
 export const UC_CTL_TLB_TYPE = 12; // Unicorn 2.1+
 export const UC_TLB_VIRTUAL = 1;
 const UC_CTL_IO_WRITE = 1;

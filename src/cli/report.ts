@@ -125,6 +125,7 @@ export function runReportJson(report: RunReportFigures, settings: RunSettings): 
     engine: report.engine
       ? { path: report.engine.path, version: report.engine.version, source: report.engine.source }
       : null,
+    counting: report.counting ?? null,
     heapCost: report.heapCost ?? null,
     fault: report.fault ?? null,
     stoppedAt: report.stoppedAt ?? null,
@@ -280,7 +281,10 @@ export function formatRunReport(report: RunReportFigures, settings: RunSettings,
     lines.push(
       `  instructions    ${count(report.instructions)}, ~${count(report.cycles)} cycles, ~${formatSeconds(report.seconds)}${clock} (host ${report.hostMs.toFixed(0)} ms)`,
     );
-    if (report.engine) lines.push(`  engine          ${describeEngine(report.engine)}`);
+    if (report.engine) {
+      const counting = report.counting ? `, counting ${report.counting}` : '';
+      lines.push(`  engine          ${describeEngine(report.engine)}${counting}`);
+    }
   }
   const output = report.output.replace(/\s+$/, '');
   if (output) {

@@ -1,0 +1,133 @@
+// The board's side of native/block-counter.c: the shared state (a buffer JavaScript reads with typed-array
+// loads), the code regions the C hook decodes blocks from, and attaching the hook to an engine. Used by
+// InstructionCount; null when the native helpers are not available (native-library.ts says why).
+import type { Engine } from './engine.js';
+import { nativeLibrary } from './native-library.js';
+
+/** Word indices into the shared state: must match struct block_counter in native/block-counter.c. */
+export const COUNTER_WORD = {
+  total: 0,
+  limit: 1,
+  before: 2,
+  blockStart: 3,
+  blockSize: 4,
+  flags: 5,
+  unknownBlocks: 6,
+  regionCount: 7,
+  serviceBase: 8,
+  serviceSize: 9,
+} as const;
+
+export const COUNTER_FLAG = { stoppedByLimit: 1, paused: 2 } as const;
+
+/** A range the guest may execute and the host bytes behind it (the same buffer the engine maps). */
+export interface CodeRegion {
+  base: number;
+  size: number;
+  memory: ArrayBuffer;
+  /** Nothing writes it during a run (flash, the service page): the counter may cache its blocks' counts. */
+  immutable: boolean;
+}
+
+interface CounterFunctions {
+  size: () => number;
+  addRegion: (counter: ArrayBuffer, base: number, size: number, host: ArrayBuffer, immutable: number) => number;
+  attach: (uc: unknown, counter: ArrayBuffer) => number;
+}
+
+let functions: CounterFunctions | null | undefined;
+
+function bind(): CounterFunctions | null {
+  if (functions !== undefined) return functions;
+  functions = null;
+  const native = nativeLibrary();
+  if (!native) return null;
+  try {
+    functions = {
+      size: native.lib.func('int tlsf_sim_block_counter_size(void)') as CounterFunctions['size'],
+      addRegion: native.lib.func(
+        'int tlsf_sim_block_counter_add_region(void *counter, uint32_t base, uint32_t size, void *host, int immutable)',
+      ) as CounterFunctions['addRegion'],
+      attach: native.lib.func(
+        'int tlsf_sim_block_counter_attach(void *uc, void *counter)',
+      ) as CounterFunctions['attach'],
+    };
+  } catch {
+    // A library built before the counter existed: the board counts with Unicorn instead.
+    functions = null;
+  }
+  return functions;
+}
+
+/** Whether this process can count natively (the helpers are built, loaded and have the counter). */
+export function nativeCountingAvailable(): boolean {
+  return bind() !== null;
+}
+
+/** The C counting hook attached to one engine, and the words it shares with JavaScript. */
+export class NativeBlockCounter {
+  readonly words: Uint32Array;
+  private readonly state: ArrayBuffer;
+
+  private constructor(state: ArrayBuffer) {
+    this.state = state;
+    this.words = new Uint32Array(state);
+  }
+
+  /**
+   * Attaches the hook to `engine` over `regions` (every range code can run from; blocks elsewhere are counted as
+   * unknown). Call after the service page's block hook was added (see block-counter.c). null when unavailable.
+   */
+  static attach(
+    engine: Engine,
+    regions: readonly CodeRegion[],
+    servicePage: { base: number; size: number },
+  ): NativeBlockCounter | null {
+    const bound = bind();
+    if (!bound) return null;
+    const state = new ArrayBuffer(bound.size());
+    const counter = new NativeBlockCounter(state);
+    counter.words[COUNTER_WORD.serviceBase] = servicePage.base;
+    counter.words[COUNTER_WORD.serviceSize] = servicePage.size;
+    for (const region of regions) {
+      if (bound.addRegion(state, region.base, region.size, region.memory, region.immutable ? 1 : 0) !== 0) {
+        throw new Error(`native instruction counter: more code regions than it holds (${regions.length})`);
+      }
+    }
+    const error = bound.attach(engine.handle, state);
+    if (error !== 0)
+      throw new Error(`native instruction counter: adding its block hook failed (${engine.errorText(error)})`);
+    // The hook holds a pointer into these buffers for the engine's lifetime.
+    engine.keepAlive(state, ...regions.map((region) => region.memory));
+    return counter;
+  }
+
+  /** Starts a slice: nothing counted yet, stop at the first block that would take the count past `limit`. */
+  startSlice(limit: number): void {
+    const words = this.words;
+    words[COUNTER_WORD.total] = 0;
+    words[COUNTER_WORD.before] = 0;
+    words[COUNTER_WORD.blockStart] = 0;
+    words[COUNTER_WORD.blockSize] = 0;
+    words[COUNTER_WORD.limit] = Math.min(limit, 0x7fff_ffff);
+    words[COUNTER_WORD.flags] = 0;
+  }
+
+  /** While paused the hook counts nothing (Unicorn's own count runs the slice). */
+  pause(paused: boolean): void {
+    this.words[COUNTER_WORD.flags] = paused ? COUNTER_FLAG.paused : 0;
+  }
+
+  get stoppedByLimit(): boolean {
+    return (this.words[COUNTER_WORD.flags]! & COUNTER_FLAG.stoppedByLimit) !== 0;
+  }
+
+  get unknownBlocks(): number {
+    return this.words[COUNTER_WORD.unknownBlocks]!;
+  }
+
+  /** Keeps the state buffer reachable from this object (the engine keeps it too). */
+  get buffer(): ArrayBuffer {
+    return this.state;
+  }
+}
