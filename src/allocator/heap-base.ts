@@ -291,7 +291,9 @@ export abstract class CountedHeap implements HeapCostCounter {
     if (!this.validSize(size, 'memalign')) return 0;
     const wanted = this.blockBytesFor(size);
     if (wanted === 0) return 0;
-    const block = this.allocateBlock(size + alignment + this.minBlockBytes);
+    // Sized from `wanted`, not `size`: a tiny request is rounded up to a minimum block, and the part left after
+    // the gap must still hold one (memalign(8, 0) on a 4-aligned first-fit heap left a 12-byte block otherwise).
+    const block = this.allocateBlock(wanted - this.headerBytes + alignment + this.minBlockBytes);
     if (block === 0) return 0;
     this.noteUsed(this.peekUsedBytes(block));
     const payload = block + this.headerBytes;
