@@ -271,7 +271,10 @@ export class Engine {
     return out[0]!;
   }
 
-  /** Runs from `begin` (Thumb bit added) until `until`, a stop, an error, or `count` instructions (0 = no limit). Returns the uc_err. */
+  /**
+   * Runs from `begin` (Thumb bit added) until `until`, a stop, an error, or `count` instructions (0 = no limit).
+   * Returns the uc_err; throws what a native-called callback handed to failFromCallback().
+   */
   start(begin: number, until: number, count: number): number {
     const error = this.lib.uc_emu_start(this.handle, (begin | 1) >>> 0, until, 0, count);
     const failed = this.callbackError;

@@ -1,8 +1,9 @@
 /*
- * Exact instruction counting by translated block (docs/board.md, "Counting instructions"): the board's block hook
- * (block-hook.c) adds each block's instruction count as the block starts, so counting costs one C call per block
- * instead of Unicorn's per-instruction count hook and exit check. The count of a block is read from the guest's code in host
- * memory (Thumb: a halfword starts a 32-bit instruction iff its top five bits are 0b11101, 0b11110 or 0b11111).
+ * Exact instruction counting by translated block (docs/board.md, "Counting instructions"): the board's block
+ * hook (block-hook.c) adds each block's instruction count as the block starts, so counting costs one C call per
+ * block instead of Unicorn's per-instruction count hook and exit check. The count of a block is read from the
+ * guest's code in host memory (Thumb: a halfword starts a 32-bit instruction iff its top five bits are 0b11101,
+ * 0b11110 or 0b11111).
  *
  * All state lives in a buffer the board allocates (a JavaScript ArrayBuffer) so that JavaScript reads the count
  * with typed-array loads; the layout below is mirrored by native-block-counter.ts and guarded by

@@ -1,10 +1,10 @@
 /*
- * The firmware's free() without a JavaScript call (docs/board.md, "The heap call's cost"): served from the board's
- * block hook (block-hook.c) on the service page's free slot, it checks the pointer against the board's block table and appends it to a queue
- * the heap service applies, in order, before its next call (free-queue.ts is the JavaScript side). Whatever it
- * cannot decide alone (a pointer that is not a live block, a full queue, SP below the stack's limit) it leaves to
- * the JavaScript path: it stops the emulator before the slot's first instruction and raises a flag the run loop
- * reads, so faults keep the words and the place they have without it.
+ * The firmware's free() without a JavaScript call (docs/board.md, "The heap call's cost"): called by the board's
+ * block hook (block-hook.c) on the service page's free slot, it checks the pointer against the board's block
+ * table and appends it to a queue the heap service applies, in order, before its next call (free-queue.ts is the
+ * JavaScript side). Whatever it cannot decide alone (a pointer that is not a live block, a full queue, SP below
+ * the stack's limit) it leaves to the JavaScript path: it stops the emulator before the slot's first instruction
+ * and raises a flag the run loop reads, so faults keep the words and the place they have without it.
  */
 #include "native-hooks.h"
 
