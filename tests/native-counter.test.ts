@@ -4,10 +4,11 @@
 // out instructions whose IT condition failed (it counts in the translated code after the condition's skip), which
 // the block count includes, as the core executes them; there the native count is checked against a reference
 // summed in a JavaScript block hook, and both paths must still produce the same firmware output.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  Engine,
   loadBoard,
   Machine,
   parseElf,
@@ -17,6 +18,7 @@ import {
   type RunOptions,
   type RunReport,
 } from '../src/board/index.js';
+import { HeapService } from '../src/board/heap-service.js';
 import { nativeCountingAvailable } from '../src/board/native-block-counter.js';
 import { root, runCli } from './support/cli.js';
 
@@ -354,5 +356,63 @@ describe.skipIf(!nativeCountingAvailable())('native block counting', () => {
       if (board === 'rp2040') expect(native.instructions).toBe(unicorn.instructions);
       expect(native.output).toBe(unicorn.output);
     }
+  });
+});
+
+describe.skipIf(!nativeCountingAvailable())('one native block hook', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  /** Builds a Machine for the double-free fixture with TLSF_SIM_COUNTER set as `mode` says, and runs `use` on it. */
+  function withMachine(mode: 'native' | 'unicorn', use: (machine: Machine) => void): void {
+    if (mode === 'unicorn') process.env.TLSF_SIM_COUNTER = 'unicorn';
+    else delete process.env.TLSF_SIM_COUNTER;
+    const machine = new Machine(fixtureRun('stm32f411re', TEST.doubleFree), tlsfHeap);
+    try {
+      use(machine);
+    } finally {
+      machine.close();
+      delete process.env.TLSF_SIM_COUNTER;
+    }
+  }
+
+  it('serves the service page without a JavaScript block hook, counting natively or not', () => {
+    const blockHooks = vi.spyOn(Engine.prototype, 'addBlockHook');
+    for (const mode of ['native', 'unicorn'] as const) {
+      withMachine(mode, (machine) => {
+        expect(blockHooks, mode).not.toHaveBeenCalled();
+        const report = machine.run();
+        expect(report.fault?.kind, mode).toBe('double-free');
+        expect(report.counting, mode).toBe(mode === 'native' ? 'native-blocks' : 'unicorn-count');
+      });
+    }
+  });
+
+  it('a service that throws stops the run at its call, and the run throws its error', () => {
+    for (const mode of ['native', 'unicorn'] as const) {
+      withMachine(mode, (machine) => {
+        let atCall = -1;
+        vi.spyOn(HeapService.prototype, 'onService').mockImplementation(() => {
+          atCall = machine.instructions();
+          throw new Error('the service broke');
+        });
+        expect(() => machine.run(), mode).toThrow('the service broke');
+        expect(atCall, mode).toBeGreaterThan(0);
+        // Nothing ran after the call: the count is still the one the service saw.
+        expect(machine.instructions(), mode).toBe(atCall);
+        vi.restoreAllMocks();
+      });
+    }
+  });
+
+  it('the JavaScript hook (no native helpers) and the native hook over the page give the same report', async () => {
+    const args = ['run', 'json-doc', '--board', 'stm32f411re', '--json'];
+    const withoutNative = await runCli(args, { env: { TLSF_SIM_NATIVE: '0' } });
+    const nativeHook = await runCli(args, { env: { TLSF_SIM_COUNTER: 'unicorn' } });
+    const { hostMs: _a, ...javascript } = JSON.parse(withoutNative.stdout) as Record<string, unknown>;
+    const { hostMs: _b, ...native } = JSON.parse(nativeHook.stdout) as Record<string, unknown>;
+    expect(javascript.counting).toBe('unicorn-count');
+    expect(native).toEqual(javascript);
   });
 });

@@ -3,6 +3,7 @@
 // hooks. The views into Unicorn's internal state (exact instruction counter, register file) are located by
 // engine-probes.ts.
 import koffi from 'koffi';
+import type * as KoffiTypes from 'koffi';
 import { hex } from '../allocator/index.js';
 import {
   check,
@@ -186,6 +187,28 @@ export class Engine {
     return this.addHook(UC_HOOK_BLOCK, registered, begin, end, 'adding a block hook');
   }
 
+  /**
+   * A C function pointer to `callback` (koffi.register with `proto`), for native code attached to this engine to
+   * call; it stays valid until the engine closes.
+   */
+  nativeCallback(callback: (...args: never[]) => unknown, proto: KoffiTypes.TypeObject): Pointer {
+    const registered = koffi.register(callback, koffi.pointer(proto));
+    this.callbacks.push(registered);
+    return registered;
+  }
+
+  /**
+   * For a JavaScript callback that native code calls: koffi cannot carry an exception through C, and the run would
+   * go on until start() returns. The callback catches, hands the error here and tells C the run stopped; start()
+   * throws it once Unicorn returns.
+   */
+  failFromCallback(error: unknown): void {
+    this.callbackError ??= { error };
+    this.stop();
+  }
+
+  private callbackError: { error: unknown } | undefined;
+
   addMemHook(type: number, callback: MemHook, begin: number, end: number): number {
     const validAccesses = (type & (UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE)) !== 0;
     const plain = (_uc: number, accessType: number, address: number, size: number) =>
@@ -248,9 +271,18 @@ export class Engine {
     return out[0]!;
   }
 
-  /** Runs from `begin` (Thumb bit added) until `until`, a stop, an error, or `count` instructions (0 = no limit). Returns the uc_err. */
+  /**
+   * Runs from `begin` (Thumb bit added) until `until`, a stop, an error, or `count` instructions (0 = no limit).
+   * Returns the uc_err; throws what a native-called callback handed to failFromCallback().
+   */
   start(begin: number, until: number, count: number): number {
-    return this.lib.uc_emu_start(this.handle, (begin | 1) >>> 0, until, 0, count);
+    const error = this.lib.uc_emu_start(this.handle, (begin | 1) >>> 0, until, 0, count);
+    const failed = this.callbackError;
+    if (failed) {
+      this.callbackError = undefined;
+      throw failed.error;
+    }
+    return error;
   }
 
   /**
@@ -262,8 +294,12 @@ export class Engine {
   }
 
   stop(): void {
+    this.stopRequests++;
     this.lib.uc_emu_stop(this.handle);
   }
+
+  /** How many times stop() was called: a hook compares it before and after a callback to tell that it stopped. */
+  stopRequests = 0;
 
   errorText(code: number): string {
     return `${ucErrorName(code)} (${this.lib.uc_strerror(code)})`;

@@ -1,4 +1,5 @@
-// The JavaScript side of the native free hook (native/heap-free-queue.c; docs/board.md, "The heap call's cost"):
+// The JavaScript side of the native free (native/heap-free-queue.c, called by the board's native block hook on the
+// free slot; docs/board.md, "The heap call's cost"):
 // the firmware's free() calls that C checked and queued, which the heap service applies in order before its next
 // call (HeapService.drainFrees), and the flag C raises when it left a free to the JavaScript path.
 //
@@ -32,7 +33,6 @@ interface QueueFunctions {
   stateSize: NativeFunction;
   init: NativeFunction;
   addRegion: NativeFunction;
-  hook: NativeFunction;
 }
 
 let functions: QueueFunctions | null | undefined;
@@ -53,7 +53,6 @@ function queueFunctions(): QueueFunctions | null {
       addRegion: lib.func(
         'int tlsf_sim_free_queue_add_region(void *state, uint32_t base, uint32_t size, void *records)',
       ),
-      hook: lib.func('int tlsf_sim_free_queue_hook(void *uc, void *state, uint32_t slotAddress)'),
     };
   } catch {
     functions = null; // a library built before the free queue existed: npm run setup rebuilds it
@@ -61,7 +60,7 @@ function queueFunctions(): QueueFunctions | null {
   return functions;
 }
 
-/** Whether the native library has the free hook (a Machine still needs the register file to use it). */
+/** Whether the native library has the native free (a Machine still needs the register file to use it). */
 export function nativeFreeAvailable(): boolean {
   return queueFunctions() !== null;
 }
@@ -81,8 +80,8 @@ export class FreeQueue {
   private readonly entries: Uint32Array;
 
   private constructor(
-    /** Referenced here so that it lives as long as the hook that points into it. */
-    private readonly state: Uint8Array,
+    /** The C state the board's native block hook is given; referenced here so that it lives as long as the hook. */
+    readonly state: Uint8Array,
     readonly slotAddress: number,
     capacity: number,
   ) {
@@ -91,11 +90,11 @@ export class FreeQueue {
   }
 
   /**
-   * Hooks the free slot natively; null (the JavaScript path serves every free) when the options need every free
-   * in JavaScript (nativeFreeOffReason), without the native library or the register file, or when C refuses.
-   * Call it before any other block hook covers the free slot.
+   * The queue for the free slot, which the board's native block hook then serves (native-block-hook.ts); null (the
+   * JavaScript path serves every free) when the options need every free in JavaScript (nativeFreeOffReason),
+   * without the native library or the register file, or when C refuses.
    */
-  static install(engine: Engine, blocks: BlockTable, stackLimit: number, options: RunOptions): FreeQueue | null {
+  static create(engine: Engine, blocks: BlockTable, stackLimit: number, options: RunOptions): FreeQueue | null {
     const native = queueFunctions();
     if (!native || nativeFreeOffReason(options) !== null) return null;
     const registers = engine.registerFile();
@@ -118,7 +117,6 @@ export class FreeQueue {
     for (const region of blocks.recordArrays()) {
       if (native.addRegion(state, region.base, region.end - region.base, region.records) !== 0) return null;
     }
-    if (native.hook(engine.handle, state, queue.slotAddress) !== 0) return null;
     return queue;
   }
 

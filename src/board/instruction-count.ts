@@ -4,7 +4,6 @@
 // located it (docs/board.md, Counting instructions).
 import type { Engine } from './engine.js';
 import type { BoardMemory } from './memory-map.js';
-import { SERVICE_PAGE, SERVICE_PAGE_SIZE } from './reserved-regions.js';
 import { COUNTER_FLAG, COUNTER_WORD, NativeBlockCounter } from './native-block-counter.js';
 
 /** How a run's instructions were counted (RunReport.counting). */
@@ -41,20 +40,18 @@ export class InstructionCount {
   }
 
   /**
-   * Counts slices with the native counter from now on, when the native helpers are available. Must be called after
-   * the service page's block hook was added (see native/block-counter.c). `readPc` gives the guest PC inside hooks
-   * and after a stop.
+   * Counts slices with the native counter from now on: returns its state, which the board's native block hook
+   * (native-block-hook.ts) must then be given, or null when the native helpers are not available. `readPc` gives
+   * the guest PC inside hooks and after a stop.
    */
-  attachNative(memory: BoardMemory, readPc: () => number): void {
-    const native = NativeBlockCounter.attach(this.engine, memory.codeRegions(), {
-      base: SERVICE_PAGE,
-      size: SERVICE_PAGE_SIZE,
-    });
-    if (!native) return;
+  attachNative(memory: BoardMemory, readPc: () => number): NativeBlockCounter | null {
+    const native = NativeBlockCounter.create(this.engine, memory.codeRegions());
+    if (!native) return null;
     this.native = native;
     this.nativeWords = native.words;
     this.readPc = readPc;
     this.codeHalfword = (address) => memory.codeHalfword(address);
+    return native;
   }
 
   /**

@@ -2,17 +2,7 @@
 // the board (memory map, image loader, heap service, peaks, semihosting, fault diagnosis). See docs/board.md.
 import { hex, TLSF_DEFAULTS } from '../allocator/index.js';
 import { cpuModel, Engine } from './engine.js';
-import {
-  engineInfo,
-  REG_LR,
-  REG_PC,
-  REG_R0,
-  REG_SP,
-  UC_ERR_OK,
-  UC_HOOK_MEM_INVALID,
-  UC_HOOK_MEM_READ,
-  UC_HOOK_MEM_WRITE,
-} from './unicorn.js';
+import { engineInfo, REG_LR, REG_PC, REG_SP, UC_ERR_OK } from './unicorn.js';
 import { parseElf, type ElfImage } from './elf.js';
 import { CPI, isArmv6m, type BoardProfile } from './profiles.js';
 import { statsOrNull, type HeapAllocator, type HeapFactory } from './heap-types.js';
@@ -35,6 +25,7 @@ import { FaultDiagnosis } from './fault-diagnosis.js';
 import { AccessChecks } from './access-checks.js';
 import { HeapService } from './heap-service.js';
 import { FreeQueue } from './free-queue.js';
+import { installBoardHooks } from './board-hooks.js';
 import { Semihosting } from './semihosting.js';
 import { namePeakSites, symbolFor, where } from './code-locations.js';
 import { branchesToSelf, hintBefore, SliceTrail } from './hang-detection.js';
@@ -57,9 +48,6 @@ const INTNO_BKPT = 7;
 const UC_ERR_INSN_INVALID = 10;
 const BKPT_SEMIHOSTING = 0xbeab;
 const SHF_ALLOC = 0x2;
-/** SP (r13) and PC (r15) in the register file view of r0-r15. */
-const SP_INDEX = 13;
-const PC_INDEX = 15;
 
 /** An emulated board with a firmware image loaded, ready to run once. */
 export class Machine {
@@ -89,11 +77,13 @@ export class Machine {
   private readonly faults: FaultDiagnosis;
   private readonly accessChecks: AccessChecks;
   private readonly service: HeapService;
-  /** The native free hook's queue (free-queue.ts); null when every free goes through the JavaScript hook. */
+  /** The native free's queue (free-queue.ts); null when every free goes through the JavaScript service. */
   private readonly freeQueue: FreeQueue | null;
   private readonly semihosting: Semihosting;
   private readonly stack: StackMonitor;
   private readonly createHeap: HeapFactory;
+  /** The heap call's JavaScript path (board-hooks.ts), for a free the native free leaves to it. */
+  private readonly serveHeapCall: (address: number) => void;
   private ran = false;
 
   /**
@@ -165,8 +155,7 @@ export class Machine {
         this.faults.onFetchFromData(page),
       );
 
-      // The native free hook first: a stop in it must come before any other block hook on the free slot.
-      this.freeQueue = FreeQueue.install(this.engine, this.blocks, this.stackBounds.limit, options);
+      this.freeQueue = FreeQueue.create(this.engine, this.blocks, this.stackBounds.limit, options);
       this.count = new InstructionCount(this.engine);
       const registerFile = this.engine.registerFile();
       this.outcome = new RunOutcome(this.engine);
@@ -205,7 +194,22 @@ export class Machine {
         heapEnd: bounds.start + bounds.length,
         initialSp: this.initialSp,
       });
-      this.installHooks(invalidHookRanges);
+      this.serveHeapCall = installBoardHooks({
+        engine: this.engine,
+        memory: this.memory,
+        count: this.count,
+        service: this.service,
+        freeQueue: this.freeQueue,
+        stack: this.stack,
+        outcome: this.outcome,
+        faults: this.faults,
+        accessChecks: this.accessChecks,
+        regions: this.regions,
+        options,
+        watchStack: this.watchStack,
+        invalidHookRanges,
+        onInterrupt: (intno) => this.onInterrupt(intno),
+      });
     } catch (error) {
       this.engine.close();
       throw error;
@@ -215,85 +219,6 @@ export class Machine {
   /** Instructions executed so far (exact when the counter was located). */
   instructions(): number {
     return this.count.now();
-  }
-
-  private installHooks(invalidHookRanges: ReadonlyArray<[number, number]>): void {
-    const engine = this.engine;
-    // What the service hook can need (arguments, caller argument, lr) in one FFI call when there is no register
-    // file; semihosting uses the first two. Order matters: see HeapService.hookRegister().
-    engine.setBatch([REG_R0, REG_R0 + 1, REG_R0 + 2, REG_LR]);
-    // A block hook, not a code hook: a call through a slot always starts a translation block at the slot, and
-    // a ranged block hook costs nothing elsewhere, while a second code hook next to Unicorn's counting hook
-    // halves the speed of all code (measured: 277 vs 136 MIPS; docs/board.md).
-    const service = this.service;
-    // SP is checked before each heap call is served: a stack already below its limit may have overwritten the
-    // top of the heap, which the call would then report as heap damage. A typed-array read per call.
-    const stack = this.stack;
-    const stackLimit = stack.limit;
-    const registers = engine.registerFile();
-    const stackPointer = registers ? () => registers[SP_INDEX]! : () => engine.readReg(REG_SP);
-    const serve = (address: number) => {
-      const sp = stackPointer();
-      if (sp >= stackLimit || !stack.spBelowLimit(sp, engine.readReg(REG_LR), 'at a heap call returning to')) {
-        service.onService(address);
-      }
-    };
-    this.serveHeapCall = serve;
-    // With the native free hook, the JavaScript hook leaves out the free slot (two ranges around it).
-    const freeSlot = this.freeQueue?.slotAddress;
-    if (freeSlot === undefined) engine.addBlockHook(serve, SERVICE_PAGE, SERVICE_PAGE + SERVICE_PAGE_SIZE - 1);
-    else {
-      engine.addBlockHook(serve, SERVICE_PAGE, freeSlot - 1);
-      engine.addBlockHook(serve, freeSlot + 4, SERVICE_PAGE + SERVICE_PAGE_SIZE - 1);
-    }
-    this.attachNativeCounter(registers);
-    engine.addIntrHook((intno) => this.onInterrupt(intno));
-    const faults = this.faults;
-    for (const [begin, end] of invalidHookRanges) {
-      engine.addMemHook(
-        UC_HOOK_MEM_INVALID,
-        (type, address, size) => faults.onBadAccess(type, address, size),
-        begin,
-        end,
-      );
-    }
-    const checkAlignment = this.options.alignmentCheck ?? false;
-    const guard = this.options.guard ?? false;
-    if (checkAlignment || guard) {
-      const checks = this.accessChecks;
-      for (const region of this.regions) {
-        const type = (guard ? UC_HOOK_MEM_WRITE : 0) | (checkAlignment ? UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE : 0);
-        const hook = (accessType: number, address: number, size: number) =>
-          checks.onHeapAccess(region, accessType, address, size, checkAlignment, guard);
-        engine.addMemHook(type, hook, region.base, region.base + region.size - 1);
-      }
-    }
-    const watched = this.watchStack ? stack.watchRange() : null;
-    if (watched) {
-      engine.addMemHook(
-        UC_HOOK_MEM_WRITE,
-        (_type, address, size) => {
-          stack.onWatchedWrite(address, size, stackPointer(), engine.readReg(REG_PC));
-          return true;
-        },
-        watched.begin,
-        watched.end,
-      );
-    }
-  }
-
-  /** The service page's JavaScript block hook (the stack check, then HeapService.onService). */
-  private serveHeapCall: (address: number) => void = () => {};
-
-  /**
-   * Counts instructions per translated block in C when the native helpers are there (and TLSF_SIM_COUNTER is not
-   * `unicorn`). Added after the service page's block hook: see native/block-counter.c.
-   */
-  private attachNativeCounter(registers: Uint32Array | null): void {
-    if (process.env.TLSF_SIM_COUNTER === 'unicorn') return;
-    const engine = this.engine;
-    const readPc = registers ? () => registers[PC_INDEX]! : () => engine.readReg(REG_PC);
-    this.count.attachNative(this.memory, readPc);
   }
 
   /** Unicorn hands every CPU exception to this hook instead of the vector table. */

@@ -1,5 +1,5 @@
 // The board's side of native/block-counter.c: the shared state (a buffer JavaScript reads with typed-array
-// loads), the code regions the C hook decodes blocks from, and attaching the hook to an engine. Used by
+// loads) and the code regions the board's native block hook (native-block-hook.ts) decodes blocks from. Used by
 // InstructionCount; null when the native helpers are not available (native-library.ts says why).
 import type { Engine } from './engine.js';
 import { nativeLibrary } from './native-library.js';
@@ -14,8 +14,6 @@ export const COUNTER_WORD = {
   flags: 5,
   unknownBlocks: 6,
   regionCount: 7,
-  serviceBase: 8,
-  serviceSize: 9,
 } as const;
 
 export const COUNTER_FLAG = { stoppedByLimit: 1, paused: 2 } as const;
@@ -32,7 +30,6 @@ export interface CodeRegion {
 interface CounterFunctions {
   size: () => number;
   addRegion: (counter: ArrayBuffer, base: number, size: number, host: ArrayBuffer, immutable: number) => number;
-  attach: (uc: unknown, counter: ArrayBuffer) => number;
 }
 
 let functions: CounterFunctions | null | undefined;
@@ -48,9 +45,6 @@ function bind(): CounterFunctions | null {
       addRegion: native.lib.func(
         'int tlsf_sim_block_counter_add_region(void *counter, uint32_t base, uint32_t size, void *host, int immutable)',
       ) as CounterFunctions['addRegion'],
-      attach: native.lib.func(
-        'int tlsf_sim_block_counter_attach(void *uc, void *counter)',
-      ) as CounterFunctions['attach'],
     };
   } catch {
     // A library built before the counter existed: the board counts with Unicorn instead.
@@ -64,7 +58,7 @@ export function nativeCountingAvailable(): boolean {
   return bind() !== null;
 }
 
-/** The C counting hook attached to one engine, and the words it shares with JavaScript. */
+/** The native count of one engine: the words the C hook updates and JavaScript reads. */
 export class NativeBlockCounter {
   readonly words: Uint32Array;
   private readonly state: ArrayBuffer;
@@ -75,28 +69,19 @@ export class NativeBlockCounter {
   }
 
   /**
-   * Attaches the hook to `engine` over `regions` (every range code can run from; blocks elsewhere are counted as
-   * unknown). Call after the service page's block hook was added (see block-counter.c). null when unavailable.
+   * The counter's state over `regions` (every range code can run from; blocks elsewhere are counted as unknown),
+   * kept alive as long as `engine`; the board's native block hook does the counting. null when unavailable.
    */
-  static attach(
-    engine: Engine,
-    regions: readonly CodeRegion[],
-    servicePage: { base: number; size: number },
-  ): NativeBlockCounter | null {
+  static create(engine: Engine, regions: readonly CodeRegion[]): NativeBlockCounter | null {
     const bound = bind();
     if (!bound) return null;
     const state = new ArrayBuffer(bound.size());
     const counter = new NativeBlockCounter(state);
-    counter.words[COUNTER_WORD.serviceBase] = servicePage.base;
-    counter.words[COUNTER_WORD.serviceSize] = servicePage.size;
     for (const region of regions) {
       if (bound.addRegion(state, region.base, region.size, region.memory, region.immutable ? 1 : 0) !== 0) {
         throw new Error(`native instruction counter: more code regions than it holds (${regions.length})`);
       }
     }
-    const error = bound.attach(engine.handle, state);
-    if (error !== 0)
-      throw new Error(`native instruction counter: adding its block hook failed (${engine.errorText(error)})`);
     // The hook holds a pointer into these buffers for the engine's lifetime.
     engine.keepAlive(state, ...regions.map((region) => region.memory));
     return counter;

@@ -1,14 +1,15 @@
 /*
- * Exact instruction counting by translated block (docs/board.md, "Counting instructions"): a C block hook adds
- * each block's instruction count as the block starts, so counting costs one C call per block instead of
- * Unicorn's per-instruction count hook and exit check. The count of a block is read from the guest's code in host
- * memory (Thumb: a halfword starts a 32-bit instruction iff its top five bits are 0b11101, 0b11110 or 0b11111).
+ * Exact instruction counting by translated block (docs/board.md, "Counting instructions"): the board's block
+ * hook (block-hook.c) adds each block's instruction count as the block starts, so counting costs one C call per
+ * block instead of Unicorn's per-instruction count hook and exit check. The count of a block is read from the
+ * guest's code in host memory (Thumb: a halfword starts a 32-bit instruction iff its top five bits are 0b11101,
+ * 0b11110 or 0b11111).
  *
  * All state lives in a buffer the board allocates (a JavaScript ArrayBuffer) so that JavaScript reads the count
  * with typed-array loads; the layout below is mirrored by native-block-counter.ts and guarded by
  * TLSF_SIM_NATIVE_VERSION.
  */
-#include "unicorn-api.h"
+#include "native-hooks.h"
 
 enum {
   COUNTER_MAX_REGIONS = 16,
@@ -54,9 +55,6 @@ struct block_counter {
   /* Blocks that ran outside every known code region: their instructions are not counted (the board fails). */
   uint32_t unknown_blocks;
   uint32_t region_count;
-  /* A block on this page is never stopped at (see tlsf_sim_block_counter_hook). */
-  uint32_t service_base;
-  uint32_t service_size;
   struct code_region regions[COUNTER_MAX_REGIONS];
   struct cached_block cache[COUNTER_CACHE_SIZE];
 };
@@ -109,20 +107,17 @@ static uint32_t block_instructions(struct block_counter *counter, uint64_t addre
   return 0;
 }
 
-static void count_block(uc_engine *uc, uint64_t address, uint32_t size, void *user_data) {
-  struct block_counter *counter = user_data;
+void tlsf_sim_count_block(uc_engine *uc, struct block_counter *counter, uint64_t address, uint32_t size,
+                          int may_stop) {
   if (counter->flags & FLAG_PAUSED) return;
   uint32_t instructions = block_instructions(counter, address, size);
   if (instructions == 0) return;
-  int on_service_page =
-      address >= counter->service_base && address - counter->service_base < counter->service_size;
   /*
    * Stopping here ends the run before the block's first instruction (the exit check at a block's start runs after
    * its block hooks), with the PC on the block, so the block is counted when the next slice runs it. The first
-   * block of a slice always runs (progress even when one block is larger than the slice), and a block on the
-   * service page always runs: its service hook, which runs before this one, has already served the heap call.
+   * block of a slice always runs (progress even when one block is larger than the slice).
    */
-  if (counter->total != 0 && !on_service_page &&
+  if (may_stop && counter->total != 0 &&
       (counter->total > counter->limit || instructions > counter->limit - counter->total)) {
     counter->flags |= FLAG_STOPPED_BY_LIMIT;
     unicorn.emu_stop(uc);
@@ -132,14 +127,4 @@ static void count_block(uc_engine *uc, uint64_t address, uint32_t size, void *us
   counter->block_start = (uint32_t)address;
   counter->block_size = size;
   counter->total += instructions;
-}
-
-/*
- * Adds the counting hook to `uc` over all addresses. It must be added after the service page's block hook:
- * Unicorn calls block hooks in the order they were added, and the service hook reads the count before the slot's
- * block is counted, as Unicorn's own count does. 0 on success, else the uc_err.
- */
-TLSF_SIM_EXPORT int tlsf_sim_block_counter_attach(uc_engine *uc, struct block_counter *counter) {
-  uc_hook hook;
-  return unicorn.hook_add(uc, &hook, UC_HOOK_BLOCK, (void *)count_block, counter, 1, 0);
 }

@@ -1,12 +1,12 @@
 /*
- * The firmware's free() without a JavaScript call (docs/board.md, "The heap call's cost"): a block hook on the
- * service page's free slot that checks the pointer against the board's block table and appends it to a queue
- * the heap service applies, in order, before its next call (free-queue.ts is the JavaScript side). Whatever it
- * cannot decide alone (a pointer that is not a live block, a full queue, SP below the stack's limit) it leaves to
- * the JavaScript path: it stops the emulator before the slot's first instruction and raises a flag the run loop
- * reads, so faults keep the words and the place they have without it.
+ * The firmware's free() without a JavaScript call (docs/board.md, "The heap call's cost"): called by the board's
+ * block hook (block-hook.c) on the service page's free slot, it checks the pointer against the board's block
+ * table and appends it to a queue the heap service applies, in order, before its next call (free-queue.ts is the
+ * JavaScript side). Whatever it cannot decide alone (a pointer that is not a live block, a full queue, SP below
+ * the stack's limit) it leaves to the JavaScript path: it stops the emulator before the slot's first instruction
+ * and raises a flag the run loop reads, so faults keep the words and the place they have without it.
  */
-#include "unicorn-api.h"
+#include "native-hooks.h"
 
 /* The block table's record layout (block-table.ts): FIELDS words per 4-byte granule, ALLOCATED_BY at +2. */
 enum { RECORD_WORDS = 7, RECORD_ALLOCATED_BY = 2, GRANULE_SHIFT = 2 };
@@ -79,10 +79,7 @@ static uint32_t *live_record(const struct free_queue *queue, uint32_t pointer) {
   return NULL;
 }
 
-static void serve_free(uc_engine *uc, uint64_t address, uint32_t size, void *user_data) {
-  (void)address;
-  (void)size;
-  struct free_queue *queue = user_data;
+int tlsf_sim_serve_free(uc_engine *uc, struct free_queue *queue) {
   const uint32_t *registers = queue->registers;
   uint32_t *control = queue->control;
   uint32_t length = control[CONTROL_LENGTH];
@@ -101,20 +98,11 @@ static void serve_free(uc_engine *uc, uint64_t address, uint32_t size, void *use
         record[RECORD_ALLOCATED_BY] = 0;
       }
       control[CONTROL_LENGTH] = length + 1;
-      return;
+      return 0;
     }
   }
   /* Stopping inside a block hook ends the run before the block's first instruction, with the PC on the slot. */
   control[CONTROL_STOPPED] = 1;
   unicorn.emu_stop(uc);
-}
-
-/*
- * Hooks the free slot at `slot_address`; 0 on success, else Unicorn's error. The hook goes away with the engine
- * (uc_close). Register it before any other block hook on the slot: a stop here skips the ones after it.
- */
-TLSF_SIM_EXPORT int tlsf_sim_free_queue_hook(uc_engine *uc, void *state, uint32_t slot_address) {
-  uc_hook handle;
-  return unicorn.hook_add(uc, &handle, UC_HOOK_BLOCK, (void *)serve_free, state, (uint64_t)slot_address,
-                          (uint64_t)slot_address);
+  return 1;
 }
