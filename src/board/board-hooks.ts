@@ -98,7 +98,7 @@ export function installBoardHooks(parts: HookedParts): (address: number) => void
 
 /**
  * The service page and counting. With the native helpers: one C block hook (native-block-hook.ts), over every
- * address when it counts, over the page alone with TLSF_SIM_COUNTER=unicorn. Without them: a JavaScript block
+ * address when it counts, over the page alone with TLSF_SIM_COUNTER=unicorn or on Unicorn 2.0.1. Without them: a JavaScript block
  * hook over the page, not a code hook: a call through a slot always starts a translation block at the slot, and a
  * ranged block hook costs little elsewhere, while a second code hook next to Unicorn's counting hook halves the
  * speed of all code (docs/board.md, The heap service).
@@ -112,7 +112,8 @@ function installServicePage(parts: HookedParts, serve: (address: number) => void
     return;
   }
   const readPc = registers ? () => registers[PC_INDEX]! : () => engine.readReg(REG_PC);
-  const counter = process.env.TLSF_SIM_COUNTER === 'unicorn' ? null : parts.count.attachNative(parts.memory, readPc);
+  const countNatively = process.env.TLSF_SIM_COUNTER !== 'unicorn' && engine.hooksSeeAccessPc;
+  const counter = countNatively ? parts.count.attachNative(parts.memory, readPc) : null;
   // koffi cannot carry an exception out through C (it would stay pending while the run went on): the engine
   // stops and start() throws it.
   const serviceCall = (address: number): number => {

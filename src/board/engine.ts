@@ -73,6 +73,13 @@ export class Engine {
    * translating), so clearing them after such a callback is exact.
    */
   private readonly staleItState: boolean;
+  /**
+   * Whether a memory hook sees the PC of the instruction making the access (Unicorn 2.1+, which restores the CPU
+   * state first). Unicorn 2.0.1 leaves the PC where the last sync put it: at an instruction only while a code
+   * hook (Unicorn's own count) syncs it before every instruction, so native counting, which has none, is used
+   * on 2.1+ only (docs/board.md, Counting instructions).
+   */
+  readonly hooksSeeAccessPc: boolean;
 
   constructor(cpuModel: number, doing = 'opening the Arm Cortex-M engine') {
     this.lib = unicorn();
@@ -88,6 +95,7 @@ export class Engine {
     const minor = [0];
     this.lib.uc_version(major, minor);
     this.staleItState = major[0]! > 2 || (major[0] === 2 && minor[0]! >= 1);
+    this.hooksSeeAccessPc = this.staleItState;
     // Preallocated native buffers so that hooks read and write registers without allocating.
     this.regValue = koffi.alloc('uint64_t', 1);
     this.regValueView = new Uint32Array(koffi.view(this.regValue, 8));

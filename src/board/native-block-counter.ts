@@ -1,6 +1,7 @@
 // The board's side of native/block-counter.c: the shared state (a buffer JavaScript reads with typed-array
 // loads) and the code regions the board's native block hook (native-block-hook.ts) decodes blocks from. Used by
 // InstructionCount; null when the native helpers are not available (native-library.ts says why).
+import { selectedEngine } from './engine-locate.js';
 import type { Engine } from './engine.js';
 import { nativeLibrary } from './native-library.js';
 
@@ -55,8 +56,14 @@ function bind(): CounterFunctions | null {
 
 /** Whether this process can count natively (the helpers are built, loaded and have the counter). */
 export function nativeCountingAvailable(): boolean {
-  return bind() !== null;
+  return bind() !== null && engineCountsNatively(selectedEngine().version);
 }
+
+/** Native counting needs memory hooks to see the accessing instruction's PC: Unicorn 2.1+ (Engine.hooksSeeAccessPc). */
+export const engineCountsNatively = (version: string): boolean => {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 2 || (major === 2 && minor >= 1);
+};
 
 /** The native count of one engine: the words the C hook updates and JavaScript reads. */
 export class NativeBlockCounter {
