@@ -199,7 +199,7 @@ describe.skipIf(!haveBrowser)('the HTML report in headless Chromium', () => {
     const { page, errors, requests } = await open(file, '#call=1406');
     expect(await page.evaluate(() => window.tlsfReport!.selected())).toBe(1406);
     expect(await page.locator('.call-line').textContent()).toMatch(
-      /^#1406 malloc\(640\) from xmalloc\+0x[0-9a-f]+ → 0x[0-9a-f]{8}$/,
+      /^#1406 malloc\(640\) from task_create\+0x[0-9a-f]+ → 0x[0-9a-f]{8}$/,
     );
     const step = JSON.parse(
       (await runCli(['step', 'rtos-queues', '--from', '1406', '--count', '1', '--json'])).stdout,
