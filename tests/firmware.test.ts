@@ -2,7 +2,7 @@
 // scenarios.json, trace replay from flash, the scenarios' own data checks, the linker scripts against the
 // board profiles, and the committed ELFs against a fresh build.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -485,6 +485,26 @@ describe('build inputs', () => {
     },
     180_000,
   );
+
+  // `make -n` and `make -q` must not write: the TOOLCHAIN file's recipe once ran a recursive $(MAKE), which make
+  // runs even then, and its redirection replaced the committed file whenever an ELF was newer than it.
+  it.skipIf(!haveMake)('make -n and make -q leave the committed elf/TOOLCHAIN as it is', () => {
+    const copy = mkdtempSync(join(tmpdir(), 'tlsf-sim-make-dry-'));
+    try {
+      for (const entry of ['Makefile', 'include', 'runtime', 'scenarios', 'ld', 'tools', 'traces', 'elf']) {
+        cpSync(join(firmwareDir, entry), join(copy, entry), { recursive: true });
+      }
+      const committed = readFileSync(join(copy, 'elf/TOOLCHAIN'), 'utf8');
+      const later = new Date(Date.now() + 60_000);
+      utimesSync(join(copy, 'elf/tiny/packet-pool.elf'), later, later); // as a checkout can leave it
+      for (const flag of ['-n', '-q']) {
+        spawnSync('make', [flag, '-s', '--no-print-directory', '-C', copy], { encoding: 'utf8', timeout: 60_000 });
+        expect(readFileSync(join(copy, 'elf/TOOLCHAIN'), 'utf8'), `after make ${flag}`).toBe(committed);
+      }
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('cross toolchain detection', () => {
