@@ -38,7 +38,8 @@ static void on_block(uc_engine *uc, uint64_t address, uint32_t size, void *user_
     if (address == hook->free_slot && hook->free_queue != NULL) {
       if (tlsf_sim_serve_free(uc, hook->free_queue)) return;
     } else {
-      int stopped = hook->js_service != NULL ? tlsf_sim_js_service_call(uc, hook->js_service, (uint32_t)address) : -1;
+      int stopped = -1;
+      if (hook->js_service != NULL) stopped = tlsf_sim_js_service_call(uc, hook->js_service, (uint32_t)address);
       if (stopped < 0) stopped = hook->service_call((int32_t)address);
       if (stopped) return;
     }
@@ -51,11 +52,13 @@ static void on_block(uc_engine *uc, uint64_t address, uint32_t size, void *user_
 /*
  * Adds the hook to `uc`: over every address when `counter` is given, else over the service page alone. `state`
  * (tlsf_sim_block_hook_size() bytes), `counter`, `free_queue` and `js_service` stay owned by JavaScript and
- * must outlive the engine, as must the callback behind `service_call`. 0 on success, -1 for a bad argument, else the uc_err.
+ * must outlive the engine, as must the callback behind `service_call`. 0 on success, -1 for a bad argument, else
+ * the uc_err.
  */
 TLSF_SIM_EXPORT int tlsf_sim_block_hook_attach(uc_engine *uc, void *state, struct block_counter *counter,
                                                struct free_queue *free_queue, void *service_call,
-                                               struct js_service *js_service, uint32_t service_base, uint32_t service_size, uint32_t free_slot) {
+                                               struct js_service *js_service, uint32_t service_base,
+                                               uint32_t service_size, uint32_t free_slot) {
   if (state == NULL || service_call == NULL || service_size == 0) return -1;
   struct block_hook *hook = state;
   hook->counter = counter;

@@ -153,7 +153,9 @@ TLSF_SIM_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value expo
   export_function(env, exports, "release", release_service);
   export_function(env, exports, "start", start);
   napi_value size;
-  if (napi_create_int32(env, (int32_t)STATE_SIZE, &size) == NAPI_OK) napi_set_named_property(env, exports, "stateSize", size);
+  if (napi_create_int32(env, (int32_t)STATE_SIZE, &size) == NAPI_OK) {
+    napi_set_named_property(env, exports, "stateSize", size);
+  }
   napi_value version;
   if (napi_create_int32(env, TLSF_SIM_NATIVE_VERSION, &version) == NAPI_OK) {
     napi_set_named_property(env, exports, "version", version);
