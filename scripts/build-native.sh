@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 out_dir=.cache/native
 case "$(uname)" in
-  Darwin) library=libtlsf-sim-native.dylib; shape=(-dynamiclib); link=() ;;
+  Darwin) library=libtlsf-sim-native.dylib; shape=(-dynamiclib); link=(-undefined dynamic_lookup) ;;
   *) library=libtlsf-sim-native.so; shape=(-shared -fPIC); link=(-ldl) ;;
 esac
 target="$out_dir/$library"

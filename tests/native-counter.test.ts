@@ -20,6 +20,7 @@ import {
 } from '../src/board/index.js';
 import { HeapService } from '../src/board/heap-service.js';
 import { nativeCountingAvailable } from '../src/board/native-block-counter.js';
+import { nativeEntry } from '../src/board/native-library.js';
 import { root, runCli } from './support/cli.js';
 
 const fixtureDir = join(root, 'tests', 'fixtures', 'elf');
@@ -414,6 +415,39 @@ describe.skipIf(!nativeCountingAvailable())('one native block hook', () => {
         vi.restoreAllMocks();
       });
     }
+  });
+
+  it('enters the heap service through Node-API, and the koffi callback gives the same report', async () => {
+    expect(nativeEntry()).not.toBeNull();
+    const startThrough = vi.spyOn(Engine.prototype, 'startThrough');
+    withMachine('native', (machine) => {
+      expect(startThrough).toHaveBeenCalledTimes(1);
+      expect(machine.run().fault?.kind).toBe('double-free');
+    });
+    const args = ['run', 'json-doc', '--board', 'stm32f411re', '--json'];
+    const throughKoffi = await runCli(args, { env: { TLSF_SIM_JS_ENTRY: 'koffi' } });
+    const throughNodeApi = await runCli(args);
+    const { hostMs: _a, ...koffiReport } = JSON.parse(throughKoffi.stdout) as Record<string, unknown>;
+    const { hostMs: _b, ...nodeApiReport } = JSON.parse(throughNodeApi.stdout) as Record<string, unknown>;
+    expect(nodeApiReport.result).toBe('ok');
+    expect(nodeApiReport).toEqual(koffiReport);
+  });
+
+  it('an exception that escapes the service through Node-API stops the run at its call and is thrown', () => {
+    withMachine('native', (machine) => {
+      let atCall = -1;
+      vi.spyOn(HeapService.prototype, 'onService').mockImplementation(() => {
+        atCall = machine.instructions();
+        throw new Error('the service broke');
+      });
+      // Past the service's own catch: the exception leaves the JavaScript function the hook called.
+      vi.spyOn(Engine.prototype, 'failFromCallback').mockImplementation((error) => {
+        throw error;
+      });
+      expect(() => machine.run()).toThrow('the service broke');
+      expect(atCall).toBeGreaterThan(0);
+      expect(machine.instructions()).toBe(atCall);
+    });
   });
 
   it('the JavaScript hook (no native helpers) and the native hook over the page give the same report', async () => {

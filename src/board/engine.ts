@@ -217,6 +217,23 @@ export class Engine {
 
   private callbackError: { error: unknown } | undefined;
 
+  /**
+   * Runs the engine through `starter` (uc_emu_start with no timeout) instead of koffi's call: native code that
+   * calls into JavaScript from a hook needs the run started on Node's own stack (native-block-hook.ts).
+   */
+  startThrough(starter: (begin: number, until: number, count: number) => number): void {
+    this.starter = starter;
+  }
+
+  private starter: ((begin: number, until: number, count: number) => number) | undefined;
+
+  /** Runs `release` once the engine is closed (after uc_close: no hook runs any more). */
+  onClose(release: () => void): void {
+    this.releases.push(release);
+  }
+
+  private readonly releases: Array<() => void> = [];
+
   addMemHook(type: number, callback: MemHook, begin: number, end: number): number {
     const validAccesses = (type & (UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE)) !== 0;
     const plain = (_uc: number, accessType: number, address: number, size: number) =>
@@ -284,7 +301,9 @@ export class Engine {
    * Returns the uc_err; throws what a native-called callback handed to failFromCallback().
    */
   start(begin: number, until: number, count: number): number {
-    const error = this.lib.uc_emu_start(this.handle, (begin | 1) >>> 0, until, 0, count);
+    const error = this.starter
+      ? this.starter((begin | 1) >>> 0, until, count)
+      : this.lib.uc_emu_start(this.handle, (begin | 1) >>> 0, until, 0, count);
     const failed = this.callbackError;
     if (failed) {
       this.callbackError = undefined;
@@ -363,6 +382,9 @@ export class Engine {
     koffi.free(this.batchValues);
     koffi.free(this.batchPointers);
     this.mappedHostMemory.length = 0;
+    for (const release of this.releases) release();
+    this.releases.length = 0;
+    this.starter = undefined;
   }
 }
 

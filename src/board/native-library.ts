@@ -9,7 +9,7 @@ import type * as KoffiTypes from 'koffi';
 import { projectRoot, selectedEngine } from './engine-locate.js';
 
 /** Must equal TLSF_SIM_NATIVE_VERSION in native/unicorn-api.h. */
-const NATIVE_VERSION = 3;
+const NATIVE_VERSION = 4;
 
 export interface NativeLibrary {
   path: string;
@@ -54,4 +54,49 @@ export function nativeStatus(): NativeStatus {
 export function nativeLibrary(): NativeLibrary | null {
   const current = nativeStatus();
   return current.ok ? current.library : null;
+}
+
+/**
+ * The same library loaded by Node as an addon (native/napi-entry.c): the block hook's way into the heap service
+ * through Node-API, about half the cost of a koffi callback. Its start() must run the engine (V8 cannot run on
+ * koffi's call stack). The library file is the one koffi loaded, so both share one copy of the helpers' state.
+ */
+export interface NativeEntry {
+  /** Bytes of the state buffer bind(), start() and release() take. */
+  stateSize: number;
+  /** The function the hook calls on the service page; held until release(). */
+  bind(state: ArrayBuffer, call: () => void): void;
+  release(state: ArrayBuffer): void;
+  /** uc_emu_start with no timeout on the engine the hook was attached to; returns the uc_err. */
+  start(state: ArrayBuffer, begin: number, until: number, count: number): number;
+}
+
+let entry: NativeEntry | null | undefined;
+
+/**
+ * The addon side of the native helpers, or null: not loaded, TLSF_SIM_JS_ENTRY=koffi (A/B measurements, tests of
+ * the koffi path), or Node refused the library (the koffi callback then serves every call).
+ */
+export function nativeEntry(): NativeEntry | null {
+  if (entry !== undefined) return entry;
+  entry = null;
+  const library = nativeLibrary();
+  if (!library || process.env.TLSF_SIM_JS_ENTRY === 'koffi') return null;
+  const module = { exports: {} as Partial<NativeEntry> & { version?: number } };
+  try {
+    process.dlopen(module, library.path);
+  } catch {
+    return null;
+  }
+  const loaded = module.exports;
+  if (
+    loaded.version === NATIVE_VERSION &&
+    typeof loaded.stateSize === 'number' &&
+    typeof loaded.bind === 'function' &&
+    typeof loaded.release === 'function' &&
+    typeof loaded.start === 'function'
+  ) {
+    entry = loaded as NativeEntry;
+  }
+  return entry;
 }

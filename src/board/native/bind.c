@@ -17,10 +17,12 @@ TLSF_SIM_EXPORT int tlsf_sim_native_bind(const char *library_path) {
   unicorn.hook_add = (uc_err(*)(uc_engine *, uc_hook *, int, void *, void *, uint64_t, uint64_t, ...))dlsym(
       library, "uc_hook_add");
   unicorn.hook_del = (uc_err(*)(uc_engine *, uc_hook))dlsym(library, "uc_hook_del");
+  unicorn.emu_start =
+      (uc_err(*)(uc_engine *, uint64_t, uint64_t, uint64_t, size_t))dlsym(library, "uc_emu_start");
   unicorn.emu_stop = (uc_err(*)(uc_engine *))dlsym(library, "uc_emu_stop");
   unicorn.reg_write = (uc_err(*)(uc_engine *, int, const void *))dlsym(library, "uc_reg_write");
   unicorn.reg_read = (uc_err(*)(uc_engine *, int, void *))dlsym(library, "uc_reg_read");
-  if (!unicorn.hook_add || !unicorn.hook_del || !unicorn.emu_stop || !unicorn.reg_write || !unicorn.reg_read) {
+  if (!unicorn.hook_add || !unicorn.hook_del || !unicorn.emu_start || !unicorn.emu_stop || !unicorn.reg_write || !unicorn.reg_read) {
     return -2;
   }
   return 0;

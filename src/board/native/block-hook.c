@@ -2,7 +2,8 @@
  * The board's one native block hook (docs/board.md, "One block hook"). Unicorn walks its whole list of block hooks
  * on every translated block, bound-checking each, so every hook in the list costs every block; this one hook does
  * the three jobs that were separate hooks: the free slot (heap-free-queue.c), the rest of the service page (the
- * JavaScript heap service, called through a function pointer), and counting (block-counter.c).
+ * JavaScript heap service, through Node-API (napi-entry.c) or a koffi function pointer), and counting
+ * (block-counter.c).
  */
 #include "native-hooks.h"
 
@@ -18,6 +19,8 @@ struct block_hook {
   /* Null when every free goes to the JavaScript service. */
   struct free_queue *free_queue;
   service_call_t service_call;
+  /* Null when Node did not load the library as an addon: every call goes through `service_call`. */
+  struct js_service *js_service;
   uint32_t service_base;
   uint32_t service_size;
   uint32_t free_slot;
@@ -34,8 +37,11 @@ static void on_block(uc_engine *uc, uint64_t address, uint32_t size, void *user_
      */
     if (address == hook->free_slot && hook->free_queue != NULL) {
       if (tlsf_sim_serve_free(uc, hook->free_queue)) return;
-    } else if (hook->service_call((int32_t)address)) {
-      return;
+    } else {
+      int stopped = -1;
+      if (hook->js_service != NULL) stopped = tlsf_sim_js_service_call(uc, hook->js_service, (uint32_t)address);
+      if (stopped < 0) stopped = hook->service_call((int32_t)address);
+      if (stopped) return;
     }
     if (hook->counter != NULL) tlsf_sim_count_block(uc, hook->counter, address, size, NEVER_STOP);
     return;
@@ -45,17 +51,21 @@ static void on_block(uc_engine *uc, uint64_t address, uint32_t size, void *user_
 
 /*
  * Adds the hook to `uc`: over every address when `counter` is given, else over the service page alone. `state`
- * (tlsf_sim_block_hook_size() bytes), `counter` and `free_queue` stay owned by JavaScript and must outlive the
- * engine, as must the callback behind `service_call`. 0 on success, -1 for a bad argument, else the uc_err.
+ * (tlsf_sim_block_hook_size() bytes), `counter`, `free_queue` and `js_service` stay owned by JavaScript and
+ * must outlive the engine, as must the callback behind `service_call`. 0 on success, -1 for a bad argument, else
+ * the uc_err.
  */
 TLSF_SIM_EXPORT int tlsf_sim_block_hook_attach(uc_engine *uc, void *state, struct block_counter *counter,
                                                struct free_queue *free_queue, void *service_call,
-                                               uint32_t service_base, uint32_t service_size, uint32_t free_slot) {
+                                               struct js_service *js_service, uint32_t service_base,
+                                               uint32_t service_size, uint32_t free_slot) {
   if (state == NULL || service_call == NULL || service_size == 0) return -1;
   struct block_hook *hook = state;
   hook->counter = counter;
   hook->free_queue = free_queue;
   hook->service_call = (service_call_t)service_call;
+  hook->js_service = js_service;
+  if (js_service != NULL) tlsf_sim_js_service_attach(js_service, uc);
   hook->service_base = service_base;
   hook->service_size = service_size;
   hook->free_slot = free_slot;

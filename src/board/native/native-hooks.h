@@ -9,6 +9,7 @@
 
 struct block_counter;
 struct free_queue;
+struct js_service;
 
 /*
  * Counts the block at `address` (block-counter.c). With `may_stop`, a block that would take the slice past its
@@ -19,5 +20,14 @@ void tlsf_sim_count_block(uc_engine *uc, struct block_counter *counter, uint64_t
 
 /* Serves a call on the free slot (heap-free-queue.c); non-zero when it stopped the run for the JavaScript path. */
 int tlsf_sim_serve_free(uc_engine *uc, struct free_queue *queue);
+
+/* Gives the JavaScript entry (napi-entry.c) the engine its start() runs. */
+void tlsf_sim_js_service_attach(struct js_service *service, uc_engine *uc);
+
+/*
+ * Calls the JavaScript heap service for the slot at `address` through Node-API (napi-entry.c): non-zero when it
+ * stopped the run, -1 when the engine was not started through the entry (the caller then uses its other way in).
+ */
+int tlsf_sim_js_service_call(uc_engine *uc, struct js_service *service, uint32_t address);
 
 #endif

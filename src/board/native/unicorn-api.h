@@ -14,7 +14,7 @@
 #define TLSF_SIM_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever an exported function or a shared-state layout changes; native-library.ts checks it. */
-#define TLSF_SIM_NATIVE_VERSION 3
+#define TLSF_SIM_NATIVE_VERSION 4
 
 typedef struct uc_struct uc_engine;
 typedef size_t uc_hook;
@@ -31,6 +31,7 @@ struct unicorn_api {
   uc_err (*hook_add)(uc_engine *uc, uc_hook *hh, int type, void *callback, void *user_data, uint64_t begin,
                      uint64_t end, ...);
   uc_err (*hook_del)(uc_engine *uc, uc_hook hh);
+  uc_err (*emu_start)(uc_engine *uc, uint64_t begin, uint64_t until, uint64_t timeout, size_t count);
   uc_err (*emu_stop)(uc_engine *uc);
   uc_err (*reg_write)(uc_engine *uc, int regid, const void *value);
   uc_err (*reg_read)(uc_engine *uc, int regid, void *value);
