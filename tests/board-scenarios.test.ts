@@ -169,4 +169,15 @@ describe.skipIf(scenarios.length === 0)('firmware-sim scenarios on every board',
       }
     }
   });
+  it('an out-of-memory stop names the scenario function that needed the memory, not the xmalloc wrapper', () => {
+    const scenario = scenarios.find((entry) => entry.name === 'rtos-queues')!;
+    const report = runFirmware({
+      elf: readFileSync(elfPath(scenario, 'stm32f411re')),
+      board: loadBoard('stm32f411re'),
+      heapSize: 12_240,
+    });
+    expect(report.result).toBe('out-of-memory');
+    expect(report.message).toMatch(/called from 0x[0-9a-f]+ \(task_create\+0x[0-9a-f]+\)/);
+    expect(report.message).not.toMatch(/xmalloc|xcalloc|xrealloc/);
+  });
 });

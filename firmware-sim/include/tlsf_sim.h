@@ -97,7 +97,17 @@ static inline TLSF_SIM_NORETURN void tlsf_sim_assert_fail(const char *file, int 
 
 /* The workload cannot continue without `size` more bytes: stops with result `out-of-memory`. */
 static inline TLSF_SIM_NORETURN void tlsf_sim_out_of_memory(size_t size) {
-  ((void (*)(size_t))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_OUT_OF_MEMORY))(size);
+  ((void (*)(size_t, const void *))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_OUT_OF_MEMORY))(size, 0);
+  for (;;) {
+  }
+}
+
+/*
+ * The same stop, reported as called from `caller`: an allocation wrapper (xmalloc) passes its own return address
+ * (TLSF_SIM_CALLER()) so that the report names the code that needed the memory, not the wrapper.
+ */
+static inline TLSF_SIM_NORETURN void tlsf_sim_out_of_memory_from(size_t size, const void *caller) {
+  ((void (*)(size_t, const void *))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_OUT_OF_MEMORY))(size, caller);
   for (;;) {
   }
 }

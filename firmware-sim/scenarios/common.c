@@ -74,37 +74,39 @@ void pattern_verify_at(const void *block, size_t from, size_t to, uint32_t tag, 
 /*
  * The wrappers call the heap service themselves, handing it their own return address as the caller
  * (tlsf_sim.h, "The caller argument"): through malloc() the host would charge every block to the wrapper,
- * while this way peak holders, the event log and heap fault reports name the scenario function that called
- * xmalloc. The native build (TLSF_SIM_HOST) has no service page and no sites, so it uses the C library.
+ * while this way peak holders, the event log, heap fault reports and the out-of-memory stop name the scenario
+ * function that called xmalloc. The native build (TLSF_SIM_HOST) has no service page and no sites, so it uses the C library.
  */
 #ifdef TLSF_SIM_HOST
 #define WRAPPER_CALLER() NULL
 #define MALLOC_FROM(size, caller) ((void)(caller), malloc(size))
 #define REALLOC_FROM(ptr, size, caller) ((void)(caller), realloc((ptr), (size)))
 #define CALLOC_FROM(count, size, caller) ((void)(caller), calloc((count), (size)))
+#define OUT_OF_MEMORY_FROM(size, caller) ((void)(caller), tlsf_sim_out_of_memory(size))
 #else
 #define WRAPPER_CALLER() TLSF_SIM_CALLER()
 #define MALLOC_FROM tlsf_sim_malloc_from
 #define REALLOC_FROM tlsf_sim_realloc_from
 #define CALLOC_FROM tlsf_sim_calloc_from
+#define OUT_OF_MEMORY_FROM tlsf_sim_out_of_memory_from
 #endif
 
 void *xmalloc(size_t size) {
   void *block = MALLOC_FROM(size, WRAPPER_CALLER());
-  if (!block) tlsf_sim_out_of_memory(size);
+  if (!block) OUT_OF_MEMORY_FROM(size, WRAPPER_CALLER());
   return block;
 }
 
 void *xrealloc(void *ptr, size_t size) {
   void *block = REALLOC_FROM(ptr, size, WRAPPER_CALLER());
-  if (!block && size != 0) tlsf_sim_out_of_memory(size);
+  if (!block && size != 0) OUT_OF_MEMORY_FROM(size, WRAPPER_CALLER());
   return block;
 }
 
 void *xcalloc(size_t count, size_t size) {
   /* The host checks count * size for overflow and zeroes the block, as calloc() does. */
   void *block = CALLOC_FROM(count, size, WRAPPER_CALLER());
-  if (!block) tlsf_sim_out_of_memory(count * size);
+  if (!block) OUT_OF_MEMORY_FROM(count * size, WRAPPER_CALLER());
   return block;
 }
 

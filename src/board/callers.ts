@@ -4,9 +4,11 @@ import type { BoardMemory } from './memory-map.js';
 
 /**
  * The register in which each heap service takes the caller to report: the first one its own arguments leave
- * free. Indexed by slot (malloc, free, realloc, calloc, memalign, malloc_usable_size); 0 for services without one.
+ * free. Indexed by slot (malloc, free, realloc, calloc, memalign, malloc_usable_size, then write, exit, ticks,
+ * assert_fail: none, then out_of_memory: r1, which an allocation wrapper fills so that the stop names its caller);
+ * 0 for services without one.
  */
-export const CALLER_REGISTER = [1, 1, 2, 2, 2, 1];
+export const CALLER_REGISTER: readonly number[] = [1, 1, 2, 2, 2, 1, 0, 0, 0, 0, 1];
 /** lr's index in the register file (r0..r15). */
 export const LR_INDEX = 14;
 

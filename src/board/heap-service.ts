@@ -345,7 +345,7 @@ export class HeapService {
           const stats = heap.stats();
           outcome.stop(
             'out-of-memory',
-            `the firmware could not continue: allocating ${r0} bytes failed (called from ${this.faults.where(this.caller())}; ${stats.freeBytes} bytes free, largest free block ${stats.largestFree})`,
+            `the firmware could not continue: allocating ${r0} bytes failed (called from ${this.faults.where(this.caller(slot))}; ${stats.freeBytes} bytes free, largest free block ${stats.largestFree})`,
             1,
           );
           return;
