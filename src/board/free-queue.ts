@@ -9,7 +9,7 @@
 // every one of them referenced until it closes the engine.
 import type { Engine } from './engine.js';
 import { SERVICE_PAGE } from './memory-map.js';
-import { nativeLibrary } from './native-library.js';
+import { nativeFunctions } from './native-library.js';
 import type { BlockTable } from './block-table.js';
 import { CALLER_REGISTER } from './callers.js';
 import { SLOT } from './heap-service.js';
@@ -35,30 +35,14 @@ interface QueueFunctions {
   addRegion: NativeFunction;
 }
 
-let functions: QueueFunctions | null | undefined;
-
 /** The C functions, or null when the native library is missing or predates them. */
-function queueFunctions(): QueueFunctions | null {
-  if (functions !== undefined) return functions;
-  functions = null;
-  const library = nativeLibrary();
-  if (!library) return null;
-  try {
-    const lib = library.lib;
-    functions = {
-      stateSize: lib.func('uint32_t tlsf_sim_free_queue_state_size(void)'),
-      init: lib.func(
-        'int tlsf_sim_free_queue_init(void *state, void *registers, void *control, void *entries, uint32_t capacity, uint32_t stackLimit, uint32_t callerRegister)',
-      ),
-      addRegion: lib.func(
-        'int tlsf_sim_free_queue_add_region(void *state, uint32_t base, uint32_t size, void *records)',
-      ),
-    };
-  } catch {
-    functions = null; // a library built before the free queue existed: npm run setup rebuilds it
-  }
-  return functions;
-}
+const queueFunctions = nativeFunctions<QueueFunctions>((lib) => ({
+  stateSize: lib.func('uint32_t tlsf_sim_free_queue_state_size(void)'),
+  init: lib.func(
+    'int tlsf_sim_free_queue_init(void *state, void *registers, void *control, void *entries, uint32_t capacity, uint32_t stackLimit, uint32_t callerRegister)',
+  ),
+  addRegion: lib.func('int tlsf_sim_free_queue_add_region(void *state, uint32_t base, uint32_t size, void *records)'),
+}));
 
 /** Whether the native library has the native free (a Machine still needs the register file to use it). */
 export function nativeFreeAvailable(): boolean {

@@ -3,7 +3,7 @@
 // InstructionCount; null when the native helpers are not available (native-library.ts says why).
 import { selectedEngine } from './engine-locate.js';
 import type { Engine } from './engine.js';
-import { nativeLibrary } from './native-library.js';
+import { nativeFunctions } from './native-library.js';
 
 /** Word indices into the shared state: must match struct block_counter in native/block-counter.c. */
 export const COUNTER_WORD = {
@@ -33,26 +33,12 @@ interface CounterFunctions {
   addRegion: (counter: ArrayBuffer, base: number, size: number, host: ArrayBuffer, immutable: number) => number;
 }
 
-let functions: CounterFunctions | null | undefined;
-
-function bind(): CounterFunctions | null {
-  if (functions !== undefined) return functions;
-  functions = null;
-  const native = nativeLibrary();
-  if (!native) return null;
-  try {
-    functions = {
-      size: native.lib.func('int tlsf_sim_block_counter_size(void)') as CounterFunctions['size'],
-      addRegion: native.lib.func(
-        'int tlsf_sim_block_counter_add_region(void *counter, uint32_t base, uint32_t size, void *host, int immutable)',
-      ) as CounterFunctions['addRegion'],
-    };
-  } catch {
-    // A library built before the counter existed: the board counts with Unicorn instead.
-    functions = null;
-  }
-  return functions;
-}
+const bind = nativeFunctions<CounterFunctions>((lib) => ({
+  size: lib.func('int tlsf_sim_block_counter_size(void)') as CounterFunctions['size'],
+  addRegion: lib.func(
+    'int tlsf_sim_block_counter_add_region(void *counter, uint32_t base, uint32_t size, void *host, int immutable)',
+  ) as CounterFunctions['addRegion'],
+}));
 
 /** Whether this process can count natively (the helpers are built, loaded and have the counter). */
 export function nativeCountingAvailable(): boolean {

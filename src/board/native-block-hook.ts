@@ -8,7 +8,7 @@ import type * as KoffiTypes from 'koffi';
 import type { Engine } from './engine.js';
 import type { FreeQueue } from './free-queue.js';
 import type { NativeBlockCounter } from './native-block-counter.js';
-import { type NativeEntry, nativeEntry, nativeLibrary } from './native-library.js';
+import { type NativeEntry, nativeEntry, nativeFunctions } from './native-library.js';
 
 type NativeFunction = (...args: unknown[]) => unknown;
 
@@ -19,29 +19,15 @@ interface HookFunctions {
   serviceCallProto: KoffiTypes.TypeObject;
 }
 
-let functions: HookFunctions | null | undefined;
-
-function bind(): HookFunctions | null {
-  if (functions !== undefined) return functions;
-  functions = null;
-  const native = nativeLibrary();
-  if (!native) return null;
-  try {
-    const lib = native.lib;
-    functions = {
-      size: lib.func('uint32_t tlsf_sim_block_hook_size(void)'),
-      attach: lib.func(
-        'int tlsf_sim_block_hook_attach(void *uc, void *state, void *counter, void *freeQueue, void *serviceCall, void *jsService, uint32_t serviceBase, uint32_t serviceSize, uint32_t freeSlot)',
-      ),
-      // Declared once per process: koffi's type names are global. The address is an int32 so that koffi passes a
-      // small integer, not a heap number, for the page above 2^31.
-      serviceCallProto: koffi.proto('int TlsfSimServiceCall(int32_t address)'),
-    };
-  } catch {
-    functions = null; // a library built before the hook existed: npm run setup rebuilds it
-  }
-  return functions;
-}
+const bind = nativeFunctions<HookFunctions>((lib) => ({
+  size: lib.func('uint32_t tlsf_sim_block_hook_size(void)'),
+  attach: lib.func(
+    'int tlsf_sim_block_hook_attach(void *uc, void *state, void *counter, void *freeQueue, void *serviceCall, void *jsService, uint32_t serviceBase, uint32_t serviceSize, uint32_t freeSlot)',
+  ),
+  // Declared once per process: koffi's type names are global. The address is an int32 so that koffi passes a
+  // small integer, not a heap number, for the page above 2^31.
+  serviceCallProto: koffi.proto('int TlsfSimServiceCall(int32_t address)'),
+}));
 
 /** Whether this process has the native block hook (the native helpers are built and loaded). */
 export function nativeBlockHookAvailable(): boolean {

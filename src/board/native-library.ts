@@ -100,3 +100,24 @@ export function nativeEntry(): NativeEntry | null {
   }
   return entry;
 }
+
+/**
+ * A group of the library's C functions, declared on first use and kept for the process: `declare` declares them on
+ * the loaded library. The getter gives null when the library is missing or predates them (koffi throws for a
+ * symbol it cannot find): the board then takes the JavaScript path, and `npm run setup` rebuilds the library.
+ */
+export function nativeFunctions<T>(declare: (lib: KoffiTypes.LibraryHandle) => T): () => T | null {
+  let bound: T | null | undefined;
+  return () => {
+    if (bound !== undefined) return bound;
+    bound = null;
+    const native = nativeLibrary();
+    if (!native) return null;
+    try {
+      bound = declare(native.lib);
+    } catch {
+      bound = null;
+    }
+    return bound;
+  };
+}
