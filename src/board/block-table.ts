@@ -4,8 +4,8 @@
 // copies two registers and fault reports decide which one to believe, and the allocating site's id in
 // PeakSites (resolved once per caller address, so the hook does not decide per call).
 // Flat arrays instead of Maps keep the service hook free of allocation and hashing (docs/board.md).
-// The native free hook (native/heap-free-queue.c) reads these arrays too: it relies on FIELDS and ALLOCATED_BY
-// below, and clears ALLOCATED_BY of a block whose free it queued.
+// The native free hook (native/heap-free-queue.c) reads these arrays too: it relies on FIELDS and the field offsets
+// below, and for a block whose free it queued clears ALLOCATED_BY and sets FREED_BY.
 
 const FIELDS = 7;
 const REQUESTED = 0;
@@ -125,10 +125,13 @@ export class BlockTable {
 
   /**
    * Makes the block at `address` live again with its allocating call number: undoes the native free hook's
-   * clearing for a queued free that was never applied (the heap refused an earlier one).
+   * marking for a queued free that was never applied (the heap refused it or an earlier one). A live block was
+   * never freed since it was allocated here (add() clears FREED_BY).
    */
   restoreLive(address: number, allocatedBy: number): void {
-    if (this.locate(address)) this.data[this.index + ALLOCATED_BY] = allocatedBy;
+    if (!this.locate(address)) return;
+    this.data[this.index + ALLOCATED_BY] = allocatedBy;
+    this.data[this.index + FREED_BY] = 0;
   }
 
   /** Every live block, by address (slow: for fault reports only). */

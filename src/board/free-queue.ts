@@ -20,10 +20,15 @@ import type { RunOptions } from './run-types.js';
  * Tests lower it to send most frees through the overflow path.
  */
 export const freeQueueSettings = { capacity: 1024 };
-/** Entry layout (heap-free-queue.c): the pointer, lr, the caller argument, the block's allocating call number. */
-const ENTRY_WORDS = 4;
+/**
+ * Entry layout (heap-free-queue.c): the pointer, lr, the caller argument, then the block's allocating call number,
+ * requested and usable sizes and site as the block table had them (0 for free(NULL)); one word unused.
+ */
+const ENTRY_WORDS = 8;
 const CONTROL_LENGTH = 0;
 const CONTROL_STOPPED = 1;
+/** The heap service's call number, kept here so that C numbers each free it queues (the block table's FREED_BY). */
+const CONTROL_CALL_NUMBER = 2;
 /** The control words; more than V8 keeps inside its own heap, so the array has a backing store of its own. */
 const CONTROL_WORDS = 32;
 
@@ -62,6 +67,8 @@ export function nativeFreeOffReason(options: RunOptions): string | null {
 export class FreeQueue {
   private readonly control = new Uint32Array(CONTROL_WORDS);
   private readonly entries: Uint32Array;
+  /** The heap service's call counter (HeapService keeps its count in this one word, which C reads). */
+  readonly callNumber = new Uint32Array(this.control.buffer, 4 * CONTROL_CALL_NUMBER, 1);
 
   private constructor(
     /** The C state the board's native block hook is given; referenced here so that it lives as long as the hook. */
@@ -124,6 +131,20 @@ export class FreeQueue {
   /** The allocating call number C cleared in the block table when it queued this free (0 for free(NULL)). */
   allocatedBy(index: number): number {
     return this.entries[index * ENTRY_WORDS + 3]!;
+  }
+
+  /** The freed block's requested size, from the block table when C queued it. */
+  requested(index: number): number {
+    return this.entries[index * ENTRY_WORDS + 4]!;
+  }
+
+  usable(index: number): number {
+    return this.entries[index * ENTRY_WORDS + 5]!;
+  }
+
+  /** The freed block's allocating site (PeakSites). */
+  site(index: number): number {
+    return this.entries[index * ENTRY_WORDS + 6]!;
   }
 
   clear(): void {

@@ -57,7 +57,11 @@ export class HeapService {
   readonly events: HeapEvent[] | null;
   /** Live blocks and bytes per allocating call site, and their copy at the peak. */
   readonly sites: PeakSites;
-  private callNumber = 0;
+  /**
+   * The heap calls so far, in one word: the free queue's when there is one, where C reads it to number the frees
+   * it queues (the block table's FREED_BY), else a word of its own.
+   */
+  private readonly calls: Uint32Array;
   /** Inside onService without a register file: the allocating services' registers were read as one batch. */
   private batchRead = false;
 
@@ -81,6 +85,7 @@ export class HeapService {
   ) {
     this.events = recordEvents ? [] : null;
     this.sites = new PeakSites(callers);
+    this.calls = freeQueue !== null ? freeQueue.callNumber : new Uint32Array(1);
   }
 
   private totalHeapSize(): number {
@@ -88,7 +93,7 @@ export class HeapService {
   }
 
   private record(op: HeapEvent['op'], args: number[], result: number, caller: number, label?: string): void {
-    const event: HeapEvent = { call: this.callNumber, op, args, result, instructions: this.count.now(), caller };
+    const event: HeapEvent = { call: this.calls[0]!, op, args, result, instructions: this.count.now(), caller };
     if (label !== undefined) event.label = label;
     this.events!.push(event);
   }
@@ -102,7 +107,7 @@ export class HeapService {
     const lr = registers ? registers[LR_INDEX]! : this.hookRegister(LR_INDEX);
     // Bytes as the allocator's usedBytes counts them (block sizes, headers included), so sites sum to peakUsed.
     const site = this.sites.allocated(callerArgument, lr, usable + BLOCK_HEADER_SIZE);
-    if (!this.blocks.add(address, requestedSize, usable, this.callNumber, callerArgument, lr, site)) {
+    if (!this.blocks.add(address, requestedSize, usable, this.calls[0]!, callerArgument, lr, site)) {
       throw new Error(`the allocator returned ${hex(address)}, outside the heap`);
     }
     this.peaks.allocated(address, requestedSize, usable);
@@ -115,7 +120,7 @@ export class HeapService {
    */
   private untrack(address: number, releaseSite = true): number {
     const blocks = this.blocks;
-    const site = blocks.remove(address, this.callNumber);
+    const site = blocks.remove(address, this.calls[0]!);
     const usable = blocks.removedUsable;
     this.peaks.released(blocks.removedRequested, usable);
     if (releaseSite) this.sites.released(site, usable + BLOCK_HEADER_SIZE);
@@ -181,10 +186,12 @@ export class HeapService {
 
   /**
    * Applies the frees the native hook queued, in their order and through the same bookkeeping as a free served
-   * here, without checking the pointers again (the hook did). The heap, the block table and every figure are then
-   * as if each had been served at its call. Needed before anything reads the heap or the block table: every
-   * service call, the end of the run. A free the heap refuses (an overwritten header) stops the run with the
-   * same fault as here, naming that free's caller; the frees after it are dropped, their blocks live again.
+   * here, without checking the pointers again (the hook did). C already did the block table's part (the block
+   * freed by its call number) and copied the block's sizes and site into the entry, so what is left is the heap,
+   * the peaks and the peak sites; the heap, the block table and every figure are then as if each free had been
+   * served at its call. Needed before anything reads the heap: every service call, the end of the run. A free
+   * the heap refuses (an overwritten header) stops the run with the same fault as here, naming that free's
+   * caller; the frees after it are dropped, their blocks live again.
    */
   drainFrees(): void {
     const queue = this.freeQueue;
@@ -193,25 +200,42 @@ export class HeapService {
     if (length === 0) return;
     queue.clear();
     const heap = this.heap;
-    const ops = this.ops;
-    for (let index = 0; index < length; index++) {
-      const pointer = queue.pointer(index);
-      this.callNumber++;
-      ops.free++;
-      if (pointer === 0) continue;
-      this.peaks.settle();
-      try {
-        heap.free(pointer);
-      } catch (error) {
-        for (let left = index; left < length; left++) {
-          if (queue.pointer(left) !== 0) this.blocks.restoreLive(queue.pointer(left), queue.allocatedBy(left));
+    const sites = this.sites;
+    const firstCall = this.calls[0]!;
+    // Only allocations set a pending peak, and none ran since these frees: one settle before the first covers all.
+    let settled = false;
+    let releasedRequested = 0;
+    let releasedUsable = 0;
+    let index = 0;
+    try {
+      for (; index < length; index++) {
+        const pointer = queue.pointer(index);
+        if (pointer === 0) continue;
+        if (!settled) {
+          this.peaks.settle();
+          settled = true;
         }
-        const caller = this.callers.choose(queue.callerArgument(index), queue.lr(index));
-        this.faults.heapCallFailed(`free(${hex(pointer)})`, pointer, caller, error as Error);
-        return;
+        heap.free(pointer);
+        const usable = queue.usable(index);
+        releasedRequested += queue.requested(index);
+        releasedUsable += usable;
+        sites.released(queue.site(index), usable + BLOCK_HEADER_SIZE);
       }
-      this.untrack(pointer);
+    } catch (error) {
+      this.calls[0] = firstCall + index + 1;
+      this.ops.free += index + 1;
+      this.peaks.released(releasedRequested, releasedUsable);
+      for (let left = index; left < length; left++) {
+        if (queue.pointer(left) !== 0) this.blocks.restoreLive(queue.pointer(left), queue.allocatedBy(left));
+      }
+      const caller = this.callers.choose(queue.callerArgument(index), queue.lr(index));
+      const pointer = queue.pointer(index);
+      this.faults.heapCallFailed(`free(${hex(pointer)})`, pointer, caller, error as Error);
+      return;
     }
+    this.calls[0] = firstCall + length;
+    this.ops.free += length;
+    this.peaks.released(releasedRequested, releasedUsable);
   }
 
   /** The block hook on the service page. */
@@ -245,7 +269,7 @@ export class HeapService {
     try {
       switch (slot) {
         case SLOT.malloc: {
-          this.callNumber++;
+          this.calls[0]++;
           this.ops.malloc++;
           const result = heap.malloc(r0);
           if (result === 0) this.ops.failed++;
@@ -255,7 +279,7 @@ export class HeapService {
           return;
         }
         case SLOT.free: {
-          this.callNumber++;
+          this.calls[0]++;
           this.ops.free++;
           if (r0 !== 0) {
             if (!this.checkLive(r0, 'free', slot)) return;
@@ -267,7 +291,7 @@ export class HeapService {
           return;
         }
         case SLOT.realloc: {
-          this.callNumber++;
+          this.calls[0]++;
           this.ops.realloc++;
           let result: number;
           if (r0 === 0) {
@@ -286,7 +310,7 @@ export class HeapService {
           return;
         }
         case SLOT.calloc: {
-          this.callNumber++;
+          this.calls[0]++;
           this.ops.calloc++;
           const result = heap.calloc(r0, r1);
           if (result === 0) this.ops.failed++;
@@ -296,7 +320,7 @@ export class HeapService {
           return;
         }
         case SLOT.memalign: {
-          this.callNumber++;
+          this.calls[0]++;
           this.ops.memalign++;
           let result = 0;
           if (r0 !== 0 && (r0 & (r0 - 1)) === 0) {

@@ -9,7 +9,7 @@ import type * as KoffiTypes from 'koffi';
 import { projectRoot, selectedEngine } from './engine-locate.js';
 
 /** Must equal TLSF_SIM_NATIVE_VERSION in native/unicorn-api.h. */
-const NATIVE_VERSION = 4;
+const NATIVE_VERSION = 5;
 
 export interface NativeLibrary {
   path: string;

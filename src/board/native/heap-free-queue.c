@@ -8,14 +8,28 @@
  */
 #include "native-hooks.h"
 
-/* The block table's record layout (block-table.ts): FIELDS words per 4-byte granule, ALLOCATED_BY at +2. */
-enum { RECORD_WORDS = 7, RECORD_ALLOCATED_BY = 2, GRANULE_SHIFT = 2 };
+/* The block table's record layout (block-table.ts): FIELDS words per 4-byte granule and the fields read here. */
+enum {
+  RECORD_WORDS = 7,
+  RECORD_REQUESTED = 0,
+  RECORD_USABLE = 1,
+  RECORD_ALLOCATED_BY = 2,
+  RECORD_FREED_BY = 3,
+  RECORD_SITE = 6,
+  GRANULE_SHIFT = 2
+};
 /* Register file indices (r0..r15). */
 enum { REGISTER_SP = 13, REGISTER_LR = 14 };
-/* Shared with free-queue.ts: the words JavaScript reads and clears. */
-enum { CONTROL_LENGTH = 0, CONTROL_STOPPED = 1 };
-/* A queue entry: the pointer, lr, the caller argument, and the block's allocating call number (0 for NULL). */
-enum { ENTRY_WORDS = 4 };
+/*
+ * Shared with free-queue.ts: the words JavaScript reads and clears, and the heap service's call number as of its
+ * last call (it keeps its count there), from which a queued free's own call number follows.
+ */
+enum { CONTROL_LENGTH = 0, CONTROL_STOPPED = 1, CONTROL_CALL_NUMBER = 2 };
+/*
+ * A queue entry: the pointer, lr, the caller argument, and the block's allocating call number, requested and usable
+ * sizes and site (all 0 for NULL), so that applying it needs no block-table lookup.
+ */
+enum { ENTRY_WORDS = 8 };
 enum { MAX_REGIONS = 16 };
 
 struct heap_region {
@@ -92,10 +106,18 @@ int tlsf_sim_serve_free(uc_engine *uc, struct free_queue *queue) {
       entry[1] = registers[REGISTER_LR];
       entry[2] = registers[queue->caller_register];
       entry[3] = 0;
+      entry[4] = 0;
+      entry[5] = 0;
+      entry[6] = 0;
       if (record != NULL) {
         /* No longer live: a second free of it is left to the JavaScript path, which reports the double free. */
         entry[3] = record[RECORD_ALLOCATED_BY];
+        entry[4] = record[RECORD_REQUESTED];
+        entry[5] = record[RECORD_USABLE];
+        entry[6] = record[RECORD_SITE];
         record[RECORD_ALLOCATED_BY] = 0;
+        /* The frees queued before this one are numbered ahead of it (free(NULL) too). */
+        record[RECORD_FREED_BY] = control[CONTROL_CALL_NUMBER] + length + 1;
       }
       control[CONTROL_LENGTH] = length + 1;
       return 0;

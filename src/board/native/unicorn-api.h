@@ -14,7 +14,7 @@
 #define TLSF_SIM_EXPORT __attribute__((visibility("default")))
 
 /* Bumped whenever an exported function or a shared-state layout changes; native-library.ts checks it. */
-#define TLSF_SIM_NATIVE_VERSION 4
+#define TLSF_SIM_NATIVE_VERSION 5
 
 typedef struct uc_struct uc_engine;
 typedef size_t uc_hook;
