@@ -36,8 +36,6 @@ export const SLOT = {
   mark: 12,
 } as const;
 
-const MALLOC_ADDRESS = SERVICE_PAGE + 4 * SLOT.malloc;
-
 const SLOT_NAMES = [
   'malloc',
   'free',
@@ -240,38 +238,8 @@ export class HeapService {
     this.peaks.released(releasedRequested, releasedUsable);
   }
 
-  /**
-   * malloc, the most frequent call, when its registers are plain loads and no event is recorded: the same work as
-   * its case in onService without the generic prelude (slot decoding, the register reads other slots need).
-   */
-  private serveMalloc(registers: Uint32Array): void {
-    const queue = this.freeQueue;
-    if (queue !== null && queue.length !== 0) {
-      this.drainFrees();
-      if (this.outcome.result !== null) return;
-    }
-    this.calls[0]++;
-    const ops = this.ops;
-    ops.malloc++;
-    const requested = registers[0]!;
-    let result: number;
-    try {
-      result = this.heap.malloc(requested);
-      if (result === 0) ops.failed++;
-      else this.track(result, requested, SLOT.malloc);
-    } catch (error) {
-      this.serviceFailed(SLOT.malloc, requested, 0, error as Error);
-      return;
-    }
-    registers[0] = result >>> 0;
-  }
-
   /** The block hook on the service page. */
   onService(address: number): void {
-    if (address === MALLOC_ADDRESS && this.registers !== null && this.events === null) {
-      this.serveMalloc(this.registers);
-      return;
-    }
     const offset = address - SERVICE_PAGE;
     if ((offset & 3) !== 0) return; // the nop after a slot's bx lr
     if (this.freeQueue !== null && this.freeQueue.length !== 0) {
