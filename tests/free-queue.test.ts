@@ -114,6 +114,38 @@ describe.skipIf(!nativeFreeUsable())('the native free hook', () => {
     expect(stops.mock.results.filter((result) => result.value === true).length).toBeGreaterThan(100);
   });
 
+  it('leaves the block table as the JavaScript path does: each freed block numbered by its own free call', () => {
+    // C numbers a queued free from the service's call count and the frees queued before it (free(NULL) included).
+    type Records = ReturnType<import('../src/board/block-table.js').BlockTable['recordArrays']>;
+    const recordsAfter = (options: RunOptions): { report: RunReport; records: Records } => {
+      const machine = new Machine(options, tlsfHeap);
+      try {
+        const report = machine.run();
+        return { report, records: Reflect.get(machine, 'blocks').recordArrays() as Records };
+      } finally {
+        machine.close();
+      }
+    };
+    for (const [name, maxInstructions] of [
+      ['json-doc', 5e8],
+      ['packet-pool', 150_001],
+    ] as const) {
+      const options = {
+        elf: scenarioElf(name, 'stm32f411re'),
+        elfName: `${name}.elf`,
+        board: loadBoard('stm32f411re'),
+        maxInstructions,
+      };
+      const native = recordsAfter(options);
+      const javascript = recordsAfter({ ...options, recordEvents: true });
+      expect(native.report.ops.free, name).toBeGreaterThan(0);
+      expect(native.records.length).toBe(javascript.records.length);
+      native.records.forEach((region, index) => {
+        expect(region.records, name).toEqual(javascript.records[index]!.records);
+      });
+    }
+  });
+
   it('counts free(NULL) as a free call, in order with the others', () => {
     // The fixture's round trip calls free(0) between frees of live blocks, then reads heap_info.
     for (const board of ['stm32f411re', 'tiny', 'rp2040']) {
