@@ -12,7 +12,9 @@
  * the heap without changing it lives beside it: inspect.ts (the one bounded block walk, check,
  * stats, the control structure as data), multi-memory.ts (heaps over several buffers), region.ts
  * (regions, carving, pool records), types.ts (public shapes), constants.ts (the class table and
- * defaults), tlsf-counting.ts (the counting heap of the cost reports).
+ * defaults), tlsf-counting.ts (the counting heap of the cost reports). Most of the length is the flat
+ * paths (malloc, free with releaseMergingFast, realloc) writing steps out that, as calls past V8's
+ * inlining budget, measured 4-25% slower (docs/allocator.md, Speed notes and Range checks: cost).
  *
  * WHY THIS SHAPE
  * The heap must behave like a C TLSF on a Cortex-M: everything it knows lives in the managed
@@ -929,16 +931,25 @@ export class Tlsf {
     const index = (header - this.fastBase) >> 2;
     const word = this.word(index);
     const size = word & Block.SizeMask;
-    // The size at least a minimum block and ending by the sentinel: one unsigned compare (offset <= limit).
-    if (
-      (word & Block.FreeBit) !== 0 ||
-      (size - Block.MinSize) >>> 0 > (limit - offset) >>> 0 ||
-      (size & this.alignMask) !== 0 ||
-      (this.word(index + (size >> 2)) & Block.PrevFreeBit) !== 0
-    ) {
+    if (this.badLiveHeader(word, offset, limit) || (this.word(index + (size >> 2)) & Block.PrevFreeBit) !== 0) {
       throw this.headerError(ptr, word, operation);
     }
     return header;
+  }
+
+  /**
+   * Whether the header word of a block `offset` bytes into the first pool's block area cannot be a live block's:
+   * marked free, misaligned, or its size below a minimum block or past the sentinel (one unsigned compare, as
+   * offset <= limit). The fast pointer checks of liveBlock, free and realloc share it; each then tests the next
+   * block's P flag itself, as it needs that header anyway.
+   */
+  private badLiveHeader(header: number, offset: number, limit: number): boolean {
+    const size = header & Block.SizeMask;
+    return (
+      (header & Block.FreeBit) !== 0 ||
+      (size - Block.MinSize) >>> 0 > (limit - offset) >>> 0 ||
+      (size & this.alignMask) !== 0
+    );
   }
 
   /** Pointers outside the first pool's block area, misaligned or non-integer ones, and strict mode. */
@@ -1136,13 +1147,7 @@ export class Tlsf {
     const index = (block - this.fastBase) >> 2;
     const header = words[index]!;
     const size = header & Block.SizeMask;
-    if (
-      (header & Block.FreeBit) !== 0 ||
-      (size - Block.MinSize) >>> 0 > (limit - offset) >>> 0 ||
-      (size & this.alignMask) !== 0
-    ) {
-      throw this.headerError(ptr, header, 'free');
-    }
+    if (this.badLiveHeader(header, offset, limit)) throw this.headerError(ptr, header, 'free');
     const nextIndex = index + (size >> 2);
     const nextHeader = words[nextIndex]!;
     if ((nextHeader & Block.PrevFreeBit) !== 0) throw this.headerError(ptr, header, 'free');
@@ -1309,13 +1314,7 @@ export class Tlsf {
     const index = (block - this.fastBase) >> 2;
     const header = words[index]!;
     const current = header & Block.SizeMask;
-    if (
-      (header & Block.FreeBit) !== 0 ||
-      (current - Block.MinSize) >>> 0 > (limit - offset) >>> 0 ||
-      (current & this.alignMask) !== 0
-    ) {
-      throw this.headerError(ptr, header, 'realloc');
-    }
+    if (this.badLiveHeader(header, offset, limit)) throw this.headerError(ptr, header, 'realloc');
     const nextIndex = index + (current >> 2);
     const nextHeader = words[nextIndex]!;
     if ((nextHeader & Block.PrevFreeBit) !== 0) throw this.headerError(ptr, header, 'realloc');
