@@ -28,7 +28,15 @@ const scenarios = JSON.parse(readFileSync(join(firmwareDir, 'scenarios.json'), '
 const scenarioElf = (name: string, board: string) =>
   readFileSync(join(firmwareDir, scenarios.find((scenario) => scenario.name === name)!.elf.replace('{board}', board)));
 
-const TEST = { roundTrip: 0, doubleFree: 6, invalidFree: 7, overflow: 8, overrunByOne: 24, ownStack: 27 } as const;
+const TEST = {
+  roundTrip: 0,
+  doubleFree: 6,
+  invalidFree: 7,
+  overflow: 8,
+  overrunByOne: 24,
+  ownStack: 27,
+  overflowThenMalloc: 28,
+} as const;
 const DEFAULT_CAPACITY = freeQueueSettings.capacity;
 
 /** The report without what differs between two runs of the same firmware (host time) or by design (events). */
@@ -194,6 +202,26 @@ describe.skipIf(!nativeFreeUsable())('the native free hook', () => {
     const byOne = bothWays({ ...options, params: { test: TEST.overrunByOne } });
     expect(byOne.native.result).toBe('heap-corruption');
     expect(byOne.native.message).toBe(byOne.javascript.message);
+  });
+
+  it('a refused queued free found at the next malloc is a fault of that free, not of the malloc', () => {
+    // Test 28 overwrites b's header from a, frees a (queued alone) and calls malloc: the malloc's own path
+    // applies the single queued free, and the heap's refusal must name free(a) and its caller, as the JavaScript
+    // path does at the free itself; the malloc is never served.
+    for (const board of ['stm32f411re', 'tiny']) {
+      const options = {
+        elf: fixture(board),
+        board: loadBoard(board),
+        params: { test: TEST.overflowThenMalloc, size: 24 },
+      };
+      const { native, javascript } = bothWays(options);
+      expect(native.result, board).toBe('heap-corruption');
+      expect(native.message).toMatch(/heap corrupted: free\(0x[0-9a-f]+\) called from 0x[0-9a-f]+ \(main_dispatch\+/);
+      expect(native.message).toBe(javascript.message);
+      expect(native.fault).toEqual(javascript.fault);
+      expect(native.ops).toEqual(javascript.ops);
+      expect(native.ops.malloc).toBe(2);
+    }
   });
 
   it('is off when events are recorded, with --guard and with --align-check', () => {

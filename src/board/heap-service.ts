@@ -36,6 +36,9 @@ export const SLOT = {
   mark: 12,
 } as const;
 
+/** The register malloc takes its caller in. */
+const MALLOC_CALLER = CALLER_REGISTER[SLOT.malloc]!;
+
 const SLOT_NAMES = [
   'malloc',
   'free',
@@ -64,6 +67,8 @@ export class HeapService {
   private readonly calls: Uint32Array;
   /** Inside onService without a register file: the allocating services' registers were read as one batch. */
   private batchRead = false;
+  /** The register file when malloc takes serveMalloc (nothing recorded per call), else null. */
+  private readonly mallocRegisters: Uint32Array | null;
 
   constructor(
     private readonly engine: Engine,
@@ -86,6 +91,7 @@ export class HeapService {
     this.events = recordEvents ? [] : null;
     this.sites = new PeakSites(callers);
     this.calls = freeQueue !== null ? freeQueue.callNumber : new Uint32Array(1);
+    this.mallocRegisters = registers !== null && !recordEvents && !guarding ? registers : null;
   }
 
   private totalHeapSize(): number {
@@ -99,12 +105,16 @@ export class HeapService {
   }
 
   private track(address: number, requestedSize: number, slot: number): void {
-    const usable = this.heap.usableSize(address);
     // Which of the two is the caller is decided only if a report needs it (CallerResolver.choose).
     const registers = this.registers;
     const argument = CALLER_REGISTER[slot]!;
     const callerArgument = registers ? registers[argument]! : this.hookRegister(argument);
     const lr = registers ? registers[LR_INDEX]! : this.hookRegister(LR_INDEX);
+    this.trackFrom(address, requestedSize, callerArgument, lr);
+  }
+
+  private trackFrom(address: number, requestedSize: number, callerArgument: number, lr: number): void {
+    const usable = this.heap.usableSize(address);
     // Bytes as the allocator's usedBytes counts them (block sizes, headers included), so sites sum to peakUsed.
     const site = this.sites.allocated(callerArgument, lr, usable + BLOCK_HEADER_SIZE);
     if (!this.blocks.add(address, requestedSize, usable, this.calls[0]!, callerArgument, lr, site)) {
@@ -222,15 +232,7 @@ export class HeapService {
         sites.released(queue.site(index), usable + BLOCK_HEADER_SIZE);
       }
     } catch (error) {
-      this.calls[0] = firstCall + index + 1;
-      this.ops.free += index + 1;
-      this.peaks.released(releasedRequested, releasedUsable);
-      for (let left = index; left < length; left++) {
-        if (queue.pointer(left) !== 0) this.blocks.restoreLive(queue.pointer(left), queue.allocatedBy(left));
-      }
-      const caller = this.callers.choose(queue.callerArgument(index), queue.lr(index));
-      const pointer = queue.pointer(index);
-      this.faults.heapCallFailed(`free(${hex(pointer)})`, pointer, caller, error as Error);
+      this.drainFailed(queue, index, length, firstCall, releasedRequested, releasedUsable, error as Error);
       return;
     }
     this.calls[0] = firstCall + length;
@@ -238,8 +240,79 @@ export class HeapService {
     this.peaks.released(releasedRequested, releasedUsable);
   }
 
+  /**
+   * The heap refused the queued free at `index` (an overwritten header): the frees before it count, it and the
+   * ones after it are live again in the block table, and the fault names that free and its caller.
+   */
+  private drainFailed(
+    queue: FreeQueue,
+    index: number,
+    length: number,
+    firstCall: number,
+    releasedRequested: number,
+    releasedUsable: number,
+    error: Error,
+  ): void {
+    this.calls[0] = firstCall + index + 1;
+    this.ops.free += index + 1;
+    this.peaks.released(releasedRequested, releasedUsable);
+    for (let left = index; left < length; left++) {
+      if (queue.pointer(left) !== 0) this.blocks.restoreLive(queue.pointer(left), queue.allocatedBy(left));
+    }
+    const caller = this.callers.choose(queue.callerArgument(index), queue.lr(index));
+    const pointer = queue.pointer(index);
+    this.faults.heapCallFailed(`free(${hex(pointer)})`, pointer, caller, error);
+  }
+
   /** The block hook on the service page. */
   onService(address: number): void {
+    const mallocRegisters = this.mallocRegisters;
+    if (address === SERVICE_PAGE && mallocRegisters !== null) {
+      // malloc when the registers are a typed array and no call is recorded one by one (no events, no guard):
+      // half of every firmware malloc/free pair, so its steps are written out here with one try, the usual single
+      // queued free included (drainFrees takes more). The same steps as the malloc case below after drainFrees;
+      // the layered form cost ~15 ns more a pair (docs/board.md, "The heap call's cost").
+      const queue = this.freeQueue;
+      const heap = this.heap;
+      const calls = this.calls;
+      const firstCall = calls[0]!;
+      const requested = mallocRegisters[0]!;
+      // Set while the queued free runs: a throw then is that free's, not the malloc's.
+      let freeing = false;
+      try {
+        if (queue !== null && queue.length !== 0) {
+          if (queue.length !== 1) {
+            this.drainFrees();
+            if (this.outcome.result !== null) return;
+          } else {
+            queue.clear();
+            const pointer = queue.pointer(0);
+            if (pointer !== 0) {
+              this.peaks.settle();
+              freeing = true;
+              heap.free(pointer);
+              freeing = false;
+              const usable = queue.usable(0);
+              this.sites.released(queue.site(0), usable + BLOCK_HEADER_SIZE);
+              this.peaks.released(queue.requested(0), usable);
+            }
+            calls[0] = firstCall + 1;
+            this.ops.free++;
+          }
+        }
+        const call = calls[0]! + 1;
+        calls[0] = call;
+        this.ops.malloc++;
+        const result = heap.malloc(requested);
+        if (result === 0) this.ops.failed++;
+        else this.trackFrom(result, requested, mallocRegisters[MALLOC_CALLER]!, mallocRegisters[LR_INDEX]!);
+        mallocRegisters[0] = result;
+      } catch (error) {
+        if (freeing) this.drainFailed(queue!, 0, 1, firstCall, 0, 0, error as Error);
+        else this.serviceFailed(SLOT.malloc, requested, 0, error as Error);
+      }
+      return;
+    }
     const offset = address - SERVICE_PAGE;
     if ((offset & 3) !== 0) return; // the nop after a slot's bx lr
     if (this.freeQueue !== null && this.freeQueue.length !== 0) {
