@@ -334,7 +334,10 @@ export class Machine {
     this.count.checkNative();
     this.checkStackAtStop();
     const report = this.report(hostMs);
-    if (this.stack.suspect && !this.watchStack && this.stack.watchRange()) return this.runWatched(report);
+    // Heap damage is suspect too: a recursion whose frames step over the stack's lowest word leaves the paint whole
+    // and the damage below it (docs/board.md, The stack); the watched run tells an overflow from a heap bug.
+    const suspect = this.stack.suspect || report.result === 'heap-corruption';
+    if (suspect && !this.watchStack && this.stack.watchRange()) return this.runWatched(report);
     return report;
   }
 
