@@ -102,10 +102,11 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
     .version(version)
     .option('--no-color', 'plain output even on a terminal (NO_COLOR also works)')
     .option('--verbose', 'print the stack of an internal error (TLSF_SIM_DEBUG=1 also works)')
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
+      // One line, like every other error: the hint goes on the error's own line, not under it.
+      outputError: (text, write) => write(`${text.trimEnd()} (run with --help for usage)\n`),
       // commander's own errors quote the unknown option or command whole: keep each line short.
       writeErr: (text) =>
         io.stderr.write(

@@ -1,0 +1,152 @@
+// An outside tester's hostile input to the built CLI: ELF images whose segments do not fit the board, targets
+// that are paths to things other than files, commander's usage errors, and impossible instruction budgets.
+// Each case is one line on stderr naming the problem, exit 2, nothing on stdout.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseCount } from '../src/cli/units.js';
+import { classifyTarget } from '../src/cli/target.js';
+import { type CliResult, root, runCli } from './support/cli.js';
+
+const work = mkdtempSync(join(tmpdir(), 'tlsf-cli-audit-'));
+const ELF = join(root, 'firmware-sim', 'elf', 'stm32f411re', 'packet-pool.elf');
+const SHORT = ['--param', 'bursts=5'];
+
+function cli(args: string[]): Promise<CliResult> {
+  return runCli(args, { cwd: work });
+}
+
+/** Exit 2 with exactly one line on stderr matching `message`, and nothing on stdout. */
+function expectOneLineInputError(result: CliResult, message: RegExp): void {
+  expect(result.stderr).toMatch(message);
+  expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+  expect(result.code).toBe(2);
+  expect(result.stdout).toBe('');
+}
+
+/** packet-pool.elf with one field of program header `index` (a PT_LOAD) replaced. */
+function patchedSegment(
+  name: string,
+  index: number,
+  field: 'vaddr' | 'paddr' | 'memSize',
+  value: number,
+): string {
+  const bytes = Buffer.from(readFileSync(ELF));
+  const programHeaders = bytes.readUInt32LE(28);
+  const entrySize = bytes.readUInt16LE(42);
+  const at = programHeaders + index * entrySize;
+  expect(bytes.readUInt32LE(at), 'a PT_LOAD program header').toBe(1);
+  const offset = { vaddr: 8, paddr: 12, memSize: 20 }[field];
+  bytes.writeUInt32LE(value >>> 0, at + offset);
+  const path = join(work, name);
+  writeFileSync(path, bytes);
+  return path;
+}
+
+function mkfifo(path: string): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('mkfifo', [path], { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolvePromise() : reject(new Error(`mkfifo exited ${code}`))));
+  });
+}
+
+describe.concurrent('ELF segments that do not fit the board where they run', () => {
+  // Before: the loader placed only each segment's file bytes at its load address, so these ran as "ok".
+  it('a RAM segment whose size in memory runs past the RAM', async () => {
+    const path = patchedSegment('ram-memsz.elf', 1, 'memSize', 16 * 1024 * 1024);
+    expectOneLineInputError(
+      await cli(['run', path, ...SHORT]),
+      /ram-memsz\.elf: segment 1 \(16777216 bytes in memory at 0x20000000\) does not fit the memory of board stm32f411re/,
+    );
+  });
+
+  it('a RAM segment linked at an address the board has no memory at', async () => {
+    const path = patchedSegment('ram-vaddr.elf', 1, 'vaddr', 0x3000_0000);
+    expectOneLineInputError(
+      await cli(['run', path, ...SHORT]),
+      /ram-vaddr\.elf: segment 1 \(\d+ bytes in memory at 0x30000000\) does not fit the memory of board stm32f411re/,
+    );
+  });
+
+  it('a flash segment larger in memory than the flash', async () => {
+    const path = patchedSegment('flash-memsz.elf', 0, 'memSize', 0x1000_0000);
+    expectOneLineInputError(
+      await cli(['run', path, ...SHORT]),
+      /flash-memsz\.elf: segment 0 \(268435456 bytes in memory at 0x08000000\) does not fit the memory/,
+    );
+  });
+});
+
+describe.concurrent('a target that is a path to something other than a file', () => {
+  // Before: each was "unknown scenario "/dev/zero"; scenarios: ...".
+  it('a directory, a FIFO and a device named by path are refused as what they are', async () => {
+    mkdirSync(join(work, 'build'), { recursive: true });
+    await mkfifo(join(work, 'pipe'));
+    expectOneLineInputError(
+      await cli(['run', './build']),
+      /cannot read firmware .*build: it is a directory, not a regular file$/m,
+    );
+    expectOneLineInputError(
+      await cli(['check', join(work, 'pipe'), '--no-oom']),
+      /cannot read firmware .*pipe: it is a FIFO \(named pipe\), not a regular file$/m,
+    );
+    expectOneLineInputError(await cli(['run', 'pipe']), /pipe: it is a FIFO \(named pipe\), not a regular file$/m);
+    expectOneLineInputError(
+      await cli(['map', '/dev/zero']),
+      /cannot read firmware \/dev\/zero: it is a character device, not a regular file$/m,
+    );
+    expectOneLineInputError(await cli(['run', './no-such-thing']), /cannot read firmware .*no-such-thing: no such file/);
+  });
+
+  it('classifyTarget: a path is a file, a bare directory name still a scenario name', () => {
+    mkdirSync(join(work, 'packet-pool'), { recursive: true });
+    expect(classifyTarget('packet-pool', work)).toEqual({ kind: 'scenario', name: 'packet-pool' });
+    expect(classifyTarget('./packet-pool', work)).toEqual({ kind: 'elf', path: join(work, 'packet-pool') });
+    expect(classifyTarget('/dev/null', work)).toEqual({ kind: 'elf', path: '/dev/null' });
+    expect(classifyTarget('pakcet-pool', work)).toEqual({ kind: 'scenario', name: 'pakcet-pool' });
+  });
+});
+
+describe.concurrent("commander's usage errors are one line", () => {
+  // Before: the error, then "(run with --help for usage)" on a second line.
+  it.each([
+    [['run', '--frobnicate'], /^error: unknown option '--frobnicate' \(run with --help for usage\)$/m],
+    [['run', 'a', 'b'], /^error: too many arguments for 'run'\. .*\(run with --help for usage\)$/m],
+    [['frobnicate'], /^error: unknown command 'frobnicate' \(run with --help for usage\)$/m],
+    [['explain'], /^error: missing required argument 'size' \(run with --help for usage\)$/m],
+    [['run', '--heap'], /^error: option '--heap <size>' argument missing \(run with --help for usage\)$/m],
+  ])('tlsf-sim %j', async (args, message) => {
+    expectOneLineInputError(await cli(args), message);
+  });
+});
+
+describe.concurrent('impossible instruction budgets', () => {
+  // Before: "0" reached the board and came back as "maxInstructions must be a positive integer, got 0";
+  // "1e30" was called "not a whole number".
+  it('--max-instructions 0 names the flag and its range', async () => {
+    expectOneLineInputError(
+      await cli(['run', '--max-instructions', '0', ...SHORT]),
+      /^tlsf-sim: --max-instructions: "0" must be a whole number from 1 to \d+$/m,
+    );
+  });
+
+  it('a budget file entry with maxInstructions 0 is refused with the entry', async () => {
+    const budget = join(work, 'zero-budget.json');
+    writeFileSync(budget, JSON.stringify({ checks: [{ scenario: 'packet-pool', maxInstructions: 0 }] }));
+    expectOneLineInputError(
+      await cli(['check', '--budget', budget]),
+      /zero-budget\.json: checks\[0\]\.maxInstructions: "0" must be a whole number from 1/,
+    );
+  });
+
+  it('a whole number too large to count is out of range, not malformed', () => {
+    expect(() => parseCount('1e30', '--max-instructions', { min: 1 })).toThrow(
+      /"1e30" must be a whole number from 1 to 9007199254740991/,
+    );
+    expect(() => parseCount('2.5', '--count')).toThrow(/"2\.5" is not a whole number/);
+    expect(parseCount('2e9', '--max-instructions', { min: 1 })).toBe(2e9);
+  });
+});
