@@ -150,3 +150,28 @@ describe.concurrent('impossible instruction budgets', () => {
     expect(parseCount('2e9', '--max-instructions', { min: 1 })).toBe(2e9);
   });
 });
+
+describe.concurrent("firmware on newlib's semihosting (--specs=rdimon.specs)", () => {
+  const fixture = (name: string) => join(root, 'tests', 'fixtures', 'elf', `${name}-stm32f411re.elf`);
+
+  // Before: SYS_OPEN(":tt") failed, so printf wrote nothing, and SYS_EXIT without the features file lost main's 3:
+  // the run was "ok" with no output.
+  it('prints through the ":tt" handles and exits with main\'s status', async () => {
+    const result = await cli(['run', fixture('semihosted'), '--json']);
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout) as Record<string, any>;
+    expect(report.result).toBe('exit-failure');
+    expect(report.exitCode).toBe(3);
+    expect(report.output).toBe('semihosted output on stdout\nsemihosted output on stderr\n');
+    expect(report.ops.malloc).toBeGreaterThanOrEqual(1);
+  });
+
+  // Before: only the allocator's complaints about its bitmaps, nothing saying the heap was never called.
+  it('without the heap shim, the heap damage says the firmware never called the heap', async () => {
+    const result = await cli(['run', fixture('semihosted-own-malloc')]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/: heap-corruption\n/);
+    expect(result.stdout).toMatch(/the firmware made no heap call: its own code wrote over the heap, such as a C library malloc on _sbrk/);
+    expect(result.stdout).toMatch(/\| semihosted output on stdout\n/);
+  });
+});

@@ -49,6 +49,14 @@ const UC_ERR_INSN_INVALID = 10;
 const BKPT_SEMIHOSTING = 0xbeab;
 const SHF_ALLOC = 0x2;
 
+/**
+ * Heap damage in a run that never called the heap: firmware linked without the runtime's heap.c (newlib with
+ * --specs=rdimon.specs, say) has its C library's malloc grow from `end` over the heap the board laid out there.
+ */
+const NO_HEAP_CALLS =
+  '; the firmware made no heap call: its own code wrote over the heap, such as a C library malloc on _sbrk ' +
+  '(link firmware-sim/runtime/heap.c so that malloc is the board heap)';
+
 /** An emulated board with a firmware image loaded, ready to run once. */
 export class Machine {
   readonly board: BoardProfile;
@@ -483,6 +491,7 @@ export class Machine {
       if (!check.ok) {
         result = 'heap-corruption';
         message = `heap check after the run failed: ${this.faults.damageAfterRun()}${check.errors.slice(0, 3).join('; ')}${check.errors.length > 3 ? ` (+${check.errors.length - 3} more)` : ''}`;
+        if (Object.values(this.service.ops).every((count) => count === 0)) message += NO_HEAP_CALLS;
       }
     }
     const stackPeak = this.stack.settle();
