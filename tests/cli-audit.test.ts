@@ -175,3 +175,20 @@ describe.concurrent("firmware on newlib's semihosting (--specs=rdimon.specs)", (
     expect(result.stdout).toMatch(/\| semihosted output on stdout\n/);
   });
 });
+
+describe.concurrent('C++ out of memory', () => {
+  // Before: runtime/cxx.cpp ended the run with tlsf_sim_out_of_memory(size), so the report named operator new
+  // ("called from ... (_Znwj+0x1a)") instead of the function that said `new`.
+  it('a throwing new that fails names the function that said new', async () => {
+    const result = await cli([
+      'run',
+      join(root, 'tests', 'fixtures', 'elf', 'cxx-oom-stm32f103c8.elf'),
+      '--board',
+      'stm32f103c8',
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/: out-of-memory\n/);
+    expect(result.stdout).toMatch(/allocating 1024 bytes failed \(called from 0x[0-9a-f]{8} \(_ZL4growP4Node\+0x[0-9a-f]+\)/);
+    expect(result.stdout).not.toMatch(/_Znw/);
+  });
+});
