@@ -2,7 +2,7 @@
 // that are paths to things other than files, commander's usage errors, and impossible instruction budgets.
 // Each case is one line on stderr naming the problem, exit 2, nothing on stdout.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -190,5 +190,33 @@ describe.concurrent('C++ out of memory', () => {
     expect(result.stdout).toMatch(/: out-of-memory\n/);
     expect(result.stdout).toMatch(/allocating 1024 bytes failed \(called from 0x[0-9a-f]{8} \(_ZL4growP4Node\+0x[0-9a-f]+\)/);
     expect(result.stdout).not.toMatch(/_Znw/);
+  });
+});
+
+describe.concurrent('output that cannot be written', () => {
+  /** The CLI with stdout on /dev/full (every write fails with ENOSPC); stderr collected. */
+  function cliIntoFullDisk(args: string[]): Promise<{ code: number | null; stderr: string }> {
+    const full = openSync('/dev/full', 'w');
+    return new Promise((resolvePromise, reject) => {
+      const child = spawn(process.execPath, [join(root, 'dist', 'cli.js'), ...args], {
+        cwd: work,
+        stdio: ['ignore', full, 'pipe'],
+      });
+      closeSync(full);
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      child.on('error', reject);
+      child.on('close', (code) => resolvePromise({ code, stderr }));
+    });
+  }
+
+  // Before: Node's "Error: ENOSPC: no space left on device, write" with its stack, exit 1 (a failed check's code).
+  it.skipIf(!existsSync('/dev/full'))('stdout on a full disk: one line, exit 3', async () => {
+    for (const args of [['boards'], ['run', ...SHORT, '--json']]) {
+      const result = await cliIntoFullDisk(args);
+      expect(result.stderr).toMatch(/^tlsf-sim: cannot write the output: ENOSPC: no space left on device/);
+      expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(result.code).toBe(3);
+    }
   });
 });
