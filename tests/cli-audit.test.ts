@@ -220,3 +220,35 @@ describe.concurrent('output that cannot be written', () => {
     }
   });
 });
+
+describe.concurrent('control characters in error messages', () => {
+  // Before: JSON.parse's message quoted the file's bytes raw, so an escape sequence in a "budget file" or
+  // "baseline" reached the terminal (and a NUL or newline split the one line); commander echoed an option raw.
+  it('a JSON file with an escape sequence: the message escapes it', async () => {
+    const path = join(work, 'escape.json');
+    writeFileSync(path, '{"a": \u001b[2J\u001b[31mred\u0007');
+    for (const args of [
+      ['check', '--budget', path],
+      ['merge', path],
+      ['check', 'packet-pool', '--max-peak', '1M', ...SHORT, '--baseline', path],
+      ['run', '--board', path, ...SHORT],
+    ]) {
+      const result = await cli(args);
+      expectOneLineInputError(result, /escape\.json/);
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is that none is left
+      expect(result.stderr.trimEnd()).not.toMatch(/[\u0000-\u001f\u007f]/);
+    }
+  });
+
+  it('an ELF read as a baseline: no raw bytes of it in the message', async () => {
+    const result = await cli(['check', 'packet-pool', '--max-peak', '1M', ...SHORT, '--baseline', ELF]);
+    expectOneLineInputError(result, /is not JSON: .*\\x7fELF\\x01/);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is that none is left
+    expect(result.stderr.trimEnd()).not.toMatch(/[\u0000-\u001f\u007f]/);
+  });
+
+  it("commander's own errors escape the option they quote", async () => {
+    const result = await cli(['run', '--x\u001b[31m']);
+    expectOneLineInputError(result, /^error: unknown option '--x\\x1b\[31m' \(run with --help for usage\)$/m);
+  });
+});
