@@ -252,3 +252,21 @@ describe.concurrent('control characters in error messages', () => {
     expectOneLineInputError(result, /^error: unknown option '--x\\x1b\[31m' \(run with --help for usage\)$/m);
   });
 });
+
+describe.concurrent('--host refuses what only a board has', () => {
+  // Before: --stack was taken and silently dropped (the host replay has no stack).
+  it('--stack with --host is exit 2, on the command line and in a budget entry', async () => {
+    const trace = join(work, 'small.rep');
+    writeFileSync(trace, 'a 0 16\nf 0\n');
+    expectOneLineInputError(
+      await cli(['run', trace, '--host', '--stack', '8K']),
+      /^tlsf-sim: --stack does not apply with --host, which replays the trace without a board$/m,
+    );
+    const budget = join(work, 'host-stack.json');
+    writeFileSync(budget, JSON.stringify({ checks: [{ trace, host: true, stack: '8K' }] }));
+    expectOneLineInputError(
+      await cli(['check', '--budget', budget]),
+      /host-stack\.json: checks\[0\]: --stack does not apply with --host/,
+    );
+  });
+});
