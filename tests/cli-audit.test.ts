@@ -27,12 +27,7 @@ function expectOneLineInputError(result: CliResult, message: RegExp): void {
 }
 
 /** packet-pool.elf with one field of program header `index` (a PT_LOAD) replaced. */
-function patchedSegment(
-  name: string,
-  index: number,
-  field: 'vaddr' | 'paddr' | 'memSize',
-  value: number,
-): string {
+function patchedSegment(name: string, index: number, field: 'vaddr' | 'paddr' | 'memSize', value: number): string {
   const bytes = Buffer.from(readFileSync(ELF));
   const programHeaders = bytes.readUInt32LE(28);
   const entrySize = bytes.readUInt16LE(42);
@@ -98,7 +93,10 @@ describe.concurrent('a target that is a path to something other than a file', ()
       await cli(['map', '/dev/zero']),
       /cannot read firmware \/dev\/zero: it is a character device, not a regular file$/m,
     );
-    expectOneLineInputError(await cli(['run', './no-such-thing']), /cannot read firmware .*no-such-thing: no such file/);
+    expectOneLineInputError(
+      await cli(['run', './no-such-thing']),
+      /cannot read firmware .*no-such-thing: no such file/,
+    );
   });
 
   it('classifyTarget: a path is a file, a bare directory name still a scenario name', () => {
@@ -171,7 +169,9 @@ describe.concurrent("firmware on newlib's semihosting (--specs=rdimon.specs)", (
     const result = await cli(['run', fixture('semihosted-own-malloc')]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/: heap-corruption\n/);
-    expect(result.stdout).toMatch(/the firmware made no heap call: its own code wrote over the heap, such as a C library malloc on _sbrk/);
+    expect(result.stdout).toMatch(
+      /the firmware made no heap call: its own code wrote over the heap, such as a C library malloc on _sbrk/,
+    );
     expect(result.stdout).toMatch(/\| semihosted output on stdout\n/);
   });
 });
@@ -188,7 +188,9 @@ describe.concurrent('C++ out of memory', () => {
     ]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/: out-of-memory\n/);
-    expect(result.stdout).toMatch(/allocating 1024 bytes failed \(called from 0x[0-9a-f]{8} \(_ZL4growP4Node\+0x[0-9a-f]+\)/);
+    expect(result.stdout).toMatch(
+      /allocating 1024 bytes failed \(called from 0x[0-9a-f]{8} \(_ZL4growP4Node\+0x[0-9a-f]+\)/,
+    );
     expect(result.stdout).not.toMatch(/_Znw/);
   });
 });

@@ -107,8 +107,7 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
       // One line, like every other error: the hint goes on the error's own line, not under it.
-      outputError: (text, write) =>
-        write(`${escapeControlCharacters(text.trimEnd())} (run with --help for usage)\n`),
+      outputError: (text, write) => write(`${escapeControlCharacters(text.trimEnd())} (run with --help for usage)\n`),
       // commander's own errors quote the unknown option or command whole: keep each line short.
       writeErr: (text) =>
         io.stderr.write(
