@@ -272,3 +272,19 @@ describe.concurrent('--host refuses what only a board has', () => {
     );
   });
 });
+
+describe.concurrent('a board named twice', () => {
+  // Before: each was run and reported twice ("4 checks passed (2 runs)").
+  it('check --board a,a and a budget entry with boards [a, a] are exit 2', async () => {
+    expectOneLineInputError(
+      await cli(['check', 'packet-pool', '--board', 'tiny,TINY', '--no-oom', ...SHORT]),
+      /^tlsf-sim: --board: board "TINY" is named twice$/m,
+    );
+    const budget = join(work, 'twice.json');
+    writeFileSync(budget, JSON.stringify({ checks: [{ scenario: 'packet-pool', boards: ['tiny', 'tiny'] }] }));
+    expectOneLineInputError(
+      await cli(['check', '--budget', budget]),
+      /twice\.json: checks\[0\]\.boards: board "tiny" is named twice/,
+    );
+  });
+});
