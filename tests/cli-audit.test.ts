@@ -6,7 +6,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseCount } from '../src/cli/units.js';
+import { parseCount, parseParamValue } from '../src/cli/units.js';
 import { classifyTarget } from '../src/cli/target.js';
 import { type CliResult, root, runCli } from './support/cli.js';
 
@@ -138,6 +138,16 @@ describe.concurrent('impossible instruction budgets', () => {
       await cli(['check', '--budget', budget]),
       /zero-budget\.json: checks\[0\]\.maxInstructions: "0" must be a whole number from 1/,
     );
+  });
+
+  it('a parameter of many digits does not fit, rather than being no integer', () => {
+    // Before: "99999999999" (over 4 GiB, past the size parser) was "is not an integer".
+    expect(() => parseParamValue('99999999999', '--param bursts')).toThrow(
+      /"99999999999" does not fit a 32-bit signed parameter/,
+    );
+    expect(() => parseParamValue('-99999999999', '--param bursts')).toThrow(/does not fit a 32-bit signed parameter/);
+    expect(parseParamValue('-2147483648', '--param bursts')).toBe(-2147483648);
+    expect(() => parseParamValue('12Q', '--param bursts')).toThrow(/"12Q" is not an integer/);
   });
 
   it('a whole number too large to count is out of range, not malformed', () => {

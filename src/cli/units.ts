@@ -133,6 +133,11 @@ export function parseParamValue(raw: string | number, what: string): number {
     return raw;
   }
   const negative = raw.startsWith('-');
+  const digits = (negative ? raw.slice(1) : raw).trim();
+  // Plain digits beyond 4 GiB are a whole number too large, not something that is not a number.
+  if (/^\d+$/.test(digits) && Number(digits) > 0x8000_0000) {
+    throw new InputError(`${what}: ${quoteInput(String(raw))} does not fit a 32-bit signed parameter`);
+  }
   let magnitude: number;
   try {
     magnitude = parseSize(negative ? raw.slice(1) : raw, what);
