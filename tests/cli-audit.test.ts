@@ -298,3 +298,58 @@ describe.concurrent('a board named twice', () => {
     );
   });
 });
+
+describe.concurrent('files saved with a UTF-8 byte order mark (as Windows editors save them)', () => {
+  const BOM = '\uFEFF';
+  // Before: JSON files were "not valid JSON: Unexpected token '﻿'", a trace without an extension was not
+  // recognised (so it was taken for firmware), and gen-ld.mjs failed on the board file.
+  it('budget, baseline and board JSON files and an extensionless trace are read past it', async () => {
+    const budget = join(work, 'bom-budget.json');
+    writeFileSync(budget, `${BOM}${JSON.stringify({ checks: [{ scenario: 'packet-pool', params: { bursts: 5 } }] })}`);
+    const checked = await cli(['check', '--budget', budget]);
+    expect(checked.stderr).toBe('');
+    expect(checked.code).toBe(0);
+
+    const report = await cli(['run', ...SHORT, '--json']);
+    const baseline = join(work, 'bom-baseline.json');
+    writeFileSync(baseline, `${BOM}${report.stdout}`);
+    const compared = await cli(['check', 'packet-pool', ...SHORT, '--max-peak', '1M', '--baseline', baseline]);
+    expect(compared.stderr).toBe('');
+    expect(compared.code).toBe(0);
+
+    const boardText = readFileSync(join(root, 'src', 'board', 'boards', 'stm32f411re.json'), 'utf8');
+    const board = join(work, 'bom-board.json');
+    writeFileSync(board, `${BOM}${boardText.replace('"stm32f411re"', '"my-f411"')}`);
+    const fixture = join(root, 'tests', 'fixtures', 'elf', 'fixture-stm32f411re.elf');
+    const onBoard = await cli(['run', fixture, '--board', board]);
+    expect(onBoard.stderr).toBe('');
+    expect(onBoard.stdout).toMatch(/ on my-f411 /);
+
+    const trace = join(work, 'bom-trace');
+    writeFileSync(trace, `${BOM}a 0 16\r\nf 0\r\n`);
+    const replayed = await cli(['run', './bom-trace', '--host']);
+    expect(replayed.stderr).toBe('');
+    expect(replayed.stdout).toMatch(/^bom-trace on host: ok$/m);
+  });
+
+  it('the linker script generator reads a board file past it', async () => {
+    const boardText = readFileSync(join(root, 'src', 'board', 'boards', 'tiny.json'), 'utf8');
+    const board = join(work, 'bom-tiny.json');
+    writeFileSync(board, `${BOM}${boardText.replace('"tiny"', '"my-tiny"')}`);
+    const script = join(work, 'bom-tiny.ld');
+    const generated = await new Promise<{ code: number | null; stderr: string }>((resolvePromise, reject) => {
+      const child = spawn(
+        process.execPath,
+        [join(root, 'firmware-sim', 'tools', 'gen-ld.mjs'), '--board', board, '--out', script],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      child.on('error', reject);
+      child.on('close', (code) => resolvePromise({ code, stderr }));
+    });
+    expect(generated.stderr).toBe('');
+    expect(generated.code).toBe(0);
+    expect(readFileSync(script, 'utf8')).toMatch(/MEMORY/);
+  });
+});

@@ -12,9 +12,11 @@ const SNIFF_BYTES = 512;
 
 /**
  * A trace's opening: optional blank and `#` comment lines, then a header number alone on its line or a first
- * operation (`a 0 16`, `f 3`, `r 0 32`). Plain text that opens otherwise is not taken for a trace.
+ * operation (`a 0 16`, `f 3`, `r 0 32`), after a UTF-8 byte order mark if there is one (read as latin1: the three
+ * bytes EF BB BF). Plain text that opens otherwise is not taken for a trace.
  */
-const TRACE_OPENING = /^(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]*(?:\d+[ \t]*(?:#[^\n]*)?\r?\n|[afr][ \t]+\d)/;
+const TRACE_OPENING =
+  /^(?:\u00ef\u00bb\u00bf)?(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]*(?:\d+[ \t]*(?:#[^\n]*)?\r?\n|[afr][ \t]+\d)/;
 
 /** The first bytes of `path` if it is a regular file that can be read; undefined otherwise (never blocks). */
 function firstBytes(path: string): Buffer | undefined {
