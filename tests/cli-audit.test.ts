@@ -186,6 +186,32 @@ describe.concurrent("firmware on newlib's semihosting (--specs=rdimon.specs)", (
   });
 });
 
+describe.concurrent('semihosting given memory the firmware cannot have', () => {
+  const fixture = join(root, 'tests', 'fixtures', 'elf', 'semihosting-bad-tiny.elf');
+  // Before: "tlsf-sim: internal error: UnicornError: ... UC_ERR_READ_UNMAPPED ... (a bug or an emulator failure)",
+  // exit 3, for what is the firmware's own bad pointer.
+  it.each([
+    ['1', /semihosting\(0x00000005, 0x[0-9a-f]{8}\) called from .* failed: .*0x30000000.*UC_ERR_READ_UNMAPPED/],
+    ['2', /semihosting\(0x00000005, 0x[0-9a-f]{8}\) called from .* failed: write of 2147483647 bytes/],
+    ['3', /semihosting\(0x00000001, 0x30000000\) called from .* failed: .*argument block at 0x30000000/],
+  ])('mode %s: the run stops as a fault of the firmware, exit 1', async (mode, message) => {
+    const result = await cli(['run', fixture, '--board', 'tiny', '--param', `mode=${mode}`, '--json']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout) as Record<string, any>;
+    expect(report.result).toBe('fault');
+    expect(report.fault.kind).toBe('semihosting-error');
+    expect(report.fault.symbol).toMatch(/^Reset_Handler/);
+    expect(report.message).toMatch(message);
+  });
+
+  it('the same firmware writing its own string is fine', async () => {
+    const result = await cli(['run', fixture, '--board', 'tiny', '--json']);
+    expect(result.code).toBe(0);
+    expect((JSON.parse(result.stdout) as Record<string, any>).output).toBe('semihosting ok\n');
+  });
+});
+
 describe.concurrent('C++ out of memory', () => {
   // Before: runtime/cxx.cpp ended the run with tlsf_sim_out_of_memory(size), so the report named operator new
   // ("called from ... (_Znwj+0x1a)") instead of the function that said `new`.

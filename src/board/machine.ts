@@ -2,7 +2,7 @@
 // the board (memory map, image loader, heap service, peaks, semihosting, fault diagnosis). See docs/board.md.
 import { hex, TLSF_DEFAULTS } from '../allocator/index.js';
 import { cpuModel, Engine } from './engine.js';
-import { engineInfo, REG_LR, REG_PC, REG_SP, UC_ERR_OK } from './unicorn.js';
+import { engineInfo, REG_LR, REG_PC, REG_R0, REG_SP, UC_ERR_OK } from './unicorn.js';
 import { parseElf, type ElfImage } from './elf.js';
 import { CPI, isArmv6m, type BoardProfile } from './profiles.js';
 import { statsOrNull, type HeapAllocator, type HeapFactory } from './heap-types.js';
@@ -235,7 +235,16 @@ export class Machine {
     const pc = engine.readReg(REG_PC);
     const instruction = this.memory.byteAt(pc) | (this.memory.byteAt(pc + 1) << 8);
     if (intno === INTNO_BKPT && instruction === BKPT_SEMIHOSTING) {
-      this.semihosting.serve();
+      try {
+        this.semihosting.serve();
+      } catch (error) {
+        // An argument block or buffer the firmware gave that cannot be read or written (unmapped, or longer than
+        // any console write): the firmware's fault, as for the console service, not the tool's.
+        const operation = engine.readReg(REG_R0);
+        const argument = engine.readReg(REG_R0 + 1); // r1: Unicorn numbers r0..r12 in a row
+        this.faults.serviceFailed(`semihosting(${hex(operation)}, ${hex(argument)})`, argument, pc, error as Error);
+        return;
+      }
       // Unicorn leaves the PC on the bkpt: step over it.
       if (this.outcome.result === null) engine.writeReg(REG_PC, (pc + 2) | 1);
       return;
