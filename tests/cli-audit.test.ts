@@ -1,6 +1,6 @@
-// An outside tester's hostile input to the built CLI: ELF images whose segments do not fit the board, targets
-// that are paths to things other than files, commander's usage errors, and impossible instruction budgets.
-// Each case is one line on stderr naming the problem, exit 2, nothing on stdout.
+// An outside tester's input to the built CLI: hostile files and options (each one line on stderr naming the
+// problem, exit 2, nothing on stdout), and firmware built the ways the docs tell a user to, whose runs must end as
+// the docs say (tests/fixtures/Makefile builds those ELFs).
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
