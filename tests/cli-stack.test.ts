@@ -28,6 +28,20 @@ describe.concurrent('tlsf-sim and the stack', () => {
     expect(result.stdout).not.toMatch(/heap-corruption|use after free|write-unmapped/);
   });
 
+  it('an overflow whose frames step over the paint and damage the heap is a stack-overflow, not heap-corruption', async () => {
+    // tests/fixtures/src/stack-skip.c: 136-byte frames that store one byte each; the stack's lowest word keeps its
+    // paint and the heap's last record below it is overwritten (before: heap-corruption, "record length ...").
+    const result = await cli(['run', 'tests/fixtures/elf/stack-skip-stm32f411re.elf', '--json']);
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout) as Record<string, any>;
+    expect(report.result).toBe('stack-overflow');
+    expect(report.stackOverflow.symbol).toMatch(/^recurse/);
+    expect(report.stackOverflow.limit).toBe(0x2001f000);
+    const enough = await cli(['run', 'tests/fixtures/elf/stack-skip-stm32f411re.elf', '--stack', '16K']);
+    expect(enough.code).toBe(0);
+    expect(enough.stdout).toMatch(/: ok\n/);
+  });
+
   it('run --stack 8K gives the same program the stack it needs; --json carries the stack and the RAM budget', async () => {
     const result = await cli(['run', FIXTURE, ...SIX_KIB, '--stack', '8K', '--json']);
     expect(result.code).toBe(0);

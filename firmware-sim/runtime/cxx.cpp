@@ -24,7 +24,7 @@ TLSF_SIM_CXX_INLINE void *allocate_or_null(std::size_t size, std::size_t align, 
 
 TLSF_SIM_CXX_INLINE void *allocate(std::size_t size, std::size_t align, const void *caller) {
   void *block = allocate_or_null(size, align, caller);
-  if (!block) tlsf_sim_out_of_memory(size);
+  if (!block) tlsf_sim_out_of_memory_from(size, caller);
   return block;
 }
 

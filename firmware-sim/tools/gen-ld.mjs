@@ -134,7 +134,8 @@ export function expectedFiles() {
 function customBoard(args) {
   const file = args[args.indexOf('--board') + 1];
   if (!file) throw new Error('--board needs a board JSON file');
-  const board = normaliseBoard(JSON.parse(readFileSync(file, 'utf8')), file);
+  // A byte order mark (Windows editors save UTF-8 with one) is skipped, as the CLI's board reader does.
+  const board = normaliseBoard(JSON.parse(readFileSync(file, 'utf8').replace(/^\uFEFF/, '')), file);
   const outIndex = args.indexOf('--out');
   const out = outIndex >= 0 ? args[outIndex + 1] : `${board.id}.ld`;
   writeFileSync(out, linkerScript(board));

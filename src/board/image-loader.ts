@@ -2,7 +2,7 @@
 // block patched (design.md section 4), the vector table checked, and the heap's bounds derived from the
 // image's symbols.
 import { hex } from '../allocator/index.js';
-import type { ElfImage } from './elf.js';
+import type { ElfImage, ElfSegment } from './elf.js';
 import type { BoardMemory, Bank, BankGroup, HeapRegion } from './memory-map.js';
 import { FirmwareError, type FlashPatch } from './run-types.js';
 
@@ -85,6 +85,7 @@ export class ImageLoader {
   load(patches: readonly FlashPatch[], params: Record<string, number>): ResetState {
     for (const [index, segment] of this.image.segments.entries()) {
       this.placeBytes(segment.paddr, segment.data, `segment ${index}`);
+      this.checkRunAddress(segment, index);
     }
     for (const patch of patches) this.placePatch(patch);
     this.patchParams(params);
@@ -101,6 +102,19 @@ export class ImageLoader {
         `${this.firmwareName}: ${what} (${data.length} bytes at ${hex(address)}) does not fit the memory of board ${board} (${this.memory.describe()})`,
       );
     }
+  }
+
+  /**
+   * Where a segment lives while the firmware runs (`.data` and `.bss` in RAM, copied and zeroed by the startup
+   * code) must be memory of the board too: an image whose segment ends past the RAM was linked for another board
+   * or is damaged, and would otherwise run until its startup code wrote outside the RAM.
+   */
+  private checkRunAddress(segment: ElfSegment, index: number): void {
+    if (segment.memSize === 0 || this.memory.regionOf(segment.vaddr, segment.memSize)) return;
+    const board = this.memory.board.name;
+    throw new FirmwareError(
+      `${this.firmwareName}: segment ${index} (${segment.memSize} bytes in memory at ${hex(segment.vaddr)}) does not fit the memory of board ${board} (${this.memory.describe()})`,
+    );
   }
 
   private symbolValue(name: string): number {

@@ -2,7 +2,7 @@
 // the board (memory map, image loader, heap service, peaks, semihosting, fault diagnosis). See docs/board.md.
 import { hex, TLSF_DEFAULTS } from '../allocator/index.js';
 import { cpuModel, Engine } from './engine.js';
-import { engineInfo, REG_LR, REG_PC, REG_SP, UC_ERR_OK } from './unicorn.js';
+import { engineInfo, REG_LR, REG_PC, REG_R0, REG_SP, UC_ERR_OK } from './unicorn.js';
 import { parseElf, type ElfImage } from './elf.js';
 import { CPI, isArmv6m, type BoardProfile } from './profiles.js';
 import { statsOrNull, type HeapAllocator, type HeapFactory } from './heap-types.js';
@@ -48,6 +48,14 @@ const INTNO_BKPT = 7;
 const UC_ERR_INSN_INVALID = 10;
 const BKPT_SEMIHOSTING = 0xbeab;
 const SHF_ALLOC = 0x2;
+
+/**
+ * Heap damage in a run that never called the heap: firmware linked without the runtime's heap.c (newlib with
+ * --specs=rdimon.specs, say) has its C library's malloc grow from `end` over the heap the board laid out there.
+ */
+const NO_HEAP_CALLS =
+  '; the firmware made no heap call: its own code wrote over the heap, such as a C library malloc on _sbrk ' +
+  '(link firmware-sim/runtime/heap.c so that malloc is the board heap)';
 
 /** An emulated board with a firmware image loaded, ready to run once. */
 export class Machine {
@@ -227,7 +235,16 @@ export class Machine {
     const pc = engine.readReg(REG_PC);
     const instruction = this.memory.byteAt(pc) | (this.memory.byteAt(pc + 1) << 8);
     if (intno === INTNO_BKPT && instruction === BKPT_SEMIHOSTING) {
-      this.semihosting.serve();
+      try {
+        this.semihosting.serve();
+      } catch (error) {
+        // An argument block or buffer the firmware gave that cannot be read or written (unmapped, or longer than
+        // any console write): the firmware's fault, as for the console service, not the tool's.
+        const operation = engine.readReg(REG_R0);
+        const argument = engine.readReg(REG_R0 + 1); // r1: Unicorn numbers r0..r12 in a row
+        this.faults.serviceFailed(`semihosting(${hex(operation)}, ${hex(argument)})`, argument, pc, error as Error);
+        return;
+      }
       // Unicorn leaves the PC on the bkpt: step over it.
       if (this.outcome.result === null) engine.writeReg(REG_PC, (pc + 2) | 1);
       return;
@@ -334,7 +351,10 @@ export class Machine {
     this.count.checkNative();
     this.checkStackAtStop();
     const report = this.report(hostMs);
-    if (this.stack.suspect && !this.watchStack && this.stack.watchRange()) return this.runWatched(report);
+    // Heap damage is suspect too: a recursion whose frames step over the stack's lowest word leaves the paint whole
+    // and the damage below it (docs/board.md, The stack); the watched run tells an overflow from a heap bug.
+    const suspect = this.stack.suspect || report.result === 'heap-corruption';
+    if (suspect && !this.watchStack && this.stack.watchRange()) return this.runWatched(report);
     return report;
   }
 
@@ -480,6 +500,7 @@ export class Machine {
       if (!check.ok) {
         result = 'heap-corruption';
         message = `heap check after the run failed: ${this.faults.damageAfterRun()}${check.errors.slice(0, 3).join('; ')}${check.errors.length > 3 ? ` (+${check.errors.length - 3} more)` : ''}`;
+        if (Object.values(this.service.ops).every((count) => count === 0)) message += NO_HEAP_CALLS;
       }
     }
     const stackPeak = this.stack.settle();

@@ -304,7 +304,8 @@ const MAX_BOARD_FILE_BYTES = 1024 * 1024;
  * ordinary (and then unknown, hence refused) field instead of reaching Object.prototype.
  */
 function parseJsonWithoutPrototypes(text: string): unknown {
-  return JSON.parse(text, (_key, value: unknown) =>
+  // A byte order mark, as Windows editors save UTF-8, is no JSON token: RFC 8259 lets a reader ignore it.
+  return JSON.parse(text.replace(/^\uFEFF/, ''), (_key, value: unknown) =>
     isObject(value) ? Object.assign(Object.create(null) as Fields, value) : value,
   );
 }

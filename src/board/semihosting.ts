@@ -1,5 +1,6 @@
-// Arm semihosting (bkpt 0xAB; r0 the operation, r1 its argument block): console output, the clock, the heap
-// info block and exit, the operations firmware built with --specs=rdimon.specs or a debug probe uses.
+// Arm semihosting (bkpt 0xAB; r0 the operation, r1 its argument block): console output (the ":tt" handles newlib's
+// --specs=rdimon.specs opens), the clock, the heap info block, and exit with a status (the ":semihosting-features"
+// file says SYS_EXIT_EXTENDED is served); no file system.
 import { hex } from '../allocator/index.js';
 import type { Engine } from './engine.js';
 import { REG_R0 } from './unicorn.js';
@@ -11,6 +12,22 @@ import { readCString, readText } from './target-text.js';
 /** SYS_EXIT's reason code for a normal end (ADP_Stopped_ApplicationExit). */
 const APPLICATION_EXIT = 0x20026;
 
+/**
+ * Handles SYS_OPEN gives out (nonzero: 0 is not a handle). newlib's semihosting library (`--specs=rdimon.specs`,
+ * `initialise_monitor_handles()`) opens ":tt" for stdin, stdout and stderr and writes to what it got back; 1 and
+ * 2 are also what firmware that writes without opening passes, so both reach the console.
+ */
+const HANDLE_STDOUT = 1;
+const HANDLE_STDERR = 2;
+const HANDLE_STDIN = 3;
+const HANDLE_FEATURES = 4;
+/**
+ * The ":semihosting-features" file: magic "SHFB" and one byte of feature bits, SH_EXT_EXIT_EXTENDED (bit 0: the
+ * exit status reaches the host, so `return 3` from main is exit-failure with status 3) and SH_EXT_STDOUT_STDERR
+ * (bit 1: ":tt" opened for append is stderr).
+ */
+const FEATURES = new Uint8Array([0x53, 0x48, 0x46, 0x42, 0x03]);
+
 /** What SYS_HEAPINFO answers. */
 export interface HeapInfoBlock {
   heapStart: number;
@@ -19,6 +36,9 @@ export interface HeapInfoBlock {
 }
 
 export class Semihosting {
+  /** Read position in the ":semihosting-features" file (SYS_READ, SYS_SEEK). */
+  private featuresAt = 0;
+
   constructor(
     private readonly engine: Engine,
     private readonly registerFile: Uint32Array | null,
@@ -41,6 +61,40 @@ export class Semihosting {
     };
     let result = 0;
     switch (operation) {
+      case 0x01: // SYS_OPEN: [name, mode, name length]; the console (":tt") and the features file only
+        result = this.open(readText(engine, word(argument), word(argument + 8)), word(argument + 4));
+        break;
+      case 0x02: // SYS_CLOSE: [handle]
+        result = word(argument) === 0 ? 0xffffffff : 0;
+        break;
+      case 0x06: {
+        // SYS_READ: [handle, buffer, length]; returns bytes not read (stdin is at its end)
+        const handle = word(argument);
+        const length = word(argument + 8);
+        if (handle !== HANDLE_FEATURES) {
+          result = handle === HANDLE_STDIN ? length : 0xffffffff;
+          break;
+        }
+        const bytes = FEATURES.subarray(this.featuresAt, this.featuresAt + length);
+        engine.write(word(argument + 4), bytes, 'semihosting SYS_READ: writing the features file');
+        this.featuresAt += bytes.length;
+        result = length - bytes.length;
+        break;
+      }
+      case 0x09: {
+        // SYS_ISTTY: [handle]
+        const handle = word(argument);
+        result = handle === HANDLE_STDOUT || handle === HANDLE_STDERR || handle === HANDLE_STDIN ? 1 : 0;
+        break;
+      }
+      case 0x0a: // SYS_SEEK: [handle, position]
+        if (word(argument) === HANDLE_FEATURES) this.featuresAt = Math.min(word(argument + 4), FEATURES.length);
+        break;
+      case 0x0c: // SYS_FLEN: [handle]
+        result = word(argument) === HANDLE_FEATURES ? FEATURES.length : 0xffffffff;
+        break;
+      case 0x13: // SYS_ERRNO: nothing above sets one
+        break;
       case 0x03: // SYS_WRITEC: r1 points to the character
         outcome.output += String.fromCharCode(engine.read(argument, 1)[0]!);
         break;
@@ -93,5 +147,15 @@ export class Semihosting {
     }
     if (this.registerFile) this.registerFile[0] = result >>> 0;
     else engine.writeReg(REG_R0, result);
+  }
+
+  /** SYS_OPEN: ":tt" by mode (0-3 read: stdin, 4-7 write: stdout, 8-11 append: stderr); no file system. */
+  private open(name: string, mode: number): number {
+    if (name === ':tt') return mode < 4 ? HANDLE_STDIN : mode < 8 ? HANDLE_STDOUT : HANDLE_STDERR;
+    if (name === ':semihosting-features' && mode < 4) {
+      this.featuresAt = 0;
+      return HANDLE_FEATURES;
+    }
+    return 0xffffffff;
   }
 }

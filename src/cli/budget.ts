@@ -202,6 +202,7 @@ function readBoards(fields: TreeMap, where: string): string[] | undefined {
         throw new InputError(`${where}.boards[${index}] must be a board name, got ${describeValue(name)}`);
       }
     });
+    rejectRepeatedBoard(boards as string[], `${where}.boards`);
     return boards as string[];
   }
   if (board !== undefined) {
@@ -211,6 +212,19 @@ function readBoards(fields: TreeMap, where: string): string[] | undefined {
     return [board];
   }
   return undefined;
+}
+
+/**
+ * The same board twice would run and report every check twice: a typo, refused like a name given twice to
+ * `compare --allocators`. Built-in names compare case-insensitively (as `--board` reads them), file paths exactly.
+ */
+export function rejectRepeatedBoard(names: readonly string[], where: string): void {
+  const seen = new Set<string>();
+  for (const name of names) {
+    const key = /[/\\]|\.json$/i.test(name) ? name : name.toLowerCase();
+    if (seen.has(key)) throw new InputError(`${where}: board ${quoteInput(name)} is named twice`);
+    seen.add(key);
+  }
 }
 
 function readParams(raw: TreeValue, where: string): Record<string, number> {

@@ -27,7 +27,8 @@ export function parseDocumentTree(text: string, format: 'json' | 'yaml', what: s
   if (format === 'json') {
     try {
       // JSON.parse stores `__proto__` as an own property, never as the prototype; toTree copies own keys.
-      parsed = JSON.parse(text);
+      // A byte order mark (Windows editors save UTF-8 with one) is no JSON token: RFC 8259 lets a reader skip it.
+      parsed = JSON.parse(text.replace(/^\uFEFF/, ''));
     } catch (error) {
       throw new InputError(`${what} is not valid JSON: ${firstLine(error)}`);
     }

@@ -40,6 +40,22 @@ export function quoteInput(text: string): string {
 }
 
 /**
+ * A message made safe for one line of a terminal: every control character (C0, DEL, C1; newlines included) written
+ * as an escape. Messages quote what they got wrong, and some of that comes from elsewhere: JSON.parse, YAML and the
+ * board's parsers quote the offending bytes raw (an escape sequence in a "budget file" would recolour or rewrite
+ * the terminal, a NUL or newline would split the line).
+ */
+export function escapeControlCharacters(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what must be escaped
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (character) => {
+    if (character === '\n') return '\\n';
+    if (character === '\r') return '\\r';
+    if (character === '\t') return '\\t';
+    return `\\x${character.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
+}
+
+/**
  * The board's errors that mean its input was wrong (a malformed ELF, a bad board profile, a heap or parameter the
  * firmware cannot have), recognised by name so this module need not load the board (and the emulator binding).
  * An allocator refusing its options (`TlsfError` code 'bad-option': a heap too small to hold one block) is the
@@ -83,6 +99,6 @@ export function internalErrorText(error: unknown, withStack: boolean): string {
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   const firstLine = text.split('\n', 1)[0]!;
   // The message may quote input of any length (a RangeError on a giant string): keep it to a line.
-  const shown = firstLine.length > 300 ? `${firstLine.slice(0, 300)}…` : firstLine;
+  const shown = escapeControlCharacters(firstLine.length > 300 ? `${firstLine.slice(0, 300)}…` : firstLine);
   return `internal error: ${shown} (a bug or an emulator failure; rerun with --verbose or TLSF_SIM_DEBUG=1 for the stack)`;
 }

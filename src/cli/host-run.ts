@@ -78,6 +78,7 @@ const BOARD_ONLY: [keyof RunRequest, string][] = [
   ['guard', '--guard'],
   ['alignmentCheck', '--align-check'],
   ['maxInstructions', '--max-instructions'],
+  ['stackSize', '--stack'],
 ];
 
 /** A trace run on the host: resolved like a board run, so every command (run, check, min-heap, map, step) takes it. */

@@ -1,5 +1,5 @@
 import type { RunTarget } from './budget.js';
-import { camelCase, classifyTarget, DEFAULT_SCENARIO } from './budget.js';
+import { camelCase, classifyTarget, DEFAULT_SCENARIO, rejectRepeatedBoard } from './budget.js';
 import { LIMITS, setLimit, type Limits } from './checks.js';
 import type { RunRequest } from './engine.js';
 import { InputError, quoteInput } from './errors.js';
@@ -47,6 +47,7 @@ export function boardList(text: string, flag = '--board'): string[] {
   if (names.some((name) => name === '')) {
     throw new InputError(`${flag}: empty board name in ${quoteInput(text)}; give names separated by commas`);
   }
+  rejectRepeatedBoard(names, flag);
   return names;
 }
 

@@ -11,6 +11,7 @@ import {
   EXIT_BAD_INPUT,
   EXIT_INTERNAL,
   EXIT_OK,
+  escapeControlCharacters,
   InputError,
   internalErrorText,
   isInputError,
@@ -102,10 +103,11 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: num
     .version(version)
     .option('--no-color', 'plain output even on a terminal (NO_COLOR also works)')
     .option('--verbose', 'print the stack of an internal error (TLSF_SIM_DEBUG=1 also works)')
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
+      // One line, like every other error: the hint goes on the error's own line, not under it.
+      outputError: (text, write) => write(`${escapeControlCharacters(text.trimEnd())} (run with --help for usage)\n`),
       // commander's own errors quote the unknown option or command whole: keep each line short.
       writeErr: (text) =>
         io.stderr.write(
@@ -428,7 +430,7 @@ export async function main(argv: string[], io: CliIo = defaultIo(), version = '0
       return EXIT_BAD_INPUT;
     }
     if (error instanceof InputError || isInputError(error)) {
-      io.stderr.write(`tlsf-sim: ${(error as Error).message}\n`);
+      io.stderr.write(`tlsf-sim: ${escapeControlCharacters((error as Error).message)}\n`);
       return EXIT_BAD_INPUT;
     }
     const withStack = program.opts<{ verbose?: boolean }>().verbose === true || io.env.TLSF_SIM_DEBUG === '1';

@@ -16,7 +16,7 @@ export function readJsonReport(path: string, what: string): Record<string, unkno
   const text = readInputFile(path, { what, maxBytes: MAX_REPORT_BYTES }).toString('utf8');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (error) {
     throw new InputError(`${what} ${path} is not JSON: ${(error as Error).message.slice(0, 120)}`);
   }

@@ -128,7 +128,8 @@ export const RUN_PARAMETER_FIELDS = [
     flag: '--max-instructions',
     field: 'maxInstructions',
     expects: 'a count such as 2e9',
-    parse: parseCount,
+    // At least one instruction: a budget of 0 would stop before the first (the board refuses it).
+    parse: (text, where) => parseCount(text, where, { min: 1 }),
   }),
   textField({
     key: 'timeout',

@@ -61,7 +61,9 @@ export function parseCount(text: string, what = 'count', range: { min?: number; 
   if (/^0x[0-9a-f]+$/i.test(trimmed)) value = parseInt(trimmed.slice(2), 16);
   else if (/^\d+(\.\d+)?(e\d+)?$/i.test(trimmed)) value = Number(trimmed);
   const { min = 0, max = Number.MAX_SAFE_INTEGER } = range;
-  if (!Number.isSafeInteger(value)) {
+  // A whole number too large to count exactly (1e30) is out of range, not malformed.
+  if (Number.isInteger(value) && !Number.isSafeInteger(value)) value = Number.POSITIVE_INFINITY;
+  if (!Number.isSafeInteger(value) && value !== Number.POSITIVE_INFINITY) {
     const bounds = range.min === undefined && range.max === undefined ? '' : ` from ${min} to ${max}`;
     throw new InputError(`${what}: ${quoteInput(String(text))} is not a whole number${bounds}`);
   }
@@ -131,6 +133,11 @@ export function parseParamValue(raw: string | number, what: string): number {
     return raw;
   }
   const negative = raw.startsWith('-');
+  const digits = (negative ? raw.slice(1) : raw).trim();
+  // Plain digits beyond 4 GiB are a whole number too large, not something that is not a number.
+  if (/^\d+$/.test(digits) && Number(digits) > 0x8000_0000) {
+    throw new InputError(`${what}: ${quoteInput(String(raw))} does not fit a 32-bit signed parameter`);
+  }
   let magnitude: number;
   try {
     magnitude = parseSize(negative ? raw.slice(1) : raw, what);

@@ -72,9 +72,10 @@ export function scenarioElfForBoard(
     encoding: 'utf8',
   });
   if (generated.status !== 0) {
-    throw new InputError(
-      `${why}: cannot write its linker script: ${(generated.stderr || generated.stdout).trim().split('\n')[0]}`,
-    );
+    // Node prints an uncaught error's source location first ("file:1"): the line naming the error says more.
+    const lines = (generated.stderr || generated.stdout).trim().split('\n');
+    const reason = lines.find((line) => /^\w*Error\b/.test(line)) ?? lines[0];
+    throw new InputError(`${why}: cannot write its linker script: ${reason}`);
   }
   // A private name until complete, so a concurrent run never loads half an ELF.
   const partial = join(directory, `${scenario.name}.${process.pid}.elf`);
