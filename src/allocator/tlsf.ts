@@ -531,6 +531,17 @@ export class Tlsf {
           start,
         );
       }
+      // The same bytes under another base would be two pools writing one memory: each would overwrite
+      // the other's headers and links, and neither's range checks could tell.
+      const poolFrom = pool.start - pool.memoryBase;
+      if (pool.bytes.buffer === memory && region.offset < pool.end - pool.memoryBase && poolFrom < end - region.base) {
+        throw new TlsfError(
+          'overlap',
+          `pool ${hex(start)}..${hex(end)} is bytes ${region.offset}..${end - region.base} of a buffer whose bytes ` +
+            `${poolFrom}..${pool.end - pool.memoryBase} are already the pool at ${hex(pool.start)}`,
+          start,
+        );
+      }
     }
     const pieces = carve(start, poolRecordAddress(end), this.align, this.layout.maxBlockSize);
     if (pieces.length === 0) {
