@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { createTlsf, TlsfError, type Tlsf } from '../src/allocator/index.js';
+import { createTlsf, mapRequest, TlsfError, type Tlsf } from '../src/allocator/index.js';
 
 // Holes an outside audit of the documented contract (docs/allocator.md) found by driving the heap as a
 // user would: each test failed on the code before its fix.
@@ -42,4 +42,86 @@ describe('addPool refuses bytes that another pool already manages', () => {
     expect(heap.poolList()).toHaveLength(3);
     expect(heap.check().ok).toBe(true);
   });
+});
+
+// "Nothing is written before the checks of a step pass" (docs/allocator.md, Corruption: range checks), and the
+// O(1) counters move only when a call completes: a call that finds damage at its first step changes nothing.
+describe('a call that finds damage at its first step changes nothing, counters included', () => {
+  const heaps: [string, () => { heap: Tlsf; bytes: Uint8Array; base: number }][] = [
+    [
+      'one buffer (the flat paths)',
+      () => {
+        const buffer = new ArrayBuffer(8192);
+        return { heap: createTlsf(buffer, { base: SRAM }), bytes: new Uint8Array(buffer), base: SRAM };
+      },
+    ],
+    [
+      'one buffer above 2^31 (the checked paths)',
+      () => {
+        const buffer = new ArrayBuffer(8192);
+        return { heap: createTlsf(buffer, { base: 0x8000_0000 }), bytes: new Uint8Array(buffer), base: 0x8000_0000 };
+      },
+    ],
+    [
+      'two buffers (the generic paths)',
+      () => {
+        const buffer = new ArrayBuffer(8192);
+        const heap = createTlsf(buffer, { base: SRAM });
+        heap.addPool(new ArrayBuffer(64), { base: 0x1000_0000 }); // one small block: the tests' blocks are in SRAM
+        return { heap, bytes: new Uint8Array(buffer), base: SRAM };
+      },
+    ],
+  ];
+
+  for (const [name, make] of heaps) {
+    test(`free whose back link was overwritten after the block before it was freed: ${name}`, () => {
+      const { heap, bytes, base } = make();
+      const view = new DataView(bytes.buffer);
+      const a = heap.malloc(100);
+      const b = heap.malloc(100);
+      heap.malloc(100); // keeps b's next neighbour in use
+      heap.free(a); // b's header now says the block before it is free; its back link is the word before b's header
+      view.setUint32(b - 8 - base, 0x10, true);
+      const before = state(heap, bytes);
+      const error = thrown(() => heap.free(b));
+      expect(error.code).toBe('corrupt');
+      expect(error.message).toContain('back link');
+      expect(state(heap, bytes)).toBe(before);
+    });
+
+    test(`free into a list whose head was overwritten: ${name}`, () => {
+      const { heap, bytes, base } = make();
+      const view = new DataView(bytes.buffer);
+      heap.malloc(100);
+      const b = heap.malloc(100);
+      heap.malloc(100); // b has no free neighbour: free files it alone
+      const { firstLevelIndex, secondLevelIndex } = mapRequest(heap.usableSize(b), heap);
+      const headAddress =
+        heap.controlAddress + 4 * (1 + heap.layout.flCount + firstLevelIndex * heap.layout.slCount + secondLevelIndex);
+      view.setUint32(headAddress - base, 0x10, true);
+      const before = state(heap, bytes);
+      const error = thrown(() => heap.free(b));
+      expect(error.code).toBe('corrupt');
+      expect(error.message).toContain("free list's head 0x00000010");
+      expect(state(heap, bytes)).toBe(before);
+      view.setUint32(headAddress - base, 0, true); // repaired, the same free goes through
+      heap.free(b);
+      expect(heap.check()).toEqual({ ok: true, errors: [] });
+    });
+
+    test(`realloc shrinking into a free next block whose link was overwritten: ${name}`, () => {
+      const { heap, bytes, base } = make();
+      const view = new DataView(bytes.buffer);
+      const a = heap.malloc(200);
+      const x = heap.malloc(100);
+      heap.malloc(100);
+      heap.free(x); // a's next neighbour is free; its next-free link is the first word of x's payload
+      view.setUint32(x - base, 0x10, true);
+      const before = state(heap, bytes);
+      const error = thrown(() => heap.realloc(a, 40));
+      expect(error.code).toBe('corrupt');
+      expect(error.message).toContain('next-free link 0x00000010');
+      expect(state(heap, bytes)).toBe(before);
+    });
+  }
 });

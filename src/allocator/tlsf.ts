@@ -729,13 +729,13 @@ export class Tlsf {
    * last word, and the head of its list. The caller has set the P flag of the block after it.
    */
   private makeFree(index: number, block: number, size: number): void {
-    this.setWord(index, size | Block.FreeBit);
-    this.setWord(index + (size >> 2) - 1, block);
     const list = this.listOf(size);
     const words = this.fastWords;
     const headIndex = this.headWord + list;
     const oldHead = words[headIndex]!;
     this.checkLink(oldHead, index, "free list's head");
+    this.setWord(index, size | Block.FreeBit);
+    this.setWord(index + (size >> 2) - 1, block);
     words[headIndex] = block;
     this.setWord(index + 1, oldHead);
     this.setWord(index + 2, 0);
@@ -753,8 +753,6 @@ export class Tlsf {
    */
   private makeFreeFast(index: number, block: number, size: number): void {
     const words = this.fastWords;
-    words[index] = size | Block.FreeBit;
-    words[index + (size >> 2) - 1] = block;
     const list = this.listOf(size);
     const headIndex = this.headWord + list;
     const oldHead = words[headIndex]!;
@@ -763,6 +761,8 @@ export class Tlsf {
       this.makeFree(index, block, size); // checks through the pool table; a head in another pool passes
       return;
     }
+    words[index] = size | Block.FreeBit;
+    words[index + (size >> 2) - 1] = block;
     words[headIndex] = block;
     words[index + 1] = oldHead;
     const ownPrev = index + 2;
@@ -1162,15 +1162,17 @@ export class Tlsf {
     const nextIndex = index + (size >> 2);
     const nextHeader = words[nextIndex]!;
     if ((nextHeader & Block.PrevFreeBit) !== 0) throw this.headerError(ptr, header, 'free');
-    this.usedBytesNow -= size;
     // A free neighbour (P in this header, F in the next one) takes the merging path, as a call that
     // ends free: no value of this path has to survive a call, so V8 keeps them in registers.
     if ((((header >> 1) | nextHeader) & Block.FreeBit) !== 0) {
       this.releaseMergingFast(index, offset, header, nextIndex, nextHeader);
       return;
     }
-    words[nextIndex] = nextHeader | Block.PrevFreeBit;
+    // Filed before the next block's P flag is set and the counter moves: makeFreeFast checks the list
+    // head before it writes, so a damaged head throws with nothing changed.
     this.makeFreeFast(index, block, size);
+    words[nextIndex] = nextHeader | Block.PrevFreeBit;
+    this.usedBytesNow -= size;
   }
 
   /**
@@ -1259,6 +1261,7 @@ export class Tlsf {
       words[nextIndex] = nextHeader | Block.PrevFreeBit;
     }
     this.makeFreeFast(start, block, size);
+    this.usedBytesNow -= header & Block.SizeMask;
   }
 
   /** free as liveBlock + release, through word/setWord: what multi-memory heaps run. */
@@ -1271,28 +1274,30 @@ export class Tlsf {
     let block = freed;
     let index = (block - this.fastBase) >> 2;
     const header = this.word(index);
-    let size = header & Block.SizeMask;
-    this.usedBytesNow -= size;
+    const freedSize = header & Block.SizeMask;
+    let size = freedSize;
     if ((header & Block.PrevFreeBit) !== 0) {
-      // Leave F set in the swallowed header so that a second free of ptr is still caught.
       block = this.previousFree(index);
+      const prevIndex = (block - this.fastBase) >> 2;
+      const prevSize = this.word(prevIndex) & Block.SizeMask;
+      this.unlinkFree(prevIndex, prevSize); // checks the previous block before anything is written
+      // Leave F set in the swallowed header so that a second free of ptr is still caught.
       this.setWord(index, header | Block.FreeBit);
-      index = (block - this.fastBase) >> 2;
-      const prevSize = this.word(index) & Block.SizeMask;
-      this.unlinkFree(index, prevSize);
+      index = prevIndex;
       size += prevSize;
     }
     const nextIndex = index + (size >> 2);
     const nextHeader = this.word(nextIndex);
-    if ((nextHeader & Block.FreeBit) !== 0) {
+    const nextFree = (nextHeader & Block.FreeBit) !== 0;
+    if (nextFree) {
       // The block after a free one already carries P.
       const nextSize = nextHeader & Block.SizeMask;
       this.unlinkFree(nextIndex, nextSize);
       size += nextSize;
-    } else {
-      this.setWord(nextIndex, nextHeader | Block.PrevFreeBit);
     }
-    this.makeFree(index, block, size);
+    this.makeFree(index, block, size); // checks the list head before it writes
+    if (!nextFree) this.setWord(nextIndex, nextHeader | Block.PrevFreeBit);
+    this.usedBytesNow -= freedSize;
   }
 
   /** Payload bytes of the live block at ptr (at least what was asked for). */
@@ -1342,16 +1347,15 @@ export class Tlsf {
       // Shrink: the tail, merged with a free next block, goes back on the lists.
       let rest = current - blockSize;
       if (rest < Block.MinSize) return ptr;
-      // Unlinked first: its checks (RANGE CHECKS) pass before anything is written.
+      // Unlinked and filed before the headers change: their checks (RANGE CHECKS) pass before anything is written.
       if (nextSize !== 0) {
         this.unlinkFreeFast(nextIndex, nextSize);
         rest += nextSize;
-      } else {
-        words[nextIndex] = nextHeader | Block.PrevFreeBit;
       }
-      words[index] = blockSize | (header & Block.PrevFreeBit);
-      this.usedBytesNow -= current - blockSize;
       this.makeFreeFast(index + (blockSize >> 2), block + blockSize, rest);
+      words[index] = blockSize | (header & Block.PrevFreeBit);
+      if (nextSize === 0) words[nextIndex] = nextHeader | Block.PrevFreeBit;
+      this.usedBytesNow -= current - blockSize;
       return ptr;
     }
     const combined = current + nextSize;
@@ -1379,12 +1383,12 @@ export class Tlsf {
     // header is read again: the malloc may have taken the free block before it and cleared its P
     // flag. The next block cannot have changed: it is used, or free and too small for the malloc.
     const headerNow = words[index]!;
-    this.usedBytesNow -= current;
     if ((((headerNow >> 1) | nextHeader) & Block.FreeBit) !== 0) {
       this.releaseMergingFast(index, offset, headerNow, nextIndex, nextHeader);
     } else {
-      words[nextIndex] = nextHeader | Block.PrevFreeBit;
       this.makeFreeFast(index, block, current);
+      words[nextIndex] = nextHeader | Block.PrevFreeBit;
+      this.usedBytesNow -= current;
     }
     return moved;
   }
@@ -1413,15 +1417,16 @@ export class Tlsf {
       // Shrink: the tail, merged with a free next block, goes back on the lists.
       let rest = current - blockSize;
       if (rest < Block.MinSize) return ptr;
-      this.setWord(index, blockSize | (header & Block.PrevFreeBit));
-      this.usedBytesNow -= rest;
+      const released = rest;
+      // Unlinked and filed before the headers change: their checks (RANGE CHECKS) pass before anything is written.
       if (nextSize !== 0) {
         this.unlinkFree(nextIndex, nextSize);
         rest += nextSize;
-      } else {
-        this.setWord(nextIndex, nextHeader | Block.PrevFreeBit);
       }
       this.makeFree(index + (blockSize >> 2), block + blockSize, rest);
+      this.setWord(index, blockSize | (header & Block.PrevFreeBit));
+      if (nextSize === 0) this.setWord(nextIndex, nextHeader | Block.PrevFreeBit);
+      this.usedBytesNow -= released;
       return ptr;
     }
 
@@ -1518,8 +1523,8 @@ export class Tlsf {
    */
   memalign(alignment: number, size: number): number {
     if (!isPowerOfTwo(alignment)) return 0;
-    if (alignment <= this.align) return this.malloc(size);
     if (size >>> 0 !== size || size > this.maxRequest) return this.badRequest(size, 'memalign');
+    if (alignment <= this.align) return this.malloc(size);
     const blockSize = this.blockSizeFor(size);
     const withGap = blockSize + alignment - this.align + Block.MinSize;
     if (withGap > this.layout.maxBlockSize) return 0;
