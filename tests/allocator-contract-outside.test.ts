@@ -125,3 +125,32 @@ describe('a call that finds damage at its first step changes nothing, counters i
     });
   }
 });
+
+describe('strict mode reports a double free as one', () => {
+  // docs/allocator.md, Misuse: a block swallowed by a neighbour when freed keeps its F bit, so freeing it again
+  // is still a double free; strict mode only adds a walk, it must not lose that diagnosis.
+  for (const strict of [false, true]) {
+    test(`a block merged into the free block before it, freed again (strict: ${strict})`, () => {
+      const buffer = new ArrayBuffer(4096);
+      const heap = createTlsf(buffer, { base: SRAM, strict });
+      const a = heap.malloc(40);
+      const b = heap.malloc(40);
+      heap.malloc(40);
+      heap.free(a);
+      heap.free(b); // merges into a's block
+      const before = state(heap, new Uint8Array(buffer));
+      for (const run of [() => heap.free(b), () => heap.realloc(b, 8), () => heap.usableSize(b)]) {
+        const error = thrown(run);
+        expect(error.code).toBe('double-free');
+        expect(error.message).toMatch(/\(0x20000[0-9a-f]{3}\): block is already free \(double free\?\)$/);
+      }
+      expect(state(heap, new Uint8Array(buffer))).toBe(before);
+    });
+  }
+
+  test('strict mode still calls a pointer into the middle of a used block not-a-block', () => {
+    const heap = createTlsf(new ArrayBuffer(4096), { base: SRAM, strict: true });
+    const a = heap.malloc(200);
+    expect(thrown(() => heap.free(a + 64)).code).toBe('not-a-block');
+  });
+});

@@ -1013,13 +1013,18 @@ export class Tlsf {
 
   private strictCheck(pool: Pool, header: number, ptr: number, operation: string): void {
     let found = -1;
-    walkPool(this.view(), pool, (block, word) => {
+    let insideFree = false;
+    walkPool(this.view(), pool, (block, word, size) => {
       if (block >= header) {
         if (block === header) found = word;
         return true;
       }
-      return false;
+      insideFree = header < block + size && (word & Block.FreeBit) !== 0;
+      return insideFree;
     });
+    // A block merged into the free block before it when it was freed keeps its header, F bit set, inside that
+    // free block: freeing it again is a double free, as the cheap checks report it without strict.
+    if (found < 0 && insideFree && (this.load(header) & Block.FreeBit) !== 0) found = this.load(header);
     if (found < 0) {
       throw new TlsfError('not-a-block', `${operation}(${hex(ptr)}): no block starts there (strict walk)`, ptr);
     }
