@@ -154,3 +154,39 @@ describe('strict mode reports a double free as one', () => {
     expect(thrown(() => heap.free(a + 64)).code).toBe('not-a-block');
   });
 });
+
+describe('one-line errors that name the problem', () => {
+  test('memalign names itself in a bad-size error, whatever the alignment', () => {
+    const heap = createTlsf(new ArrayBuffer(4096), { base: SRAM });
+    for (const alignment of [4, 8, 64]) {
+      const error = thrown(() => heap.memalign(alignment, -1));
+      expect(error.code).toBe('bad-size');
+      expect(error.message).toBe('memalign: size must be a non-negative integer, got -1');
+    }
+  });
+
+  test('a string is quoted, so that "0x20000000" does not read as an address', () => {
+    const heap = createTlsf(new ArrayBuffer(4096), { base: SRAM });
+    const asAny = heap as unknown as { free(p: unknown): void; malloc(s: unknown): number };
+    expect(thrown(() => asAny.free('0x20000000')).message).toBe('free("0x20000000"): not a 32-bit address');
+    expect(thrown(() => asAny.malloc('8')).message).toBe('malloc: size must be a non-negative integer, got "8"');
+    const options = { align: '8' } as unknown as { align: 8 };
+    expect(thrown(() => createTlsf(new ArrayBuffer(4096), options)).message).toBe('align must be 4, 8 or 16, got "8"');
+    expect(thrown(() => asAny.malloc('x'.repeat(500))).message.length).toBeLessThan(140);
+  });
+
+  test('a detached buffer is named as such, not as a length out of range', () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 2 });
+    const old = memory.buffer;
+    memory.grow(1);
+    const error = thrown(() => createTlsf(old));
+    expect(error.code).toBe('bad-option');
+    expect(error.message).toMatch(/^memory has no bytes \(a detached buffer\?/);
+  });
+
+  test('null options from a JavaScript caller mean the defaults', () => {
+    const heap = createTlsf(new ArrayBuffer(4096), null as unknown as undefined);
+    expect(heap.align).toBe(8);
+    expect(heap.check().ok).toBe(true);
+  });
+});

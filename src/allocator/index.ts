@@ -41,7 +41,7 @@ export type { RequestMapping, TlsfGeometry, TlsfLayout } from './constants.js';
 
 /** A TLSF heap managing `memory[offset .. offset + length)`, whose byte 0 is target address `base`. */
 export function createTlsf(memory: TlsfMemory, options: TlsfOptions = {}): Tlsf {
-  return new Tlsf(memory, options);
+  return new Tlsf(memory, options ?? {}); // null from a JavaScript caller means no options, as undefined does
 }
 
 export { createCountingTlsf, type CountingTlsf } from './tlsf-counting.js';

@@ -11,7 +11,7 @@
  *   | signature 'TLSF' | first managed address | region bytes | align | slLog2 << 8 | flCount << 16 |
  */
 import { BLOCK_HEADER_SIZE, MAX_POOL_BYTES, MIN_BLOCK_SIZE } from './constants.js';
-import { TlsfError, hex } from './errors.js';
+import { TlsfError, hex, quote } from './errors.js';
 import type { PoolView } from './inspect.js';
 import type { TlsfMemory } from './types.js';
 
@@ -56,7 +56,7 @@ export function poolRecordProblem(pool: PoolView, words: Int32Array, config: num
 
 export function checkInteger(name: string, value: number, min: number, max: number): void {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new TlsfError('bad-option', `${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+    throw new TlsfError('bad-option', `${name} must be an integer from ${min} to ${max}, got ${quote(value)}`);
   }
 }
 
@@ -76,6 +76,12 @@ export function resolveRegion(
   length?: number,
 ): { base: number; offset: number; length: number } {
   assertBuffer(memory);
+  if (memory.byteLength === 0) {
+    throw new TlsfError(
+      'bad-option',
+      'memory has no bytes (a detached buffer? after WebAssembly.Memory.grow() pass the new memory.buffer)',
+    );
+  }
   checkInteger('base', base, 0, 0xffff_fffc);
   if (base % 4 !== 0) throw new TlsfError('bad-option', `base must be a multiple of 4, got ${hex(base)}`, base);
   checkInteger('offset', offset, 0, memory.byteLength);

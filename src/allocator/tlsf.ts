@@ -112,7 +112,7 @@ import {
   tlsfLayout,
   type TlsfLayout,
 } from './constants.js';
-import { TlsfError, hex } from './errors.js';
+import { TlsfError, hex, quote } from './errors.js';
 import {
   checkHeap,
   findBlockIn,
@@ -967,7 +967,7 @@ export class Tlsf {
   private liveBlockSlow(ptr: number, operation: string): number {
     const header = ptr - Block.HeaderSize;
     if (typeof ptr !== 'number' || !Number.isInteger(ptr) || ptr < 0 || ptr > 0xffff_ffff) {
-      throw new TlsfError('out-of-pool', `${operation}(${String(ptr)}): not a 32-bit address`, ptr);
+      throw new TlsfError('out-of-pool', `${operation}(${quote(ptr)}): not a 32-bit address`, ptr);
     }
     if ((ptr & this.alignMask) !== 0) {
       throw new TlsfError(
@@ -1143,7 +1143,7 @@ export class Tlsf {
   /** Too large is a failure (0); not a size at all is misuse. */
   private badRequest(size: number, operation: string): number {
     if (typeof size === 'number' && Number.isInteger(size) && size >= 0) return 0;
-    throw new TlsfError('bad-size', `${operation}: size must be a non-negative integer, got ${String(size)}`);
+    throw new TlsfError('bad-size', `${operation}: size must be a non-negative integer, got ${quote(size)}`);
   }
 
   free(ptr: number): void {
@@ -1508,10 +1508,10 @@ export class Tlsf {
   /** malloc(count * size) zeroed; 0 when the product overflows 32 bits or nothing fits. */
   calloc(count: number, size: number): number {
     if (!Number.isInteger(count) || count < 0) {
-      throw new TlsfError('bad-size', `calloc: count must be a non-negative integer, got ${String(count)}`);
+      throw new TlsfError('bad-size', `calloc: count must be a non-negative integer, got ${quote(count)}`);
     }
     if (!Number.isInteger(size) || size < 0) {
-      throw new TlsfError('bad-size', `calloc: size must be a non-negative integer, got ${String(size)}`);
+      throw new TlsfError('bad-size', `calloc: size must be a non-negative integer, got ${quote(size)}`);
     }
     const total = count * size;
     if (total > 0xffff_ffff) return 0; // size_t overflow on the target
