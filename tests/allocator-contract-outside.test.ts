@@ -190,3 +190,23 @@ describe('one-line errors that name the problem', () => {
     expect(heap.check().ok).toBe(true);
   });
 });
+
+
+describe('near misses at the edges of the API', () => {
+  test('a WebAssembly.Memory or a typed array is named, with what to pass instead', () => {
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const asMemory = memory as unknown as ArrayBuffer;
+    expect(thrown(() => createTlsf(asMemory)).message).toMatch(/got a WebAssembly\.Memory: pass its \.buffer$/);
+    const bytes = new Uint8Array(4096) as unknown as ArrayBuffer;
+    expect(thrown(() => createTlsf(bytes)).message).toMatch(/got a Uint8Array: pass its \.buffer/);
+    expect(createTlsf(memory.buffer, { base: 0 }).check().ok).toBe(true);
+  });
+
+  test('findBlock of something that is not an address finds nothing', () => {
+    const heap = createTlsf(new ArrayBuffer(4096), { base: SRAM });
+    heap.malloc(100);
+    expect(heap.findBlock(Number.NaN)).toBeUndefined();
+    expect(heap.findBlock(SRAM + 0.5)).toBeUndefined();
+    expect(heap.findBlock(SRAM)?.contains).toBe(false); // the control structure: the nearest block, as documented
+  });
+});

@@ -66,7 +66,16 @@ export function assertBuffer(memory: unknown): void {
     memory instanceof ArrayBuffer ||
     (typeof SharedArrayBuffer !== 'undefined' && memory instanceof SharedArrayBuffer) ||
     Object.prototype.toString.call(memory).endsWith('ArrayBuffer]');
-  if (!isBuffer) throw new TlsfError('bad-option', 'memory must be an ArrayBuffer or SharedArrayBuffer');
+  if (isBuffer) return;
+  // A WebAssembly.Memory or a typed array is the usual near miss: say which, and what to pass instead.
+  const tag = Object.prototype.toString.call(memory).slice(8, -1);
+  const hint =
+    tag === 'WebAssembly.Memory' || tag === 'Memory'
+      ? ', got a WebAssembly.Memory: pass its .buffer'
+      : ArrayBuffer.isView(memory)
+        ? `, got a ${tag}: pass its .buffer (and its byteOffset as offset)`
+        : `, got ${quote(memory)}`;
+  throw new TlsfError('bad-option', `memory must be an ArrayBuffer or SharedArrayBuffer${hint}`);
 }
 
 export function resolveRegion(
