@@ -514,7 +514,16 @@ export class Tlsf {
     this.makeFree((firstBlock - this.fastBase) >> 2, firstBlock, size);
   }
 
-  /** Adds a separate region (another RAM bank, possibly another buffer) to the heap. */
+  /**
+   * Adds a separate region (another RAM bank, possibly another buffer) to the heap, cut into pieces no
+   * larger than the largest block the index files; returns the pieces.
+   *
+   * Cost: O(pools) checks, then one block filed per piece.
+   * Fails: throws TlsfError `bad-option` for a bad buffer, base, offset or length or a region too small
+   * for one block, `overlap` when its addresses or its bytes are already another pool's, `detached`.
+   *
+   *   heap.addPool(new ArrayBuffer(0x10000), { base: 0x1000_0000 });   // an STM32F4's CCM beside SRAM
+   */
   addPool(memory: TlsfMemory, options: PoolOptions): PoolInfo[] {
     if (options === undefined || options.base === undefined) {
       throw new TlsfError('bad-option', 'addPool needs { base }: the target address of memory[0]');
@@ -1038,7 +1047,17 @@ export class Tlsf {
 
   // ---------------------------------------------------------------- public operations
 
-  /** Returns the payload address of a block of at least `size` bytes, or 0 when nothing fits. */
+  /**
+   * The payload address of a block of at least `size` bytes, aligned to `align`; 0 when nothing fits.
+   *
+   * Cost: O(1): one class mapping, at most two bitmap reads and two bit scans, one list head taken and
+   * any remainder filed (about 12 words read and 12 written), whatever the heap holds.
+   * Fails: 0 when no free block fits or `size` is larger than any block can be; throws TlsfError
+   * `bad-size` for a size that is not a non-negative integer, `corrupt` for a damaged list head or
+   * link (docs/allocator.md, "What a call that throws leaves"), `detached` for a detached buffer.
+   *
+   *   const p = heap.malloc(100);   // e.g. 0x20000530; malloc(0) is a unique minimum block
+   */
   malloc(size: number): number {
     if ((size | 0) !== size || size < 0 || size > this.maxRequest) return this.badRequest(size, 'malloc');
     // The hot path, written out flat (see HOT PATHS at the top): the steps of takeFree + takeHead +
@@ -1149,6 +1168,18 @@ export class Tlsf {
     throw new TlsfError('bad-size', `${operation}: size must be a non-negative integer, got ${quote(size)}`);
   }
 
+  /**
+   * Returns the block at `ptr` (what malloc, calloc, memalign or realloc returned) to the heap, merged with
+   * any free neighbour. free(0) does nothing.
+   *
+   * Cost: O(1): the pointer checks, at most two neighbours unlinked and one block filed (about 14 words
+   * read and 14 written).
+   * Fails: throws TlsfError `misaligned`, `out-of-pool`, `double-free` or `not-a-block` (docs/allocator.md,
+   * Misuse) having changed nothing; `corrupt` for a damaged neighbour or list; `detached`.
+   *
+   *   heap.free(p);
+   *   heap.free(p);   // TlsfError double-free: free(0x20000530): block is already free (double free?)
+   */
   free(ptr: number): void {
     // The hot path, flat like malloc: the steps of liveBlock + release over fastWords, which
     // multi-memory heaps and odd pointers use. Keep its bytecode under V8's 460-byte limit for
@@ -1306,7 +1337,14 @@ export class Tlsf {
     this.usedBytesNow -= freedSize;
   }
 
-  /** Payload bytes of the live block at ptr (at least what was asked for). */
+  /**
+   * Payload bytes of the live block at `ptr`: at least what was asked for, up to the block's rounding.
+   *
+   * Cost: O(1), the pointer checks of free and one header read.
+   * Fails: throws as free does for a pointer that is not a live block; usableSize(0) is `out-of-pool`.
+   *
+   *   heap.usableSize(heap.malloc(100));   // 100 (align 8: a 104-byte block)
+   */
   usableSize(ptr: number): number {
     const block = this.liveBlock(ptr, 'usableSize');
     return (this.load(block) & Block.SizeMask) - Block.HeaderSize;
@@ -1316,8 +1354,14 @@ export class Tlsf {
    * Resizes in place when it can (shrink; grow into a free next block), else moves (malloc, copy,
    * free), as a C TLSF does; only when that malloc fails does it grow backwards into a free previous
    * block (moving the bytes down). See "Realloc placement" in docs/allocator.md for why.
-   * realloc(0, n) is malloc(n); realloc(p, 0) frees p and returns 0. On failure returns 0 and
-   * leaves the old block untouched.
+   * realloc(0, n) is malloc(n); realloc(p, 0) frees p and returns 0.
+   *
+   * Cost: O(1) apart from the copy of a move (the old payload, word by word up to 128 bytes).
+   * Fails: returns 0 when nothing fits, leaving the old block untouched; throws as free does for a bad
+   * pointer and as malloc does for a bad size, having changed nothing; `corrupt` for damage around the
+   * block (a move may then have allocated and copied: docs/allocator.md, "What a call that throws leaves").
+   *
+   *   p = heap.realloc(p, 200);   // the same address when the next block was free, else a new one
    */
   realloc(ptr: number, size: number): number {
     // Flat like malloc and free on a single-memory heap (see HOT PATHS): shrink, growth forwards and
@@ -1506,7 +1550,15 @@ export class Tlsf {
     this.fastBytes.copyWithin((to - memoryBase) | 0, source, source + length);
   }
 
-  /** malloc(count * size) zeroed; 0 when the product overflows 32 bits or nothing fits. */
+  /**
+   * malloc(count * size), zeroed.
+   *
+   * Cost: malloc's, plus zeroing the payload.
+   * Fails: 0 when count * size passes 2^32 - 1 (size_t overflow on the target) or nothing fits; throws
+   * TlsfError `bad-size` when count or size is not a non-negative integer.
+   *
+   *   const table = heap.calloc(16, 4);   // 64 zero bytes
+   */
   calloc(count: number, size: number): number {
     if (!Number.isInteger(count) || count < 0) {
       throw new TlsfError('bad-size', `calloc: count must be a non-negative integer, got ${quote(count)}`);
@@ -1525,7 +1577,14 @@ export class Tlsf {
    * A block whose payload address is a multiple of `alignment` (a power of two). Over-allocates by
    * the alignment plus one minimum block, then returns the leading gap to the free lists as its own
    * block (a gap smaller than a block is pushed one alignment step further), and trims the tail.
-   * A non-power-of-two alignment returns 0, as C's memalign fails with EINVAL.
+   * An alignment up to `align` is malloc(size).
+   *
+   * Cost: O(1): one search for size + alignment + 16 bytes, then up to two blocks filed.
+   * Fails: 0 for an alignment that is not a power of two (as C's memalign fails with EINVAL), when
+   * size and alignment together pass the largest block, or when nothing fits; throws TlsfError
+   * `bad-size` for a size that is not a non-negative integer.
+   *
+   *   const page = heap.memalign(4096, 256);   // e.g. 0x20001000
    */
   memalign(alignment: number, size: number): number {
     if (!isPowerOfTwo(alignment)) return 0;
@@ -1593,7 +1652,14 @@ export class Tlsf {
 
   // ---------------------------------------------------------------- inspection (inspect.ts; off hot paths)
 
-  /** Visits every block of every pool in address order. Throws TlsfError('corrupt') at a broken header. */
+  /**
+   * Visits every block of every pool in address order, used and free.
+   *
+   * Cost: O(blocks); bounded by the pool sizes even on a damaged heap.
+   * Fails: throws TlsfError `corrupt` at a broken header (after visiting the blocks before it).
+   *
+   *   heap.walk((b) => console.log(hex(b.addr), b.size, b.used));
+   */
   walk(visit: (block: BlockInfo) => void): void {
     this.assertAttached();
     walkHeap(this.view(), visit);
@@ -1602,6 +1668,11 @@ export class Tlsf {
   /**
    * The block containing `addr`, else the nearest one in the same pool (for fault reports).
    * Tolerates corrupt memory: stops at the first broken header.
+   *
+   * Cost: O(blocks of the pools within 4 KiB of addr). Never throws: undefined when no pool is that
+   * close or addr is not an integer.
+   *
+   *   heap.findBlock(p + 10);   // { addr: p, size: 100, used: true, contains: true, distance: 0, ... }
    */
   findBlock(addr: number): NearestBlock | undefined {
     return findBlockIn(this.view(), addr);
@@ -1625,6 +1696,15 @@ export class Tlsf {
     return poolList(this.view());
   }
 
+  /**
+   * Used and free bytes and blocks, the largest free block, peak, overhead and fragmentation
+   * (docs/allocator.md, "stats()").
+   *
+   * Cost: O(blocks): a walk (usedBytes, freeBytes and peakUsed are O(1) counters).
+   * Fails: throws TlsfError `detached`; on a damaged heap counts the blocks before the damage only.
+   *
+   *   heap.stats().fragmentation;   // 0 when all free memory is one block
+   */
   stats(): TlsfStats {
     this.assertAttached();
     return heapStats(this.view());
@@ -1683,7 +1763,11 @@ export class Tlsf {
 
   /**
    * Walks every pool and every free list and reports each broken invariant, naming addresses.
-   * Never throws and never loops forever: every loop is bounded by the pool size or block count.
+   *
+   * Cost: O(blocks + free-list links). Never throws and never loops forever: every loop is bounded by
+   * the pool size or block count; a detached buffer is reported, not thrown.
+   *
+   *   heap.check();   // { ok: true, errors: [] }, or errors such as "list (0,4): 0x2000031c is on a free list twice"
    */
   check(): CheckResult {
     const detached = this.pools.find((pool) => pool.words.length === 0);
