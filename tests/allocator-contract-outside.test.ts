@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { createTlsf, mapRequest, TlsfError, type Tlsf } from '../src/allocator/index.js';
+import { type BlockInfo, createTlsf, mapRequest, TlsfError, type Tlsf } from '../src/allocator/index.js';
 
 // Holes an outside audit of the documented contract (docs/allocator.md) found by driving the heap as a
 // user would: each test failed on the code before its fix.
@@ -217,5 +217,180 @@ describe('near misses at the edges of the API', () => {
     expect(heap.findBlock(Number.NaN)).toBeUndefined();
     expect(heap.findBlock(SRAM + 0.5)).toBeUndefined();
     expect(heap.findBlock(SRAM)?.contains).toBe(false); // the control structure: the nearest block, as documented
+  });
+});
+
+// The audit's trace driver, kept: seeded random and adversarial traces over varied heaps (every alignment and
+// slLog2, strict or not, ArrayBuffer / SharedArrayBuffer / WebAssembly.Memory, bases from 0 to the top of the
+// address space, unaligned offsets, extra pools in the same or other buffers), checked after every step against a
+// shadow model of the live blocks, and every rejected call checked to change nothing.
+describe('seeded traces against a shadow model', () => {
+  interface Live {
+    size: number;
+    alignment: number;
+    fill: number;
+  }
+  interface Region {
+    bytes: Uint8Array;
+    base: number;
+    start: number;
+    end: number;
+  }
+
+  function random(seed: number): () => number {
+    let state = seed | 0;
+    return () => {
+      state = (state + 0x6d2b79f5) | 0;
+      let t = Math.imul(state ^ (state >>> 15), state | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  function runTrace(seed: number, steps: number): void {
+    const next = random(seed);
+    const below = (n: number): number => Math.floor(next() * n);
+    const pick = <T>(values: T[]): T => values[below(values.length)]!;
+    const kind = pick(['array', 'shared', 'wasm']);
+    const buffer = (bytes: number): ArrayBuffer | SharedArrayBuffer =>
+      kind === 'array'
+        ? new ArrayBuffer(bytes)
+        : kind === 'shared'
+          ? new SharedArrayBuffer(bytes)
+          : new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) }).buffer;
+    const align = pick([4, 8, 16] as const);
+    const size = pick([1024, 4096, 20000]);
+    const base = pick([0, 0x2000_0000, 0x7fff_f000 - size, 0x8000_0000, 2 ** 32 - 0x8000]);
+    const offset = pick([0, 1, 3, 12]);
+    const first = buffer(size + offset + 64);
+    const heap = createTlsf(first, { base, offset, length: size, align, slLog2: 1 + below(5), strict: next() < 0.2 });
+    const regions: Region[] = [{ bytes: new Uint8Array(first), base, start: base + offset, end: base + offset + size }];
+    for (let i = below(3); i > 0; i--) {
+      const length = pick([48, 300, 4099]);
+      const other = buffer(length + 8);
+      const poolBase = 0x6000_0000 + i * 0x10_0000 + 4 * below(2);
+      heap.addPool(other, { base: poolBase, offset: i % 2, length });
+      regions.push({ bytes: new Uint8Array(other), base: poolBase, start: poolBase + (i % 2), end: poolBase + (i % 2) + length });
+    }
+    const where = (addr: number): Region => regions.find((r) => addr >= r.start && addr < r.end)!;
+    const live = new Map<number, Live>();
+    let fills = 1;
+    const fill = (addr: number, from: number, entry: Live): void => {
+      const region = where(addr);
+      for (let k = from; k < entry.size; k++) region.bytes[addr - region.base + k] = (entry.fill + k * 13) & 255;
+    };
+    const intact = (addr: number, entry: Live, length = entry.size): boolean => {
+      const region = where(addr);
+      for (let k = 0; k < length; k++) {
+        if (region.bytes[addr - region.base + k] !== ((entry.fill + k * 13) & 255)) return false;
+      }
+      return true;
+    };
+    const rejected = (code: string, run: () => unknown): void => {
+      const bytesBefore = regions.map((r) => r.bytes.slice());
+      const countersBefore = [heap.usedBytes, heap.freeBytes, heap.peakUsed];
+      const error = thrown(run);
+      expect(error.code).toBe(code);
+      expect(error.message).not.toContain('\n');
+      expect(regions.every((r, i) => Buffer.compare(r.bytes, bytesBefore[i]!) === 0)).toBe(true);
+      expect([heap.usedBytes, heap.freeBytes, heap.peakUsed]).toEqual(countersBefore);
+    };
+    const added = (addr: number, bytes: number, alignment: number, zeroed = false): void => {
+      if (addr === 0) return;
+      expect(live.has(addr)).toBe(false);
+      const region = where(addr);
+      expect(addr + Math.max(bytes, 1)).toBeLessThanOrEqual(region.end);
+      expect(addr % Math.max(align, alignment)).toBe(0);
+      if (zeroed) expect(region.bytes.subarray(addr - region.base, addr - region.base + bytes).every((b) => b === 0)).toBe(true);
+      const entry = { size: bytes, alignment, fill: fills++ };
+      live.set(addr, entry);
+      fill(addr, 0, entry);
+    };
+    const requestSize = (): number =>
+      pick([0, 1, 7, 24, 64, 200, 600, below(size), 2 ** 31, 2 ** 32 - 1, 2 ** 32 + 8, Number.MAX_SAFE_INTEGER]);
+    let peak = heap.peakUsed;
+
+    for (let step = 0; step < steps; step++) {
+      const addresses = [...live.keys()];
+      const some = addresses.length > 0 ? pick(addresses) : 0;
+      const roll = next();
+      if (roll < 0.3) {
+        const request = requestSize();
+        added(heap.malloc(request), request, align);
+      } else if (roll < 0.5 && some !== 0) {
+        expect(intact(some, live.get(some)!)).toBe(true);
+        heap.free(some);
+        live.delete(some);
+      } else if (roll < 0.65) {
+        const request = next() < 0.15 ? 0 : requestSize();
+        const old = live.get(some);
+        const moved = heap.realloc(some, request);
+        if (some === 0) added(moved, request, align);
+        else if (request === 0) {
+          expect(moved).toBe(0);
+          live.delete(some);
+        } else if (moved === 0) expect(intact(some, old!)).toBe(true);
+        else {
+          expect(intact(moved, old!, Math.min(old!.size, request))).toBe(true);
+          live.delete(some);
+          const entry = { size: request, alignment: moved === some ? old!.alignment : align, fill: old!.fill };
+          live.set(moved, entry);
+          fill(moved, Math.min(old!.size, request), entry);
+        }
+      } else if (roll < 0.72) {
+        const count = pick([0, 1, 3, 100, 65537, 2 ** 31]);
+        const each = pick([0, 4, 33, 65536, 2 ** 31]);
+        const addr = heap.calloc(count, each);
+        if (count * each > 0xffff_ffff) expect(addr).toBe(0);
+        added(addr, count * each, align, true);
+      } else if (roll < 0.8) {
+        const alignment = pick([0, 3, 12, 1, 8, 64, 4096, 2 ** 20, 2 ** 31, 2 ** 32]);
+        const request = pick([0, 8, 100, 1000]);
+        const addr = heap.memalign(alignment, request);
+        const powerOfTwo = alignment > 0 && alignment <= 2 ** 31 && (alignment & (alignment - 1)) === 0;
+        if (!powerOfTwo) expect(addr).toBe(0);
+        added(addr, request, powerOfTwo ? alignment : 1);
+      } else if (some !== 0) {
+        const blocks: BlockInfo[] = [];
+        heap.walk((block) => blocks.push(block));
+        const freeBlock = blocks.find((b) => !b.used);
+        const misuse = below(6);
+        if (misuse === 0) rejected('misaligned', () => heap.free(some + 2));
+        else if (misuse === 1) rejected('bad-size', () => heap.malloc(pick([-1, 0.5, Number.NaN, Infinity])));
+        else if (misuse === 2) rejected('bad-size', () => heap.realloc(some, pick([-8, 2.5, Number.NaN])));
+        else if (misuse === 3) rejected('bad-size', () => heap.calloc(pick([-1, 1.5]), 4));
+        else if (misuse === 4 && freeBlock) rejected('double-free', () => heap.free(freeBlock.addr));
+        else rejected('out-of-pool', () => heap.free(0x5000_0000));
+      }
+
+      // The model and the heap agree, block for block and byte for byte.
+      expect(heap.check()).toEqual({ ok: true, errors: [] });
+      const blocks: BlockInfo[] = [];
+      heap.walk((block) => blocks.push(block));
+      const used = blocks.filter((b) => b.used);
+      const free = blocks.filter((b) => !b.used);
+      expect(new Set(used.map((b) => b.addr))).toEqual(new Set(live.keys()));
+      const short = used.filter((b) => b.size < live.get(b.addr)!.size || heap.usableSize(b.addr) !== b.size);
+      expect(short).toEqual([]);
+      const stats = heap.stats();
+      const sum = (list: BlockInfo[]): number => list.reduce((total, b) => total + b.blockSize, 0);
+      expect([stats.usedBytes, stats.freeBytes, stats.usedBlocks, stats.freeBlocks]).toEqual([
+        sum(used),
+        sum(free),
+        used.length,
+        free.length,
+      ]);
+      expect(stats.largestFree).toBe(Math.max(0, ...free.map((b) => b.blockSize)));
+      expect(heap.largestFreeBlock()).toBe(stats.largestFree);
+      expect([heap.usedBytes, heap.freeBytes]).toEqual([stats.usedBytes, stats.freeBytes]);
+      expect(stats.peakUsed).toBeGreaterThanOrEqual(Math.max(peak, stats.usedBytes));
+      peak = stats.peakUsed;
+      expect(stats.poolBytes).toBe(regions.reduce((total, r) => total + r.end - r.start, 0));
+    }
+    for (const [addr, entry] of live) expect(intact(addr, entry)).toBe(true);
+  }
+
+  test('60 traces of 150 steps', () => {
+    for (let seed = 1; seed <= 60; seed++) runTrace(seed, 150);
   });
 });
