@@ -28,7 +28,9 @@ describe('addPool refuses bytes that another pool already manages', () => {
     const before = state(heap, new Uint8Array(buffer));
     const error = thrown(() => heap.addPool(buffer, { base: 0x4000_0000, offset: 2048, length: 4096 }));
     expect(error.code).toBe('overlap');
-    expect(error.message).toMatch(/bytes 2048\.\.6144 of a buffer whose bytes 0\.\.4096 are already the pool at 0x20000000/);
+    expect(error.message).toMatch(
+      /bytes 2048\.\.6144 of a buffer whose bytes 0\.\.4096 are already the pool at 0x20000000/,
+    );
     expect(state(heap, new Uint8Array(buffer))).toBe(before);
     expect(heap.check().ok).toBe(true);
     expect(heap.poolList()).toHaveLength(1);
@@ -200,7 +202,6 @@ describe('one-line errors that name the problem', () => {
   });
 });
 
-
 describe('near misses at the edges of the API', () => {
   test('a WebAssembly.Memory or a typed array is named, with what to pass instead', () => {
     const memory = new WebAssembly.Memory({ initial: 1 });
@@ -270,7 +271,12 @@ describe('seeded traces against a shadow model', () => {
       const other = buffer(length + 8);
       const poolBase = 0x6000_0000 + i * 0x10_0000 + 4 * below(2);
       heap.addPool(other, { base: poolBase, offset: i % 2, length });
-      regions.push({ bytes: new Uint8Array(other), base: poolBase, start: poolBase + (i % 2), end: poolBase + (i % 2) + length });
+      regions.push({
+        bytes: new Uint8Array(other),
+        base: poolBase,
+        start: poolBase + (i % 2),
+        end: poolBase + (i % 2) + length,
+      });
     }
     const where = (addr: number): Region => regions.find((r) => addr >= r.start && addr < r.end)!;
     const live = new Map<number, Live>();
@@ -301,7 +307,8 @@ describe('seeded traces against a shadow model', () => {
       const region = where(addr);
       expect(addr + Math.max(bytes, 1)).toBeLessThanOrEqual(region.end);
       expect(addr % Math.max(align, alignment)).toBe(0);
-      if (zeroed) expect(region.bytes.subarray(addr - region.base, addr - region.base + bytes).every((b) => b === 0)).toBe(true);
+      if (zeroed)
+        expect(region.bytes.subarray(addr - region.base, addr - region.base + bytes).every((b) => b === 0)).toBe(true);
       const entry = { size: bytes, alignment, fill: fills++ };
       live.set(addr, entry);
       fill(addr, 0, entry);
