@@ -401,3 +401,18 @@ describe('seeded traces against a shadow model', () => {
     for (let seed = 1; seed <= 60; seed++) runTrace(seed, 150);
   });
 });
+
+describe('realloc of a null pointer', () => {
+  test('is malloc, and a bad size is named as a realloc error', () => {
+    const heap = createTlsf(new ArrayBuffer(4096), { base: SRAM });
+    const p = heap.realloc(0, 100);
+    expect(p).not.toBe(0);
+    expect(heap.usableSize(p)).toBeGreaterThanOrEqual(100);
+    expect(heap.realloc(0, 2 ** 31)).toBe(0);
+    for (const size of [-1, Number.NaN, 1.5]) {
+      const error = thrown(() => heap.realloc(0, size));
+      expect(error.code).toBe('bad-size');
+      expect(error.message).toBe(`realloc: size must be a non-negative integer, got ${size}`);
+    }
+  });
+});

@@ -1367,7 +1367,8 @@ export class Tlsf {
     // Flat like malloc and free on a single-memory heap (see HOT PATHS): shrink, growth forwards and
     // the move over fastWords. Growth backwards, tried only when the move's malloc fails, takes
     // reallocGeneric, which validates again.
-    if (ptr === 0) return this.malloc(size);
+    // realloc(0, n) is malloc(n), but a bad size is named as realloc's.
+    if (ptr === 0) return (size | 0) === size && size >= 0 ? this.malloc(size) : this.badRequest(size, 'realloc');
     // The pointer is checked as free checks it, each header read once; one outside the first pool's
     // block area (or any, in strict mode) takes reallocGeneric, which checks through the pool table.
     const block = ptr - Block.HeaderSize;
@@ -1448,7 +1449,8 @@ export class Tlsf {
    * multi-memory heaps run, and the flat realloc's fallback.
    */
   protected reallocGeneric(ptr: number, size: number): number {
-    if (ptr === 0) return this.malloc(size);
+    // realloc(0, n) is malloc(n), but a bad size is named as realloc's.
+    if (ptr === 0) return (size | 0) === size && size >= 0 ? this.malloc(size) : this.badRequest(size, 'realloc');
     const block = this.liveBlock(ptr, 'realloc');
     if (size === 0) {
       this.free(ptr);
