@@ -1655,7 +1655,7 @@ export class Tlsf {
   // ---------------------------------------------------------------- inspection (inspect.ts; off hot paths)
 
   /**
-   * Visits every block of every pool in address order, used and free.
+   * Visits every block, used and free: pool by pool in poolList() order, each in address order.
    *
    * Cost: O(blocks); bounded by the pool sizes even on a damaged heap.
    * Fails: throws TlsfError `corrupt` at a broken header (after visiting the blocks before it).
