@@ -26,6 +26,7 @@
  * word per row `slBitmap[fl]` (bit sl set when list (fl, sl) is non-empty). Finding the
  * smallest non-empty list at or above (fl, sl) is then two masks and two bit scans.
  */
+import { quote } from './errors.js';
 
 /** Bytes of the size word in front of every block's payload. */
 export const BLOCK_HEADER_SIZE = 4;
@@ -84,9 +85,9 @@ export function log2Floor(value: number): number {
 
 /** What is wrong with an `align` / `slLog2` pair, or undefined: the one statement of their ranges. */
 export function configProblem(align: unknown, slLog2: unknown): string | undefined {
-  if (align !== 4 && align !== 8 && align !== 16) return `align must be 4, 8 or 16, got ${String(align)}`;
+  if (align !== 4 && align !== 8 && align !== 16) return `align must be 4, 8 or 16, got ${quote(align)}`;
   if (!Number.isInteger(slLog2) || (slLog2 as number) < 1 || (slLog2 as number) > 5) {
-    return `slLog2 must be an integer from 1 to 5, got ${String(slLog2)}`;
+    return `slLog2 must be an integer from 1 to 5, got ${quote(slLog2)}`;
   }
   return undefined;
 }
@@ -125,7 +126,7 @@ export function tlsfLayout(options: { align?: number; slLog2?: number }, largest
   const geometry = tlsfGeometry(options);
   if (!Number.isInteger(largestPoolBytes) || largestPoolBytes <= 0 || largestPoolBytes > MAX_POOL_BYTES) {
     throw new RangeError(
-      `TLSF pool size must be an integer from 1 to ${MAX_POOL_BYTES}, got ${String(largestPoolBytes)}`,
+      `TLSF pool size must be an integer from 1 to ${MAX_POOL_BYTES}, got ${quote(largestPoolBytes)}`,
     );
   }
   // A block can be at most as large as the pool, so the highest row needed holds that size.
@@ -211,7 +212,7 @@ export interface RequestMapping {
 export function mapRequest(size: number, options: { align?: number; slLog2?: number } = {}): RequestMapping {
   const geometry = tlsfGeometry(options);
   if (!Number.isInteger(size) || size < 0 || size > MAX_POOL_BYTES) {
-    throw new RangeError(`request size must be an integer from 0 to ${MAX_POOL_BYTES}, got ${String(size)}`);
+    throw new RangeError(`request size must be an integer from 0 to ${MAX_POOL_BYTES}, got ${quote(size)}`);
   }
   const adjustedSize = blockSizeFor(geometry, size);
   const own = mapBlockSize(geometry, adjustedSize);

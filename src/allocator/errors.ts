@@ -25,3 +25,16 @@ export class TlsfError extends Error {
     this.address = address;
   }
 }
+
+/**
+ * A value as an error message quotes it: numbers as written, strings in quotes (so that '0x20000000' the string
+ * does not read as an address), anything else by its type; at most about 80 characters.
+ */
+export function quote(value: unknown): string {
+  let text: string;
+  if (typeof value === 'string') text = JSON.stringify(value);
+  else if (typeof value === 'bigint') text = `${value}n (a BigInt)`;
+  else if (value === null || typeof value !== 'object') text = String(value);
+  else text = Object.prototype.toString.call(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}

@@ -1,4 +1,4 @@
-import { TlsfError, hex, type TlsfErrorCode } from './errors.js';
+import { TlsfError, hex, quote, type TlsfErrorCode } from './errors.js';
 import {
   zeroCost,
   type BlockInfo,
@@ -47,7 +47,7 @@ export function resolveRegion(memory: HeapMemory, options: HeapOptions): Managed
   const offset = options.offset ?? 0;
   const check = (name: string, value: number, min: number, max: number): void => {
     if (!Number.isInteger(value) || value < min || value > max) {
-      throw new TlsfError('bad-option', `${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+      throw new TlsfError('bad-option', `${name} must be an integer from ${min} to ${max}, got ${quote(value)}`);
     }
   };
   check('base', base, 0, 0xffff_fffc);
@@ -84,7 +84,7 @@ export abstract class CountedHeap implements HeapCostCounter {
   constructor(memory: HeapMemory, options: HeapOptions) {
     const align = options.align ?? 8;
     if (align !== 4 && align !== 8 && align !== 16) {
-      throw new TlsfError('bad-option', `align must be 4, 8 or 16, got ${String(align)}`);
+      throw new TlsfError('bad-option', `align must be 4, 8 or 16, got ${quote(align)}`);
     }
     this.align = align;
     this.region = resolveRegion(memory, options);
@@ -223,10 +223,10 @@ export abstract class CountedHeap implements HeapCostCounter {
   calloc(count: number, size: number): number {
     this.cost = zeroCost();
     if (!Number.isInteger(count) || count < 0) {
-      throw new TlsfError('bad-size', `calloc: count must be a non-negative integer, got ${String(count)}`);
+      throw new TlsfError('bad-size', `calloc: count must be a non-negative integer, got ${quote(count)}`);
     }
     if (!Number.isInteger(size) || size < 0) {
-      throw new TlsfError('bad-size', `calloc: size must be a non-negative integer, got ${String(size)}`);
+      throw new TlsfError('bad-size', `calloc: size must be a non-negative integer, got ${quote(size)}`);
     }
     const total = count * size;
     if (total > 0xffff_ffff) return 0; // size_t overflow on the target
@@ -324,7 +324,7 @@ export abstract class CountedHeap implements HeapCostCounter {
   /** Too large is a failure; not a size at all is misuse (as the TLSF heap). */
   private validSize(size: number, operation: string): boolean {
     if (typeof size === 'number' && Number.isInteger(size) && size >= 0) return size <= 0x7fff_0000;
-    throw new TlsfError('bad-size', `${operation}: size must be a non-negative integer, got ${String(size)}`);
+    throw new TlsfError('bad-size', `${operation}: size must be a non-negative integer, got ${quote(size)}`);
   }
 
   /** Cuts a used block down to `wanted` bytes when the rest can be a block of its own, and frees the rest. */

@@ -39,9 +39,18 @@ export {
 } from './constants.js';
 export type { RequestMapping, TlsfGeometry, TlsfLayout } from './constants.js';
 
-/** A TLSF heap managing `memory[offset .. offset + length)`, whose byte 0 is target address `base`. */
+/**
+ * A TLSF heap managing `memory[offset .. offset + length)`, whose byte 0 is target address `base`.
+ *
+ * Cost: O(control structure): it is zeroed, one free block filed per piece of the region.
+ * Fails: throws TlsfError `bad-option` for memory that is not an ArrayBuffer or SharedArrayBuffer (or is
+ * detached), an align/slLog2/base/offset/length/maxPoolBytes out of range, or a region too small for the
+ * control structure and one block.
+ *
+ *   const heap = createTlsf(new ArrayBuffer(64 * 1024), { base: 0x2000_0000 });   // align 8, slLog2 5
+ */
 export function createTlsf(memory: TlsfMemory, options: TlsfOptions = {}): Tlsf {
-  return new Tlsf(memory, options);
+  return new Tlsf(memory, options ?? {}); // null from a JavaScript caller means no options, as undefined does
 }
 
 export { createCountingTlsf, type CountingTlsf } from './tlsf-counting.js';

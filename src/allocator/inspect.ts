@@ -241,6 +241,7 @@ export function nextFreeLink(heap: Tlsf, header: number): number {
 export type NearestBlock = BlockInfo & { contains: boolean; distance: number };
 
 export function findBlockIn(view: HeapView, addr: number): NearestBlock | undefined {
+  if (!Number.isInteger(addr)) return undefined; // NaN would compare false everywhere and name a block at distance NaN
   let best: NearestBlock | undefined;
   for (const pool of view.pools) {
     if (addr < pool.start - 0x1000 || addr >= pool.end + 0x1000) continue;

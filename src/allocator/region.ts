@@ -11,7 +11,7 @@
  *   | signature 'TLSF' | first managed address | region bytes | align | slLog2 << 8 | flCount << 16 |
  */
 import { BLOCK_HEADER_SIZE, MAX_POOL_BYTES, MIN_BLOCK_SIZE } from './constants.js';
-import { TlsfError, hex } from './errors.js';
+import { TlsfError, hex, quote } from './errors.js';
 import type { PoolView } from './inspect.js';
 import type { TlsfMemory } from './types.js';
 
@@ -56,7 +56,7 @@ export function poolRecordProblem(pool: PoolView, words: Int32Array, config: num
 
 export function checkInteger(name: string, value: number, min: number, max: number): void {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new TlsfError('bad-option', `${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+    throw new TlsfError('bad-option', `${name} must be an integer from ${min} to ${max}, got ${quote(value)}`);
   }
 }
 
@@ -66,7 +66,16 @@ export function assertBuffer(memory: unknown): void {
     memory instanceof ArrayBuffer ||
     (typeof SharedArrayBuffer !== 'undefined' && memory instanceof SharedArrayBuffer) ||
     Object.prototype.toString.call(memory).endsWith('ArrayBuffer]');
-  if (!isBuffer) throw new TlsfError('bad-option', 'memory must be an ArrayBuffer or SharedArrayBuffer');
+  if (isBuffer) return;
+  // A WebAssembly.Memory or a typed array is the usual near miss: say which, and what to pass instead.
+  const tag = Object.prototype.toString.call(memory).slice(8, -1);
+  const hint =
+    tag === 'WebAssembly.Memory' || tag === 'Memory'
+      ? ', got a WebAssembly.Memory: pass its .buffer'
+      : ArrayBuffer.isView(memory)
+        ? `, got a ${tag}: pass its .buffer (and its byteOffset as offset)`
+        : `, got ${quote(memory)}`;
+  throw new TlsfError('bad-option', `memory must be an ArrayBuffer or SharedArrayBuffer${hint}`);
 }
 
 export function resolveRegion(
@@ -76,6 +85,12 @@ export function resolveRegion(
   length?: number,
 ): { base: number; offset: number; length: number } {
   assertBuffer(memory);
+  if (memory.byteLength === 0) {
+    throw new TlsfError(
+      'bad-option',
+      'memory has no bytes (a detached buffer? after WebAssembly.Memory.grow() pass the new memory.buffer)',
+    );
+  }
   checkInteger('base', base, 0, 0xffff_fffc);
   if (base % 4 !== 0) throw new TlsfError('bad-option', `base must be a multiple of 4, got ${hex(base)}`, base);
   checkInteger('offset', offset, 0, memory.byteLength);

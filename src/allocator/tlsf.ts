@@ -112,7 +112,7 @@ import {
   tlsfLayout,
   type TlsfLayout,
 } from './constants.js';
-import { TlsfError, hex } from './errors.js';
+import { TlsfError, hex, quote } from './errors.js';
 import {
   checkHeap,
   findBlockIn,
@@ -514,7 +514,16 @@ export class Tlsf {
     this.makeFree((firstBlock - this.fastBase) >> 2, firstBlock, size);
   }
 
-  /** Adds a separate region (another RAM bank, possibly another buffer) to the heap. */
+  /**
+   * Adds a separate region (another RAM bank, possibly another buffer) to the heap, cut into pieces no
+   * larger than the largest block the index files; returns the pieces.
+   *
+   * Cost: O(pools) checks, then one block filed per piece.
+   * Fails: throws TlsfError `bad-option` for a bad buffer, base, offset or length or a region too small
+   * for one block, `overlap` when its addresses or its bytes are already another pool's, `detached`.
+   *
+   *   heap.addPool(new ArrayBuffer(0x10000), { base: 0x1000_0000 });   // an STM32F4's CCM beside SRAM
+   */
   addPool(memory: TlsfMemory, options: PoolOptions): PoolInfo[] {
     if (options === undefined || options.base === undefined) {
       throw new TlsfError('bad-option', 'addPool needs { base }: the target address of memory[0]');
@@ -528,6 +537,17 @@ export class Tlsf {
         throw new TlsfError(
           'overlap',
           `pool ${hex(start)}..${hex(end)} overlaps the pool at ${hex(pool.start)}..${hex(pool.end)}`,
+          start,
+        );
+      }
+      // The same bytes under another base would be two pools writing one memory: each would overwrite
+      // the other's headers and links, and neither's range checks could tell.
+      const poolFrom = pool.start - pool.memoryBase;
+      if (pool.bytes.buffer === memory && region.offset < pool.end - pool.memoryBase && poolFrom < end - region.base) {
+        throw new TlsfError(
+          'overlap',
+          `pool ${hex(start)}..${hex(end)} is bytes ${region.offset}..${end - region.base} of a buffer whose bytes ` +
+            `${poolFrom}..${pool.end - pool.memoryBase} are already the pool at ${hex(pool.start)}`,
           start,
         );
       }
@@ -715,16 +735,17 @@ export class Tlsf {
 
   /**
    * Marks the block at word `index` (address `block`) free with `size` bytes: header, back link in its
-   * last word, and the head of its list. The caller has set the P flag of the block after it.
+   * last word, and the head of its list. The caller sets the P flag of the block after it. The list head
+   * is checked before anything is written.
    */
   private makeFree(index: number, block: number, size: number): void {
-    this.setWord(index, size | Block.FreeBit);
-    this.setWord(index + (size >> 2) - 1, block);
     const list = this.listOf(size);
     const words = this.fastWords;
     const headIndex = this.headWord + list;
     const oldHead = words[headIndex]!;
     this.checkLink(oldHead, index, "free list's head");
+    this.setWord(index, size | Block.FreeBit);
+    this.setWord(index + (size >> 2) - 1, block);
     words[headIndex] = block;
     this.setWord(index + 1, oldHead);
     this.setWord(index + 2, 0);
@@ -741,6 +762,8 @@ export class Tlsf {
    * next store clears.
    */
   private makeFreeFast(index: number, block: number, size: number): void {
+    // The block's own two words are written before the head is checked, the cheaper order on the flat
+    // paths; docs/allocator.md ("What a call that throws leaves") says what that leaves when the head is damaged.
     const words = this.fastWords;
     words[index] = size | Block.FreeBit;
     words[index + (size >> 2) - 1] = block;
@@ -893,9 +916,10 @@ export class Tlsf {
     const size = header & Block.SizeMask;
     const rest = size - blockSize;
     if (rest >= Block.MinSize) {
-      this.setWord(index, blockSize | (header & Block.PrevFreeBit));
-      // The block after the remainder keeps its P flag: its neighbour is still free.
+      // The remainder is filed first (makeFree checks its list head before it writes), so that damage found
+      // there leaves this block whole. The block after the remainder keeps its P flag: its neighbour is still free.
       this.makeFree(index + (blockSize >> 2), block + blockSize, rest);
+      this.setWord(index, blockSize | (header & Block.PrevFreeBit));
       this.addUsed(blockSize);
     } else {
       this.setWord(index, header & ~Block.FreeBit);
@@ -956,7 +980,7 @@ export class Tlsf {
   private liveBlockSlow(ptr: number, operation: string): number {
     const header = ptr - Block.HeaderSize;
     if (typeof ptr !== 'number' || !Number.isInteger(ptr) || ptr < 0 || ptr > 0xffff_ffff) {
-      throw new TlsfError('out-of-pool', `${operation}(${String(ptr)}): not a 32-bit address`, ptr);
+      throw new TlsfError('out-of-pool', `${operation}(${quote(ptr)}): not a 32-bit address`, ptr);
     }
     if ((ptr & this.alignMask) !== 0) {
       throw new TlsfError(
@@ -1002,13 +1026,18 @@ export class Tlsf {
 
   private strictCheck(pool: Pool, header: number, ptr: number, operation: string): void {
     let found = -1;
-    walkPool(this.view(), pool, (block, word) => {
+    let insideFree = false;
+    walkPool(this.view(), pool, (block, word, size) => {
       if (block >= header) {
         if (block === header) found = word;
         return true;
       }
-      return false;
+      insideFree = header < block + size && (word & Block.FreeBit) !== 0;
+      return insideFree;
     });
+    // A block merged into the free block before it when it was freed keeps its header, F bit set, inside that
+    // free block: freeing it again is a double free, as the cheap checks report it without strict.
+    if (found < 0 && insideFree && (this.load(header) & Block.FreeBit) !== 0) found = this.load(header);
     if (found < 0) {
       throw new TlsfError('not-a-block', `${operation}(${hex(ptr)}): no block starts there (strict walk)`, ptr);
     }
@@ -1019,7 +1048,17 @@ export class Tlsf {
 
   // ---------------------------------------------------------------- public operations
 
-  /** Returns the payload address of a block of at least `size` bytes, or 0 when nothing fits. */
+  /**
+   * The payload address of a block of at least `size` bytes, aligned to `align`; 0 when nothing fits.
+   *
+   * Cost: O(1): one class mapping, at most two bitmap reads and two bit scans, one list head taken and
+   * any remainder filed (about 12 words read and 12 written), whatever the heap holds.
+   * Fails: 0 when no free block fits or `size` is larger than any block can be; throws TlsfError
+   * `bad-size` for a size that is not a non-negative integer, `corrupt` for a damaged list head or
+   * link (docs/allocator.md, "What a call that throws leaves"), `detached` for a detached buffer.
+   *
+   *   const p = heap.malloc(100);   // e.g. 0x20000530; malloc(0) is a unique minimum block
+   */
   malloc(size: number): number {
     if ((size | 0) !== size || size < 0 || size > this.maxRequest) return this.badRequest(size, 'malloc');
     // The hot path, written out flat (see HOT PATHS at the top): the steps of takeFree + takeHead +
@@ -1087,9 +1126,9 @@ export class Tlsf {
 
     // Split: the tail goes back on the lists when it can be a block of its own.
     if (rest >= Block.MinSize) {
-      words[index] = blockSize | (header & Block.PrevFreeBit);
-      // The block after the remainder keeps its P flag: its neighbour is still free.
+      // Remainder first, as in useBlock. The block after the remainder keeps its P flag: its neighbour is still free.
       this.makeFreeFast(index + (blockSize >> 2), block + blockSize, rest);
+      words[index] = blockSize | (header & Block.PrevFreeBit);
       this.addUsed(blockSize);
     } else {
       words[index] = header & ~Block.FreeBit;
@@ -1127,9 +1166,21 @@ export class Tlsf {
   /** Too large is a failure (0); not a size at all is misuse. */
   private badRequest(size: number, operation: string): number {
     if (typeof size === 'number' && Number.isInteger(size) && size >= 0) return 0;
-    throw new TlsfError('bad-size', `${operation}: size must be a non-negative integer, got ${String(size)}`);
+    throw new TlsfError('bad-size', `${operation}: size must be a non-negative integer, got ${quote(size)}`);
   }
 
+  /**
+   * Returns the block at `ptr` (what malloc, calloc, memalign or realloc returned) to the heap, merged with
+   * any free neighbour. free(0) does nothing.
+   *
+   * Cost: O(1): the pointer checks, at most two neighbours unlinked and one block filed (about 14 words
+   * read and 14 written).
+   * Fails: throws TlsfError `misaligned`, `out-of-pool`, `double-free` or `not-a-block` (docs/allocator.md,
+   * Misuse) having changed nothing; `corrupt` for a damaged neighbour or list; `detached`.
+   *
+   *   heap.free(p);
+   *   heap.free(p);   // TlsfError double-free: free(0x20000530): block is already free (double free?)
+   */
   free(ptr: number): void {
     // The hot path, flat like malloc: the steps of liveBlock + release over fastWords, which
     // multi-memory heaps and odd pointers use. Keep its bytecode under V8's 460-byte limit for
@@ -1151,7 +1202,6 @@ export class Tlsf {
     const nextIndex = index + (size >> 2);
     const nextHeader = words[nextIndex]!;
     if ((nextHeader & Block.PrevFreeBit) !== 0) throw this.headerError(ptr, header, 'free');
-    this.usedBytesNow -= size;
     // A free neighbour (P in this header, F in the next one) takes the merging path, as a call that
     // ends free: no value of this path has to survive a call, so V8 keeps them in registers.
     if ((((header >> 1) | nextHeader) & Block.FreeBit) !== 0) {
@@ -1160,6 +1210,7 @@ export class Tlsf {
     }
     words[nextIndex] = nextHeader | Block.PrevFreeBit;
     this.makeFreeFast(index, block, size);
+    this.usedBytesNow -= size; // counters move only when the call completes
   }
 
   /**
@@ -1248,6 +1299,7 @@ export class Tlsf {
       words[nextIndex] = nextHeader | Block.PrevFreeBit;
     }
     this.makeFreeFast(start, block, size);
+    this.usedBytesNow -= header & Block.SizeMask;
   }
 
   /** free as liveBlock + release, through word/setWord: what multi-memory heaps run. */
@@ -1260,31 +1312,40 @@ export class Tlsf {
     let block = freed;
     let index = (block - this.fastBase) >> 2;
     const header = this.word(index);
-    let size = header & Block.SizeMask;
-    this.usedBytesNow -= size;
+    const freedSize = header & Block.SizeMask;
+    let size = freedSize;
     if ((header & Block.PrevFreeBit) !== 0) {
-      // Leave F set in the swallowed header so that a second free of ptr is still caught.
       block = this.previousFree(index);
+      const prevIndex = (block - this.fastBase) >> 2;
+      const prevSize = this.word(prevIndex) & Block.SizeMask;
+      this.unlinkFree(prevIndex, prevSize); // checks the previous block before anything is written
+      // Leave F set in the swallowed header so that a second free of ptr is still caught.
       this.setWord(index, header | Block.FreeBit);
-      index = (block - this.fastBase) >> 2;
-      const prevSize = this.word(index) & Block.SizeMask;
-      this.unlinkFree(index, prevSize);
+      index = prevIndex;
       size += prevSize;
     }
     const nextIndex = index + (size >> 2);
     const nextHeader = this.word(nextIndex);
-    if ((nextHeader & Block.FreeBit) !== 0) {
+    const nextFree = (nextHeader & Block.FreeBit) !== 0;
+    if (nextFree) {
       // The block after a free one already carries P.
       const nextSize = nextHeader & Block.SizeMask;
       this.unlinkFree(nextIndex, nextSize);
       size += nextSize;
-    } else {
-      this.setWord(nextIndex, nextHeader | Block.PrevFreeBit);
     }
-    this.makeFree(index, block, size);
+    this.makeFree(index, block, size); // checks the list head before it writes
+    if (!nextFree) this.setWord(nextIndex, nextHeader | Block.PrevFreeBit);
+    this.usedBytesNow -= freedSize;
   }
 
-  /** Payload bytes of the live block at ptr (at least what was asked for). */
+  /**
+   * Payload bytes of the live block at `ptr`: at least what was asked for, up to the block's rounding.
+   *
+   * Cost: O(1), the pointer checks of free and one header read.
+   * Fails: throws as free does for a pointer that is not a live block; usableSize(0) is `out-of-pool`.
+   *
+   *   heap.usableSize(heap.malloc(100));   // 100 (align 8: a 104-byte block)
+   */
   usableSize(ptr: number): number {
     const block = this.liveBlock(ptr, 'usableSize');
     return (this.load(block) & Block.SizeMask) - Block.HeaderSize;
@@ -1294,14 +1355,21 @@ export class Tlsf {
    * Resizes in place when it can (shrink; grow into a free next block), else moves (malloc, copy,
    * free), as a C TLSF does; only when that malloc fails does it grow backwards into a free previous
    * block (moving the bytes down). See "Realloc placement" in docs/allocator.md for why.
-   * realloc(0, n) is malloc(n); realloc(p, 0) frees p and returns 0. On failure returns 0 and
-   * leaves the old block untouched.
+   * realloc(0, n) is malloc(n); realloc(p, 0) frees p and returns 0.
+   *
+   * Cost: O(1) apart from the copy of a move (the old payload, word by word up to 128 bytes).
+   * Fails: returns 0 when nothing fits, leaving the old block untouched; throws as free does for a bad
+   * pointer and as malloc does for a bad size, having changed nothing; `corrupt` for damage around the
+   * block (a move may then have allocated and copied: docs/allocator.md, "What a call that throws leaves").
+   *
+   *   p = heap.realloc(p, 200);   // the same address when the next block was free, else a new one
    */
   realloc(ptr: number, size: number): number {
     // Flat like malloc and free on a single-memory heap (see HOT PATHS): shrink, growth forwards and
     // the move over fastWords. Growth backwards, tried only when the move's malloc fails, takes
     // reallocGeneric, which validates again.
-    if (ptr === 0) return this.malloc(size);
+    // realloc(0, n) is malloc(n), but a bad size is named as realloc's.
+    if (ptr === 0) return (size | 0) === size && size >= 0 ? this.malloc(size) : this.badRequest(size, 'realloc');
     // The pointer is checked as free checks it, each header read once; one outside the first pool's
     // block area (or any, in strict mode) takes reallocGeneric, which checks through the pool table.
     const block = ptr - Block.HeaderSize;
@@ -1331,16 +1399,15 @@ export class Tlsf {
       // Shrink: the tail, merged with a free next block, goes back on the lists.
       let rest = current - blockSize;
       if (rest < Block.MinSize) return ptr;
-      // Unlinked first: its checks (RANGE CHECKS) pass before anything is written.
+      // Unlinked and filed before the headers change: their checks (RANGE CHECKS) pass before anything is written.
       if (nextSize !== 0) {
         this.unlinkFreeFast(nextIndex, nextSize);
         rest += nextSize;
-      } else {
-        words[nextIndex] = nextHeader | Block.PrevFreeBit;
       }
-      words[index] = blockSize | (header & Block.PrevFreeBit);
-      this.usedBytesNow -= current - blockSize;
       this.makeFreeFast(index + (blockSize >> 2), block + blockSize, rest);
+      words[index] = blockSize | (header & Block.PrevFreeBit);
+      if (nextSize === 0) words[nextIndex] = nextHeader | Block.PrevFreeBit;
+      this.usedBytesNow -= current - blockSize;
       return ptr;
     }
     const combined = current + nextSize;
@@ -1349,8 +1416,8 @@ export class Tlsf {
       this.unlinkFreeFast(nextIndex, nextSize);
       const rest = combined - blockSize;
       if (rest >= Block.MinSize) {
-        words[index] = blockSize | (header & Block.PrevFreeBit);
         this.makeFreeFast(index + (blockSize >> 2), block + blockSize, rest);
+        words[index] = blockSize | (header & Block.PrevFreeBit);
         this.addUsed(blockSize - current);
       } else {
         words[index] = combined | (header & Block.PrevFreeBit);
@@ -1368,12 +1435,12 @@ export class Tlsf {
     // header is read again: the malloc may have taken the free block before it and cleared its P
     // flag. The next block cannot have changed: it is used, or free and too small for the malloc.
     const headerNow = words[index]!;
-    this.usedBytesNow -= current;
     if ((((headerNow >> 1) | nextHeader) & Block.FreeBit) !== 0) {
       this.releaseMergingFast(index, offset, headerNow, nextIndex, nextHeader);
     } else {
-      words[nextIndex] = nextHeader | Block.PrevFreeBit;
       this.makeFreeFast(index, block, current);
+      words[nextIndex] = nextHeader | Block.PrevFreeBit;
+      this.usedBytesNow -= current;
     }
     return moved;
   }
@@ -1383,7 +1450,8 @@ export class Tlsf {
    * multi-memory heaps run, and the flat realloc's fallback.
    */
   protected reallocGeneric(ptr: number, size: number): number {
-    if (ptr === 0) return this.malloc(size);
+    // realloc(0, n) is malloc(n), but a bad size is named as realloc's.
+    if (ptr === 0) return (size | 0) === size && size >= 0 ? this.malloc(size) : this.badRequest(size, 'realloc');
     const block = this.liveBlock(ptr, 'realloc');
     if (size === 0) {
       this.free(ptr);
@@ -1402,15 +1470,16 @@ export class Tlsf {
       // Shrink: the tail, merged with a free next block, goes back on the lists.
       let rest = current - blockSize;
       if (rest < Block.MinSize) return ptr;
-      this.setWord(index, blockSize | (header & Block.PrevFreeBit));
-      this.usedBytesNow -= rest;
+      const released = rest;
+      // Unlinked and filed before the headers change: their checks (RANGE CHECKS) pass before anything is written.
       if (nextSize !== 0) {
         this.unlinkFree(nextIndex, nextSize);
         rest += nextSize;
-      } else {
-        this.setWord(nextIndex, nextHeader | Block.PrevFreeBit);
       }
       this.makeFree(index + (blockSize >> 2), block + blockSize, rest);
+      this.setWord(index, blockSize | (header & Block.PrevFreeBit));
+      if (nextSize === 0) this.setWord(nextIndex, nextHeader | Block.PrevFreeBit);
+      this.usedBytesNow -= released;
       return ptr;
     }
 
@@ -1447,9 +1516,9 @@ export class Tlsf {
     if (start !== block) this.moveBytes(ptr, start + Block.HeaderSize, current - Block.HeaderSize);
     const rest = combined - blockSize;
     if (rest >= Block.MinSize) {
+      this.makeFree(startIndex + (blockSize >> 2), start + blockSize, rest);
       this.setWord(startIndex, blockSize | (startHeader & Block.PrevFreeBit));
       this.setWord(nextIndex, this.word(nextIndex) | Block.PrevFreeBit);
-      this.makeFree(startIndex + (blockSize >> 2), start + blockSize, rest);
       this.addUsed(blockSize - current);
     } else {
       this.setWord(startIndex, combined | (startHeader & Block.PrevFreeBit));
@@ -1484,13 +1553,21 @@ export class Tlsf {
     this.fastBytes.copyWithin((to - memoryBase) | 0, source, source + length);
   }
 
-  /** malloc(count * size) zeroed; 0 when the product overflows 32 bits or nothing fits. */
+  /**
+   * malloc(count * size), zeroed.
+   *
+   * Cost: malloc's, plus zeroing the payload.
+   * Fails: 0 when count * size passes 2^32 - 1 (size_t overflow on the target) or nothing fits; throws
+   * TlsfError `bad-size` when count or size is not a non-negative integer.
+   *
+   *   const table = heap.calloc(16, 4);   // 64 zero bytes
+   */
   calloc(count: number, size: number): number {
     if (!Number.isInteger(count) || count < 0) {
-      throw new TlsfError('bad-size', `calloc: count must be a non-negative integer, got ${String(count)}`);
+      throw new TlsfError('bad-size', `calloc: count must be a non-negative integer, got ${quote(count)}`);
     }
     if (!Number.isInteger(size) || size < 0) {
-      throw new TlsfError('bad-size', `calloc: size must be a non-negative integer, got ${String(size)}`);
+      throw new TlsfError('bad-size', `calloc: size must be a non-negative integer, got ${quote(size)}`);
     }
     const total = count * size;
     if (total > 0xffff_ffff) return 0; // size_t overflow on the target
@@ -1503,12 +1580,19 @@ export class Tlsf {
    * A block whose payload address is a multiple of `alignment` (a power of two). Over-allocates by
    * the alignment plus one minimum block, then returns the leading gap to the free lists as its own
    * block (a gap smaller than a block is pushed one alignment step further), and trims the tail.
-   * A non-power-of-two alignment returns 0, as C's memalign fails with EINVAL.
+   * An alignment up to `align` is malloc(size).
+   *
+   * Cost: O(1): one search for size + alignment + 16 bytes, then up to two blocks filed.
+   * Fails: 0 for an alignment that is not a power of two (as C's memalign fails with EINVAL), when
+   * size and alignment together pass the largest block, or when nothing fits; throws TlsfError
+   * `bad-size` for a size that is not a non-negative integer.
+   *
+   *   const page = heap.memalign(4096, 256);   // e.g. 0x20001000
    */
   memalign(alignment: number, size: number): number {
     if (!isPowerOfTwo(alignment)) return 0;
-    if (alignment <= this.align) return this.malloc(size);
     if (size >>> 0 !== size || size > this.maxRequest) return this.badRequest(size, 'memalign');
+    if (alignment <= this.align) return this.malloc(size);
     const blockSize = this.blockSizeFor(size);
     const withGap = blockSize + alignment - this.align + Block.MinSize;
     if (withGap > this.layout.maxBlockSize) return 0;
@@ -1524,8 +1608,8 @@ export class Tlsf {
     if (gap > 0) {
       // The block was free, so its previous neighbour is used: the gap becomes a free block with P = 0.
       target = block + gap;
-      this.store(target, ((header & Block.SizeMask) - gap) | Block.FreeBit | Block.PrevFreeBit);
       this.makeFree((block - this.fastBase) >> 2, block, gap);
+      this.store(target, ((header & Block.SizeMask) - gap) | Block.FreeBit | Block.PrevFreeBit);
     }
     this.useBlock(target, blockSize);
     return (target + Block.HeaderSize) >>> 0;
@@ -1571,7 +1655,14 @@ export class Tlsf {
 
   // ---------------------------------------------------------------- inspection (inspect.ts; off hot paths)
 
-  /** Visits every block of every pool in address order. Throws TlsfError('corrupt') at a broken header. */
+  /**
+   * Visits every block, used and free: pool by pool in poolList() order, each in address order.
+   *
+   * Cost: O(blocks); bounded by the pool sizes even on a damaged heap.
+   * Fails: throws TlsfError `corrupt` at a broken header (after visiting the blocks before it).
+   *
+   *   heap.walk((b) => console.log(hex(b.addr), b.size, b.used));
+   */
   walk(visit: (block: BlockInfo) => void): void {
     this.assertAttached();
     walkHeap(this.view(), visit);
@@ -1580,6 +1671,11 @@ export class Tlsf {
   /**
    * The block containing `addr`, else the nearest one in the same pool (for fault reports).
    * Tolerates corrupt memory: stops at the first broken header.
+   *
+   * Cost: O(blocks of the pools within 4 KiB of addr). Never throws: undefined when no pool is that
+   * close or addr is not an integer.
+   *
+   *   heap.findBlock(p + 10);   // { addr: p, size: 100, used: true, contains: true, distance: 0, ... }
    */
   findBlock(addr: number): NearestBlock | undefined {
     return findBlockIn(this.view(), addr);
@@ -1603,6 +1699,15 @@ export class Tlsf {
     return poolList(this.view());
   }
 
+  /**
+   * Used and free bytes and blocks, the largest free block, peak, overhead and fragmentation
+   * (docs/allocator.md, "stats()").
+   *
+   * Cost: O(blocks): a walk (usedBytes, freeBytes and peakUsed are O(1) counters).
+   * Fails: throws TlsfError `detached`; on a damaged heap counts the blocks before the damage only.
+   *
+   *   heap.stats().fragmentation;   // 0 when all free memory is one block
+   */
   stats(): TlsfStats {
     this.assertAttached();
     return heapStats(this.view());
@@ -1661,7 +1766,11 @@ export class Tlsf {
 
   /**
    * Walks every pool and every free list and reports each broken invariant, naming addresses.
-   * Never throws and never loops forever: every loop is bounded by the pool size or block count.
+   *
+   * Cost: O(blocks + free-list links). Never throws and never loops forever: every loop is bounded by
+   * the pool size or block count; a detached buffer is reported, not thrown.
+   *
+   *   heap.check();   // { ok: true, errors: [] }, or errors such as "list (0,4): 0x2000031c is on a free list twice"
    */
   check(): CheckResult {
     const detached = this.pools.find((pool) => pool.words.length === 0);
