@@ -260,8 +260,11 @@ export class Tlsf {
     const words = new Int32Array(memory, 0, memory.byteLength >>> 2);
     this.fastWords = words;
     this.fastBytes = new Uint8Array(memory, 0, memory.byteLength);
-    this.fastBase = region.base;
-    this.fastStart = start;
+    // Stored as int32 (`| 0`), which V8 keeps as a small integer: a base that reached here as a boxed number
+    // (536870912.0 from a float computation, say) would make these fields doubles, a second shape for the
+    // class, and every hot path would deoptimise and come back checking both. Every use is modulo 2^32.
+    this.fastBase = region.base | 0;
+    this.fastStart = start | 0;
     this.fastLength = region.length;
     this.fastStartWord = Math.ceil(region.offset / 4);
     this.fastWordSpan = Math.floor((region.offset + region.length) / 4) - this.fastStartWord;
@@ -560,7 +563,7 @@ export class Tlsf {
         start,
       );
     }
-    const sameMemory = memory === this.fastWords.buffer && region.base === this.fastBase;
+    const sameMemory = memory === this.fastWords.buffer && (region.base | 0) === this.fastBase;
     const words =
       memory === this.fastWords.buffer ? this.fastWords : new Int32Array(memory, 0, memory.byteLength >>> 2);
     // One-way switch to checked word access; a single-memory heap never pays for it.
