@@ -17,10 +17,17 @@ const LINK_REGISTER = 5; // lr at the allocating call
 const SITE = 6; // PeakSites' id of the allocating call site
 const GRANULE_SHIFT = 2; // every block address is at least 4-aligned
 
-interface TableRegion {
-  base: number;
-  end: number;
-  data: Uint32Array;
+/**
+ * A class, not an object literal: V8 shares one hidden class among literals with the same first keys, and a
+ * `{ base, ... }` literal elsewhere holding an address of 2^31 or more (the service page's) makes `base` a double
+ * field in all of them; every lookup here would then unbox two doubles. A class of its own keeps small integers.
+ */
+class TableRegion {
+  constructor(
+    readonly base: number,
+    readonly end: number,
+    readonly data: Uint32Array,
+  ) {}
 }
 
 export interface LiveBlock {
@@ -36,7 +43,11 @@ export class BlockTable {
   private index = 0;
 
   addRegion(base: number, size: number): void {
-    this.regions.push({ base, end: base + size, data: new Uint32Array((size >>> GRANULE_SHIFT) * FIELDS) });
+    // `>>> 0`: a small integer even when the caller's number is boxed (its own object's field may be a double).
+    const regionBase = base >>> 0;
+    this.regions.push(
+      new TableRegion(regionBase, regionBase + size, new Uint32Array((size >>> GRANULE_SHIFT) * FIELDS)),
+    );
   }
 
   /** Each region's bounds and records, for the native free hook (which keeps pointers to the arrays). */
