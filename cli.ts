@@ -2,6 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { EXIT_INTERNAL } from './src/cli/errors.js';
 import { main } from './src/cli/program.js';
+import { tuneV8ForBoard } from './src/board/v8-tuning.js';
+
+tuneV8ForBoard();
 
 const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   version: string;

@@ -11,6 +11,7 @@ import { loadBoard, parseElf, runFirmware, cpuModel, SERVICE_PAGE, DEFAULT_BOARD
 import type { RunOptions, RunReport } from '../src/board/index.js';
 import { createTlsf } from '../src/allocator/index.js';
 import { runWorkloadBench, type WorkloadResult } from './workloads.js';
+import { tuneV8ForBoard } from '../src/board/v8-tuning.js';
 
 // The repository root: two levels up from dist/bench/board.js, one from bench/board.ts.
 const here = dirname(fileURLToPath(import.meta.url));
@@ -229,5 +230,6 @@ export function runBoardBench(boardName = DEFAULT_BOARD): BoardBenchResult {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  tuneV8ForBoard(); // as the CLI runs, so `node dist/bench/...` measures what `tlsf-sim bench` does
   runBoardBench(process.argv[2]);
 }

@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadBoard, runFirmware } from '../src/board/index.js';
 import { engineInfo } from '../src/board/unicorn.js';
+import { tuneV8ForBoard } from '../src/board/v8-tuning.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root =
@@ -172,5 +173,6 @@ export function runWorkloadBench(scale = Number(process.env.TLSF_SIM_BENCH_SCALE
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  tuneV8ForBoard(); // as the CLI runs, so `node dist/bench/...` measures what `tlsf-sim bench` does
   runWorkloadBench();
 }

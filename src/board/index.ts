@@ -42,6 +42,7 @@ export type { HeapAllocator, HeapFactory, HeapFactoryOptions, HeapBlockVisit } f
 export { unicorn, unicornVersion, installHint, engineInfo, UnicornError } from './unicorn.js';
 export type { EngineChoice, EngineSource } from './engine-locate.js';
 export { Engine } from './engine.js';
+export { tuneV8ForBoard, INLINING_BUDGET } from './v8-tuning.js';
 
 /**
  * The TLSF allocator from src/allocator, as the board's heap. `satisfies` checks it against the board's contract
