@@ -205,6 +205,24 @@ describe.concurrent('semihosting given memory the firmware cannot have', () => {
     expect(report.message).toMatch(message);
   });
 
+  // Before: heap_info wrote its 28 bytes into flash behind the firmware's back and the run ended ok (mode 4);
+  // mode 5 was an internal error.
+  it.each([
+    ['4', /heap_info\(0x08000100\) called from .* failed: its 28-byte result at 0x08000100 is not in a RAM bank/],
+    ['5', /heap_info\(0x30000000\) called from .* failed: its 28-byte result at 0x30000000 is not in a RAM bank/],
+  ])(
+    'mode %s: heap_info given a result pointer outside RAM stops the run as a fault, exit 1',
+    async (mode, message) => {
+      const result = await cli(['run', fixture, '--board', 'tiny', '--param', `mode=${mode}`, '--json']);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(1);
+      const report = JSON.parse(result.stdout) as Record<string, any>;
+      expect(report.result).toBe('fault');
+      expect(report.fault.kind).toBe('heap_info-error');
+      expect(report.message).toMatch(message);
+    },
+  );
+
   it('the same firmware writing its own string is fine', async () => {
     const result = await cli(['run', fixture, '--board', 'tiny', '--json']);
     expect(result.code).toBe(0);

@@ -39,6 +39,9 @@ export const SLOT = {
 /** The register malloc takes its caller in. */
 const MALLOC_CALLER = CALLER_REGISTER[SLOT.malloc]!;
 
+/** tlsf_sim_heap_info_t: seven 32-bit words. */
+const HEAP_INFO_BYTES = 28;
+
 const SLOT_NAMES = [
   'malloc',
   'free',
@@ -67,7 +70,12 @@ export class HeapService {
   private readonly calls: Uint32Array;
   /** Inside onService without a register file: the allocating services' registers were read as one batch. */
   private batchRead = false;
-  /** The register file when malloc takes serveMalloc (nothing recorded per call), else null. */
+  /**
+   * Whether [address, address + size) lies in one RAM bank: where heap_info may write its result. Set by the
+   * machine, which knows the banks; the default refuses nothing.
+   */
+  ramContains: (address: number, size: number) => boolean = () => true;
+  /** The register file when malloc takes the flat path in onService (nothing recorded per call), else null. */
   private readonly mallocRegisters: Uint32Array | null;
 
   constructor(
@@ -448,6 +456,11 @@ export class HeapService {
           return;
         }
         case SLOT.heapInfo: {
+          // The host writes where the firmware points; a store of the firmware's own there would fault (flash,
+          // peripherals, nothing mapped), so this does too, rather than patching flash behind its back.
+          if (!this.ramContains(r0, HEAP_INFO_BYTES)) {
+            throw new Error(`its ${HEAP_INFO_BYTES}-byte result at ${hex(r0)} is not in a RAM bank of the board`);
+          }
           const stats = heap.stats();
           const words = new Uint32Array([
             stats.usedBytes,

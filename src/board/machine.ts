@@ -197,6 +197,10 @@ export class Machine {
         options.recordEvents ?? false,
         this.freeQueue,
       );
+      this.service.ramContains = (address, size) => {
+        const bank = this.memory.bankContaining(address);
+        return bank !== undefined && address + size <= bank.base + bank.size;
+      };
       this.semihosting = new Semihosting(this.engine, registerFile, this.board, this.count, this.outcome, {
         heapStart: bounds.start,
         heapEnd: bounds.start + bounds.length,
