@@ -266,6 +266,67 @@ describe('tlsf-sim build: the corpus', () => {
   );
 });
 
+describe('the ABI header in code with strict warnings', () => {
+  // Third-party code often builds with -Werror: including tlsf_sim.h must add no warning of its own. Before,
+  // C++ got an old-style cast per service, a useless cast in the slot address and 0 as a null pointer.
+  const source = [
+    '#include "tlsf_sim.h"',
+    'int main(void) {',
+    '  tlsf_sim_heap_info_t info;',
+    '  tlsf_sim_heap_info(&info);',
+    '  void *block = tlsf_sim_malloc(24);',
+    '  block = tlsf_sim_realloc(block, 48);',
+    '  tlsf_sim_free(block);',
+    '  tlsf_sim_free(tlsf_sim_memalign(32, 8));',
+    '  tlsf_sim_free(tlsf_sim_calloc(4, 4));',
+    '  tlsf_sim_mark("done");',
+    '  if (info.used == 0u) tlsf_sim_out_of_memory(16);',
+    '  tlsf_sim_exit(0);',
+    '  return 0;',
+    '}',
+    '',
+  ].join('\n');
+  const strictCxx = [
+    '-Wall',
+    '-Wextra',
+    '-Wpedantic',
+    '-Wold-style-cast',
+    '-Wuseless-cast',
+    '-Wzero-as-null-pointer-constant',
+  ];
+  it.skipIf(!haveCross).each([
+    ['arm-none-eabi-g++', 'c++', ['-std=c++17', ...strictCxx]],
+    [
+      'arm-none-eabi-g++',
+      'c++',
+      ['-std=c++98', ...strictCxx.filter((flag) => flag !== '-Wzero-as-null-pointer-constant')],
+    ],
+    ['arm-none-eabi-gcc', 'c', ['-std=c99', '-Wall', '-Wextra', '-Wpedantic']],
+  ] as const)(`%s -x %s %j -Werror compiles it${crossSkip}`, (compiler, language, flags) => {
+    const result = spawnSync(
+      compiler,
+      [
+        '-mcpu=cortex-m4',
+        '-mthumb',
+        '-Os',
+        '-Werror',
+        ...flags,
+        '-I',
+        join(firmwareDir, 'include'),
+        '-x',
+        language,
+        '-c',
+        '-',
+        '-o',
+        '/dev/null',
+      ],
+      { input: source, encoding: 'utf8' },
+    );
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  });
+});
+
 describe('tlsf-sim flags', () => {
   async function flags(args: string[]): Promise<string[]> {
     const result = await cli(['flags', ...args]);

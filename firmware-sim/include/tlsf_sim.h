@@ -39,8 +39,24 @@ enum {
   TLSF_SIM_SLOT_MARK = 12
 };
 
-/* Address to call for slot n: the slot's address with the Thumb bit set. */
+/*
+ * Address to call for slot n: the slot's address with the Thumb bit set; TLSF_SIM_SERVICE(type, slot) is that
+ * address as a function of `type`. C++ gets its own casts, so that the header stays quiet under strict C++
+ * warnings (-Wold-style-cast, -Wuseless-cast, -Wzero-as-null-pointer-constant) in the code that includes it.
+ */
+#ifdef __cplusplus
+#define TLSF_SIM_SERVICE_ADDR(slot) (TLSF_SIM_SERVICE_BASE + 4u * static_cast<unsigned>(slot) + 1u)
+#define TLSF_SIM_SERVICE(type, slot) reinterpret_cast<type>(TLSF_SIM_SERVICE_ADDR(slot))
+#if __cplusplus >= 201103L
+#define TLSF_SIM_NO_CALLER nullptr
+#else
+#define TLSF_SIM_NO_CALLER 0
+#endif
+#else
 #define TLSF_SIM_SERVICE_ADDR(slot) ((uintptr_t)TLSF_SIM_SERVICE_BASE + 4u * (uintptr_t)(slot) + 1u)
+#define TLSF_SIM_SERVICE(type, slot) ((type)TLSF_SIM_SERVICE_ADDR(slot))
+#define TLSF_SIM_NO_CALLER 0
+#endif
 
 /* Filled by tlsf_sim_heap_info(): seven 32-bit words, in this order. */
 typedef struct {
@@ -72,12 +88,12 @@ void tlsf_sim_mark(const char *label);
 
 /* Console output (the host appends it to the run's output). */
 static inline void tlsf_sim_write(const char *buf, size_t len) {
-  ((void (*)(const char *, size_t))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_WRITE))(buf, len);
+  TLSF_SIM_SERVICE(void (*)(const char *, size_t), TLSF_SIM_SLOT_WRITE)(buf, len);
 }
 
 /* Stops the run: 0 is result `ok`, anything else `exit-failure`. */
 static inline TLSF_SIM_NORETURN void tlsf_sim_exit(int status) {
-  ((void (*)(int))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_EXIT))(status);
+  TLSF_SIM_SERVICE(void (*)(int), TLSF_SIM_SLOT_EXIT)(status);
   for (;;) {
     /* The host never returns from exit; spin in case a debugger resumes us. */
   }
@@ -85,19 +101,19 @@ static inline TLSF_SIM_NORETURN void tlsf_sim_exit(int status) {
 
 /* Instructions executed so far, low 32 bits. */
 static inline uint32_t tlsf_sim_ticks(void) {
-  return ((uint32_t (*)(void))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_TICKS))();
+  return TLSF_SIM_SERVICE(uint32_t (*)(void), TLSF_SIM_SLOT_TICKS)();
 }
 
 /* Stops the run with result `assertion`, naming file, line and expression. */
 static inline TLSF_SIM_NORETURN void tlsf_sim_assert_fail(const char *file, int line, const char *expr) {
-  ((void (*)(const char *, int, const char *))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_ASSERT_FAIL))(file, line, expr);
+  TLSF_SIM_SERVICE(void (*)(const char *, int, const char *), TLSF_SIM_SLOT_ASSERT_FAIL)(file, line, expr);
   for (;;) {
   }
 }
 
 /* The workload cannot continue without `size` more bytes: stops with result `out-of-memory`. */
 static inline TLSF_SIM_NORETURN void tlsf_sim_out_of_memory(size_t size) {
-  ((void (*)(size_t, const void *))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_OUT_OF_MEMORY))(size, 0);
+  TLSF_SIM_SERVICE(void (*)(size_t, const void *), TLSF_SIM_SLOT_OUT_OF_MEMORY)(size, TLSF_SIM_NO_CALLER);
   for (;;) {
   }
 }
@@ -107,19 +123,19 @@ static inline TLSF_SIM_NORETURN void tlsf_sim_out_of_memory(size_t size) {
  * (TLSF_SIM_CALLER()) so that the report names the code that needed the memory, not the wrapper.
  */
 static inline TLSF_SIM_NORETURN void tlsf_sim_out_of_memory_from(size_t size, const void *caller) {
-  ((void (*)(size_t, const void *))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_OUT_OF_MEMORY))(size, caller);
+  TLSF_SIM_SERVICE(void (*)(size_t, const void *), TLSF_SIM_SLOT_OUT_OF_MEMORY)(size, caller);
   for (;;) {
   }
 }
 
 /* Current heap figures from the host allocator. */
 static inline void tlsf_sim_heap_info(tlsf_sim_heap_info_t *out) {
-  ((void (*)(tlsf_sim_heap_info_t *))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_HEAP_INFO))(out);
+  TLSF_SIM_SERVICE(void (*)(tlsf_sim_heap_info_t *), TLSF_SIM_SLOT_HEAP_INFO)(out);
 }
 
 /* A phase marker in the host's event log (label: NUL-terminated, kept short). */
 static inline void tlsf_sim_mark(const char *label) {
-  ((void (*)(const char *))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_MARK))(label);
+  TLSF_SIM_SERVICE(void (*)(const char *), TLSF_SIM_SLOT_MARK)(label);
 }
 
 /*
@@ -146,31 +162,31 @@ static inline void tlsf_sim_mark(const char *label) {
 #endif
 
 TLSF_SIM_ALWAYS_INLINE void *tlsf_sim_malloc_from(size_t size, const void *caller) {
-  return ((void *(*)(size_t, const void *))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_MALLOC))(size, caller);
+  return TLSF_SIM_SERVICE(void *(*)(size_t, const void *), TLSF_SIM_SLOT_MALLOC)(size, caller);
 }
 TLSF_SIM_ALWAYS_INLINE void tlsf_sim_free_from(void *ptr, const void *caller) {
-  ((void (*)(void *, const void *))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_FREE))(ptr, caller);
+  TLSF_SIM_SERVICE(void (*)(void *, const void *), TLSF_SIM_SLOT_FREE)(ptr, caller);
 }
 TLSF_SIM_ALWAYS_INLINE void *tlsf_sim_realloc_from(void *ptr, size_t size, const void *caller) {
-  return ((void *(*)(void *, size_t, const void *))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_REALLOC))(ptr, size, caller);
+  return TLSF_SIM_SERVICE(void *(*)(void *, size_t, const void *), TLSF_SIM_SLOT_REALLOC)(ptr, size, caller);
 }
 TLSF_SIM_ALWAYS_INLINE void *tlsf_sim_calloc_from(size_t count, size_t size, const void *caller) {
-  return ((void *(*)(size_t, size_t, const void *))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_CALLOC))(count, size, caller);
+  return TLSF_SIM_SERVICE(void *(*)(size_t, size_t, const void *), TLSF_SIM_SLOT_CALLOC)(count, size, caller);
 }
 TLSF_SIM_ALWAYS_INLINE void *tlsf_sim_memalign_from(size_t align, size_t size, const void *caller) {
-  return ((void *(*)(size_t, size_t, const void *))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_MEMALIGN))(align, size, caller);
+  return TLSF_SIM_SERVICE(void *(*)(size_t, size_t, const void *), TLSF_SIM_SLOT_MEMALIGN)(align, size, caller);
 }
 TLSF_SIM_ALWAYS_INLINE size_t tlsf_sim_usable_size_from(void *ptr, const void *caller) {
-  return ((size_t (*)(void *, const void *))TLSF_SIM_SERVICE_ADDR(TLSF_SIM_SLOT_USABLE_SIZE))(ptr, caller);
+  return TLSF_SIM_SERVICE(size_t (*)(void *, const void *), TLSF_SIM_SLOT_USABLE_SIZE)(ptr, caller);
 }
 
 /* The same services reported as called from wherever these are inlined (caller 0: the host uses lr). */
-static inline void *tlsf_sim_malloc(size_t size) { return tlsf_sim_malloc_from(size, 0); }
-static inline void tlsf_sim_free(void *ptr) { tlsf_sim_free_from(ptr, 0); }
-static inline void *tlsf_sim_realloc(void *ptr, size_t size) { return tlsf_sim_realloc_from(ptr, size, 0); }
-static inline void *tlsf_sim_calloc(size_t count, size_t size) { return tlsf_sim_calloc_from(count, size, 0); }
-static inline void *tlsf_sim_memalign(size_t align, size_t size) { return tlsf_sim_memalign_from(align, size, 0); }
-static inline size_t tlsf_sim_usable_size(void *ptr) { return tlsf_sim_usable_size_from(ptr, 0); }
+static inline void *tlsf_sim_malloc(size_t size) { return tlsf_sim_malloc_from(size, TLSF_SIM_NO_CALLER); }
+static inline void tlsf_sim_free(void *ptr) { tlsf_sim_free_from(ptr, TLSF_SIM_NO_CALLER); }
+static inline void *tlsf_sim_realloc(void *ptr, size_t size) { return tlsf_sim_realloc_from(ptr, size, TLSF_SIM_NO_CALLER); }
+static inline void *tlsf_sim_calloc(size_t count, size_t size) { return tlsf_sim_calloc_from(count, size, TLSF_SIM_NO_CALLER); }
+static inline void *tlsf_sim_memalign(size_t align, size_t size) { return tlsf_sim_memalign_from(align, size, TLSF_SIM_NO_CALLER); }
+static inline size_t tlsf_sim_usable_size(void *ptr) { return tlsf_sim_usable_size_from(ptr, TLSF_SIM_NO_CALLER); }
 #endif /* TLSF_SIM_HOST */
 
 /* printf-style output through tlsf_sim_write; formats into a stack buffer (no heap use), lines
