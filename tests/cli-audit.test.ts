@@ -75,6 +75,22 @@ describe.concurrent('ELF segments that do not fit the board where they run', () 
   });
 });
 
+describe.concurrent('check: an ELF one of its boards cannot load', () => {
+  // Before: the runs went in order, so the first board's PASS lines were printed before the second board's
+  // exit-2 line, and a reader of the log saw a pass. Every image is now loaded before any run.
+  it('is exit 2 with one line and no PASS line', async () => {
+    const elf = join(root, 'tests', 'fixtures', 'elf', 'fixture-stm32f411re.elf');
+    const args = ['check', elf, '--board', 'stm32f411re,tiny', '--param', 'test=13', '--param', 'status=0'];
+    const result = await cli(args);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/on tiny: .*initial stack pointer 0x20020000 is not inside a RAM bank of board tiny/);
+    const alone = await cli(args.map((arg) => (arg === 'stm32f411re,tiny' ? 'stm32f411re' : arg)));
+    expect(alone.code, alone.stderr).toBe(0);
+  });
+});
+
 describe.concurrent('a target that is a path to something other than a file', () => {
   // Before: each was "unknown scenario "/dev/zero"; scenarios: ...".
   it('a directory, a FIFO and a device named by path are refused as what they are', async () => {

@@ -7,6 +7,7 @@ import {
   DEFAULT_MAX_INSTRUCTIONS,
   listBoards,
   loadBoard,
+  Machine,
   parseElf,
   runFirmware,
   type BoardProfile,
@@ -274,6 +275,23 @@ export function execute(prepared: PreparedRun, showProgress = true): CostedRunRe
     report.heapCost = heapCostOf(prepared, report, prepared.settings.allocator ?? DEFAULT_HEAP_KIND);
   }
   return report;
+}
+
+/**
+ * Loads the run's image onto its board without running it, so that what would stop the run before the firmware
+ * starts (an ELF linked for another board, a heap that does not fit) is found before a command that runs several
+ * prints any result. Host replays load nothing.
+ */
+export function loadWithoutRunning(prepared: PreparedRun): void {
+  if (prepared.host) return;
+  let machine: Machine | undefined;
+  try {
+    machine = new Machine(prepared.options, heapFactory(prepared.settings.allocator ?? DEFAULT_HEAP_KIND));
+  } catch (error) {
+    throw classifyRunError(error, `${prepared.label} on ${prepared.board.name}`);
+  } finally {
+    machine?.close();
+  }
 }
 
 function runOnce(prepared: PreparedRun, showProgress: boolean): RunReport {

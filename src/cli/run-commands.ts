@@ -24,7 +24,7 @@ import {
 } from './check-report.js';
 import { evaluateChecks, type CheckOutcome, type Limits, type RunFigures } from './checks.js';
 import type { RunDocument } from './compared-figures.js';
-import { execute, prepareRun } from './engine.js';
+import { execute, loadWithoutRunning, prepareRun } from './engine.js';
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from './errors.js';
 import { parseJobs, runAll } from './parallel.js';
 import { formatRunReport, runReportJson } from './report.js';
@@ -203,6 +203,8 @@ export async function checkCommand(
   // HTML pages and the markdown's used-bytes charts are drawn from each run's call log.
   const recordEvents = htmlDirectory !== undefined || markdownFile !== undefined;
   const prepared = jobs.map((job) => inJob(job, () => prepareRun({ ...job, recordEvents })));
+  // Each image loaded onto its board too (no run): an ELF linked for another board is exit 2 before any PASS line.
+  prepared.forEach((run, index) => inJob(jobs[index]!, () => loadWithoutRunning(run)));
   if (htmlDirectory !== undefined) {
     try {
       mkdirSync(resolve(io.cwd, htmlDirectory), { recursive: true });
