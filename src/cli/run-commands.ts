@@ -204,7 +204,7 @@ export async function checkCommand(
   const recordEvents = htmlDirectory !== undefined || markdownFile !== undefined;
   const prepared = jobs.map((job) => inJob(job, () => prepareRun({ ...job, recordEvents })));
   // Each image loaded onto its board too (no run): an ELF linked for another board is exit 2 before any PASS line.
-  prepared.forEach((run, index) => inJob(jobs[index]!, () => loadWithoutRunning(run)));
+  for (const [index, run] of prepared.entries()) inJob(jobs[index]!, () => loadWithoutRunning(run));
   if (htmlDirectory !== undefined) {
     try {
       mkdirSync(resolve(io.cwd, htmlDirectory), { recursive: true });
