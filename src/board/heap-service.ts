@@ -278,8 +278,9 @@ export class HeapService {
     if (address === SERVICE_PAGE && mallocRegisters !== null) {
       // malloc when the registers are a typed array and no call is recorded one by one (no events, no guard):
       // half of every firmware malloc/free pair, so its steps are written out here with one try, the usual single
-      // queued free included (drainFrees takes more). The same steps as the malloc case below after drainFrees;
-      // the layered form cost ~15 ns more a pair (docs/board.md, "The heap call's cost").
+      // queued free included (drainFrees takes more): the single free's steps are those of drainFrees' loop, the
+      // malloc's those of the malloc case below; a change to one is a change to both. The layered form cost
+      // ~15 ns more a pair (docs/board.md, "The heap call's cost").
       const queue = this.freeQueue;
       const heap = this.heap;
       const calls = this.calls;
@@ -308,8 +309,7 @@ export class HeapService {
             this.ops.free++;
           }
         }
-        const call = calls[0]! + 1;
-        calls[0] = call;
+        calls[0]++;
         this.ops.malloc++;
         const result = heap.malloc(requested);
         if (result === 0) this.ops.failed++;

@@ -1,8 +1,7 @@
 // V8 settings for a process that runs the board (docs/board.md, "The heap call's cost"). Each firmware malloc enters
 // JavaScript once, and the heap service's optimised code for it inlines the allocator, the block table and the
 // peak bookkeeping; V8's default budget for bytecode inlined into one function (920 bytes) runs out before the
-// last of them, leaving calls in the hot path. 3000 inlines them all: the malloc+free pair measured 0.156-0.173
-// µs against 0.175-0.206 with the default, and nothing else measured moved.
+// last of them, leaving calls in the hot path; 3000 inlines them all (the figures are in docs/board.md).
 // The CLI and the benchmarks call this at start-up; a program embedding the board can too, or run node with the
 // flag itself. It changes only how V8 optimises, never what the code does.
 import { setFlagsFromString } from 'node:v8';
